@@ -1,0 +1,108 @@
+// tollgated's effective configuration: PROTOCOL.md section 5.
+//
+// Built once at start (and again on SIGHUP) from, in increasing priority:
+// built-in defaults, the TOML file given with --config, the .env file given
+// with --env-file, the process environment. Plain data; after loading it is
+// immutable and may be shared read-only between threads (hold it through a
+// std::shared_ptr<const Config>).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/error.h"
+
+namespace tollgate {
+
+// One LLM provider in the selection chain.
+struct ProviderConfig {
+  std::string name;         // "anthropic", "openai", or a TOML-defined name
+  std::string api;          // wire format: "anthropic" or "openai"
+  std::string api_key;      // empty: not configured
+  std::string api_key_env;  // variable that sets the key, for error messages
+  std::string base_url;     // anthropic: <base>/v1/messages; openai: <base>/chat/completions
+  std::string model;
+  uint64_t monthly_limit = 0;                  // per agent per month, tokens
+  std::optional<uint64_t> global_monthly_limit;  // all agents; nullopt = unlimited
+  uint32_t rpm = 42;                           // requests per minute, 0 = unlimited
+  uint32_t rpd = 3400;                         // requests per UTC day, 0 = unlimited
+};
+
+// Per-agent overrides from the TOML file ([agents.NAME]).
+struct AgentConfig {
+  std::map<std::string, uint64_t> monthly_limits;  // provider name -> tokens
+};
+
+// Dollars per million tokens, by model name.
+struct Price {
+  double input_per_mtok = 0;
+  double output_per_mtok = 0;
+};
+
+struct Config {
+  std::vector<ProviderConfig> providers;  // chain order; first is primary
+
+  // Agents named in TOML. When restrict_agents is true, only these may call.
+  std::map<std::string, AgentConfig> agents;
+  bool restrict_agents = false;
+
+  std::map<std::string, Price> prices;  // by model
+
+  uint32_t default_max_tokens = 1024;   // OPENAI_MAX_TOKENS
+  double default_temperature = 0.7;     // OPENAI_TEMPERATURE
+  bool enable_openai_fallback = true;   // ENABLE_OPENAI_FALLBACK
+  double fallback_threshold = 0.95;     // OPENAI_FALLBACK_THRESHOLD (critical)
+  double warning_threshold = 0.80;      // ALERT_WARNING_THRESHOLD
+  double emergency_threshold = 0.98;    // ALERT_EMERGENCY_THRESHOLD
+  bool shutdown_on_emergency = false;   // SHUTDOWN_ON_EMERGENCY
+  uint64_t max_tokens_per_request = 17000;  // MAX_TOKENS_PER_REQUEST
+
+  std::string listen = "tcp://127.0.0.1:5555";  // TOLLGATE_LISTEN
+  std::string events = "tcp://127.0.0.1:5556";  // TOLLGATE_EVENTS
+  std::string data_dir = "./var";               // TOLLGATE_DATA_DIR
+  uint32_t max_attempts = 3;                    // TOLLGATE_MAX_ATTEMPTS
+  uint32_t circuit_failures = 5;                // TOLLGATE_CIRCUIT_FAILURES
+  uint32_t circuit_open_seconds = 30;           // TOLLGATE_CIRCUIT_OPEN_SECONDS
+  bool allow_insecure_bind = false;             // TOLLGATE_ALLOW_INSECURE_BIND
+  std::string http = "127.0.0.1:4000";          // TOLLGATE_HTTP ("off" disables)
+  std::string http_admin_token;                 // TOLLGATE_HTTP_ADMIN_TOKEN
+  std::string curve_secret_key_file;            // TOLLGATE_CURVE_SECRET_KEY_FILE
+  std::string curve_clients_file;               // TOLLGATE_CURVE_CLIENTS_FILE
+  uint64_t max_request_bytes = 1 << 20;         // TOLLGATE_MAX_REQUEST_BYTES
+  std::string log_level = "info";               // TOLLGATE_LOG_LEVEL
+  uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = CPU count
+  uint64_t call_timeout_ms = 120000;            // TOLLGATE_CALL_TIMEOUT_MS
+  uint64_t max_inflight = 10000;                // TOLLGATE_MAX_INFLIGHT
+
+  const ProviderConfig* provider(const std::string& name) const;
+  // The agent's monthly limit for a provider: TOML override or the default.
+  uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
+};
+
+// Where configuration comes from. Empty paths are not read.
+struct ConfigSources {
+  std::string toml_path;
+  std::string env_file_path;
+  // The process environment as NAME=VALUE strings (environ), read by the
+  // caller so that tests can pass their own.
+  std::vector<std::string> environment;
+};
+
+// Loads and validates. A bad value gives an Error whose message names the
+// variable (or TOML key) and the rule, e.g.
+// "OPENAI_FALLBACK_THRESHOLD=1.7: must be a number from 0 to 1".
+protocol::Result<Config> load_config(const ConfigSources& sources);
+
+// Parses .env syntax: KEY=VALUE lines, '#' comments, optional 'export '
+// prefix, single or double quoted values. Returns NAME=VALUE strings.
+protocol::Result<std::vector<std::string>> parse_env_file(const std::string& text,
+                                                          const std::string& path);
+
+// The effective configuration as KEY=VALUE lines, API keys and tokens
+// redacted, for --check-config.
+std::string describe_config(const Config& config);
+
+}  // namespace tollgate

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package that tollgate's build, tests and demo need.
+# Idempotent: runs apt-get update and install only when something is missing,
+# so a second run takes about a second. Must run as root (or with sudo).
+#
+#   tools/install-deps.sh          build + test + demo packages
+#   tools/install-deps.sh --fuzz   also clang's libFuzzer runtime
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config make
+  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libcurl4-openssl-dev
+  liblmdb-dev lmdb-utils libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
+  libtomlplusplus-dev libcli11-dev libcpp-httplib-dev libsystemd-dev
+  libssl-dev ca-certificates python3 python3-zmq python3-msgpack
+)
+if [[ ${1:-} == --fuzz ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then sudo=(sudo); else
+    echo "install-deps: missing packages (${missing[*]}) and not root; run as root" >&2
+    exit 1
+  fi
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
