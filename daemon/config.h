@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/ledger/budget.h"
 #include "protocol/error.h"
 
 namespace tollgate {
@@ -37,10 +38,7 @@ struct AgentConfig {
 };
 
 // Dollars per million tokens, by model name.
-struct Price {
-  double input_per_mtok = 0;
-  double output_per_mtok = 0;
-};
+using Price = ledger::Price;
 
 struct Config {
   std::vector<ProviderConfig> providers;  // chain order; first is primary

@@ -1,0 +1,53 @@
+# tollgate front door. `make demo` runs the main job, `make test` the tests.
+# Both install what they need first (tools/install-deps.sh, as root).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-fast test-asan demo fuzz bench clean
+
+all: build
+
+deps:
+	tools/install-deps.sh
+
+# Release build of every binary into $(BUILD)/bin.
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The whole suite twice: a -Werror build, then ASan+UBSan.
+test: deps test-fast test-asan
+
+test-fast:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
+
+test-asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTOLLGATE_WERROR=ON \
+	  -DTOLLGATE_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS) --timeout 600
+
+demo: build
+	tools/demo.sh $(BUILD)/bin
+
+# libFuzzer targets, built with clang; FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tools/install-deps.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DTOLLGATE_FUZZ=ON -DTOLLGATE_BUILD_TESTS=OFF
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
+	tools/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: build
+	tools/bench.sh $(BUILD)/bin
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

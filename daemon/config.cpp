@@ -1,0 +1,498 @@
+#include "daemon/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace tollgate {
+
+using protocol::Error;
+using protocol::Result;
+
+namespace {
+
+constexpr const char* kDefaultAnthropicModel = "claude-sonnet-4-5";
+constexpr const char* kDefaultOpenAIModel = "gpt-4.1";
+
+// Name -> value, later sources overriding earlier ones.
+using Settings = std::map<std::string, std::string>;
+
+Error bad_setting(const std::string& name, const std::string& value, const std::string& rule) {
+  return Error::bad_request(name + "=" + value + ": " + rule);
+}
+
+std::string trim(std::string_view s) {
+  const auto* ws = " \t\r\n";
+  auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(ws);
+  return std::string(s.substr(b, e - b + 1));
+}
+
+Result<uint64_t> parse_uint(const std::string& name, const std::string& v, uint64_t min,
+                            uint64_t max, const std::string& rule) {
+  uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || out < min || out > max) {
+    return bad_setting(name, v, rule);
+  }
+  return out;
+}
+
+Result<double> parse_double(const std::string& name, const std::string& v, double min,
+                            double max, const std::string& rule) {
+  double out = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(out >= min && out <= max)) {
+    return bad_setting(name, v, rule);
+  }
+  return out;
+}
+
+Result<bool> parse_bool(const std::string& name, const std::string& v) {
+  std::string l = v;
+  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (l == "1" || l == "true" || l == "yes" || l == "on") return true;
+  if (l == "0" || l == "false" || l == "no" || l == "off") return false;
+  return bad_setting(name, v, "must be true or false");
+}
+
+// Reads typed settings from the merged map, remembering the first error.
+class SettingReader {
+ public:
+  explicit SettingReader(const Settings& s) : s_(s) {}
+
+  const std::string* find(const std::string& name) const {
+    auto it = s_.find(name);
+    return it == s_.end() ? nullptr : &it->second;
+  }
+  void str(const std::string& name, std::string& out) const {
+    if (const auto* v = find(name)) out = *v;
+  }
+  template <class T>
+  void uint(const std::string& name, T& out, uint64_t min, uint64_t max, const std::string& rule) {
+    const auto* v = find(name);
+    if (!v || error_) return;
+    auto r = parse_uint(name, *v, min, max, rule);
+    if (!r) error_ = r.error();
+    else out = static_cast<T>(*r);
+  }
+  void fraction(const std::string& name, double& out) {
+    const auto* v = find(name);
+    if (!v || error_) return;
+    auto r = parse_double(name, *v, 0.0, 1.0, "must be a number from 0 to 1");
+    if (!r) error_ = r.error();
+    else out = *r;
+  }
+  void number(const std::string& name, double& out, double min, double max, const std::string& rule) {
+    const auto* v = find(name);
+    if (!v || error_) return;
+    auto r = parse_double(name, *v, min, max, rule);
+    if (!r) error_ = r.error();
+    else out = *r;
+  }
+  void boolean(const std::string& name, bool& out) {
+    const auto* v = find(name);
+    if (!v || error_) return;
+    auto r = parse_bool(name, *v);
+    if (!r) error_ = r.error();
+    else out = *r;
+  }
+  void optional_uint(const std::string& name, std::optional<uint64_t>& out) {
+    const auto* v = find(name);
+    if (!v || error_ || v->empty()) return;
+    auto r = parse_uint(name, *v, 0, UINT64_MAX, "must be a whole number of tokens");
+    if (!r) error_ = r.error();
+    else out = *r;
+  }
+  const std::optional<Error>& error() const { return error_; }
+
+ private:
+  const Settings& s_;
+  std::optional<Error> error_;
+};
+
+std::string toml_scalar(const toml::node& n) {
+  if (auto s = n.value<std::string>()) return *s;
+  if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+  if (n.is_integer()) return std::to_string(*n.value<int64_t>());
+  if (n.is_floating_point()) {
+    std::ostringstream o;
+    o << *n.value<double>();
+    return o.str();
+  }
+  return {};
+}
+
+// Structured parts of the TOML file that the environment cannot express.
+struct TomlExtras {
+  std::vector<ProviderConfig> extra_providers;
+  std::vector<std::string> chain;
+  std::map<std::string, AgentConfig> agents;
+  std::map<std::string, Price> prices;
+  std::map<std::string, Settings> provider_settings;  // provider -> key -> value
+  std::optional<bool> restrict_agents;
+};
+
+Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& extras) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream o;
+    o << path << ":" << e.source().begin.line << ": " << e.description();
+    return Error::bad_request(o.str());
+  }
+  if (auto* t = root["settings"].as_table()) {
+    for (const auto& [k, v] : *t) {
+      auto s = toml_scalar(v);
+      if (s.empty() && !v.is_string()) {
+        return Error::bad_request(path + ": settings." + std::string(k.str()) +
+                                  ": must be a string, number or boolean");
+      }
+      settings[std::string(k.str())] = s;
+    }
+  }
+  if (auto* t = root["providers"].as_table()) {
+    for (const auto& [name, node] : *t) {
+      auto* pt = node.as_table();
+      if (!pt) return Error::bad_request(path + ": providers." + std::string(name.str()) + ": must be a table");
+      auto& ps = extras.provider_settings[std::string(name.str())];
+      for (const auto& [k, v] : *pt) ps[std::string(k.str())] = toml_scalar(v);
+    }
+  }
+  if (auto* a = root["chain"].as_array()) {
+    for (const auto& n : *a) {
+      auto s = n.value<std::string>();
+      if (!s) return Error::bad_request(path + ": chain: must be an array of provider names");
+      extras.chain.push_back(*s);
+    }
+  }
+  if (auto* t = root["agents"].as_table()) {
+    for (const auto& [name, node] : *t) {
+      AgentConfig agent;
+      if (auto* at = node.as_table()) {
+        for (const auto& [prov, lim] : *at) {
+          auto v = lim.value<int64_t>();
+          if (!v || *v < 0) {
+            return Error::bad_request(path + ": agents." + std::string(name.str()) + "." +
+                                      std::string(prov.str()) + ": must be a whole number of tokens");
+          }
+          agent.monthly_limits[std::string(prov.str())] = static_cast<uint64_t>(*v);
+        }
+      }
+      extras.agents[std::string(name.str())] = agent;
+    }
+  }
+  if (auto v = root["restrict_agents"].value<bool>()) extras.restrict_agents = *v;
+  if (auto* t = root["prices"].as_table()) {
+    for (const auto& [model, node] : *t) {
+      auto* mt = node.as_table();
+      auto in = mt ? (*mt)["input"].value<double>() : std::nullopt;
+      auto out = mt ? (*mt)["output"].value<double>() : std::nullopt;
+      if (!in || !out || *in < 0 || *out < 0) {
+        return Error::bad_request(path + ": prices." + std::string(model.str()) +
+                                  ": needs input and output, dollars per million tokens");
+      }
+      extras.prices[std::string(model.str())] = Price{*in, *out};
+    }
+  }
+  return {};
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::bad_request(path + ": cannot read file");
+  std::ostringstream o;
+  o << in.rdbuf();
+  return o.str();
+}
+
+void add_env_lines(const std::vector<std::string>& lines, Settings& settings) {
+  for (const auto& line : lines) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    settings[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+}
+
+// Reads the builtin provider `p` (prefix ANTHROPIC_ or OPENAI_) from settings.
+void read_builtin_provider(SettingReader& r, const std::string& prefix, ProviderConfig& p) {
+  r.str(prefix + "API_KEY", p.api_key);
+  r.str(prefix + "BASE_URL", p.base_url);
+  r.str(prefix + "MODEL", p.model);
+  r.uint(prefix + "MONTHLY_LIMIT", p.monthly_limit, 0, UINT64_MAX, "must be a whole number of tokens");
+  r.optional_uint(prefix + "GLOBAL_MONTHLY_LIMIT", p.global_monthly_limit);
+  r.uint(prefix + "RPM", p.rpm, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
+  r.uint(prefix + "RPD", p.rpd, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
+}
+
+Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
+                                     const ProviderConfig* base, const Settings& env) {
+  ProviderConfig p = base ? *base : ProviderConfig{};
+  p.name = name;
+  Settings prefixed;
+  for (const auto& [k, v] : s) {
+    std::string up = k;
+    std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
+    prefixed["P_" + up] = v;
+  }
+  SettingReader r(prefixed);
+  r.str("P_API", p.api);
+  r.str("P_API_KEY_ENV", p.api_key_env);
+  r.str("P_API_KEY", p.api_key);
+  read_builtin_provider(r, "P_", p);
+  if (r.error()) {
+    auto e = *r.error();
+    e.message = "providers." + name + "." + e.message.substr(2);
+    return e;
+  }
+  if (p.api != "anthropic" && p.api != "openai") {
+    return Error::bad_request("providers." + name + ".api=" + p.api + ": must be anthropic or openai");
+  }
+  if (!base) {
+    if (p.base_url.empty()) return Error::bad_request("providers." + name + ".base_url: required");
+    if (p.model.empty()) return Error::bad_request("providers." + name + ".model: required");
+    if (p.api_key_env.empty()) {
+      std::string up = name;
+      std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
+      p.api_key_env = up + "_API_KEY";
+    }
+    if (auto it = env.find(p.api_key_env); it != env.end()) p.api_key = it->second;
+  }
+  return p;
+}
+
+Result<void> check_endpoint(const std::string& name, const std::string& v) {
+  if (v.rfind("tcp://", 0) == 0 || v.rfind("ipc://", 0) == 0 || v.rfind("inproc://", 0) == 0) {
+    return {};
+  }
+  return bad_setting(name, v, "must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)");
+}
+
+// "tcp://host:0" and "tcp://host:*" bind a fresh port each time.
+bool zmq_ephemeral(const std::string& endpoint) {
+  return endpoint.rfind("tcp://", 0) == 0 &&
+         (endpoint.ends_with(":0") || endpoint.ends_with(":*"));
+}
+
+}  // namespace
+
+const ProviderConfig* Config::provider(const std::string& name) const {
+  for (const auto& p : providers) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+uint64_t Config::agent_limit(const std::string& agent, const std::string& provider_name) const {
+  if (auto a = agents.find(agent); a != agents.end()) {
+    if (auto l = a->second.monthly_limits.find(provider_name); l != a->second.monthly_limits.end()) {
+      return l->second;
+    }
+  }
+  const auto* p = provider(provider_name);
+  return p ? p->monthly_limit : 0;
+}
+
+Result<std::vector<std::string>> parse_env_file(const std::string& text, const std::string& path) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string raw;
+  int lineno = 0;
+  while (std::getline(in, raw)) {
+    ++lineno;
+    std::string line = trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+    auto eq = line.find('=');
+    std::string key = eq == std::string::npos ? "" : trim(line.substr(0, eq));
+    bool valid_key = !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '_';
+    });
+    if (!valid_key) {
+      return Error::bad_request(path + ":" + std::to_string(lineno) + ": expected KEY=VALUE");
+    }
+    std::string value = trim(line.substr(eq + 1));
+    if (!value.empty() && (value[0] == '"' || value[0] == '\'')) {
+      char q = value[0];
+      auto close = value.find(q, 1);
+      if (close == std::string::npos) {
+        return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + key +
+                                  ": unterminated quoted value");
+      }
+      std::string inner = value.substr(1, close - 1);
+      if (q == '"') {
+        std::string unescaped;
+        for (size_t i = 0; i < inner.size(); ++i) {
+          if (inner[i] == '\\' && i + 1 < inner.size()) {
+            char n = inner[++i];
+            unescaped += n == 'n' ? '\n' : n;
+          } else {
+            unescaped += inner[i];
+          }
+        }
+        inner = unescaped;
+      }
+      value = inner;
+    } else if (auto hash = value.find(" #"); hash != std::string::npos) {
+      value = trim(value.substr(0, hash));  // inline comment after an unquoted value
+    }
+    out.push_back(key + "=" + value);
+  }
+  return out;
+}
+
+Result<Config> load_config(const ConfigSources& sources) {
+  Settings settings;
+  TomlExtras extras;
+  if (!sources.toml_path.empty()) {
+    if (auto r = read_toml(sources.toml_path, settings, extras); !r) return r.error();
+  }
+  if (!sources.env_file_path.empty()) {
+    auto text = read_file(sources.env_file_path);
+    if (!text) return text.error();
+    auto lines = parse_env_file(*text, sources.env_file_path);
+    if (!lines) return lines.error();
+    add_env_lines(*lines, settings);
+  }
+  add_env_lines(sources.environment, settings);
+
+  Config c;
+  SettingReader r(settings);
+  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
+                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400};
+  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
+                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400};
+  read_builtin_provider(r, "ANTHROPIC_", anthropic);
+  read_builtin_provider(r, "OPENAI_", openai);
+  r.uint("OPENAI_MAX_TOKENS", c.default_max_tokens, 1, 1'000'000, "must be a whole number from 1");
+  r.number("OPENAI_TEMPERATURE", c.default_temperature, 0, 2, "must be a number from 0 to 2");
+  r.boolean("ENABLE_OPENAI_FALLBACK", c.enable_openai_fallback);
+  r.fraction("OPENAI_FALLBACK_THRESHOLD", c.fallback_threshold);
+  r.fraction("ALERT_WARNING_THRESHOLD", c.warning_threshold);
+  r.fraction("ALERT_EMERGENCY_THRESHOLD", c.emergency_threshold);
+  r.boolean("SHUTDOWN_ON_EMERGENCY", c.shutdown_on_emergency);
+  r.uint("MAX_TOKENS_PER_REQUEST", c.max_tokens_per_request, 1, UINT32_MAX, "must be a whole number of tokens from 1");
+  r.str("TOLLGATE_LISTEN", c.listen);
+  r.str("TOLLGATE_EVENTS", c.events);
+  if (const auto* sd = r.find("STATE_DIRECTORY"); sd && !sd->empty()) {
+    c.data_dir = sd->substr(0, sd->find(':'));  // systemd may list several
+  }
+  r.str("TOLLGATE_DATA_DIR", c.data_dir);
+  r.uint("TOLLGATE_MAX_ATTEMPTS", c.max_attempts, 1, 20, "must be a whole number from 1 to 20");
+  r.uint("TOLLGATE_CIRCUIT_FAILURES", c.circuit_failures, 1, 1000, "must be a whole number from 1 to 1000");
+  r.uint("TOLLGATE_CIRCUIT_OPEN_SECONDS", c.circuit_open_seconds, 1, 86400, "must be a whole number of seconds from 1 to 86400");
+  r.boolean("TOLLGATE_ALLOW_INSECURE_BIND", c.allow_insecure_bind);
+  r.str("TOLLGATE_HTTP", c.http);
+  r.str("TOLLGATE_HTTP_ADMIN_TOKEN", c.http_admin_token);
+  r.str("TOLLGATE_CURVE_SECRET_KEY_FILE", c.curve_secret_key_file);
+  r.str("TOLLGATE_CURVE_CLIENTS_FILE", c.curve_clients_file);
+  r.uint("TOLLGATE_MAX_REQUEST_BYTES", c.max_request_bytes, 64, 16u << 20, "must be a whole number of bytes from 64 to 16777216");
+  r.str("TOLLGATE_LOG_LEVEL", c.log_level);
+  r.uint("TOLLGATE_WORKERS", c.workers, 0, 256, "must be a whole number from 0 (CPU count) to 256");
+  r.uint("TOLLGATE_CALL_TIMEOUT_MS", c.call_timeout_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
+  r.uint("TOLLGATE_MAX_INFLIGHT", c.max_inflight, 1, 10'000'000, "must be a whole number from 1");
+  if (r.error()) return *r.error();
+
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
+  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
+    return bad_setting("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
+  }
+  for (const auto& [name, value] : {std::pair{"TOLLGATE_LISTEN", c.listen}, std::pair{"TOLLGATE_EVENTS", c.events}}) {
+    if (auto e = check_endpoint(name, value); !e) return e.error();
+  }
+  if (c.listen == c.events && !zmq_ephemeral(c.listen)) {
+    return bad_setting("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
+  }
+  if (c.data_dir.empty()) return bad_setting("TOLLGATE_DATA_DIR", "", "must name a directory");
+
+  // Built-in providers may be refined in TOML ([providers.anthropic]).
+  std::map<std::string, ProviderConfig> known = {{"anthropic", anthropic}, {"openai", openai}};
+  for (const auto& [name, ps] : extras.provider_settings) {
+    auto it = known.find(name);
+    auto p = toml_provider(name, ps, it == known.end() ? nullptr : &it->second, settings);
+    if (!p) return p.error();
+    if (it != known.end()) {
+      // The environment overrides TOML: re-apply it on top.
+      SettingReader env_r(settings);
+      read_builtin_provider(env_r, name == "anthropic" ? "ANTHROPIC_" : "OPENAI_", *p);
+      if (env_r.error()) return *env_r.error();
+    }
+    known[name] = *p;
+  }
+  std::vector<std::string> chain = extras.chain;
+  if (chain.empty()) {
+    chain = {"anthropic", "openai"};
+    for (const auto& [name, p] : known) {
+      if (name != "anthropic" && name != "openai") chain.push_back(name);
+    }
+  }
+  for (const auto& name : chain) {
+    auto it = known.find(name);
+    if (it == known.end()) return Error::bad_request("chain: unknown provider " + name);
+    if (name == "openai" && !c.enable_openai_fallback) continue;
+    if (c.provider(name)) return Error::bad_request("chain: provider " + name + " listed twice");
+    c.providers.push_back(it->second);
+  }
+  if (c.providers.empty()) return Error::bad_request("chain: no provider left to call");
+
+  c.agents = extras.agents;
+  c.restrict_agents = extras.restrict_agents.value_or(false);
+  c.prices = {{kDefaultAnthropicModel, {3.0, 15.0}}, {kDefaultOpenAIModel, {2.0, 8.0}}};
+  for (const auto& [model, price] : extras.prices) c.prices[model] = price;
+  return c;
+}
+
+std::string describe_config(const Config& c) {
+  std::ostringstream o;
+  auto secret = [](const std::string& v) { return v.empty() ? "(not set)" : "(set, redacted)"; };
+  auto opt = [](const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "(none)"; };
+  for (const auto& p : c.providers) {
+    o << "provider." << p.name << ".api=" << p.api << "\n"
+      << "provider." << p.name << "." << p.api_key_env << "=" << secret(p.api_key) << "\n"
+      << "provider." << p.name << ".base_url=" << p.base_url << "\n"
+      << "provider." << p.name << ".model=" << p.model << "\n"
+      << "provider." << p.name << ".monthly_limit=" << p.monthly_limit << "\n"
+      << "provider." << p.name << ".global_monthly_limit=" << opt(p.global_monthly_limit) << "\n"
+      << "provider." << p.name << ".rpm=" << p.rpm << "\n"
+      << "provider." << p.name << ".rpd=" << p.rpd << "\n";
+  }
+  for (const auto& [name, a] : c.agents) {
+    for (const auto& [prov, lim] : a.monthly_limits) o << "agent." << name << "." << prov << "=" << lim << "\n";
+  }
+  for (const auto& [model, p] : c.prices) {
+    o << "price." << model << "=" << p.input_per_million << "/" << p.output_per_million << " USD per Mtok\n";
+  }
+  o << "RESTRICT_AGENTS=" << (c.restrict_agents ? "true" : "false") << "\n"
+    << "OPENAI_MAX_TOKENS=" << c.default_max_tokens << "\n"
+    << "OPENAI_TEMPERATURE=" << c.default_temperature << "\n"
+    << "ENABLE_OPENAI_FALLBACK=" << (c.enable_openai_fallback ? "true" : "false") << "\n"
+    << "OPENAI_FALLBACK_THRESHOLD=" << c.fallback_threshold << "\n"
+    << "ALERT_WARNING_THRESHOLD=" << c.warning_threshold << "\n"
+    << "ALERT_EMERGENCY_THRESHOLD=" << c.emergency_threshold << "\n"
+    << "SHUTDOWN_ON_EMERGENCY=" << (c.shutdown_on_emergency ? "true" : "false") << "\n"
+    << "MAX_TOKENS_PER_REQUEST=" << c.max_tokens_per_request << "\n"
+    << "TOLLGATE_LISTEN=" << c.listen << "\n"
+    << "TOLLGATE_EVENTS=" << c.events << "\n"
+    << "TOLLGATE_DATA_DIR=" << c.data_dir << "\n"
+    << "TOLLGATE_MAX_ATTEMPTS=" << c.max_attempts << "\n"
+    << "TOLLGATE_CIRCUIT_FAILURES=" << c.circuit_failures << "\n"
+    << "TOLLGATE_CIRCUIT_OPEN_SECONDS=" << c.circuit_open_seconds << "\n"
+    << "TOLLGATE_ALLOW_INSECURE_BIND=" << (c.allow_insecure_bind ? "1" : "0") << "\n"
+    << "TOLLGATE_HTTP=" << c.http << "\n"
+    << "TOLLGATE_HTTP_ADMIN_TOKEN=" << secret(c.http_admin_token) << "\n"
+    << "TOLLGATE_CURVE_SECRET_KEY_FILE=" << c.curve_secret_key_file << "\n"
+    << "TOLLGATE_CURVE_CLIENTS_FILE=" << c.curve_clients_file << "\n"
+    << "TOLLGATE_MAX_REQUEST_BYTES=" << c.max_request_bytes << "\n"
+    << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
+    << "TOLLGATE_WORKERS=" << c.workers << "\n"
+    << "TOLLGATE_CALL_TIMEOUT_MS=" << c.call_timeout_ms << "\n"
+    << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n";
+  return o.str();
+}
+
+}  // namespace tollgate

@@ -1,0 +1,88 @@
+// Dispatcher: answers each decoded request for the server loop.
+//
+// Status ops (usage, summary, history, alerts, emergency_status,
+// provider_status, recommend) are answered at once from read transactions.
+// Writes (reset) and calls go to the ledger's writer or the worker pool and
+// are answered later through the loop's Mailbox under the request's token.
+//
+// Loop thread only, except that ledger callbacks (writer thread) only post
+// to the Mailbox.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "daemon/config.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/mailbox.h"
+#include "daemon/provider_runtime.h"
+#include "daemon/server.h"
+
+namespace tollgate {
+
+class CallService;  // workers/: runs `call` requests
+
+// Unix epoch milliseconds; injected so tests and tools can move time.
+using NowFn = std::function<int64_t()>;
+int64_t system_now_ms();
+
+class Dispatcher : public RequestHandler {
+ public:
+  Dispatcher(std::shared_ptr<const Config> config, ledger::Ledger& ledger,
+             ProviderRuntime& runtime, Mailbox& mailbox, NowFn now = system_now_ms);
+
+  // The service that runs calls; without one, `call` answers internal.
+  void set_call_service(CallService* calls) {
+    calls_ = calls;
+    refresh_emergency();
+  }
+
+  std::optional<std::string> handle(uint64_t token, const protocol::RequestId& id,
+                                    protocol::RequestBody& body) override;
+  void tick() override;
+  void reload() override;
+  void published(const protocol::Event& event) override;
+
+  // Loop thread: the configuration in force (replaced by reload()).
+  const std::shared_ptr<const Config>& config() const { return config_; }
+  // Optional SIGHUP source of a new configuration.
+  void set_reloader(std::function<protocol::Result<Config>()> reloader) {
+    reloader_ = std::move(reloader);
+  }
+
+ private:
+  using Reply = std::optional<std::string>;
+  Reply ping(const protocol::RequestId& id) const;
+  Reply usage(const protocol::RequestId& id, const protocol::UsageRequest& r);
+  Reply summary(const protocol::RequestId& id);
+  Reply history(const protocol::RequestId& id, const protocol::HistoryRequest& r);
+  Reply alerts(const protocol::RequestId& id, const protocol::AlertsRequest& r);
+  Reply emergency(const protocol::RequestId& id);
+  Reply provider_status(const protocol::RequestId& id, const protocol::ProviderStatusRequest& r);
+  Reply recommend(const protocol::RequestId& id, const protocol::RecommendRequest& r);
+  Reply reset(uint64_t token, const protocol::RequestId& id, const protocol::ResetRequest& r);
+  Reply call(uint64_t token, const protocol::RequestId& id, protocol::CallRequest& r);
+
+  // nullopt when the agent may be named; else the unknown_agent error.
+  std::optional<protocol::Error> check_agent(const std::string& agent) const;
+  protocol::RecommendReply recommendation(const std::string& agent, int64_t now_ms,
+                                          std::string* reason_out = nullptr) const;
+  std::vector<std::string> known_agents(const std::string& period) const;
+  // Reads the emergency state and tells the call service (shutdown or not).
+  void refresh_emergency();
+
+  std::shared_ptr<const Config> config_;
+  ledger::Ledger& ledger_;
+  ProviderRuntime& runtime_;
+  Mailbox& mailbox_;
+  NowFn now_;
+  CallService* calls_ = nullptr;
+  std::function<protocol::Result<Config>()> reloader_;
+  const std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_watchdog_{};
+  std::chrono::steady_clock::time_point last_prune_{};
+  std::chrono::steady_clock::time_point last_emergency_{};
+};
+
+}  // namespace tollgate

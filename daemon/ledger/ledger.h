@@ -1,0 +1,225 @@
+// The token ledger: durable two-phase accounting of LLM tokens in LMDB.
+//
+// DESIGN
+// One LMDB environment in a directory (one per process: LMDB forbids
+// opening the same environment twice in a process). Named tables, keys
+// and values (the layout is versioned by meta.schema = kSchemaVersion):
+//
+//   meta          ascii name          -> "schema" u32, "period" "YYYY-MM",
+//                                        "next_reservation" u64,
+//                                        "log_seq" u64   (host byte order)
+//   usage         "YYYY-MM\0scope\0provider"  (scope: agent or "*")
+//                                     -> UsageRow: used, reserved, requests,
+//                                        cleared (u64) and cost_usd (f64),
+//                                        40 bytes, host byte order
+//   reservations  id u64 big-endian   -> msgpack [agent, provider, period,
+//                                        request_id, amount, created_ms]
+//   alerts_fired  "YYYY-MM\0scope\0provider\0" + level byte -> at_ms i64
+//   alerts_log    at_ms i64 BE (sign-flipped) + log_seq u64 BE -> msgpack alert
+//   resets        at_ms BE + log_seq BE -> msgpack [at_ms, agent, provider,
+//                                        period, cleared]  (the audit trail)
+//   idempotency   "agent\0key"        -> msgpack [expiry_ms, reply bytes]
+//   rate_day      "provider\0" + day i64 BE -> u64 request count
+//
+// Strings keys sort by period, then scope, then provider, so one cursor
+// range lists a period's agents or an agent's providers. Agent and provider
+// names never contain NUL (the protocol restricts ai_name; provider names
+// come from the configuration). Host byte order: LMDB files are not
+// portable across architectures either.
+//
+// Writes. One writer thread owns every write transaction. Operations from
+// any thread queue up; the writer takes everything queued (up to
+// max_batch_ops), applies the operations one by one in ONE transaction —
+// each sees the effects of those before it, and one whose own checks fail
+// (does not fit, unknown reservation) gets its own outcome without
+// affecting the rest — commits with one fsync, and only then runs the
+// callbacks (group commit). MDB_MAP_FULL, from a put or from the commit
+// itself, doubles the map (with every reader excluded: readers hold a
+// shared lock while their transaction is open) and redoes the batch. Any
+// other failure fails every operation of the batch with the Error and
+// makes the ledger degraded: later writes are refused until a probe write
+// (every probe_interval, or Ledger::probe) succeeds. Reads keep working.
+// MDB_PANIC logs and exits the process so systemd restarts it.
+//
+// Accounting (DESIGN.md "The ledger", PROTOCOL.md sections 3 and 4):
+// - reserve: used + reserved + amount <= limit for the agent budget and,
+//   when the provider has one, the global budget. The first non-fit of a
+//   budget in a period marks it exhausted and fires its `exhausted` alert.
+//   A fitting reserve also counts one request in the provider's UTC-day
+//   counter (daily rate limits survive restart); count_request counts
+//   further attempts (retries).
+// - commit charges input + output to the reservation's period (a call that
+//   straddles midnight at month end is charged to the month it started
+//   in), for the agent and the global scope; requests += 1; cost += cost.
+//   More than reserved is charged in full and logged as a warning.
+// - Alerts fire when a budget reaches a level not yet fired this period
+//   (alerts_fired), are appended to alerts_log and returned to the caller.
+// - recovery at open charges every leftover reservation in full
+//   (reserved -> used, requests unchanged) and reports it per (agent,
+//   provider, period).
+// - the period only moves forward: the first budget operation whose now_ms
+//   is in a later month than meta.period starts it and returns a Rollover.
+//   Operations with an earlier now_ms use the current period.
+// - reset(agent, provider|all): used -> 0 for the agent's current period;
+//   requests and cost stay (history); cleared += used. The global scope's
+//   used drops by the same amount so that global.used == sum of agents'
+//   used always holds. The agent's alerts re-arm (alerts_fired rows
+//   deleted), the global budget's levels that are no longer reached re-arm
+//   too (that lifts an emergency shutdown, as PROTOCOL.md requires), and a
+//   row is appended to `resets`.
+//
+// Threads. Every public method may be called from any thread. Callbacks of
+// the *_async methods run on the writer thread once their batch is durable:
+// keep them cheap (hand off, notify, submit the next operation — submitting
+// from a callback is allowed). The blocking methods wait for that callback;
+// never call them from a callback. Reads run in their own read-only
+// transaction (MDB_NOTLS) on the caller's thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/ledger/ledger_types.h"
+#include "protocol/error.h"
+
+namespace tollgate::ledger {
+
+using protocol::Error;
+using protocol::Result;
+
+inline constexpr uint32_t kSchemaVersion = 1;
+
+struct LedgerOptions {
+  std::string dir;  // created if missing; holds data.mdb and lock.mdb
+  size_t initial_map_bytes = size_t{64} << 20;
+  size_t max_map_bytes = size_t{1} << 40;  // the map doubles up to this
+  // Operations per write transaction; 1 turns group commit off.
+  size_t max_batch_ops = 4096;
+  // false opens with MDB_NOSYNC: no fsync at all. For tests and benchmarks
+  // only; a crash can then lose acknowledged writes.
+  bool durable = true;
+  // While degraded, how often the writer tries a probe write.
+  std::chrono::milliseconds probe_interval{1000};
+  // Charge leftover reservations at open. false is for inspecting a ledger
+  // after a crash (tests); do not write through such a ledger.
+  bool recover_on_open = true;
+  // Tests: called on the writer thread after every durable batch.
+  std::function<void()> after_batch;
+  // Tests: called before each commit; a non-zero errno-style code fails
+  // that commit as if LMDB had returned it.
+  std::function<int()> commit_fault;
+};
+
+struct ReserveRequest {
+  std::string agent;
+  std::string provider;
+  uint64_t amount = 0;
+  std::string request_id;  // logged, kept with the reservation
+  int64_t now_ms = 0;
+};
+
+struct CommitRequest {
+  uint64_t reservation_id = 0;
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  double cost_usd = 0;
+  int64_t now_ms = 0;
+};
+
+template <class T>
+using Callback = std::function<void(Result<T>)>;
+
+class Ledger {
+ public:
+  // Opens (creating if needed) the ledger in options.dir, checks the
+  // schema, runs recovery and the period check at now_ms (see report()),
+  // and starts the writer. One clear Error when the directory cannot be
+  // created or written, or the schema is newer than this build.
+  static Result<std::unique_ptr<Ledger>> open(LedgerOptions options, BudgetPolicy policy,
+                                              int64_t now_ms);
+  // Runs every queued operation, stops the writer, closes the environment.
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // What open() recovered (and any rollover it started).
+  const OpenReport& report() const;
+
+  // SIGHUP reload: operations after this call use the new policy.
+  void set_policy(BudgetPolicy policy);
+  std::shared_ptr<const BudgetPolicy> policy() const;
+
+  // ---- writes, asynchronous: the callback runs on the writer thread once
+  // the operation is durable (or failed).
+  void reserve_async(ReserveRequest request, Callback<ReserveOutcome> done);
+  void commit_async(CommitRequest request, Callback<CommitOutcome> done);
+  void release_async(uint64_t reservation_id, Callback<ReleaseOutcome> done);
+  void reset_async(std::string agent, std::optional<std::string> provider, int64_t now_ms,
+                   Callback<ResetOutcome> done);
+  // Adds one request to provider's counter for the UTC day of now_ms;
+  // yields the new count.
+  void count_request_async(std::string provider, int64_t now_ms, Callback<uint64_t> done);
+  void idempotency_put_async(std::string agent, std::string key, std::string reply,
+                             int64_t expiry_ms, Callback<bool> done);
+  // Deletes idempotency rows expired at now_ms; yields how many.
+  void prune_async(int64_t now_ms, Callback<uint64_t> done);
+
+  // ---- writes, blocking wrappers (never call from a callback).
+  Result<ReserveOutcome> reserve(const std::string& agent, const std::string& provider,
+                                 uint64_t amount, const std::string& request_id, int64_t now_ms);
+  Result<CommitOutcome> commit(uint64_t reservation_id, uint64_t input_tokens,
+                               uint64_t output_tokens, double cost_usd, int64_t now_ms);
+  Result<ReleaseOutcome> release(uint64_t reservation_id);
+  Result<ResetOutcome> reset(const std::string& agent, const std::optional<std::string>& provider,
+                             int64_t now_ms);
+  Result<uint64_t> count_request(const std::string& provider, int64_t now_ms);
+  Result<bool> idempotency_put(const std::string& agent, const std::string& key,
+                               const std::string& reply, int64_t expiry_ms);
+  Result<uint64_t> prune(int64_t now_ms);
+  // A write that changes nothing but meta; success clears the degraded
+  // state. Runs even while degraded.
+  Result<bool> probe();
+
+  // ---- health
+  LedgerHealth health() const;
+  bool degraded() const;
+
+  // ---- reads (read-only transaction on the caller's thread)
+  // The period budget operations at now_ms use: the later of the stored
+  // period and now_ms's month.
+  Result<std::string> current_period(int64_t now_ms) const;
+  Result<ProviderUsage> usage(const std::string& agent, const std::string& period) const;
+  Result<ProviderUsage> global_usage(const std::string& period) const;
+  Result<BudgetSnapshot> snapshot(const std::string& agent, int64_t now_ms) const;
+  // Agents with a usage row in the period, sorted.
+  Result<std::vector<std::string>> agents(const std::string& period) const;
+  // Exactly `months` entries, newest (the current period) first.
+  Result<std::vector<HistoryMonth>> history(const std::string& agent, size_t months,
+                                            int64_t now_ms) const;
+  // Newest first; since_ms inclusive; agent "*" selects global alerts.
+  Result<std::vector<Alert>> alerts(size_t limit, std::optional<int64_t> since_ms,
+                                    const std::optional<std::string>& agent) const;
+  Result<std::vector<ResetRecord>> resets(const std::optional<std::string>& agent) const;
+  Result<EmergencyStatus> emergency_status(int64_t now_ms) const;
+  // The stored reply when (agent, key) exists and has not expired at now_ms.
+  Result<std::optional<std::string>> idempotency_get(const std::string& agent,
+                                                     const std::string& key,
+                                                     int64_t now_ms) const;
+  Result<uint64_t> requests_today(const std::string& provider, int64_t now_ms) const;
+  // Current map size in bytes (grows by itself).
+  size_t map_size() const;
+
+  struct Impl;
+
+ private:
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tollgate::ledger

@@ -1,0 +1,378 @@
+#include "daemon/ledger/ledger_apply.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <tuple>
+
+namespace tollgate::ledger::detail {
+namespace {
+
+constexpr std::string_view kMetaPeriod = "period";
+constexpr std::string_view kMetaNextReservation = "next_reservation";
+constexpr std::string_view kMetaLogSeq = "log_seq";
+constexpr std::string_view kMetaProbe = "probe";
+
+bool fits(const UsageRow& row, uint64_t amount, uint64_t limit) {
+  const uint64_t taken = row.used + row.reserved;
+  return taken <= limit && amount <= limit - taken;
+}
+
+uint64_t minus(uint64_t a, uint64_t b) { return a >= b ? a - b : 0; }
+
+std::string who(const std::string& scope, const std::string& provider) {
+  if (scope == kGlobalScope) return "the global " + provider + " budget";
+  return scope + "'s " + provider + " budget";
+}
+
+std::string level_message(const std::string& scope, const std::string& provider, AlertLevel level,
+                          uint64_t used, uint64_t limit, const std::string& period) {
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%.1f%%", percentage(used, limit));
+  std::string m = who(scope, provider) + " reached " + std::string(alert_level_name(level)) +
+                  ": " + pct + " used (" + std::to_string(used) + " of " +
+                  std::to_string(limit) + " tokens in " + period + ")";
+  return m;
+}
+
+}  // namespace
+
+BatchApplier::BatchApplier(MDB_txn* txn, const Tables& tables, const BudgetPolicy& policy)
+    : txn_(txn), t_(tables), policy_(policy) {
+  if (auto p = meta_string(txn_, t_, kMetaPeriod)) period_ = parse_period(*p);
+  next_reservation_ = meta_u64(txn_, t_, kMetaNextReservation).value_or(1);
+  log_seq_ = meta_u64(txn_, t_, kMetaLogSeq).value_or(0);
+}
+
+void BatchApplier::finish() {
+  if (period_dirty_ && period_) kv_put(txn_, t_.meta, kMetaPeriod, period_name(*period_));
+  if (counters_dirty_) {
+    kv_put(txn_, t_.meta, kMetaNextReservation, encode_u64(next_reservation_));
+    kv_put(txn_, t_.meta, kMetaLogSeq, encode_u64(log_seq_));
+  }
+}
+
+std::optional<Rollover> BatchApplier::advance_period(int64_t now_ms) {
+  const Period now = period_of(now_ms);
+  if (!period_) {
+    period_ = now;
+    period_dirty_ = true;
+    return std::nullopt;
+  }
+  if (now <= *period_) return std::nullopt;
+  Rollover r{period_name(*period_), period_name(now)};
+  spdlog::info("ledger: period {} starts (was {})", r.to, r.from);
+  period_ = now;
+  period_dirty_ = true;
+  return r;
+}
+
+uint64_t BatchApplier::agent_limit(const std::string& agent, const std::string& provider) const {
+  return policy_.agent_limit ? policy_.agent_limit(agent, provider) : 0;
+}
+
+std::optional<uint64_t> BatchApplier::global_limit(const std::string& provider) const {
+  return policy_.global_limit ? policy_.global_limit(provider) : std::nullopt;
+}
+
+uint64_t BatchApplier::bump_day(const std::string& provider, int64_t now_ms) {
+  const std::string key = day_key(provider, utc_day(now_ms));
+  uint64_t count = 0;
+  if (auto v = kv_get(txn_, t_.rate_day, key)) count = decode_u64(*v).value_or(0);
+  ++count;
+  kv_put(txn_, t_.rate_day, key, encode_u64(count));
+  return count;
+}
+
+void BatchApplier::fire(const std::string& period, const std::string& scope,
+                        const std::string& provider, AlertLevel level, uint64_t used,
+                        uint64_t limit, int64_t now_ms, std::string message,
+                        std::vector<Alert>& out) {
+  const std::string key = fired_key(period, scope, provider, level);
+  if (kv_get(txn_, t_.alerts_fired, key)) return;  // edge-triggered: once per period
+  kv_put(txn_, t_.alerts_fired, key, encode_u64(static_cast<uint64_t>(now_ms)));
+  Alert a;
+  a.level = level;
+  a.ai_name = scope;
+  a.provider = provider;
+  a.threshold = threshold_of(level, policy_.thresholds);
+  a.percentage = percentage(used, limit);
+  a.used = used;
+  a.limit = limit;
+  a.period = period;
+  a.at_ms = now_ms;
+  a.message = std::move(message);
+  a.log_seq = ++log_seq_;
+  counters_dirty_ = true;
+  kv_put(txn_, t_.alerts_log, time_seq_key(now_ms, a.log_seq), encode_alert(a));
+  spdlog::warn("ledger alert: {}", a.message);
+  out.push_back(std::move(a));
+}
+
+void BatchApplier::check_levels(const std::string& period, const std::string& scope,
+                                const std::string& provider, uint64_t used, uint64_t limit,
+                                int64_t now_ms, std::vector<Alert>& out) {
+  for (AlertLevel level : reached_levels(used, limit, policy_.thresholds)) {
+    fire(period, scope, provider, level, used, limit, now_ms,
+         level_message(scope, provider, level, used, limit, period), out);
+  }
+}
+
+void BatchApplier::mark_exhausted(const std::string& period, const std::string& scope,
+                                  const std::string& provider, const UsageRow& row,
+                                  uint64_t amount, uint64_t limit, int64_t now_ms,
+                                  std::vector<Alert>& out) {
+  std::string m = who(scope, provider) + " is exhausted for " + period + ": a reservation of " +
+                  std::to_string(amount) + " tokens does not fit (" + std::to_string(row.used) +
+                  " used, " + std::to_string(row.reserved) + " reserved, limit " +
+                  std::to_string(limit) + ")";
+  fire(period, scope, provider, AlertLevel::kExhausted, row.used, limit, now_ms, std::move(m), out);
+}
+
+void BatchApplier::apply(ReserveOp& op) {
+  const ReserveRequest& r = op.req;
+  ReserveOutcome out;
+  out.rollover = advance_period(r.now_ms);
+  out.period = period_name(*period_);
+  const std::string akey = usage_key(out.period, r.agent, r.provider);
+  const std::string gkey = usage_key(out.period, kGlobalScope, r.provider);
+  UsageRow a = load_usage(txn_, t_, akey);
+  UsageRow g = load_usage(txn_, t_, gkey);
+  const uint64_t alimit = agent_limit(r.agent, r.provider);
+  const std::optional<uint64_t> glimit = global_limit(r.provider);
+  const bool agent_fits = fits(a, r.amount, alimit);
+  const bool global_fits = !glimit || fits(g, r.amount, *glimit);
+  if (!agent_fits || !global_fits) {
+    if (!agent_fits) {
+      mark_exhausted(out.period, r.agent, r.provider, a, r.amount, alimit, r.now_ms, out.alerts);
+    }
+    if (!global_fits) {
+      mark_exhausted(out.period, kGlobalScope, r.provider, g, r.amount, *glimit, r.now_ms,
+                     out.alerts);
+    }
+    out.status = agent_fits ? ReserveStatus::kGlobalDoesNotFit : ReserveStatus::kAgentDoesNotFit;
+    op.result = std::move(out);
+    return;
+  }
+  a.reserved += r.amount;
+  g.reserved += r.amount;
+  store_usage(txn_, t_, akey, a);
+  store_usage(txn_, t_, gkey, g);
+  out.reservation_id = next_reservation_++;
+  counters_dirty_ = true;
+  kv_put(txn_, t_.reservations, u64_key(out.reservation_id),
+         encode_reservation({r.agent, r.provider, out.period, r.request_id, r.amount, r.now_ms}));
+  out.requests_today = bump_day(r.provider, r.now_ms);
+  op.result = std::move(out);
+}
+
+void BatchApplier::apply(CommitOp& op) {
+  const CommitRequest& c = op.req;
+  const std::string rkey = u64_key(c.reservation_id);
+  const auto bytes = kv_get(txn_, t_.reservations, rkey);
+  std::optional<ReservationRecord> res;
+  if (bytes) res = decode_reservation(*bytes);
+  if (!res) {
+    op.result = Error::internal("ledger: unknown reservation " + std::to_string(c.reservation_id) +
+                                " (already committed or released)");
+    return;
+  }
+  CommitOutcome out;
+  out.rollover = advance_period(c.now_ms);
+  out.agent = res->agent;
+  out.provider = res->provider;
+  out.period = res->period;
+  out.reserved = res->amount;
+  out.charged = c.input_tokens + c.output_tokens;
+  if (out.charged > res->amount) {
+    spdlog::warn("ledger: request {} charged {} tokens, {} more than its reservation of {} ({} {})",
+                 res->request_id, out.charged, out.charged - res->amount, res->amount, res->agent,
+                 res->provider);
+  }
+  const std::string akey = usage_key(res->period, res->agent, res->provider);
+  const std::string gkey = usage_key(res->period, kGlobalScope, res->provider);
+  for (const std::string* key : {&akey, &gkey}) {
+    UsageRow row = load_usage(txn_, t_, *key);
+    row.reserved = minus(row.reserved, res->amount);
+    row.used += out.charged;
+    row.requests += 1;
+    row.cost_usd += c.cost_usd;
+    store_usage(txn_, t_, *key, row);
+    if (key == &akey) {
+      check_levels(res->period, res->agent, res->provider, row.used,
+                   agent_limit(res->agent, res->provider), c.now_ms, out.alerts);
+    } else if (auto glimit = global_limit(res->provider)) {
+      check_levels(res->period, kGlobalScope, res->provider, row.used, *glimit, c.now_ms,
+                   out.alerts);
+    }
+  }
+  kv_del(txn_, t_.reservations, rkey);
+  op.result = std::move(out);
+}
+
+void BatchApplier::apply(ReleaseOp& op) {
+  const std::string rkey = u64_key(op.reservation_id);
+  const auto bytes = kv_get(txn_, t_.reservations, rkey);
+  std::optional<ReservationRecord> res;
+  if (bytes) res = decode_reservation(*bytes);
+  if (!res) {
+    op.result = Error::internal("ledger: unknown reservation " + std::to_string(op.reservation_id) +
+                                " (already committed or released)");
+    return;
+  }
+  for (const std::string& scope : {res->agent, std::string(kGlobalScope)}) {
+    const std::string key = usage_key(res->period, scope, res->provider);
+    UsageRow row = load_usage(txn_, t_, key);
+    row.reserved = minus(row.reserved, res->amount);
+    store_usage(txn_, t_, key, row);
+  }
+  kv_del(txn_, t_.reservations, rkey);
+  op.result = ReleaseOutcome{res->amount};
+}
+
+void BatchApplier::rearm_global(const std::string& period, const std::string& provider,
+                                uint64_t used) {
+  const std::optional<uint64_t> limit = global_limit(provider);
+  for (AlertLevel level : kAllAlertLevels) {
+    // Levels still reached stay fired; without a limit nothing can be reached.
+    if (limit && level_reached(level, used, *limit, policy_.thresholds)) continue;
+    kv_del(txn_, t_.alerts_fired, fired_key(period, kGlobalScope, provider, level));
+  }
+}
+
+void BatchApplier::apply(ResetOp& op) {
+  ResetOutcome out;
+  out.agent = op.agent;
+  out.rollover = advance_period(op.now_ms);
+  out.period = period_name(*period_);
+  std::vector<std::string> providers;
+  if (op.provider) {
+    providers.push_back(*op.provider);
+  } else {
+    providers = policy_.providers;
+    const std::string prefix = usage_prefix(out.period, op.agent);
+    Cursor cur(txn_, t_.usage);
+    for (bool ok = cur.seek(prefix); ok && cur.key().starts_with(prefix); ok = cur.next()) {
+      std::string p(cur.key().substr(prefix.size()));
+      if (std::find(providers.begin(), providers.end(), p) == providers.end()) providers.push_back(p);
+    }
+  }
+  for (const std::string& provider : providers) {
+    const std::string akey = usage_key(out.period, op.agent, provider);
+    UsageRow a = load_usage(txn_, t_, akey);
+    const uint64_t cleared = a.used;
+    out.cleared[provider] = cleared;
+    a.cleared += cleared;
+    a.used = 0;
+    store_usage(txn_, t_, akey, a);
+    for (AlertLevel level : kAllAlertLevels) {
+      kv_del(txn_, t_.alerts_fired, fired_key(out.period, op.agent, provider, level));
+    }
+    const std::string gkey = usage_key(out.period, kGlobalScope, provider);
+    UsageRow g = load_usage(txn_, t_, gkey);
+    g.used = minus(g.used, cleared);
+    store_usage(txn_, t_, gkey, g);
+    rearm_global(out.period, provider, g.used);
+    ++log_seq_;
+    counters_dirty_ = true;
+    kv_put(txn_, t_.resets, time_seq_key(op.now_ms, log_seq_),
+           encode_reset({op.now_ms, op.agent, provider, out.period, cleared}));
+    spdlog::info("ledger: reset {} {} in {}: {} tokens cleared", op.agent, provider, out.period,
+                 cleared);
+  }
+  op.result = std::move(out);
+}
+
+void BatchApplier::apply(CountRequestOp& op) { op.result = bump_day(op.provider, op.now_ms); }
+
+void BatchApplier::apply(IdempotencyPutOp& op) {
+  kv_put(txn_, t_.idempotency, idempotency_key(op.agent, op.key),
+         encode_idempotency(op.expiry_ms, op.reply));
+  op.result = true;
+}
+
+void BatchApplier::apply(PruneOp& op) {
+  std::vector<std::string> expired;
+  {
+    Cursor cur(txn_, t_.idempotency);
+    for (bool ok = cur.first(); ok; ok = cur.next()) {
+      const auto rec = decode_idempotency(cur.value());
+      if (!rec || rec->first <= op.now_ms) expired.emplace_back(cur.key());
+    }
+  }
+  for (const auto& key : expired) kv_del(txn_, t_.idempotency, key);
+  op.result = static_cast<uint64_t>(expired.size());
+}
+
+void BatchApplier::apply(ProbeOp& op) {
+  const uint64_t n = meta_u64(txn_, t_, kMetaProbe).value_or(0) + 1;
+  kv_put(txn_, t_.meta, kMetaProbe, encode_u64(n));
+  op.result = true;
+}
+
+void BatchApplier::apply(RecoverOp& op) {
+  OpenReport report;
+  report.rollover = advance_period(op.now_ms);
+  using Key = std::tuple<std::string, std::string, std::string>;  // period, agent, provider
+  std::map<Key, RecoveredCharge> charges;
+  std::vector<std::string> keys;
+  {
+    Cursor cur(txn_, t_.reservations);
+    for (bool ok = cur.first(); ok; ok = cur.next()) {
+      keys.emplace_back(cur.key());
+      const auto res = decode_reservation(cur.value());
+      if (!res) continue;  // logged by the decoder; nothing to charge it to
+      RecoveredCharge& c = charges[Key{res->period, res->agent, res->provider}];
+      c.agent = res->agent;
+      c.provider = res->provider;
+      c.period = res->period;
+      c.tokens += res->amount;
+      c.reservations += 1;
+    }
+  }
+  for (const auto& key : keys) kv_del(txn_, t_.reservations, key);
+  for (auto& [key, c] : charges) {
+    for (const std::string& scope : {c.agent, std::string(kGlobalScope)}) {
+      const std::string ukey = usage_key(c.period, scope, c.provider);
+      UsageRow row = load_usage(txn_, t_, ukey);
+      row.reserved = minus(row.reserved, c.tokens);
+      row.used += c.tokens;  // the provider may have served it: never undercount
+      store_usage(txn_, t_, ukey, row);
+      if (scope != kGlobalScope) {
+        check_levels(c.period, scope, c.provider, row.used, agent_limit(c.agent, c.provider),
+                     op.now_ms, report.alerts);
+      } else if (auto glimit = global_limit(c.provider)) {
+        check_levels(c.period, scope, c.provider, row.used, *glimit, op.now_ms, report.alerts);
+      }
+    }
+    spdlog::warn("ledger: recovered {} tokens of {} reservations left by a crash ({} {} {})",
+                 c.tokens, c.reservations, c.agent, c.provider, c.period);
+    report.recovered_tokens += c.tokens;
+    report.charges.push_back(std::move(c));
+  }
+  sweep_reserved();
+  op.result = std::move(report);
+}
+
+void BatchApplier::sweep_reserved() {
+  // With no reservation left, every row's reserved must be 0. Anything else
+  // is a bug; zero it loudly rather than block those budgets forever.
+  std::vector<std::pair<std::string, UsageRow>> fix;
+  {
+    Cursor cur(txn_, t_.usage);
+    for (bool ok = cur.first(); ok; ok = cur.next()) {
+      const UsageRow row = decode_usage(cur.value());
+      if (row.reserved != 0) fix.emplace_back(std::string(cur.key()), row);
+    }
+  }
+  for (auto& [key, row] : fix) {
+    spdlog::error("ledger: usage row had {} tokens reserved without a reservation; zeroed",
+                  row.reserved);
+    row.reserved = 0;
+    store_usage(txn_, t_, key, row);
+  }
+}
+
+}  // namespace tollgate::ledger::detail

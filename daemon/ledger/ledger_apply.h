@@ -1,0 +1,106 @@
+// The write operations of the ledger and how one batch applies them inside
+// one LMDB write transaction (internal to tollgate_ledger).
+//
+// Each operation carries its arguments, its callback and a result slot.
+// BatchApplier::apply fills the slot with the operation's own outcome
+// (including outcomes such as "does not fit" or "unknown reservation")
+// and throws MdbError only for LMDB failures, which abort the whole batch.
+// Applying is deterministic given the transaction's starting state, so
+// after a map growth the batch is simply applied again from scratch.
+//
+// Writer thread only (or the opening thread before the writer starts).
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "daemon/ledger/ledger.h"
+#include "daemon/ledger/ledger_tables.h"
+#include "daemon/ledger/period.h"
+
+namespace tollgate::ledger::detail {
+
+template <class T>
+struct OpBase {
+  Callback<T> done;
+  std::optional<Result<T>> result;
+};
+
+struct ReserveOp : OpBase<ReserveOutcome> { ReserveRequest req; };
+struct CommitOp : OpBase<CommitOutcome> { CommitRequest req; };
+struct ReleaseOp : OpBase<ReleaseOutcome> { uint64_t reservation_id = 0; };
+struct ResetOp : OpBase<ResetOutcome> {
+  std::string agent;
+  std::optional<std::string> provider;
+  int64_t now_ms = 0;
+};
+struct CountRequestOp : OpBase<uint64_t> {
+  std::string provider;
+  int64_t now_ms = 0;
+};
+struct IdempotencyPutOp : OpBase<bool> {
+  std::string agent, key, reply;
+  int64_t expiry_ms = 0;
+};
+struct PruneOp : OpBase<uint64_t> { int64_t now_ms = 0; };
+struct ProbeOp : OpBase<bool> {};
+struct RecoverOp : OpBase<OpenReport> { int64_t now_ms = 0; };
+
+using WriteOp = std::variant<ReserveOp, CommitOp, ReleaseOp, ResetOp, CountRequestOp,
+                             IdempotencyPutOp, PruneOp, ProbeOp, RecoverOp>;
+
+class BatchApplier {
+ public:
+  // Loads the meta state (period, id and sequence counters) of the txn.
+  BatchApplier(MDB_txn* txn, const Tables& tables, const BudgetPolicy& policy);
+
+  void apply(ReserveOp& op);
+  void apply(CommitOp& op);
+  void apply(ReleaseOp& op);
+  void apply(ResetOp& op);
+  void apply(CountRequestOp& op);
+  void apply(IdempotencyPutOp& op);
+  void apply(PruneOp& op);
+  void apply(ProbeOp& op);
+  void apply(RecoverOp& op);
+
+  // Writes the meta state back; call once before committing.
+  void finish();
+
+ private:
+  std::optional<Rollover> advance_period(int64_t now_ms);
+  uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
+  std::optional<uint64_t> global_limit(const std::string& provider) const;
+  uint64_t bump_day(const std::string& provider, int64_t now_ms);
+
+  // Fires every level `used` reaches that has not fired yet this period.
+  void check_levels(const std::string& period, const std::string& scope,
+                    const std::string& provider, uint64_t used, uint64_t limit, int64_t now_ms,
+                    std::vector<Alert>& out);
+  void fire(const std::string& period, const std::string& scope, const std::string& provider,
+            AlertLevel level, uint64_t used, uint64_t limit, int64_t now_ms, std::string message,
+            std::vector<Alert>& out);
+  // The first non-fit of a budget this period marks it exhausted.
+  void mark_exhausted(const std::string& period, const std::string& scope,
+                      const std::string& provider, const UsageRow& row, uint64_t amount,
+                      uint64_t limit, int64_t now_ms, std::vector<Alert>& out);
+  // Charges a recovered or committed amount to both scopes.
+  void rearm_global(const std::string& period, const std::string& provider, uint64_t used);
+  void sweep_reserved();
+
+  MDB_txn* txn_;
+  const Tables& t_;
+  const BudgetPolicy& policy_;
+  std::optional<Period> period_;  // meta.period; nullopt on a new ledger
+  bool period_dirty_ = false;
+  uint64_t next_reservation_ = 1;
+  uint64_t log_seq_ = 0;
+  bool counters_dirty_ = false;
+};
+
+}  // namespace tollgate::ledger::detail

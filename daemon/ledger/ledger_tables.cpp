@@ -1,0 +1,240 @@
+#include "daemon/ledger/ledger_tables.h"
+
+#include <msgpack.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <exception>
+#include <tuple>
+#include <type_traits>
+
+namespace tollgate::ledger::detail {
+namespace {
+
+static_assert(std::is_trivially_copyable_v<UsageRow> && sizeof(UsageRow) == 40);
+
+void append_be64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// Signed times sort as unsigned after flipping the sign bit.
+uint64_t sortable(int64_t v) { return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63); }
+
+template <class Tuple>
+std::string pack(const Tuple& tuple) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, tuple);
+  return std::string(buf.data(), buf.size());
+}
+
+template <class Tuple>
+std::optional<Tuple> unpack(std::string_view bytes, const char* what) {
+  try {
+    const msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    Tuple out;
+    oh.get().convert(out);
+    return out;
+  } catch (const std::exception& e) {
+    spdlog::error("ledger: undecodable {} record ({} bytes): {}", what, bytes.size(), e.what());
+    return std::nullopt;
+  }
+}
+
+using ReservationTuple =
+    std::tuple<std::string, std::string, std::string, std::string, uint64_t, int64_t>;
+using AlertTuple = std::tuple<uint8_t, std::string, std::string, double, double, uint64_t, uint64_t,
+                              std::string, int64_t, std::string, uint64_t>;
+using ResetTuple = std::tuple<int64_t, std::string, std::string, std::string, uint64_t>;
+using IdempotencyTuple = std::tuple<int64_t, std::string>;
+
+}  // namespace
+
+std::string usage_key(std::string_view period, std::string_view scope, std::string_view provider) {
+  std::string key;
+  key.reserve(period.size() + scope.size() + provider.size() + 2);
+  key.append(period).push_back('\0');
+  key.append(scope).push_back('\0');
+  key.append(provider);
+  return key;
+}
+
+std::string usage_prefix(std::string_view period) {
+  std::string key(period);
+  key.push_back('\0');
+  return key;
+}
+
+std::string usage_prefix(std::string_view period, std::string_view scope) {
+  std::string key = usage_prefix(period);
+  key.append(scope).push_back('\0');
+  return key;
+}
+
+std::optional<UsageKey> parse_usage_key(std::string_view key) {
+  const size_t a = key.find('\0');
+  if (a == std::string_view::npos) return std::nullopt;
+  const size_t b = key.find('\0', a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  return UsageKey{key.substr(0, a), key.substr(a + 1, b - a - 1), key.substr(b + 1)};
+}
+
+std::string fired_key(std::string_view period, std::string_view scope, std::string_view provider,
+                      AlertLevel level) {
+  std::string key = usage_key(period, scope, provider);
+  key.push_back('\0');
+  key.push_back(static_cast<char>(level));
+  return key;
+}
+
+std::string u64_key(uint64_t v) {
+  std::string key;
+  append_be64(key, v);
+  return key;
+}
+
+std::string time_seq_key(int64_t at_ms, uint64_t seq) {
+  std::string key;
+  append_be64(key, sortable(at_ms));
+  append_be64(key, seq);
+  return key;
+}
+
+std::string day_key(std::string_view provider, int64_t day) {
+  std::string key(provider);
+  key.push_back('\0');
+  append_be64(key, sortable(day));
+  return key;
+}
+
+std::string idempotency_key(std::string_view agent, std::string_view key) {
+  std::string out(agent);
+  out.push_back('\0');
+  out.append(key);
+  return out;
+}
+
+std::string encode_reservation(const ReservationRecord& r) {
+  return pack(ReservationTuple{r.agent, r.provider, r.period, r.request_id, r.amount, r.created_ms});
+}
+
+std::optional<ReservationRecord> decode_reservation(std::string_view bytes) {
+  auto t = unpack<ReservationTuple>(bytes, "reservation");
+  if (!t) return std::nullopt;
+  auto& [agent, provider, period, request_id, amount, created_ms] = *t;
+  return ReservationRecord{std::move(agent), std::move(provider), std::move(period),
+                           std::move(request_id), amount, created_ms};
+}
+
+std::string encode_alert(const Alert& a) {
+  return pack(AlertTuple{static_cast<uint8_t>(a.level), a.ai_name, a.provider, a.threshold,
+                         a.percentage, a.used, a.limit, a.period, a.at_ms, a.message, a.log_seq});
+}
+
+std::optional<Alert> decode_alert(std::string_view bytes) {
+  auto t = unpack<AlertTuple>(bytes, "alert");
+  if (!t) return std::nullopt;
+  auto& [level, ai_name, provider, threshold, pct, used, limit, period, at_ms, message, seq] = *t;
+  if (level < 1 || level > 4) return std::nullopt;
+  return Alert{static_cast<AlertLevel>(level), std::move(ai_name), std::move(provider), threshold,
+               pct, used, limit, std::move(period), at_ms, std::move(message), seq};
+}
+
+std::string encode_reset(const ResetRecord& r) {
+  return pack(ResetTuple{r.at_ms, r.agent, r.provider, r.period, r.cleared});
+}
+
+std::optional<ResetRecord> decode_reset(std::string_view bytes) {
+  auto t = unpack<ResetTuple>(bytes, "reset");
+  if (!t) return std::nullopt;
+  auto& [at_ms, agent, provider, period, cleared] = *t;
+  return ResetRecord{at_ms, std::move(agent), std::move(provider), std::move(period), cleared};
+}
+
+std::string encode_idempotency(int64_t expiry_ms, std::string_view reply) {
+  return pack(IdempotencyTuple{expiry_ms, std::string(reply)});
+}
+
+std::optional<std::pair<int64_t, std::string>> decode_idempotency(std::string_view bytes) {
+  auto t = unpack<IdempotencyTuple>(bytes, "idempotency");
+  if (!t) return std::nullopt;
+  return std::pair<int64_t, std::string>{std::get<0>(*t), std::move(std::get<1>(*t))};
+}
+
+std::string encode_u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
+
+std::optional<uint64_t> decode_u64(std::string_view bytes) {
+  if (bytes.size() != sizeof(uint64_t)) return std::nullopt;
+  uint64_t v = 0;
+  std::memcpy(&v, bytes.data(), sizeof v);
+  return v;
+}
+
+UsageRow decode_usage(std::string_view bytes) {
+  UsageRow row;
+  if (bytes.size() == sizeof(UsageRow)) {
+    std::memcpy(&row, bytes.data(), sizeof row);
+  } else {
+    spdlog::error("ledger: usage row of {} bytes ignored (expected {})", bytes.size(),
+                  sizeof(UsageRow));
+  }
+  return row;
+}
+
+UsageRow load_usage(MDB_txn* txn, const Tables& t, std::string_view key) {
+  const auto bytes = kv_get(txn, t.usage, key);
+  return bytes ? decode_usage(*bytes) : UsageRow{};
+}
+
+void store_usage(MDB_txn* txn, const Tables& t, std::string_view key, const UsageRow& row) {
+  kv_put(txn, t.usage, key, std::string_view(reinterpret_cast<const char*>(&row), sizeof row));
+}
+
+bool alert_fired(MDB_txn* txn, const Tables& t, std::string_view period, std::string_view scope,
+                 std::string_view provider, AlertLevel level) {
+  return kv_get(txn, t.alerts_fired, fired_key(period, scope, provider, level)).has_value();
+}
+
+std::optional<std::string> meta_string(MDB_txn* txn, const Tables& t, std::string_view name) {
+  const auto v = kv_get(txn, t.meta, name);
+  if (!v) return std::nullopt;
+  return std::string(*v);
+}
+
+std::optional<uint64_t> meta_u64(MDB_txn* txn, const Tables& t, std::string_view name) {
+  const auto v = kv_get(txn, t.meta, name);
+  if (!v) return std::nullopt;
+  return decode_u64(*v);
+}
+
+std::optional<uint32_t> meta_u32(MDB_txn* txn, const Tables& t, std::string_view name) {
+  const auto v = kv_get(txn, t.meta, name);
+  if (!v || v->size() != sizeof(uint32_t)) return std::nullopt;
+  uint32_t out = 0;
+  std::memcpy(&out, v->data(), sizeof out);
+  return out;
+}
+
+void put_meta_u32(MDB_txn* txn, const Tables& t, std::string_view name, uint32_t v) {
+  kv_put(txn, t.meta, name, std::string_view(reinterpret_cast<const char*>(&v), sizeof v));
+}
+
+BudgetUsage to_budget_usage(const UsageRow& row, std::optional<uint64_t> limit, bool exhausted,
+                            const Thresholds& thresholds) {
+  BudgetUsage u;
+  u.used = row.used;
+  u.reserved = row.reserved;
+  u.limit = limit;
+  u.requests = row.requests;
+  u.cost_usd = row.cost_usd;
+  u.cleared = row.cleared;
+  u.exhausted = exhausted;
+  if (limit) {
+    const uint64_t taken = row.used + row.reserved;
+    u.remaining = taken >= *limit ? 0 : *limit - taken;
+    u.percentage = percentage(row.used, *limit);
+    u.level = exhausted ? AgentLevel::kExhausted : budget_level(row.used, *limit, thresholds);
+  }
+  return u;
+}
+
+}  // namespace tollgate::ledger::detail

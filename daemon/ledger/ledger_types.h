@@ -1,0 +1,191 @@
+// Plain data exchanged with the Ledger (ledger.h): the budget policy it
+// enforces, the outcomes of its write operations, and the results of its
+// reads. Plain structs with public fields; safe to copy between threads.
+// The lead maps these to protocol replies and events.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/ledger/budget.h"
+
+namespace tollgate::ledger {
+
+// The scope name of a provider's global budget (all agents together), also
+// the `ai_name` of global alerts.
+inline constexpr const char* kGlobalScope = "*";
+
+// Limits and thresholds, evaluated by the ledger at the moment of each
+// operation. The functions are called on the ledger's writer thread and on
+// reader threads: they must be thread-safe and cheap (capture a config
+// snapshot by value). Replace the whole policy with Ledger::set_policy.
+struct BudgetPolicy {
+  Thresholds thresholds;
+  // Configured providers in chain order. Reads list them even without
+  // usage; emergency shutdown looks at every one of them.
+  std::vector<std::string> providers;
+  // Monthly tokens an agent may use of a provider (0 = no budget at all).
+  std::function<uint64_t(const std::string& agent, const std::string& provider)> agent_limit;
+  // The provider's global monthly limit; nullopt = none (usage is still
+  // tracked under scope "*").
+  std::function<std::optional<uint64_t>(const std::string& provider)> global_limit;
+  bool shutdown_on_emergency = false;  // SHUTDOWN_ON_EMERGENCY
+};
+
+// The first operation in a new month starts it; the server publishes one
+// `ledger` event {kind: rollover, from, to}.
+struct Rollover {
+  std::string from;  // "YYYY-MM"
+  std::string to;
+};
+
+// One alert, exactly the `alert.<level>` event body of PROTOCOL.md section
+// 4 (the server adds the event `seq`). `log_seq` is the ledger's own order.
+struct Alert {
+  AlertLevel level = AlertLevel::kWarning;
+  std::string ai_name;   // "*" for a global budget
+  std::string provider;
+  double threshold = 0;  // fraction 0..1
+  double percentage = 0; // used / limit * 100 when it fired
+  uint64_t used = 0;
+  uint64_t limit = 0;
+  std::string period;
+  int64_t at_ms = 0;
+  std::string message;
+  uint64_t log_seq = 0;
+};
+
+enum class ReserveStatus {
+  kReserved,
+  kAgentDoesNotFit,   // the agent's budget for the provider has no room
+  kGlobalDoesNotFit,  // the agent's budget has room, the global one not
+};
+
+struct ReserveOutcome {
+  ReserveStatus status = ReserveStatus::kReserved;
+  uint64_t reservation_id = 0;  // valid when kReserved
+  std::string period;           // where it was (or would have been) booked
+  uint64_t requests_today = 0;  // the provider's day counter after this op
+  std::vector<Alert> alerts;    // `exhausted` alerts fired by a non-fit
+  std::optional<Rollover> rollover;
+  bool reserved() const { return status == ReserveStatus::kReserved; }
+};
+
+struct CommitOutcome {
+  std::string agent;
+  std::string provider;
+  std::string period;         // the reservation's period (where it is charged)
+  uint64_t charged = 0;       // input + output
+  uint64_t reserved = 0;      // what the reservation held
+  std::vector<Alert> alerts;  // thresholds crossed by this charge
+  std::optional<Rollover> rollover;
+};
+
+struct ReleaseOutcome {
+  uint64_t released = 0;  // tokens the reservation held
+};
+
+struct ResetOutcome {
+  std::string agent;
+  std::string period;
+  std::map<std::string, uint64_t> cleared;  // provider -> tokens cleared
+  std::optional<Rollover> rollover;
+};
+
+// Tokens charged at open for reservations a crash left behind.
+struct RecoveredCharge {
+  std::string agent;
+  std::string provider;
+  std::string period;
+  uint64_t tokens = 0;
+  uint64_t reservations = 0;
+};
+
+// What opening the ledger did: one `ledger` {kind: recovered} event when
+// charges is not empty, one {kind: rollover} when rollover is set, and the
+// alerts the recovered charges fired.
+struct OpenReport {
+  std::vector<RecoveredCharge> charges;
+  uint64_t recovered_tokens = 0;
+  std::vector<Alert> alerts;
+  std::optional<Rollover> rollover;
+};
+
+// One budget (an agent's or the global one) for one provider and period.
+struct BudgetUsage {
+  uint64_t used = 0;
+  uint64_t reserved = 0;
+  std::optional<uint64_t> limit;  // nullopt: global budget without a limit
+  uint64_t remaining = 0;         // limit - used - reserved, floored at 0
+  double percentage = 0;          // used / limit * 100; 0 without a limit
+  uint64_t requests = 0;
+  double cost_usd = 0;
+  uint64_t cleared = 0;    // tokens removed by resets this period
+  bool exhausted = false;  // the exhausted alert fired this period
+  AgentLevel level = AgentLevel::kNormal;
+};
+using ProviderUsage = std::map<std::string, BudgetUsage>;  // provider -> usage
+
+// An agent's and the global budget of each provider, read in one snapshot:
+// what provider selection needs.
+struct ProviderBudgets {
+  BudgetUsage agent;
+  BudgetUsage global;
+};
+struct BudgetSnapshot {
+  std::string period;
+  std::map<std::string, ProviderBudgets> providers;
+};
+
+struct HistoryProvider {
+  uint64_t used = 0;
+  uint64_t requests = 0;
+  uint64_t cleared = 0;  // reset during that month (history keeps the fact)
+  double cost_usd = 0;
+};
+struct HistoryMonth {
+  std::string period;
+  std::map<std::string, HistoryProvider> providers;
+  uint64_t total_tokens = 0;
+  double cost_usd = 0;
+};
+
+// The audit row every reset leaves.
+struct ResetRecord {
+  int64_t at_ms = 0;
+  std::string agent;
+  std::string provider;
+  std::string period;
+  uint64_t cleared = 0;
+};
+
+enum class EmergencyLevel { kNormal, kWarning, kCritical, kEmergency, kShutdown };
+// "normal", "warning", "critical", "emergency", "shutdown".
+const char* emergency_level_name(EmergencyLevel level);
+
+struct AgentAtRisk {
+  std::string ai_name;
+  std::string provider;
+  double percentage = 0;
+  AgentLevel level = AgentLevel::kWarning;
+};
+
+struct EmergencyStatus {
+  std::string period;
+  EmergencyLevel level = EmergencyLevel::kNormal;
+  bool shutdown = false;
+  std::vector<std::string> reasons;
+  ProviderUsage providers;  // global usage, as in `summary`
+  std::vector<AgentAtRisk> agents_at_risk;
+};
+
+struct LedgerHealth {
+  bool degraded = false;
+  std::string reason;  // why writes are refused; empty when healthy
+};
+
+}  // namespace tollgate::ledger

@@ -1,0 +1,183 @@
+#include "daemon/ledger/lmdb_env.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+namespace tollgate::ledger::detail {
+namespace {
+
+constexpr unsigned kMaxDbs = 16;
+constexpr unsigned kMaxReaders = 512;
+
+std::string describe(int rc) { return mdb_strerror(rc); }
+
+}  // namespace
+
+MdbError::MdbError(int code, const std::string& what)
+    : std::runtime_error(what + ": " + describe(code)), rc(code) {}
+
+void check(int rc, const char* what) {
+  if (rc != 0) throw MdbError(rc, what);
+}
+
+protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
+                                                         size_t initial_map_bytes, bool durable) {
+  using protocol::Error;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Error::internal("cannot create ledger directory " + dir + ": " + ec.message());
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return Error::internal("ledger directory " + dir + " is not writable: " + std::strerror(errno));
+  }
+  std::unique_ptr<LmdbEnv> self(new LmdbEnv());
+  self->dir_ = dir;
+  auto fail = [&](int rc, const char* what) {
+    return Error::internal(std::string("cannot open ledger in ") + dir + ": " + what + ": " +
+                           describe(rc));
+  };
+  int rc = mdb_env_create(&self->env_);
+  if (rc != 0) return fail(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(self->env_, kMaxDbs);
+  mdb_env_set_maxreaders(self->env_, kMaxReaders);
+  rc = mdb_env_set_mapsize(self->env_, initial_map_bytes);
+  if (rc != 0) return fail(rc, "mdb_env_set_mapsize");
+  unsigned flags = MDB_NOTLS;
+  if (!durable) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(self->env_, dir.c_str(), flags, 0640);
+  if (rc != 0) return fail(rc, "mdb_env_open");
+  int dead = 0;
+  mdb_reader_check(self->env_, &dead);
+  if (dead > 0) spdlog::warn("ledger: cleared {} stale reader slots in {}", dead, dir);
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(self->env_, nullptr, 0, &txn);
+  if (rc != 0) return fail(rc, "mdb_txn_begin");
+  const std::pair<const char*, MDB_dbi*> tables[] = {
+      {"meta", &self->tables_.meta},
+      {"usage", &self->tables_.usage},
+      {"reservations", &self->tables_.reservations},
+      {"alerts_fired", &self->tables_.alerts_fired},
+      {"alerts_log", &self->tables_.alerts_log},
+      {"resets", &self->tables_.resets},
+      {"idempotency", &self->tables_.idempotency},
+      {"rate_day", &self->tables_.rate_day},
+  };
+  for (const auto& [name, dbi] : tables) {
+    rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return fail(rc, name);
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) return fail(rc, "creating tables");
+  return self;
+}
+
+LmdbEnv::~LmdbEnv() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+size_t LmdbEnv::map_size() const {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+bool LmdbEnv::grow(size_t max_bytes) {
+  std::unique_lock lock(resize_mu_);  // no read transaction is open now
+  const size_t current = map_size();
+  if (current >= max_bytes) return false;
+  const size_t next = current > max_bytes / 2 ? max_bytes : current * 2;
+  const int rc = mdb_env_set_mapsize(env_, next);
+  if (rc != 0) {
+    spdlog::error("ledger: growing the map to {} bytes failed: {}", next, describe(rc));
+    return false;
+  }
+  spdlog::info("ledger: map grown from {} to {} bytes", current, next);
+  return true;
+}
+
+int LmdbEnv::reader_check() {
+  int dead = 0;
+  mdb_reader_check(env_, &dead);
+  return dead;
+}
+
+ReadTxn::ReadTxn(const LmdbEnv& env) : lock_(env.resize_mu()) {
+  check(mdb_txn_begin(env.env(), nullptr, MDB_RDONLY, &txn_), "mdb_txn_begin (read)");
+}
+
+ReadTxn::~ReadTxn() {
+  if (txn_ != nullptr) mdb_txn_abort(txn_);
+}
+
+WriteTxn::WriteTxn(const LmdbEnv& env) {
+  check(mdb_txn_begin(env.env(), nullptr, 0, &txn_), "mdb_txn_begin (write)");
+}
+
+WriteTxn::~WriteTxn() { abort(); }
+
+int WriteTxn::commit() {
+  MDB_txn* txn = txn_;
+  txn_ = nullptr;  // freed by mdb_txn_commit whether or not it succeeds
+  return mdb_txn_commit(txn);
+}
+
+void WriteTxn::abort() {
+  if (txn_ != nullptr) mdb_txn_abort(txn_);
+  txn_ = nullptr;
+}
+
+std::optional<std::string_view> kv_get(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+  MDB_val k = to_val(key);
+  MDB_val v{0, nullptr};
+  const int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  check(rc, "mdb_get");
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+void kv_put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = to_val(key);
+  MDB_val v = to_val(value);
+  check(mdb_put(txn, dbi, &k, &v, 0), "mdb_put");
+}
+
+bool kv_del(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+  MDB_val k = to_val(key);
+  const int rc = mdb_del(txn, dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  check(rc, "mdb_del");
+  return true;
+}
+
+Cursor::Cursor(MDB_txn* txn, MDB_dbi dbi) { check(mdb_cursor_open(txn, dbi, &cur_), "mdb_cursor_open"); }
+
+Cursor::~Cursor() { mdb_cursor_close(cur_); }
+
+bool Cursor::step(MDB_cursor_op op) {
+  const int rc = mdb_cursor_get(cur_, &k_, &v_, op);
+  if (rc == MDB_NOTFOUND) return false;
+  check(rc, "mdb_cursor_get");
+  return true;
+}
+
+bool Cursor::seek(std::string_view key) {
+  k_ = to_val(key);
+  return step(MDB_SET_RANGE);
+}
+bool Cursor::first() { return step(MDB_FIRST); }
+bool Cursor::last() { return step(MDB_LAST); }
+bool Cursor::next() { return step(MDB_NEXT); }
+bool Cursor::prev() { return step(MDB_PREV); }
+void Cursor::del() { check(mdb_cursor_del(cur_, 0), "mdb_cursor_del"); }
+
+}  // namespace tollgate::ledger::detail

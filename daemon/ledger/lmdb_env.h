@@ -1,0 +1,145 @@
+// Thin RAII layer over LMDB for the ledger (internal to tollgate_ledger).
+//
+// LmdbEnv owns the MDB_env and the table handles. Read transactions hold a
+// shared lock on resize_mu() for as long as they are open; grow() takes it
+// exclusively, because mdb_env_set_mapsize may only run while no
+// transaction is open in the process. Write transactions are begun only
+// by the ledger's writer thread, which is also the only caller of grow(),
+// so they need no lock.
+//
+// Helpers throw MdbError for an LMDB failure in the middle of a
+// transaction (MDB_MAP_FULL, I/O error...): the writer catches it at the
+// batch boundary, and read methods convert it to an Error. It never leaves
+// tollgate_ledger.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "protocol/error.h"
+
+namespace tollgate::ledger::detail {
+
+struct MdbError : std::runtime_error {
+  MdbError(int code, const std::string& what);
+  int rc;
+};
+
+// Throws MdbError(rc) when rc != 0.
+void check(int rc, const char* what);
+
+struct Tables {
+  MDB_dbi meta = 0;
+  MDB_dbi usage = 0;
+  MDB_dbi reservations = 0;
+  MDB_dbi alerts_fired = 0;
+  MDB_dbi alerts_log = 0;
+  MDB_dbi resets = 0;
+  MDB_dbi idempotency = 0;
+  MDB_dbi rate_day = 0;
+};
+
+class LmdbEnv {
+ public:
+  // Creates dir if missing and opens the environment with MDB_NOTLS
+  // (plus MDB_NOSYNC when !durable), opens/creates every table.
+  static protocol::Result<std::unique_ptr<LmdbEnv>> open(const std::string& dir,
+                                                         size_t initial_map_bytes, bool durable);
+  ~LmdbEnv();
+  LmdbEnv(const LmdbEnv&) = delete;
+  LmdbEnv& operator=(const LmdbEnv&) = delete;
+
+  MDB_env* env() const { return env_; }
+  const Tables& tables() const { return tables_; }
+  std::shared_mutex& resize_mu() const { return resize_mu_; }
+  const std::string& dir() const { return dir_; }
+
+  size_t map_size() const;
+  // Doubles the map (never above max_bytes). Writer thread only, with no
+  // write transaction open. false when already at max_bytes or on error.
+  bool grow(size_t max_bytes);
+  // Clears reader slots of dead processes; returns how many.
+  int reader_check();
+
+ private:
+  LmdbEnv() = default;
+  MDB_env* env_ = nullptr;
+  Tables tables_;
+  std::string dir_;
+  mutable std::shared_mutex resize_mu_;
+};
+
+// A read-only transaction holding a shared lock on the resize mutex.
+class ReadTxn {
+ public:
+  explicit ReadTxn(const LmdbEnv& env);  // throws MdbError
+  ~ReadTxn();
+  ReadTxn(const ReadTxn&) = delete;
+  ReadTxn& operator=(const ReadTxn&) = delete;
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;
+  MDB_txn* txn_ = nullptr;
+};
+
+// A write transaction. commit() consumes it whatever the outcome (LMDB
+// frees a transaction whose commit failed), so the destructor aborts only
+// a transaction that was never committed.
+class WriteTxn {
+ public:
+  explicit WriteTxn(const LmdbEnv& env);  // throws MdbError
+  ~WriteTxn();
+  WriteTxn(const WriteTxn&) = delete;
+  WriteTxn& operator=(const WriteTxn&) = delete;
+  MDB_txn* get() const { return txn_; }
+  int commit();  // mdb_txn_commit's rc
+  void abort();
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+// Key/value helpers; all throw MdbError for failures other than "not found".
+std::optional<std::string_view> kv_get(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
+void kv_put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value);
+bool kv_del(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
+
+// A cursor closed on scope exit.
+class Cursor {
+ public:
+  Cursor(MDB_txn* txn, MDB_dbi dbi);  // throws MdbError
+  ~Cursor();
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  // Positions at the first key >= key; false at the end.
+  bool seek(std::string_view key);
+  bool first();
+  bool last();
+  bool next();
+  bool prev();
+  std::string_view key() const { return {static_cast<const char*>(k_.mv_data), k_.mv_size}; }
+  std::string_view value() const { return {static_cast<const char*>(v_.mv_data), v_.mv_size}; }
+  void del();
+
+ private:
+  bool step(MDB_cursor_op op);
+  MDB_cursor* cur_ = nullptr;
+  MDB_val k_{0, nullptr};
+  MDB_val v_{0, nullptr};
+};
+
+inline MDB_val to_val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+}  // namespace tollgate::ledger::detail

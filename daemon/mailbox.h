@@ -1,0 +1,48 @@
+// Mailbox: how other threads hand work results to the server loop.
+//
+// Any thread may post(); only the loop thread drains it. An eventfd wakes the
+// loop's poll, so no ZeroMQ socket is shared between threads and no thread
+// but the loop ever touches ROUTER or PUB.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/codec.h"
+
+namespace tollgate {
+
+struct LoopMessage {
+  uint64_t token = 0;                 // 0: no reply (events only)
+  std::optional<std::string> reply;   // encoded reply body for `token`
+  std::vector<protocol::Event> events;  // to publish, in order
+  // Runs on the loop thread after the reply is sent (bookkeeping of the
+  // sender that must happen on the loop, e.g. answering waiters).
+  std::function<void()> then;
+};
+
+class Mailbox {
+ public:
+  Mailbox();
+  ~Mailbox();
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  // Any thread.
+  void post(LoopMessage message);
+  // Loop thread: the fd to poll for readability, and the messages waiting.
+  int fd() const { return fd_; }
+  std::deque<LoopMessage> drain();
+
+ private:
+  const int fd_;
+  std::mutex mu_;
+  std::deque<LoopMessage> queue_;  // guarded by mu_
+};
+
+}  // namespace tollgate

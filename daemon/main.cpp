@@ -1,0 +1,146 @@
+// tollgated: the daemon's entry point. Reads the configuration, binds the
+// sockets, runs the server loop until SIGTERM/SIGINT, then shuts down in
+// order: stop intake, drain, close.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "daemon/config.h"
+#include "daemon/dispatcher.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/provider_runtime.h"
+#include "daemon/reports.h"
+#include "workers/call_pool.h"
+#include "daemon/server.h"
+#include "daemon/signals.h"
+
+extern char** environ;
+
+namespace {
+
+std::vector<std::string> process_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stdout_logger_mt("tollgated");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
+  // Log lines are rare at info; flushing each keeps them in order with the
+  // service manager's view and lets scripts read "ready" at once.
+  spdlog::flush_on(spdlog::level::trace);
+}
+
+tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledger(
+    const tollgate::Config& config) {
+  tollgate::ledger::LedgerOptions options;
+  options.dir = config.data_dir;
+  return tollgate::ledger::Ledger::open(options, tollgate::budget_policy(config),
+                                        tollgate::system_now_ms());
+}
+
+std::map<std::string, uint64_t> day_counts(const tollgate::ledger::Ledger& ledger,
+                                           const tollgate::Config& config, int64_t now) {
+  std::map<std::string, uint64_t> counts;
+  for (const auto& p : config.providers) {
+    if (auto n = ledger.requests_today(p.name, now)) counts[p.name] = *n;
+  }
+  return counts;
+}
+
+// SIGHUP: the same sources, read again (the environment as it was at start
+// plus the files as they are now).
+tollgate::protocol::Result<tollgate::Config> reload_config(const tollgate::ConfigSources& sources) {
+  return tollgate::load_config(sources);
+}
+
+// What opening the ledger found: crash recovery, a new month, alerts.
+void publish_open_report(const tollgate::ledger::OpenReport& report,
+                         tollgate::EventPublisher& events, int64_t now) {
+  if (report.rollover) events.publish(tollgate::rollover_event(*report.rollover, now));
+  if (!report.charges.empty()) {
+    spdlog::warn("recovered {} tokens of reservations left by a crash; charged in full",
+                 report.recovered_tokens);
+    events.publish(tollgate::recovered_event(report, now));
+  }
+  std::vector<tollgate::protocol::Event> alerts;
+  tollgate::append_alert_events(report.alerts, alerts);
+  for (const auto& a : alerts) events.publish(a);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tollgated: shared LLM provider gateway with hard token budgets"};
+  tollgate::ConfigSources sources;
+  bool check_config = false;
+  bool version = false;
+  app.add_option("--config", sources.toml_path, "TOML configuration file");
+  app.add_option("--env-file", sources.env_file_path, ".env file (KEY=VALUE lines)");
+  app.add_flag("--check-config", check_config,
+               "print the effective configuration (secrets redacted) and exit");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (version) {
+    std::cout << "tollgated " << TOLLGATE_VERSION << "\n";
+    return 0;
+  }
+  sources.environment = process_environment();
+  auto loaded = tollgate::load_config(sources);
+  if (!loaded) {
+    std::cerr << "tollgated: configuration error: " << loaded.error().message << "\n";
+    return 2;
+  }
+  auto config = std::make_shared<const tollgate::Config>(std::move(loaded).value());
+  if (check_config) {
+    std::cout << tollgate::describe_config(*config);
+    return 0;
+  }
+
+  setup_logging(config->log_level);
+  // Before any thread starts, so every thread inherits the blocked mask.
+  tollgate::SignalSource signals;
+
+  zmq::context_t context(1);
+  auto server = tollgate::Server::create(context, *config);
+  if (!server) {
+    spdlog::critical("{}", server.error().message);
+    return 1;
+  }
+  auto ledger = open_ledger(*config);
+  if (!ledger) {
+    spdlog::critical("{}", ledger.error().message);
+    return 1;
+  }
+  const int64_t now = tollgate::system_now_ms();
+  tollgate::ProviderRuntime runtime(*config, day_counts(**ledger, *config, now), now);
+  tollgate::Dispatcher dispatcher(config, **ledger, runtime, (*server)->mailbox());
+  dispatcher.set_reloader([sources] { return reload_config(sources); });
+  const size_t workers = config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
+  auto calls = std::make_unique<tollgate::workers::CallPool>(**ledger, runtime, (*server)->mailbox(),
+                                                             tollgate::system_now_ms, workers);
+  dispatcher.set_call_service(calls.get());
+  (*server)->set_handler(&dispatcher);
+  publish_open_report((*ledger)->report(), (*server)->events(), now);
+  spdlog::info("tollgated {} ready requests={} events={} pid={}", TOLLGATE_VERSION,
+               (*server)->endpoints().requests, (*server)->endpoints().events, getpid());
+  sd_notify(0, "READY=1");
+  (*server)->run(signals);
+  sd_notify(0, "STOPPING=1");
+  // Ordered shutdown: no new requests; in-flight calls finish (their
+  // reservations committed or released) up to a deadline; then the workers
+  // stop and the ledger flushes its last batch as it closes.
+  (*server)->drain(std::chrono::seconds(10));
+  calls.reset();
+  spdlog::info("tollgated stopped");
+  return 0;
+}

@@ -1,0 +1,124 @@
+// The server loop: the one owner of the ROUTER (requests) and PUB (events)
+// sockets.
+//
+// DESIGN
+// One thread (the daemon's main thread) runs Server::run(), which reads like
+// redis's aeMain: poll the ROUTER, the mailbox and the signal fd;
+// drain each until it would block; run due timers; repeat. ZeroMQ sockets
+// are not thread-safe, so nothing else touches ROUTER or PUB: work that takes
+// time (provider calls) runs elsewhere and hands its reply (and any events)
+// back through the Mailbox, tagged with the token the loop gave it.
+//
+// Envelopes follow PROTOCOL.md section 1: every frame up to and including
+// the first empty frame is the routing envelope (for a DEALER that sends no
+// empty frame, just the identity); exactly one body frame must follow. The
+// reply carries back the same envelope and one body frame.
+//
+// Thread: every method runs on the loop thread except mailbox(), whose post()
+// any thread may call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "daemon/config.h"
+#include "daemon/mailbox.h"
+#include "daemon/signals.h"
+#include "protocol/codec.h"
+
+namespace tollgate {
+
+// Answers decoded requests for the loop. handle() returns the reply body
+// when it is ready now, or nullopt when the reply will arrive later through
+// the Mailbox under the same token.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual std::optional<std::string> handle(uint64_t token, const protocol::RequestId& id,
+                                            protocol::RequestBody& body) = 0;
+  // Called about every 100 ms from the loop (housekeeping, timers).
+  virtual void tick() {}
+  // SIGHUP.
+  virtual void reload() {}
+  // After the loop published an event that came through the Mailbox.
+  virtual void published(const protocol::Event&) {}
+};
+
+// Publishes events on the PUB socket, numbering them (PROTOCOL.md seq).
+// Loop thread only.
+class EventPublisher {
+ public:
+  explicit EventPublisher(zmq::socket_t& pub) : pub_(pub) {}
+  void publish(const protocol::Event& event);
+  uint64_t last_seq() const { return seq_; }
+
+ private:
+  zmq::socket_t& pub_;
+  uint64_t seq_ = 0;
+};
+
+class Server {
+ public:
+  struct Endpoints {
+    std::string requests;  // as bound (ephemeral ports resolved)
+    std::string events;
+  };
+
+  // Binds both sockets; an error names the setting and the reason.
+  static protocol::Result<std::unique_ptr<Server>> create(zmq::context_t& context,
+                                                          const Config& config);
+  ~Server();
+
+  const Endpoints& endpoints() const { return endpoints_; }
+  Mailbox& mailbox() { return mailbox_; }
+  EventPublisher& events() { return *events_; }
+  void set_handler(RequestHandler* handler) { handler_ = handler; }
+
+  // Runs until a stop signal; then stops taking requests and returns.
+  void run(SignalSource& signals);
+  // One loop iteration: waits at most `timeout` for work. Returns false once
+  // a stop was requested.
+  bool step(std::chrono::milliseconds timeout, SignalSource* signals);
+  void request_stop() { stopping_ = true; }
+  // After a stop: stops reading requests and runs the loop until every
+  // pending reply went out or `limit` passed.
+  void drain(std::chrono::milliseconds limit);
+
+  // Number of requests whose reply is still owed (async ones).
+  size_t pending() const { return pending_.size(); }
+
+ private:
+  Server(zmq::context_t& context, const Config& config);
+
+  void drain_requests();
+  void handle_message(std::vector<zmq::message_t>& frames);
+  void drain_mailbox();
+  void send_reply(const std::vector<zmq::message_t>& envelope, size_t envelope_frames,
+                  const std::string& body);
+
+  // Constant after construction.
+  const uint64_t max_request_bytes_;
+  const protocol::DecodeLimits limits_;
+  Endpoints endpoints_;
+
+  zmq::socket_t router_;
+  zmq::socket_t pub_;
+  Mailbox mailbox_;
+  std::unique_ptr<EventPublisher> events_;
+  RequestHandler* handler_ = nullptr;
+
+  uint64_t next_token_ = 1;
+  // token -> routing envelope of a request answered asynchronously.
+  std::unordered_map<uint64_t, std::vector<zmq::message_t>> pending_;
+  bool stopping_ = false;
+};
+
+}  // namespace tollgate

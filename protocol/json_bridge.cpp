@@ -1,0 +1,131 @@
+#include "protocol/json_bridge.h"
+
+#include "protocol/bounded_unpack.h"
+#include "protocol/field_reader.h"
+#include "protocol/packer.h"
+
+namespace tollgate::protocol {
+namespace {
+
+using nlohmann::json;
+
+// Replaces each byte that does not start a valid UTF-8 sequence by U+FFFD,
+// so nlohmann's dump() (which throws on invalid UTF-8) always works.
+std::string to_valid_utf8(std::string_view s) {
+  if (detail::valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    // Longest valid prefix of 1-4 bytes starting at i.
+    size_t n = 0;
+    for (size_t len = 1; len <= 4 && i + len <= s.size(); ++len) {
+      if (detail::valid_utf8(s.substr(i, len))) {
+        n = len;
+        break;
+      }
+    }
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+json binary_of(const char* data, size_t size, std::optional<int8_t> subtype) {
+  json::binary_t::container_type bytes(reinterpret_cast<const uint8_t*>(data),
+                                       reinterpret_cast<const uint8_t*>(data) + size);
+  if (subtype) return json::binary(std::move(bytes), static_cast<uint8_t>(*subtype));
+  return json::binary(std::move(bytes));
+}
+
+// Depth is bounded by unpack_bounded, so recursion is safe.
+json convert(const msgpack::object& o) {
+  switch (o.type) {
+    case msgpack::type::NIL: return nullptr;
+    case msgpack::type::BOOLEAN: return o.via.boolean;
+    case msgpack::type::POSITIVE_INTEGER: return o.via.u64;
+    case msgpack::type::NEGATIVE_INTEGER: return o.via.i64;
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64: return o.via.f64;
+    case msgpack::type::STR: return to_valid_utf8({o.via.str.ptr, o.via.str.size});
+    case msgpack::type::BIN: return binary_of(o.via.bin.ptr, o.via.bin.size, std::nullopt);
+    case msgpack::type::EXT: return binary_of(o.via.ext.data(), o.via.ext.size, o.via.ext.type());
+    case msgpack::type::ARRAY: {
+      json a = json::array();
+      for (uint32_t i = 0; i < o.via.array.size; ++i) a.push_back(convert(o.via.array.ptr[i]));
+      return a;
+    }
+    case msgpack::type::MAP: {
+      json m = json::object();
+      for (uint32_t i = 0; i < o.via.map.size; ++i) {
+        const msgpack::object_kv& kv = o.via.map.ptr[i];
+        std::string key = kv.key.type == msgpack::type::STR
+                              ? to_valid_utf8({kv.key.via.str.ptr, kv.key.via.str.size})
+                              : convert(kv.key).dump();
+        m[std::move(key)] = convert(kv.val);
+      }
+      return m;
+    }
+  }
+  return nullptr;
+}
+
+void pack_json(detail::Packer& p, const json& j) {
+  auto& pk = p.raw();
+  switch (j.type()) {
+    case json::value_t::null:
+    case json::value_t::discarded: pk.pack_nil(); return;
+    case json::value_t::boolean: p.put(j.get<bool>()); return;
+    case json::value_t::number_integer: p.put(j.get<int64_t>()); return;
+    case json::value_t::number_unsigned: p.put(j.get<uint64_t>()); return;
+    case json::value_t::number_float: p.put(j.get<double>()); return;
+    case json::value_t::string: p.str(j.get_ref<const std::string&>()); return;
+    case json::value_t::binary: {
+      const auto& b = j.get_binary();
+      pk.pack_bin(static_cast<uint32_t>(b.size()));
+      pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), static_cast<uint32_t>(b.size()));
+      return;
+    }
+    case json::value_t::array:
+      pk.pack_array(static_cast<uint32_t>(j.size()));
+      for (const auto& e : j) pack_json(p, e);
+      return;
+    case json::value_t::object:
+      pk.pack_map(static_cast<uint32_t>(j.size()));
+      for (const auto& [key, value] : j.items()) {
+        p.str(key);
+        pack_json(p, value);
+      }
+      return;
+  }
+}
+
+}  // namespace
+
+Result<nlohmann::json> to_json(std::string_view body, size_t max_depth) {
+  try {
+    msgpack::zone zone(detail::zone_chunk_size(body.size()));
+    auto unpacked = detail::unpack_bounded(zone, body, max_depth, "msgpack body");
+    if (!unpacked) return unpacked.error();
+    if (unpacked->consumed != body.size()) {
+      return Error::bad_request("msgpack body: " + std::to_string(body.size() - unpacked->consumed) +
+                                " trailing bytes after the value");
+    }
+    return convert(unpacked->object);
+  } catch (const std::exception& e) {
+    return Error::internal(std::string("msgpack body: conversion failed: ") + e.what());
+  }
+}
+
+std::string from_json(const nlohmann::json& value) {
+  detail::Packer p(detail::Absent::kNil);
+  pack_json(p, value);
+  return p.take();
+}
+
+}  // namespace tollgate::protocol

@@ -1,0 +1,26 @@
+// msgpack <-> JSON, for tools (tollctl --json), tests and the HTTP mirror.
+//
+// to_json converts any single msgpack value under the same hostile-input
+// limits as the request decoder; it never throws. Map keys that are not
+// strings become their JSON text; bin and ext become JSON binary values;
+// invalid UTF-8 in strings is replaced by U+FFFD so the result can always
+// be dumped. from_json writes integers in their smallest form and every
+// float as float64. Pure functions; any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/error.h"
+
+namespace tollgate::protocol {
+
+// bad_request when `body` is not exactly one msgpack value (within
+// max_depth levels of nesting).
+Result<nlohmann::json> to_json(std::string_view body, size_t max_depth = 64);
+
+std::string from_json(const nlohmann::json& value);
+
+}  // namespace tollgate::protocol

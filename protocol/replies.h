@@ -1,0 +1,216 @@
+// Reply bodies of PROTOCOL.md section 3 for `ok: true`, encoded by
+// encode_reply (codec.h), which adds v, id and ok.
+//
+// Every field is always written; a std::optional that is empty is written
+// as nil (e.g. `limit` when no global limit is set, `recommended` when no
+// provider is available). Maps keyed by provider name are std::map so the
+// output is deterministic. Plain data; safe to copy between threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "protocol/events.h"
+
+namespace tollgate::protocol {
+
+struct PingReply {
+  std::string version{};
+  uint64_t uptime_ms = 0;
+  int64_t pid = 0;
+  bool operator==(const PingReply&) const = default;
+};
+
+struct TokenUsage {
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  uint64_t total_tokens = 0;
+  bool operator==(const TokenUsage&) const = default;
+};
+
+struct CallAttempt {
+  std::string provider{};
+  std::string outcome{};              // ok | skipped | error
+  std::optional<std::string> code{};  // nil when ok; a skip reason or error code otherwise
+  double latency_ms = 0;
+  bool operator==(const CallAttempt&) const = default;
+};
+
+struct CallReply {
+  std::string text{};
+  std::string provider{};
+  std::string model{};
+  std::string reason{};  // primary | preferred | fallback_*
+  TokenUsage usage{};
+  double cost_usd = 0;
+  std::vector<CallAttempt> attempts{};
+  double latency_ms = 0;
+  bool replayed = false;
+  bool operator==(const CallReply&) const = default;
+};
+
+// One agent's use of one provider (the `usage` op).
+struct AgentProviderUsage {
+  uint64_t used = 0;
+  uint64_t reserved = 0;
+  uint64_t limit = 0;
+  uint64_t remaining = 0;  // limit - used - reserved, never below 0
+  double percentage = 0;
+  uint64_t requests = 0;
+  double cost_usd = 0;
+  bool operator==(const AgentProviderUsage&) const = default;
+};
+
+struct UsageReply {
+  std::string ai_name{};
+  std::string period{};
+  std::string level{};  // normal | warning | critical | emergency | exhausted
+  std::optional<std::string> recommended{};
+  std::map<std::string, AgentProviderUsage> providers{};
+  bool operator==(const UsageReply&) const = default;
+};
+
+// One provider across all agents (`summary`, `emergency_status`).
+struct GlobalProviderUsage {
+  uint64_t used = 0;
+  uint64_t reserved = 0;
+  std::optional<uint64_t> limit{};  // nil: no global limit set
+  double percentage = 0;
+  uint64_t requests = 0;
+  double cost_usd = 0;
+  bool operator==(const GlobalProviderUsage&) const = default;
+};
+
+struct AgentProviderBrief {
+  uint64_t used = 0;
+  uint64_t limit = 0;
+  double percentage = 0;
+  bool operator==(const AgentProviderBrief&) const = default;
+};
+
+struct AgentSummary {
+  std::string ai_name{};
+  std::string level{};
+  std::map<std::string, AgentProviderBrief> providers{};
+  bool operator==(const AgentSummary&) const = default;
+};
+
+struct UsageTotals {
+  uint64_t used = 0;
+  uint64_t requests = 0;
+  double cost_usd = 0;
+  bool operator==(const UsageTotals&) const = default;
+};
+
+struct SummaryReply {
+  std::string period{};
+  std::map<std::string, GlobalProviderUsage> providers{};
+  std::vector<AgentSummary> agents{};
+  UsageTotals totals{};
+  bool operator==(const SummaryReply&) const = default;
+};
+
+struct RateStatus {
+  uint64_t minute_used = 0;
+  uint64_t minute_limit = 0;
+  uint64_t day_used = 0;
+  uint64_t day_limit = 0;
+  bool operator==(const RateStatus&) const = default;
+};
+
+struct ProviderState {
+  bool configured = false;
+  std::string circuit{};  // closed | open | half_open
+  RateStatus rate{};
+  uint64_t used = 0;
+  std::optional<uint64_t> limit{};  // global limit; nil when none
+  double percentage = 0;
+  bool operator==(const ProviderState&) const = default;
+};
+
+struct AgentProviderAvailability {
+  bool available = false;
+  double percentage = 0;
+  std::optional<std::string> why{};  // nil when available, else the skip reason
+  bool operator==(const AgentProviderAvailability&) const = default;
+};
+
+struct AgentStatus {
+  std::string ai_name{};
+  std::optional<std::string> recommended{};
+  std::string reason{};
+  std::map<std::string, AgentProviderAvailability> providers{};
+  bool operator==(const AgentStatus&) const = default;
+};
+
+struct ProviderStatusReply {
+  std::map<std::string, ProviderState> providers{};
+  std::vector<AgentStatus> agents{};
+  bool operator==(const ProviderStatusReply&) const = default;
+};
+
+struct RecommendReply {
+  std::optional<std::string> provider{};  // nil when none
+  std::string reason{};
+  bool available = false;
+  bool operator==(const RecommendReply&) const = default;
+};
+
+struct AgentAtRisk {
+  std::string ai_name{};
+  std::string provider{};
+  double percentage = 0;
+  std::string level{};
+  bool operator==(const AgentAtRisk&) const = default;
+};
+
+struct EmergencyStatusReply {
+  std::string level{};  // normal | warning | critical | emergency | shutdown
+  bool shutdown = false;
+  std::vector<std::string> reasons{};
+  std::map<std::string, GlobalProviderUsage> providers{};
+  std::vector<AgentAtRisk> agents_at_risk{};
+  bool operator==(const EmergencyStatusReply&) const = default;
+};
+
+struct AlertsReply {
+  std::vector<AlertEvent> alerts{};  // newest first; bodies as the alert event (without seq)
+  bool operator==(const AlertsReply&) const = default;
+};
+
+struct HistoryProviderMonth {
+  uint64_t used = 0;
+  uint64_t requests = 0;
+  bool operator==(const HistoryProviderMonth&) const = default;
+};
+
+struct HistoryMonth {
+  std::string period{};
+  std::map<std::string, HistoryProviderMonth> providers{};
+  uint64_t total_tokens = 0;
+  double cost_usd = 0;
+  bool operator==(const HistoryMonth&) const = default;
+};
+
+struct HistoryReply {
+  std::string ai_name{};
+  std::vector<HistoryMonth> months{};  // newest (current period) first
+  bool operator==(const HistoryReply&) const = default;
+};
+
+struct ResetReply {
+  std::string ai_name{};
+  std::string period{};
+  std::map<std::string, uint64_t> cleared{};  // provider -> tokens cleared
+  bool operator==(const ResetReply&) const = default;
+};
+
+using ReplyBody =
+    std::variant<PingReply, CallReply, UsageReply, SummaryReply, ProviderStatusReply,
+                 RecommendReply, EmergencyStatusReply, AlertsReply, HistoryReply, ResetReply>;
+
+}  // namespace tollgate::protocol

@@ -1,0 +1,99 @@
+// Request bodies of PROTOCOL.md section 3, as decoded and validated by
+// decode_request (codec.h) and built by clients with encode_request.
+//
+// Optional fields are std::optional and stay empty when the client left
+// them out (or sent nil): the decoder applies no defaults, the daemon fills
+// them from its configuration. Plain data; safe to copy between threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace tollgate::protocol {
+
+struct PingRequest {
+  bool operator==(const PingRequest&) const = default;
+};
+
+struct ChatMessage {
+  std::string role{};     // "user" or "assistant"
+  std::string content{};
+  bool operator==(const ChatMessage&) const = default;
+};
+
+struct CallRequest {
+  std::string ai_name{};                       // 1-64 chars of [A-Za-z0-9_.-]
+  std::optional<std::string> prompt{};         // exactly one of prompt ...
+  std::vector<ChatMessage> messages{};         // ... or messages (empty = absent)
+  std::optional<std::string> system{};
+  std::optional<uint64_t> max_tokens{};        // 1 .. DecodeLimits::max_tokens_per_request
+  std::optional<double> temperature{};         // 0 .. 2
+  std::optional<std::string> preferred_provider{};
+  std::optional<std::string> model{};
+  std::optional<std::string> idempotency_key{};  // 1-128 bytes
+  std::optional<int64_t> timeout_ms{};         // 1 .. kMaxTimeoutMs
+  bool operator==(const CallRequest&) const = default;
+};
+
+struct UsageRequest {
+  std::string ai_name{};
+  bool operator==(const UsageRequest&) const = default;
+};
+
+struct SummaryRequest {
+  bool operator==(const SummaryRequest&) const = default;
+};
+
+struct ProviderStatusRequest {
+  std::optional<std::string> ai_name{};  // all agents when absent
+  bool operator==(const ProviderStatusRequest&) const = default;
+};
+
+struct RecommendRequest {
+  std::string ai_name{};
+  bool operator==(const RecommendRequest&) const = default;
+};
+
+struct EmergencyStatusRequest {
+  bool operator==(const EmergencyStatusRequest&) const = default;
+};
+
+struct AlertsRequest {
+  std::optional<uint32_t> limit{};     // 1 .. kMaxAlertsLimit (daemon default 100)
+  std::optional<int64_t> since_ms{};   // >= 0
+  std::optional<std::string> ai_name{};  // an agent name, or "*" for global alerts
+  bool operator==(const AlertsRequest&) const = default;
+};
+
+struct HistoryRequest {
+  std::string ai_name{};
+  std::optional<uint32_t> months{};  // 1 .. 120 (daemon default 6)
+  bool operator==(const HistoryRequest&) const = default;
+};
+
+struct ResetRequest {
+  std::string ai_name{};
+  std::optional<std::string> provider{};  // all providers when absent
+  bool operator==(const ResetRequest&) const = default;
+};
+
+using RequestBody =
+    std::variant<PingRequest, CallRequest, UsageRequest, SummaryRequest, ProviderStatusRequest,
+                 RecommendRequest, EmergencyStatusRequest, AlertsRequest, HistoryRequest,
+                 ResetRequest>;
+
+// Range limits the decoder enforces that are not configuration.
+inline constexpr uint32_t kMaxAlertsLimit = 10000;
+inline constexpr uint32_t kMaxHistoryMonths = 120;
+inline constexpr int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
+inline constexpr size_t kMaxIdBytes = 128;
+inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
+
+// The wire op name of a body: "ping", "call", "provider_status", ...
+std::string_view op_name(const RequestBody& body);
+
+}  // namespace tollgate::protocol

@@ -1,0 +1,327 @@
+// Internal to protocol/: the wire keys of every message struct, in the
+// order they are written. `for_each_field(const T&, F&& f)` calls
+// f("key", value) per field; Packer (packer.h) uses it to write maps.
+// Keys are PROTOCOL.md's names exactly; change them only with the contract.
+#pragma once
+
+#include <string_view>
+#include <variant>
+
+#include "protocol/events.h"
+#include "protocol/replies.h"
+#include "protocol/requests.h"
+
+namespace tollgate::protocol {
+
+// ---- requests (op and the common keys are written by encode_request) ----
+
+template <class F> void for_each_field(const PingRequest&, F&&) {}
+template <class F> void for_each_field(const SummaryRequest&, F&&) {}
+template <class F> void for_each_field(const EmergencyStatusRequest&, F&&) {}
+
+template <class F>
+void for_each_field(const ChatMessage& m, F&& f) {
+  f("role", m.role);
+  f("content", m.content);
+}
+
+template <class F>
+void for_each_field(const CallRequest& r, F&& f) {
+  f("ai_name", r.ai_name);
+  f("prompt", r.prompt);
+  f("messages", r.messages);
+  f("system", r.system);
+  f("max_tokens", r.max_tokens);
+  f("temperature", r.temperature);
+  f("preferred_provider", r.preferred_provider);
+  f("model", r.model);
+  f("idempotency_key", r.idempotency_key);
+  f("timeout_ms", r.timeout_ms);
+}
+
+template <class F> void for_each_field(const UsageRequest& r, F&& f) { f("ai_name", r.ai_name); }
+template <class F> void for_each_field(const RecommendRequest& r, F&& f) { f("ai_name", r.ai_name); }
+template <class F> void for_each_field(const ProviderStatusRequest& r, F&& f) { f("ai_name", r.ai_name); }
+
+template <class F>
+void for_each_field(const AlertsRequest& r, F&& f) {
+  f("limit", r.limit);
+  f("since_ms", r.since_ms);
+  f("ai_name", r.ai_name);
+}
+
+template <class F>
+void for_each_field(const HistoryRequest& r, F&& f) {
+  f("ai_name", r.ai_name);
+  f("months", r.months);
+}
+
+template <class F>
+void for_each_field(const ResetRequest& r, F&& f) {
+  f("ai_name", r.ai_name);
+  f("provider", r.provider);
+}
+
+// ---- events ----
+
+template <class F>
+void for_each_field(const UsageEvent& e, F&& f) {
+  f("ai_name", e.ai_name);
+  f("provider", e.provider);
+  f("model", e.model);
+  f("input_tokens", e.input_tokens);
+  f("output_tokens", e.output_tokens);
+  f("total_tokens", e.total_tokens);
+  f("cost_usd", e.cost_usd);
+  f("latency_ms", e.latency_ms);
+  f("reason", e.reason);
+  f("request_id", e.request_id);
+  f("period", e.period);
+  f("at_ms", e.at_ms);
+}
+
+template <class F>
+void for_each_field(const AlertEvent& e, F&& f) {
+  f("level", e.level);
+  f("ai_name", e.ai_name);
+  f("provider", e.provider);
+  f("threshold", e.threshold);
+  f("percentage", e.percentage);
+  f("used", e.used);
+  f("limit", e.limit);
+  f("period", e.period);
+  f("at_ms", e.at_ms);
+  f("message", e.message);
+}
+
+template <class F>
+void for_each_field(const ProviderEvent& e, F&& f) {
+  f("provider", e.provider);
+  f("circuit", e.circuit);
+  f("reason", e.reason);
+  f("at_ms", e.at_ms);
+}
+
+template <class F>
+void for_each_field(const LedgerReset& e, F&& f) {
+  f("ai_name", e.ai_name);
+  f("period", e.period);
+  f("cleared", e.cleared);
+}
+
+template <class F>
+void for_each_field(const LedgerRollover& e, F&& f) {
+  f("period", e.period);
+  f("previous_period", e.previous_period);
+}
+
+template <class F>
+void for_each_field(const RecoveredEntry& e, F&& f) {
+  f("ai_name", e.ai_name);
+  f("provider", e.provider);
+  f("period", e.period);
+  f("tokens", e.tokens);
+}
+
+template <class F>
+void for_each_field(const LedgerRecovered& e, F&& f) {
+  f("entries", e.entries);
+  f("total_tokens", e.total_tokens);
+}
+
+template <class F>
+void for_each_field(const LedgerEvent& e, F&& f) {
+  f("kind", ledger_kind(e));
+  std::visit([&](const auto& data) { for_each_field(data, f); }, e.data);
+  f("at_ms", e.at_ms);
+}
+
+// ---- replies ----
+
+template <class F>
+void for_each_field(const PingReply& r, F&& f) {
+  f("version", r.version);
+  f("uptime_ms", r.uptime_ms);
+  f("pid", r.pid);
+}
+
+template <class F>
+void for_each_field(const TokenUsage& u, F&& f) {
+  f("input_tokens", u.input_tokens);
+  f("output_tokens", u.output_tokens);
+  f("total_tokens", u.total_tokens);
+}
+
+template <class F>
+void for_each_field(const CallAttempt& a, F&& f) {
+  f("provider", a.provider);
+  f("outcome", a.outcome);
+  f("code", a.code);
+  f("latency_ms", a.latency_ms);
+}
+
+template <class F>
+void for_each_field(const CallReply& r, F&& f) {
+  f("text", r.text);
+  f("provider", r.provider);
+  f("model", r.model);
+  f("reason", r.reason);
+  f("usage", r.usage);
+  f("cost_usd", r.cost_usd);
+  f("attempts", r.attempts);
+  f("latency_ms", r.latency_ms);
+  f("replayed", r.replayed);
+}
+
+template <class F>
+void for_each_field(const AgentProviderUsage& u, F&& f) {
+  f("used", u.used);
+  f("reserved", u.reserved);
+  f("limit", u.limit);
+  f("remaining", u.remaining);
+  f("percentage", u.percentage);
+  f("requests", u.requests);
+  f("cost_usd", u.cost_usd);
+}
+
+template <class F>
+void for_each_field(const UsageReply& r, F&& f) {
+  f("ai_name", r.ai_name);
+  f("period", r.period);
+  f("level", r.level);
+  f("recommended", r.recommended);
+  f("providers", r.providers);
+}
+
+template <class F>
+void for_each_field(const GlobalProviderUsage& u, F&& f) {
+  f("used", u.used);
+  f("reserved", u.reserved);
+  f("limit", u.limit);
+  f("percentage", u.percentage);
+  f("requests", u.requests);
+  f("cost_usd", u.cost_usd);
+}
+
+template <class F>
+void for_each_field(const AgentProviderBrief& u, F&& f) {
+  f("used", u.used);
+  f("limit", u.limit);
+  f("percentage", u.percentage);
+}
+
+template <class F>
+void for_each_field(const AgentSummary& a, F&& f) {
+  f("ai_name", a.ai_name);
+  f("level", a.level);
+  f("providers", a.providers);
+}
+
+template <class F>
+void for_each_field(const UsageTotals& t, F&& f) {
+  f("used", t.used);
+  f("requests", t.requests);
+  f("cost_usd", t.cost_usd);
+}
+
+template <class F>
+void for_each_field(const SummaryReply& r, F&& f) {
+  f("period", r.period);
+  f("providers", r.providers);
+  f("agents", r.agents);
+  f("totals", r.totals);
+}
+
+template <class F>
+void for_each_field(const RateStatus& r, F&& f) {
+  f("minute_used", r.minute_used);
+  f("minute_limit", r.minute_limit);
+  f("day_used", r.day_used);
+  f("day_limit", r.day_limit);
+}
+
+template <class F>
+void for_each_field(const ProviderState& s, F&& f) {
+  f("configured", s.configured);
+  f("circuit", s.circuit);
+  f("rate", s.rate);
+  f("used", s.used);
+  f("limit", s.limit);
+  f("percentage", s.percentage);
+}
+
+template <class F>
+void for_each_field(const AgentProviderAvailability& a, F&& f) {
+  f("available", a.available);
+  f("percentage", a.percentage);
+  f("why", a.why);
+}
+
+template <class F>
+void for_each_field(const AgentStatus& a, F&& f) {
+  f("ai_name", a.ai_name);
+  f("recommended", a.recommended);
+  f("reason", a.reason);
+  f("providers", a.providers);
+}
+
+template <class F>
+void for_each_field(const ProviderStatusReply& r, F&& f) {
+  f("providers", r.providers);
+  f("agents", r.agents);
+}
+
+template <class F>
+void for_each_field(const RecommendReply& r, F&& f) {
+  f("provider", r.provider);
+  f("reason", r.reason);
+  f("available", r.available);
+}
+
+template <class F>
+void for_each_field(const AgentAtRisk& a, F&& f) {
+  f("ai_name", a.ai_name);
+  f("provider", a.provider);
+  f("percentage", a.percentage);
+  f("level", a.level);
+}
+
+template <class F>
+void for_each_field(const EmergencyStatusReply& r, F&& f) {
+  f("level", r.level);
+  f("shutdown", r.shutdown);
+  f("reasons", r.reasons);
+  f("providers", r.providers);
+  f("agents_at_risk", r.agents_at_risk);
+}
+
+template <class F> void for_each_field(const AlertsReply& r, F&& f) { f("alerts", r.alerts); }
+
+template <class F>
+void for_each_field(const HistoryProviderMonth& m, F&& f) {
+  f("used", m.used);
+  f("requests", m.requests);
+}
+
+template <class F>
+void for_each_field(const HistoryMonth& m, F&& f) {
+  f("period", m.period);
+  f("providers", m.providers);
+  f("total_tokens", m.total_tokens);
+  f("cost_usd", m.cost_usd);
+}
+
+template <class F>
+void for_each_field(const HistoryReply& r, F&& f) {
+  f("ai_name", r.ai_name);
+  f("months", r.months);
+}
+
+template <class F>
+void for_each_field(const ResetReply& r, F&& f) {
+  f("ai_name", r.ai_name);
+  f("period", r.period);
+  f("cleared", r.cleared);
+}
+
+}  // namespace tollgate::protocol

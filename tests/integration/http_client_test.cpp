@@ -1,0 +1,217 @@
+// HttpClient against the real fake-provider binary over loopback.
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "tests/integration/process.h"
+#include "workers/http_client.h"
+#include "workers/provider_adapter.h"
+
+using namespace tollgate::workers;
+using tollgate::testing::FakeProviderProcess;
+
+namespace {
+
+constexpr auto kWait = std::chrono::seconds(30);
+
+// Collects callbacks by request number; counts how often each one ran.
+class Collector {
+ public:
+  HttpCallback callback(int n) {
+    return [this, n](HttpResponse r) {
+      std::lock_guard lock(mu_);
+      ++calls_[n];
+      responses_[n] = std::move(r);
+      ++total_;
+      cv_.notify_all();
+    };
+  }
+  bool wait_for(size_t total) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return total_ >= total; });
+  }
+  bool wait_for_request(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return calls_.count(n) > 0; });
+  }
+  std::map<int, int> calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  HttpResponse response(int n) const {
+    std::lock_guard lock(mu_);
+    return responses_.at(n);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, int> calls_;
+  std::map<int, HttpResponse> responses_;
+  size_t total_ = 0;
+};
+
+ProviderCall call_to(const FakeProviderProcess& fake, const std::string& prompt) {
+  ProviderCall call;
+  call.api_key = "test-key";
+  call.base_url = fake.base_url() + "/v1";
+  call.model = "gpt-test";
+  call.messages = {{"user", prompt}};
+  call.max_tokens = 50;
+  return call;
+}
+
+HttpRequest openai_request(const FakeProviderProcess& fake, const std::string& prompt) {
+  return build_request(ProviderApi::kOpenAi, call_to(fake, prompt));
+}
+
+HttpRequest anthropic_request(const FakeProviderProcess& fake, const std::string& prompt) {
+  ProviderCall call = call_to(fake, prompt);
+  call.base_url = fake.base_url();
+  return build_request(ProviderApi::kAnthropic, call);
+}
+
+}  // namespace
+
+TEST_CASE("two hundred concurrent requests all complete with their own replies") {
+  FakeProviderProcess fake({"--threads", "64"});
+  HttpClient client;
+  Collector got;
+  constexpr int kCount = 200;
+  for (int i = 0; i < kCount; ++i) {
+    client.submit(openai_request(fake, "request " + std::to_string(i)), {}, got.callback(i));
+  }
+  REQUIRE(got.wait_for(kCount));
+  auto calls = got.calls();
+  REQUIRE(calls.size() == kCount);
+  for (int i = 0; i < kCount; ++i) {
+    CHECK(calls[i] == 1);
+    HttpResponse r = got.response(i);
+    INFO("request " << i << " error " << r.error);
+    REQUIRE(r.transport_ok());
+    CHECK(r.status == 200);
+    CHECK(r.headers.count("content-type") == 1);
+    auto result = parse_response(ProviderApi::kOpenAi, r.status, r.headers, r.body, 0);
+    REQUIRE(result.status == ProviderResult::Status::kOk);
+    CHECK(result.reply.text == "echo: request " + std::to_string(i));
+  }
+  CHECK(client.pending() == 0);
+}
+
+TEST_CASE("a response slower than the total timeout is a timeout error") {
+  FakeProviderProcess fake({"--fault", "openai:delay_ms=5000:times=1"});
+  HttpClient client;
+  Collector got;
+  HttpRequestOptions options;
+  options.total_timeout_ms = 300;
+  client.submit(openai_request(fake, "slow"), options, got.callback(0));
+  REQUIRE(got.wait_for(1));
+  HttpResponse r = got.response(0);
+  CHECK_FALSE(r.transport_ok());
+  CHECK(r.timed_out);
+  CHECK(r.total_time_ms >= 250);
+  CHECK(r.total_time_ms < 4000);
+  auto result = interpret_response(ProviderApi::kOpenAi, r, 0);
+  CHECK(result.failure.kind == FailureKind::kTimeout);
+  CHECK(result.failure.retryable);
+}
+
+TEST_CASE("a refused connection is a transport error") {
+  // A bound socket that does not listen: connecting to it is refused, and no
+  // other process can take the port while we hold it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  int port = ntohs(addr.sin_port);
+
+  HttpClient client;
+  Collector got;
+  HttpRequest req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/messages";
+  req.body = "{}";
+  client.submit(req, {}, got.callback(0));
+  REQUIRE(got.wait_for(1));
+  ::close(fd);
+  HttpResponse r = got.response(0);
+  CHECK_FALSE(r.transport_ok());
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.curl_code != 0);
+  auto result = interpret_response(ProviderApi::kAnthropic, r, 0);
+  CHECK(result.failure.kind == FailureKind::kTransport);
+  CHECK(result.failure.retryable);
+}
+
+TEST_CASE("a response over the size cap is cut with an error") {
+  FakeProviderProcess fake({"--fault", "openai:body_bytes=200000"});
+  HttpClient client;
+  Collector got;
+  HttpRequestOptions options;
+  options.max_response_bytes = 10000;
+  client.submit(openai_request(fake, "big"), options, got.callback(0));
+  // The same reply fits under a larger cap.
+  client.submit(openai_request(fake, "big"), {}, got.callback(1));
+  REQUIRE(got.wait_for(2));
+  HttpResponse cut = got.response(0);
+  CHECK(cut.error == "response over 10000 bytes");
+  CHECK(cut.body.size() <= 10000);
+  HttpResponse whole = got.response(1);
+  CHECK(whole.transport_ok());
+  CHECK(whole.body.size() > 200000);
+}
+
+TEST_CASE("a truncated response is a transport error") {
+  FakeProviderProcess fake({"--fault", "anthropic:truncate:times=1"});
+  HttpClient client;
+  Collector got;
+  client.submit(anthropic_request(fake, "half"), {}, got.callback(0));
+  client.submit(anthropic_request(fake, "whole"), {}, got.callback(1));
+  REQUIRE(got.wait_for(2));
+  // Which of the two met the fault depends on arrival order.
+  int failed = got.response(0).transport_ok() ? 1 : 0;
+  CHECK_FALSE(got.response(failed).transport_ok());
+  CHECK(got.response(1 - failed).transport_ok());
+}
+
+TEST_CASE("stop with transfers in flight calls every callback exactly once") {
+  FakeProviderProcess fake({"--fault", "openai:delay_ms=20000"});
+  HttpClient client;
+  Collector got;
+  constexpr int kSlow = 20;
+  for (int i = 0; i < kSlow; ++i) {
+    client.submit(openai_request(fake, "slow " + std::to_string(i)), {}, got.callback(i));
+  }
+  // Anthropic is not delayed: once this reply is back, the slow transfers
+  // submitted before it are on the wire.
+  client.submit(anthropic_request(fake, "marker"), {}, got.callback(kSlow));
+  REQUIRE(got.wait_for_request(kSlow));
+  CHECK(got.response(kSlow).status == 200);
+  CHECK(client.pending() == kSlow);
+
+  client.stop();
+  auto calls = got.calls();
+  REQUIRE(calls.size() == kSlow + 1);
+  for (int i = 0; i < kSlow; ++i) {
+    CHECK(calls[i] == 1);
+    CHECK(got.response(i).error == "shutting down");
+  }
+  CHECK(client.pending() == 0);
+
+  // After stop a submission is answered at once, on this thread.
+  client.submit(openai_request(fake, "late"), {}, got.callback(99));
+  CHECK(got.calls()[99] == 1);
+  CHECK(got.response(99).error == "shutting down");
+  client.stop();  // idempotent
+}

@@ -1,0 +1,91 @@
+// Test harness: runs the real build/bin/tollgated as a child process on
+// ephemeral loopback endpoints with a fresh data directory, captures its
+// stdout, and reads back the endpoints it bound from its "ready" line.
+//
+// Waiting is on output (a condition variable fed by a reader thread), never
+// on sleep. One TollgatedProcess per test; not shared between threads except
+// through its own methods.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tollgate::testing {
+
+// Directory of the built binaries: $TOLLGATE_BIN_DIR (set by CTest).
+std::string bin_dir();
+
+// A temporary directory removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process whose stdout+stderr is captured line by line.
+class ChildProcess {
+ public:
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env);
+  ~ChildProcess();  // SIGKILLs and reaps if still running
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Waits until some output line contains `needle`; returns that line.
+  std::optional<std::string> wait_for_line(const std::string& needle,
+                                           std::chrono::milliseconds timeout);
+  // Everything printed so far.
+  std::string output() const;
+  void signal(int sig) const;
+  // Waits for exit; returns the exit status (or 128+signal), nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+
+ private:
+  void read_loop(int fd);
+
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string output_;  // guarded by mu_
+  bool eof_ = false;    // guarded by mu_
+  std::jthread reader_;
+};
+
+// tollgated on ephemeral endpoints. Extra environment variables override the
+// harness defaults (TOLLGATE_LISTEN/EVENTS on 127.0.0.1:0, a fresh data dir,
+// TOLLGATE_HTTP=off). The constructor waits for the ready line.
+class TollgatedProcess {
+ public:
+  explicit TollgatedProcess(std::map<std::string, std::string> env = {},
+                            std::vector<std::string> args = {});
+
+  const std::string& requests() const { return requests_; }
+  const std::string& events() const { return events_; }
+  const std::string& data_dir() const { return data_dir_; }
+  ChildProcess& process() { return *child_; }
+
+ private:
+  std::optional<TempDir> owned_dir_;
+  std::string data_dir_;
+  std::unique_ptr<ChildProcess> child_;
+  std::string requests_;
+  std::string events_;
+};
+
+}  // namespace tollgate::testing

@@ -1,0 +1,206 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "daemon/config.h"
+#include "daemon/endpoint.h"
+
+using tollgate::Config;
+using tollgate::ConfigSources;
+using tollgate::load_config;
+
+namespace {
+
+Config load_env(std::vector<std::string> env) {
+  ConfigSources s;
+  s.environment = std::move(env);
+  auto c = load_config(s);
+  REQUIRE(c.ok());
+  return *c;
+}
+
+std::string load_error(std::vector<std::string> env) {
+  ConfigSources s;
+  s.environment = std::move(env);
+  auto c = load_config(s);
+  REQUIRE_FALSE(c.ok());
+  return c.error().message;
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("tollgate-config-test-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+}  // namespace
+
+TEST_CASE("defaults match the protocol configuration table") {
+  auto c = load_env({});
+  REQUIRE(c.providers.size() == 2);
+  CHECK(c.providers[0].name == "anthropic");
+  CHECK(c.providers[0].monthly_limit == 140000);
+  CHECK(c.providers[0].base_url == "https://api.anthropic.com");
+  CHECK(c.providers[1].name == "openai");
+  CHECK(c.providers[1].monthly_limit == 9000);
+  CHECK(c.providers[1].model == "gpt-4.1");
+  CHECK(c.providers[1].base_url == "https://api.openai.com/v1");
+  CHECK_FALSE(c.providers[0].global_monthly_limit.has_value());
+  CHECK(c.providers[0].rpm == 42);
+  CHECK(c.providers[1].rpd == 3400);
+  CHECK(c.default_max_tokens == 1024);
+  CHECK(c.default_temperature == Approx(0.7));
+  CHECK(c.fallback_threshold == Approx(0.95));
+  CHECK(c.warning_threshold == Approx(0.80));
+  CHECK(c.emergency_threshold == Approx(0.98));
+  CHECK(c.max_tokens_per_request == 17000);
+  CHECK(c.listen == "tcp://127.0.0.1:5555");
+  CHECK(c.events == "tcp://127.0.0.1:5556");
+  CHECK(c.data_dir == "./var");
+  CHECK(c.max_attempts == 3);
+  CHECK(c.circuit_failures == 5);
+  CHECK(c.circuit_open_seconds == 30);
+  CHECK(c.http == "127.0.0.1:4000");
+  CHECK(c.max_request_bytes == 1048576);
+}
+
+TEST_CASE("environment variables override the defaults") {
+  auto c = load_env({"ANTHROPIC_API_KEY=sk-ant-1", "OPENAI_MONTHLY_LIMIT=500",
+                     "ANTHROPIC_GLOBAL_MONTHLY_LIMIT=1000000", "OPENAI_FALLBACK_THRESHOLD=0.9",
+                     "SHUTDOWN_ON_EMERGENCY=true", "TOLLGATE_LISTEN=ipc:///tmp/tg.sock"});
+  CHECK(c.providers[0].api_key == "sk-ant-1");
+  CHECK(c.providers[1].monthly_limit == 500);
+  CHECK(c.providers[0].global_monthly_limit == 1000000u);
+  CHECK(c.fallback_threshold == Approx(0.9));
+  CHECK(c.shutdown_on_emergency);
+  CHECK(c.listen == "ipc:///tmp/tg.sock");
+}
+
+TEST_CASE("a threshold over 1 is refused naming the variable") {
+  auto msg = load_error({"OPENAI_FALLBACK_THRESHOLD=1.7"});
+  CHECK(msg.find("OPENAI_FALLBACK_THRESHOLD=1.7") != std::string::npos);
+  CHECK(msg.find("from 0 to 1") != std::string::npos);
+}
+
+TEST_CASE("a limit that is not a number is refused naming the variable") {
+  auto msg = load_error({"ANTHROPIC_MONTHLY_LIMIT=lots"});
+  CHECK(msg.find("ANTHROPIC_MONTHLY_LIMIT=lots") != std::string::npos);
+  CHECK(load_error({"OPENAI_RPM=-1"}).find("OPENAI_RPM") != std::string::npos);
+  CHECK(load_error({"ENABLE_OPENAI_FALLBACK=maybe"}).find("ENABLE_OPENAI_FALLBACK") != std::string::npos);
+  CHECK(load_error({"TOLLGATE_LOG_LEVEL=loud"}).find("TOLLGATE_LOG_LEVEL") != std::string::npos);
+  CHECK(load_error({"TOLLGATE_LISTEN=127.0.0.1:5555"}).find("TOLLGATE_LISTEN") != std::string::npos);
+}
+
+TEST_CASE("disabling the OpenAI fallback leaves only Anthropic in the chain") {
+  auto c = load_env({"ENABLE_OPENAI_FALLBACK=false"});
+  REQUIRE(c.providers.size() == 1);
+  CHECK(c.providers[0].name == "anthropic");
+}
+
+TEST_CASE("the env file accepts comments quotes and the export prefix") {
+  auto lines = tollgate::parse_env_file(
+      "# comment\n\nexport ANTHROPIC_API_KEY=\"sk ant\"\nOPENAI_MODEL='gpt x' \n"
+      "OPENAI_RPM=10 # inline\n  SPACED = value \n",
+      ".env");
+  REQUIRE(lines.ok());
+  REQUIRE(lines->size() == 4);
+  CHECK((*lines)[0] == "ANTHROPIC_API_KEY=sk ant");
+  CHECK((*lines)[1] == "OPENAI_MODEL=gpt x");
+  CHECK((*lines)[2] == "OPENAI_RPM=10");
+  CHECK((*lines)[3] == "SPACED=value");
+}
+
+TEST_CASE("a malformed env file line is reported with its line number") {
+  auto bad = tollgate::parse_env_file("A=1\nthis is not a setting\n", "x.env");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "x.env:2: expected KEY=VALUE");
+  auto open = tollgate::parse_env_file("A=\"unterminated\n", "y.env");
+  REQUIRE_FALSE(open.ok());
+  CHECK(open.error().message.find("A: unterminated") != std::string::npos);
+}
+
+TEST_CASE("the environment overrides the env file which overrides TOML") {
+  auto toml = write_temp("a.toml",
+                         "[settings]\nOPENAI_MONTHLY_LIMIT = 100\nANTHROPIC_MONTHLY_LIMIT = 200\n"
+                         "OPENAI_RPM = 7\n");
+  auto env = write_temp("a.env", "ANTHROPIC_MONTHLY_LIMIT=300\nOPENAI_RPM=8\n");
+  ConfigSources s{toml, env, {"OPENAI_RPM=9"}};
+  auto c = load_config(s);
+  REQUIRE(c.ok());
+  CHECK(c->providers[1].monthly_limit == 100);
+  CHECK(c->providers[0].monthly_limit == 300);
+  CHECK(c->providers[1].rpm == 9);
+  std::remove(toml.c_str());
+  std::remove(env.c_str());
+}
+
+TEST_CASE("TOML agents override the default limits per provider") {
+  auto toml = write_temp("agents.toml",
+                         "restrict_agents = true\n[agents.imperium]\nanthropic = 500000\n"
+                         "[agents.guardian]\n[prices.\"gpt-4.1\"]\ninput = 1.5\noutput = 6\n");
+  ConfigSources s{toml, "", {}};
+  auto c = load_config(s);
+  REQUIRE(c.ok());
+  CHECK(c->restrict_agents);
+  CHECK(c->agent_limit("imperium", "anthropic") == 500000);
+  CHECK(c->agent_limit("imperium", "openai") == 9000);
+  CHECK(c->agent_limit("guardian", "anthropic") == 140000);
+  CHECK(c->agents.count("guardian") == 1);
+  CHECK(c->prices.at("gpt-4.1").input_per_million == Approx(1.5));
+  std::remove(toml.c_str());
+}
+
+TEST_CASE("TOML can add a provider to the chain with its own key variable") {
+  auto toml = write_temp("prov.toml",
+                         "chain = [\"anthropic\", \"openai\", \"mistral\"]\n"
+                         "[providers.mistral]\napi = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"
+                         "model = \"mistral-large\"\nmonthly_limit = 5000\n");
+  ConfigSources s{toml, "", {"MISTRAL_API_KEY=m-key"}};
+  auto c = load_config(s);
+  REQUIRE(c.ok());
+  REQUIRE(c->providers.size() == 3);
+  CHECK(c->providers[2].name == "mistral");
+  CHECK(c->providers[2].api_key == "m-key");
+  CHECK(c->providers[2].monthly_limit == 5000);
+  std::remove(toml.c_str());
+}
+
+TEST_CASE("a TOML syntax error names the file and line") {
+  auto toml = write_temp("bad.toml", "[settings]\nOPENAI_RPM = = 3\n");
+  ConfigSources s{toml, "", {}};
+  auto c = load_config(s);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().message.find(toml + ":2") != std::string::npos);
+  std::remove(toml.c_str());
+}
+
+TEST_CASE("describe_config never prints API keys") {
+  auto c = load_env({"ANTHROPIC_API_KEY=sk-ant-zzKEY1zz", "OPENAI_API_KEY=sk-zzKEY2zz",
+                     "TOLLGATE_HTTP_ADMIN_TOKEN=tok-zzKEY3zz"});
+  auto text = tollgate::describe_config(c);
+  CHECK(text.find("zzKEY") == std::string::npos);
+  CHECK(text.find("ANTHROPIC_API_KEY=(set, redacted)") != std::string::npos);
+  CHECK(text.find("OPENAI_FALLBACK_THRESHOLD=0.95") != std::string::npos);
+}
+
+TEST_CASE("only loopback and ipc endpoints bind without CurveZMQ") {
+  using tollgate::check_bind_allowed;
+  CHECK(check_bind_allowed("L", "tcp://127.0.0.1:5555", false, false).ok());
+  CHECK(check_bind_allowed("L", "tcp://localhost:5555", false, false).ok());
+  CHECK(check_bind_allowed("L", "tcp://[::1]:5555", false, false).ok());
+  CHECK(check_bind_allowed("L", "ipc:///run/tollgate.sock", false, false).ok());
+  auto refused = check_bind_allowed("TOLLGATE_LISTEN", "tcp://0.0.0.0:5555", false, false);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("TOLLGATE_LISTEN=tcp://0.0.0.0:5555") != std::string::npos);
+  CHECK(check_bind_allowed("L", "tcp://*:5555", false, true).ok());
+  CHECK(check_bind_allowed("L", "tcp://10.1.2.3:5555", true, false).ok());
+}
+
+TEST_CASE("port 0 becomes the ZeroMQ ephemeral port form") {
+  CHECK(tollgate::zmq_bind_form("tcp://127.0.0.1:0") == "tcp://127.0.0.1:*");
+  CHECK(tollgate::zmq_bind_form("tcp://127.0.0.1:5555") == "tcp://127.0.0.1:5555");
+  CHECK(tollgate::zmq_bind_form("ipc:///tmp/x0") == "ipc:///tmp/x0");
+}

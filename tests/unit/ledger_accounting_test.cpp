@@ -1,0 +1,323 @@
+// The ledger's two-phase accounting on a real LMDB environment in a
+// temporary directory, with a fake clock (now_ms values).
+#include <catch2/catch.hpp>
+#include <lmdb.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <optional>
+#include <string>
+
+#include "daemon/ledger/ledger.h"
+
+using namespace tollgate::ledger;
+
+namespace {
+
+constexpr int64_t kNov15 = 1731664800000;  // 2024-11-15T10:00:00Z
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
+    const char* made = mkdtemp(tmpl);
+    REQUIRE(made != nullptr);
+    path = made;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+BudgetPolicy test_policy(uint64_t agent_limit, std::optional<uint64_t> global_limit) {
+  BudgetPolicy p;
+  p.providers = {"anthropic", "openai"};
+  p.agent_limit = [agent_limit](const std::string&, const std::string&) { return agent_limit; };
+  p.global_limit = [global_limit](const std::string&) { return global_limit; };
+  return p;
+}
+
+std::unique_ptr<Ledger> open_ledger(const std::string& dir, BudgetPolicy policy,
+                                    int64_t now_ms = kNov15) {
+  LedgerOptions o;
+  o.dir = dir;
+  auto l = Ledger::open(o, std::move(policy), now_ms);
+  REQUIRE(l.ok());
+  return std::move(l.value());
+}
+
+BudgetUsage usage_of(const Ledger& l, const std::string& scope, const std::string& provider) {
+  auto u = l.usage(scope, "2024-11");
+  REQUIRE(u.ok());
+  return u.value()[provider];
+}
+
+}  // namespace
+
+TEST_CASE("a reservation that fits is held and a commit charges what the provider reported") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  auto r = l->reserve("imperium", "anthropic", 3000, "req-1", kNov15);
+  REQUIRE(r.ok());
+  REQUIRE(r->reserved());
+  CHECK(r->period == "2024-11");
+  BudgetUsage a = usage_of(*l, "imperium", "anthropic");
+  CHECK(a.reserved == 3000);
+  CHECK(a.used == 0);
+  CHECK(a.remaining == 7000);
+
+  auto c = l->commit(r->reservation_id, 1200, 300, 0.25, kNov15 + 10);
+  REQUIRE(c.ok());
+  CHECK(c->charged == 1500);
+  a = usage_of(*l, "imperium", "anthropic");
+  CHECK(a.used == 1500);
+  CHECK(a.reserved == 0);
+  CHECK(a.requests == 1);
+  CHECK(a.cost_usd == Approx(0.25));
+  CHECK(a.remaining == 8500);
+  CHECK(a.percentage == Approx(15.0));
+  const BudgetUsage g = usage_of(*l, "*", "anthropic");
+  CHECK(g.used == 1500);
+  CHECK_FALSE(g.limit.has_value());
+  CHECK(l->agents("2024-11").value() == std::vector<std::string>{"imperium"});
+}
+
+TEST_CASE("a reservation that does not fit the agent budget is refused and marks it exhausted") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(5000, std::nullopt));
+  auto first = l->reserve("guardian", "openai", 4000, "a", kNov15);
+  REQUIRE(first->reserved());
+  auto second = l->reserve("guardian", "openai", 1001, "b", kNov15);
+  REQUIRE(second.ok());
+  CHECK(second->status == ReserveStatus::kAgentDoesNotFit);
+  REQUIRE(second->alerts.size() == 1);
+  CHECK(second->alerts[0].level == AlertLevel::kExhausted);
+  CHECK(second->alerts[0].ai_name == "guardian");
+  CHECK(usage_of(*l, "guardian", "openai").exhausted);
+  // Exhausted fires once per period; a reservation that fits still fits.
+  auto third = l->reserve("guardian", "openai", 2000, "c", kNov15);
+  CHECK(third->alerts.empty());
+  CHECK(l->reserve("guardian", "openai", 1000, "d", kNov15)->reserved());
+  CHECK(usage_of(*l, "guardian", "openai").reserved == 5000);
+}
+
+TEST_CASE("a reservation that does not fit the global budget is refused") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(5000, 6000));
+  REQUIRE(l->reserve("a1", "openai", 4000, "x", kNov15)->reserved());
+  auto r = l->reserve("a2", "openai", 2500, "y", kNov15);
+  CHECK(r->status == ReserveStatus::kGlobalDoesNotFit);
+  REQUIRE(r->alerts.size() == 1);
+  CHECK(r->alerts[0].ai_name == "*");
+  CHECK(usage_of(*l, "*", "openai").exhausted);
+  CHECK_FALSE(usage_of(*l, "a2", "openai").exhausted);
+  CHECK(l->reserve("a2", "openai", 2000, "z", kNov15)->reserved());
+}
+
+TEST_CASE("release frees the reserved tokens and a second release is refused") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(5000, 8000));
+  auto r = l->reserve("a1", "anthropic", 5000, "x", kNov15);
+  REQUIRE(r->reserved());
+  auto rel = l->release(r->reservation_id);
+  REQUIRE(rel.ok());
+  CHECK(rel->released == 5000);
+  CHECK(usage_of(*l, "a1", "anthropic").reserved == 0);
+  CHECK(usage_of(*l, "*", "anthropic").reserved == 0);
+  CHECK_FALSE(l->release(r->reservation_id).ok());
+  CHECK_FALSE(l->commit(r->reservation_id, 1, 1, 0, kNov15).ok());
+}
+
+TEST_CASE("a failing operation does not poison the other operations of its batch") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(5000, std::nullopt));
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::promise<void> last;
+  l->commit_async(CommitRequest{999, 1, 1, 0, kNov15}, [&](Result<CommitOutcome> r) {
+    (r.ok() ? ok : failed)++;
+  });
+  l->reserve_async(ReserveRequest{"a1", "openai", 100, "x", kNov15},
+                   [&](Result<ReserveOutcome> r) { (r.ok() && r->reserved() ? ok : failed)++; });
+  l->reserve_async(ReserveRequest{"a1", "openai", 9000, "y", kNov15},
+                   [&](Result<ReserveOutcome> r) { (r.ok() && !r->reserved() ? ok : failed)++; });
+  l->release_async(12345, [&](Result<ReleaseOutcome> r) {
+    (r.ok() ? ok : failed)++;
+    last.set_value();
+  });
+  last.get_future().wait();
+  CHECK(ok == 2);
+  CHECK(failed == 2);
+  CHECK(usage_of(*l, "a1", "openai").reserved == 100);
+}
+
+TEST_CASE("a charge above the reservation is charged in full") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(5000, std::nullopt));
+  auto r = l->reserve("a1", "anthropic", 100, "big", kNov15);
+  auto c = l->commit(r->reservation_id, 150, 50, 0, kNov15);
+  REQUIRE(c.ok());
+  CHECK(c->charged == 200);
+  CHECK(usage_of(*l, "a1", "anthropic").used == 200);
+  CHECK(usage_of(*l, "a1", "anthropic").reserved == 0);
+}
+
+TEST_CASE("reservations left open are charged in full when the ledger is reopened") {
+  TempDir dir;
+  uint64_t id = 0;
+  {
+    auto l = open_ledger(dir.path, test_policy(10000, 20000));
+    id = l->reserve("a1", "anthropic", 3000, "x", kNov15)->reservation_id;
+    REQUIRE(l->reserve("a1", "anthropic", 500, "y", kNov15)->reserved());
+    REQUIRE(l->reserve("a2", "openai", 700, "z", kNov15)->reserved());
+    REQUIRE(l->commit(id, 10, 10, 0, kNov15).ok());
+    CHECK(l->report().charges.empty());
+  }
+  auto l = open_ledger(dir.path, test_policy(10000, 20000));
+  const OpenReport& rep = l->report();
+  CHECK(rep.recovered_tokens == 1200);
+  REQUIRE(rep.charges.size() == 2);
+  CHECK(usage_of(*l, "a1", "anthropic").used == 520);
+  CHECK(usage_of(*l, "a1", "anthropic").reserved == 0);
+  CHECK(usage_of(*l, "a2", "openai").used == 700);
+  CHECK(usage_of(*l, "*", "anthropic").used == 520);
+  CHECK(usage_of(*l, "*", "anthropic").reserved == 0);
+  // Nothing is charged twice on the next open.
+  l.reset();
+  auto again = open_ledger(dir.path, test_policy(10000, 20000));
+  CHECK(again->report().recovered_tokens == 0);
+  CHECK(usage_of(*again, "a1", "anthropic").used == 520);
+}
+
+TEST_CASE("reset clears the agent usage and lowers the global usage by the same amount") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(10000, 50000));
+  for (const char* agent : {"a1", "a2"}) {
+    for (const char* provider : {"anthropic", "openai"}) {
+      auto r = l->reserve(agent, provider, 5000, "x", kNov15);
+      REQUIRE(l->commit(r->reservation_id, 3000, 1000, 0.5, kNov15).ok());
+    }
+  }
+  auto reset = l->reset("a1", std::nullopt, kNov15 + 1000);
+  REQUIRE(reset.ok());
+  CHECK(reset->period == "2024-11");
+  CHECK(reset->cleared == std::map<std::string, uint64_t>{{"anthropic", 4000}, {"openai", 4000}});
+  const BudgetUsage a = usage_of(*l, "a1", "anthropic");
+  CHECK(a.used == 0);
+  CHECK(a.requests == 1);  // history keeps requests and cost
+  CHECK(a.cleared == 4000);
+  CHECK(usage_of(*l, "*", "anthropic").used == 4000);
+  CHECK(usage_of(*l, "a2", "anthropic").used == 4000);
+  auto audit = l->resets("a1");
+  REQUIRE(audit.ok());
+  CHECK(audit->size() == 2);
+  auto hist = l->history("a1", 1, kNov15);
+  CHECK(hist->at(0).providers["openai"].cleared == 4000);
+
+  auto one = l->reset("a2", std::string("openai"), kNov15 + 2000);
+  CHECK(one->cleared == std::map<std::string, uint64_t>{{"openai", 4000}});
+  CHECK(usage_of(*l, "a2", "anthropic").used == 4000);
+  CHECK(usage_of(*l, "*", "openai").used == 0);
+}
+
+TEST_CASE("idempotency entries are returned until they expire and prune deletes them") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  REQUIRE(l->idempotency_put("a1", "k1", std::string("reply\0bytes", 11), kNov15 + 1000).ok());
+  REQUIRE(l->idempotency_put("a1", "k2", "other", kNov15 + 5000).ok());
+  auto hit = l->idempotency_get("a1", "k1", kNov15);
+  REQUIRE(hit.ok());
+  REQUIRE(hit->has_value());
+  CHECK(**hit == std::string("reply\0bytes", 11));
+  CHECK_FALSE(l->idempotency_get("a2", "k1", kNov15)->has_value());
+  CHECK_FALSE(l->idempotency_get("a1", "k1", kNov15 + 1000)->has_value());
+  CHECK(l->prune(kNov15 + 2000).value() == 1);
+  CHECK(l->idempotency_get("a1", "k2", kNov15 + 2000)->has_value());
+  CHECK(l->prune(kNov15 + 2000).value() == 0);
+}
+
+TEST_CASE("reservations count requests per provider per utc day") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(100000, std::nullopt));
+  constexpr int64_t kDay = 86400000;
+  for (int i = 0; i < 3; ++i) REQUIRE(l->reserve("a1", "openai", 10, "x", kNov15)->reserved());
+  CHECK(l->reserve("a1", "openai", 10, "x", kNov15)->requests_today == 4);
+  CHECK(l->count_request("openai", kNov15).value() == 5);
+  CHECK(l->requests_today("openai", kNov15).value() == 5);
+  CHECK(l->requests_today("anthropic", kNov15).value() == 0);
+  CHECK(l->requests_today("openai", kNov15 + kDay).value() == 0);
+  CHECK(l->reserve("a1", "openai", 10, "x", kNov15 + kDay)->requests_today == 1);
+}
+
+TEST_CASE("a ledger whose schema is newer than the code refuses to open") {
+  TempDir dir;
+  { open_ledger(dir.path, test_policy(1000, std::nullopt)); }
+  {
+    MDB_env* env = nullptr;
+    REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 16);
+    REQUIRE(mdb_env_open(env, dir.path.c_str(), 0, 0640) == 0);
+    MDB_txn* txn = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    MDB_dbi meta = 0;
+    REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    uint32_t newer = kSchemaVersion + 1;
+    MDB_val k{6, const_cast<char*>("schema")};
+    MDB_val v{sizeof newer, &newer};
+    REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+  }
+  LedgerOptions o;
+  o.dir = dir.path;
+  auto l = Ledger::open(o, test_policy(1000, std::nullopt), kNov15);
+  REQUIRE_FALSE(l.ok());
+  CHECK_THAT(l.error().message, Catch::Contains("ledger schema " + std::to_string(kSchemaVersion + 1) +
+                                                " in " + dir.path + " is newer than this tollgated"));
+  CHECK_THAT(l.error().message, Catch::Contains("upgrade tollgated"));
+}
+
+TEST_CASE("a data directory that cannot be created fails open with an error naming the path") {
+  TempDir dir;
+  const std::string file = dir.path + "/not-a-dir";
+  std::ofstream(file) << "x";
+  LedgerOptions o;
+  o.dir = file + "/ledger";
+  auto l = Ledger::open(o, test_policy(1000, std::nullopt), kNov15);
+  REQUIRE_FALSE(l.ok());
+  CHECK_THAT(l.error().message, Catch::Contains(o.dir));
+}
+
+TEST_CASE("a failed commit degrades the ledger until a probe write succeeds") {
+  TempDir dir;
+  std::atomic<int> fail_next{0};
+  LedgerOptions o;
+  o.dir = dir.path;
+  o.probe_interval = std::chrono::hours(1);  // only explicit probes in this test
+  o.commit_fault = [&] { return fail_next.exchange(0); };
+  auto opened = Ledger::open(o, test_policy(10000, std::nullopt), kNov15);
+  REQUIRE(opened.ok());
+  auto& l = *opened.value();
+  REQUIRE(l.reserve("a1", "openai", 100, "x", kNov15)->reserved());
+
+  fail_next = ENOSPC;
+  auto failed = l.reserve("a1", "openai", 100, "y", kNov15);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(l.degraded());
+  CHECK_THAT(l.health().reason, Catch::Contains(dir.path));
+  auto refused = l.reserve("a1", "openai", 100, "z", kNov15);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("degraded"));
+  // Reads keep working and show nothing of the failed batch.
+  CHECK(l.usage("a1", "2024-11").value()["openai"].reserved == 100);
+
+  fail_next = EIO;
+  CHECK_FALSE(l.probe().ok());
+  CHECK(l.degraded());
+  REQUIRE(l.probe().ok());
+  CHECK_FALSE(l.degraded());
+  CHECK(l.reserve("a1", "openai", 100, "w", kNov15)->reserved());
+  CHECK(l.usage("a1", "2024-11").value()["openai"].reserved == 200);
+}

@@ -1,0 +1,170 @@
+// Alerts: edge-triggered per (scope, provider, level, period), persisted in
+// alerts_log across restarts, re-armed by reset; emergency status.
+#include <catch2/catch.hpp>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/ledger/ledger.h"
+
+using namespace tollgate::ledger;
+
+namespace {
+
+constexpr int64_t kNov15 = 1731664800000;  // 2024-11-15T10:00:00Z
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
+    const char* made = mkdtemp(tmpl);
+    REQUIRE(made != nullptr);
+    path = made;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+BudgetPolicy test_policy(std::optional<uint64_t> global, bool shutdown_on_emergency = false) {
+  BudgetPolicy p;
+  p.providers = {"anthropic", "openai"};
+  p.agent_limit = [](const std::string&, const std::string&) -> uint64_t { return 10000; };
+  p.global_limit = [global](const std::string&) { return global; };
+  p.shutdown_on_emergency = shutdown_on_emergency;
+  return p;
+}
+
+std::unique_ptr<Ledger> open_ledger(const std::string& dir, BudgetPolicy p) {
+  LedgerOptions o;
+  o.dir = dir;
+  auto l = Ledger::open(o, std::move(p), kNov15);
+  REQUIRE(l.ok());
+  return std::move(l.value());
+}
+
+std::vector<Alert> charge(Ledger& l, const std::string& agent, const std::string& provider,
+                          uint64_t tokens, int64_t at_ms) {
+  auto r = l.reserve(agent, provider, tokens, "req", at_ms);
+  REQUIRE(r.ok());
+  REQUIRE(r->reserved());
+  auto c = l.commit(r->reservation_id, tokens, 0, 0, at_ms);
+  REQUIRE(c.ok());
+  return c->alerts;
+}
+
+std::vector<AlertLevel> levels_of(const std::vector<Alert>& alerts, const std::string& scope) {
+  std::vector<AlertLevel> out;
+  for (const auto& a : alerts) {
+    if (a.ai_name == scope) out.push_back(a.level);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("each alert level fires once per budget and period") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+  CHECK(charge(*l, "a1", "openai", 7999, kNov15).empty());
+  auto warn = charge(*l, "a1", "openai", 1, kNov15 + 1);
+  REQUIRE(warn.size() == 1);
+  CHECK(warn[0].level == AlertLevel::kWarning);
+  CHECK(warn[0].threshold == Approx(0.80));
+  CHECK(warn[0].percentage == Approx(80.0));
+  CHECK(warn[0].used == 8000);
+  CHECK(warn[0].limit == 10000);
+  CHECK(warn[0].period == "2024-11");
+  CHECK(warn[0].at_ms == kNov15 + 1);
+  CHECK_THAT(warn[0].message, Catch::Contains("a1") && Catch::Contains("openai"));
+  CHECK(charge(*l, "a1", "openai", 100, kNov15 + 2).empty());
+  CHECK(levels_of(charge(*l, "a1", "openai", 1900, kNov15 + 3), "a1") ==
+        std::vector<AlertLevel>{AlertLevel::kCritical, AlertLevel::kEmergency,
+                                AlertLevel::kExhausted});
+}
+
+TEST_CASE("global budgets fire alerts under the name star") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(20000));
+  charge(*l, "a1", "anthropic", 9000, kNov15);
+  auto alerts = charge(*l, "a2", "anthropic", 8000, kNov15 + 1);
+  CHECK(levels_of(alerts, "*") == std::vector<AlertLevel>{AlertLevel::kWarning});
+  CHECK(levels_of(alerts, "a2") == std::vector<AlertLevel>{AlertLevel::kWarning});
+}
+
+TEST_CASE("alerts survive a restart and are listed newest first") {
+  TempDir dir;
+  {
+    auto l = open_ledger(dir.path, test_policy(std::nullopt));
+    charge(*l, "a1", "openai", 8000, kNov15);
+    charge(*l, "a2", "anthropic", 9600, kNov15 + 100);
+  }
+  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+  auto all = l->alerts(100, std::nullopt, std::nullopt);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].ai_name == "a2");
+  CHECK((*all)[0].level == AlertLevel::kCritical);
+  CHECK((*all)[1].level == AlertLevel::kWarning);
+  CHECK((*all)[2].ai_name == "a1");
+  CHECK(l->alerts(1, std::nullopt, std::nullopt)->size() == 1);
+  CHECK(l->alerts(100, kNov15 + 50, std::nullopt)->size() == 2);
+  CHECK(l->alerts(100, std::nullopt, std::string("a1"))->size() == 1);
+  // Already fired before the restart: not again.
+  CHECK(charge(*l, "a1", "openai", 10, kNov15 + 200).empty());
+}
+
+TEST_CASE("reset re-arms the agent alerts") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+  CHECK(charge(*l, "a1", "openai", 8500, kNov15).size() == 1);
+  REQUIRE(l->reset("a1", std::string("openai"), kNov15 + 1).ok());
+  CHECK(charge(*l, "a1", "openai", 5000, kNov15 + 2).empty());
+  auto again = charge(*l, "a1", "openai", 3000, kNov15 + 3);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].level == AlertLevel::kWarning);
+  CHECK(l->alerts(100, std::nullopt, std::string("a1"))->size() == 2);
+}
+
+TEST_CASE("emergency shutdown follows exhausted global budgets and lifts on reset") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(10000));
+  CHECK(l->emergency_status(kNov15)->level == EmergencyLevel::kNormal);
+  charge(*l, "a1", "anthropic", 10000, kNov15);
+  auto st = l->emergency_status(kNov15);
+  CHECK(st->level == EmergencyLevel::kEmergency);
+  CHECK_FALSE(st->shutdown);
+  REQUIRE(st->agents_at_risk.size() == 1);
+  CHECK(st->agents_at_risk[0].level == AgentLevel::kExhausted);
+  charge(*l, "a2", "openai", 9000, kNov15);
+  auto refused = l->reserve("a3", "openai", 1001, "x", kNov15);
+  CHECK(refused->status == ReserveStatus::kGlobalDoesNotFit);
+  st = l->emergency_status(kNov15);
+  CHECK(st->shutdown);
+  CHECK(st->level == EmergencyLevel::kShutdown);
+  CHECK(st->providers["openai"].exhausted);
+  REQUIRE(l->reset("a1", std::nullopt, kNov15 + 1).ok());
+  st = l->emergency_status(kNov15 + 1);
+  CHECK_FALSE(st->shutdown);
+  CHECK_FALSE(st->providers["anthropic"].exhausted);
+}
+
+TEST_CASE("shutdown on emergency triggers at the emergency threshold of a global budget") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(10000, true));
+  charge(*l, "a1", "openai", 9700, kNov15);
+  CHECK_FALSE(l->emergency_status(kNov15)->shutdown);
+  charge(*l, "a1", "openai", 100, kNov15);
+  CHECK(l->emergency_status(kNov15)->shutdown);
+}
+
+TEST_CASE("without global limits there is no emergency shutdown") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(std::nullopt, true));
+  charge(*l, "a1", "openai", 10000, kNov15);
+  auto st = l->emergency_status(kNov15);
+  CHECK_FALSE(st->shutdown);
+  CHECK(st->level == EmergencyLevel::kNormal);
+  CHECK(st->agents_at_risk.size() == 1);
+}

@@ -1,0 +1,139 @@
+// Concurrent reserve/commit/release from 8 threads against tight budgets:
+// after every durable batch no budget has used + reserved over its limit;
+// at the end used equals exactly what the threads committed and nothing
+// stays reserved.
+#include <catch2/catch.hpp>
+#include <stdlib.h>
+
+#include <array>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/ledger/ledger.h"
+
+using namespace tollgate::ledger;
+
+namespace {
+
+constexpr int64_t kNov15 = 1731664800000;
+constexpr uint64_t kAgentLimit = 2000000;
+constexpr uint64_t kGlobalLimit = 6000000;
+const std::array<std::string, 4> kAgents = {"a0", "a1", "a2", "a3"};
+const std::array<std::string, 2> kProviders = {"anthropic", "openai"};
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
+    const char* made = mkdtemp(tmpl);
+    REQUIRE(made != nullptr);
+    path = made;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Returns a description of the first budget over its limit, or "".
+std::string over_limit(const Ledger& l) {
+  for (const auto& provider : kProviders) {
+    const auto g = l.global_usage("2024-11").value().at(provider);
+    if (g.used + g.reserved > kGlobalLimit) return "global " + provider;
+  }
+  for (const auto& agent : kAgents) {
+    const auto usage = l.usage(agent, "2024-11");
+    for (const auto& [provider, u] : usage.value()) {
+      if (u.used + u.reserved > kAgentLimit) return agent + " " + provider;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("concurrent calls never push a budget over its limit and every charge is counted once") {
+  TempDir dir;
+  std::atomic<Ledger*> ledger{nullptr};
+  std::atomic<uint64_t> batches{0};
+  std::mutex violation_mu;
+  std::string violation;
+  LedgerOptions o;
+  o.dir = dir.path;
+  o.durable = false;  // durability is the crash test's subject; this one is about races
+  o.after_batch = [&] {
+    Ledger* l = ledger.load();
+    if (l == nullptr) return;
+    batches++;
+    if (auto v = over_limit(*l); !v.empty()) {
+      std::lock_guard lock(violation_mu);
+      if (violation.empty()) violation = v;
+    }
+  };
+  BudgetPolicy p;
+  p.providers = {kProviders.begin(), kProviders.end()};
+  p.agent_limit = [](const std::string&, const std::string&) { return kAgentLimit; };
+  p.global_limit = [](const std::string&) -> std::optional<uint64_t> { return kGlobalLimit; };
+  auto opened = Ledger::open(o, p, kNov15);
+  REQUIRE(opened.ok());
+  ledger = opened.value().get();
+  Ledger& l = *opened.value();
+
+  constexpr int kThreads = 8;
+  constexpr int kOpsPerThread = 10000;
+  std::array<std::array<std::atomic<uint64_t>, 2>, 4> charged{};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> errors{0};
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937_64 rng(1000 + t);
+        std::uniform_int_distribution<size_t> agent(0, 3), provider(0, 1), action(0, 9);
+        std::uniform_int_distribution<uint64_t> amount(1, 2000);
+        int ops = 0;
+        while (ops < kOpsPerThread) {
+          const size_t a = agent(rng), pr = provider(rng);
+          const uint64_t want = amount(rng);
+          auto r = l.reserve(kAgents[a], kProviders[pr], want, "t", kNov15);
+          ++ops;
+          if (!r.ok()) { errors++; continue; }
+          if (!r->reserved()) { refused++; continue; }
+          if (action(rng) < 3) {
+            if (!l.release(r->reservation_id).ok()) errors++;
+          } else {
+            const uint64_t in = std::uniform_int_distribution<uint64_t>(0, want)(rng);
+            const uint64_t out = std::uniform_int_distribution<uint64_t>(0, want - in)(rng);
+            if (l.commit(r->reservation_id, in, out, 0.001, kNov15).ok()) {
+              charged[a][pr] += in + out;
+            } else {
+              errors++;
+            }
+          }
+          ++ops;
+        }
+      });
+    }
+  }
+  ledger = nullptr;
+  INFO("batches " << batches.load() << ", refused " << refused.load());
+  CHECK(violation.empty());
+  CHECK(errors == 0);
+  CHECK(refused > 0);  // the budgets really were tight
+  CHECK(batches > 0);
+  for (size_t pr = 0; pr < 2; ++pr) {
+    uint64_t sum = 0;
+    for (size_t a = 0; a < 4; ++a) {
+      const auto u = l.usage(kAgents[a], "2024-11").value().at(kProviders[pr]);
+      CHECK(u.used == charged[a][pr].load());
+      CHECK(u.reserved == 0);
+      sum += u.used;
+    }
+    const auto g = l.global_usage("2024-11").value().at(kProviders[pr]);
+    CHECK(g.used == sum);
+    CHECK(g.reserved == 0);
+  }
+}

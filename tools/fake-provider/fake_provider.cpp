@@ -1,0 +1,228 @@
+#include "tools/fake-provider/fake_provider.h"
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+
+namespace tollgate::fake_provider {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kEchoBytes = 200;
+constexpr const char* kJson = "application/json";
+
+// Shuts down the TCP connection with these local and remote ports, so the
+// client sees the connection closed with no answer (httplib's handlers get
+// no socket; the 4-tuple identifies it among this process's descriptors).
+bool shutdown_connection(int local_port, int remote_port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return false;
+  bool done = false;
+  while (dirent* entry = readdir(dir)) {
+    int fd = std::atoi(entry->d_name);
+    if (fd <= 2) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t llen = sizeof local, plen = sizeof peer;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) != 0) continue;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) continue;
+    auto port_of = [](const sockaddr_storage& a) {
+      if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+      if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+      return uint16_t{0};
+    };
+    if (port_of(local) == local_port && port_of(peer) == remote_port) {
+      ::shutdown(fd, SHUT_RDWR);
+      done = true;
+      break;
+    }
+  }
+  closedir(dir);
+  return done;
+}
+
+std::string echo_text(const std::string& prompt) {
+  std::string cut = prompt.substr(0, kEchoBytes);
+  // Do not end inside a UTF-8 sequence.
+  while (!cut.empty() && cut.size() < prompt.size() &&
+         (static_cast<unsigned char>(prompt[cut.size()]) & 0xC0) == 0x80) {
+    cut.pop_back();
+  }
+  return "echo: " + cut;
+}
+
+}  // namespace
+
+FakeProvider::FakeProvider(FakeProviderOptions options) : options_(std::move(options)) {}
+
+void FakeProvider::install(httplib::Server& server) {
+  server.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_call("anthropic", req, res);
+  });
+  auto openai = [this](const httplib::Request& req, httplib::Response& res) {
+    handle_call("openai", req, res);
+  };
+  server.Post("/v1/chat/completions", openai);
+  server.Post("/chat/completions", openai);
+
+  server.Post("/_control/faults", [this](const httplib::Request& req, httplib::Response& res) {
+    json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    std::string error;
+    auto list = body.is_discarded() ? std::nullopt : parse_faults(body, error);
+    if (!list) {
+      res.status = 400;
+      res.set_content(dump({{"error", body.is_discarded() ? "body is not JSON" : error}}), kJson);
+      return;
+    }
+    faults_.replace(std::move(*list));
+    res.set_content(dump({{"ok", true}, {"faults", faults_.to_json()}}), kJson);
+  });
+  server.Get("/_control/faults", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump(faults_.to_json()), kJson);
+  });
+  server.Delete("/_control/faults", [this](const httplib::Request&, httplib::Response& res) {
+    faults_.clear();
+    res.set_content(dump({{"ok", true}}), kJson);
+  });
+  server.Get("/_control/stats", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump(stats_json()), kJson);
+  });
+  server.Post("/_control/reset", [this](const httplib::Request&, httplib::Response& res) {
+    reset_stats();
+    res.set_content(dump({{"ok", true}}), kJson);
+  });
+  server.Get("/_control/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump({{"ok", true}}), kJson);
+  });
+}
+
+void FakeProvider::handle_call(const std::string& api, const httplib::Request& req,
+                               httplib::Response& res) {
+  CheckResult checked = api == "anthropic" ? check_anthropic(req, options_.api_key)
+                                           : check_openai(req, options_.api_key);
+  if (auto* error = std::get_if<ApiError>(&checked)) {
+    count(api, 0, 0, true);
+    send_error(api, *error, std::nullopt, res);
+    return;
+  }
+  const ParsedCall& call = std::get<ParsedCall>(checked);
+  Fault fault = faults_.next(api).value_or(Fault{});
+  if (fault.delay_ms > 0) delay(fault.delay_ms);
+  if (fault.drop) {
+    count(api, 0, 0, true);
+    if (!shutdown_connection(req.local_port, req.remote_port)) {
+      // Not found: the best substitute is headers with no body.
+      res.set_content_provider(1, kJson, [](size_t, size_t, httplib::DataSink&) { return false; });
+    }
+    return;
+  }
+  if (fault.insufficient_quota) {
+    count(api, 0, 0, true);
+    send_error(api, out_of_credit_error(api), fault.retry_after_s, res);
+    return;
+  }
+  if (fault.status != 0) {
+    count(api, 0, 0, true);
+    send_error(api, status_error(api, fault.status), fault.retry_after_s, res);
+    return;
+  }
+  if (fault.invalid_json) {
+    count(api, 0, 0, true);
+    res.set_content(R"({"id": "broken", "content": [{"type": "te)", kJson);
+    return;
+  }
+  answer_success(api, call, fault, req, res);
+}
+
+void FakeProvider::answer_success(const std::string& api, const ParsedCall& call,
+                                  const Fault& fault, const httplib::Request&,
+                                  httplib::Response& res) {
+  uint64_t id = next_id_.fetch_add(1);
+  ReplySpec spec;
+  spec.model = call.model;
+  spec.text = echo_text(call.last_user_text);
+  if (fault.body_bytes && spec.text.size() < *fault.body_bytes) {
+    spec.text.resize(*fault.body_bytes, 'x');
+  }
+  spec.input_tokens = call.input_tokens;
+  spec.output_tokens = fault.output_tokens.value_or(options_.output_tokens);
+  if (call.max_tokens) spec.output_tokens = std::min(spec.output_tokens, *call.max_tokens);
+  spec.with_usage = !fault.no_usage;
+  spec.created_s = static_cast<int64_t>(std::time(nullptr));
+  if (api == "anthropic") {
+    spec.id = "msg_fake_" + std::to_string(id);
+    res.set_header("request-id", "req_fake_" + std::to_string(id));
+  } else {
+    spec.id = "chatcmpl-fake-" + std::to_string(id);
+    res.set_header("x-request-id", "req_fake_" + std::to_string(id));
+  }
+  auto body = std::make_shared<std::string>(
+      dump(api == "anthropic" ? anthropic_reply(spec) : openai_reply(spec)));
+  if (fault.truncate) {
+    count(api, 0, 0, true);
+    size_t half = body->size() / 2;
+    res.set_content_provider(body->size(), kJson,
+                             [body, half](size_t offset, size_t, httplib::DataSink& sink) {
+                               if (offset >= half) return false;  // abort: connection closes
+                               sink.write(body->data() + offset, half - offset);
+                               return true;
+                             });
+    return;
+  }
+  count(api, spec.input_tokens, spec.output_tokens, false);
+  res.set_content(*body, kJson);
+}
+
+void FakeProvider::send_error(const std::string& api, const ApiError& error,
+                              const std::optional<int>& retry_after_s, httplib::Response& res) {
+  res.status = error.status;
+  if (retry_after_s) res.set_header("retry-after", std::to_string(*retry_after_s));
+  if (api == "anthropic") res.set_header("x-should-retry", error.status >= 500 || error.status == 429 ? "true" : "false");
+  res.set_content(dump(error.body), kJson);
+}
+
+void FakeProvider::delay(int ms) {
+  std::unique_lock lock(mu_);
+  shutdown_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return shutting_down_; });
+}
+
+void FakeProvider::count(const std::string& api, uint64_t in, uint64_t out, bool error) {
+  std::lock_guard lock(mu_);
+  ApiStats& s = api == "anthropic" ? anthropic_ : openai_;
+  ++s.requests;
+  s.input_tokens += in;
+  s.output_tokens += out;
+  if (error) ++s.errors;
+}
+
+json FakeProvider::stats_json() const {
+  std::lock_guard lock(mu_);
+  auto one = [](const ApiStats& s) {
+    return json{{"requests", s.requests},
+                {"input_tokens", s.input_tokens},
+                {"output_tokens", s.output_tokens},
+                {"errors", s.errors}};
+  };
+  return {{"anthropic", one(anthropic_)}, {"openai", one(openai_)}};
+}
+
+void FakeProvider::reset_stats() {
+  std::lock_guard lock(mu_);
+  anthropic_ = {};
+  openai_ = {};
+}
+
+void FakeProvider::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    shutting_down_ = true;
+  }
+  shutdown_cv_.notify_all();
+}
+
+}  // namespace tollgate::fake_provider

@@ -1,0 +1,67 @@
+// Fault scripts for the fake provider: what to do instead of (or on top of)
+// a normal answer, per API, for the next N requests or forever.
+//
+// Syntax on the command line: `API:key=value:flag...`, e.g.
+//   anthropic:status=529:times=3     openai:status=429:retry_after=2:times=1
+//   openai:delay_ms=500              anthropic:truncate     openai:drop
+//   anthropic:output_tokens=5        openai:no_usage        anthropic:invalid_json
+//   openai:body_bytes=10000000       openai:insufficient_quota
+// API is `anthropic`, `openai` or `*` (both). The same faults as JSON (for
+// POST /_control/faults): an array whose elements are such strings or
+// objects {"api": "openai", "status": 429, "retry_after": 2, "times": 1,
+// "delay_ms": 0, "truncate": false, "drop": false, "output_tokens": 5,
+// "no_usage": false, "invalid_json": false, "body_bytes": 0,
+// "insufficient_quota": false}.
+//
+// FaultScript is thread-safe: every method may be called from any server
+// thread.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tollgate::fake_provider {
+
+struct Fault {
+  std::string api = "*";       // "anthropic", "openai" or "*"
+  std::optional<int> times;    // remaining firings; nullopt = forever
+  int status = 0;              // non-zero: answer with this HTTP error
+  std::optional<int> retry_after_s;  // Retry-After header on error answers
+  int delay_ms = 0;            // wait before answering
+  bool truncate = false;       // send half the body, then close
+  bool drop = false;           // close the connection without answering
+  bool no_usage = false;       // success without the usage field
+  bool invalid_json = false;   // 200 with a body that is not JSON
+  bool insufficient_quota = false;  // the API's out-of-credit error
+  std::optional<uint64_t> output_tokens;  // override the output token count
+  std::optional<size_t> body_bytes;       // pad the reply text to this many bytes
+
+  nlohmann::json to_json() const;
+};
+
+// Parses one fault in the command-line syntax; nullopt and `error` set on
+// failure.
+std::optional<Fault> parse_fault(const std::string& text, std::string& error);
+// Parses the JSON form (an array of strings or objects).
+std::optional<std::vector<Fault>> parse_faults(const nlohmann::json& list, std::string& error);
+
+class FaultScript {
+ public:
+  void replace(std::vector<Fault> faults);
+  void clear();
+  // The first fault for `api` still armed, counted down by one; nullopt when
+  // none applies.
+  std::optional<Fault> next(const std::string& api);
+  nlohmann::json to_json() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Fault> faults_;  // guarded by mu_
+};
+
+}  // namespace tollgate::fake_provider

@@ -1,0 +1,122 @@
+// fake-provider: a local HTTP server that speaks the Anthropic Messages and
+// OpenAI Chat Completions APIs, with fault injection, for tests, the demo and
+// benchmarks. See fake_provider.h for routes and behaviour, fault_script.h
+// for the fault syntax.
+//
+// Prints "listening HOST:PORT" on stdout once bound (flushed), so callers can
+// pass --port 0 and read the port back. Exits 0 on SIGTERM/SIGINT.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+// CLI11 2.1 trips g++ 12's -Wnull-dereference inside its own string helpers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <CLI/CLI.hpp>
+#pragma GCC diagnostic pop
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "tools/fake-provider/fake_provider.h"
+
+namespace {
+
+using tollgate::fake_provider::FakeProvider;
+using tollgate::fake_provider::FakeProviderOptions;
+using tollgate::fake_provider::Fault;
+
+// httplib listens with a backlog of 5: a burst of connects overflows it and
+// the dropped SYNs are retried only after a second or more. Linux lets a
+// second listen() on the bound socket raise the backlog.
+class Server : public httplib::Server {
+ public:
+  bool raise_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+};
+
+struct Args {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  size_t threads = 64;
+  FakeProviderOptions provider;
+  std::vector<std::string> faults;
+};
+
+int serve(const Args& args, const std::vector<Fault>& faults) {
+  // Block the stop signals in every thread; one thread takes them with
+  // sigwait, so no async-signal-safety concerns arise.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  FakeProvider provider(args.provider);
+  provider.faults().replace(faults);
+  Server server;
+  const size_t threads = args.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_keep_alive_max_count(100000);
+  server.set_keep_alive_timeout(2);
+  provider.install(server);
+
+  int port = args.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(args.host);
+  } else if (!server.bind_to_port(args.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    std::cerr << "fake-provider: cannot bind " << args.host << ":" << args.port << "\n";
+    return 1;
+  }
+  if (!server.raise_backlog(SOMAXCONN)) {
+    std::cerr << "fake-provider: cannot raise the listen backlog\n";
+  }
+  std::cout << "listening " << args.host << ":" << port << std::endl;
+
+  std::jthread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    provider.shutdown();
+    server.stop();
+  });
+  bool ok = server.listen_after_bind();
+  // Listening ended on its own (not by a signal): release the waiter.
+  provider.shutdown();
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  CLI::App app{"fake-provider: local Anthropic/OpenAI stand-in with fault injection"};
+  app.add_option("--host", args.host, "address to bind")->capture_default_str();
+  app.add_option("--port", args.port, "port; 0 picks a free one")->capture_default_str();
+  app.add_option("--threads", args.threads, "server threads (one per open connection)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--output-tokens", args.provider.output_tokens,
+                 "output tokens per reply (capped by max_tokens)")
+      ->capture_default_str();
+  app.add_option("--api-key", args.provider.api_key, "accept only this key (default: any)");
+  app.add_option("--fault", args.faults,
+                 "fault script entry, e.g. anthropic:status=529:times=3 (repeatable)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<Fault> faults;
+  for (const auto& text : args.faults) {
+    std::string error;
+    auto f = tollgate::fake_provider::parse_fault(text, error);
+    if (!f) {
+      std::cerr << "fake-provider: " << error << "\n";
+      return 2;
+    }
+    faults.push_back(std::move(*f));
+  }
+  return serve(args, faults);
+}

@@ -1,0 +1,37 @@
+#include "tools/tollctl/client.h"
+
+namespace tollgate::tools {
+
+Client::Client(zmq::context_t& context, const std::string& endpoint)
+    : socket_(context, zmq::socket_type::dealer) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.connect(endpoint);
+}
+
+std::optional<nlohmann::json> Client::request(const protocol::RequestBody& body,
+                                              std::chrono::milliseconds timeout) {
+  const int64_t id = next_id_++;
+  auto bytes = protocol::encode_request(protocol::RequestId::from_int(id), body);
+  socket_.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, left);
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    zmq::message_t frame;
+    std::string last;
+    do {
+      (void)socket_.recv(frame);
+      last = frame.to_string();
+    } while (frame.more());
+    auto json = protocol::to_json(last);
+    if (!json) continue;
+    if ((*json).contains("id") && (*json)["id"] == id) return *json;
+  }
+}
+
+}  // namespace tollgate::tools

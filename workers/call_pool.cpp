@@ -1,0 +1,148 @@
+#include "workers/call_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/ledger/budget.h"
+
+namespace tollgate::workers {
+
+using protocol::Error;
+
+namespace {
+
+constexpr int64_t kIdempotencyTtlMs = 24LL * 3600 * 1000;
+constexpr int64_t kOverloadedRetryMs = 100;
+
+std::string idempotency_key(const std::string& agent, const std::string& key) {
+  return agent + std::string(1, '\0') + key;
+}
+
+}  // namespace
+
+std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed) {
+  auto json = protocol::to_json(body);
+  if (!json) return protocol::encode_error_reply(id, Error::internal("stored reply unreadable"));
+  nlohmann::json id_value = nullptr;
+  if (!id.is_nil()) {
+    if (auto v = protocol::to_json(id.raw)) id_value = *v;
+  }
+  (*json)["id"] = id_value;
+  if (replayed && json->value("ok", false)) (*json)["replayed"] = true;
+  return protocol::from_json(*json);
+}
+
+CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& mailbox,
+                   std::function<int64_t()> now_ms, size_t workers)
+    : ledger_(ledger), mailbox_(mailbox) {
+  env_.ledger = &ledger;
+  env_.runtime = &runtime;
+  env_.now_ms = std::move(now_ms);
+  env_.finish = [this](const CallSpec& spec, LoopMessage m, std::optional<protocol::CallReply> r) {
+    finish(spec, std::move(m), std::move(r));
+  };
+  for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
+    workers_.push_back(std::make_unique<Worker>());
+  }
+}
+
+CallPool::~CallPool() {
+  // Workers first: their last steps may still post to the mailbox.
+  workers_.clear();
+}
+
+std::optional<std::string> CallPool::start(uint64_t token, const protocol::RequestId& id,
+                                           protocol::CallRequest request,
+                                           const std::shared_ptr<const Config>& config) {
+  if (shutdown_) {
+    return protocol::encode_error_reply(
+        id, Error::emergency_shutdown("tollgated is in emergency shutdown: " + *shutdown_ +
+                                      "; calls are refused until a reset or the next period"));
+  }
+  if (auto health = ledger_.health(); health.degraded) {
+    return protocol::encode_error_reply(
+        id, Error::internal("ledger is degraded, calls are refused until it recovers: " +
+                            health.reason));
+  }
+  if (inflight_ >= config->max_inflight) {
+    return protocol::encode_error_reply(
+        id, Error::overloaded("too many calls in flight (" + std::to_string(inflight_) +
+                                  ", TOLLGATE_MAX_INFLIGHT)",
+                              kOverloadedRetryMs));
+  }
+  const uint64_t max_tokens = request.max_tokens.value_or(config->default_max_tokens);
+  std::vector<std::string> contents;
+  uint64_t input_bytes = request.system ? request.system->size() : 0;
+  if (request.prompt) contents.push_back(*request.prompt);
+  for (const auto& m : request.messages) contents.push_back(m.content);
+  for (const auto& c : contents) input_bytes += c.size();
+  if (input_bytes / 4 + max_tokens > config->max_tokens_per_request) {
+    return protocol::encode_error_reply(
+        id, Error::too_large("call: max_tokens " + std::to_string(max_tokens) + " + about " +
+                             std::to_string(input_bytes / 4) +
+                             " input tokens is over the per-request cap of " +
+                             std::to_string(config->max_tokens_per_request) +
+                             " (MAX_TOKENS_PER_REQUEST)"));
+  }
+  const int64_t now = env_.now_ms();
+  if (request.idempotency_key) {
+    auto key = idempotency_key(request.ai_name, *request.idempotency_key);
+    if (auto it = running_keys_.find(key); it != running_keys_.end()) {
+      it->second.push_back({token, id});
+      return std::nullopt;
+    }
+    auto stored = ledger_.idempotency_get(request.ai_name, *request.idempotency_key, now);
+    if (stored && *stored) return reply_for(**stored, id, true);
+    running_keys_[key];
+  }
+  CallSpec spec;
+  spec.token = token;
+  spec.id = id;
+  spec.reservation = ledger::token_upper_bound(request.system.value_or(""), contents, max_tokens);
+  spec.request = std::move(request);
+  spec.config = config;
+  spec.received_ms = now;
+  spec.received = std::chrono::steady_clock::now();
+  ++inflight_;
+  Worker& worker = *workers_[next_worker_++ % workers_.size()];
+  worker.post([this, &worker, spec = std::move(spec)]() mutable {
+    std::make_shared<CallRun>(std::move(spec), env_, worker)->start();
+  });
+  return std::nullopt;
+}
+
+void CallPool::finish(const CallSpec& spec, LoopMessage message,
+                      std::optional<protocol::CallReply> reply) {
+  std::optional<std::string> key;
+  if (spec.request.idempotency_key) {
+    key = idempotency_key(spec.request.ai_name, *spec.request.idempotency_key);
+  }
+  const std::string body = *message.reply;
+  message.then = [this, key, body] {
+    --inflight_;
+    if (key) settle(*key, body);
+  };
+  if (!reply || !key) {
+    mailbox_.post(std::move(message));
+    return;
+  }
+  // Stored durably before anyone is answered.
+  auto stored = protocol::encode_reply(protocol::RequestId{}, *reply);
+  ledger_.idempotency_put_async(
+      spec.request.ai_name, *spec.request.idempotency_key, std::move(stored),
+      spec.received_ms + kIdempotencyTtlMs,
+      [this, message = std::move(message)](protocol::Result<bool> r) mutable {
+        if (!r) spdlog::error("idempotency record not stored: {}", r.error().message);
+        mailbox_.post(std::move(message));
+      });
+}
+
+void CallPool::settle(const std::string& key, const std::string& reply_body) {
+  auto it = running_keys_.find(key);
+  if (it == running_keys_.end()) return;
+  for (const auto& w : it->second) {
+    mailbox_.post({w.token, reply_for(reply_body, w.id, true), {}, {}});
+  }
+  running_keys_.erase(it);
+}
+
+}  // namespace tollgate::workers

@@ -1,0 +1,70 @@
+// CallPool: runs `call` requests on N Worker threads (the CallService the
+// Dispatcher hands calls to).
+//
+// On the loop thread, start() refuses what can be refused at once
+// (emergency shutdown, a degraded ledger, too many calls in flight, a call
+// over the per-request token cap), answers idempotent repeats (from the
+// ledger, or by waiting for the first call with the same key still
+// running), and otherwise hands the call to a worker round-robin. The
+// worker's answer comes back through the Mailbox; its `then` step runs on
+// the loop and answers the repeats that waited.
+//
+// Idempotency (PROTOCOL.md `call`): a successful call's reply is stored in
+// the ledger, durably, before the reply is sent, so a repeat can never reach
+// a provider again; a failed call is not stored.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/call_service.h"
+#include "workers/call_run.h"
+#include "workers/worker.h"
+
+namespace tollgate::workers {
+
+class CallPool : public CallService {
+ public:
+  CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& mailbox,
+           std::function<int64_t()> now_ms, size_t workers);
+  ~CallPool() override;
+
+  std::optional<std::string> start(uint64_t token, const protocol::RequestId& id,
+                                   protocol::CallRequest request,
+                                   const std::shared_ptr<const Config>& config) override;
+  void reconfigure(const std::shared_ptr<const Config>&) override {}
+
+  // Loop thread: emergency shutdown on (with the reason) or off.
+  void set_shutdown(std::optional<std::string> reason) override { shutdown_ = std::move(reason); }
+  size_t inflight() const { return inflight_; }
+
+ private:
+  struct Waiter {
+    uint64_t token;
+    protocol::RequestId id;
+  };
+  // Worker thread: the call ended.
+  void finish(const CallSpec& spec, LoopMessage message, std::optional<protocol::CallReply> reply);
+  // Loop thread: after the first call's reply went out.
+  void settle(const std::string& key, const std::string& reply_body);
+
+  ledger::Ledger& ledger_;
+  Mailbox& mailbox_;
+  CallEnvironment env_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+
+  // Loop thread only.
+  size_t next_worker_ = 0;
+  size_t inflight_ = 0;
+  std::optional<std::string> shutdown_;
+  std::map<std::string, std::vector<Waiter>> running_keys_;  // agent \0 key -> repeats
+};
+
+// The same reply for another request id (and marked replayed): used to
+// answer idempotent repeats from a stored or just-sent reply body.
+std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed);
+
+}  // namespace tollgate::workers

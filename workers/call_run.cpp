@@ -1,0 +1,340 @@
+#include "workers/call_run.h"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/policy/backoff.h"
+#include "daemon/reports.h"
+#include "daemon/selection_snapshot.h"
+#include "workers/provider_adapter.h"
+
+namespace tollgate::workers {
+
+using protocol::Error;
+
+namespace {
+
+constexpr int64_t kBackoffBaseMs = 200;
+constexpr int64_t kBackoffCapMs = 5000;
+constexpr int64_t kConnectTimeoutMs = 10000;
+
+// The `code` of an attempts entry for a provider that failed.
+std::string failure_code(const ProviderFailure& f) {
+  if (f.kind == FailureKind::kTimeout) return "timeout";
+  if (f.kind == FailureKind::kRateLimited) return "rate_limited";
+  return "provider_error";
+}
+
+// Did the provider possibly serve (and bill) a request that failed? Then
+// its reservation is charged in full: usage is never undercounted.
+bool may_have_served(const ProviderFailure& f, const HttpResponse& r) {
+  switch (f.kind) {
+    case FailureKind::kTimeout:
+    case FailureKind::kInvalidResponse:
+      return true;
+    case FailureKind::kTransport:
+      // Refused or unresolvable: nothing reached the provider.
+      return r.curl_code != 6 && r.curl_code != 7;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+CallRun::CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker)
+    : spec_(std::move(spec)), env_(env), worker_(worker), rng_(std::random_device{}()) {}
+
+void CallRun::post(std::function<void(CallRun&)> step) {
+  worker_.post([self = shared_from_this(), step = std::move(step)] { step(*self); });
+}
+
+int64_t CallRun::remaining_ms() const { return deadline_ms_ - env_.now_ms(); }
+
+double CallRun::elapsed_ms() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - spec_.received)
+      .count();
+}
+
+double CallRun::attempt_ms() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                   attempt_started_)
+      .count();
+}
+
+void CallRun::start() {
+  const auto& req = spec_.request;
+  const auto& config = *spec_.config;
+  if (req.prompt) {
+    call_.messages.push_back({"user", *req.prompt});
+  } else {
+    for (const auto& m : req.messages) call_.messages.push_back(Message{m.role, m.content});
+  }
+  call_.system = req.system;
+  call_.max_tokens = static_cast<uint32_t>(req.max_tokens.value_or(config.default_max_tokens));
+  call_.temperature = req.temperature.value_or(config.default_temperature);
+  deadline_ms_ = spec_.received_ms +
+                 static_cast<int64_t>(req.timeout_ms ? static_cast<uint64_t>(*req.timeout_ms)
+                                                     : config.call_timeout_ms);
+  plan();
+}
+
+void CallRun::plan() {
+  const int64_t now = env_.now_ms();
+  auto snapshot = env_.ledger->snapshot(spec_.request.ai_name, now);
+  if (!snapshot) {
+    finish_error(Error::internal("ledger: " + snapshot.error().message));
+    return;
+  }
+  // Reservation 0: whether the call fits is the ledger's answer at reserve
+  // time, which also marks the budget exhausted (and fires that alert) the
+  // first time a reservation does not fit (PROTOCOL.md section 4).
+  auto input = selection_input(*spec_.config, *snapshot, *env_.runtime, spec_.request.ai_name,
+                               0, spec_.request.preferred_provider, now);
+  plan_ = policy::select_providers(input);
+  step_ = 0;
+  next_step();
+}
+
+void CallRun::next_step() {
+  if (remaining_ms() <= 0) {
+    finish_error(Error::timeout("call: deadline passed after " +
+                                std::to_string(static_cast<int64_t>(elapsed_ms())) + " ms"));
+    return;
+  }
+  while (step_ < plan_.steps.size()) {
+    const auto& step = plan_.steps[step_++];
+    if (step.skip) {
+      records_.push_back(policy::skip_record(step));
+      continue;
+    }
+    current_ = step;
+    provider_ = spec_.config->provider(step.provider);
+    if (!provider_) continue;  // cannot happen: the plan comes from the config
+    api_ = api_from_name(provider_->api).value_or(ProviderApi::kAnthropic);
+    call_.api_key = provider_->api_key;
+    call_.base_url = provider_->base_url;
+    call_.model = spec_.request.model.value_or(provider_->model);
+    attempts_ = 0;
+    provider_latency_ms_ = 0;
+    try_provider(step);
+    return;
+  }
+  finish_error(policy::final_error(spec_.request.ai_name, records_));
+}
+
+void CallRun::try_provider(const policy::PlanStep& step) {
+  const int64_t now = env_.now_ms();
+  auto admission = env_.runtime->admit(step.provider, now);
+  for (auto& e : admission.events) events_.emplace_back(std::move(e));
+  if (!admission.allowed) {
+    if (attempts_ > 0) {
+      give_up_provider(failure_code(last_failure_), last_failure_.message);
+    } else {
+      records_.push_back(policy::skip_record(
+          step.provider, {admission.refused_for, admission.detail, admission.retry_after_ms}));
+      next_step();
+    }
+    return;
+  }
+  permit_ = admission.permit;
+  ledger::ReserveRequest r{spec_.request.ai_name, step.provider, spec_.reservation,
+                           spec_.id.to_display(), now};
+  env_.ledger->reserve_async(std::move(r), [self = shared_from_this()](auto result) {
+    self->worker_.post([self, result = std::move(result)] { self->on_reserved(result); });
+  });
+}
+
+void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
+  if (!r) {
+    env_.runtime->abandon(current_.provider, permit_);
+    finish_error(Error::internal("ledger: " + r.error().message));
+    return;
+  }
+  add_ledger_events(r->alerts, r->rollover);
+  period_ = r->period;
+  if (!r->reserved()) {
+    env_.runtime->abandon(current_.provider, permit_);
+    if (attempts_ > 0) {
+      give_up_provider(failure_code(last_failure_), last_failure_.message);
+      return;
+    }
+    std::string scope = r->status == ledger::ReserveStatus::kAgentDoesNotFit
+                            ? "agent " + spec_.request.ai_name + "'s budget"
+                            : "the global budget";
+    records_.push_back(policy::skip_record(
+        current_.provider, {policy::Reason::kFallbackThreshold,
+                            current_.provider + ": a reservation of " +
+                                std::to_string(spec_.reservation) + " tokens does not fit " + scope,
+                            std::nullopt}));
+    next_step();
+    return;
+  }
+  reservation_id_ = r->reservation_id;
+  send();
+}
+
+void CallRun::send() {
+  ++attempts_;
+  attempt_started_ = std::chrono::steady_clock::now();
+  const int64_t remaining = remaining_ms();
+  HttpRequestOptions options;
+  options.total_timeout_ms = std::max<int64_t>(1, remaining);
+  options.connect_timeout_ms = std::min(kConnectTimeoutMs, options.total_timeout_ms);
+  worker_.http().submit(build_request(api_, call_), options,
+                        [self = shared_from_this()](HttpResponse response) {
+                          self->worker_.post([self, response = std::move(response)] {
+                            self->on_response(response);
+                          });
+                        });
+}
+
+void CallRun::on_response(const HttpResponse& response) {
+  provider_latency_ms_ += attempt_ms();
+  const int64_t now = env_.now_ms();
+  auto result = interpret_response(api_, response, now, call_.api_key);
+  if (!result.ok()) {
+    auto events = env_.runtime->record(current_.provider, permit_, false,
+                                       static_cast<int>(result.failure.http_status), now);
+    for (auto& e : events) events_.emplace_back(std::move(e));
+    if (result.failure.kind == FailureKind::kOutOfCredit) {
+      env_.runtime->mark_out_of_credit(current_.provider, period_);
+      spdlog::warn("{} says the account is out of credit; skipping it for {}: {}",
+                   current_.provider, period_, result.failure.message);
+    }
+    attempt_failed(result.failure, may_have_served(result.failure, response));
+    return;
+  }
+  for (auto& e : env_.runtime->record(current_.provider, permit_, true, 200, now)) {
+    events_.emplace_back(std::move(e));
+  }
+  reply_ = std::move(result.reply);
+  if (reply_.model.empty()) reply_.model = call_.model;
+  if (result.status == ProviderResult::Status::kUsageMissing) {
+    spdlog::warn("request {}: {} reported no usage; charging the reservation of {} tokens in full",
+                 spec_.id.to_display(), current_.provider, spec_.reservation);
+    reply_.output_tokens = call_.max_tokens;
+    reply_.input_tokens = spec_.reservation - call_.max_tokens;
+  }
+  const auto& prices = spec_.config->prices;
+  auto price = prices.find(reply_.model);
+  if (price == prices.end()) price = prices.find(call_.model);
+  cost_usd_ = price == prices.end()
+                  ? 0.0
+                  : ledger::cost_usd(price->second, reply_.input_tokens, reply_.output_tokens);
+  ledger::CommitRequest c{reservation_id_, reply_.input_tokens, reply_.output_tokens, cost_usd_, now};
+  env_.ledger->commit_async(c, [self = shared_from_this()](auto r) {
+    self->worker_.post([self, r = std::move(r)] { self->on_committed(r); });
+  });
+}
+
+void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
+  last_failure_ = failure;
+  const int64_t now = env_.now_ms();
+  const uint64_t reservation = reservation_id_;
+  reservation_id_ = 0;
+  // The reservation is settled durably before the call moves on, so no
+  // reply (and no retry) ever leaves a reservation behind.
+  if (served) {
+    // The provider may have served it: charge the reservation in full.
+    spdlog::warn("request {}: {} failed after possibly serving it ({}); charging {} tokens",
+                 spec_.id.to_display(), current_.provider, failure.message, spec_.reservation);
+    const uint64_t out = call_.max_tokens;
+    const uint64_t in = spec_.reservation - out;
+    events_.emplace_back(protocol::UsageEvent{spec_.request.ai_name, current_.provider,
+                                              call_.model, in, out, in + out, 0.0, attempt_ms(),
+                                              "unconfirmed", spec_.id, period_, now});
+    env_.ledger->commit_async({reservation, in, out, 0.0, now}, [self = shared_from_this()](auto r) {
+      self->worker_.post([self, r = std::move(r)] {
+        if (!r) {
+          self->finish_error(protocol::Error::internal("ledger: " + r.error().message));
+          return;
+        }
+        self->add_ledger_events(r->alerts, r->rollover);
+        self->retry_or_move_on();
+      });
+    });
+  } else {
+    env_.ledger->release_async(reservation, [self = shared_from_this()](auto r) {
+      self->worker_.post([self, r = std::move(r)] {
+        if (!r) {
+          self->finish_error(protocol::Error::internal("ledger: " + r.error().message));
+          return;
+        }
+        self->retry_or_move_on();
+      });
+    });
+  }
+}
+
+void CallRun::retry_or_move_on() {
+  const auto& failure = last_failure_;
+  if (failure.retryable && attempts_ < spec_.config->max_attempts) {
+    std::uniform_real_distribution<double> jitter(0.0, 1.0);
+    auto backoff = policy::backoff_delay_ms(attempts_, kBackoffBaseMs, kBackoffCapMs,
+                                            failure.retry_after_ms, remaining_ms(), jitter(rng_));
+    if (!backoff.give_up) {
+      worker_.post_after(std::chrono::milliseconds(backoff.delay_ms),
+                         [self = shared_from_this()] { self->try_provider(self->current_); });
+      return;
+    }
+  }
+  give_up_provider(failure_code(failure), failure.message);
+}
+
+void CallRun::give_up_provider(const std::string& code, const std::string& message) {
+  records_.push_back(policy::error_record(current_.provider, code, message, provider_latency_ms_));
+  next_step();
+}
+
+void CallRun::on_committed(const protocol::Result<ledger::CommitOutcome>& r) {
+  if (!r) {
+    // The reservation stays; recovery charges it in full at the next start.
+    finish_error(Error::internal("ledger: the call was served but could not be charged: " +
+                                 r.error().message));
+    return;
+  }
+  add_ledger_events(r->alerts, r->rollover);
+  finish_ok();
+}
+
+void CallRun::add_ledger_events(const std::vector<ledger::Alert>& alerts,
+                                const std::optional<ledger::Rollover>& rollover) {
+  if (rollover) events_.emplace_back(rollover_event(*rollover, env_.now_ms()));
+  append_alert_events(alerts, events_);
+}
+
+void CallRun::finish_ok() {
+  if (done_) return;
+  done_ = true;
+  protocol::CallReply reply;
+  reply.text = reply_.text;
+  reply.provider = current_.provider;
+  reply.model = reply_.model;
+  reply.reason = std::string(policy::reason_name(policy::reason_after(records_, current_.preferred)));
+  reply.usage = {reply_.input_tokens, reply_.output_tokens,
+                 reply_.input_tokens + reply_.output_tokens};
+  reply.cost_usd = cost_usd_;
+  records_.push_back(policy::ok_record(current_.provider, provider_latency_ms_));
+  for (const auto& rec : records_) {
+    auto code = policy::attempt_code(rec);
+    reply.attempts.push_back({rec.provider, std::string(policy::outcome_name(rec.outcome)),
+                              code.empty() ? std::nullopt : std::optional<std::string>(code),
+                              rec.latency_ms});
+  }
+  reply.latency_ms = elapsed_ms();
+  events_.emplace_back(protocol::UsageEvent{
+      spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
+      reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,
+      reply.reason, spec_.id, period_, env_.now_ms()});
+  LoopMessage m{spec_.token, protocol::encode_reply(spec_.id, reply), std::move(events_), {}};
+  env_.finish(spec_, std::move(m), std::move(reply));
+}
+
+void CallRun::finish_error(protocol::Error error) {
+  if (done_) return;
+  done_ = true;
+  LoopMessage m{spec_.token, protocol::encode_error_reply(spec_.id, error), std::move(events_), {}};
+  env_.finish(spec_, std::move(m), std::nullopt);
+}
+
+}  // namespace tollgate::workers

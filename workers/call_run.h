@@ -1,0 +1,121 @@
+// CallRun: one `call` request, start to reply, as a state machine on one
+// Worker thread (PROTOCOL.md section 3, `call`).
+//
+//   plan    select_providers over a ledger snapshot and the providers' state
+//   admit   circuit permit + local rate slot        refused -> skip, next
+//   reserve ledger reservation of the upper bound   no fit  -> skip, next
+//   send    HTTP to the provider (HttpClient)
+//   answer  ok            -> commit what the provider reported -> reply
+//           usage missing -> commit the reservation in full     -> reply
+//           failure       -> release (or commit in full when the provider
+//                            may have served it), then retry with backoff
+//                            or go to the next candidate
+//   none left -> the rule-5 error
+//
+// Every path ends a reservation exactly once: committed or released. Each
+// HTTP attempt has its own reservation, so a retry that no longer fits the
+// budget is a skip, never an overshoot.
+//
+// Worker thread only (ledger and HTTP callbacks post their step back).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "daemon/config.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/mailbox.h"
+#include "daemon/policy/outcome.h"
+#include "daemon/policy/selection.h"
+#include "daemon/provider_runtime.h"
+#include "protocol/codec.h"
+#include "workers/provider_types.h"
+#include "workers/worker.h"
+
+namespace tollgate::workers {
+
+// What every call on a worker shares. Constant after construction.
+struct CallSpec;
+
+struct CallEnvironment {
+  ledger::Ledger* ledger = nullptr;
+  ProviderRuntime* runtime = nullptr;
+  std::function<int64_t()> now_ms;
+  // Delivers the finished call to the loop: the reply (ok or error), the
+  // CallReply when ok (for idempotency), and the events it produced.
+  std::function<void(const CallSpec&, LoopMessage, std::optional<protocol::CallReply>)> finish;
+};
+
+struct CallSpec {
+  uint64_t token = 0;
+  protocol::RequestId id;
+  protocol::CallRequest request;
+  std::shared_ptr<const Config> config;
+  int64_t received_ms = 0;                 // unix ms when the loop took it
+  std::chrono::steady_clock::time_point received;  // for latency_ms
+  uint64_t reservation = 0;                // token upper bound
+};
+
+class CallRun : public std::enable_shared_from_this<CallRun> {
+ public:
+  CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker);
+  void start();
+
+ private:
+  void plan();
+  void next_step();
+  void try_provider(const policy::PlanStep& step);
+  void on_reserved(const protocol::Result<ledger::ReserveOutcome>& r);
+  void send();
+  void on_response(const HttpResponse& response);
+  void on_committed(const protocol::Result<ledger::CommitOutcome>& r);
+  void attempt_failed(const ProviderFailure& failure, bool provider_may_have_served);
+  void retry_or_move_on();
+  void give_up_provider(const std::string& code, const std::string& message);
+  void finish_error(protocol::Error error);
+  void finish_ok();
+  void add_ledger_events(const std::vector<ledger::Alert>& alerts,
+                         const std::optional<ledger::Rollover>& rollover);
+  int64_t remaining_ms() const;
+  double elapsed_ms() const;
+  double attempt_ms() const;
+  void post(std::function<void(CallRun&)> step);
+
+  CallSpec spec_;
+  const CallEnvironment& env_;
+  Worker& worker_;
+  std::mt19937_64 rng_;
+
+  // The call, as sent to providers.
+  ProviderCall call_;
+  int64_t deadline_ms_ = 0;
+
+  policy::Plan plan_;
+  size_t step_ = 0;
+  std::vector<policy::AttemptRecord> records_;
+  std::vector<protocol::Event> events_;
+
+  // The provider being tried.
+  policy::PlanStep current_;
+  const ProviderConfig* provider_ = nullptr;
+  ProviderApi api_ = ProviderApi::kAnthropic;
+  uint32_t attempts_ = 0;  // HTTP attempts at current_
+  policy::Permit permit_;
+  uint64_t reservation_id_ = 0;
+  std::string period_;
+  std::chrono::steady_clock::time_point attempt_started_;
+  ProviderFailure last_failure_;
+  double provider_latency_ms_ = 0;
+
+  // The answer being committed.
+  ProviderReply reply_;
+  double cost_usd_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace tollgate::workers

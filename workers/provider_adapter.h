@@ -1,0 +1,50 @@
+// Provider adapters: turn a provider-neutral call into the HTTP request a
+// provider's API expects, and turn the HTTP answer back into a result with
+// the provider's reported usage or a classified failure.
+//
+// Pure functions of their arguments (the current time is passed in as
+// now_ms, unix epoch milliseconds): no I/O, no clock, no globals, callable
+// from any thread. They never throw on bad input: malformed provider JSON is
+// a kInvalidResponse failure. Failure messages are one line and never
+// contain the api key (it is redacted when a provider echoes it).
+//
+// Formats: Anthropic Messages API (POST <base>/v1/messages) and OpenAI Chat
+// Completions (POST <base>/chat/completions); see PROTOCOL.md section 3.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "workers/provider_types.h"
+
+namespace tollgate::workers {
+
+// The HTTP request for `call`. Anthropic: headers x-api-key,
+// anthropic-version: 2023-06-01, content-type; body {model, max_tokens,
+// messages, system (when set), temperature clamped to 0..1}. OpenAI:
+// Authorization: Bearer, content-type; body {model, messages (system prompt
+// first as role "system"), max_tokens, temperature clamped to 0..2}.
+// A trailing '/' on base_url is ignored.
+HttpRequest build_request(ProviderApi api, const ProviderCall& call);
+
+// Interprets one complete HTTP response (status, lower-cased headers, body).
+// `api_key` is only used to redact it from messages.
+ProviderResult parse_response(ProviderApi api, long status, const HttpHeaders& headers,
+                              std::string_view body, int64_t now_ms,
+                              std::string_view api_key = {});
+
+// parse_response for what the HTTP client returned, including transport
+// errors (kTransport or kTimeout, both retryable).
+ProviderResult interpret_response(ProviderApi api, const HttpResponse& response,
+                                  int64_t now_ms, std::string_view api_key = {});
+
+// The wait the provider asks for, in ms, from (first match wins):
+// `retry-after-ms`; `retry-after` as seconds or an HTTP-date (relative to
+// now_ms); otherwise, the longest of the rate-limit reset headers
+// (Anthropic `anthropic-ratelimit-*-reset` RFC 3339 times, OpenAI
+// `x-ratelimit-reset-*` durations such as "6m0s" or "20ms").
+// Dates in the past give 0. nullopt when no header says anything usable.
+std::optional<int64_t> parse_retry_after(const HttpHeaders& headers, int64_t now_ms);
+
+}  // namespace tollgate::workers
