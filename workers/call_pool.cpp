@@ -34,6 +34,10 @@ std::string reply_for(const std::string& body, const protocol::RequestId& id, bo
 CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& mailbox,
                    std::function<int64_t()> now_ms, size_t workers)
     : ledger_(ledger), mailbox_(mailbox) {
+  env_.stopping = &stopping_;
+  env_.alive = &alive_;
+  env_.alive_cv = &alive_cv_;
+  env_.alive_mu = &alive_mu_;
   env_.ledger = &ledger;
   env_.runtime = &runtime;
   env_.now_ms = std::move(now_ms);
@@ -46,7 +50,18 @@ CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& ma
 }
 
 CallPool::~CallPool() {
-  // Workers first: their last steps may still post to the mailbox.
+  // Calls still running end now: no more retries or next candidates, HTTP
+  // transfers aborted, retry timers fired. Each settles its reservation in
+  // the ledger; the workers keep running until every call object is gone
+  // (ledger callbacks hold them), and only then stop.
+  stopping_ = true;
+  for (auto& w : workers_) {
+    w->http().stop();
+    w->flush_timers();
+  }
+  std::unique_lock lock(alive_mu_);
+  alive_cv_.wait(lock, [&] { return alive_.load() == 0; });
+  lock.unlock();
   workers_.clear();
 }
 

@@ -53,6 +53,10 @@ class CallPool : public CallService {
 
   ledger::Ledger& ledger_;
   Mailbox& mailbox_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> alive_{0};
+  std::mutex alive_mu_;
+  std::condition_variable alive_cv_;
   CallEnvironment env_;
   std::vector<std::unique_ptr<Worker>> workers_;
 

@@ -42,7 +42,16 @@ bool may_have_served(const ProviderFailure& f, const HttpResponse& r) {
 }  // namespace
 
 CallRun::CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker)
-    : spec_(std::move(spec)), env_(env), worker_(worker), rng_(std::random_device{}()) {}
+    : spec_(std::move(spec)), env_(env), worker_(worker), rng_(std::random_device{}()) {
+  env_.alive->fetch_add(1);
+}
+
+CallRun::~CallRun() {
+  if (env_.alive->fetch_sub(1) == 1) {
+    std::lock_guard lock(*env_.alive_mu);
+    env_.alive_cv->notify_all();
+  }
+}
 
 void CallRun::post(std::function<void(CallRun&)> step) {
   worker_.post([self = shared_from_this(), step = std::move(step)] { step(*self); });
@@ -96,6 +105,10 @@ void CallRun::plan() {
 }
 
 void CallRun::next_step() {
+  if (env_.stopping->load()) {
+    finish_error(Error::internal("tollgated is shutting down"));
+    return;
+  }
   if (remaining_ms() <= 0) {
     finish_error(Error::timeout("call: deadline passed after " +
                                 std::to_string(static_cast<int64_t>(elapsed_ms())) + " ms"));
@@ -268,7 +281,7 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
 
 void CallRun::retry_or_move_on() {
   const auto& failure = last_failure_;
-  if (failure.retryable && attempts_ < spec_.config->max_attempts) {
+  if (failure.retryable && attempts_ < spec_.config->max_attempts && !env_.stopping->load()) {
     std::uniform_real_distribution<double> jitter(0.0, 1.0);
     auto backoff = policy::backoff_delay_ms(attempts_, kBackoffBaseMs, kBackoffCapMs,
                                             failure.retry_after_ms, remaining_ms(), jitter(rng_));

@@ -19,7 +19,10 @@
 // Worker thread only (ledger and HTTP callbacks post their step back).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -49,6 +52,12 @@ struct CallEnvironment {
   // Delivers the finished call to the loop: the reply (ok or error), the
   // CallReply when ok (for idempotency), and the events it produced.
   std::function<void(const CallSpec&, LoopMessage, std::optional<protocol::CallReply>)> finish;
+  // Set when the daemon shuts down: calls stop retrying and moving on.
+  const std::atomic<bool>* stopping = nullptr;
+  // Calls alive (CallRun objects); the pool waits for 0 before it stops.
+  std::atomic<int64_t>* alive = nullptr;
+  std::condition_variable* alive_cv = nullptr;
+  std::mutex* alive_mu = nullptr;
 };
 
 struct CallSpec {
@@ -64,6 +73,7 @@ struct CallSpec {
 class CallRun : public std::enable_shared_from_this<CallRun> {
  public:
   CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker);
+  ~CallRun();
   void start();
 
  private:

@@ -30,6 +30,15 @@ void Worker::post_after(std::chrono::milliseconds delay, Task task) {
   cv_.notify_one();
 }
 
+void Worker::flush_timers() {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [when, task] : timers_) tasks_.push_back(std::move(task));
+    timers_.clear();
+  }
+  cv_.notify_one();
+}
+
 void Worker::run(std::stop_token stop) {
   std::unique_lock lock(mu_);
   while (true) {

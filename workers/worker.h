@@ -33,6 +33,8 @@ class Worker {
 
   void post(Task task);
   void post_after(std::chrono::milliseconds delay, Task task);
+  // Shutdown: every pending timer runs now.
+  void flush_timers();
   HttpClient& http() { return http_; }
 
  private:

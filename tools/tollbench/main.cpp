@@ -10,6 +10,8 @@
 #include <cstdio>
 
 #include "tools/tollbench/ledger_bench.h"
+#include "tools/tollbench/direct_bench.h"
+#include "tools/tollbench/zmq_bench.h"
 
 namespace {
 
@@ -26,6 +28,44 @@ int run_ledger(const tollgate::tollbench::LedgerBenchOptions& o) {
       o.durable ? "on" : "off", r->pairs_per_second, r->seconds,
       static_cast<unsigned long long>(r->batches), r->ops_per_batch);
   return 0;
+}
+
+int report(const tollgate::tollbench::ZmqBenchOptions& o,
+           const tollgate::protocol::Result<tollgate::tollbench::ZmqBenchResult>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "tollbench %s: %s\n", o.op.c_str(), r.error().message.c_str());
+    return 1;
+  }
+  std::printf(
+      "%s requests=%llu inflight=%u rate=%s: %.0f/s ok=%llu errors=%llu "
+      "latency ms p50=%.3f p90=%.3f p99=%.3f max=%.3f\n",
+      o.op.c_str(), static_cast<unsigned long long>(o.requests), o.inflight,
+      o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max", r->per_second,
+      static_cast<unsigned long long>(r->ok), static_cast<unsigned long long>(r->errors),
+      r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms);
+  if (!r->first_error.empty()) std::printf("first error: %s\n", r->first_error.c_str());
+  return 0;
+}
+
+int run_zmq(const tollgate::tollbench::ZmqBenchOptions& o) {
+  return report(o, tollgate::tollbench::run_zmq_bench(o));
+}
+
+int run_direct(const tollgate::tollbench::DirectBenchOptions& d) {
+  tollgate::tollbench::ZmqBenchOptions shown;
+  shown.op = "direct";
+  shown.requests = d.requests;
+  shown.inflight = d.inflight;
+  shown.rate = d.rate;
+  return report(shown, tollgate::tollbench::run_direct_bench(d));
+}
+
+void add_zmq_options(CLI::App* cmd, tollgate::tollbench::ZmqBenchOptions& o) {
+  cmd->add_option("--endpoint", o.endpoint, "tollgated request endpoint")->capture_default_str();
+  cmd->add_option("--requests", o.requests, "measured requests")->capture_default_str();
+  cmd->add_option("--warmup", o.warmup, "requests sent first and not measured")->capture_default_str();
+  cmd->add_option("--inflight", o.inflight, "requests outstanding (max-rate mode)")->capture_default_str();
+  cmd->add_option("--rate", o.rate, "fixed rate in requests/s (0: max rate)")->capture_default_str();
 }
 
 }  // namespace
@@ -46,7 +86,37 @@ int main(int argc, char** argv) {
   ledger->add_flag("--no-group-commit", no_group_commit, "one operation per transaction");
   ledger->add_flag("--no-sync", no_sync, "MDB_NOSYNC: skip fsync (comparison only)");
 
+  tollgate::tollbench::ZmqBenchOptions ping_opts;
+  auto* ping = app.add_subcommand("ping", "ping round trips through a running tollgated");
+  add_zmq_options(ping, ping_opts);
+  tollgate::tollbench::ZmqBenchOptions call_opts;
+  call_opts.op = "call";
+  call_opts.requests = 20000;
+  auto* call = app.add_subcommand("call", "calls through a running tollgated (point it at fake-provider)");
+  add_zmq_options(call, call_opts);
+  call->add_option("--agents", call_opts.agents, "agents to spread calls over")->capture_default_str();
+  call->add_option("--max-tokens", call_opts.max_tokens, "max_tokens of each call")->capture_default_str();
+  uint64_t codec_iterations = 2'000'000;
+  auto* codec = app.add_subcommand("codec", "decode+validate+encode of a typical call request, one core");
+  codec->add_option("--iterations", codec_iterations)->capture_default_str();
+
+  tollgate::tollbench::DirectBenchOptions direct_opts;
+  auto* direct = app.add_subcommand("direct", "Anthropic-format calls straight to a provider URL (baseline)");
+  direct->add_option("--base-url", direct_opts.base_url, "e.g. http://127.0.0.1:PORT")->required();
+  direct->add_option("--requests", direct_opts.requests)->capture_default_str();
+  direct->add_option("--inflight", direct_opts.inflight)->capture_default_str();
+  direct->add_option("--rate", direct_opts.rate, "fixed rate in requests/s (0: max rate)")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (direct->parsed()) return run_direct(direct_opts);
+  if (ping->parsed()) return run_zmq(ping_opts);
+  if (call->parsed()) return run_zmq(call_opts);
+  if (codec->parsed()) {
+    std::printf("codec: %.0f decode+validate+encode per second (%llu iterations, one thread)\n",
+                tollgate::tollbench::run_codec_bench(codec_iterations),
+                static_cast<unsigned long long>(codec_iterations));
+    return 0;
+  }
   if (ledger->parsed()) {
     ledger_opts.group_commit = !no_group_commit;
     ledger_opts.durable = !no_sync;

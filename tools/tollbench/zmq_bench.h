@@ -1,0 +1,41 @@
+// tollbench ping / call: a ZeroMQ load generator against a running
+// tollgated. One DEALER socket keeps `inflight` requests outstanding (max
+// rate) or sends at a fixed rate; each reply's latency is measured from its
+// send. Single thread; the daemon does the concurrency.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "protocol/error.h"
+
+namespace tollgate::tollbench {
+
+struct ZmqBenchOptions {
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  std::string op = "ping";        // ping | call
+  std::string agent = "bench";    // call: ai_name (suffixed -0 .. -agents-1)
+  uint32_t agents = 16;
+  uint32_t max_tokens = 16;
+  uint64_t requests = 100000;
+  uint32_t inflight = 64;         // max-rate mode
+  double rate = 0;                // requests/s; 0 = as fast as allowed by inflight
+  uint64_t warmup = 1000;         // requests not measured
+};
+
+struct ZmqBenchResult {
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+  double seconds = 0;
+  double per_second = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  std::string first_error;
+};
+
+protocol::Result<ZmqBenchResult> run_zmq_bench(const ZmqBenchOptions& options);
+
+// Decode + validate + encode-reply of a typical call request on this
+// thread, `iterations` times; returns operations per second.
+double run_codec_bench(uint64_t iterations);
+
+}  // namespace tollgate::tollbench
