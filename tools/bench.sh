@@ -52,4 +52,32 @@ echo "== calls through the full durable path (fake-provider answers at once)"
 "$bin/tollbench" call --endpoint "$ep" --inflight 1 --requests 2000
 "$bin/tollbench" direct --base-url "http://$fake" --inflight 64 --requests 20000
 "$bin/tollbench" call --endpoint "$ep" --inflight 64 --requests 20000
+echo "== added latency at a fixed 1,000 calls/s"
+"$bin/tollbench" direct --base-url "http://$fake" --rate 1000 --requests 10000
+"$bin/tollbench" call --endpoint "$ep" --rate 1000 --requests 10000
 echo "tollgated RSS after calls: $(rss_kib $tg) KiB"
+
+echo "== 10,000 calls in flight against a slow provider (answers after 60 s)"
+"$bin/fake-provider" --port 0 --threads 256 --fault '*:delay_ms=60000' > "$work/slow.log" 2>&1 &
+pids+=($!)
+until grep -q '^listening ' "$work/slow.log"; do sleep 0.05; done
+slow=$(sed -n 's/^listening //p' "$work/slow.log" | head -1)
+ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench ANTHROPIC_BASE_URL="http://$slow" \
+OPENAI_BASE_URL="http://$slow/v1" ANTHROPIC_MONTHLY_LIMIT=100000000000 \
+OPENAI_MONTHLY_LIMIT=100000000000 ANTHROPIC_RPM=0 ANTHROPIC_RPD=0 OPENAI_RPM=0 OPENAI_RPD=0 \
+TOLLGATE_LISTEN=tcp://127.0.0.1:0 TOLLGATE_EVENTS=tcp://127.0.0.1:0 TOLLGATE_HTTP=off \
+TOLLGATE_DATA_DIR="$work/data-slow" TOLLGATE_CALL_TIMEOUT_MS=600000 "$bin/tollgated" > "$work/tg-slow.log" 2>&1 &
+tg2=$!
+pids+=($tg2)
+until grep -q 'ready requests=' "$work/tg-slow.log"; do sleep 0.05; done
+ep2=$(sed -n 's/.*ready requests=\([^ ]*\).*/\1/p' "$work/tg-slow.log")
+"$bin/tollbench" call --endpoint "$ep2" --inflight 10000 --requests 10000 --warmup 0 > /dev/null &
+bench=$!
+pids+=($bench)
+# Sample for 15 s while every call is in flight (none can finish in 60 s).
+peak=0
+for _ in $(seq 30); do
+  r=$(rss_kib $tg2); (( r > peak )) && peak=$r
+  sleep 0.5
+done
+echo "tollgated peak RSS with 10,000 calls in flight: $peak KiB"

@@ -37,10 +37,10 @@ int report(const tollgate::tollbench::ZmqBenchOptions& o,
     return 1;
   }
   std::printf(
-      "%s requests=%llu inflight=%u rate=%s: %.0f/s ok=%llu errors=%llu "
+      "%s requests=%llu %s: %.0f/s ok=%llu errors=%llu "
       "latency ms p50=%.3f p90=%.3f p99=%.3f max=%.3f\n",
-      o.op.c_str(), static_cast<unsigned long long>(o.requests), o.inflight,
-      o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max", r->per_second,
+      o.op.c_str(), static_cast<unsigned long long>(o.requests),
+      (o.rate > 0 ? "rate=" + std::to_string(static_cast<long>(o.rate)) + "/s" : "inflight=" + std::to_string(o.inflight)).c_str(), r->per_second,
       static_cast<unsigned long long>(r->ok), static_cast<unsigned long long>(r->errors),
       r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms);
   if (!r->first_error.empty()) std::printf("first error: %s\n", r->first_error.c_str());
