@@ -122,6 +122,11 @@ std::vector<nlohmann::json> EventCollector::with_prefix(const std::string& prefi
   return out;
 }
 
+Env merge(Env a, const Env& b) {
+  for (const auto& [k, v] : b) a[k] = v;
+  return a;
+}
+
 nlohmann::json call_body(const std::string& agent, const std::string& prompt, uint64_t max_tokens) {
   return {{"op", "call"}, {"ai_name", agent}, {"prompt", prompt}, {"max_tokens", max_tokens}};
 }

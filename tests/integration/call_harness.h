@@ -19,11 +19,18 @@ namespace tollgate::testing {
 
 using Env = std::map<std::string, std::string>;
 
-// tools/fake-provider on an ephemeral port.
+// tools/fake-provider on an ephemeral loopback port. The constructor
+// returns once it printed "listening 127.0.0.1:PORT" (it accepts
+// connections from then on); `args` are extra command line options.
 class FakeProviderProcess {
  public:
   explicit FakeProviderProcess(std::vector<std::string> args = {});
+  int port() const { return port_; }
+  // "http://127.0.0.1:PORT": ANTHROPIC_BASE_URL; OPENAI_BASE_URL may be
+  // this or this + "/v1".
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The child itself, e.g. to signal it and wait for its exit status.
+  ChildProcess& process() { return *child_; }
   // GET /_control/stats.
   nlohmann::json stats() const;
   // POST /_control/faults (replaces the script).
@@ -77,6 +84,9 @@ class EventCollector {
   zmq::socket_t socket_;
   std::vector<std::pair<std::string, nlohmann::json>> events_;
 };
+
+// a with b's entries added (b wins).
+Env merge(Env a, const Env& b);
 
 nlohmann::json call_body(const std::string& agent, const std::string& prompt, uint64_t max_tokens = 50);
 

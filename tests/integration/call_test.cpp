@@ -12,11 +12,6 @@ using Events = std::vector<std::pair<std::string, json>>;
 
 namespace {
 
-Env merge(Env a, const Env& b) {
-  for (const auto& [k, v] : b) a[k] = v;
-  return a;
-}
-
 std::string attempt_codes(const json& reply) {
   std::string out;
   for (const auto& a : reply["attempts"]) {

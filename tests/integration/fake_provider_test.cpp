@@ -6,7 +6,11 @@
 
 #include <signal.h>
 
-#include "tests/integration/process.h"
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tests/integration/call_harness.h"
 
 using nlohmann::json;
 using tollgate::testing::FakeProviderProcess;
@@ -260,5 +264,6 @@ TEST_CASE("a dropped connection gets no answer") {
 
 TEST_CASE("the fake exits cleanly on sigterm") {
   FakeProviderProcess fake({"--fault", "openai:delay_ms=60000"});
-  CHECK(fake.process().stop(SIGTERM) == 0);
+  fake.process().signal(SIGTERM);
+  CHECK(fake.process().wait_exit(std::chrono::seconds(10)) == 0);
 }

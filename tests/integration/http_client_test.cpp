@@ -10,7 +10,7 @@
 #include <map>
 #include <mutex>
 
-#include "tests/integration/process.h"
+#include "tests/integration/call_harness.h"
 #include "workers/http_client.h"
 #include "workers/provider_adapter.h"
 

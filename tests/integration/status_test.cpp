@@ -10,15 +10,6 @@ using namespace std::chrono_literals;
 using namespace tollgate::testing;
 using nlohmann::json;
 
-namespace {
-
-Env merge(Env a, const Env& b) {
-  for (const auto& [k, v] : b) a[k] = v;
-  return a;
-}
-
-}  // namespace
-
 TEST_CASE("summary usage and history report the calls the ledger charged") {
   FakeProviderProcess fake;
   TollgatedProcess d(fake.provider_env());

@@ -2,50 +2,24 @@
 // temporary directory, with a fake clock (now_ms values).
 #include <catch2/catch.hpp>
 #include <lmdb.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <cerrno>
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <optional>
 #include <string>
 
 #include "daemon/ledger/ledger.h"
+#include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;
+using namespace tollgate::ledger::testing;
 
 namespace {
 
-constexpr int64_t kNov15 = 1731664800000;  // 2024-11-15T10:00:00Z
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 BudgetPolicy test_policy(uint64_t agent_limit, std::optional<uint64_t> global_limit) {
-  BudgetPolicy p;
-  p.providers = {"anthropic", "openai"};
-  p.agent_limit = [agent_limit](const std::string&, const std::string&) { return agent_limit; };
-  p.global_limit = [global_limit](const std::string&) { return global_limit; };
-  return p;
-}
-
-std::unique_ptr<Ledger> open_ledger(const std::string& dir, BudgetPolicy policy,
-                                    int64_t now_ms = kNov15) {
-  LedgerOptions o;
-  o.dir = dir;
-  auto l = Ledger::open(o, std::move(policy), now_ms);
-  REQUIRE(l.ok());
-  return std::move(l.value());
+  return fixed_policy({"anthropic", "openai"}, agent_limit, global_limit);
 }
 
 BudgetUsage usage_of(const Ledger& l, const std::string& scope, const std::string& provider) {
@@ -297,9 +271,8 @@ TEST_CASE("a failed commit degrades the ledger until a probe write succeeds") {
   o.dir = dir.path;
   o.probe_interval = std::chrono::hours(1);  // only explicit probes in this test
   o.commit_fault = [&] { return fail_next.exchange(0); };
-  auto opened = Ledger::open(o, test_policy(10000, std::nullopt), kNov15);
-  REQUIRE(opened.ok());
-  auto& l = *opened.value();
+  auto opened = open_ledger(o, test_policy(10000, std::nullopt));
+  auto& l = *opened;
   REQUIRE(l.reserve("a1", "openai", 100, "x", kNov15)->reserved());
 
   fail_next = ENOSPC;

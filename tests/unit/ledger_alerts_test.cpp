@@ -1,47 +1,21 @@
 // Alerts: edge-triggered per (scope, provider, level, period), persisted in
 // alerts_log across restarts, re-armed by reset; emergency status.
 #include <catch2/catch.hpp>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "daemon/ledger/ledger.h"
+#include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;
+using namespace tollgate::ledger::testing;
 
 namespace {
 
-constexpr int64_t kNov15 = 1731664800000;  // 2024-11-15T10:00:00Z
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 BudgetPolicy test_policy(std::optional<uint64_t> global, bool shutdown_on_emergency = false) {
-  BudgetPolicy p;
-  p.providers = {"anthropic", "openai"};
-  p.agent_limit = [](const std::string&, const std::string&) -> uint64_t { return 10000; };
-  p.global_limit = [global](const std::string&) { return global; };
-  p.shutdown_on_emergency = shutdown_on_emergency;
-  return p;
-}
-
-std::unique_ptr<Ledger> open_ledger(const std::string& dir, BudgetPolicy p) {
-  LedgerOptions o;
-  o.dir = dir;
-  auto l = Ledger::open(o, std::move(p), kNov15);
-  REQUIRE(l.ok());
-  return std::move(l.value());
+  return fixed_policy({"anthropic", "openai"}, 10000, global, shutdown_on_emergency);
 }
 
 std::vector<Alert> charge(Ledger& l, const std::string& agent, const std::string& provider,

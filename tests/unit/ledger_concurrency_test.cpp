@@ -3,11 +3,9 @@
 // at the end used equals exactly what the threads committed and nothing
 // stays reserved.
 #include <catch2/catch.hpp>
-#include <stdlib.h>
 
 #include <array>
 #include <atomic>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -16,27 +14,17 @@
 #include <vector>
 
 #include "daemon/ledger/ledger.h"
+#include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;
+using namespace tollgate::ledger::testing;
 
 namespace {
 
-constexpr int64_t kNov15 = 1731664800000;
 constexpr uint64_t kAgentLimit = 2000000;
 constexpr uint64_t kGlobalLimit = 6000000;
 const std::array<std::string, 4> kAgents = {"a0", "a1", "a2", "a3"};
 const std::array<std::string, 2> kProviders = {"anthropic", "openai"};
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 // Returns a description of the first budget over its limit, or "".
 std::string over_limit(const Ledger& l) {
@@ -73,14 +61,10 @@ TEST_CASE("concurrent calls never push a budget over its limit and every charge 
       if (violation.empty()) violation = v;
     }
   };
-  BudgetPolicy p;
-  p.providers = {kProviders.begin(), kProviders.end()};
-  p.agent_limit = [](const std::string&, const std::string&) { return kAgentLimit; };
-  p.global_limit = [](const std::string&) -> std::optional<uint64_t> { return kGlobalLimit; };
-  auto opened = Ledger::open(o, p, kNov15);
-  REQUIRE(opened.ok());
-  ledger = opened.value().get();
-  Ledger& l = *opened.value();
+  auto opened =
+      open_ledger(o, fixed_policy({kProviders.begin(), kProviders.end()}, kAgentLimit, kGlobalLimit));
+  ledger = opened.get();
+  Ledger& l = *opened;
 
   constexpr int kThreads = 8;
   constexpr int kOpsPerThread = 10000;

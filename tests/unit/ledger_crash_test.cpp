@@ -13,7 +13,6 @@
 #include <array>
 #include <atomic>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <random>
 #include <string>
@@ -21,12 +20,13 @@
 #include <vector>
 
 #include "daemon/ledger/ledger.h"
+#include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;
+using namespace tollgate::ledger::testing;
 
 namespace {
 
-constexpr int64_t kNov15 = 1731664800000;
 constexpr int kRounds = 60;
 const std::array<std::string, 3> kAgents = {"a0", "a1", "a2"};
 const std::array<std::string, 2> kProviders = {"anthropic", "openai"};
@@ -37,23 +37,8 @@ struct Ack {
   uint64_t tokens;
 };
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 BudgetPolicy crash_policy() {
-  BudgetPolicy p;
-  p.providers = {kProviders.begin(), kProviders.end()};
-  p.agent_limit = [](const std::string&, const std::string&) -> uint64_t { return 1u << 30; };
-  p.global_limit = [](const std::string&) -> std::optional<uint64_t> { return uint64_t{1} << 31; };
-  return p;
+  return fixed_policy({kProviders.begin(), kProviders.end()}, 1u << 30, uint64_t{1} << 31);
 }
 
 // The child: never returns.
@@ -158,16 +143,11 @@ TEST_CASE("after a kill at a random moment the reopened ledger keeps every ackno
       LedgerOptions o;
       o.dir = dir.path;
       o.recover_on_open = false;  // look at what the crash left
-      auto l = Ledger::open(o, crash_policy(), kNov15);
-      REQUIRE(l.ok());
-      before = read_totals(*l.value());
+      before = read_totals(*open_ledger(o, crash_policy()));
       check_scopes_agree(before);
     }
-    LedgerOptions o;
-    o.dir = dir.path;
-    auto l = Ledger::open(o, crash_policy(), kNov15);
-    REQUIRE(l.ok());
-    const Totals after = read_totals(*l.value());
+    auto l = open_ledger(dir.path, crash_policy());
+    const Totals after = read_totals(*l);
     check_scopes_agree(after);
     uint64_t left_reserved = 0;
     for (const auto& [key, u] : after.agent) {
@@ -177,7 +157,7 @@ TEST_CASE("after a kill at a random moment the reopened ledger keeps every ackno
       REQUIRE(u.used >= acked[key]);           // nothing acknowledged is lost
       left_reserved += b.reserved;
     }
-    REQUIRE(l.value()->report().recovered_tokens == left_reserved);
+    REQUIRE(l->report().recovered_tokens == left_reserved);
     total_recovered += left_reserved;
   }
   INFO("acks " << total_acks << ", recovered tokens " << total_recovered);

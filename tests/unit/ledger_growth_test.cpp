@@ -1,43 +1,22 @@
 // A tiny initial map fills and grows by itself with nothing lost.
 #include <catch2/catch.hpp>
-#include <stdlib.h>
 
-#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "daemon/ledger/ledger.h"
+#include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;
-
-namespace {
-
-constexpr int64_t kNov15 = 1731664800000;
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-}  // namespace
+using namespace tollgate::ledger::testing;
 
 TEST_CASE("a tiny map grows when full and keeps every write") {
   TempDir dir;
-  BudgetPolicy p;
-  p.providers = {"anthropic"};
-  p.agent_limit = [](const std::string&, const std::string&) -> uint64_t { return 1u << 30; };
-  p.global_limit = [](const std::string&) -> std::optional<uint64_t> { return std::nullopt; };
   LedgerOptions o;
   o.dir = dir.path;
   o.initial_map_bytes = 64 * 1024;
-  auto opened = Ledger::open(o, p, kNov15);
-  REQUIRE(opened.ok());
-  auto& l = *opened.value();
+  auto opened = open_ledger(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt));
+  auto& l = *opened;
   const size_t initial = l.map_size();
   const std::string reply(2000, 'r');
   constexpr int kAgents = 300;

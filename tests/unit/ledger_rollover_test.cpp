@@ -1,45 +1,19 @@
 // Month rollover with a fake clock: November usage, then December.
 #include <catch2/catch.hpp>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <optional>
+#include <memory>
 #include <string>
 
 #include "daemon/ledger/ledger.h"
+#include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;
+using namespace tollgate::ledger::testing;
 
 namespace {
 
-constexpr int64_t kNov15 = 1731664800000;  // 2024-11-15T10:00:00Z
-constexpr int64_t kDec1 = 1733011200000;   // 2024-12-01T00:00:00Z
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tollgate-ledger-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    REQUIRE(made != nullptr);
-    path = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-BudgetPolicy test_policy() {
-  BudgetPolicy p;
-  p.providers = {"anthropic", "openai"};
-  p.agent_limit = [](const std::string&, const std::string&) -> uint64_t { return 10000; };
-  p.global_limit = [](const std::string&) -> std::optional<uint64_t> { return 15000; };
-  return p;
-}
-
 std::unique_ptr<Ledger> open_at(const std::string& dir, int64_t now_ms) {
-  LedgerOptions o;
-  o.dir = dir;
-  auto l = Ledger::open(o, test_policy(), now_ms);
-  REQUIRE(l.ok());
-  return std::move(l.value());
+  return open_ledger(dir, fixed_policy({"anthropic", "openai"}, 10000, 15000), now_ms);
 }
 
 }  // namespace

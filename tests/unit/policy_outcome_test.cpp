@@ -4,34 +4,9 @@
 
 #include "daemon/policy/outcome.h"
 #include "daemon/policy/recommend.h"
+#include "tests/unit/policy_test_util.h"
 
-// The default two-provider chain (anthropic, then openai) for agent
-// "imperium", both configured, unused.
-namespace policy_test {
-
-inline tollgate::policy::ProviderSnapshot provider(const char* name, const char* env,
-                                                   uint64_t agent_limit) {
-  tollgate::policy::ProviderSnapshot p;
-  p.name = name;
-  p.api_key_env = env;
-  p.configured = true;
-  p.agent.limit = agent_limit;
-  return p;
-}
-
-inline tollgate::policy::SelectionInput default_input() {
-  tollgate::policy::SelectionInput in;
-  in.agent = "imperium";
-  in.chain.push_back(provider("anthropic", "ANTHROPIC_API_KEY", 140000));
-  in.chain.push_back(provider("openai", "OPENAI_API_KEY", 9000));
-  in.reservation = 1100;
-  in.fallback_threshold = 0.95;
-  return in;
-}
-
-}  // namespace policy_test
-
-using policy_test::default_input;
+using namespace tollgate::policy::testing;
 using tollgate::policy::AttemptRecord;
 using tollgate::policy::error_record;
 using tollgate::policy::final_error;
@@ -44,9 +19,6 @@ using tollgate::policy::skip_record;
 using tollgate::protocol::ErrorCode;
 
 namespace {
-
-constexpr size_t kAnthropic = 0;
-constexpr size_t kOpenAi = 1;
 
 AttemptRecord skipped(const char* provider, Reason why, std::optional<int64_t> wait = {}) {
   return skip_record(provider, Skip{why, std::string(provider) + ": detail", wait});

@@ -1,43 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/policy/selection.h"
+#include "tests/unit/policy_test_util.h"
 
-// The default two-provider chain (anthropic, then openai) for agent
-// "imperium", both configured, unused.
-namespace policy_test {
-
-inline tollgate::policy::ProviderSnapshot provider(const char* name, const char* env,
-                                                   uint64_t agent_limit) {
-  tollgate::policy::ProviderSnapshot p;
-  p.name = name;
-  p.api_key_env = env;
-  p.configured = true;
-  p.agent.limit = agent_limit;
-  return p;
-}
-
-inline tollgate::policy::SelectionInput default_input() {
-  tollgate::policy::SelectionInput in;
-  in.agent = "imperium";
-  in.chain.push_back(provider("anthropic", "ANTHROPIC_API_KEY", 140000));
-  in.chain.push_back(provider("openai", "OPENAI_API_KEY", 9000));
-  in.reservation = 1100;
-  in.fallback_threshold = 0.95;
-  return in;
-}
-
-}  // namespace policy_test
-
-using policy_test::default_input;
+using namespace tollgate::policy::testing;
 using tollgate::policy::Plan;
 using tollgate::policy::Reason;
 using tollgate::policy::select_providers;
 using tollgate::policy::SelectionInput;
 
 namespace {
-
-constexpr size_t kAnthropic = 0;
-constexpr size_t kOpenAi = 1;
 
 void require_call(const Plan& plan, size_t i, const char* provider, Reason reason) {
   REQUIRE(plan.steps.size() > i);
@@ -286,7 +258,7 @@ TEST_CASE("an open circuit is reported before a full rate window") {
 
 TEST_CASE("a candidate reports the reason of the provider just before it") {
   SelectionInput in = default_input();
-  in.chain.push_back(policy_test::provider("mistral", "MISTRAL_API_KEY", 50000));
+  in.chain.push_back(provider("mistral", "MISTRAL_API_KEY", 50000));
   in.chain[kOpenAi].rate = {false, 100};
   Plan plan = select_providers(in);
   REQUIRE(plan.steps.size() == 3);
@@ -297,7 +269,7 @@ TEST_CASE("a candidate reports the reason of the provider just before it") {
 
 TEST_CASE("a middle provider of a longer chain still honours the threshold") {
   SelectionInput in = default_input();
-  in.chain.push_back(policy_test::provider("mistral", "MISTRAL_API_KEY", 50000));
+  in.chain.push_back(provider("mistral", "MISTRAL_API_KEY", 50000));
   in.chain[kAnthropic].configured = false;
   in.chain[kOpenAi].agent.used = 8600;  // 95.6 percent and not last any more
   in.reservation = 100;

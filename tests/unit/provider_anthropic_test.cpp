@@ -3,15 +3,15 @@
 
 #include <string>
 
+#include "tests/unit/provider_test_util.h"
 #include "workers/provider_adapter.h"
 
 using namespace tollgate::workers;
+using namespace tollgate::workers::testing;
 
 namespace {
 
 constexpr auto kApi = ProviderApi::kAnthropic;
-// 2024-06-01T12:00:00Z
-constexpr int64_t kNow = 1717243200000;
 
 ProviderCall sample_call() {
   ProviderCall call;
@@ -22,13 +22,6 @@ ProviderCall sample_call() {
   call.max_tokens = 256;
   call.temperature = 0.5;
   return call;
-}
-
-std::string header_value(const HttpRequest& req, const std::string& name) {
-  for (const auto& [n, v] : req.headers) {
-    if (n == name) return v;
-  }
-  return "<absent>";
 }
 
 ProviderResult parse(long status, const std::string& body, HttpHeaders headers = {}) {

@@ -3,14 +3,15 @@
 
 #include <string>
 
+#include "tests/unit/provider_test_util.h"
 #include "workers/provider_adapter.h"
 
 using namespace tollgate::workers;
+using namespace tollgate::workers::testing;
 
 namespace {
 
 constexpr auto kApi = ProviderApi::kOpenAi;
-constexpr int64_t kNow = 1717243200000;  // 2024-06-01T12:00:00Z
 
 ProviderCall sample_call() {
   ProviderCall call;
@@ -22,13 +23,6 @@ ProviderCall sample_call() {
   call.max_tokens = 100;
   call.temperature = 0.7;
   return call;
-}
-
-std::string header_value(const HttpRequest& req, const std::string& name) {
-  for (const auto& [n, v] : req.headers) {
-    if (n == name) return v;
-  }
-  return "<absent>";
 }
 
 ProviderResult parse(long status, const std::string& body, HttpHeaders headers = {}) {
