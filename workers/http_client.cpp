@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
@@ -49,6 +50,7 @@ struct CurlTransfer {
   HttpResponse response;
   bool over_size = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
+  std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 
   ~CurlTransfer() {
     if (easy) curl_easy_cleanup(easy);
@@ -152,8 +154,11 @@ struct HttpClient::Impl {
   bool stopping = false;
   size_t pending = 0;  // submitted, callback not yet run
 
-  // Client thread only.
+  // Client thread only. Transfers beyond max_active_transfers wait here
+  // without an easy handle (libcurl allocates its buffers per handle).
   std::unordered_map<CURL*, std::unique_ptr<CurlTransfer>> active;
+  std::deque<std::unique_ptr<CurlTransfer>> waiting;
+  void start_waiting();
 
   std::jthread thread;  // last: started after everything above exists
 };
@@ -263,6 +268,33 @@ void HttpClient::Impl::abort_all() {
     t->response.error = "shutting down";
     complete(*t);
   }
+  for (auto& t : waiting) {
+    t->response.error = "shutting down";
+    complete(*t);
+  }
+  waiting.clear();
+}
+
+void HttpClient::Impl::start_waiting() {
+  while (!waiting.empty() && active.size() < options.max_active_transfers) {
+    std::unique_ptr<CurlTransfer> t = std::move(waiting.front());
+    waiting.pop_front();
+    // The total timeout counts from submit(): time spent waiting here too.
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t->submitted).count();
+    int64_t left = t->options.total_timeout_ms - waited;
+    if (left <= 0) {
+      // Never sent: reported like a refused connection, not a timeout, so
+      // the caller knows the provider cannot have served it.
+      t->response.error = "no connection became free within the total timeout";
+      t->response.curl_code = CURLE_COULDNT_CONNECT;
+      complete(*t);
+      continue;
+    }
+    t->options.total_timeout_ms = left;
+    t->options.connect_timeout_ms = std::min(t->options.connect_timeout_ms, left);
+    start(std::move(t));
+  }
 }
 
 void HttpClient::Impl::run() {
@@ -273,10 +305,12 @@ void HttpClient::Impl::run() {
       if (stopping) break;
       incoming.swap(queue);
     }
-    for (auto& t : incoming) start(std::move(t));
+    for (auto& t : incoming) waiting.push_back(std::move(t));
+    start_waiting();
     int running = 0;
     curl_multi_perform(multi, &running);
     reap();
+    start_waiting();
     curl_multi_poll(multi, nullptr, 0, kPollTimeoutMs, nullptr);
   }
   abort_all();

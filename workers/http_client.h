@@ -40,6 +40,10 @@ struct HttpRequestOptions {
 struct HttpClientOptions {
   long max_connections = 128;       // CURLMOPT_MAXCONNECTS: idle connections kept
   long max_host_connections = 64;   // per host; more transfers wait for a free one; 0 = unlimited
+  // Transfers handed to libcurl at once; the rest wait in the client's own
+  // queue without an easy handle, so a burst of queued calls costs little
+  // memory. Their total timeout still counts from submit().
+  size_t max_active_transfers = 256;
   std::string user_agent = "tollgate/" TOLLGATE_VERSION;
 };
 
