@@ -1,85 +1,130 @@
-// tollctl: the operator's command line for tollgated.
+// tollctl: the operator's command line for tollgated (PROTOCOL.md ops).
 //
-// Exit codes: 0 ok, 1 the daemon answered an error (message printed),
-// 2 usage error, 3 no answer within --timeout.
+// main wires CLI11 to the subcommands in commands.h; rendering lives in
+// render.h. Exit codes: 0 ok, 1 the daemon answered an error (printed as
+// "tollctl: CODE: MESSAGE"), 2 usage error, 3 no answer within --timeout.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
-#include "tools/tollctl/client.h"
+#include "protocol/requests.h"
+#include "tools/tollctl/commands.h"
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitDaemonError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitNoAnswer = 3;
+using tollgate::tools::GlobalOptions;
 
-struct Options {
-  std::string endpoint = "tcp://127.0.0.1:5555";
-  int timeout_ms = 5000;
-  bool json = false;
+template <class T>
+std::optional<T> if_given(const CLI::Option* opt, const T& value) {
+  return opt->count() > 0 ? std::optional<T>(value) : std::nullopt;
+}
+
+// The subcommands and the values CLI11 parses into; run() dispatches.
+class Cli {
+ public:
+  explicit Cli(CLI::App& app) {
+    if (const char* ep = std::getenv("TOLLGATE_LISTEN")) o_.endpoint = ep;
+    if (const char* ep = std::getenv("TOLLGATE_EVENTS")) o_.events_endpoint = ep;
+    app.add_option("--endpoint,-e", o_.endpoint, "tollgated request endpoint ($TOLLGATE_LISTEN)")
+        ->capture_default_str();
+    app.add_option("--events", o_.events_endpoint, "tollgated events endpoint ($TOLLGATE_EVENTS)")
+        ->capture_default_str();
+    app.add_option("--timeout", o_.timeout_ms, "milliseconds to wait for an answer")
+        ->capture_default_str()
+        ->check(CLI::Range(1, static_cast<int>(tollgate::protocol::kMaxTimeoutMs)));
+    app.add_flag("--json", o_.json, "print replies as JSON (events: one object per line)");
+    app.require_subcommand(1);
+    add_status_commands(app);
+    add_action_commands(app);
+  }
+
+  int run() {
+    namespace t = tollgate::tools;
+    if (ping_->parsed()) return t::run_ping(o_);
+    if (summary_->parsed()) return t::run_summary(o_);
+    if (usage_->parsed()) return t::run_usage(o_, agent_);
+    if (provider_status_->parsed()) return t::run_provider_status(o_, if_given(optional_agent_, agent_));
+    if (recommend_->parsed()) return t::run_recommend(o_, agent_);
+    if (emergency_->parsed()) return t::run_emergency_status(o_);
+    if (alerts_->parsed()) {
+      return t::run_alerts(o_, {if_given(alerts_agent_, agent_), if_given(since_opt_, since_),
+                                if_given(limit_opt_, limit_)});
+    }
+    if (history_->parsed()) return t::run_history(o_, agent_, if_given(months_opt_, months_));
+    if (reset_->parsed()) return t::run_reset(o_, {agent_, if_given(provider_opt_reset_, provider_), yes_});
+    if (call_->parsed()) {
+      return t::run_call(o_, {agent_, prompt_, if_given(provider_opt_call_, provider_),
+                              if_given(max_tokens_opt_, max_tokens_), if_given(system_opt_, system_),
+                              if_given(idem_opt_, idempotency_key_)});
+    }
+    if (events_->parsed()) return t::run_events(o_, {prefixes_, if_given(count_opt_, count_)});
+    return tollgate::tools::kExitUsage;
+  }
+
+ private:
+  void add_status_commands(CLI::App& app) {
+    ping_ = app.add_subcommand("ping", "check that tollgated answers; print version and uptime");
+    summary_ = app.add_subcommand("summary", "usage of every provider and agent this month");
+    usage_ = app.add_subcommand("usage", "one agent's usage, level and recommended provider");
+    usage_->add_option("AGENT", agent_, "agent name")->required();
+    provider_status_ = app.add_subcommand("provider-status", "circuits, rate limits and availability");
+    optional_agent_ = provider_status_->add_option("AGENT", agent_, "only this agent");
+    recommend_ = app.add_subcommand("recommend", "the provider a call would use now");
+    recommend_->add_option("AGENT", agent_, "agent name")->required();
+    emergency_ = app.add_subcommand("emergency-status", "emergency level, reasons and agents at risk");
+    alerts_ = app.add_subcommand("alerts", "budget alerts, newest first");
+    alerts_agent_ = alerts_->add_option("--agent", agent_, "only this agent (\"*\" for global alerts)");
+    since_opt_ = alerts_->add_option("--since", since_, "unix ms or ISO-8601 UTC date/time");
+    limit_opt_ = alerts_->add_option("--limit", limit_, "at most this many")
+                     ->check(CLI::Range(1u, tollgate::protocol::kMaxAlertsLimit));
+    history_ = app.add_subcommand("history", "monthly usage of an agent");
+    history_->add_option("AGENT", agent_, "agent name")->required();
+    months_opt_ = history_->add_option("--months", months_, "how many months (default 6)")
+                      ->check(CLI::Range(1u, tollgate::protocol::kMaxHistoryMonths));
+  }
+
+  void add_action_commands(CLI::App& app) {
+    reset_ = app.add_subcommand("reset", "clear an agent's usage this month (asks first)");
+    reset_->add_option("AGENT", agent_, "agent name")->required();
+    provider_opt_reset_ = reset_->add_option("--provider", provider_, "only this provider");
+    reset_->add_flag("--yes,-y", yes_, "do not ask");
+    call_ = app.add_subcommand("call", "run a prompt through tollgated");
+    call_->add_option("AGENT", agent_, "agent name")->required();
+    call_->add_option("PROMPT", prompt_, "the prompt")->required();
+    provider_opt_call_ = call_->add_option("--provider", provider_, "preferred provider");
+    max_tokens_opt_ = call_->add_option("--max-tokens", max_tokens_, "reply token limit")
+                          ->check(CLI::PositiveNumber);
+    system_opt_ = call_->add_option("--system", system_, "system prompt");
+    idem_opt_ = call_->add_option("--idempotency-key", idempotency_key_, "repeat-safe key");
+    events_ = app.add_subcommand("events", "print events as they are published until interrupted");
+    events_->add_option("PREFIX", prefixes_, "topic prefixes (default: all)");
+    count_opt_ = events_->add_option("--count", count_, "exit after this many events")
+                     ->check(CLI::PositiveNumber);
+  }
+
+  GlobalOptions o_;
+  std::string agent_, since_, provider_, prompt_, system_, idempotency_key_;
+  uint32_t limit_ = 0, months_ = 0;
+  uint64_t max_tokens_ = 0, count_ = 0;
+  bool yes_ = false;
+  std::vector<std::string> prefixes_;
+  CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
+      *reset_, *call_, *events_;
+  CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *provider_opt_reset_,
+      *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_, *count_opt_;
 };
-
-std::string format_uptime(uint64_t ms) {
-  uint64_t s = ms / 1000;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%llud %02lluh %02llum %02llus", (unsigned long long)(s / 86400),
-                (unsigned long long)(s / 3600 % 24), (unsigned long long)(s / 60 % 60),
-                (unsigned long long)(s % 60));
-  return buf;
-}
-
-// Prints an error reply; returns the exit code for the reply.
-int check_reply(const nlohmann::json& reply) {
-  if (reply.value("ok", false)) return kExitOk;
-  const auto& err = reply["error"];
-  std::cerr << "tollctl: " << err.value("code", "error") << ": " << err.value("message", "") << "\n";
-  return kExitDaemonError;
-}
-
-int run_ping(const Options& o) {
-  zmq::context_t ctx(1);
-  tollgate::tools::Client client(ctx, o.endpoint);
-  auto reply = client.request(tollgate::protocol::PingRequest{}, std::chrono::milliseconds(o.timeout_ms));
-  if (!reply) {
-    std::cerr << "tollctl: no answer from " << o.endpoint << " within " << o.timeout_ms << " ms\n";
-    return kExitNoAnswer;
-  }
-  if (int rc = check_reply(*reply); rc != kExitOk) return rc;
-  if (o.json) {
-    std::cout << reply->dump(2) << "\n";
-  } else {
-    std::cout << "tollgated " << reply->value("version", "?") << " at " << o.endpoint << ": up "
-              << format_uptime(reply->value("uptime_ms", uint64_t{0})) << ", pid "
-              << reply->value("pid", 0) << "\n";
-  }
-  return kExitOk;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tollctl: query and operate tollgated"};
-  Options o;
-  if (const char* ep = std::getenv("TOLLGATE_LISTEN")) o.endpoint = ep;
-  app.add_option("--endpoint,-e", o.endpoint, "tollgated request endpoint")->capture_default_str();
-  app.add_option("--timeout", o.timeout_ms, "milliseconds to wait for an answer")->capture_default_str();
-  app.add_flag("--json", o.json, "print replies as JSON");
-  app.require_subcommand(1);
-  auto* ping = app.add_subcommand("ping", "check that tollgated answers; print version and uptime");
-
+  Cli cli(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
+    const int rc = app.exit(e);
+    return rc == 0 ? tollgate::tools::kExitOk : tollgate::tools::kExitUsage;
   }
-  try {
-    if (ping->parsed()) return run_ping(o);
-  } catch (const zmq::error_t& e) {
-    std::cerr << "tollctl: " << o.endpoint << ": " << e.what() << "\n";
-    return kExitUsage;
-  }
-  return kExitUsage;
+  return cli.run();
 }

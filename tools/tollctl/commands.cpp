@@ -1,0 +1,162 @@
+#include "tools/tollctl/commands.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <ctime>
+#include <functional>
+#include <iostream>
+
+#include "tools/tollctl/client.h"
+#include "tools/tollctl/render.h"
+
+namespace tollgate::tools {
+namespace {
+
+using nlohmann::json;
+using Render = std::function<void(const json& reply, const Style& style)>;
+
+// Sends `body`, maps the outcome to an exit code, and renders an ok reply.
+int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const Render& render) {
+  std::optional<json> reply;
+  try {
+    zmq::context_t ctx(1);
+    Client client(ctx, o.endpoint);
+    reply = client.request(body, std::chrono::milliseconds(o.timeout_ms));
+  } catch (const zmq::error_t& e) {
+    // A malformed endpoint is the user's argument.
+    std::cerr << "tollctl: " << o.endpoint << ": " << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (!reply) {
+    std::cerr << "tollctl: no answer from " << o.endpoint << " within " << o.timeout_ms << " ms\n";
+    return kExitNoAnswer;
+  }
+  if (!(reply->contains("ok") && (*reply)["ok"] == true)) {
+    const json& err = reply->contains("error") ? (*reply)["error"] : json::object();
+    std::cerr << "tollctl: " << field_str(err, "code") << ": " << field_str(err, "message") << "\n";
+    return kExitDaemonError;
+  }
+  if (o.json) {
+    std::cout << reply->dump(2) << "\n";
+  } else {
+    render(*reply, detect_style());
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
+// Asks on the terminal; true only for an answer starting with y or Y.
+bool confirm(const std::string& question) {
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return !answer.empty() && (answer[0] == 'y' || answer[0] == 'Y');
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_time_ms(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc() && end == text.data() + text.size()) {
+    return ms >= 0 ? std::optional<int64_t>(ms) : std::nullopt;
+  }
+  std::string s(text);
+  if (s.back() == 'Z' || s.back() == 'z') s.pop_back();
+  for (const char* format : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+                             "%Y-%m-%d"}) {
+    std::tm tm{};
+    const char* rest = strptime(s.c_str(), format, &tm);
+    if (rest == nullptr || *rest != '\0') continue;
+    const std::time_t t = timegm(&tm);
+    if (t < 0) return std::nullopt;
+    return static_cast<int64_t>(t) * 1000;
+  }
+  return std::nullopt;
+}
+
+int run_ping(const GlobalOptions& o) {
+  return run_request(o, protocol::PingRequest{},
+                     [&](const json& r, const Style&) { render_ping(r, o.endpoint, std::cout); });
+}
+
+int run_summary(const GlobalOptions& o) {
+  return run_request(o, protocol::SummaryRequest{},
+                     [](const json& r, const Style& s) { render_summary(r, s, std::cout); });
+}
+
+int run_usage(const GlobalOptions& o, const std::string& agent) {
+  return run_request(o, protocol::UsageRequest{agent},
+                     [](const json& r, const Style& s) { render_usage(r, s, std::cout); });
+}
+
+int run_provider_status(const GlobalOptions& o, const std::optional<std::string>& agent) {
+  return run_request(o, protocol::ProviderStatusRequest{agent},
+                     [](const json& r, const Style& s) { render_provider_status(r, s, std::cout); });
+}
+
+int run_recommend(const GlobalOptions& o, const std::string& agent) {
+  return run_request(o, protocol::RecommendRequest{agent},
+                     [&](const json& r, const Style&) { render_recommend(agent, r, std::cout); });
+}
+
+int run_emergency_status(const GlobalOptions& o) {
+  return run_request(o, protocol::EmergencyStatusRequest{},
+                     [](const json& r, const Style& s) { render_emergency_status(r, s, std::cout); });
+}
+
+int run_alerts(const GlobalOptions& o, const AlertsArgs& args) {
+  protocol::AlertsRequest req;
+  req.limit = args.limit;
+  req.ai_name = args.agent;
+  if (args.since) {
+    req.since_ms = parse_time_ms(*args.since);
+    if (!req.since_ms) {
+      std::cerr << "tollctl: --since " << *args.since
+                << ": expected unix milliseconds or an ISO-8601 UTC date/time like 2026-11-27T01:36:00Z\n";
+      return kExitUsage;
+    }
+  }
+  return run_request(o, req, [](const json& r, const Style& s) { render_alerts(r, s, std::cout); });
+}
+
+int run_history(const GlobalOptions& o, const std::string& agent, std::optional<uint32_t> months) {
+  return run_request(o, protocol::HistoryRequest{agent, months},
+                     [](const json& r, const Style& s) { render_history(r, s, std::cout); });
+}
+
+int run_reset(const GlobalOptions& o, const ResetArgs& args) {
+  if (!args.yes) {
+    // The question goes to stderr and the answer comes from stdin, so both
+    // must be a terminal; a script has to say --yes.
+    if (::isatty(STDIN_FILENO) != 1 || ::isatty(STDERR_FILENO) != 1) {
+      std::cerr << "tollctl: reset needs confirmation: run it on a terminal or pass --yes\n";
+      return kExitUsage;
+    }
+    const std::string what = args.provider ? *args.provider : "all providers";
+    if (!confirm("reset " + args.agent + "'s usage of " + what + "?")) {
+      std::cerr << "tollctl: reset not confirmed; nothing changed\n";
+      return kExitUsage;
+    }
+  }
+  return run_request(o, protocol::ResetRequest{args.agent, args.provider},
+                     [](const json& r, const Style&) { render_reset(r, std::cout); });
+}
+
+int run_call(const GlobalOptions& o, const CallArgs& args) {
+  protocol::CallRequest req;
+  req.ai_name = args.agent;
+  req.prompt = args.prompt;
+  req.system = args.system;
+  req.max_tokens = args.max_tokens;
+  req.preferred_provider = args.provider;
+  req.idempotency_key = args.idempotency_key;
+  // The daemon gives up when tollctl would, so an abandoned call is not
+  // left running (and charged) after tollctl exits.
+  req.timeout_ms = o.timeout_ms;
+  return run_request(o, req, [](const json& r, const Style&) { render_call(r, std::cout, std::cerr); });
+}
+
+}  // namespace tollgate::tools

@@ -1,0 +1,71 @@
+// tollctl's subcommands: each builds one request (protocol/requests.h),
+// sends it with Client, and prints the reply as a table (render.h) or, with
+// --json, as pretty JSON. Every run_* returns the process exit code.
+// Called from main's thread only; each run owns its ZeroMQ context.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tollgate::tools {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitDaemonError = 1;  // the daemon answered ok: false
+inline constexpr int kExitUsage = 2;        // bad arguments, refused confirmation
+inline constexpr int kExitNoAnswer = 3;     // no reply within --timeout
+
+struct GlobalOptions {
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  std::string events_endpoint = "tcp://127.0.0.1:5556";
+  int timeout_ms = 5000;
+  bool json = false;
+};
+
+struct AlertsArgs {
+  std::optional<std::string> agent;
+  std::optional<std::string> since;  // unix ms or ISO-8601, see parse_time_ms
+  std::optional<uint32_t> limit;
+};
+
+struct ResetArgs {
+  std::string agent;
+  std::optional<std::string> provider;
+  bool yes = false;
+};
+
+struct CallArgs {
+  std::string agent;
+  std::string prompt;
+  std::optional<std::string> provider;
+  std::optional<uint64_t> max_tokens;
+  std::optional<std::string> system;
+  std::optional<std::string> idempotency_key;
+};
+
+struct EventsArgs {
+  std::vector<std::string> prefixes;  // subscribe to everything when empty
+  std::optional<uint64_t> count;      // exit after this many events
+};
+
+// Unix epoch milliseconds from "1764200000000" or an ISO-8601 UTC date or
+// date-time ("2026-11-27", "2026-11-27T01:36", "2026-11-27T01:36:44Z",
+// "2026-11-27 01:36:44"). nullopt when it is neither.
+std::optional<int64_t> parse_time_ms(std::string_view text);
+
+int run_ping(const GlobalOptions& o);
+int run_summary(const GlobalOptions& o);
+int run_usage(const GlobalOptions& o, const std::string& agent);
+int run_provider_status(const GlobalOptions& o, const std::optional<std::string>& agent);
+int run_recommend(const GlobalOptions& o, const std::string& agent);
+int run_emergency_status(const GlobalOptions& o);
+int run_alerts(const GlobalOptions& o, const AlertsArgs& args);
+int run_history(const GlobalOptions& o, const std::string& agent, std::optional<uint32_t> months);
+int run_reset(const GlobalOptions& o, const ResetArgs& args);
+int run_call(const GlobalOptions& o, const CallArgs& args);
+// Prints events until SIGINT/SIGTERM or args.count events (event_stream.cpp).
+int run_events(const GlobalOptions& o, const EventsArgs& args);
+
+}  // namespace tollgate::tools

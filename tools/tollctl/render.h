@@ -1,0 +1,74 @@
+// Human-readable rendering of tollgated replies and events for tollctl:
+// aligned tables, usage bars with the 80/95/98/100% levels marked, and
+// ANSI colour only when the caller's Style allows it (stdout is a terminal
+// and NO_COLOR is unset). Reply fields follow PROTOCOL.md sections 3 and 4;
+// a missing or mistyped field renders as "-" instead of throwing, so a
+// newer daemon with extra or changed fields still prints something.
+// Pure functions writing to the stream they are given; any thread.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tollgate::tools {
+
+struct Style {
+  bool color = false;
+};
+
+// Colour when stdout is a terminal and NO_COLOR is unset.
+Style detect_style();
+
+// "[#########-----------]  45.2%" plus a level word at 80/95/98/100%
+// ("warning", "critical", "emergency", "exhausted"), coloured by level.
+std::string usage_bar(double percentage, const Style& style);
+
+// Columns padded to their widest cell (ANSI escapes do not count).
+class Table {
+ public:
+  // `align` has one letter per column: 'l' or 'r'.
+  Table(std::vector<std::string> headers, std::string align);
+  void add(std::vector<std::string> row);
+  bool empty() const { return rows_.empty(); }
+  void print(std::ostream& out, const Style& style) const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::string align_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Field access that never throws: a missing, nil or mistyped field gives
+// "-" (strings) or 0 (numbers).
+std::string field_str(const nlohmann::json& obj, const char* key);
+double field_num(const nlohmann::json& obj, const char* key);
+// Token counts with thousands separators; "-" for nil (e.g. no limit).
+std::string field_tokens(const nlohmann::json& obj, const char* key);
+// "$0.0123"
+std::string field_cost(const nlohmann::json& obj, const char* key);
+// The bar for obj["percentage"], or "-" when obj has no limit.
+std::string field_bar(const nlohmann::json& obj, const Style& style);
+
+std::string format_uptime(uint64_t ms);
+// "2026-11-27 01:36:44" (UTC).
+std::string format_time_ms(int64_t ms);
+
+void render_ping(const nlohmann::json& reply, const std::string& endpoint, std::ostream& out);
+void render_summary(const nlohmann::json& reply, const Style& style, std::ostream& out);
+void render_usage(const nlohmann::json& reply, const Style& style, std::ostream& out);
+void render_provider_status(const nlohmann::json& reply, const Style& style, std::ostream& out);
+void render_recommend(const std::string& agent, const nlohmann::json& reply, std::ostream& out);
+void render_emergency_status(const nlohmann::json& reply, const Style& style, std::ostream& out);
+void render_alerts(const nlohmann::json& reply, const Style& style, std::ostream& out);
+void render_history(const nlohmann::json& reply, const Style& style, std::ostream& out);
+void render_reset(const nlohmann::json& reply, std::ostream& out);
+// The text on `out`; provider, model, reason, tokens and cost on `info`.
+void render_call(const nlohmann::json& reply, std::ostream& out, std::ostream& info);
+// One line, no newline.
+std::string render_event(const std::string& topic, const nlohmann::json& body, const Style& style);
+
+}  // namespace tollgate::tools
