@@ -25,15 +25,16 @@ std::string failure_code(const ProviderFailure& f) {
 }
 
 // Did the provider possibly serve (and bill) a request that failed? Then
-// its reservation is charged in full: usage is never undercounted.
+// its reservation is charged in full: usage is never undercounted. A
+// request none of whose bytes left (refused, unresolvable, failed TLS
+// handshake, connect timeout) cannot have been served.
 bool may_have_served(const ProviderFailure& f, const HttpResponse& r) {
   switch (f.kind) {
-    case FailureKind::kTimeout:
     case FailureKind::kInvalidResponse:
       return true;
+    case FailureKind::kTimeout:
     case FailureKind::kTransport:
-      // Refused or unresolvable: nothing reached the provider.
-      return r.curl_code != 6 && r.curl_code != 7;
+      return r.request_sent;
     default:
       return false;
   }
@@ -267,6 +268,8 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
       });
     });
   } else {
+    spdlog::info("request {}: {} attempt {} failed before it was served ({}); releasing {} tokens",
+                 spec_.id.to_display(), current_.provider, attempts_, failure.message, spec_.reservation);
     env_.ledger->release_async(reservation, [self = shared_from_this()](auto r) {
       self->worker_.post([self, r = std::move(r)] {
         if (!r) {

@@ -241,6 +241,9 @@ void HttpClient::Impl::reap() {
     curl_off_t micros = 0;
     curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &micros);
     resp.total_time_ms = static_cast<double>(micros) / 1000.0;
+    long request_bytes = 0;
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+    resp.request_sent = request_bytes > 0;
     resp.curl_code = static_cast<int>(code);
     if (t->over_size || code == CURLE_FILESIZE_EXCEEDED) {
       resp.error = "response over " + std::to_string(t->options.max_response_bytes) + " bytes";
@@ -259,17 +262,23 @@ void HttpClient::Impl::abort_all() {
     queued.swap(queue);
   }
   for (auto& [easy, t] : active) {
+    long request_bytes = 0;
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
     curl_multi_remove_handle(multi, easy);
     t->response.error = "shutting down";
+    t->response.request_sent = request_bytes > 0;
     complete(*t);
   }
   active.clear();
+  // Transfers that never got an easy handle never left this process.
   for (auto& t : queued) {
     t->response.error = "shutting down";
+    t->response.request_sent = false;
     complete(*t);
   }
   for (auto& t : waiting) {
     t->response.error = "shutting down";
+    t->response.request_sent = false;
     complete(*t);
   }
   waiting.clear();
@@ -288,6 +297,7 @@ void HttpClient::Impl::start_waiting() {
       // the caller knows the provider cannot have served it.
       t->response.error = "no connection became free within the total timeout";
       t->response.curl_code = CURLE_COULDNT_CONNECT;
+      t->response.request_sent = false;
       complete(*t);
       continue;
     }

@@ -59,6 +59,10 @@ struct HttpResponse {
   std::string error;       // empty on success: transport error text
   int curl_code = 0;       // CURLcode of the transfer; 0 = CURLE_OK
   bool timed_out = false;  // the connect or total timeout fired
+  // Did any byte of the request leave (curl's CURLINFO_REQUEST_SIZE > 0)?
+  // False when the connection or the TLS handshake failed: the provider
+  // cannot have served it. Defaults to true, the safe side for charging.
+  bool request_sent = true;
   double total_time_ms = 0;
 
   bool transport_ok() const { return error.empty(); }

@@ -149,6 +149,7 @@ TEST_CASE("a refused connection is a transport error") {
   CHECK_FALSE(r.transport_ok());
   CHECK_FALSE(r.timed_out);
   CHECK(r.curl_code != 0);
+  CHECK_FALSE(r.request_sent);
   auto result = interpret_response(ProviderApi::kAnthropic, r, 0);
   CHECK(result.failure.kind == FailureKind::kTransport);
   CHECK(result.failure.retryable);
@@ -182,6 +183,8 @@ TEST_CASE("a truncated response is a transport error") {
   // Which of the two met the fault depends on arrival order.
   int failed = got.response(0).transport_ok() ? 1 : 0;
   CHECK_FALSE(got.response(failed).transport_ok());
+  // The request went out: the provider may have served (and billed) it.
+  CHECK(got.response(failed).request_sent);
   CHECK(got.response(1 - failed).transport_ok());
 }
 
