@@ -32,8 +32,8 @@ void FakeProviderProcess::set_faults(const nlohmann::json& faults) const {
 }
 
 Env FakeProviderProcess::provider_env() const {
-  return {{"ANTHROPIC_API_KEY", "sk-ant-test-zzKEYzz"},
-          {"OPENAI_API_KEY", "sk-openai-test-zzKEYzz"},
+  return {{"ANTHROPIC_API_KEY", kTestAnthropicKey},
+          {"OPENAI_API_KEY", kTestOpenAiKey},
           {"ANTHROPIC_BASE_URL", base_url()},
           {"OPENAI_BASE_URL", base_url() + "/v1"}};
 }

@@ -222,3 +222,26 @@ TEST_CASE("when every provider fails the reply is provider_error and nothing sta
   CHECK(reply["error"]["message"].get<std::string>().find("last was openai") != std::string::npos);
   check_ledger_consistent(client, fake);
 }
+
+TEST_CASE("a rejected API key appears in no reply and no event") {
+  // The fake accepts only another key: both providers answer 401, OpenAI
+  // with its masked echo of the key as the real service does.
+  FakeProviderProcess fake({"--api-key", "sk-the-only-right-key"});
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  EventCollector events(ctx, d.events());
+  events.sync(client);
+  auto reply = client.request(call_body(kAgent, "who am I", 10));
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == false);
+  CHECK(reply["error"]["code"] == "provider_error");
+  auto status = client.request({{"op", "provider_status"}});
+  events.wait_until([](const auto& evs) { return evs.size() >= 2; }, 2s);
+  std::string everything = reply.dump() + status.dump();
+  for (const auto& [topic, body] : events.events()) everything += topic + body.dump();
+  for (const char* key : {kTestAnthropicKey, kTestOpenAiKey}) {
+    CHECK(everything.find(key) == std::string::npos);
+  }
+  // ~TollgatedProcess checks the log.
+}

@@ -154,7 +154,8 @@ TollgatedProcess::TollgatedProcess(std::map<std::string, std::string> env,
       {"TOLLGATE_EVENTS", "tcp://127.0.0.1:0"},
       {"TOLLGATE_DATA_DIR", data_dir_},
       {"TOLLGATE_HTTP", "off"},
-      {"TOLLGATE_LOG_LEVEL", "info"},
+      // Debug: the key check below covers every level.
+      {"TOLLGATE_LOG_LEVEL", "debug"},
   };
   for (const auto& [k, v] : env) defaults[k] = v;
   child_ = std::make_unique<ChildProcess>(bin_dir() + "/tollgated", args, defaults);
@@ -169,6 +170,19 @@ TollgatedProcess::TollgatedProcess(std::map<std::string, std::string> env,
   };
   requests_ = field("requests");
   events_ = field("events");
+}
+
+TollgatedProcess::~TollgatedProcess() {
+  if (!child_) return;
+  if (!child_->wait_exit(std::chrono::milliseconds(0))) {
+    child_->signal(SIGKILL);
+    child_->wait_exit(std::chrono::seconds(10));
+  }
+  const std::string out = child_->output();
+  for (const char* key : {kTestAnthropicKey, kTestOpenAiKey}) {
+    INFO("an API key appeared in tollgated's output");
+    CHECK(out.find(key) == std::string::npos);
+  }
 }
 
 }  // namespace tollgate::testing

@@ -23,6 +23,12 @@ namespace tollgate::testing {
 // Directory of the built binaries: $TOLLGATE_BIN_DIR (set by CTest).
 std::string bin_dir();
 
+// Recognisable API keys the harness hands to every daemon that talks to a
+// provider. No tollgated log line may ever contain them, at any level:
+// ~TollgatedProcess checks its whole output.
+inline constexpr const char* kTestAnthropicKey = "sk-ant-test-zzKEYzz";
+inline constexpr const char* kTestOpenAiKey = "sk-openai-test-zzKEYzz";
+
 // A temporary directory removed (recursively) on destruction.
 class TempDir {
  public:
@@ -69,11 +75,16 @@ class ChildProcess {
 
 // tollgated on ephemeral endpoints. Extra environment variables override the
 // harness defaults (TOLLGATE_LISTEN/EVENTS on 127.0.0.1:0, a fresh data dir,
-// TOLLGATE_HTTP=off). The constructor waits for the ready line.
+// TOLLGATE_HTTP=off, TOLLGATE_LOG_LEVEL=debug). The constructor waits for
+// the ready line; the destructor kills the daemon if it still runs and
+// checks that its output never contained a test API key.
 class TollgatedProcess {
  public:
   explicit TollgatedProcess(std::map<std::string, std::string> env = {},
                             std::vector<std::string> args = {});
+  ~TollgatedProcess();
+  TollgatedProcess(const TollgatedProcess&) = delete;
+  TollgatedProcess& operator=(const TollgatedProcess&) = delete;
 
   const std::string& requests() const { return requests_; }
   const std::string& events() const { return events_; }
