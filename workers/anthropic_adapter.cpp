@@ -11,16 +11,8 @@ using nlohmann::json;
 
 constexpr std::string_view kAnthropicVersion = "2023-06-01";
 
-// Token count field: absent or null is 0; anything but an unsigned integer
-// is a malformed response (json::at/get throw, the caller maps it).
-uint64_t token_count(const json& usage, const char* key) {
-  auto it = usage.find(key);
-  if (it == usage.end() || it->is_null()) return 0;
-  if (!it->is_number_unsigned()) {
-    throw MalformedResponse(std::string("usage.") + key + " is not a count");
-  }
-  return it->get<uint64_t>();
-}
+// An Anthropic count field: absent or null is 0.
+uint64_t count_or_zero(const json& usage, const char* key) { return token_count(usage, key).value_or(0); }
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -65,10 +57,10 @@ ProviderResult parse_anthropic_success(const json& body) {
     result.status = ProviderResult::Status::kUsageMissing;
     return result;
   }
-  result.reply.input_tokens = token_count(*usage, "input_tokens") +
-                              token_count(*usage, "cache_creation_input_tokens") +
-                              token_count(*usage, "cache_read_input_tokens");
-  result.reply.output_tokens = token_count(*usage, "output_tokens");
+  result.reply.input_tokens = count_or_zero(*usage, "input_tokens") +
+                              count_or_zero(*usage, "cache_creation_input_tokens") +
+                              count_or_zero(*usage, "cache_read_input_tokens");
+  result.reply.output_tokens = count_or_zero(*usage, "output_tokens");
   result.status = ProviderResult::Status::kOk;
   return result;
 }

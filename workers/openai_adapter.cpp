@@ -8,15 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-std::optional<uint64_t> token_count(const json& usage, const char* key) {
-  auto it = usage.find(key);
-  if (it == usage.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number_unsigned()) {
-    throw MalformedResponse(std::string("usage.") + key + " is not a count");
-  }
-  return it->get<uint64_t>();
-}
-
 }  // namespace
 
 HttpRequest build_openai_request(const ProviderCall& call) {

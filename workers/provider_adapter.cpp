@@ -146,6 +146,19 @@ std::string_view kind_name(FailureKind kind) {
 
 namespace detail {
 
+std::optional<uint64_t> token_count(const json& usage, const char* key) {
+  auto it = usage.find(key);
+  if (it == usage.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_unsigned()) {
+    throw MalformedResponse(std::string("usage.") + key + " is not a count");
+  }
+  const auto n = it->get<uint64_t>();
+  if (n > kMaxReportedTokens) {
+    throw MalformedResponse(std::string("usage.") + key + " is implausibly large: " + std::to_string(n));
+  }
+  return n;
+}
+
 std::string join_url(std::string_view base, std::string_view path) {
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
   return std::string(base) + std::string(path);

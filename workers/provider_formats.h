@@ -4,6 +4,8 @@
 // catches and turns into kInvalidResponse.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,6 +28,15 @@ struct ProviderErrorBody {
   std::string code;     // OpenAI error.code (string form); empty otherwise
   std::string message;
 };
+
+// No real call reports anywhere near this many tokens; a count above it is
+// a malformed response (charged as a full reservation, like any other),
+// never a number the ledger adds up: sums of counts cannot overflow.
+inline constexpr uint64_t kMaxReportedTokens = uint64_t{1} << 40;
+
+// usage[key]: nullopt when absent or null; throws MalformedResponse when it
+// is not an unsigned integer or is above kMaxReportedTokens.
+std::optional<uint64_t> token_count(const nlohmann::json& usage, const char* key);
 
 // base without trailing '/' + path.
 std::string join_url(std::string_view base, std::string_view path);

@@ -1,10 +1,14 @@
 #!/usr/bin/python3
-"""Writes the seed corpus for fuzz_decoder (valid and invalid request bodies).
+"""Writes the seed corpora: corpus/decoder/ for fuzz_decoder (valid and
+invalid request bodies), corpus/anthropic_response/ and
+corpus/openai_response/ for the provider response parsers (the input layout
+is described in fuzz_provider_response.cpp).
 
-Writes into corpus/decoder/ beside this script. Needs python3-msgpack
+Writes beside this script. Needs python3-msgpack
 (Debian's /usr/bin/python3 has it):
     /usr/bin/python3 tests/fuzz/make_corpus.py
 """
+import json
 import os
 
 import msgpack
@@ -52,3 +56,72 @@ raw = {
 for name, body in raw.items():
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(body)
+
+
+# Provider answers: byte 0 = index into the fuzzer's status table, byte 1 =
+# header bits, then one line per present header, then the body.
+STATUSES = [200, 201, 204, 400, 401, 403, 404, 408, 413, 429, 500, 502, 503, 504, 529, 302]
+HEADERS = ["retry-after", "retry-after-ms", "anthropic-ratelimit-requests-reset",
+           "x-ratelimit-reset-tokens", "x-should-retry"]
+
+
+def answer(status, body, headers=None):
+    headers = headers or {}
+    bits = 0
+    lines = b""
+    for i, name in enumerate(HEADERS):
+        if name in headers:
+            bits |= 1 << i
+            lines += headers[name].encode() + b"\n"
+    return bytes([STATUSES.index(status), bits]) + lines + body.encode()
+
+
+def error(api, kind, message, code=None):
+    if api == "anthropic":
+        return json.dumps({"type": "error", "error": {"type": kind, "message": message}})
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
+
+
+provider_seeds = {
+    "anthropic_response": {
+        "ok": answer(200, json.dumps({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+            "content": [{"type": "text", "text": "Hello"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 12, "output_tokens": 5, "cache_creation_input_tokens": 3,
+                      "cache_read_input_tokens": None}})),
+        "no_usage": answer(200, json.dumps({"content": [{"type": "text", "text": "x"}]})),
+        "overloaded": answer(529, error("anthropic", "overloaded_error", "Overloaded"),
+                             {"retry-after": "3", "x-should-retry": "true"}),
+        "rate_limited": answer(429, error("anthropic", "rate_limit_error", "slow down"),
+                               {"anthropic-ratelimit-requests-reset": "2026-11-27T10:00:30Z"}),
+        "credit": answer(400, error("anthropic", "invalid_request_error",
+                                    "Your credit balance is too low to access the Anthropic API.")),
+        "auth": answer(401, error("anthropic", "authentication_error",
+                                  "invalid x-api-key sk-fuzz-key-0123456789abcdef")),
+        "http_date": answer(503, "upstream connect error",
+                            {"retry-after": "Fri, 27 Nov 2026 10:00:00 GMT"}),
+    },
+    "openai_response": {
+        "ok": answer(200, json.dumps({
+            "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4.1",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}})),
+        "null_content": answer(200, json.dumps({
+            "choices": [{"message": {"content": None}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 0}})),
+        "quota": answer(429, error("openai", "insufficient_quota",
+                                   "You exceeded your current quota", "insufficient_quota")),
+        "rate_limited": answer(429, error("openai", "requests", "Rate limit reached", "rate_limit_exceeded"),
+                               {"retry-after-ms": "1500", "x-ratelimit-reset-tokens": "6m0s"}),
+        "bad_key": answer(401, error("openai", "invalid_request_error",
+                                     "Incorrect API key provided: sk-fuzz-***cdef", "invalid_api_key")),
+        "server": answer(500, error("openai", "server_error", "The server had an error")),
+    },
+}
+for directory, bodies in provider_seeds.items():
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", directory)
+    os.makedirs(out, exist_ok=True)
+    for name, body in bodies.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(body)

@@ -127,6 +127,19 @@ TEST_CASE("an anthropic body of the wrong shape is an invalid response") {
             .failure.kind == FailureKind::kInvalidResponse);
 }
 
+TEST_CASE("an anthropic token count too large to be real is an invalid response") {
+  // Three counts near 2^64 would wrap around when added: never charged.
+  const std::string huge = "18446744073709551615";
+  auto r = parse(200, R"({"content":[],"usage":{"input_tokens":)" + huge +
+                          R"(,"cache_read_input_tokens":)" + huge + R"(,"output_tokens":1}})");
+  REQUIRE(r.status == ProviderResult::Status::kFailed);
+  CHECK(r.failure.kind == FailureKind::kInvalidResponse);
+  CHECK(r.failure.message.find("implausibly large") != std::string::npos);
+  auto at_cap = parse(200, R"({"content":[],"usage":{"input_tokens":1099511627776,"output_tokens":1}})");
+  CHECK(at_cap.status == ProviderResult::Status::kOk);
+  CHECK(at_cap.reply.input_tokens == 1099511627776u);
+}
+
 TEST_CASE("anthropic 529 is a retryable overload with the provider message") {
   auto r = parse(529, error_body("overloaded_error", "Overloaded"));
   REQUIRE(r.status == ProviderResult::Status::kFailed);

@@ -115,6 +115,14 @@ TEST_CASE("an openai success without usage is a usage missing outcome") {
   CHECK(partial.status == ProviderResult::Status::kUsageMissing);
 }
 
+TEST_CASE("an openai token count too large to be real is an invalid response") {
+  auto r = parse(200, R"({"model":"m","choices":[{"message":{"content":"x"}}],
+    "usage":{"prompt_tokens":3,"completion_tokens":1099511627777}})");
+  REQUIRE(r.status == ProviderResult::Status::kFailed);
+  CHECK(r.failure.kind == FailureKind::kInvalidResponse);
+  CHECK(r.failure.message.find("usage.completion_tokens is implausibly large") != std::string::npos);
+}
+
 TEST_CASE("an openai body that is not json or has no choices is an invalid response") {
   CHECK(parse(200, "not json").failure.kind == FailureKind::kInvalidResponse);
   CHECK(parse(200, R"({"choices":[]})").failure.kind == FailureKind::kInvalidResponse);

@@ -1,0 +1,69 @@
+// libFuzzer target: arbitrary provider answers. Built twice, for the
+// Anthropic and the OpenAI parser (TOLLGATE_FUZZ_API). parse_response must
+// return a value for any status, headers and body (never crash, throw or
+// hang), and what it returns must be safe to charge and to show:
+// counts within kMaxReportedTokens, a one-line message without the key, a
+// non-negative retry hint.
+//
+// Input layout: byte 0 picks the HTTP status, byte 1 which headers are
+// present; each present header takes the bytes up to the next '\n' as its
+// value; the rest is the body.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "workers/provider_adapter.h"
+
+namespace workers = tollgate::workers;
+
+namespace {
+
+constexpr std::array<long, 16> kStatuses = {200, 201, 204, 400, 401, 403, 404, 408,
+                                            413, 429, 500, 502, 503, 504, 529, 302};
+constexpr std::array<const char*, 5> kHeaders = {"retry-after", "retry-after-ms",
+                                                 "anthropic-ratelimit-requests-reset",
+                                                 "x-ratelimit-reset-tokens", "x-should-retry"};
+constexpr std::string_view kKey = "sk-fuzz-key-0123456789abcdef";
+constexpr int64_t kNow = 1'795'000'000'000;  // 2026-11
+
+std::string_view take_line(std::string_view& in) {
+  auto nl = in.find('\n');
+  std::string_view line = in.substr(0, nl);
+  in.remove_prefix(nl == std::string_view::npos ? in.size() : nl + 1);
+  return line;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  const long status = kStatuses[static_cast<uint8_t>(in[0]) % kStatuses.size()];
+  const auto present = static_cast<uint8_t>(in[1]);
+  in.remove_prefix(2);
+  workers::HttpHeaders headers;
+  for (size_t i = 0; i < kHeaders.size(); ++i) {
+    if (present & (1u << i)) headers[kHeaders[i]] = std::string(take_line(in));
+  }
+  const auto result = workers::parse_response(TOLLGATE_FUZZ_API, status, headers, in, kNow, kKey);
+
+  using Status = workers::ProviderResult::Status;
+  if (result.status == Status::kOk) {
+    // Anthropic adds three input counts, each at most 2^40.
+    if (result.reply.input_tokens > 3 * (uint64_t{1} << 40)) std::abort();
+    if (result.reply.output_tokens > (uint64_t{1} << 40)) std::abort();
+  }
+  if (result.status != Status::kFailed) {
+    if (status < 200 || status > 299) std::abort();  // only a 2xx is a success
+    return 0;
+  }
+  const auto& f = result.failure;
+  if (f.message.find('\n') != std::string::npos) std::abort();
+  if (f.message.find(kKey) != std::string::npos) std::abort();
+  if (f.retry_after_ms && *f.retry_after_ms < 0) std::abort();
+  if (status >= 200 && status <= 299 && f.kind != workers::FailureKind::kInvalidResponse) std::abort();
+  return 0;
+}
