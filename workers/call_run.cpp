@@ -43,7 +43,7 @@ bool may_have_served(const ProviderFailure& f, const HttpResponse& r) {
 }  // namespace
 
 CallRun::CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker)
-    : spec_(std::move(spec)), env_(env), worker_(worker), rng_(std::random_device{}()) {
+    : spec_(std::move(spec)), env_(env), worker_(worker) {
   env_.alive->fetch_add(1);
 }
 
@@ -285,9 +285,8 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
 void CallRun::retry_or_move_on() {
   const auto& failure = last_failure_;
   if (failure.retryable && attempts_ < spec_.config->max_attempts && !env_.stopping->load()) {
-    std::uniform_real_distribution<double> jitter(0.0, 1.0);
     auto backoff = policy::backoff_delay_ms(attempts_, kBackoffBaseMs, kBackoffCapMs,
-                                            failure.retry_after_ms, remaining_ms(), jitter(rng_));
+                                            failure.retry_after_ms, remaining_ms(), worker_.jitter01());
     if (!backoff.give_up) {
       worker_.post_after(std::chrono::milliseconds(backoff.delay_ms),
                          [self = shared_from_this()] { self->try_provider(self->current_); });

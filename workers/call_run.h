@@ -26,7 +26,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -99,7 +98,6 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   CallSpec spec_;
   const CallEnvironment& env_;
   Worker& worker_;
-  std::mt19937_64 rng_;
 
   // The call, as sent to providers.
   ProviderCall call_;

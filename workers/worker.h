@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "workers/http_client.h"
@@ -36,11 +37,16 @@ class Worker {
   // Shutdown: every pending timer runs now.
   void flush_timers();
   HttpClient& http() { return http_; }
+  // Worker thread only: a uniform draw in [0, 1) for retry jitter. One
+  // generator per worker, seeded once (a std::random_device per call
+  // costs more than the rest of the call's CPU).
+  double jitter01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
  private:
   void run(std::stop_token stop);
 
   HttpClient http_;
+  std::mt19937_64 rng_{std::random_device{}()};  // worker thread only
   std::mutex mu_;
   std::condition_variable_any cv_;
   std::deque<Task> tasks_;                                       // guarded by mu_
