@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-fast test-asan demo fuzz bench clean
+.PHONY: all deps build test test-fast test-asan demo fuzz bench deb clean
 
 all: build
 
@@ -48,6 +48,13 @@ fuzz:
 
 bench: build
 	tools/bench.sh $(BUILD)/bin
+
+# Debian package of the Release build (CPack, cmake/TollgatePackaging.cmake),
+# written to $(BUILD)/deb/tollgate_<version>_<arch>.deb.
+deb: build
+	rm -rf $(BUILD)/deb
+	cpack --config $(BUILD)/CPackConfig.cmake -B $(abspath $(BUILD))/deb
+	@echo "deb: $$(ls $(abspath $(BUILD))/deb/*.deb)"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

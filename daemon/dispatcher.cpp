@@ -44,8 +44,12 @@ Dispatcher::Dispatcher(std::shared_ptr<const Config> config, ledger::Ledger& led
       started_(std::chrono::steady_clock::now()) {}
 
 std::optional<std::string> Dispatcher::handle(uint64_t token, const protocol::RequestId& id,
-                                              protocol::RequestBody& body) {
+                                              protocol::RequestBody& body, curve::ClientRole role) {
   using namespace protocol;
+  if (std::holds_alternative<ResetRequest>(body) && role != curve::ClientRole::kAdmin) {
+    return encode_error_reply(id, Error::unauthorized(
+        "reset: needs an admin client key (this key is not marked admin in TOLLGATE_CURVE_CLIENTS_FILE)"));
+  }
   return std::visit(
       [&](auto& r) -> Reply {
         using T = std::decay_t<decltype(r)>;

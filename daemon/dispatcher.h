@@ -38,8 +38,10 @@ class Dispatcher : public RequestHandler {
     refresh_emergency();
   }
 
+  // `reset` needs the admin role (PROTOCOL.md section 6); every other op
+  // is open to every allowed client.
   std::optional<std::string> handle(uint64_t token, const protocol::RequestId& id,
-                                    protocol::RequestBody& body) override;
+                                    protocol::RequestBody& body, curve::ClientRole role) override;
   void tick() override;
   void reload() override;
   void published(const protocol::Event& event) override;

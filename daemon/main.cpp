@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon/config.h"
+#include "daemon/curve_keys.h"
 #include "daemon/dispatcher.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/provider_runtime.h"
@@ -102,6 +103,12 @@ int main(int argc, char** argv) {
   }
   auto config = std::make_shared<const tollgate::Config>(std::move(loaded).value());
   if (check_config) {
+    // The key files are read at start, so a bad one fails the check too.
+    auto keys = tollgate::curve::load_curve_keys(config->curve_secret_key_file, config->curve_clients_file);
+    if (!keys) {
+      std::cerr << "tollgated: configuration error: " << keys.error().message << "\n";
+      return 2;
+    }
     std::cout << tollgate::describe_config(*config);
     return 0;
   }

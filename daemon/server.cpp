@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "daemon/endpoint.h"
+#include "daemon/zap_handler.h"
 
 namespace tollgate {
 
@@ -46,16 +47,18 @@ Server::~Server() = default;
 
 protocol::Result<std::unique_ptr<Server>> Server::create(zmq::context_t& context,
                                                          const Config& config) {
-  const bool curve = !config.curve_secret_key_file.empty();
-  if (curve) {
-    return Error::bad_request("TOLLGATE_CURVE_SECRET_KEY_FILE=" + config.curve_secret_key_file +
-                              ": CurveZMQ is not supported by this build yet; unset it");
-  }
+  auto keys = curve::load_curve_keys(config.curve_secret_key_file, config.curve_clients_file);
+  if (!keys) return keys.error();
+  const bool curve = keys->has_value();
   for (const auto& [name, ep] : {std::pair{"TOLLGATE_LISTEN", config.listen},
                                  std::pair{"TOLLGATE_EVENTS", config.events}}) {
     if (auto r = check_bind_allowed(name, ep, curve, config.allow_insecure_bind); !r) return r.error();
   }
   std::unique_ptr<Server> s(new Server(context, config));
+  // The ZAP handler must be bound before the sockets it guards are bound.
+  if (curve) {
+    if (auto r = s->secure(context, std::move(**keys)); !r) return r.error();
+  }
   auto bind = [](zmq::socket_t& sock, const std::string& name, const std::string& ep) -> protocol::Result<std::string> {
     try {
       sock.bind(zmq_bind_form(ep));
@@ -70,6 +73,29 @@ protocol::Result<std::unique_ptr<Server>> Server::create(zmq::context_t& context
   if (!ev) return ev.error();
   s->endpoints_ = {*req, *ev};
   return s;
+}
+
+protocol::Result<void> Server::secure(zmq::context_t& context, curve::CurveKeys keys) {
+  size_t admins = 0;
+  for (const auto& [key, role] : keys.clients.keys) admins += role == curve::ClientRole::kAdmin;
+  const size_t clients = keys.clients.keys.size();
+  auto zap = curve::ZapHandler::start(context, std::move(keys.clients));
+  if (!zap) return zap.error();
+  zap_ = std::move(*zap);
+  for (auto* sock : {&router_, &pub_}) {
+    if (auto r = curve::make_curve_server(*sock, keys.server); !r) return r;
+  }
+  spdlog::info("CurveZMQ on: server key {}, {} client keys ({} admin)",
+               curve::abbreviate_key(keys.server.public_z85), clients, admins);
+  return {};
+}
+
+curve::ClientRole Server::role_of(const zmq::message_t& body_frame) const {
+  if (!zap_) return curve::ClientRole::kAdmin;
+  // Set by libzmq from the ZAP handler's reply for this connection; absent
+  // only if something bypassed the handler, which must not grant admin.
+  const char* user_id = zmq_msg_gets(body_frame.handle(), "User-Id");
+  return user_id ? curve::role_from_user_id(user_id) : curve::ClientRole::kClient;
 }
 
 void Server::run(SignalSource& signals) {
@@ -176,7 +202,7 @@ void Server::handle_message(std::vector<zmq::message_t>& frames) {
   const uint64_t token = next_token_++;
   std::optional<std::string> reply;
   if (handler_) {
-    reply = handler_->handle(token, decoded.id, *decoded.body);
+    reply = handler_->handle(token, decoded.id, *decoded.body, role_of(body_frame));
   } else {
     reply = protocol::encode_error_reply(decoded.id, Error::internal("no handler"));
   }

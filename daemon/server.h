@@ -14,6 +14,12 @@
 // empty frame, just the identity); exactly one body frame must follow. The
 // reply carries back the same envelope and one body frame.
 //
+// Access control (PROTOCOL.md section 6): with CurveZMQ keys configured,
+// both sockets are CURVE servers behind the in-process ZAP handler the
+// Server owns (daemon/zap_handler.h), and each request's role comes from
+// the ZAP "User-Id" metadata of its body frame, never from the body.
+// Without keys every request has the admin role.
+//
 // Thread: every method runs on the loop thread except mailbox(), whose post()
 // any thread may call.
 #pragma once
@@ -30,20 +36,27 @@
 #include <zmq.hpp>
 
 #include "daemon/config.h"
+#include "daemon/curve_keys.h"
 #include "daemon/mailbox.h"
 #include "daemon/signals.h"
 #include "protocol/codec.h"
 
 namespace tollgate {
 
+namespace curve {
+class ZapHandler;
+}
+
 // Answers decoded requests for the loop. handle() returns the reply body
 // when it is ready now, or nullopt when the reply will arrive later through
-// the Mailbox under the same token.
+// the Mailbox under the same token. `role` is what the client's CurveZMQ key
+// allows (kAdmin when CurveZMQ is off).
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   virtual std::optional<std::string> handle(uint64_t token, const protocol::RequestId& id,
-                                            protocol::RequestBody& body) = 0;
+                                            protocol::RequestBody& body,
+                                            curve::ClientRole role) = 0;
   // Called about every 100 ms from the loop (housekeeping, timers).
   virtual void tick() {}
   // SIGHUP.
@@ -72,7 +85,9 @@ class Server {
     std::string events;
   };
 
-  // Binds both sockets; an error names the setting and the reason.
+  // Reads the CurveZMQ key files named in `config` (if any), starts the ZAP
+  // handler on `context` and binds both sockets; an error names the
+  // setting (and file line) and the reason.
   static protocol::Result<std::unique_ptr<Server>> create(zmq::context_t& context,
                                                           const Config& config);
   ~Server();
@@ -94,6 +109,8 @@ class Server {
 
   // Number of requests whose reply is still owed (async ones).
   size_t pending() const { return pending_.size(); }
+  // True when both sockets are CurveZMQ servers.
+  bool curve_enabled() const { return zap_ != nullptr; }
 
  private:
   Server(zmq::context_t& context, const Config& config);
@@ -103,12 +120,18 @@ class Server {
   void drain_mailbox();
   void send_reply(const std::vector<zmq::message_t>& envelope, size_t envelope_frames,
                   const std::string& body);
+  // Starts the ZAP handler and makes both sockets CURVE servers (unbound).
+  protocol::Result<void> secure(zmq::context_t& context, curve::CurveKeys keys);
+  curve::ClientRole role_of(const zmq::message_t& body_frame) const;
 
   // Constant after construction.
   const uint64_t max_request_bytes_;
   const protocol::DecodeLimits limits_;
   Endpoints endpoints_;
 
+  // Declared before the sockets so that it outlives them: the handler
+  // stops only after the sockets it guards are closed.
+  std::unique_ptr<curve::ZapHandler> zap_;
   zmq::socket_t router_;
   zmq::socket_t pub_;
   Mailbox mailbox_;

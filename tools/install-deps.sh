@@ -13,6 +13,8 @@ packages=(
   liblmdb-dev lmdb-utils libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libcpp-httplib-dev libsystemd-dev
   libssl-dev ca-certificates python3 python3-zmq python3-msgpack
+  systemd dpkg-dev file
+  prometheus chromium
 )
 if [[ ${1:-} == --fuzz ]]; then
   packages+=(clang libclang-rt-14-dev)

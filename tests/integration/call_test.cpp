@@ -183,7 +183,8 @@ TEST_CASE("the circuit opens after consecutive failures and closes after a good 
   auto skipped = client.request(call_body("imperium", "hello"));
   CHECK(attempt_codes(skipped) == "anthropic:skipped:fallback_circuit_open openai:ok ");
   auto status = client.request({{"op", "provider_status"}});
-  CHECK(status["providers"]["anthropic"]["circuit"] == "open");
+  // Open, or already half-open when this loaded machine took over the 1 s.
+  CHECK(status["providers"]["anthropic"]["circuit"] != "closed");
   // After the open period one probe goes through; calls until it does.
   json probe;
   auto deadline = std::chrono::steady_clock::now() + 10s;

@@ -2,9 +2,11 @@
 
 namespace tollgate::tools {
 
-Client::Client(zmq::context_t& context, const std::string& endpoint)
+Client::Client(zmq::context_t& context, const std::string& endpoint,
+               const std::optional<CurveClientKeys>& curve)
     : socket_(context, zmq::socket_type::dealer) {
   socket_.set(zmq::sockopt::linger, 0);
+  if (curve) apply_client_keys(socket_, *curve);
   socket_.connect(endpoint);
 }
 

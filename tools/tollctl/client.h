@@ -10,12 +10,15 @@
 #include <zmq.hpp>
 
 #include "protocol/codec.h"
+#include "tools/tollctl/curve_client.h"
 
 namespace tollgate::tools {
 
 class Client {
  public:
-  Client(zmq::context_t& context, const std::string& endpoint);
+  // With `curve`, the socket is a CurveZMQ client with those keys.
+  Client(zmq::context_t& context, const std::string& endpoint,
+         const std::optional<CurveClientKeys>& curve = std::nullopt);
 
   // Sends one request and waits up to `timeout` for its reply (matched by
   // id). nullopt when no reply came in time.

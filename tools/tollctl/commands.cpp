@@ -21,7 +21,7 @@ int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const
   std::optional<json> reply;
   try {
     zmq::context_t ctx(1);
-    Client client(ctx, o.endpoint);
+    Client client(ctx, o.endpoint, o.curve);
     reply = client.request(body, std::chrono::milliseconds(o.timeout_ms));
   } catch (const zmq::error_t& e) {
     // A malformed endpoint is the user's argument.
@@ -30,6 +30,11 @@ int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const
   }
   if (!reply) {
     std::cerr << "tollctl: no answer from " << o.endpoint << " within " << o.timeout_ms << " ms\n";
+    // A refused CurveZMQ handshake looks exactly like silence to a client.
+    if (o.curve) {
+      std::cerr << "tollctl: with --key: is this client's public key (" << o.curve->public_z85.substr(0, 8)
+                << "...) in the daemon's TOLLGATE_CURVE_CLIENTS_FILE, and --server-key the daemon's?\n";
+    }
     return kExitNoAnswer;
   }
   if (!(reply->contains("ok") && (*reply)["ok"] == true)) {

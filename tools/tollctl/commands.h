@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/tollctl/curve_client.h"
+
 namespace tollgate::tools {
 
 inline constexpr int kExitOk = 0;
@@ -22,6 +24,10 @@ struct GlobalOptions {
   std::string events_endpoint = "tcp://127.0.0.1:5556";
   int timeout_ms = 5000;
   bool json = false;
+  std::string key_file;    // --key: this client's CurveZMQ secret key
+  std::string server_key;  // --server-key / $TOLLGATE_CURVE_SERVER_KEY
+  // Loaded from the two above by main before any run_*; nullopt: no CurveZMQ.
+  std::optional<CurveClientKeys> curve;
 };
 
 struct AlertsArgs {

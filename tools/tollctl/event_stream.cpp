@@ -64,6 +64,7 @@ int run_events(const GlobalOptions& o, const EventsArgs& args) {
     zmq::context_t ctx(1);
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
+    if (o.curve) apply_client_keys(sub, *o.curve);
     if (args.prefixes.empty()) {
       sub.set(zmq::sockopt::subscribe, "");
     } else {

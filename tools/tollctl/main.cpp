@@ -1,7 +1,8 @@
 // tollctl: the operator's command line for tollgated (PROTOCOL.md ops).
 //
 // main wires CLI11 to the subcommands in commands.h; rendering lives in
-// render.h. Exit codes: 0 ok, 1 the daemon answered an error (printed as
+// render.h; CurveZMQ keys (--key, --server-key, keygen) in curve_client.h.
+// Exit codes: 0 ok, 1 the daemon answered an error (printed as
 // "tollctl: CODE: MESSAGE"), 2 usage error, 3 no answer within --timeout.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -26,6 +27,7 @@ class Cli {
   explicit Cli(CLI::App& app) {
     if (const char* ep = std::getenv("TOLLGATE_LISTEN")) o_.endpoint = ep;
     if (const char* ep = std::getenv("TOLLGATE_EVENTS")) o_.events_endpoint = ep;
+    if (const char* key = std::getenv("TOLLGATE_CURVE_SERVER_KEY")) o_.server_key = key;
     app.add_option("--endpoint,-e", o_.endpoint, "tollgated request endpoint ($TOLLGATE_LISTEN)")
         ->capture_default_str();
     app.add_option("--events", o_.events_endpoint, "tollgated events endpoint ($TOLLGATE_EVENTS)")
@@ -34,6 +36,11 @@ class Cli {
         ->capture_default_str()
         ->check(CLI::Range(1, static_cast<int>(tollgate::protocol::kMaxTimeoutMs)));
     app.add_flag("--json", o_.json, "print replies as JSON (events: one object per line)");
+    app.add_option("--key", o_.key_file, "this client's CurveZMQ secret key file (from tollctl keygen --out)")
+        ->type_name("FILE");
+    app.add_option("--server-key", o_.server_key,
+                   "the daemon's CurveZMQ public key, or a file holding it ($TOLLGATE_CURVE_SERVER_KEY)")
+        ->type_name("KEY_OR_FILE");
     app.require_subcommand(1);
     add_status_commands(app);
     add_action_commands(app);
@@ -41,6 +48,13 @@ class Cli {
 
   int run() {
     namespace t = tollgate::tools;
+    if (keygen_->parsed()) return t::run_keygen(if_given(keygen_out_, keygen_path_));
+    auto curve = t::load_client_keys(o_.key_file, o_.server_key);
+    if (!curve) {
+      std::cerr << "tollctl: " << curve.error().message << "\n";
+      return t::kExitUsage;
+    }
+    o_.curve = std::move(*curve);
     if (ping_->parsed()) return t::run_ping(o_);
     if (summary_->parsed()) return t::run_summary(o_);
     if (usage_->parsed()) return t::run_usage(o_, agent_);
@@ -101,18 +115,22 @@ class Cli {
     events_->add_option("PREFIX", prefixes_, "topic prefixes (default: all)");
     count_opt_ = events_->add_option("--count", count_, "exit after this many events")
                      ->check(CLI::PositiveNumber);
+    keygen_ = app.add_subcommand("keygen", "make a CurveZMQ key pair (for the daemon or a client)");
+    keygen_out_ = keygen_->add_option("--out", keygen_path_,
+                                      "write the secret key to FILE (mode 0600) and the public key to FILE.pub")
+                      ->type_name("FILE");
   }
 
   GlobalOptions o_;
-  std::string agent_, since_, provider_, prompt_, system_, idempotency_key_;
+  std::string agent_, since_, provider_, prompt_, system_, idempotency_key_, keygen_path_;
   uint32_t limit_ = 0, months_ = 0;
   uint64_t max_tokens_ = 0, count_ = 0;
   bool yes_ = false;
   std::vector<std::string> prefixes_;
   CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
-      *reset_, *call_, *events_;
+      *reset_, *call_, *events_, *keygen_;
   CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *provider_opt_reset_,
-      *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_, *count_opt_;
+      *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_, *count_opt_, *keygen_out_;
 };
 
 }  // namespace
