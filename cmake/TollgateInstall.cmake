@@ -4,12 +4,13 @@
 #   P/bin/tollgated, P/bin/tollctl, P/bin/tollbench
 #   P/libexec/tollgate/fake-provider        local provider stand-in (demo, smoke tests)
 #   P/lib/systemd/system/tollgated.service  paths inside rewritten for P (see below)
+#   P/lib/sysusers.d/tollgate.conf          the `tollgate` system user
 #   ETC/tollgate/tollgate.env.example       ETC = /etc for P=/usr (GNU rule, below)
 #   P/share/doc/tollgate/README.md, P/share/doc/tollgate/docs/*.md
 #
 # The prefix may change after configure (`cmake --install build --prefix /usr`),
-# so everything derived from it (the config directory, the unit's ExecStart and
-# EnvironmentFile) is computed by the install script at install time, never here.
+# so everything derived from it (the config directory, the unit's ExecStart
+# and its --env-file) is computed by the install script at install time, never here.
 include(GNUInstallDirs)
 
 set(TOLLGATE_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
@@ -17,6 +18,7 @@ set(TOLLGATE_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
 
 install(TARGETS tollgated tollctl tollbench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS fake-provider RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/tollgate)
+install(FILES packaging/sysusers/tollgate.conf DESTINATION lib/sysusers.d)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # A directory rule, not a glob: docs added after configure are still installed.
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs
@@ -52,7 +54,7 @@ cmake_path(ABSOLUTE_PATH tollgate_docdir BASE_DIRECTORY "${CMAKE_INSTALL_PREFIX}
 file(READ "${tollgate_source_dir}/systemd/tollgated.service" tollgate_unit)
 foreach(tollgate_pair
     "ExecStart=/usr/bin/tollgated|ExecStart=${tollgate_full_bindir}/tollgated"
-    "EnvironmentFile=-/etc/tollgate/|EnvironmentFile=-${tollgate_etc}/tollgate/"
+    "--env-file=-/etc/tollgate/|--env-file=-${tollgate_etc}/tollgate/"
     "file:///usr/share/doc/tollgate/|file://${tollgate_full_docdir}/")
   string(REPLACE "|" ";" tollgate_pair "${tollgate_pair}")
   list(GET tollgate_pair 0 tollgate_from)

@@ -23,7 +23,8 @@ the provider APIs, in /usr/libexec/tollgate).")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)   # tollgate_<version>_<arch>.deb
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)    # Depends from dpkg-shlibdeps
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)    # Depends from dpkg-shlibdeps, plus:
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser")  # postinst makes the user
 set(CPACK_STRIP_FILES ON)
 
 # Install with DESTDIR and the real prefix, so the install-time code in

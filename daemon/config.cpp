@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -353,11 +354,17 @@ Result<Config> load_config(const ConfigSources& sources) {
     if (auto r = read_toml(sources.toml_path, settings, extras); !r) return r.error();
   }
   if (!sources.env_file_path.empty()) {
-    auto text = read_file(sources.env_file_path);
-    if (!text) return text.error();
-    auto lines = parse_env_file(*text, sources.env_file_path);
-    if (!lines) return lines.error();
-    add_env_lines(*lines, settings);
+    // "-PATH", as in systemd's EnvironmentFile=-PATH: a missing file is no error.
+    const bool optional = sources.env_file_path[0] == '-';
+    const std::string path = optional ? sources.env_file_path.substr(1) : sources.env_file_path;
+    std::error_code ec;
+    if (!optional || std::filesystem::exists(path, ec)) {
+      auto text = read_file(path);
+      if (!text) return text.error();
+      auto lines = parse_env_file(*text, path);
+      if (!lines) return lines.error();
+      add_env_lines(*lines, settings);
+    }
   }
   add_env_lines(sources.environment, settings);
 

@@ -83,7 +83,7 @@ struct Config {
 // Where configuration comes from. Empty paths are not read.
 struct ConfigSources {
   std::string toml_path;
-  std::string env_file_path;
+  std::string env_file_path;  // "-PATH": optional (missing file is no error)
   // The process environment as NAME=VALUE strings (environ), read by the
   // caller so that tests can pass their own.
   std::vector<std::string> environment;

@@ -85,7 +85,9 @@ int main(int argc, char** argv) {
   bool check_config = false;
   bool version = false;
   app.add_option("--config", sources.toml_path, "TOML configuration file");
-  app.add_option("--env-file", sources.env_file_path, ".env file (KEY=VALUE lines)");
+  app.add_option("--env-file", sources.env_file_path,
+                 ".env file (KEY=VALUE lines), re-read on SIGHUP; --env-file=-PATH: "
+                 "a missing file is no error");
   app.add_flag("--check-config", check_config,
                "print the effective configuration (secrets redacted) and exit");
   app.add_flag("--version", version, "print the version and exit");

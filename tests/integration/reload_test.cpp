@@ -112,3 +112,23 @@ TEST_CASE("SIGHUP with a broken file keeps the running configuration") {
   CHECK(client.request(kUsage)["providers"]["anthropic"]["limit"] == 4000);
   CHECK(client.request(call_body("imperium", "still serving", 10))["ok"] == true);
 }
+
+TEST_CASE("SIGHUP re-reads the env file given with --env-file") {
+  // The systemd unit passes --env-file=-/etc/tollgate/tollgate.env: edits
+  // to that file must take effect on `systemctl reload`.
+  TempDir dir;
+  const std::string env = dir.path() + "/tollgate.env";
+  write_file(env, "ANTHROPIC_MONTHLY_LIMIT=5000\nALERT_WARNING_THRESHOLD=0.5\n");
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env(), {"--env-file=-" + env});
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  REQUIRE(client.request(kUsage)["providers"]["anthropic"]["limit"] == 5000);
+
+  write_file(env, "# raised\nANTHROPIC_MONTHLY_LIMIT=6000\n");
+  d.process().signal(SIGHUP);
+  auto reloaded = poll_until(client, kUsage, [](const json& u) {
+    return u["providers"]["anthropic"]["limit"] == 6000;
+  });
+  CHECK(reloaded["providers"]["anthropic"]["limit"] == 6000);
+}

@@ -48,6 +48,7 @@ want() {
 for b in tollgated tollctl tollbench; do want -rwxr-xr-x "usr/bin/$b"; done
 want -rwxr-xr-x usr/libexec/tollgate/fake-provider
 want -rw-r--r-- usr/lib/systemd/system/tollgated.service
+want -rw-r--r-- usr/lib/sysusers.d/tollgate.conf
 want -rw-r--r-- etc/tollgate/tollgate.env.example
 want -rw-r--r-- usr/share/doc/tollgate/README.md
 want drwxr-xr-x etc/tollgate/

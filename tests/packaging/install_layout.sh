@@ -23,8 +23,9 @@ check_prefix() {
   for b in tollgated tollctl tollbench; do want_exec "$p/bin/$b"; done
   want_exec "$p/libexec/tollgate/fake-provider"
   want_file "$unit"
-  want_line "$unit" "ExecStart=$prefix/bin/tollgated"
-  want_line "$unit" "EnvironmentFile=-$etc/tollgate/tollgate.env"
+  want_line "$unit" "ExecStart=$prefix/bin/tollgated --env-file=-$etc/tollgate/tollgate.env"
+  want_line "$unit" "User=tollgate"
+  want_file "$p/lib/sysusers.d/tollgate.conf"
   want_line "$unit" "Documentation=file://$prefix/share/doc/tollgate/README.md"
   want_file "$dest$etc/tollgate/tollgate.env.example"
   want_file "$p/share/doc/tollgate/README.md"

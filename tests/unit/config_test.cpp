@@ -137,6 +137,20 @@ TEST_CASE("the environment overrides the env file which overrides TOML") {
   std::remove(env.c_str());
 }
 
+TEST_CASE("an env file path with a leading dash may be missing but not unreadable") {
+  const auto env = write_temp("b.env", "ANTHROPIC_MONTHLY_LIMIT=300\n");
+  auto present = load_config(ConfigSources{"", "-" + env, {}});
+  REQUIRE(present.ok());
+  CHECK(present->providers[0].monthly_limit == 300);
+  std::remove(env.c_str());
+  auto optional = load_config(ConfigSources{"", "-" + env, {}});
+  REQUIRE(optional.ok());
+  CHECK(optional->providers[0].monthly_limit == 140000);
+  auto required = load_config(ConfigSources{"", env, {}});
+  REQUIRE_FALSE(required.ok());
+  CHECK(required.error().message.find(env) != std::string::npos);
+}
+
 TEST_CASE("TOML agents override the default limits per provider") {
   auto toml = write_temp("agents.toml",
                          "restrict_agents = true\n[agents.imperium]\nanthropic = 500000\n"
