@@ -399,6 +399,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   r.str("TOLLGATE_CURVE_SECRET_KEY_FILE", c.curve_secret_key_file);
   r.str("TOLLGATE_CURVE_CLIENTS_FILE", c.curve_clients_file);
   r.uint("TOLLGATE_MAX_REQUEST_BYTES", c.max_request_bytes, 64, 16u << 20, "must be a whole number of bytes from 64 to 16777216");
+  r.uint("TOLLGATE_EVENTS_HWM", c.events_hwm, 1, 10'000'000, "must be a whole number of events from 1 to 10000000");
   r.str("TOLLGATE_LOG_LEVEL", c.log_level);
   r.uint("TOLLGATE_WORKERS", c.workers, 0, 256, "must be a whole number from 0 (CPU count) to 256");
   r.uint("TOLLGATE_CALL_TIMEOUT_MS", c.call_timeout_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
@@ -495,6 +496,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_CURVE_SECRET_KEY_FILE=" << c.curve_secret_key_file << "\n"
     << "TOLLGATE_CURVE_CLIENTS_FILE=" << c.curve_clients_file << "\n"
     << "TOLLGATE_MAX_REQUEST_BYTES=" << c.max_request_bytes << "\n"
+    << "TOLLGATE_EVENTS_HWM=" << c.events_hwm << "\n"
     << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
     << "TOLLGATE_WORKERS=" << c.workers << "\n"
     << "TOLLGATE_CALL_TIMEOUT_MS=" << c.call_timeout_ms << "\n"

@@ -70,6 +70,9 @@ struct Config {
   std::string curve_secret_key_file;            // TOLLGATE_CURVE_SECRET_KEY_FILE
   std::string curve_clients_file;               // TOLLGATE_CURVE_CLIENTS_FILE
   uint64_t max_request_bytes = 1 << 20;         // TOLLGATE_MAX_REQUEST_BYTES
+  // Events queued per subscriber before PUB drops them (ZMQ_SNDHWM); a
+  // subscriber that falls this far behind sees a gap in `seq`.
+  uint64_t events_hwm = 10000;                  // TOLLGATE_EVENTS_HWM
   std::string log_level = "info";               // TOLLGATE_LOG_LEVEL
   uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = CPU count
   uint64_t call_timeout_ms = 120000;            // TOLLGATE_CALL_TIMEOUT_MS

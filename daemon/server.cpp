@@ -39,7 +39,7 @@ Server::Server(zmq::context_t& context, const Config& config)
   router_.set(zmq::sockopt::rcvhwm, 100000);
   router_.set(zmq::sockopt::sndhwm, 100000);
   pub_.set(zmq::sockopt::linger, 0);
-  pub_.set(zmq::sockopt::sndhwm, 10000);
+  pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config.events_hwm));
   events_ = std::make_unique<EventPublisher>(pub_);
 }
 
