@@ -188,6 +188,18 @@ TEST_CASE("a command line fault fires the given number of times then stops") {
   CHECK(stats(c)["anthropic"]["errors"] == 2);
 }
 
+TEST_CASE("a fault with every fires on each nth request only") {
+  FakeProviderProcess fake({"--fault", "anthropic:status=500:every=3:times=2"});
+  httplib::Client c("127.0.0.1", fake.port());
+  std::vector<int> statuses;
+  for (int i = 0; i < 9; ++i) {
+    auto r = post(c, "/v1/messages", anthropic_headers(), kAnthropicCall);
+    REQUIRE(r);
+    statuses.push_back(r->status);
+  }
+  CHECK(statuses == std::vector<int>{200, 200, 500, 200, 200, 500, 200, 200, 200});
+}
+
 TEST_CASE("faults set through the control endpoint replace the script") {
   FakeProviderProcess fake({"--fault", "openai:status=500"});
   httplib::Client c("127.0.0.1", fake.port());

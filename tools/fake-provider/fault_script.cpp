@@ -43,6 +43,15 @@ bool apply(Fault& f, const std::string& key, const std::optional<std::string>& v
   if (key == "status") return need(f.status);
   if (key == "delay_ms") return need(f.delay_ms);
   if (key == "times") return need(n) && (f.times = n, true);
+  if (key == "every") {
+    if (!need(n)) return false;
+    if (n < 1) {
+      error = "fault key 'every' must be at least 1";
+      return false;
+    }
+    f.every = n;
+    return true;
+  }
   if (key == "retry_after") return need(n) && (f.retry_after_s = n, true);
   if (key == "output_tokens") return need(u) && (f.output_tokens = u, true);
   if (key == "body_bytes") return need(z) && (f.body_bytes = z, true);
@@ -87,6 +96,7 @@ std::optional<Fault> fault_from_object(const json& obj, std::string& error) {
 json Fault::to_json() const {
   json j = {{"api", api}};
   if (times) j["times"] = *times;
+  if (every != 1) j["every"] = every;
   if (status) j["status"] = status;
   if (retry_after_s) j["retry_after"] = *retry_after_s;
   if (delay_ms) j["delay_ms"] = delay_ms;
@@ -160,6 +170,7 @@ std::optional<Fault> FaultScript::next(const std::string& api) {
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (it->api != api && it->api != "*") continue;
     if (it->times && *it->times <= 0) continue;
+    if (it->every > 1 && ++it->seen % static_cast<uint64_t>(it->every) != 0) continue;
     Fault fired = *it;
     if (it->times && --*it->times == 0) faults_.erase(it);
     return fired;

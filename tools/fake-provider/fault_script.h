@@ -6,10 +6,11 @@
 //   openai:delay_ms=500              anthropic:truncate     openai:drop
 //   anthropic:output_tokens=5        openai:no_usage        anthropic:invalid_json
 //   openai:body_bytes=10000000       openai:insufficient_quota
+//   anthropic:status=529:every=100   (every 100th request; soak tests)
 // API is `anthropic`, `openai` or `*` (both). The same faults as JSON (for
 // POST /_control/faults): an array whose elements are such strings or
 // objects {"api": "openai", "status": 429, "retry_after": 2, "times": 1,
-// "delay_ms": 0, "truncate": false, "drop": false, "output_tokens": 5,
+// "every": 1, "delay_ms": 0, "truncate": false, "drop": false, "output_tokens": 5,
 // "no_usage": false, "invalid_json": false, "body_bytes": 0,
 // "insufficient_quota": false}.
 //
@@ -30,6 +31,8 @@ namespace tollgate::fake_provider {
 struct Fault {
   std::string api = "*";       // "anthropic", "openai" or "*"
   std::optional<int> times;    // remaining firings; nullopt = forever
+  int every = 1;               // fire on every Nth matching request only
+  uint64_t seen = 0;           // matching requests so far (for `every`)
   int status = 0;              // non-zero: answer with this HTTP error
   std::optional<int> retry_after_s;  // Retry-After header on error answers
   int delay_ms = 0;            // wait before answering

@@ -44,6 +44,13 @@ int report(const tollgate::tollbench::ZmqBenchOptions& o,
       static_cast<unsigned long long>(r->ok), static_cast<unsigned long long>(r->errors),
       r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms);
   if (!r->first_error.empty()) std::printf("first error: %s\n", r->first_error.c_str());
+  if (!r->errors_by_code.empty()) {
+    std::printf("errors by code:");
+    for (const auto& [code, n] : r->errors_by_code) {
+      std::printf(" %s=%llu", code.c_str(), static_cast<unsigned long long>(n));
+    }
+    std::printf("\n");
+  }
   return 0;
 }
 
@@ -96,6 +103,9 @@ int main(int argc, char** argv) {
   add_zmq_options(call, call_opts);
   call->add_option("--agents", call_opts.agents, "agents to spread calls over")->capture_default_str();
   call->add_option("--max-tokens", call_opts.max_tokens, "max_tokens of each call")->capture_default_str();
+  call->add_flag_callback("--mixed", [&call_opts] { call_opts.op = "mixed"; },
+                          "every tenth request is a status op (usage, summary, provider_status, "
+                          "alerts, ping in turn) instead of a call");
   uint64_t codec_iterations = 2'000'000;
   auto* codec = app.add_subcommand("codec", "decode+validate+encode of a typical call request, one core");
   codec->add_option("--iterations", codec_iterations)->capture_default_str();

@@ -15,9 +15,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// mixed: the status op taking the place of every tenth call.
+protocol::RequestBody status_op(const ZmqBenchOptions& o, uint64_t n) {
+  const std::string agent = o.agent + "-" + std::to_string(n % o.agents);
+  switch ((n / 10) % 5) {
+    case 0: {
+      protocol::UsageRequest r;
+      r.ai_name = agent;
+      return r;
+    }
+    case 1: return protocol::SummaryRequest{};
+    case 2: return protocol::ProviderStatusRequest{};
+    case 3: return protocol::AlertsRequest{};
+    default: return protocol::PingRequest{};
+  }
+}
+
 std::string request_body(const ZmqBenchOptions& o, uint64_t n) {
   auto id = protocol::RequestId::from_int(static_cast<int64_t>(n));
   if (o.op == "ping") return protocol::encode_request(id, protocol::PingRequest{});
+  if (o.op == "mixed" && n % 10 == 9) return protocol::encode_request(id, status_op(o, n));
   protocol::CallRequest call;
   call.ai_name = o.agent + "-" + std::to_string(n % o.agents);
   call.prompt = "Benchmark prompt number " + std::to_string(n) + ": reply briefly.";
@@ -34,7 +51,9 @@ double percentile(std::vector<double>& sorted, double p) {
 }  // namespace
 
 protocol::Result<ZmqBenchResult> run_zmq_bench(const ZmqBenchOptions& o) {
-  if (o.op != "ping" && o.op != "call") return protocol::Error::bad_request("--op must be ping or call");
+  if (o.op != "ping" && o.op != "call" && o.op != "mixed") {
+    return protocol::Error::bad_request("--op must be ping, call or mixed");
+  }
   zmq::context_t ctx(1);
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
@@ -91,6 +110,7 @@ protocol::Result<ZmqBenchResult> run_zmq_bench(const ZmqBenchOptions& o) {
           ++r.ok;
         } else {
           ++r.errors;
+          ++r.errors_by_code[(*reply)["error"].value("code", std::string("?"))];
           if (r.first_error.empty()) r.first_error = (*reply)["error"].dump();
         }
       }

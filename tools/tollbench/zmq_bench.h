@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "protocol/error.h"
@@ -13,7 +14,9 @@ namespace tollgate::tollbench {
 
 struct ZmqBenchOptions {
   std::string endpoint = "tcp://127.0.0.1:5555";
-  std::string op = "ping";        // ping | call
+  // ping | call | mixed (soak: 9 calls in 10, the rest usage, summary,
+  // provider_status, alerts and ping in turn)
+  std::string op = "ping";
   std::string agent = "bench";    // call: ai_name (suffixed -0 .. -agents-1)
   uint32_t agents = 16;
   uint32_t max_tokens = 16;
@@ -30,6 +33,7 @@ struct ZmqBenchResult {
   double per_second = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
   std::string first_error;
+  std::map<std::string, uint64_t> errors_by_code;  // error.code -> replies
 };
 
 protocol::Result<ZmqBenchResult> run_zmq_bench(const ZmqBenchOptions& options);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Soak test (not in CI): tollgated against fake-provider for MINUTES at RATE
+# requests/s of mixed ops (9 calls in 10, the rest status ops), with about 1%
+# of provider requests failing by injection (529, 500, dropped connections,
+# truncated bodies, spread out). Reports error counts by
+# code, tollgated's RSS after warm-up, at 5 minutes and at the end, and its
+# open file descriptors at start and end.
+#
+#   tools/soak.sh [BIN_DIR] [MINUTES] [RATE]     defaults: build/bin 30 2000
+set -euo pipefail
+bin=$(cd "${1:-build/bin}" && pwd)
+minutes=${2:-30}
+rate=${3:-2000}
+work=$(mktemp -d /tmp/tollgate-soak.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+"$bin/fake-provider" --port 0 --threads 256 > "$work/fake.log" 2>&1 &
+pids+=($!)
+until grep -q '^listening ' "$work/fake.log"; do sleep 0.05; done
+fake=$(sed -n 's/^listening //p' "$work/fake.log" | head -1)
+ANTHROPIC_API_KEY=soak OPENAI_API_KEY=soak ANTHROPIC_BASE_URL="http://$fake" \
+OPENAI_BASE_URL="http://$fake/v1" ANTHROPIC_MONTHLY_LIMIT=100000000000 \
+OPENAI_MONTHLY_LIMIT=100000000000 ANTHROPIC_RPM=0 ANTHROPIC_RPD=0 OPENAI_RPM=0 OPENAI_RPD=0 \
+TOLLGATE_LISTEN=tcp://127.0.0.1:0 TOLLGATE_EVENTS=tcp://127.0.0.1:0 TOLLGATE_HTTP=off \
+TOLLGATE_DATA_DIR="$work/data" TOLLGATE_LOG_LEVEL=info "$bin/tollgated" > "$work/tg.log" 2>&1 &
+tg=$!
+pids+=($tg)
+until grep -q 'ready requests=' "$work/tg.log"; do sleep 0.05; done
+ep=$(sed -n 's/.*ready requests=\([^ ]*\).*/\1/p' "$work/tg.log")
+
+# About 1% of Anthropic requests fail, spread out (every 400th request for
+# each of four fault kinds), so the circuit sees isolated failures.
+/usr/bin/python3 -c 'import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),
+    headers={"content-type": "application/json"}), timeout=5).read()' \
+  "http://$fake/_control/faults" \
+  '["anthropic:status=529:every=400", "anthropic:status=500:every=400", "anthropic:drop:every=400", "anthropic:truncate:every=400"]' \
+  > /dev/null
+
+requests=$(( rate * minutes * 60 ))
+"$bin/tollbench" call --mixed --endpoint "$ep" --rate "$rate" --requests "$requests" \
+  --warmup $(( rate * 10 )) > "$work/bench.log" 2>&1 &
+bench=$!
+# Warm-up (10 s of load), then the first samples.
+sleep 12
+rss_start=$(rss_kib $tg)
+fds_start=$(fds $tg)
+echo "start: RSS ${rss_start} KiB, ${fds_start} fds"
+if (( minutes >= 5 )); then
+  sleep $(( 5 * 60 - 12 ))
+  rss_5=$(rss_kib $tg)
+  echo "5 min: RSS ${rss_5} KiB"
+fi
+wait $bench
+rss_end=$(rss_kib $tg)
+fds_end=$(fds $tg)
+cat "$work/bench.log"
+echo "end (${minutes} min): RSS ${rss_end} KiB, ${fds_end} fds"
+base=${rss_5:-$rss_start}
+echo "RSS growth from ${base} KiB to the end: $(( (rss_end - base) * 100 / base ))%"
+echo "fake-provider: $(/usr/bin/python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://$fake/_control/stats")"
+echo "tollgated warnings and errors: $(grep -c -E ' (warning|error|critical) ' "$work/tg.log" || true)"
