@@ -34,7 +34,9 @@ test-asan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 600
 
-# The whole suite under ThreadSanitizer (CI runs it after `make test`).
+# The whole suite under ThreadSanitizer (not in CI yet: see docs/benchmarks.md
+# "ThreadSanitizer" for what it still reports). tests/tsan.supp says why each
+# suppression is there.
 # -Werror stays with the Release build: g++ 12 reports -Wnull-dereference
 # false positives in nlohmann/json under TSan instrumentation.
 TSAN_BUILD ?= build-tsan
@@ -42,7 +44,7 @@ test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOLLGATE_WERROR=OFF \
 	  -DTOLLGATE_SANITIZE=thread $(CMAKE_FLAGS)
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  ctest --output-on-failure -j$(JOBS) --timeout 900
 
 demo: build

@@ -65,6 +65,29 @@ std::optional<nlohmann::json> TestClient::receive(std::chrono::milliseconds time
   return *j;
 }
 
+std::optional<nlohmann::json> TestClient::try_request(nlohmann::json body, std::chrono::milliseconds timeout) {
+  const int64_t id = next_id_++;
+  body["id"] = id;
+  send(body);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, left);
+    if (!(item.revents & ZMQ_POLLIN)) return std::nullopt;
+    zmq::message_t m;
+    std::string last;
+    do {
+      if (!socket_.recv(m)) return std::nullopt;
+      last = m.to_string();
+    } while (m.more());
+    auto reply = protocol::to_json(last);
+    if (!reply.ok()) return std::nullopt;
+    if ((*reply)["id"] == id) return *reply;
+  }
+}
+
 nlohmann::json TestClient::request(nlohmann::json body, std::chrono::milliseconds timeout) {
   const int64_t id = next_id_++;
   body["id"] = id;

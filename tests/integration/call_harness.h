@@ -48,6 +48,11 @@ class TestClient {
  public:
   TestClient(zmq::context_t& ctx, const std::string& endpoint);
   nlohmann::json request(nlohmann::json body, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Like request() but without Catch2 assertions (they are not
+  // thread-safe): nullopt when no reply came within timeout or it could not
+  // be decoded. For client threads.
+  std::optional<nlohmann::json> try_request(nlohmann::json body,
+                                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // Sends without waiting; collect with receive().
   void send(nlohmann::json body);
   std::optional<nlohmann::json> receive(std::chrono::milliseconds timeout);
