@@ -154,4 +154,23 @@ nlohmann::json call_body(const std::string& agent, const std::string& prompt, ui
   return {{"op", "call"}, {"ai_name", agent}, {"prompt", prompt}, {"max_tokens", max_tokens}};
 }
 
+std::string attempt_codes(const nlohmann::json& reply) {
+  std::string out;
+  for (const auto& a : reply["attempts"]) {
+    out += a["provider"].get<std::string>();
+    out += ':';
+    out += a["outcome"].get<std::string>();
+    if (!a["code"].is_null()) {
+      out += ':';
+      out += a["code"].get<std::string>();
+    }
+    out += ' ';
+  }
+  return out;
+}
+
+uint64_t served(const nlohmann::json& stats, const std::string& api) {
+  return stats[api]["input_tokens"].get<uint64_t>() + stats[api]["output_tokens"].get<uint64_t>();
+}
+
 }  // namespace tollgate::testing

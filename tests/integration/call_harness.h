@@ -95,4 +95,10 @@ Env merge(Env a, const Env& b);
 
 nlohmann::json call_body(const std::string& agent, const std::string& prompt, uint64_t max_tokens = 50);
 
+// "provider:outcome[:code] " for each entry of a call reply's attempts.
+std::string attempt_codes(const nlohmann::json& reply);
+
+// Tokens (input + output) fake-provider's stats say it served for `api`.
+uint64_t served(const nlohmann::json& stats, const std::string& api);
+
 }  // namespace tollgate::testing

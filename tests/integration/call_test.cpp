@@ -10,25 +10,6 @@ using namespace tollgate::testing;
 using nlohmann::json;
 using Events = std::vector<std::pair<std::string, json>>;
 
-namespace {
-
-std::string attempt_codes(const json& reply) {
-  std::string out;
-  for (const auto& a : reply["attempts"]) {
-    out += a["provider"].get<std::string>();
-    out += ':';
-    out += a["outcome"].get<std::string>();
-    if (!a["code"].is_null()) {
-      out += ':';
-      out += a["code"].get<std::string>();
-    }
-    out += ' ';
-  }
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("a call goes to Anthropic first and is charged what the provider reported") {
   FakeProviderProcess fake;
   TollgatedProcess d(fake.provider_env());

@@ -78,10 +78,6 @@ void client_loop(zmq::context_t& ctx, const std::string& endpoint, int index, co
   }
 }
 
-uint64_t served(const json& stats, const std::string& api) {
-  return stats[api]["input_tokens"].get<uint64_t>() + stats[api]["output_tokens"].get<uint64_t>();
-}
-
 }  // namespace
 
 TEST_CASE("SIGKILL under load from 100 clients never loses or leaks usage across 20 restarts") {

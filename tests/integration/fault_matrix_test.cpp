@@ -18,26 +18,6 @@ namespace {
 // comparable with the ledger's.
 constexpr const char* kAgent = "imperium";
 
-// "provider:outcome[:code] ..." for each attempts entry.
-std::string attempt_codes(const json& reply) {
-  std::string out;
-  for (const auto& a : reply["attempts"]) {
-    out += a["provider"].get<std::string>();
-    out += ':';
-    out += a["outcome"].get<std::string>();
-    if (!a["code"].is_null()) {
-      out += ':';
-      out += a["code"].get<std::string>();
-    }
-    out += ' ';
-  }
-  return out;
-}
-
-uint64_t served(const json& stats, const std::string& api) {
-  return stats[api]["input_tokens"].get<uint64_t>() + stats[api]["output_tokens"].get<uint64_t>();
-}
-
 // Nothing reserved, and for each provider the ledger charged at least what
 // the fake served. Returns the agent's usage reply for further checks.
 json check_ledger_consistent(TestClient& client, const FakeProviderProcess& fake) {
