@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/endpoint.h"
+
 namespace tollgate {
 
 using protocol::Error;
@@ -417,6 +419,11 @@ Result<Config> load_config(const ConfigSources& sources) {
     return bad_setting("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
   }
   if (c.data_dir.empty()) return bad_setting("TOLLGATE_DATA_DIR", "", "must name a directory");
+  if (auto http = parse_http_address(c.http); !http) {
+    return http.error();
+  } else if (*http) {
+    if (auto e = check_http_bind_allowed(**http, c.allow_insecure_bind); !e) return e.error();
+  }
 
   // Built-in providers may be refined in TOML ([providers.anthropic]).
   std::map<std::string, ProviderConfig> known = {{"anthropic", anthropic}, {"openai", openai}};

@@ -1,7 +1,8 @@
 // Dispatcher: answers each decoded request for the server loop.
 //
 // Status ops (usage, summary, history, alerts, emergency_status,
-// provider_status, recommend) are answered at once from read transactions.
+// provider_status, recommend) are answered at once from read transactions
+// by the StatusReader (shared with the HTTP listener).
 // Writes (reset) and calls go to the ledger's writer or the worker pool and
 // are answered later through the loop's Mailbox under the request's token.
 //
@@ -18,14 +19,11 @@
 #include "daemon/mailbox.h"
 #include "daemon/provider_runtime.h"
 #include "daemon/server.h"
+#include "daemon/status_reader.h"
 
 namespace tollgate {
 
 class CallService;  // workers/: runs `call` requests
-
-// Unix epoch milliseconds; injected so tests and tools can move time.
-using NowFn = std::function<int64_t()>;
-int64_t system_now_ms();
 
 class Dispatcher : public RequestHandler {
  public:
@@ -52,25 +50,18 @@ class Dispatcher : public RequestHandler {
   void set_reloader(std::function<protocol::Result<Config>()> reloader) {
     reloader_ = std::move(reloader);
   }
+  // Told (on the loop thread) every configuration a reload put in force,
+  // e.g. to hand it to the HTTP listener's thread.
+  void set_config_listener(std::function<void(const std::shared_ptr<const Config>&)> listener) {
+    config_listener_ = std::move(listener);
+  }
 
  private:
   using Reply = std::optional<std::string>;
   Reply ping(const protocol::RequestId& id) const;
-  Reply usage(const protocol::RequestId& id, const protocol::UsageRequest& r);
-  Reply summary(const protocol::RequestId& id);
-  Reply history(const protocol::RequestId& id, const protocol::HistoryRequest& r);
-  Reply alerts(const protocol::RequestId& id, const protocol::AlertsRequest& r);
-  Reply emergency(const protocol::RequestId& id);
-  Reply provider_status(const protocol::RequestId& id, const protocol::ProviderStatusRequest& r);
-  Reply recommend(const protocol::RequestId& id, const protocol::RecommendRequest& r);
   Reply reset(uint64_t token, const protocol::RequestId& id, const protocol::ResetRequest& r);
   Reply call(uint64_t token, const protocol::RequestId& id, protocol::CallRequest& r);
 
-  // nullopt when the agent may be named; else the unknown_agent error.
-  std::optional<protocol::Error> check_agent(const std::string& agent) const;
-  protocol::RecommendReply recommendation(const std::string& agent, int64_t now_ms,
-                                          std::string* reason_out = nullptr) const;
-  std::vector<std::string> known_agents(const std::string& period) const;
   // Reads the emergency state and tells the call service (shutdown or not).
   void refresh_emergency();
 
@@ -79,8 +70,10 @@ class Dispatcher : public RequestHandler {
   ProviderRuntime& runtime_;
   Mailbox& mailbox_;
   NowFn now_;
+  StatusReader status_;
   CallService* calls_ = nullptr;
   std::function<protocol::Result<Config>()> reloader_;
+  std::function<void(const std::shared_ptr<const Config>&)> config_listener_;
   const std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_watchdog_{};
   std::chrono::steady_clock::time_point last_prune_{};

@@ -39,4 +39,37 @@ protocol::Result<void> check_bind_allowed(const std::string& variable, const std
       "(set TOLLGATE_CURVE_SECRET_KEY_FILE, or TOLLGATE_ALLOW_INSECURE_BIND=1 to allow it)");
 }
 
+protocol::Result<std::optional<HttpAddress>> parse_http_address(const std::string& value) {
+  if (value == "off") return std::optional<HttpAddress>{};
+  auto bad = [&](const std::string& why) {
+    return protocol::Error::bad_request("TOLLGATE_HTTP=" + value + ": " + why);
+  };
+  const auto colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad("must be HOST:PORT (e.g. 127.0.0.1:4000) or off");
+  HttpAddress a;
+  a.host = value.substr(0, colon);
+  if (a.host.front() == '[') {
+    if (a.host.size() < 3 || a.host.back() != ']') return bad("an IPv6 host must be in brackets, e.g. [::1]:4000");
+    a.host = a.host.substr(1, a.host.size() - 2);
+  } else if (a.host.find(':') != std::string::npos) {
+    return bad("an IPv6 host must be in brackets, e.g. [::1]:4000");
+  }
+  const std::string port = value.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return bad("the port must be a number from 0 to 65535");
+  }
+  a.port = std::stoi(port);
+  return std::optional<HttpAddress>{a};
+}
+
+protocol::Result<void> check_http_bind_allowed(const HttpAddress& address, bool allow_insecure) {
+  const std::string& h = address.host;
+  if (allow_insecure || h == "localhost" || h == "::1" || h.rfind("127.", 0) == 0) return {};
+  return protocol::Error::bad_request(
+      "TOLLGATE_HTTP=" + h + ":" + std::to_string(address.port) +
+      ": refusing a non-loopback bind for the plain-HTTP listener "
+      "(set TOLLGATE_ALLOW_INSECURE_BIND=1 to allow it, or TOLLGATE_HTTP=off)");
+}
+
 }  // namespace tollgate

@@ -1,6 +1,7 @@
 // Checks on ZeroMQ endpoints from the configuration. Pure.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "protocol/error.h"
@@ -20,5 +21,17 @@ std::string zmq_bind_form(const std::string& endpoint);
 // setting in the error.
 protocol::Result<void> check_bind_allowed(const std::string& variable, const std::string& endpoint,
                                           bool curve_enabled, bool allow_insecure);
+
+// TOLLGATE_HTTP: "HOST:PORT" ("[::1]:PORT" for IPv6), or "off".
+struct HttpAddress {
+  std::string host;  // without brackets
+  int port = 0;      // 0: an ephemeral port
+};
+// nullopt for "off"; bad_request naming TOLLGATE_HTTP when malformed.
+protocol::Result<std::optional<HttpAddress>> parse_http_address(const std::string& value);
+
+// The HTTP listener serves plain HTTP: a non-loopback host needs
+// TOLLGATE_ALLOW_INSECURE_BIND, whatever the CurveZMQ keys.
+protocol::Result<void> check_http_bind_allowed(const HttpAddress& address, bool allow_insecure);
 
 }  // namespace tollgate

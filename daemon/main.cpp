@@ -6,19 +6,26 @@
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <thread>
 
+#include "daemon/budget_collector.h"
 #include "daemon/config.h"
 #include "daemon/curve_keys.h"
 #include "daemon/dispatcher.h"
+#include "daemon/endpoint.h"
+#include "daemon/http_api.h"
 #include "daemon/ledger/ledger.h"
+#include "daemon/metrics.h"
 #include "daemon/provider_runtime.h"
 #include "daemon/reports.h"
-#include "workers/call_pool.h"
+#include "daemon/request_metrics.h"
 #include "daemon/server.h"
 #include "daemon/signals.h"
+#include "daemon/status_reader.h"
+#include "workers/call_pool.h"
 
 extern char** environ;
 
@@ -41,9 +48,13 @@ void setup_logging(const std::string& level) {
 }
 
 tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledger(
-    const tollgate::Config& config) {
+    const tollgate::Config& config, tollgate::metrics::DaemonMetrics& metrics) {
   tollgate::ledger::LedgerOptions options;
   options.dir = config.data_dir;
+  options.on_batch = [&metrics](size_t ops, double commit_seconds) {
+    metrics.ledger_batch_ops.observe(static_cast<double>(ops));
+    metrics.ledger_fsync_duration.observe(commit_seconds);
+  };
   return tollgate::ledger::Ledger::open(options, tollgate::budget_policy(config),
                                         tollgate::system_now_ms());
 }
@@ -65,7 +76,8 @@ tollgate::protocol::Result<tollgate::Config> reload_config(const tollgate::Confi
 
 // What opening the ledger found: crash recovery, a new month, alerts.
 void publish_open_report(const tollgate::ledger::OpenReport& report,
-                         tollgate::EventPublisher& events, int64_t now) {
+                         tollgate::EventPublisher& events, tollgate::RequestMetrics& metrics,
+                         int64_t now) {
   if (report.rollover) events.publish(tollgate::rollover_event(*report.rollover, now));
   if (!report.charges.empty()) {
     spdlog::warn("recovered {} tokens of reservations left by a crash; charged in full",
@@ -74,7 +86,10 @@ void publish_open_report(const tollgate::ledger::OpenReport& report,
   }
   std::vector<tollgate::protocol::Event> alerts;
   tollgate::append_alert_events(report.alerts, alerts);
-  for (const auto& a : alerts) events.publish(a);
+  for (const auto& a : alerts) {
+    events.publish(a);
+    metrics.published(a);
+  }
 }
 
 }  // namespace
@@ -119,13 +134,18 @@ int main(int argc, char** argv) {
   // Before any thread starts, so every thread inherits the blocked mask.
   tollgate::SignalSource signals;
 
+  // Outlives everything that updates or renders it.
+  tollgate::metrics::Registry registry;
+  auto metrics = tollgate::metrics::register_daemon_metrics(registry);
+  tollgate::RequestMetrics request_metrics(metrics);
+
   zmq::context_t context(1);
   auto server = tollgate::Server::create(context, *config);
   if (!server) {
     spdlog::critical("{}", server.error().message);
     return 1;
   }
-  auto ledger = open_ledger(*config);
+  auto ledger = open_ledger(*config, metrics);
   if (!ledger) {
     spdlog::critical("{}", ledger.error().message);
     return 1;
@@ -137,18 +157,54 @@ int main(int argc, char** argv) {
   const size_t workers = config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
   auto calls = std::make_unique<tollgate::workers::CallPool>(**ledger, runtime, (*server)->mailbox(),
                                                              tollgate::system_now_ms, workers);
+  calls->set_attempt_observer([&metrics](const std::string& provider, double seconds) {
+    metrics.provider_request_duration.with({provider}).observe(seconds);
+  });
   dispatcher.set_call_service(calls.get());
   (*server)->set_handler(&dispatcher);
-  publish_open_report((*ledger)->report(), (*server)->events(), now);
-  spdlog::info("tollgated {} ready requests={} events={} pid={}", TOLLGATE_VERSION,
-               (*server)->endpoints().requests, (*server)->endpoints().events, getpid());
+  (*server)->set_metrics(&request_metrics);
+
+  // The HTTP listener reads through its own StatusReader on its threads.
+  tollgate::StatusReader status(**ledger, runtime, tollgate::system_now_ms);
+  std::atomic<bool> serving{false};
+  std::unique_ptr<tollgate::HttpApi> http;
+  if (auto address = tollgate::parse_http_address(config->http); address && *address) {
+    tollgate::HttpApi::Deps deps;
+    deps.status = &status;
+    deps.server = server->get();
+    deps.metrics = &registry;
+    deps.requests = &request_metrics;
+    deps.not_ready = [&serving, &ledger]() -> std::optional<std::string> {
+      if (!serving) return "not serving requests (starting or stopping)";
+      if ((*ledger)->degraded()) return "the ledger is degraded: writes are refused";
+      return std::nullopt;
+    };
+    auto started = tollgate::HttpApi::start(**address, config, std::move(deps));
+    if (!started) {
+      spdlog::critical("{}", started.error().message);
+      return 1;
+    }
+    http = std::move(started).value();
+    tollgate::add_budget_collector(registry, status, [api = http.get()] { return api->config(); });
+    dispatcher.set_config_listener(
+        [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
+  }
+  publish_open_report((*ledger)->report(), (*server)->events(), request_metrics, now);
+  spdlog::info("tollgated {} ready requests={} events={} http={} pid={}", TOLLGATE_VERSION,
+               (*server)->endpoints().requests, (*server)->endpoints().events,
+               http ? http->bound() : std::string("off"), getpid());
+  serving = true;
   sd_notify(0, "READY=1");
   (*server)->run(signals);
+  serving = false;
   sd_notify(0, "STOPPING=1");
   // Ordered shutdown: no new requests; in-flight calls finish (their
-  // reservations committed or released) up to a deadline; then the workers
-  // stop and the ledger flushes its last batch as it closes.
+  // reservations committed or released) up to a deadline, including those
+  // the HTTP listener handed in; then the listener stops (answering any
+  // POST still waiting with 503), the workers stop and the ledger flushes
+  // its last batch as it closes.
   (*server)->drain(std::chrono::seconds(10));
+  if (http) http->stop();
   calls.reset();
   spdlog::info("tollgated stopped");
   return 0;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "daemon/endpoint.h"
+#include "daemon/request_metrics.h"
 #include "daemon/zap_handler.h"
 
 namespace tollgate {
@@ -180,44 +181,87 @@ void Server::handle_message(std::vector<zmq::message_t>& frames) {
   }
   const size_t body_frames = frames.size() - envelope;
   const protocol::RequestId nil_id;
+  Pending pending;
+  pending.op = kInvalidOp;
+  pending.started = std::chrono::steady_clock::now();
+  frames.swap(pending.envelope);
+  // The reply goes back over the first `envelope` frames.
+  auto refuse = [&](const protocol::RequestId& id, const Error& e) {
+    pending.envelope.resize(envelope);
+    answer(pending, protocol::encode_error_reply(id, e));
+  };
   if (body_frames != 1) {
-    send_reply(frames, envelope,
-               protocol::encode_error_reply(nil_id, Error::bad_request(
-                   body_frames == 0 ? "request has no body frame"
-                                    : "request must have exactly one body frame after the envelope")));
+    refuse(nil_id, Error::bad_request(body_frames == 0
+                                          ? "request has no body frame"
+                                          : "request must have exactly one body frame after the envelope"));
     return;
   }
-  const auto& body_frame = frames[envelope];
+  const auto& body_frame = pending.envelope[envelope];
   std::string_view body(static_cast<const char*>(body_frame.data()), body_frame.size());
   if (body.empty()) {
-    send_reply(frames, envelope,
-               protocol::encode_error_reply(nil_id, Error::bad_request("request body frame is empty")));
+    refuse(nil_id, Error::bad_request("request body frame is empty"));
     return;
   }
   auto decoded = protocol::decode_request(body, limits_);
   if (!decoded.body) {
-    send_reply(frames, envelope, protocol::encode_error_reply(decoded.id, decoded.body.error()));
+    refuse(decoded.id, decoded.body.error());
     return;
   }
+  const auto role = role_of(body_frame);
+  pending.envelope.resize(envelope);
+  dispatch(decoded.id, *decoded.body, role, std::move(pending));
+}
+
+void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body,
+                      curve::ClientRole role, Pending pending) {
+  pending.op = protocol::op_name(body);
   const uint64_t token = next_token_++;
   std::optional<std::string> reply;
   if (handler_) {
-    reply = handler_->handle(token, decoded.id, *decoded.body, role_of(body_frame));
+    reply = handler_->handle(token, id, body, role);
   } else {
-    reply = protocol::encode_error_reply(decoded.id, Error::internal("no handler"));
+    reply = protocol::encode_error_reply(id, Error::internal("no handler"));
   }
   if (reply) {
-    send_reply(frames, envelope, *reply);
+    answer(pending, *reply);
     return;
   }
-  frames.resize(envelope);
-  pending_.emplace(token, std::move(frames));
+  pending.parked = true;
+  if (metrics_ && pending.op == "call") metrics_->call_started();
+  pending_.emplace(token, std::move(pending));
+}
+
+void Server::answer(Pending& pending, const std::string& body) {
+  if (pending.local) {
+    pending.local(body);
+  } else {
+    send_reply(pending.envelope, pending.envelope.size(), body);
+  }
+  if (metrics_) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pending.started).count();
+    metrics_->replied(pending.op, body, seconds, pending.parked && pending.op == "call");
+  }
+}
+
+void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::ClientRole role,
+                    LocalReply done) {
+  LoopMessage m;
+  m.then = [this, id = std::move(id), body = std::move(body), role,
+            done = std::move(done)]() mutable {
+    Pending pending;
+    pending.local = std::move(done);
+    pending.started = std::chrono::steady_clock::now();
+    dispatch(id, body, role, std::move(pending));
+  };
+  mailbox_.post(std::move(m));
 }
 
 void Server::drain_mailbox() {
   for (auto& message : mailbox_.drain()) {
     for (const auto& event : message.events) {
       events_->publish(event);
+      if (metrics_) metrics_->published(event);
       if (handler_) handler_->published(event);
     }
     if (message.token != 0 && message.reply) {
@@ -225,7 +269,7 @@ void Server::drain_mailbox() {
       if (it == pending_.end()) {
         spdlog::error("reply for unknown token {}", message.token);
       } else {
-        send_reply(it->second, it->second.size(), *message.reply);
+        answer(it->second, *message.reply);
         pending_.erase(it);
       }
     }

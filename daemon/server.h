@@ -46,6 +46,7 @@ namespace tollgate {
 namespace curve {
 class ZapHandler;
 }
+class RequestMetrics;
 
 // Answers decoded requests for the loop. handle() returns the reply body
 // when it is ready now, or nullopt when the reply will arrive later through
@@ -96,6 +97,18 @@ class Server {
   Mailbox& mailbox() { return mailbox_; }
   EventPublisher& events() { return *events_; }
   void set_handler(RequestHandler* handler) { handler_ = handler; }
+  // Optional: counts every reply and event (loop thread).
+  void set_metrics(RequestMetrics* metrics) { metrics_ = metrics; }
+
+  // Any thread: runs a decoded request on the loop as if a client with
+  // `role` had sent it; `done` gets the encoded reply body on the loop
+  // thread (at once, or when an async reply arrives). This is how the HTTP
+  // listener runs the ops that need the loop (call, reset) without touching
+  // a socket. A request submitted after the loop stopped is never run: the
+  // submitter must not wait forever.
+  using LocalReply = std::function<void(const std::string& body)>;
+  void submit(protocol::RequestId id, protocol::RequestBody body, curve::ClientRole role,
+              LocalReply done);
 
   // Runs until a stop signal; then stops taking requests and returns.
   void run(SignalSource& signals);
@@ -117,6 +130,11 @@ class Server {
 
   void drain_requests();
   void handle_message(std::vector<zmq::message_t>& frames);
+  // Runs a decoded request: answers at once (reply()) or parks it.
+  struct Pending;
+  void dispatch(const protocol::RequestId& id, protocol::RequestBody& body, curve::ClientRole role,
+                Pending pending);
+  void answer(Pending& pending, const std::string& body);
   void drain_mailbox();
   void send_reply(const std::vector<zmq::message_t>& envelope, size_t envelope_frames,
                   const std::string& body);
@@ -138,9 +156,19 @@ class Server {
   std::unique_ptr<EventPublisher> events_;
   RequestHandler* handler_ = nullptr;
 
+  RequestMetrics* metrics_ = nullptr;
+
+  // A request whose reply is owed: where it goes (a client's routing
+  // envelope, or a local submitter), and what the metrics need.
+  struct Pending {
+    std::vector<zmq::message_t> envelope;
+    LocalReply local;
+    std::string_view op;  // static storage (protocol::op_name)
+    std::chrono::steady_clock::time_point started;
+    bool parked = false;  // waited for an async reply
+  };
   uint64_t next_token_ = 1;
-  // token -> routing envelope of a request answered asynchronously.
-  std::unordered_map<uint64_t, std::vector<zmq::message_t>> pending_;
+  std::unordered_map<uint64_t, Pending> pending_;
   bool stopping_ = false;
 };
 

@@ -40,6 +40,11 @@ class CallPool : public CallService {
   // Loop thread: emergency shutdown on (with the reason) or off.
   void set_shutdown(std::optional<std::string> reason) override { shutdown_ = std::move(reason); }
   size_t inflight() const { return inflight_; }
+  // Metrics: told every provider HTTP attempt (worker threads). Set it
+  // before the first start().
+  void set_attempt_observer(std::function<void(const std::string& provider, double seconds)> f) {
+    env_.on_attempt = std::move(f);
+  }
 
  private:
   struct Waiter {

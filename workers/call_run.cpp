@@ -203,7 +203,9 @@ void CallRun::send() {
 }
 
 void CallRun::on_response(const HttpResponse& response) {
-  provider_latency_ms_ += attempt_ms();
+  const double this_attempt_ms = attempt_ms();
+  provider_latency_ms_ += this_attempt_ms;
+  if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
   const int64_t now = env_.now_ms();
   auto result = interpret_response(api_, response, now, call_.api_key);
   if (!result.ok()) {

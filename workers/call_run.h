@@ -57,6 +57,9 @@ struct CallEnvironment {
   std::atomic<int64_t>* alive = nullptr;
   std::condition_variable* alive_cv = nullptr;
   std::mutex* alive_mu = nullptr;
+  // Metrics (optional): every HTTP attempt that got an answer or failed,
+  // with its provider and duration in seconds. Runs on the worker thread.
+  std::function<void(const std::string& provider, double seconds)> on_attempt;
 };
 
 struct CallSpec {

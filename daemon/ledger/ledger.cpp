@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <future>
@@ -110,7 +111,7 @@ void Ledger::Impl::clear_degraded() {
   if (degraded.exchange(false)) spdlog::info("ledger: probe write succeeded, writes accepted again");
 }
 
-int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, std::string& what) {
+int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, std::string& what, double& commit_seconds) {
   const auto pol = current_policy();
   try {
     detail::WriteTxn txn(*env);
@@ -124,7 +125,10 @@ int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, std::string& what) {
       }
     }
     what = "mdb_txn_commit";
-    return txn.commit();
+    const auto started = std::chrono::steady_clock::now();
+    const int rc = txn.commit();
+    commit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return rc;
   } catch (const detail::MdbError& e) {
     what = e.what();
     return e.rc;
@@ -134,10 +138,13 @@ int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, std::string& what) {
 void Ledger::Impl::run_batch(std::vector<WriteOp>& batch) {
   for (int growths = 0;; ++growths) {
     std::string what;
-    const int rc = try_batch(batch, what);
+    double commit_seconds = 0;
+    const int rc = try_batch(batch, what, commit_seconds);
     if (rc == 0) {
+      const size_t ops = batch.size();
       deliver(batch);
       if (options.after_batch) options.after_batch();
+      if (options.on_batch) options.on_batch(ops, commit_seconds);
       return;
     }
     if (rc == MDB_MAP_FULL && growths < kMaxGrowthsPerBatch && env->grow(options.max_map_bytes)) {
@@ -162,7 +169,8 @@ bool Ledger::Impl::try_probe() {
   std::vector<WriteOp> probe;
   probe.emplace_back(detail::ProbeOp{});
   std::string what;
-  if (try_batch(probe, what) != 0) return false;
+  double commit_seconds = 0;
+  if (try_batch(probe, what, commit_seconds) != 0) return false;
   clear_degraded();
   return true;
 }

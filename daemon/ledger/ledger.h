@@ -111,6 +111,9 @@ struct LedgerOptions {
   bool recover_on_open = true;
   // Tests: called on the writer thread after every durable batch.
   std::function<void()> after_batch;
+  // Metrics: called on the writer thread after every durable batch with its
+  // number of operations and how long the commit (the fsync) took.
+  std::function<void(size_t ops, double commit_seconds)> on_batch;
   // Tests: called before each commit; a non-zero errno-style code fails
   // that commit as if LMDB had returned it.
   std::function<int()> commit_fault;

@@ -48,7 +48,8 @@ struct Ledger::Impl {
   // thread before the writer starts).
   void run_batch(std::vector<detail::WriteOp>& batch);
   // Applies the batch in one transaction and commits it; the LMDB rc.
-  int try_batch(std::vector<detail::WriteOp>& batch, std::string& what);
+  // commit_seconds: how long the commit took (set when it was reached).
+  int try_batch(std::vector<detail::WriteOp>& batch, std::string& what, double& commit_seconds);
   bool try_probe();
   void set_degraded(const std::string& reason);
   void clear_degraded();

@@ -218,3 +218,36 @@ TEST_CASE("port 0 becomes the ZeroMQ ephemeral port form") {
   CHECK(tollgate::zmq_bind_form("tcp://127.0.0.1:5555") == "tcp://127.0.0.1:5555");
   CHECK(tollgate::zmq_bind_form("ipc:///tmp/x0") == "ipc:///tmp/x0");
 }
+
+TEST_CASE("TOLLGATE_HTTP takes HOST PORT or off and names itself when malformed") {
+  using tollgate::parse_http_address;
+  auto off = parse_http_address("off");
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->has_value());
+  auto v4 = parse_http_address("127.0.0.1:4000");
+  REQUIRE(v4.ok());
+  REQUIRE(v4->has_value());
+  CHECK((*v4)->host == "127.0.0.1");
+  CHECK((*v4)->port == 4000);
+  auto v6 = parse_http_address("[::1]:0");
+  REQUIRE(v6.ok());
+  CHECK((*v6)->host == "::1");
+  CHECK((*v6)->port == 0);
+  for (const char* bad : {"4000", ":4000", "localhost:", "localhost:65536", "localhost:4x", "::1:4000",
+                          "[::1:4000", "on"}) {
+    INFO(bad);
+    auto r = parse_http_address(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("TOLLGATE_HTTP=") == 0);
+  }
+}
+
+TEST_CASE("the plain HTTP listener binds beyond loopback only with TOLLGATE_ALLOW_INSECURE_BIND") {
+  CHECK(load_env({"TOLLGATE_HTTP=127.0.0.1:4000"}).http == "127.0.0.1:4000");
+  CHECK(load_env({"TOLLGATE_HTTP=[::1]:4000"}).http == "[::1]:4000");
+  const auto refused = load_error({"TOLLGATE_HTTP=0.0.0.0:4000"});
+  CHECK(refused.find("TOLLGATE_HTTP=0.0.0.0:4000") != std::string::npos);
+  CHECK(refused.find("TOLLGATE_ALLOW_INSECURE_BIND") != std::string::npos);
+  CHECK(load_env({"TOLLGATE_HTTP=0.0.0.0:4000", "TOLLGATE_ALLOW_INSECURE_BIND=1"}).http == "0.0.0.0:4000");
+  CHECK(load_error({"TOLLGATE_HTTP=nonsense"}).find("TOLLGATE_HTTP=nonsense") != std::string::npos);
+}

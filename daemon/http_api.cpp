@@ -1,0 +1,361 @@
+#include "daemon/http_api.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/dashboard.h"
+#include "protocol/codec.h"
+#include "protocol/json_bridge.h"
+
+namespace tollgate {
+
+using nlohmann::json;
+using protocol::Error;
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kApi = "/api/token-usage";
+// How long a POST waits for the loop beyond the call's own deadline.
+constexpr int64_t kLoopMarginMs = 10'000;
+constexpr int64_t kResetWaitMs = 30'000;
+
+const std::map<std::string_view, int, std::less<>> kStatusForCode = {
+    {"bad_request", 400},       {"unsupported_version", 400}, {"unknown_op", 404},
+    {"unknown_agent", 404},     {"too_large", 413},           {"budget_exhausted", 402},
+    {"rate_limited", 429},      {"provider_error", 502},      {"not_configured", 503},
+    {"emergency_shutdown", 503}, {"unauthorized", 403},       {"timeout", 504},
+    {"overloaded", 503},        {"internal", 500},
+};
+
+// The error reply of the protocol, as JSON.
+std::string error_json(const Error& e) {
+  auto converted = protocol::to_json(protocol::encode_error_reply(protocol::RequestId{}, e));
+  return converted ? converted->dump() : json{{"ok", false}}.dump();
+}
+
+void send_error(httplib::Response& res, int status, const Error& e) {
+  res.status = status;
+  res.set_content(error_json(e), kJson);
+  if (e.retry_after_ms) {
+    res.set_header("Retry-After", std::to_string((*e.retry_after_ms + 999) / 1000));
+  }
+}
+
+// An encoded reply (msgpack) as the HTTP answer: its JSON and the status
+// its code maps to.
+void send_reply(httplib::Response& res, const std::string& body) {
+  auto converted = protocol::to_json(body);
+  if (!converted) {
+    send_error(res, 500, Error::internal("reply could not be converted to JSON"));
+    return;
+  }
+  const json& reply = *converted;
+  res.status = 200;
+  if (reply.value("ok", false) == false) {
+    const json& error = reply.contains("error") ? reply["error"] : json::object();
+    res.status = http_status_for(error.value("code", "internal"));
+    if (error.contains("retry_after_ms") && error["retry_after_ms"].is_number_integer()) {
+      const auto ms = error["retry_after_ms"].get<int64_t>();
+      res.set_header("Retry-After", std::to_string(std::max<int64_t>(0, (ms + 999) / 1000)));
+    }
+  }
+  res.set_content(reply.dump(), kJson);
+}
+
+// A query parameter as a JSON integer; nullopt with `error` set when it is
+// not one (the decoder checks the range).
+std::optional<int64_t> integer_param(const std::string& name, const std::string& text, Error& error) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    error = Error::bad_request(name + ": must be a whole number, got '" + text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+int http_status_for(std::string_view code) {
+  auto it = kStatusForCode.find(code);
+  return it == kStatusForCode.end() ? 500 : it->second;
+}
+
+// A POST handed to the loop: the loop thread fills `body`, stop() sets
+// `cancelled`; the HTTP thread waits for either.
+struct HttpApi::Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::string> body;  // guarded by mu
+  bool cancelled = false;           // guarded by mu
+};
+
+HttpApi::HttpApi(std::shared_ptr<const Config> config, Deps deps)
+    : deps_(std::move(deps)), http_(std::make_unique<httplib::Server>()), config_(std::move(config)) {}
+
+HttpApi::~HttpApi() { stop(); }
+
+protocol::Result<std::unique_ptr<HttpApi>> HttpApi::start(const HttpAddress& address,
+                                                          std::shared_ptr<const Config> config,
+                                                          Deps deps) {
+  std::unique_ptr<HttpApi> api(new HttpApi(std::move(config), std::move(deps)));
+  api->routes();
+  const std::string host_port = address.host + ":" + std::to_string(address.port);
+  int port = address.port;
+  if (port == 0) {
+    port = api->http_->bind_to_any_port(address.host);
+    if (port < 0) port = 0;
+  } else if (!api->http_->bind_to_port(address.host, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    return Error::internal("TOLLGATE_HTTP=" + host_port +
+                           ": cannot listen there (address in use, or not an address of this "
+                           "host; TOLLGATE_HTTP=off disables the listener)");
+  }
+  const bool v6 = address.host.find(':') != std::string::npos;
+  api->bound_ = (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
+  api->thread_ = std::thread([raw = api.get()] {
+    if (!raw->http_->listen_after_bind()) spdlog::error("HTTP listener stopped unexpectedly");
+  });
+  return api;
+}
+
+void HttpApi::set_config(std::shared_ptr<const Config> config) {
+  std::lock_guard lock(config_mu_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> HttpApi::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+void HttpApi::stop() {
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    for (const auto& w : waiters_) {
+      std::lock_guard wl(w->mu);
+      w->cancelled = true;
+      w->cv.notify_all();
+    }
+  }
+  http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpApi::routes() {
+  auto& s = *http_;
+  s.set_read_timeout(5, 0);
+  s.set_write_timeout(5, 0);
+  s.set_keep_alive_timeout(5);
+  s.set_payload_max_length(config()->max_request_bytes);
+  s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("http {} {} -> {}", req.method, req.path, res.status);
+  });
+  // httplib calls this for every status >= 400; only fill what no handler
+  // answered (unknown paths, bodies over the size cap).
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+    } else if (res.status == 413) {
+      send_error(res, 413, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
+    } else {
+      send_error(res, res.status,
+                 Error::bad_request("the HTTP request could not be read (a POST needs a "
+                                    "Content-Length header, even for an empty body)"));
+    }
+  });
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", kJson);
+  });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    auto why = deps_.not_ready ? deps_.not_ready() : std::nullopt;
+    res.status = why ? 503 : 200;
+    res.set_content(json{{"ready", !why}, {"reason", why ? json(*why) : json(nullptr)}}.dump(), kJson);
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(deps_.metrics ? deps_.metrics->render_prometheus() : std::string(),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
+  s.Get(R"(/|/index\.html|/app\.js|/style\.css)", [](const httplib::Request& req, httplib::Response& res) {
+    const auto* asset = dashboard::find_asset(req.path);
+    if (!asset) return;  // 404 from the error handler
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(asset->body), std::string(asset->content_type).c_str());
+  });
+
+  const std::string api = kApi;
+  const std::set<std::string> none;
+  s.Get(api + "/summary", [this, none](const auto& q, auto& r) { status_op(q, r, "summary", "", none); });
+  s.Get(api + "/emergency-status",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "emergency_status", "", none); });
+  s.Get(api + "/provider-status",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "provider_status", "", none); });
+  s.Get(api + "/provider-status/([^/]+)", [this, none](const auto& q, auto& r) {
+    status_op(q, r, "provider_status", q.matches[1], none);
+  });
+  s.Get(api + "/ai/([^/]+)",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "usage", q.matches[1], none); });
+  s.Get(api + "/recommend/([^/]+)",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "recommend", q.matches[1], none); });
+  s.Get(api + "/history/([^/]+)", [this](const auto& q, auto& r) {
+    status_op(q, r, "history", q.matches[1], {"months"});
+  });
+  s.Get(api + "/alerts", [this](const auto& q, auto& r) {
+    status_op(q, r, "alerts", "", {"limit", "since_ms", "ai_name"});
+  });
+  s.Post(api + "/test-ai-call", [this](const auto& q, auto& r) { admin_op(q, r, "call", ""); });
+  s.Post(api + "/reset/([^/]+)", [this](const auto& q, auto& r) { admin_op(q, r, "reset", q.matches[1]); });
+}
+
+void HttpApi::status_op(const httplib::Request& req, httplib::Response& res, const std::string& op,
+                        const std::string& ai_name, const std::set<std::string>& params) {
+  const auto started = std::chrono::steady_clock::now();
+  json request = {{"v", 1}, {"op", op}};
+  if (!ai_name.empty()) request["ai_name"] = ai_name;
+  for (const auto& [name, value] : req.params) {
+    if (!params.count(name)) {
+      send_error(res, 400, Error::bad_request("query parameter '" + name + "' is not known here"));
+      return;
+    }
+    if (name == "ai_name") {
+      request[name] = value;
+      continue;
+    }
+    Error error = Error::bad_request("");
+    auto number = integer_param(name, value, error);
+    if (!number) {
+      send_error(res, 400, error);
+      return;
+    }
+    request[name] = *number;
+  }
+  const auto cfg = config();
+  const protocol::DecodeLimits limits{cfg->max_request_bytes, cfg->max_tokens_per_request};
+  auto decoded = protocol::decode_request(protocol::from_json(request), limits);
+  if (!decoded.body) {
+    send_error(res, http_status_for(protocol::code_name(decoded.body.error().code)),
+               decoded.body.error());
+    return;
+  }
+  auto reply = deps_.status->answer(*cfg, decoded.id, *decoded.body);
+  if (!reply) {
+    send_error(res, 500, Error::internal(op + ": not a status op"));
+    return;
+  }
+  send_reply(res, *reply);
+  if (deps_.requests) {
+    deps_.requests->replied(
+        op, *reply, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        false);
+  }
+}
+
+bool HttpApi::authorized(const httplib::Request& req, httplib::Response& res) const {
+  const auto cfg = config();
+  if (cfg->http_admin_token.empty()) {
+    send_error(res, 403, Error::unauthorized(
+        "admin endpoints are disabled: TOLLGATE_HTTP_ADMIN_TOKEN is not set"));
+    return false;
+  }
+  const std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0 ||
+      !constant_time_equal(std::string_view(header).substr(kBearer.size()), cfg->http_admin_token)) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, Error::unauthorized(
+        header.empty() ? "missing Authorization: Bearer <TOLLGATE_HTTP_ADMIN_TOKEN>"
+                       : "the bearer token is not TOLLGATE_HTTP_ADMIN_TOKEN"));
+    return false;
+  }
+  return true;
+}
+
+void HttpApi::admin_op(const httplib::Request& req, httplib::Response& res, const std::string& op,
+                       const std::string& ai_name) {
+  if (!authorized(req, res)) return;
+  json request = json::object();
+  if (!req.body.empty()) {
+    request = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (request.is_discarded() || !request.is_object()) {
+      send_error(res, 400, Error::bad_request("request body: must be a JSON object"));
+      return;
+    }
+  }
+  request["op"] = op;
+  if (!ai_name.empty()) request["ai_name"] = ai_name;
+  if (!request.contains("id")) request["id"] = "http-" + std::to_string(next_id_++);
+  run_on_loop(protocol::from_json(request), res);
+}
+
+void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
+  const auto cfg = config();
+  const protocol::DecodeLimits limits{cfg->max_request_bytes, cfg->max_tokens_per_request};
+  auto decoded = protocol::decode_request(request, limits);
+  if (!decoded.body) {
+    send_error(res, http_status_for(protocol::code_name(decoded.body.error().code)),
+               decoded.body.error());
+    return;
+  }
+  int64_t wait_ms = kResetWaitMs;
+  if (const auto* call = std::get_if<protocol::CallRequest>(&*decoded.body)) {
+    wait_ms = call->timeout_ms.value_or(static_cast<int64_t>(cfg->call_timeout_ms)) + kLoopMarginMs;
+  }
+  auto waiter = std::make_shared<Waiter>();
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (stopped_) {
+      send_error(res, 503, Error::internal("tollgated is shutting down"));
+      return;
+    }
+    waiters_.insert(waiter);
+  }
+  deps_.server->submit(decoded.id, std::move(*decoded.body), curve::ClientRole::kAdmin,
+                       [waiter](const std::string& body) {
+                         std::lock_guard lock(waiter->mu);
+                         waiter->body = body;
+                         waiter->cv.notify_all();
+                       });
+  std::unique_lock lock(waiter->mu);
+  const bool done = waiter->cv.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                                        [&] { return waiter->body || waiter->cancelled; });
+  std::optional<std::string> body = waiter->body;
+  const bool cancelled = waiter->cancelled;
+  lock.unlock();
+  {
+    std::lock_guard wl(waiters_mu_);
+    waiters_.erase(waiter);
+  }
+  if (body) {
+    send_reply(res, *body);
+  } else if (cancelled) {
+    send_error(res, 503, Error::internal("tollgated is shutting down; the request may still complete"));
+  } else if (!done) {
+    send_error(res, 504, Error::timeout("no reply from the daemon within " + std::to_string(wait_ms) + " ms"));
+  }
+}
+
+}  // namespace tollgate
