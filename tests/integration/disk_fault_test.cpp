@@ -15,6 +15,8 @@
 #include <fstream>
 #include <vector>
 
+#include <httplib.h>
+
 #include "tests/integration/call_harness.h"
 
 using namespace std::chrono_literals;
@@ -114,9 +116,20 @@ TEST_CASE("a full disk makes the daemon degraded and it recovers when space retu
   }
   const std::string data = mnt + "/ledger";
   FakeProviderProcess fake;
-  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data}, {"ANTHROPIC_RPM", "0"}}));
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data}, {"ANTHROPIC_RPM", "0"},
+                                                 {"TOLLGATE_HTTP", "127.0.0.1:0"}}));
   zmq::context_t ctx;
   TestClient client(ctx, d.requests());
+  const auto readyz = [&d] {
+    const std::string out = d.process().output();
+    const auto at = out.find("http=");
+    REQUIRE(at != std::string::npos);
+    httplib::Client http("http://" + out.substr(at + 5, out.find(' ', at) - at - 5));
+    auto res = http.Get("/readyz");
+    REQUIRE(res);
+    return std::pair{res->status, json::parse(res->body)};
+  };
+  CHECK(readyz().first == 200);
   auto first = client.request(call_body("before", "while there is space", 10));
   REQUIRE(first["ok"] == true);
   const auto used_before = first["usage"]["total_tokens"];
@@ -140,6 +153,11 @@ TEST_CASE("a full disk makes the daemon degraded and it recovers when space retu
   CHECK(usage["ok"] == true);
   CHECK(usage["providers"]["anthropic"]["used"] == used_before);
   CHECK(client.request({{"op", "summary"}})["ok"] == true);
+  // The readiness probe says why the daemon cannot take calls.
+  auto [not_ready, why] = readyz();
+  CHECK(not_ready == 503);
+  CHECK(why["ready"] == false);
+  CHECK(why["reason"].get<std::string>().find("degraded") != std::string::npos);
 
   std::filesystem::remove(mnt + "/filler");
   // The writer probes once a second; calls work again after a probe.
@@ -156,4 +174,5 @@ TEST_CASE("a full disk makes the daemon degraded and it recovers when space retu
   CHECK(after["providers"]["anthropic"]["used"] ==
         used_before.get<uint64_t>() + again["usage"]["total_tokens"].get<uint64_t>());
   CHECK(d.process().output().find("degraded") != std::string::npos);
+  CHECK(readyz().first == 200);
 }
