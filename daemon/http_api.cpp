@@ -1,6 +1,7 @@
 #include "daemon/http_api.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -166,6 +167,13 @@ void HttpApi::stop() {
 
 void HttpApi::routes() {
   auto& s = *http_;
+  // httplib's default sets SO_REUSEPORT, which lets a second tollgated bind
+  // the same port and silently take half the requests. SO_REUSEADDR alone
+  // still allows a restart while old connections sit in TIME_WAIT.
+  s.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   s.set_read_timeout(5, 0);
   s.set_write_timeout(5, 0);
   s.set_keep_alive_timeout(5);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -349,4 +351,54 @@ TEST_CASE("a non-loopback HTTP bind is refused without TOLLGATE_ALLOW_INSECURE_B
   INFO(refused.output());
   CHECK(refused.output().find("TOLLGATE_HTTP=0.0.0.0:0") != std::string::npos);
   CHECK(refused.output().find("TOLLGATE_ALLOW_INSECURE_BIND") != std::string::npos);
+}
+
+TEST_CASE("a test-ai-call in flight at SIGTERM is answered before tollgated exits") {
+  FakeProviderProcess fake({"--fault", "*:delay_ms=1500"});
+  TollgatedProcess d(http_env(fake, {{"TOLLGATE_HTTP_ADMIN_TOKEN", kToken}}));
+  const std::string address = http_address(d);
+  int status = -1;
+  std::string body;
+  std::jthread poster([&] {
+    httplib::Client http("http://" + address);
+    http.set_read_timeout(30, 0);
+    auto res = http.Post((kApi + "/test-ai-call").c_str(), {{"Authorization", "Bearer " + kToken}},
+                         R"({"ai_name":"alice","prompt":"slow"})", "application/json");
+    if (res) {
+      status = res->status;
+      body = res->body;
+    }
+  });
+  // Wait until the call has reached the provider (which holds it for
+  // 1.5 s): each stats request is a round trip, so this is not a spin.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (fake.stats()["anthropic"]["requests"].get<uint64_t>() == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+  }
+  REQUIRE(fake.stats()["anthropic"]["requests"].get<uint64_t>() == 1);
+  d.process().signal(SIGTERM);
+  poster.join();
+  INFO(body);
+  CHECK(status == 200);
+  CHECK(json::parse(body, nullptr, false)["ok"] == true);
+  auto rc = d.process().wait_exit(20s);
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 0);
+}
+
+TEST_CASE("tollgated refuses to start when the HTTP port is taken and names TOLLGATE_HTTP") {
+  httplib::Server squatter;
+  const int port = squatter.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  TempDir data;
+  ChildProcess refused(bin_dir() + "/tollgated", {},
+                       {{"TOLLGATE_LISTEN", "tcp://127.0.0.1:0"}, {"TOLLGATE_EVENTS", "tcp://127.0.0.1:0"},
+                        {"TOLLGATE_DATA_DIR", data.path()},
+                        {"TOLLGATE_HTTP", "127.0.0.1:" + std::to_string(port)}});
+  auto rc = refused.wait_exit(20s);
+  REQUIRE(rc.has_value());
+  CHECK(*rc != 0);
+  INFO(refused.output());
+  CHECK(refused.output().find("TOLLGATE_HTTP=127.0.0.1:" + std::to_string(port)) != std::string::npos);
+  CHECK(refused.output().find("ready") == std::string::npos);
 }
