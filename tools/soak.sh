@@ -20,6 +20,9 @@ cleanup() {
 }
 trap cleanup EXIT
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# RSS split: anonymous memory (heap, stacks: what a leak grows) and
+# file-backed pages (mostly the LMDB map, which grows with the ledger).
+rss_split() { awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {print "anon " a " KiB, file " f " KiB"}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
 "$bin/fake-provider" --port 0 --threads 256 > "$work/fake.log" 2>&1 &
@@ -53,17 +56,19 @@ bench=$!
 sleep 12
 rss_start=$(rss_kib $tg)
 fds_start=$(fds $tg)
-echo "start: RSS ${rss_start} KiB, ${fds_start} fds"
+echo "start: RSS ${rss_start} KiB ($(rss_split $tg)), ${fds_start} fds"
 if (( minutes >= 5 )); then
   sleep $(( 5 * 60 - 12 ))
   rss_5=$(rss_kib $tg)
-  echo "5 min: RSS ${rss_5} KiB"
+  echo "5 min: RSS ${rss_5} KiB ($(rss_split $tg))"
 fi
 wait $bench
 rss_end=$(rss_kib $tg)
+split_end=$(rss_split $tg)
 fds_end=$(fds $tg)
 cat "$work/bench.log"
-echo "end (${minutes} min): RSS ${rss_end} KiB, ${fds_end} fds"
+echo "end (${minutes} min): RSS ${rss_end} KiB (${split_end}), ${fds_end} fds"
+echo "ledger files: $(du -k "$work/data" | tail -1 | cut -f1) KiB"
 base=${rss_5:-$rss_start}
 echo "RSS growth from ${base} KiB to the end: $(( (rss_end - base) * 100 / base ))%"
 echo "fake-provider: $(/usr/bin/python3 -c 'import sys, urllib.request
