@@ -215,6 +215,24 @@ std::string one_decimal_percent(double p) {
   return buf;
 }
 
+// Every agent of a summary reply has its row in the DOM, with its level and
+// each provider's percentage as the page prints it (one decimal).
+void check_agent_rows(const std::string& dom, const json& summary) {
+  for (const json& agent : summary["agents"]) {
+    const std::string name = agent["ai_name"];
+    const std::string row = agent_row(dom, name);
+    INFO("agent " << name);
+    REQUIRE_FALSE(row.empty());
+    CHECK(row.find(as_text(agent["level"].get<std::string>())) != std::string::npos);
+    for (const auto& [provider, usage] : agent["providers"].items()) {
+      const std::string pct = one_decimal_percent(usage["percentage"].get<double>());
+      INFO("provider " << provider << " expects " << pct);
+      CHECK(row.find(as_text(provider)) != std::string::npos);
+      CHECK(row.find("class=\"pct\"" + as_text(pct)) != std::string::npos);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("the dashboard shows each agent percentage the alerts and the emergency level") {
@@ -234,19 +252,7 @@ TEST_CASE("the dashboard shows each agent percentage the alerts and the emergenc
 
   const json summary = fixture("summary.json");
   REQUIRE(summary["agents"].size() == 3);
-  for (const json& agent : summary["agents"]) {
-    const std::string name = agent["ai_name"];
-    const std::string row = agent_row(dom, name);
-    INFO("agent " << name);
-    REQUIRE_FALSE(row.empty());
-    CHECK(row.find(as_text(agent["level"].get<std::string>())) != std::string::npos);
-    for (const auto& [provider, usage] : agent["providers"].items()) {
-      const std::string pct = one_decimal_percent(usage["percentage"].get<double>());
-      INFO("provider " << provider << " expects " << pct);
-      CHECK(row.find(as_text(provider)) != std::string::npos);
-      CHECK(row.find("class=\"pct\"" + as_text(pct)) != std::string::npos);
-    }
-  }
+  check_agent_rows(dom, summary);
   CHECK(dom.find("class=\"pct\">80.6%<") != std::string::npos);  // alice, computed by hand
 
   const json emergency = fixture("emergency_status.json");
@@ -367,17 +373,7 @@ TEST_CASE("the dashboard served by tollgated shows the agents and percentages of
   REQUIRE(run.status == 0);
   const std::string& dom = run.out;
   INFO("DOM: " << dom.substr(0, 20000));
-  for (const json& agent : summary["agents"]) {
-    const std::string name = agent["ai_name"];
-    const std::string row = agent_row(dom, name);
-    INFO("agent " << name);
-    REQUIRE_FALSE(row.empty());
-    CHECK(row.find(as_text(agent["level"].get<std::string>())) != std::string::npos);
-    for (const auto& [provider, usage] : agent["providers"].items()) {
-      CHECK(row.find("class=\"pct\"" + as_text(one_decimal_percent(usage["percentage"].get<double>()))) !=
-            std::string::npos);
-    }
-  }
+  check_agent_rows(dom, summary);
   // alice is past her warning threshold: the page says so.
   CHECK(agent_row(dom, "alice").find(as_text("warning")) != std::string::npos);
 
