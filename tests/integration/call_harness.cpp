@@ -10,10 +10,14 @@ namespace tollgate::testing {
 FakeProviderProcess::FakeProviderProcess(std::vector<std::string> args) {
   args.insert(args.begin(), {"--port", "0"});
   child_ = std::make_unique<ChildProcess>(bin_dir() + "/fake-provider", args, Env{});
-  auto line = child_->wait_for_line("listening ", std::chrono::seconds(20));
+  auto line = child_->wait_for_line("listening ", scaled(std::chrono::seconds(20)));
   INFO("fake-provider output:\n" << child_->output());
   REQUIRE(line.has_value());
   port_ = std::stoi(line->substr(line->rfind(':') + 1));
+}
+
+FakeProviderProcess::~FakeProviderProcess() {
+  if (child_) check_no_sanitizer_report("fake-provider", child_->output());
 }
 
 nlohmann::json FakeProviderProcess::stats() const {
@@ -69,7 +73,7 @@ std::optional<nlohmann::json> TestClient::try_request(nlohmann::json body, std::
   const int64_t id = next_id_++;
   body["id"] = id;
   send(body);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
@@ -92,7 +96,7 @@ nlohmann::json TestClient::request(nlohmann::json body, std::chrono::millisecond
   const int64_t id = next_id_++;
   body["id"] = id;
   send(body);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     REQUIRE(left.count() > 0);

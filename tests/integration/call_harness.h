@@ -25,6 +25,10 @@ using Env = std::map<std::string, std::string>;
 class FakeProviderProcess {
  public:
   explicit FakeProviderProcess(std::vector<std::string> args = {});
+  // Checks that the fake printed no sanitizer report (then kills it).
+  ~FakeProviderProcess();
+  FakeProviderProcess(const FakeProviderProcess&) = delete;
+  FakeProviderProcess& operator=(const FakeProviderProcess&) = delete;
   int port() const { return port_; }
   // "http://127.0.0.1:PORT": ANTHROPIC_BASE_URL; OPENAI_BASE_URL may be
   // this or this + "/v1".
@@ -43,7 +47,9 @@ class FakeProviderProcess {
   int port_ = 0;
 };
 
-// A DEALER client; request() waits for the reply with the same id.
+// A DEALER client; request() waits for the reply with the same id. The
+// timeouts of request() and try_request() are bounds on an expected reply:
+// both are stretched by scaled().
 class TestClient {
  public:
   TestClient(zmq::context_t& ctx, const std::string& endpoint);

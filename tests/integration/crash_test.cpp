@@ -107,9 +107,9 @@ TEST_CASE("SIGKILL under load from 100 clients never loses or leaks usage across
         for (int c = 0; c < kClients; ++c) {
           clients.emplace_back([&, c] { client_loop(ctx, d.requests(), c, stop, replies); });
         }
-        REQUIRE(replies.wait_for(target, 30s));
+        REQUIRE(replies.wait_for(target, scaled(30s)));
         d.process().signal(SIGKILL);
-        REQUIRE(d.process().wait_exit(10s) == 128 + SIGKILL);
+        REQUIRE(d.process().wait_exit(scaled(10s)) == 128 + SIGKILL);
         stop = true;
       }
     }

@@ -20,10 +20,12 @@ using tollgate::testing::ChildProcess;
 using tollgate::testing::Env;
 using tollgate::testing::TempDir;
 using tollgate::testing::TollgatedProcess;
+using tollgate::testing::scaled;
 
 namespace {
 
-constexpr std::chrono::milliseconds kAnswer{10000};
+// Bound on an answer or exit that must come (stretched under sanitizers).
+const std::chrono::milliseconds kAnswer = scaled(std::chrono::milliseconds(10000));
 // A loopback CURVE handshake takes a few milliseconds; this is ample.
 constexpr std::chrono::milliseconds kNoAnswer{1500};
 
@@ -293,7 +295,8 @@ TEST_CASE("tollctl keygen makes keys that tollctl and the daemon use") {
   TollgatedProcess d({{"TOLLGATE_CURVE_SECRET_KEY_FILE", server_key},
                       {"TOLLGATE_CURVE_CLIENTS_FILE", dir.path() + "/clients"}});
   auto tollctl = [&](const std::string& key, std::vector<std::string> args, Env env = {}) {
-    std::vector<std::string> all = {"--endpoint", d.requests(), "--events", d.events(), "--timeout", "3000",
+    std::vector<std::string> all = {"--endpoint", d.requests(), "--events", d.events(), "--timeout",
+                                    std::to_string(scaled(std::chrono::milliseconds(3000)).count()),
                                     "--key", key};
     all.insert(all.end(), args.begin(), args.end());
     return std::make_unique<ChildProcess>(bin_dir() + "/tollctl", all, env);

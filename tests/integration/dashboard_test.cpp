@@ -356,10 +356,7 @@ TEST_CASE("the dashboard served by tollgated shows the agents and percentages of
   for (int i = 0; i < 22; ++i) REQUIRE(client.request(tollgate::testing::call_body("alice", "hi", 10))["ok"] == true);
   for (int i = 0; i < 3; ++i) REQUIRE(client.request(tollgate::testing::call_body("bob", "hi", 10))["ok"] == true);
 
-  const auto ready = d.process().output();
-  const auto at = ready.find("http=");
-  REQUIRE(at != std::string::npos);
-  const std::string address = ready.substr(at + 5, ready.find(' ', at) - at - 5);
+  const std::string address = d.http();
   httplib::Client http("http://" + address);
   auto res = http.Get((kApi + "summary").c_str());
   REQUIRE(res);

@@ -121,10 +121,7 @@ TEST_CASE("a full disk makes the daemon degraded and it recovers when space retu
   zmq::context_t ctx;
   TestClient client(ctx, d.requests());
   const auto readyz = [&d] {
-    const std::string out = d.process().output();
-    const auto at = out.find("http=");
-    REQUIRE(at != std::string::npos);
-    httplib::Client http("http://" + out.substr(at + 5, out.find(' ', at) - at - 5));
+    httplib::Client http("http://" + d.http());
     auto res = http.Get("/readyz");
     REQUIRE(res);
     return std::pair{res->status, json::parse(res->body)};

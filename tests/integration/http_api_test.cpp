@@ -30,14 +30,10 @@ namespace {
 const std::string kApi = "/api/token-usage";
 const std::string kToken = "test-admin-token-5f2c";
 
-// "HOST:PORT" from the daemon's ready line ("... http=127.0.0.1:PORT ...").
+// "HOST:PORT" of the daemon's HTTP listener.
 std::string http_address(TollgatedProcess& d) {
-  const std::string out = d.process().output();
-  const auto at = out.find(" http=");
-  REQUIRE(at != std::string::npos);
-  const std::string address = out.substr(at + 6, out.find_first_of(" \n", at + 6) - at - 6);
-  REQUIRE(address != "off");
-  return address;
+  REQUIRE(d.http() != "off");
+  return d.http();
 }
 
 // A daemon with the HTTP listener on an ephemeral loopback port.

@@ -16,10 +16,13 @@
 
 using namespace tollgate::workers;
 using tollgate::testing::FakeProviderProcess;
+using tollgate::testing::scaled;
+using tollgate::testing::time_scale;
 
 namespace {
 
-constexpr auto kWait = std::chrono::seconds(30);
+// Bound on callbacks that must come (stretched under sanitizers).
+const std::chrono::milliseconds kWait = scaled(std::chrono::seconds(30));
 
 // Collects callbacks by request number; counts how often each one ran.
 class Collector {
@@ -106,7 +109,10 @@ TEST_CASE("two hundred concurrent requests all complete with their own replies")
 }
 
 TEST_CASE("a response slower than the total timeout is a timeout error") {
-  FakeProviderProcess fake({"--fault", "openai:delay_ms=5000:times=1"});
+  // The fake answers late enough that only the client's timeout can end the
+  // transfer; both scale with the sanitizer slowdown.
+  const auto late = scaled(std::chrono::milliseconds(5000)).count();
+  FakeProviderProcess fake({"--fault", "openai:delay_ms=" + std::to_string(late) + ":times=1"});
   HttpClient client;
   Collector got;
   HttpRequestOptions options;
@@ -117,7 +123,7 @@ TEST_CASE("a response slower than the total timeout is a timeout error") {
   CHECK_FALSE(r.transport_ok());
   CHECK(r.timed_out);
   CHECK(r.total_time_ms >= 250);
-  CHECK(r.total_time_ms < 4000);
+  CHECK(r.total_time_ms < 4000 * time_scale());
   auto result = interpret_response(ProviderApi::kOpenAi, r, 0);
   CHECK(result.failure.kind == FailureKind::kTimeout);
   CHECK(result.failure.retryable);

@@ -88,8 +88,9 @@ TEST_CASE("a subscriber that stops reading sees a gap in seq and recovers every 
   // events (many calls in flight at once, all answered) fills its queue.
   constexpr int kNoise = 3000;
   for (int i = 0; i < kNoise; ++i) client.send(call_body("noise", "noise " + std::to_string(i), 10));
+  const auto kReplyWait = scaled(30s);
   for (int i = 0; i < kNoise; ++i) {
-    auto r = client.receive(30s);
+    auto r = client.receive(kReplyWait);
     REQUIRE(r.has_value());
     REQUIRE((*r)["ok"] == true);
   }
@@ -110,7 +111,7 @@ TEST_CASE("a subscriber that stops reading sees a gap in seq and recovers every 
     }
     for (int i = 0; i < 200; ++i, ++sent) client.send(call_body("noise", "more noise", 10));
     for (int i = 0; i < sent; ++i) {
-      auto r = client.receive(30s);
+      auto r = client.receive(kReplyWait);
       REQUIRE(r.has_value());
       if (!(*r)["id"].is_string()) {
         REQUIRE((*r)["ok"] == true);  // noise

@@ -50,7 +50,7 @@ class Fixture {
     std::vector<std::string> all = {"--endpoint", daemon_.requests(), "--events", daemon_.events()};
     all.insert(all.end(), args.begin(), args.end());
     ChildProcess p(bin_dir() + "/tollctl", all, {});
-    auto status = p.wait_exit(20s);
+    auto status = p.wait_exit(scaled(20s));
     INFO("tollctl output:\n" << p.output());
     REQUIRE(status.has_value());
     return {*status, p.output()};
@@ -157,7 +157,7 @@ TEST_CASE("tollctl exits 1 on an error reply 2 on a usage error and 3 when nobod
   CHECK(f.tollctl({"alerts", "--since", "yesterday"}).status == 2);
   CHECK(f.tollctl({"--timeout", "0", "summary"}).status == 2);
   ChildProcess none(bin_dir() + "/tollctl", {"--endpoint", "tcp://127.0.0.1:1", "--timeout", "300", "summary"}, {});
-  CHECK(none.wait_exit(10s) == 3);
+  CHECK(none.wait_exit(scaled(10s)) == 3);
   CHECK(has(none.output(), "no answer"));
 }
 

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +21,30 @@ namespace tollgate::testing {
 std::string bin_dir() {
   const char* d = std::getenv("TOLLGATE_BIN_DIR");
   return d ? d : "build/bin";
+}
+
+double time_scale() {
+  const char* text = std::getenv("TOLLGATE_TEST_TIME_SCALE");
+  if (!text || !*text) return 1.0;
+  char* end = nullptr;
+  double scale = std::strtod(text, &end);
+  if (*end != '\0' || !(scale >= 1.0)) return 1.0;
+  return std::min(scale, 100.0);
+}
+
+std::chrono::milliseconds scaled(std::chrono::milliseconds bound) {
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(bound.count()) * time_scale()));
+}
+
+void check_no_sanitizer_report(const std::string& who, const std::string& output) {
+  // Every sanitizer report has a "WARNING: ThreadSanitizer:",
+  // "ERROR: AddressSanitizer:" or "SUMMARY: UndefinedBehaviorSanitizer:" line.
+  const size_t at = output.find("Sanitizer:");
+  if (at == std::string::npos) return;
+  const size_t from = output.rfind('\n', at);
+  INFO(who << " printed a sanitizer report:\n"
+           << output.substr(from == std::string::npos ? 0 : from + 1, 6000));
+  CHECK(at == std::string::npos);
 }
 
 TempDir::TempDir() {
@@ -159,7 +184,7 @@ TollgatedProcess::TollgatedProcess(std::map<std::string, std::string> env,
   };
   for (const auto& [k, v] : env) defaults[k] = v;
   child_ = std::make_unique<ChildProcess>(bin_dir() + "/tollgated", args, defaults);
-  auto ready = child_->wait_for_line("ready requests=", std::chrono::seconds(20));
+  auto ready = child_->wait_for_line("ready requests=", scaled(std::chrono::seconds(20)));
   INFO("tollgated output:\n" << child_->output());
   REQUIRE(ready.has_value());
   auto field = [&](const std::string& key) {
@@ -170,15 +195,17 @@ TollgatedProcess::TollgatedProcess(std::map<std::string, std::string> env,
   };
   requests_ = field("requests");
   events_ = field("events");
+  http_ = field("http");
 }
 
 TollgatedProcess::~TollgatedProcess() {
   if (!child_) return;
   if (!child_->wait_exit(std::chrono::milliseconds(0))) {
     child_->signal(SIGKILL);
-    child_->wait_exit(std::chrono::seconds(10));
+    child_->wait_exit(scaled(std::chrono::seconds(10)));
   }
   const std::string out = child_->output();
+  check_no_sanitizer_report("tollgated", out);
   for (const char* key : {kTestAnthropicKey, kTestOpenAiKey}) {
     INFO("an API key appeared in tollgated's output");
     CHECK(out.find(key) == std::string::npos);

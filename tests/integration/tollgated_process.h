@@ -23,6 +23,21 @@ namespace tollgate::testing {
 // Directory of the built binaries: $TOLLGATE_BIN_DIR (set by CTest).
 std::string bin_dir();
 
+// Sanitizer builds run the binaries several times slower (TSan 5-15x on
+// CPU). `make test-tsan` sets TOLLGATE_TEST_TIME_SCALE (a number >= 1; unset,
+// empty or unreadable means 1), and scaled() stretches a bounded wait by it.
+// Scale only bounds on something that is expected to happen (a reply, an
+// exit, a line); a wait that expects NOTHING to happen stays unscaled, or
+// it would only make the test slower.
+double time_scale();
+std::chrono::milliseconds scaled(std::chrono::milliseconds bound);
+
+// Fails the running test (CHECK, main thread only) if `output` holds a
+// sanitizer report. With halt_on_error a report ends the process, and the
+// test would otherwise only see the side effects (a dropped connection, no
+// reply) without the reason; `who` names the process in the message.
+void check_no_sanitizer_report(const std::string& who, const std::string& output);
+
 // Recognisable API keys the harness hands to every daemon that talks to a
 // provider. No tollgated log line may ever contain them, at any level:
 // ~TollgatedProcess checks its whole output.
@@ -88,6 +103,8 @@ class TollgatedProcess {
 
   const std::string& requests() const { return requests_; }
   const std::string& events() const { return events_; }
+  // The HTTP listener as bound ("127.0.0.1:PORT"), or "off".
+  const std::string& http() const { return http_; }
   const std::string& data_dir() const { return data_dir_; }
   ChildProcess& process() { return *child_; }
 
@@ -97,6 +114,7 @@ class TollgatedProcess {
   std::unique_ptr<ChildProcess> child_;
   std::string requests_;
   std::string events_;
+  std::string http_;
 };
 
 }  // namespace tollgate::testing

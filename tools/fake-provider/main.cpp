@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 // CLI11 2.1 trips g++ 12's -Wnull-dereference inside its own string helpers.
 #pragma GCC diagnostic push
@@ -33,6 +34,18 @@ using tollgate::fake_provider::Fault;
 class Server : public httplib::Server {
  public:
   bool raise_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+  // httplib's stop() does nothing until listen_after_bind() has set its
+  // running flag, so a SIGTERM that arrives between "listening" and that
+  // moment (a test signals right after reading the line) was lost and the
+  // fake served on forever. Closing the bound socket works in either order:
+  // listen_after_bind() then returns at once, or its accept() fails and it
+  // returns as after stop().
+  void stop_listening() {
+    int sock = svr_sock_.exchange(INVALID_SOCKET);
+    if (sock == INVALID_SOCKET) return;
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
 };
 
 struct Args {
@@ -83,7 +96,7 @@ int serve(const Args& args, const std::vector<Fault>& faults) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     provider.shutdown();
-    server.stop();
+    server.stop_listening();
   });
   bool ok = server.listen_after_bind();
   // Listening ended on its own (not by a signal): release the waiter.
