@@ -76,8 +76,7 @@ tollgate::protocol::Result<tollgate::Config> reload_config(const tollgate::Confi
 
 // What opening the ledger found: crash recovery, a new month, alerts.
 void publish_open_report(const tollgate::ledger::OpenReport& report,
-                         tollgate::EventPublisher& events, tollgate::RequestMetrics& metrics,
-                         int64_t now) {
+                         tollgate::EventPublisher& events, int64_t now) {
   if (report.rollover) events.publish(tollgate::rollover_event(*report.rollover, now));
   if (!report.charges.empty()) {
     spdlog::warn("recovered {} tokens of reservations left by a crash; charged in full",
@@ -86,10 +85,7 @@ void publish_open_report(const tollgate::ledger::OpenReport& report,
   }
   std::vector<tollgate::protocol::Event> alerts;
   tollgate::append_alert_events(report.alerts, alerts);
-  for (const auto& a : alerts) {
-    events.publish(a);
-    metrics.published(a);
-  }
+  for (const auto& a : alerts) events.publish(a);
 }
 
 }  // namespace
@@ -189,7 +185,7 @@ int main(int argc, char** argv) {
     dispatcher.set_config_listener(
         [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
   }
-  publish_open_report((*ledger)->report(), (*server)->events(), request_metrics, now);
+  publish_open_report((*ledger)->report(), (*server)->events(), now);
   spdlog::info("tollgated {} ready requests={} events={} http={} pid={}", TOLLGATE_VERSION,
                (*server)->endpoints().requests, (*server)->endpoints().events,
                http ? http->bound() : std::string("off"), getpid());

@@ -27,6 +27,7 @@ void EventPublisher::publish(const protocol::Event& event) {
   // event and sees a gap in seq.
   pub_.send(zmq::buffer(encoded.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   pub_.send(zmq::buffer(encoded.body), zmq::send_flags::dontwait);
+  if (metrics_) metrics_->published(event);
 }
 
 Server::Server(zmq::context_t& context, const Config& config)
@@ -261,7 +262,6 @@ void Server::drain_mailbox() {
   for (auto& message : mailbox_.drain()) {
     for (const auto& event : message.events) {
       events_->publish(event);
-      if (metrics_) metrics_->published(event);
       if (handler_) handler_->published(event);
     }
     if (message.token != 0 && message.reply) {

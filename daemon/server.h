@@ -66,16 +66,18 @@ class RequestHandler {
   virtual void published(const protocol::Event&) {}
 };
 
-// Publishes events on the PUB socket, numbering them (PROTOCOL.md seq).
-// Loop thread only.
+// Publishes events on the PUB socket, numbering them (PROTOCOL.md seq),
+// and counts each into the metrics when they are set. Loop thread only.
 class EventPublisher {
  public:
   explicit EventPublisher(zmq::socket_t& pub) : pub_(pub) {}
   void publish(const protocol::Event& event);
   uint64_t last_seq() const { return seq_; }
+  void set_metrics(RequestMetrics* metrics) { metrics_ = metrics; }
 
  private:
   zmq::socket_t& pub_;
+  RequestMetrics* metrics_ = nullptr;
   uint64_t seq_ = 0;
 };
 
@@ -98,7 +100,10 @@ class Server {
   EventPublisher& events() { return *events_; }
   void set_handler(RequestHandler* handler) { handler_ = handler; }
   // Optional: counts every reply and event (loop thread).
-  void set_metrics(RequestMetrics* metrics) { metrics_ = metrics; }
+  void set_metrics(RequestMetrics* metrics) {
+    metrics_ = metrics;
+    events_->set_metrics(metrics);
+  }
 
   // Any thread: runs a decoded request on the loop as if a client with
   // `role` had sent it; `done` gets the encoded reply body on the loop
