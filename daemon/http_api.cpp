@@ -44,12 +44,15 @@ std::string error_json(const Error& e) {
   return converted ? converted->dump() : json{{"ok", false}}.dump();
 }
 
+// Retry-After is in whole seconds: round the protocol's milliseconds up.
+void set_retry_after(httplib::Response& res, int64_t retry_after_ms) {
+  res.set_header("Retry-After", std::to_string(std::max<int64_t>(0, (retry_after_ms + 999) / 1000)));
+}
+
 void send_error(httplib::Response& res, int status, const Error& e) {
   res.status = status;
   res.set_content(error_json(e), kJson);
-  if (e.retry_after_ms) {
-    res.set_header("Retry-After", std::to_string((*e.retry_after_ms + 999) / 1000));
-  }
+  if (e.retry_after_ms) set_retry_after(res, *e.retry_after_ms);
 }
 
 // An encoded reply (msgpack) as the HTTP answer: its JSON and the status
@@ -66,8 +69,7 @@ void send_reply(httplib::Response& res, const std::string& body) {
     const json& error = reply.contains("error") ? reply["error"] : json::object();
     res.status = http_status_for(error.value("code", "internal"));
     if (error.contains("retry_after_ms") && error["retry_after_ms"].is_number_integer()) {
-      const auto ms = error["retry_after_ms"].get<int64_t>();
-      res.set_header("Retry-After", std::to_string(std::max<int64_t>(0, (ms + 999) / 1000)));
+      set_retry_after(res, error["retry_after_ms"].get<int64_t>());
     }
   }
   res.set_content(reply.dump(), kJson);
@@ -110,7 +112,10 @@ struct HttpApi::Waiter {
 };
 
 HttpApi::HttpApi(std::shared_ptr<const Config> config, Deps deps)
-    : deps_(std::move(deps)), http_(std::make_unique<httplib::Server>()), config_(std::move(config)) {}
+    : deps_(std::move(deps)),
+      limits_{config->max_request_bytes, config->max_tokens_per_request},
+      http_(std::make_unique<httplib::Server>()),
+      config_(std::move(config)) {}
 
 HttpApi::~HttpApi() { stop(); }
 
@@ -261,15 +266,10 @@ void HttpApi::status_op(const httplib::Request& req, httplib::Response& res, con
     }
     request[name] = *number;
   }
+  auto decoded = decode(protocol::from_json(request), res);
+  if (!decoded) return;
   const auto cfg = config();
-  const protocol::DecodeLimits limits{cfg->max_request_bytes, cfg->max_tokens_per_request};
-  auto decoded = protocol::decode_request(protocol::from_json(request), limits);
-  if (!decoded.body) {
-    send_error(res, http_status_for(protocol::code_name(decoded.body.error().code)),
-               decoded.body.error());
-    return;
-  }
-  auto reply = deps_.status->answer(*cfg, decoded.id, *decoded.body);
+  auto reply = deps_.status->answer(*cfg, decoded->id, *decoded->body);
   if (!reply) {
     send_error(res, 500, Error::internal(op + ": not a status op"));
     return;
@@ -319,17 +319,23 @@ void HttpApi::admin_op(const httplib::Request& req, httplib::Response& res, cons
   run_on_loop(protocol::from_json(request), res);
 }
 
-void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
-  const auto cfg = config();
-  const protocol::DecodeLimits limits{cfg->max_request_bytes, cfg->max_tokens_per_request};
-  auto decoded = protocol::decode_request(request, limits);
+std::optional<protocol::DecodedRequest> HttpApi::decode(const std::string& request,
+                                                        httplib::Response& res) const {
+  auto decoded = protocol::decode_request(request, limits_);
   if (!decoded.body) {
     send_error(res, http_status_for(protocol::code_name(decoded.body.error().code)),
                decoded.body.error());
-    return;
+    return std::nullopt;
   }
+  return decoded;
+}
+
+void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
+  auto decoded = decode(request, res);
+  if (!decoded) return;
+  const auto cfg = config();
   int64_t wait_ms = kResetWaitMs;
-  if (const auto* call = std::get_if<protocol::CallRequest>(&*decoded.body)) {
+  if (const auto* call = std::get_if<protocol::CallRequest>(&*decoded->body)) {
     wait_ms = call->timeout_ms.value_or(static_cast<int64_t>(cfg->call_timeout_ms)) + kLoopMarginMs;
   }
   auto waiter = std::make_shared<Waiter>();
@@ -341,7 +347,7 @@ void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
     }
     waiters_.insert(waiter);
   }
-  deps_.server->submit(decoded.id, std::move(*decoded.body), curve::ClientRole::kAdmin,
+  deps_.server->submit(decoded->id, std::move(*decoded->body), curve::ClientRole::kAdmin,
                        [waiter](const std::string& body) {
                          std::lock_guard lock(waiter->mu);
                          waiter->body = body;

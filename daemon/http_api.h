@@ -37,6 +37,7 @@
 #include "daemon/request_metrics.h"
 #include "daemon/server.h"
 #include "daemon/status_reader.h"
+#include "protocol/codec.h"
 #include "protocol/error.h"
 
 namespace httplib {
@@ -70,7 +71,7 @@ class HttpApi {
 
   // "HOST:PORT" as bound.
   const std::string& bound() const { return bound_; }
-  // A reload's configuration (limits, agents, admin token) for the handlers.
+  // A reload's configuration (budgets, agents, admin token) for the handlers.
   void set_config(std::shared_ptr<const Config> config);
   // The configuration the handlers use now (any thread).
   std::shared_ptr<const Config> config() const;
@@ -87,10 +88,15 @@ class HttpApi {
   void admin_op(const httplib::Request& req, httplib::Response& res, const std::string& op,
                 const std::string& ai_name);
   bool authorized(const httplib::Request& req, httplib::Response& res) const;
+  // The request decoded with the start-up limits (as the ZeroMQ side uses:
+  // a reload does not change them); nullopt after answering the error.
+  std::optional<protocol::DecodedRequest> decode(const std::string& request,
+                                                 httplib::Response& res) const;
   // Runs a request map on the loop and waits for its reply.
   void run_on_loop(const std::string& request, httplib::Response& res);
 
   Deps deps_;
+  const protocol::DecodeLimits limits_;
   std::unique_ptr<httplib::Server> http_;
   std::string bound_;
   std::thread thread_;
