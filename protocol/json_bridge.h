@@ -1,8 +1,11 @@
 // msgpack <-> JSON, for tools (tollctl --json), tests and the HTTP mirror.
 //
 // to_json converts any single msgpack value under the same hostile-input
-// limits as the request decoder; it never throws. Map keys that are not
-// strings become their JSON text; bin and ext become JSON binary values;
+// limits as the request decoder; it never throws. Map keys that are
+// numbers, booleans or nil become their JSON text, keys that are containers,
+// bin or ext become "msgpack:<hex of their bytes>" (so the output stays
+// linear in the input at any nesting); bin and ext values become JSON binary
+// values;
 // invalid UTF-8 in strings is replaced by U+FFFD so the result can always
 // be dumped. from_json writes integers in their smallest form and every
 // float as float64. Pure functions; any thread.

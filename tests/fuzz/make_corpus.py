@@ -52,6 +52,10 @@ raw = {
     "truncated_call": msgpack.packb(call)[:20],
     "int_keys": bytes.fromhex("82a26f70a470696e670102"),
     "float32_temperature": msgpack.packb(call, use_single_float=True),
+    # A ping with an extra field whose map keys are maps, 20 deep: once
+    # made to_json write 2^20 times more than it read (each level escaped the one inside it).
+    "nested_map_keys": bytes.fromhex("82a26f70a470696e67a17881") + b"\x81" * 20
+    + bytes.fromhex("a16101") + b"\x01" * 20,
 }
 for name, body in raw.items():
     with open(os.path.join(OUT, name), "wb") as f:

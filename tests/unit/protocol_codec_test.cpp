@@ -361,6 +361,29 @@ TEST_CASE("to_json handles every msgpack type without throwing") {
   CHECK_FALSE(to_json(from_hex("dd ff ff ff ff")).ok());
 }
 
+TEST_CASE("to_json writes container map keys as the hex of their msgpack bytes") {
+  // {[1, 2]: true, b"\xab": 1, 7: nil}
+  auto j = to_json(from_hex("83 92 01 02 c3 c4 01 ab 01 07 c0"));
+  REQUIRE(j.ok());
+  CHECK(j->dump() == R"({"7":null,"msgpack:920102":true,"msgpack:c401ab":1})");
+}
+
+TEST_CASE("to_json output stays linear in the input when map keys nest 20 deep") {
+  // A ping whose extra field "x" is a map keyed by a map keyed by a map ...
+  // 20 levels down to {"a": 1}. The decoder accepts it (unknown fields are
+  // ignored); each level's key used to be the escaped JSON text of the one
+  // inside it, doubling per level (a fuzz_decoder out-of-memory).
+  const std::string body = from_hex("82 a2 6f 70 a4 70 69 6e 67 a1 78 81") + std::string(20, '\x81') +
+                           from_hex("a1 61 01") + std::string(20, '\x01');
+  REQUIRE(decode_request(body).body.ok());
+  auto j = to_json(body);
+  REQUIRE(j.ok());
+  const std::string text = j->dump();
+  INFO(text);
+  CHECK(text.size() < 4 * body.size());
+  CHECK((*j)["op"] == "ping");
+}
+
 TEST_CASE("decode validate and encode reply of a call request runs fast", "[.benchmark]") {
   const std::string body = encode_request(
       RequestId::from_int(123456),
