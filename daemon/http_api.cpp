@@ -49,6 +49,10 @@ void set_retry_after(httplib::Response& res, int64_t retry_after_ms) {
   res.set_header("Retry-After", std::to_string(std::max<int64_t>(0, (retry_after_ms + 999) / 1000)));
 }
 
+bool is_form(const httplib::Request& req) {
+  return req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0;
+}
+
 void send_error(httplib::Response& res, int status, const Error& e) {
   res.status = status;
   res.set_content(error_json(e), kJson);
@@ -192,6 +196,12 @@ void HttpApi::routes() {
     if (!res.body.empty()) return;
     if (res.status == 404) {
       send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+    } else if (res.status == 413 && is_form(req)) {
+      // httplib parses form bodies itself and caps them at 8 KiB (a build
+      // constant of the library), whatever TOLLGATE_MAX_REQUEST_BYTES says.
+      send_error(res, 413, Error::too_large("request body: a Content-Type of "
+                                            "application/x-www-form-urlencoded is limited to "
+                                            "8192 bytes; send JSON as application/json"));
     } else if (res.status == 413) {
       send_error(res, 413, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
     } else {
@@ -307,7 +317,20 @@ void HttpApi::admin_op(const httplib::Request& req, httplib::Response& res, cons
   if (!authorized(req, res)) return;
   json request = json::object();
   if (!req.body.empty()) {
-    request = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    // nlohmann parses any depth without recursing, but from_json recurses
+    // per level: a 1 MiB body of '[' would overflow the stack. Deeper than
+    // the decoder allows is refused here, with the decoder's message.
+    bool too_deep = false;
+    const auto depth_guard = [&](int depth, json::parse_event_t, json&) {
+      if (static_cast<size_t>(depth) > limits_.max_depth) too_deep = true;
+      return !too_deep;
+    };
+    request = json::parse(req.body, depth_guard, /*allow_exceptions=*/false);
+    if (too_deep) {
+      send_error(res, 400, Error::bad_request("request body: nests containers deeper than " +
+                                              std::to_string(limits_.max_depth) + " levels"));
+      return;
+    }
     if (request.is_discarded() || !request.is_object()) {
       send_error(res, 400, Error::bad_request("request body: must be a JSON object"));
       return;

@@ -5,10 +5,11 @@
 // numbers, booleans or nil become their JSON text, keys that are containers,
 // bin or ext become "msgpack:<hex of their bytes>" (so the output stays
 // linear in the input at any nesting); bin and ext values become JSON binary
-// values;
-// invalid UTF-8 in strings is replaced by U+FFFD so the result can always
-// be dumped. from_json writes integers in their smallest form and every
-// float as float64. Pure functions; any thread.
+// values; invalid UTF-8 in strings is replaced by U+FFFD so the result can
+// always be dumped. from_json writes integers in their smallest form and
+// every float as float64; it recurses once per level of nesting, so a caller
+// holding untrusted JSON bounds its depth first (the HTTP listener does).
+// Pure functions; any thread.
 #pragma once
 
 #include <string>

@@ -53,10 +53,11 @@ class Http {
     return {res->status, json::parse(res->body, nullptr, false)};
   }
   std::pair<int, json> post(const std::string& path, const std::string& body,
-                            const std::string& token = {}) {
+                            const std::string& token = {},
+                            const std::string& content_type = "application/json") {
     httplib::Headers headers;
     if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-    auto res = client_.Post(path.c_str(), headers, body, "application/json");
+    auto res = client_.Post(path.c_str(), headers, body, content_type.c_str());
     REQUIRE(res);
     return {res->status, json::parse(res->body, nullptr, false)};
   }
@@ -245,6 +246,37 @@ TEST_CASE("test-ai-call and reset need the bearer token and act like the ZeroMQ 
         return false;
       },
       10s));
+}
+
+TEST_CASE("an admin POST nested too deep or sent as a large form is refused and tollgated keeps serving") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(http_env(fake, {{"TOLLGATE_HTTP_ADMIN_TOKEN", kToken}}));
+  Http http(http_address(d));
+
+  // 200,000 levels: converting it to msgpack used to recurse per level and
+  // overflow the stack, killing the daemon.
+  const size_t levels = 200000;
+  const std::string deep = R"({"ai_name":"alice","x":)" + std::string(levels, '[') +
+                           std::string(levels, ']') + "}";
+  auto [deep_status, deep_reply] = http.post(kApi + "/test-ai-call", deep, kToken);
+  CHECK(deep_status == 400);
+  CHECK(deep_reply["error"]["code"] == "bad_request");
+  CHECK(deep_reply["error"]["message"] == "request body: nests containers deeper than 32 levels");
+
+  // curl's default Content-Type: httplib caps form bodies at 8 KiB itself.
+  const std::string big = R"({"ai_name":"alice","prompt":")" + std::string(9000, 'a') + R"("})";
+  auto [form_status, form_reply] =
+      http.post(kApi + "/test-ai-call", big, kToken, "application/x-www-form-urlencoded");
+  CHECK(form_status == 413);
+  CHECK(form_reply["error"]["code"] == "too_large");
+  CHECK(form_reply["error"]["message"].get<std::string>().find("application/json") !=
+        std::string::npos);
+
+  auto [status, reply] = http.post(kApi + "/test-ai-call", big, kToken);
+  INFO(reply.dump());
+  CHECK(status == 200);
+  CHECK(reply["ok"] == true);
+  CHECK(served(fake.stats(), "anthropic") == reply["usage"]["total_tokens"].get<uint64_t>());
 }
 
 TEST_CASE("metrics pass promtool and agree with the ledger and the replies") {
