@@ -3,16 +3,9 @@
 # on loopback, against a fresh tollgated and fake-provider. Prints the
 # figures; nothing is written to the repo.
 set -euo pipefail
-bin=$(cd "${1:-build/bin}" && pwd)
-work=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+session_start bench "${1:-build/bin}"
 
 echo "== codec (one core)"
 "$bin/tollbench" codec --iterations 3000000
@@ -28,19 +21,12 @@ for n in 1 8 64; do
 done
 
 echo "== fake-provider and tollgated"
-"$bin/fake-provider" --port 0 --threads 256 > "$work/fake.log" 2>&1 &
-pids+=($!)
-until grep -q '^listening ' "$work/fake.log"; do sleep 0.05; done
-fake=$(sed -n 's/^listening //p' "$work/fake.log" | head -1)
-ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench ANTHROPIC_BASE_URL="http://$fake" \
-OPENAI_BASE_URL="http://$fake/v1" ANTHROPIC_MONTHLY_LIMIT=100000000000 \
-OPENAI_MONTHLY_LIMIT=100000000000 ANTHROPIC_RPM=0 ANTHROPIC_RPD=0 OPENAI_RPM=0 OPENAI_RPD=0 \
-TOLLGATE_LISTEN=tcp://127.0.0.1:0 TOLLGATE_EVENTS=tcp://127.0.0.1:0 TOLLGATE_HTTP=off \
-TOLLGATE_DATA_DIR="$work/data" TOLLGATE_LOG_LEVEL=info "$bin/tollgated" > "$work/tg.log" 2>&1 &
-tg=$!
-pids+=($tg)
-until grep -q 'ready requests=' "$work/tg.log"; do sleep 0.05; done
-ep=$(sed -n 's/.*ready requests=\([^ ]*\).*/\1/p' "$work/tg.log")
+start_fake_provider "$work/fake.log" --threads 256
+fake=$fake_addr
+start_tollgated "$work/tg.log" "$fake" "$work/data" ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench \
+  "${no_limits_env[@]}" TOLLGATE_LOG_LEVEL=info
+tg=$tollgated_pid
+ep=$tollgated_requests
 echo "tollgated idle RSS: $(rss_kib $tg) KiB"
 
 echo "== ping round trips"
@@ -58,22 +44,14 @@ echo "== added latency at a fixed 1,000 calls/s"
 echo "tollgated RSS after calls: $(rss_kib $tg) KiB"
 
 echo "== 10,000 calls in flight against a slow provider (answers after 60 s)"
-"$bin/fake-provider" --port 0 --threads 256 --fault '*:delay_ms=60000' > "$work/slow.log" 2>&1 &
-pids+=($!)
-until grep -q '^listening ' "$work/slow.log"; do sleep 0.05; done
-slow=$(sed -n 's/^listening //p' "$work/slow.log" | head -1)
-ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench ANTHROPIC_BASE_URL="http://$slow" \
-OPENAI_BASE_URL="http://$slow/v1" ANTHROPIC_MONTHLY_LIMIT=100000000000 \
-OPENAI_MONTHLY_LIMIT=100000000000 ANTHROPIC_RPM=0 ANTHROPIC_RPD=0 OPENAI_RPM=0 OPENAI_RPD=0 \
-TOLLGATE_LISTEN=tcp://127.0.0.1:0 TOLLGATE_EVENTS=tcp://127.0.0.1:0 TOLLGATE_HTTP=off \
-TOLLGATE_DATA_DIR="$work/data-slow" TOLLGATE_CALL_TIMEOUT_MS=600000 "$bin/tollgated" > "$work/tg-slow.log" 2>&1 &
-tg2=$!
-pids+=($tg2)
-until grep -q 'ready requests=' "$work/tg-slow.log"; do sleep 0.05; done
-ep2=$(sed -n 's/.*ready requests=\([^ ]*\).*/\1/p' "$work/tg-slow.log")
+start_fake_provider "$work/slow.log" --threads 256 --fault '*:delay_ms=60000'
+start_tollgated "$work/tg-slow.log" "$fake_addr" "$work/data-slow" \
+  ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench "${no_limits_env[@]}" TOLLGATE_CALL_TIMEOUT_MS=600000
+tg2=$tollgated_pid
+ep2=$tollgated_requests
 "$bin/tollbench" call --endpoint "$ep2" --inflight 10000 --requests 10000 --warmup 0 > /dev/null &
 bench=$!
-pids+=($bench)
+pids+=("$bench")
 # Sample for 15 s while every call is in flight (none can finish in 60 s).
 peak=0
 for _ in $(seq 30); do

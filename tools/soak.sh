@@ -8,48 +8,32 @@
 #
 #   tools/soak.sh [BIN_DIR] [MINUTES] [RATE]     defaults: build/bin 30 2000
 set -euo pipefail
-bin=$(cd "${1:-build/bin}" && pwd)
 minutes=${2:-30}
 rate=${3:-2000}
-work=$(mktemp -d /tmp/tollgate-soak.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+session_start soak "${1:-build/bin}"
 # RSS split: anonymous memory (heap, stacks: what a leak grows) and
 # file-backed pages (mostly the LMDB map, which grows with the ledger).
 rss_split() { awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {print "anon " a " KiB, file " f " KiB"}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
-"$bin/fake-provider" --port 0 --threads 256 > "$work/fake.log" 2>&1 &
-pids+=($!)
-until grep -q '^listening ' "$work/fake.log"; do sleep 0.05; done
-fake=$(sed -n 's/^listening //p' "$work/fake.log" | head -1)
-ANTHROPIC_API_KEY=soak OPENAI_API_KEY=soak ANTHROPIC_BASE_URL="http://$fake" \
-OPENAI_BASE_URL="http://$fake/v1" ANTHROPIC_MONTHLY_LIMIT=100000000000 \
-OPENAI_MONTHLY_LIMIT=100000000000 ANTHROPIC_RPM=0 ANTHROPIC_RPD=0 OPENAI_RPM=0 OPENAI_RPD=0 \
-TOLLGATE_LISTEN=tcp://127.0.0.1:0 TOLLGATE_EVENTS=tcp://127.0.0.1:0 TOLLGATE_HTTP=off \
-TOLLGATE_DATA_DIR="$work/data" TOLLGATE_LOG_LEVEL=info "$bin/tollgated" > "$work/tg.log" 2>&1 &
-tg=$!
-pids+=($tg)
-until grep -q 'ready requests=' "$work/tg.log"; do sleep 0.05; done
-ep=$(sed -n 's/.*ready requests=\([^ ]*\).*/\1/p' "$work/tg.log")
+start_fake_provider "$work/fake.log" --threads 256
+start_tollgated "$work/tg.log" "$fake_addr" "$work/data" ANTHROPIC_API_KEY=soak OPENAI_API_KEY=soak \
+  "${no_limits_env[@]}" TOLLGATE_LOG_LEVEL=info
+tg=$tollgated_pid
 
 # About 1% of Anthropic requests fail, spread out (every 400th request for
 # each of four fault kinds), so the circuit sees isolated failures.
 /usr/bin/python3 -c 'import sys, urllib.request
 urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),
     headers={"content-type": "application/json"}), timeout=5).read()' \
-  "http://$fake/_control/faults" \
+  "http://$fake_addr/_control/faults" \
   '["anthropic:status=529:every=400", "anthropic:status=500:every=400", "anthropic:drop:every=400", "anthropic:truncate:every=400"]' \
   > /dev/null
 
 requests=$(( rate * minutes * 60 ))
-"$bin/tollbench" call --mixed --endpoint "$ep" --rate "$rate" --requests "$requests" \
+"$bin/tollbench" call --mixed --endpoint "$tollgated_requests" --rate "$rate" --requests "$requests" \
   --warmup $(( rate * 10 )) > "$work/bench.log" 2>&1 &
 bench=$!
 # Warm-up (10 s of load), then the first samples.
@@ -72,5 +56,5 @@ echo "ledger files: $(du -k "$work/data" | tail -1 | cut -f1) KiB"
 base=${rss_5:-$rss_start}
 echo "RSS growth from ${base} KiB to the end: $(( (rss_end - base) * 100 / base ))%"
 echo "fake-provider: $(/usr/bin/python3 -c 'import sys, urllib.request
-print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://$fake/_control/stats")"
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://$fake_addr/_control/stats")"
 echo "tollgated warnings and errors: $(grep -c -E ' (warning|error|critical) ' "$work/tg.log" || true)"
