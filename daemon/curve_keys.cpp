@@ -57,6 +57,14 @@ bool is_z85_key(std::string_view text) {
   return zmq_z85_decode(bytes.data(), copy.c_str()) != nullptr;
 }
 
+protocol::Result<KeyPair> generate_key_pair() {
+  std::array<char, kKeyTextLength + 1> pub{}, sec{};
+  if (zmq_curve_keypair(pub.data(), sec.data()) != 0) {
+    return Error::internal(std::string("cannot make a CURVE key pair: ") + zmq_strerror(zmq_errno()));
+  }
+  return KeyPair{std::string(pub.data(), kKeyTextLength), std::string(sec.data(), kKeyTextLength)};
+}
+
 protocol::Result<std::string> public_key_of(std::string_view secret_z85) {
   if (!is_z85_key(secret_z85)) return Error::bad_request("not a Z85 secret key");
   const std::string secret(secret_z85);

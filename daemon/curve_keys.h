@@ -48,6 +48,15 @@ struct CurveKeys {
   ClientList clients;
 };
 
+struct KeyPair {
+  std::string public_z85;
+  std::string secret_z85;  // never logged
+};
+
+// A new key pair from libzmq (libsodium's random source); internal when
+// libzmq was built without CURVE.
+protocol::Result<KeyPair> generate_key_pair();
+
 // True when `text` is exactly 40 characters that decode as Z85.
 bool is_z85_key(std::string_view text);
 

@@ -5,12 +5,11 @@
 // tollctl's keygen/--key/--server-key work end to end. Every wait is a
 // bounded poll on a socket or on process output.
 #include <sys/stat.h>
-#include <zmq.h>
 
-#include <array>
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "daemon/curve_keys.h"
 #include "protocol/json_bridge.h"
 #include "tests/integration/call_harness.h"
 
@@ -29,15 +28,12 @@ const std::chrono::milliseconds kAnswer = scaled(std::chrono::milliseconds(10000
 // A loopback CURVE handshake takes a few milliseconds; this is ample.
 constexpr std::chrono::milliseconds kNoAnswer{1500};
 
-struct KeyPair {
-  std::string public_z85;
-  std::string secret_z85;
-};
+using tollgate::curve::KeyPair;
 
 KeyPair keypair() {
-  std::array<char, 41> pub{}, sec{};
-  REQUIRE(zmq_curve_keypair(pub.data(), sec.data()) == 0);
-  return {pub.data(), sec.data()};
+  auto pair = tollgate::curve::generate_key_pair();
+  REQUIRE(pair.ok());
+  return *pair;
 }
 
 void write_file(const std::string& path, const std::string& text) {

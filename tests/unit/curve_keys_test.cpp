@@ -1,6 +1,7 @@
 // The CurveZMQ key files of PROTOCOL.md section 6: secret key file and
 // allowed-clients file parsing, roles, and error messages (file, line, no
 // key text).
+
 #include <zmq.h>
 
 #include <array>
@@ -15,15 +16,12 @@ using namespace tollgate::curve;
 
 namespace {
 
-struct KeyPair {
-  std::string public_z85;
-  std::string secret_z85;
-};
+using tollgate::curve::KeyPair;
 
 KeyPair keypair() {
-  std::array<char, 41> pub{}, sec{};
-  REQUIRE(zmq_curve_keypair(pub.data(), sec.data()) == 0);
-  return {pub.data(), sec.data()};
+  auto pair = tollgate::curve::generate_key_pair();
+  REQUIRE(pair.ok());
+  return *pair;
 }
 
 // A valid key whose Z85 text holds '#' (each 4-byte group is 84, the

@@ -2,9 +2,9 @@
 // through the handshake, which role the request carries, and that a stopped
 // handler lets nobody in (fail closed). Real sockets on loopback; every
 // wait is a bounded poll.
+
 #include <zmq.h>
 
-#include <array>
 #include <catch2/catch.hpp>
 #include <optional>
 #include <zmq_addon.hpp>
@@ -20,15 +20,12 @@ constexpr std::chrono::milliseconds kArrives{5000};
 // Long enough for a loopback CURVE handshake to finish many times over.
 constexpr std::chrono::milliseconds kNeverArrives{1500};
 
-struct KeyPair {
-  std::string public_z85;
-  std::string secret_z85;
-};
+using tollgate::curve::KeyPair;
 
 KeyPair keypair() {
-  std::array<char, 41> pub{}, sec{};
-  REQUIRE(zmq_curve_keypair(pub.data(), sec.data()) == 0);
-  return {pub.data(), sec.data()};
+  auto pair = tollgate::curve::generate_key_pair();
+  REQUIRE(pair.ok());
+  return *pair;
 }
 
 // A CURVE ROUTER behind a ZapHandler, bound on an ephemeral loopback port.

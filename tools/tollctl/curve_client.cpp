@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -83,13 +82,13 @@ void apply_client_keys(zmq::socket_t& socket, const CurveClientKeys& keys) {
 }
 
 int run_keygen(const std::optional<std::string>& out) {
-  std::array<char, curve::kKeyTextLength + 1> pub{}, sec{};
-  if (zmq_curve_keypair(pub.data(), sec.data()) != 0) {
-    std::cerr << "tollctl: keygen: " << zmq_strerror(zmq_errno()) << "\n";
+  auto pair = curve::generate_key_pair();
+  if (!pair) {
+    std::cerr << "tollctl: keygen: " << pair.error().message << "\n";
     return kExitUsage;
   }
   if (!out) {
-    std::cout << "public-key " << pub.data() << "\nsecret-key " << sec.data() << "\n";
+    std::cout << "public-key " << pair->public_z85 << "\nsecret-key " << pair->secret_z85 << "\n";
     return kExitOk;
   }
   const std::string pub_path = *out + ".pub";
@@ -100,16 +99,16 @@ int run_keygen(const std::optional<std::string>& out) {
     std::cerr << "tollctl: keygen: " << pub_path << " already exists; remove it or choose another --out\n";
     return kExitUsage;
   }
-  if (auto r = write_new_file(*out, std::string(sec.data()) + "\n", 0600); !r) {
+  if (auto r = write_new_file(*out, pair->secret_z85 + "\n", 0600); !r) {
     std::cerr << "tollctl: keygen: " << r.error().message << "\n";
     return kExitUsage;
   }
-  if (auto r = write_new_file(pub_path, std::string(pub.data()) + "\n", 0644); !r) {
+  if (auto r = write_new_file(pub_path, pair->public_z85 + "\n", 0644); !r) {
     ::unlink(out->c_str());
     std::cerr << "tollctl: keygen: " << r.error().message << "\n";
     return kExitUsage;
   }
-  std::cout << "secret key: " << *out << " (mode 0600)\npublic key: " << pub_path << " (" << pub.data()
+  std::cout << "secret key: " << *out << " (mode 0600)\npublic key: " << pub_path << " (" << pair->public_z85
             << ")\n";
   return kExitOk;
 }
