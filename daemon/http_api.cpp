@@ -287,8 +287,8 @@ void HttpApi::status_op(const httplib::Request& req, httplib::Response& res, con
   send_reply(res, *reply);
   if (deps_.requests) {
     deps_.requests->replied(
-        op, *reply, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-        false);
+        kHttpTransport, op, *reply,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), false);
   }
 }
 

@@ -366,8 +366,9 @@ std::vector<double> batch_ops_buckets() { return {1, 2, 4, 8, 16, 32, 64, 128, 2
 DaemonMetrics register_daemon_metrics(Registry& r) {
   const std::vector<std::string> budget_labels = {"agent", "provider"};
   return DaemonMetrics{
-      r.counter(kRequestsTotal, "Replies sent, by op and result code (ok on success).",
-                {"op", "code"}),
+      r.counter(kRequestsTotal,
+                "Replies sent, by op, result code (ok on success) and transport (zmq or http).",
+                {"op", "code", "transport"}),
       r.counter(kErrorsTotal, "Error replies, by protocol error code.", {"code"}),
       r.counter(kFallbacksTotal, "Providers passed over during a call, by reason.", {"reason"}),
       r.counter(kAlertsTotal, "Budget alerts published, by level.", {"level"}),

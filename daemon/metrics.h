@@ -252,7 +252,7 @@ std::string format_value(double value);
 // and buckets. Token gauges are declared here and filled by a collector the
 // daemon adds with Registry::add_collector.
 struct DaemonMetrics {
-  CounterFamily& requests;                    // {op, code}
+  CounterFamily& requests;                    // {op, code, transport}
   CounterFamily& errors;                      // {code}
   CounterFamily& fallbacks;                   // {reason}
   CounterFamily& alerts;                      // {level}

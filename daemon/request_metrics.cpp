@@ -51,10 +51,10 @@ ReplyOutcome read_reply_outcome(std::string_view body) {
   return out;
 }
 
-void RequestMetrics::replied(std::string_view op, std::string_view body, double seconds,
-                             bool was_pending) {
+void RequestMetrics::replied(std::string_view transport, std::string_view op,
+                             std::string_view body, double seconds, bool was_pending) {
   auto outcome = read_reply_outcome(body);
-  m_.requests.with({std::string(op), outcome.code}).inc();
+  m_.requests.with({std::string(op), outcome.code, std::string(transport)}).inc();
   if (outcome.code != "ok") m_.errors.with({outcome.code}).inc();
   if (op == "call") {
     if (was_pending) m_.calls_in_flight.sub(1);

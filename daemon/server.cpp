@@ -241,7 +241,8 @@ void Server::answer(Pending& pending, const std::string& body) {
   if (metrics_) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - pending.started).count();
-    metrics_->replied(pending.op, body, seconds, pending.parked && pending.op == "call");
+    metrics_->replied(pending.local ? kHttpTransport : kZmqTransport, pending.op, body, seconds,
+                      pending.parked && pending.op == "call");
   }
 }
 

@@ -232,6 +232,12 @@ TEST_CASE("test-ai-call and reset need the bearer token and act like the ZeroMQ 
   CHECK(json_status == 400);
   CHECK(not_json["error"]["message"].get<std::string>().find("JSON") != std::string::npos);
 
+  // Both calls that reached the loop from HTTP are counted as HTTP requests.
+  const std::string page = http.text("/metrics");
+  INFO(page);
+  CHECK(sample(page, "tollgate_requests_total{op=\"call\",code=\"ok\",transport=\"http\"}") == 2);
+  CHECK(sample(page, "tollgate_requests_total{op=\"call\",code=\"ok\",transport=\"zmq\"}") == -1);
+
   auto [reset_status, reset] = http.post(kApi + "/reset/alice", "", kToken);
   INFO(reset.dump());
   REQUIRE(reset_status == 200);
@@ -301,6 +307,8 @@ TEST_CASE("metrics pass promtool and agree with the ledger and the replies") {
   REQUIRE(client.request({{"op", "usage"}, {"ai_name", "nobody"}})["ok"] == true);
 
   Http http(http_address(d));
+  for (int i = 0; i < 3; ++i) REQUIRE(http.get(kApi + "/summary").first == 200);
+  REQUIRE(client.request({{"op", "summary"}})["ok"] == true);
   int status = 0;
   const std::string page = http.text("/metrics", &status);
   REQUIRE(status == 200);
@@ -315,9 +323,13 @@ TEST_CASE("metrics pass promtool and agree with the ledger and the replies") {
     CHECK(sample(page, "tollgate_tokens_limit" + labels) ==
           usage["providers"][provider]["limit"].get<double>());
   }
-  CHECK(sample(page, "tollgate_requests_total{op=\"call\",code=\"ok\"}") == ok_calls);
+  CHECK(sample(page, "tollgate_requests_total{op=\"call\",code=\"ok\",transport=\"zmq\"}") == ok_calls);
+  CHECK(sample(page, "tollgate_requests_total{op=\"summary\",code=\"ok\",transport=\"http\"}") == 3);
+  CHECK(sample(page, "tollgate_requests_total{op=\"summary\",code=\"ok\",transport=\"zmq\"}") == 1);
   if (exhausted > 0) {
-    CHECK(sample(page, "tollgate_requests_total{op=\"call\",code=\"budget_exhausted\"}") == exhausted);
+    CHECK(sample(page,
+                 "tollgate_requests_total{op=\"call\",code=\"budget_exhausted\",transport=\"zmq\"}") ==
+          exhausted);
     CHECK(sample(page, "tollgate_errors_total{code=\"budget_exhausted\"}") == exhausted);
   }
   for (const auto& reason : fallback_reasons) {

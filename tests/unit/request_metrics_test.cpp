@@ -33,23 +33,25 @@ TEST_CASE("the outcome of a reply is read back from its encoding") {
   CHECK(read_reply_outcome(protocol::encode_reply(protocol::RequestId{}, protocol::PingReply{})).code == "ok");
 }
 
-TEST_CASE("replies are counted by op and code with fallbacks errors and calls in flight") {
+TEST_CASE("replies are counted by op code and transport with fallbacks errors and calls in flight") {
   metrics::Registry registry;
   auto m = metrics::register_daemon_metrics(registry);
   RequestMetrics counts(m);
   counts.call_started();
   counts.call_started();
   CHECK(m.calls_in_flight.value() == 2);
-  counts.replied("call", call_ok("fallback_threshold"), 0.2, true);
-  counts.replied("call", call_ok("primary"), 0.1, true);
-  counts.replied("call", error(protocol::Error::budget_exhausted("both_exhausted")), 0.0, false);
-  counts.replied("usage", error(protocol::Error::unknown_agent("x")), 0.0, false);
+  counts.replied(kZmqTransport, "call", call_ok("fallback_threshold"), 0.2, true);
+  counts.replied(kZmqTransport, "call", call_ok("primary"), 0.1, true);
+  counts.replied(kZmqTransport, "call", error(protocol::Error::budget_exhausted("both_exhausted")), 0.0, false);
+  counts.replied(kZmqTransport, "usage", error(protocol::Error::unknown_agent("x")), 0.0, false);
   CHECK(m.calls_in_flight.value() == 0);
-  CHECK(m.requests.with({"call", "ok"}).value() == 2);
-  CHECK(m.requests.with({"call", "budget_exhausted"}).value() == 1);
-  CHECK(m.requests.with({"usage", "unknown_agent"}).value() == 1);
+  counts.replied(kHttpTransport, "usage", error(protocol::Error::unknown_agent("y")), 0.0, false);
+  CHECK(m.requests.with({"call", "ok", "zmq"}).value() == 2);
+  CHECK(m.requests.with({"call", "budget_exhausted", "zmq"}).value() == 1);
+  CHECK(m.requests.with({"usage", "unknown_agent", "zmq"}).value() == 1);
+  CHECK(m.requests.with({"usage", "unknown_agent", "http"}).value() == 1);
   CHECK(m.errors.with({"budget_exhausted"}).value() == 1);
-  CHECK(m.errors.with({"unknown_agent"}).value() == 1);
+  CHECK(m.errors.with({"unknown_agent"}).value() == 2);
   CHECK(m.fallbacks.with({"fallback_threshold"}).value() == 1);
   CHECK(m.call_duration.cumulative_counts().back() == 3);
   CHECK(m.call_duration.sum() == Approx(0.3));
