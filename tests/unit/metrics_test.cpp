@@ -238,8 +238,8 @@ TEST_CASE("the daemon families pass promtool check metrics") {
   }
   Registry r;
   DaemonMetrics m = register_daemon_metrics(r);
-  m.requests.with({"call", "ok"}).inc();
-  m.requests.with({"summary", "ok"}).inc(2);
+  m.requests.with({"call", "ok", "zmq"}).inc();
+  m.requests.with({"summary", "ok", "http"}).inc(2);
   m.errors.with({"budget_exhausted"}).inc();
   m.fallbacks.with({"fallback_threshold"}).inc();
   m.alerts.with({"warning"}).inc();
