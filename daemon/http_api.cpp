@@ -327,8 +327,7 @@ void HttpApi::admin_op(const httplib::Request& req, httplib::Response& res, cons
     };
     request = json::parse(req.body, depth_guard, /*allow_exceptions=*/false);
     if (too_deep) {
-      send_error(res, 400, Error::bad_request("request body: nests containers deeper than " +
-                                              std::to_string(limits_.max_depth) + " levels"));
+      send_error(res, 400, protocol::too_deep("request body", limits_.max_depth));
       return;
     }
     if (request.is_discarded() || !request.is_object()) {

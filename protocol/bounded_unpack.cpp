@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "protocol/codec.h"
+
 namespace tollgate::protocol::detail {
 namespace {
 
@@ -61,9 +63,7 @@ Error scan_error(Problem problem, std::string_view what, size_t max_depth) {
   switch (problem) {
     case Problem::kTruncated:
       return Error::bad_request(w + ": ends in the middle of a msgpack value");
-    case Problem::kTooDeep:
-      return Error::bad_request(w + ": nests containers deeper than " +
-                                std::to_string(max_depth) + " levels");
+    case Problem::kTooDeep: return too_deep(what, max_depth);
     case Problem::kTooManyElements:
       return Error::bad_request(w + ": declares more elements than it has bytes");
     case Problem::kMalformed:

@@ -43,6 +43,11 @@ struct DecodedRequest {
 // unknown_op; every message names the field and the rule it broke.
 DecodedRequest decode_request(std::string_view body, const DecodeLimits& limits = {});
 
+// The decoder's bad_request for `what` ("request body") nesting containers
+// deeper than `max_depth`; also for a caller that checks the depth of JSON
+// before converting it to msgpack (the HTTP listener).
+Error too_deep(std::string_view what, size_t max_depth);
+
 // Builds a request body: {v: 1, id (left out when nil), op, fields}.
 // Absent optional fields are left out.
 std::string encode_request(const RequestId& id, const RequestBody& body);

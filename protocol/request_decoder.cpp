@@ -222,6 +222,11 @@ DecodedRequest decode_unpacked(std::string_view body, const DecodeLimits& limits
 
 }  // namespace
 
+Error too_deep(std::string_view what, size_t max_depth) {
+  return Error::bad_request(std::string(what) + ": nests containers deeper than " +
+                            std::to_string(max_depth) + " levels");
+}
+
 DecodedRequest decode_request(std::string_view body, const DecodeLimits& limits) {
   if (body.empty()) return failure({}, Error::bad_request("request body: empty"));
   if (body.size() > limits.max_request_bytes) {
