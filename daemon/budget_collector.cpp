@@ -18,6 +18,12 @@ void collect(metrics::CollectedSamples& out, const StatusReader& status, const C
     out.add(metrics::kCircuitState, {p.name}, circuit_value(status.runtime().state(p.name, now).circuit));
   }
   const auto& ledger = status.ledger();
+  const auto waiting = ledger.waiting();
+  for (const auto& p : config.providers) {
+    auto it = waiting.find(p.name);
+    out.add(metrics::kAdmissionWaiting, {p.name},
+            it == waiting.end() ? 0.0 : static_cast<double>(it->second));
+  }
   auto period = ledger.current_period(now);
   if (!period) {
     spdlog::warn("metrics: ledger read failed: {}", period.error().message);

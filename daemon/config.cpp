@@ -406,6 +406,8 @@ Result<Config> load_config(const ConfigSources& sources) {
   r.uint("TOLLGATE_WORKERS", c.workers, 0, 256, "must be a whole number from 0 (CPU count) to 256");
   r.uint("TOLLGATE_CALL_TIMEOUT_MS", c.call_timeout_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
   r.uint("TOLLGATE_MAX_INFLIGHT", c.max_inflight, 1, 10'000'000, "must be a whole number from 1");
+  r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
+  r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
   if (r.error()) return *r.error();
 
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
@@ -507,7 +509,9 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
     << "TOLLGATE_WORKERS=" << c.workers << "\n"
     << "TOLLGATE_CALL_TIMEOUT_MS=" << c.call_timeout_ms << "\n"
-    << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n";
+    << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n"
+    << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
+    << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n";
   return o.str();
 }
 

@@ -77,6 +77,11 @@ struct Config {
   uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = CPU count
   uint64_t call_timeout_ms = 120000;            // TOLLGATE_CALL_TIMEOUT_MS
   uint64_t max_inflight = 10000;                // TOLLGATE_MAX_INFLIGHT
+  // How long a call may queue for other calls' reservations to settle
+  // (PROTOCOL.md section 3, rule 6); capped by the call's deadline.
+  uint64_t admission_wait_ms = 30000;           // TOLLGATE_ADMISSION_WAIT_MS
+  // A budget with less than this fraction of its limit left is exhausted.
+  double exhausted_fraction = 0.01;             // TOLLGATE_EXHAUSTED_FRACTION
 
   const ProviderConfig* provider(const std::string& name) const;
   // The agent's monthly limit for a provider: TOML override or the default.

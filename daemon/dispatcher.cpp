@@ -132,6 +132,19 @@ void Dispatcher::reload() {
   }
   auto fresh = std::make_shared<const Config>(std::move(next).value());
   ledger_.set_policy(budget_policy(*fresh));
+  // New limits: fire the levels now crossed (a lowered limit), re-arm those
+  // no longer reached (a raised one), edge-triggered as always.
+  Mailbox& mailbox = mailbox_;
+  ledger_.reevaluate_levels_async(now_(), [&mailbox](protocol::Result<std::vector<ledger::Alert>> r) {
+    if (!r) {
+      spdlog::error("reload: budget levels not re-evaluated: {}", r.error().message);
+      return;
+    }
+    if (r->empty()) return;
+    LoopMessage m;
+    append_alert_events(*r, m.events);
+    mailbox.post(std::move(m));
+  });
   runtime_.reconfigure(*fresh);
   if (calls_) calls_->reconfigure(fresh);
   config_ = std::move(fresh);

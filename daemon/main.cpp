@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
   // the HTTP listener handed in; then the listener stops (answering any
   // POST still waiting with 503), the workers stop and the ledger flushes
   // its last batch as it closes.
+  calls->stop_waiting();
   (*server)->drain(std::chrono::seconds(10));
   if (http) http->stop();
   calls.reset();

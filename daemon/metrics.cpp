@@ -394,6 +394,9 @@ DaemonMetrics register_daemon_metrics(Registry& r) {
               {"provider"}),
       r.gauge(kGlobalTokensLimit, "Global monthly token limit per provider, where one is set.",
               {"provider"}),
+      r.gauge(kAdmissionWaiting,
+              "Calls queued for budget room held by other calls in flight, per provider.",
+              {"provider"}),
   };
 }
 

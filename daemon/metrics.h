@@ -43,6 +43,8 @@ inline constexpr std::string_view kTokensLimit = "tollgate_tokens_limit";
 // Global budgets {provider}; the limit only where one is configured.
 inline constexpr std::string_view kGlobalTokensUsed = "tollgate_global_tokens_used";
 inline constexpr std::string_view kGlobalTokensLimit = "tollgate_global_tokens_limit";
+// Calls queued for budget room held by other calls in flight {provider}.
+inline constexpr std::string_view kAdmissionWaiting = "tollgate_admission_waiting";
 // Every reply, by op and code ("ok" for success) {op, code}.
 inline constexpr std::string_view kRequestsTotal = "tollgate_requests_total";
 // Error replies by protocol error code {code}.
@@ -267,6 +269,7 @@ struct DaemonMetrics {
   GaugeFamily& tokens_limit;                  // {agent, provider}
   GaugeFamily& global_tokens_used;            // {provider}
   GaugeFamily& global_tokens_limit;           // {provider}
+  GaugeFamily& admission_waiting;             // {provider}
 };
 DaemonMetrics register_daemon_metrics(Registry& registry);
 

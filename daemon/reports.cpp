@@ -6,7 +6,8 @@ namespace tollgate {
 
 ledger::BudgetPolicy budget_policy(const Config& config) {
   ledger::BudgetPolicy p;
-  p.thresholds = {config.warning_threshold, config.fallback_threshold, config.emergency_threshold};
+  p.thresholds = {config.warning_threshold, config.fallback_threshold, config.emergency_threshold,
+                  config.exhausted_fraction};
   for (const auto& provider : config.providers) p.providers.push_back(provider.name);
   auto snapshot = std::make_shared<const Config>(config);
   p.agent_limit = [snapshot](const std::string& agent, const std::string& provider) {

@@ -153,8 +153,10 @@ StatusReader::Reply StatusReader::provider_status(const Config& c, const protoco
   auto global = ledger_.global_usage(*period);
   if (!global) return ledger_error(id, global.error());
   protocol::ProviderStatusReply reply;
+  const auto waiting = ledger_.waiting();
   for (const auto& p : c.providers) {
     auto s = runtime_.state(p.name, now);
+    if (auto w = waiting.find(p.name); w != waiting.end()) s.waiting = w->second;
     if (auto it = global->find(p.name); it != global->end()) {
       s.used = it->second.used;
       s.limit = it->second.limit;

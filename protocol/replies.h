@@ -129,6 +129,7 @@ struct ProviderState {
   uint64_t used = 0;
   std::optional<uint64_t> limit{};  // global limit; nil when none
   double percentage = 0;
+  uint64_t waiting = 0;  // calls queued for budget room (admission, rule 6)
   bool operator==(const ProviderState&) const = default;
 };
 

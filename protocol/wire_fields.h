@@ -248,6 +248,7 @@ void for_each_field(const ProviderState& s, F&& f) {
   f("used", s.used);
   f("limit", s.limit);
   f("percentage", s.percentage);
+  f("waiting", s.waiting);
 }
 
 template <class F>

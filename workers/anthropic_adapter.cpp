@@ -23,25 +23,42 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-HttpRequest build_anthropic_request(const ProviderCall& call) {
+namespace {
+
+json anthropic_messages(const ProviderCall& call) {
   json messages = json::array();
   for (const auto& m : call.messages) {
     messages.push_back({{"role", m.role}, {"content", m.content}});
   }
-  json body = {{"model", call.model},
-               {"max_tokens", call.max_tokens},
-               {"messages", std::move(messages)},
-               {"temperature", std::clamp(call.temperature, 0.0, 1.0)}};
-  if (call.system) body["system"] = *call.system;
+  return messages;
+}
 
+HttpRequest anthropic_post(const ProviderCall& call, std::string_view path, const json& body) {
   HttpRequest req;
   req.method = "POST";
-  req.url = join_url(call.base_url, "/v1/messages");
+  req.url = join_url(call.base_url, path);
   req.headers = {{"x-api-key", call.api_key},
                  {"anthropic-version", std::string(kAnthropicVersion)},
                  {"content-type", "application/json"}};
   req.body = dump_json(body);
   return req;
+}
+
+}  // namespace
+
+HttpRequest build_anthropic_request(const ProviderCall& call) {
+  json body = {{"model", call.model},
+               {"max_tokens", call.max_tokens},
+               {"messages", anthropic_messages(call)},
+               {"temperature", std::clamp(call.temperature, 0.0, 1.0)}};
+  if (call.system) body["system"] = *call.system;
+  return anthropic_post(call, "/v1/messages", body);
+}
+
+HttpRequest build_anthropic_count_request(const ProviderCall& call) {
+  json body = {{"model", call.model}, {"messages", anthropic_messages(call)}};
+  if (call.system) body["system"] = *call.system;
+  return anthropic_post(call, "/v1/messages/count_tokens", body);
 }
 
 ProviderResult parse_anthropic_success(const json& body) {

@@ -35,6 +35,7 @@ CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& ma
                    std::function<int64_t()> now_ms, size_t workers)
     : ledger_(ledger), mailbox_(mailbox) {
   env_.stopping = &stopping_;
+  env_.draining = &draining_;
   env_.alive = &alive_;
   env_.alive_cv = &alive_cv_;
   env_.alive_mu = &alive_mu_;
@@ -49,12 +50,18 @@ CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& ma
   }
 }
 
+void CallPool::stop_waiting() {
+  draining_ = true;
+  ledger_.cancel_waits();
+}
+
 CallPool::~CallPool() {
   // Calls still running end now: no more retries or next candidates, HTTP
   // transfers aborted, retry timers fired. Each settles its reservation in
   // the ledger; the workers keep running until every call object is gone
   // (ledger callbacks hold them), and only then stop.
   stopping_ = true;
+  ledger_.cancel_waits();  // calls queued for budget room are answered now
   for (auto& w : workers_) {
     w->http().stop();
     w->flush_timers();
@@ -86,14 +93,15 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
   }
   const uint64_t max_tokens = request.max_tokens.value_or(config->default_max_tokens);
   std::vector<std::string> contents;
-  uint64_t input_bytes = request.system ? request.system->size() : 0;
   if (request.prompt) contents.push_back(*request.prompt);
   for (const auto& m : request.messages) contents.push_back(m.content);
-  for (const auto& c : contents) input_bytes += c.size();
-  if (input_bytes / 4 + max_tokens > config->max_tokens_per_request) {
+  // One measure of the input for both the cap (its ordinary estimate, as
+  // PROTOCOL.md defines the cap) and the reservation (its bound).
+  const ledger::InputSize input = ledger::input_size(request.system.value_or(""), contents);
+  if (input.estimate + max_tokens > config->max_tokens_per_request) {
     return protocol::encode_error_reply(
         id, Error::too_large("call: max_tokens " + std::to_string(max_tokens) + " + about " +
-                             std::to_string(input_bytes / 4) +
+                             std::to_string(input.estimate) +
                              " input tokens is over the per-request cap of " +
                              std::to_string(config->max_tokens_per_request) +
                              " (MAX_TOKENS_PER_REQUEST)"));
@@ -112,7 +120,7 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
   CallSpec spec;
   spec.token = token;
   spec.id = id;
-  spec.reservation = ledger::token_upper_bound(request.system.value_or(""), contents, max_tokens);
+  spec.reservation = input.bound + max_tokens;
   spec.request = std::move(request);
   spec.config = config;
   spec.received_ms = now;

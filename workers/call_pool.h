@@ -40,6 +40,10 @@ class CallPool : public CallService {
   // Loop thread: emergency shutdown on (with the reason) or off.
   void set_shutdown(std::optional<std::string> reason) override { shutdown_ = std::move(reason); }
   size_t inflight() const { return inflight_; }
+  // Shutdown begins (SIGTERM, before the drain): calls queued for budget
+  // room are answered now ("shutting down"); calls already at a provider
+  // finish as usual. Any thread.
+  void stop_waiting();
   // Metrics: told every provider HTTP attempt (worker threads). Set it
   // before the first start().
   void set_attempt_observer(std::function<void(const std::string& provider, double seconds)> f) {
@@ -59,6 +63,7 @@ class CallPool : public CallService {
   ledger::Ledger& ledger_;
   Mailbox& mailbox_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
   std::atomic<int64_t> alive_{0};
   std::mutex alive_mu_;
   std::condition_variable alive_cv_;

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "daemon/policy/backoff.h"
 #include "daemon/reports.h"
 #include "daemon/selection_snapshot.h"
@@ -16,6 +19,42 @@ namespace {
 constexpr int64_t kBackoffBaseMs = 200;
 constexpr int64_t kBackoffCapMs = 5000;
 constexpr int64_t kConnectTimeoutMs = 10000;
+constexpr int64_t kCountTimeoutMs = 10000;
+
+// The input bound from the provider's own count: count_tokens is documented
+// as an estimate that may differ a little from what the call reports, so a
+// margin of 5% (at least kPerRequestOverhead) goes on top.
+uint64_t counted_bound(uint64_t count) {
+  return count + std::max<uint64_t>(ledger::kPerRequestOverhead, count / 20);
+}
+
+std::string whose(const ledger::ReserveOutcome& r, const std::string& agent) {
+  return r.status == ledger::ReserveStatus::kAgentDoesNotFit ? "agent " + agent + "'s budget"
+                                                             : "the global budget";
+}
+
+// The skip detail of a refused reservation: what the call needs and what is
+// left, so a person knows to lower max_tokens (PROTOCOL.md section 4).
+std::string refusal_detail(const std::string& provider, const std::string& agent,
+                           const ledger::ReserveOutcome& r, double threshold) {
+  using policy::grouped_number;
+  std::string head = provider + ": needs " + grouped_number(r.needed) + ", " +
+                     grouped_number(r.left) + " left";
+  switch (r.refused_by) {
+    case ledger::RefusedBy::kLimit:
+      return head + " (" + whose(r, agent) + ": " + grouped_number(r.limit - r.left) + " of " +
+             grouped_number(r.limit) + " used)";
+    case ledger::RefusedBy::kThreshold: {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f%%", threshold * 100.0);
+      return head + " (" + whose(r, agent) + " reached the fallback threshold " + pct + ")";
+    }
+    case ledger::RefusedBy::kInFlight:
+      return head + " (" + whose(r, agent) + ": " + grouped_number(r.in_flight) +
+             " held by calls in flight when the admission wait ended)";
+  }
+  return head;
+}
 
 // The `code` of an attempts entry for a provider that failed.
 std::string failure_code(const ProviderFailure& f) {
@@ -96,10 +135,11 @@ void CallRun::plan() {
     return;
   }
   // Reservation 0: whether the call fits is the ledger's answer at reserve
-  // time, which also marks the budget exhausted (and fires that alert) the
-  // first time a reservation does not fit (PROTOCOL.md section 4).
+  // time (it may wait for calls in flight, or fit once the provider counted
+  // the input). The plan passes over exhausted budgets and thresholds.
   auto input = selection_input(*spec_.config, *snapshot, *env_.runtime, spec_.request.ai_name,
                                0, spec_.request.preferred_provider, now);
+  input.needed = spec_.reservation;
   plan_ = policy::select_providers(input);
   step_ = 0;
   next_step();
@@ -130,13 +170,24 @@ void CallRun::next_step() {
     call_.model = spec_.request.model.value_or(provider_->model);
     attempts_ = 0;
     provider_latency_ms_ = 0;
+    amount_ = spec_.reservation;
+    counted_ = false;
     try_provider(step);
     return;
   }
   finish_error(policy::final_error(spec_.request.ai_name, records_));
 }
 
+bool CallRun::last_in_chain(const std::string& provider) const {
+  const auto& providers = spec_.config->providers;
+  return !providers.empty() && providers.back().name == provider;
+}
+
 void CallRun::try_provider(const policy::PlanStep& step) {
+  if (env_.stopping->load()) {
+    finish_error(Error::internal("tollgated is shutting down"));
+    return;
+  }
   const int64_t now = env_.now_ms();
   auto admission = env_.runtime->admit(step.provider, now);
   for (auto& e : admission.events) events_.emplace_back(std::move(e));
@@ -151,8 +202,16 @@ void CallRun::try_provider(const policy::PlanStep& step) {
     return;
   }
   permit_ = admission.permit;
-  ledger::ReserveRequest r{spec_.request.ai_name, step.provider, spec_.reservation,
-                           spec_.id.to_display(), now};
+  ledger::ReserveRequest r;
+  r.agent = spec_.request.ai_name;
+  r.provider = step.provider;
+  r.amount = amount_;
+  r.request_id = spec_.id.to_display();
+  r.now_ms = now;
+  const int64_t wait_ms =
+      std::clamp<int64_t>(remaining_ms(), 0, static_cast<int64_t>(spec_.config->admission_wait_ms));
+  r.wait_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  if (!last_in_chain(step.provider)) r.soft_threshold = spec_.config->fallback_threshold;
   env_.ledger->reserve_async(std::move(r), [self = shared_from_this()](auto result) {
     self->worker_.post([self, result = std::move(result)] { self->on_reserved(result); });
   });
@@ -164,27 +223,77 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
     finish_error(Error::internal("ledger: " + r.error().message));
     return;
   }
-  add_ledger_events(r->alerts, r->rollover);
+  add_ledger_events({}, r->rollover);
   period_ = r->period;
   if (!r->reserved()) {
     env_.runtime->abandon(current_.provider, permit_);
+    if (env_.stopping->load() || (r->waited && env_.draining && env_.draining->load())) {
+      finish_error(Error::internal("tollgated is shutting down"));
+      return;
+    }
     if (attempts_ > 0) {
       give_up_provider(failure_code(last_failure_), last_failure_.message);
       return;
     }
-    std::string scope = r->status == ledger::ReserveStatus::kAgentDoesNotFit
-                            ? "agent " + spec_.request.ai_name + "'s budget"
-                            : "the global budget";
-    records_.push_back(policy::skip_record(
-        current_.provider, {policy::Reason::kFallbackThreshold,
-                            current_.provider + ": a reservation of " +
-                                std::to_string(spec_.reservation) + " tokens does not fit " + scope,
-                            std::nullopt}));
-    next_step();
+    // Near the end of the budget the byte bound may be what does not fit:
+    // the provider's own count can be much lower (not one extra request per
+    // call, only here).
+    if (r->refused_by == ledger::RefusedBy::kLimit && !counted_ && r->left > call_.max_tokens &&
+        build_count_request(api_, call_)) {
+      count_input(*r);
+      return;
+    }
+    skip_for_budget(*r);
     return;
   }
   reservation_id_ = r->reservation_id;
   send();
+}
+
+void CallRun::skip_for_budget(const ledger::ReserveOutcome& refusal) {
+  records_.push_back(policy::skip_record(
+      current_.provider,
+      {policy::Reason::kFallbackThreshold,
+       refusal_detail(current_.provider, spec_.request.ai_name, refusal,
+                      spec_.config->fallback_threshold),
+       std::nullopt}));
+  next_step();
+}
+
+void CallRun::count_input(const ledger::ReserveOutcome& refusal) {
+  counted_ = true;
+  HttpRequestOptions options;
+  options.total_timeout_ms = std::clamp<int64_t>(remaining_ms(), 1, kCountTimeoutMs);
+  options.connect_timeout_ms = std::min(kConnectTimeoutMs, options.total_timeout_ms);
+  worker_.http().submit(*build_count_request(api_, call_), options,
+                        [self = shared_from_this(), refusal](HttpResponse response) {
+                          self->worker_.post([self, refusal, response = std::move(response)] {
+                            self->on_counted(response, refusal);
+                          });
+                        });
+}
+
+void CallRun::on_counted(const HttpResponse& response, const ledger::ReserveOutcome& refusal) {
+  const auto count = parse_count_response(response);
+  if (!count) {
+    spdlog::info("request {}: {} could not count the input ({}); keeping the byte bound",
+                 spec_.id.to_display(), current_.provider,
+                 response.transport_ok() ? "HTTP " + std::to_string(response.status)
+                                         : response.error);
+    skip_for_budget(refusal);
+    return;
+  }
+  const uint64_t bound = counted_bound(*count) + call_.max_tokens;
+  if (bound >= amount_ || bound > refusal.left) {
+    ledger::ReserveOutcome still = refusal;
+    still.needed = std::min(bound, amount_);
+    skip_for_budget(still);
+    return;
+  }
+  spdlog::debug("request {}: {} counts {} input tokens; reserving {} instead of {}",
+                spec_.id.to_display(), current_.provider, *count, bound, amount_);
+  amount_ = bound;
+  try_provider(current_);
 }
 
 void CallRun::send() {
@@ -227,9 +336,9 @@ void CallRun::on_response(const HttpResponse& response) {
   if (reply_.model.empty()) reply_.model = call_.model;
   if (result.status == ProviderResult::Status::kUsageMissing) {
     spdlog::warn("request {}: {} reported no usage; charging the reservation of {} tokens in full",
-                 spec_.id.to_display(), current_.provider, spec_.reservation);
+                 spec_.id.to_display(), current_.provider, amount_);
     reply_.output_tokens = call_.max_tokens;
-    reply_.input_tokens = spec_.reservation - call_.max_tokens;
+    reply_.input_tokens = amount_ - call_.max_tokens;
   }
   const auto& prices = spec_.config->prices;
   auto price = prices.find(reply_.model);
@@ -253,9 +362,9 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
   if (served) {
     // The provider may have served it: charge the reservation in full.
     spdlog::warn("request {}: {} failed after possibly serving it ({}); charging {} tokens",
-                 spec_.id.to_display(), current_.provider, failure.message, spec_.reservation);
+                 spec_.id.to_display(), current_.provider, failure.message, amount_);
     const uint64_t out = call_.max_tokens;
-    const uint64_t in = spec_.reservation - out;
+    const uint64_t in = amount_ - out;
     events_.emplace_back(protocol::UsageEvent{spec_.request.ai_name, current_.provider,
                                               call_.model, in, out, in + out, 0.0, attempt_ms(),
                                               "unconfirmed", spec_.id, period_, now});
@@ -271,7 +380,7 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
     });
   } else {
     spdlog::info("request {}: {} attempt {} failed before it was served ({}); releasing {} tokens",
-                 spec_.id.to_display(), current_.provider, attempts_, failure.message, spec_.reservation);
+                 spec_.id.to_display(), current_.provider, attempts_, failure.message, amount_);
     env_.ledger->release_async(reservation, [self = shared_from_this()](auto r) {
       self->worker_.post([self, r = std::move(r)] {
         if (!r) {

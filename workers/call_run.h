@@ -3,7 +3,12 @@
 //
 //   plan    select_providers over a ledger snapshot and the providers' state
 //   admit   circuit permit + local rate slot        refused -> skip, next
-//   reserve ledger reservation of the upper bound   no fit  -> skip, next
+//   reserve ledger reservation of the upper bound, queueing for room held
+//           by calls in flight (PROTOCOL.md section 3, rule 6)
+//           never fits, threshold, or the wait ended -> skip, next
+//           never fits by the byte bound, the provider can count -> count
+//   count   the provider's count of the input (Anthropic count_tokens),
+//           only near the end of a budget; reserve again with it
 //   send    HTTP to the provider (HttpClient)
 //   answer  ok            -> commit what the provider reported -> reply
 //           usage missing -> commit the reservation in full     -> reply
@@ -53,6 +58,9 @@ struct CallEnvironment {
   std::function<void(const CallSpec&, LoopMessage, std::optional<protocol::CallReply>)> finish;
   // Set when the daemon shuts down: calls stop retrying and moving on.
   const std::atomic<bool>* stopping = nullptr;
+  // Set when shutdown begins: a reservation refused after waiting ends the
+  // call ("shutting down") instead of moving on.
+  const std::atomic<bool>* draining = nullptr;
   // Calls alive (CallRun objects); the pool waits for 0 before it stops.
   std::atomic<int64_t>* alive = nullptr;
   std::condition_variable* alive_cv = nullptr;
@@ -83,6 +91,10 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void next_step();
   void try_provider(const policy::PlanStep& step);
   void on_reserved(const protocol::Result<ledger::ReserveOutcome>& r);
+  void count_input(const ledger::ReserveOutcome& refusal);
+  void on_counted(const HttpResponse& response, const ledger::ReserveOutcome& refusal);
+  void skip_for_budget(const ledger::ReserveOutcome& refusal);
+  bool last_in_chain(const std::string& provider) const;
   void send();
   void on_response(const HttpResponse& response);
   void on_committed(const protocol::Result<ledger::CommitOutcome>& r);
@@ -116,6 +128,10 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   const ProviderConfig* provider_ = nullptr;
   ProviderApi api_ = ProviderApi::kAnthropic;
   uint32_t attempts_ = 0;  // HTTP attempts at current_
+  // Tokens each reservation at current_ holds: spec_.reservation, or less
+  // once the provider counted the input (counted_).
+  uint64_t amount_ = 0;
+  bool counted_ = false;
   policy::Permit permit_;
   uint64_t reservation_id_ = 0;
   std::string period_;

@@ -175,6 +175,22 @@ HttpRequest build_request(ProviderApi api, const ProviderCall& call) {
                                         : detail::build_openai_request(call);
 }
 
+std::optional<HttpRequest> build_count_request(ProviderApi api, const ProviderCall& call) {
+  if (api != ProviderApi::kAnthropic) return std::nullopt;
+  return detail::build_anthropic_count_request(call);
+}
+
+std::optional<uint64_t> parse_count_response(const HttpResponse& response) {
+  if (!response.transport_ok() || response.status != 200) return std::nullopt;
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return std::nullopt;
+  try {
+    return detail::token_count(body, "input_tokens");
+  } catch (const detail::MalformedResponse&) {
+    return std::nullopt;
+  }
+}
+
 ProviderResult parse_response(ProviderApi api, long status, const HttpHeaders& headers,
                               std::string_view body, int64_t now_ms, std::string_view api_key) {
   if (status >= 200 && status < 300) return parse_success(api, status, body, api_key);

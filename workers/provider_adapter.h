@@ -28,6 +28,15 @@ namespace tollgate::workers {
 // A trailing '/' on base_url is ignored.
 HttpRequest build_request(ProviderApi api, const ProviderCall& call);
 
+// The provider's own count of a call's input tokens, where it has one:
+// Anthropic's POST <base>/v1/messages/count_tokens with the call's model,
+// system and messages (no max_tokens, temperature). nullopt for OpenAI,
+// which has no counting endpoint.
+std::optional<HttpRequest> build_count_request(ProviderApi api, const ProviderCall& call);
+// The input_tokens of a count_tokens answer; nullopt unless it is a 200
+// with an unsigned count (anything else: the caller keeps its own bound).
+std::optional<uint64_t> parse_count_response(const HttpResponse& response);
+
 // Interprets one complete HTTP response (status, lower-cased headers, body).
 // `api_key` is only used to redact it from messages.
 ProviderResult parse_response(ProviderApi api, long status, const HttpHeaders& headers,

@@ -45,6 +45,7 @@ std::string dump_json(const nlohmann::json& j);
 
 HttpRequest build_anthropic_request(const ProviderCall& call);
 HttpRequest build_openai_request(const ProviderCall& call);
+HttpRequest build_anthropic_count_request(const ProviderCall& call);
 
 ProviderResult parse_anthropic_success(const nlohmann::json& body);
 ProviderResult parse_openai_success(const nlohmann::json& body);

@@ -12,13 +12,45 @@ uint64_t saturating_add(uint64_t a, uint64_t b) {
 
 }  // namespace
 
-uint64_t token_upper_bound(std::string_view system, const std::vector<std::string>& contents,
-                           uint64_t max_tokens) {
+InputSize input_size(std::string_view system, const std::vector<std::string>& contents) {
+  uint64_t bytes = system.size();
   uint64_t bound = saturating_add(kPerRequestOverhead, system.size());
   for (const auto& content : contents) {
+    bytes = saturating_add(bytes, content.size());
     bound = saturating_add(bound, saturating_add(content.size(), kPerMessageOverhead));
   }
-  return saturating_add(bound, max_tokens);
+  return InputSize{bytes / 4, bound};
+}
+
+uint64_t token_upper_bound(std::string_view system, const std::vector<std::string>& contents,
+                           uint64_t max_tokens) {
+  return saturating_add(input_size(system, contents).bound, max_tokens);
+}
+
+namespace {
+
+// used / limit >= fraction with one correctly rounded division (as
+// level_reached).
+bool at_fraction(uint64_t used, uint64_t limit, double fraction) {
+  return static_cast<double>(used) / static_cast<double>(limit) >= fraction;
+}
+
+}  // namespace
+
+Fit fit(const BudgetRoom& b, uint64_t amount) {
+  if (b.used > b.limit || amount > b.limit - b.used) return Fit::kNever;
+  if (b.soft_threshold && at_fraction(b.used, b.limit, *b.soft_threshold)) return Fit::kThreshold;
+  const uint64_t held = saturating_add(b.used, b.reserved);
+  if (held > b.limit || amount > b.limit - held) return Fit::kWaits;
+  if (b.soft_threshold && at_fraction(held, b.limit, *b.soft_threshold)) return Fit::kWaits;
+  return Fit::kFits;
+}
+
+bool exhausted(uint64_t used, uint64_t limit, const Thresholds& thresholds) {
+  if (limit == 0) return true;
+  if (used >= limit) return true;
+  return static_cast<double>(limit - used) <
+         thresholds.exhausted_fraction * static_cast<double>(limit);
 }
 
 std::string_view alert_level_name(AlertLevel level) {
@@ -43,14 +75,14 @@ double threshold_of(AlertLevel level, const Thresholds& thresholds) {
     case AlertLevel::kWarning: return thresholds.warning;
     case AlertLevel::kCritical: return thresholds.critical;
     case AlertLevel::kEmergency: return thresholds.emergency;
-    case AlertLevel::kExhausted: return 1.0;
+    case AlertLevel::kExhausted: return 1.0 - thresholds.exhausted_fraction;
   }
   return 1.0;
 }
 
 bool level_reached(AlertLevel level, uint64_t used, uint64_t limit, const Thresholds& thresholds) {
   if (limit == 0) return true;
-  if (level == AlertLevel::kExhausted) return used >= limit;  // exact, no rounding
+  if (level == AlertLevel::kExhausted) return exhausted(used, limit, thresholds);
   // One correctly rounded division: 112000/140000 equals the literal 0.80.
   return static_cast<double>(used) / static_cast<double>(limit) >= threshold_of(level, thresholds);
 }

@@ -1,19 +1,37 @@
-// Budget arithmetic: token upper bounds, alert levels, threshold crossing,
-// cost. Pure functions of their arguments (no LMDB, no clock, no I/O); safe
-// from any thread.
+// Budget arithmetic: the size of a call's input, token upper bounds,
+// admission of a reservation, alert levels, threshold crossing, cost. Pure
+// functions of their arguments (no LMDB, no clock, no I/O); safe from any
+// thread.
 //
-// Token upper bound. Byte-level BPE tokenizers never produce more tokens
-// than UTF-8 bytes, so the bytes of the system prompt and of every message,
-// plus a fixed overhead per message and per request (role markers and
-// chat-template tokens the provider adds), plus max_tokens, bound what one
-// call can be charged. The bound is what the ledger reserves.
+// Input size (PROTOCOL.md section 3, rules 2 and 4). One function gives both
+// numbers a call needs, so the per-request cap and the reservation can never
+// disagree about what they measure:
+// - estimate: UTF-8 bytes / 4, the ordinary estimate the per-request cap
+//   (MAX_TOKENS_PER_REQUEST) is defined on;
+// - bound: what the provider can report at most. Byte-level BPE tokenizers
+//   (Anthropic's and OpenAI's) never produce more tokens than UTF-8 bytes,
+//   so the bytes of the system prompt and of every message, plus a fixed
+//   overhead per message and per request (role markers and chat-template
+//   tokens the provider adds), bound the input. bytes / 4 is no bound: CJK
+//   text, digits and code give about one token per character.
+// The reservation is bound + max_tokens (token_upper_bound). Near the end of
+// a budget, where that does not fit, the call pool may replace the bound by
+// the provider's own count (Anthropic's count_tokens) plus a margin.
+//
+// Admission (PROTOCOL.md section 3, rules 4 and 6): a reservation fits one
+// budget when used + reserved + amount <= limit and, for a budget with a
+// soft threshold (the fallback threshold of a provider that is not the last
+// in the chain), used + reserved is under it. It can never fit when
+// used + amount > limit or used alone has reached the threshold; otherwise
+// only other calls' reservations stand in the way and the call may wait.
 //
 // Alert levels (PROTOCOL.md section 4): warning, critical, emergency at the
-// configured fractions of a budget's limit, exhausted at 1.0. A level is
-// reached when used / limit >= threshold (the quotient is rounded once, so
-// 112000 of 140000 reaches 0.80 exactly). A limit of 0 means "no budget":
-// every level counts as reached from the start, so it never fires on a
-// crossing. Global budgets without a limit have no levels at all.
+// configured fractions of a budget's limit. A level is reached when
+// used / limit >= threshold (the quotient is rounded once, so 112000 of
+// 140000 reaches 0.80 exactly). Exhausted means empty: what is left
+// (limit - used) is under exhausted_fraction of the limit. A limit of 0
+// means "no budget": every level counts as reached from the start, and no
+// alert ever fires for it. Global budgets without a limit have no levels.
 #pragma once
 
 #include <cstdint>
@@ -30,15 +48,40 @@ namespace tollgate::ledger {
 inline constexpr uint64_t kPerMessageOverhead = 8;
 inline constexpr uint64_t kPerRequestOverhead = 16;
 
-// UTF-8 bytes of system and every message content, plus overheads, plus
-// max_tokens. Saturates at UINT64_MAX instead of wrapping.
+// The input part of a call, measured two ways (see above).
+struct InputSize {
+  uint64_t estimate = 0;  // UTF-8 bytes / 4: the per-request cap's measure
+  uint64_t bound = 0;     // never below what a byte-level BPE provider reports
+};
+// Saturates at UINT64_MAX instead of wrapping.
+InputSize input_size(std::string_view system, const std::vector<std::string>& contents);
+
+// input_size(...).bound + max_tokens, saturating.
 uint64_t token_upper_bound(std::string_view system, const std::vector<std::string>& contents,
                            uint64_t max_tokens);
+
+// One budget as admission sees it.
+struct BudgetRoom {
+  uint64_t used = 0;
+  uint64_t reserved = 0;
+  uint64_t limit = 0;
+  std::optional<double> soft_threshold;  // fraction of limit; nullopt: none
+};
+enum class Fit {
+  kFits,       // reserve now
+  kWaits,      // only other calls' reservations stand in the way
+  kNever,      // used + amount > limit: this call can never fit
+  kThreshold,  // used has reached the soft threshold: fall back
+};
+Fit fit(const BudgetRoom& budget, uint64_t amount);
 
 struct Thresholds {
   double warning = 0.80;    // ALERT_WARNING_THRESHOLD
   double critical = 0.95;   // OPENAI_FALLBACK_THRESHOLD
   double emergency = 0.98;  // ALERT_EMERGENCY_THRESHOLD
+  // TOLLGATE_EXHAUSTED_FRACTION: exhausted when limit - used is under this
+  // fraction of the limit.
+  double exhausted_fraction = 0.01;
 };
 
 // Ordered by severity; the numeric values are stored in the ledger's
@@ -50,7 +93,8 @@ inline constexpr AlertLevel kAllAlertLevels[] = {AlertLevel::kWarning, AlertLeve
 // "warning", "critical", "emergency", "exhausted".
 std::string_view alert_level_name(AlertLevel level);
 std::optional<AlertLevel> alert_level_from_name(std::string_view name);
-// The fraction of the limit at which `level` is reached (exhausted: 1.0).
+// The fraction of the limit at which `level` is reached (exhausted:
+// 1 - exhausted_fraction).
 double threshold_of(AlertLevel level, const Thresholds& thresholds);
 
 bool level_reached(AlertLevel level, uint64_t used, uint64_t limit, const Thresholds& thresholds);
@@ -68,6 +112,9 @@ std::string_view agent_level_name(AgentLevel level);
 // The highest level `used` reaches for `limit`.
 AgentLevel budget_level(uint64_t used, uint64_t limit, const Thresholds& thresholds);
 AgentLevel to_agent_level(AlertLevel level);
+
+// limit - used is under exhausted_fraction of limit (limit > 0).
+bool exhausted(uint64_t used, uint64_t limit, const Thresholds& thresholds);
 
 // used / limit as a percentage (0..100, above 100 when over). A limit of 0
 // reads as 100 (nothing left).

@@ -19,9 +19,14 @@ using detail::WriteOp;
 constexpr auto kReaderCheckInterval = std::chrono::seconds(60);
 constexpr int kMaxGrowthsPerBatch = 40;
 
+bool is_parked(const WriteOp& op) {
+  const auto* r = std::get_if<detail::ReserveOp>(&op);
+  return r != nullptr && r->parked;
+}
+
 template <class Op>
 void deliver_one(Op& op) {
-  if (!op.done) return;
+  if (!op.done || !op.result) return;
   try {
     op.done(std::move(*op.result));
   } catch (const std::exception& e) {
@@ -34,10 +39,21 @@ void deliver(std::vector<WriteOp>& batch) {
 }
 
 void fail_all(std::vector<WriteOp>& batch, const Error& error) {
-  for (auto& op : batch) std::visit([&](auto& o) { o.result = error; }, op);
+  for (auto& op : batch) {
+    if (auto* r = std::get_if<detail::ReserveOp>(&op)) r->parked = false;
+    std::visit([&](auto& o) { o.result = error; }, op);
+  }
 }
 
 bool is_probe(const WriteOp& op) { return std::holds_alternative<detail::ProbeOp>(op); }
+
+// Can applying `op` make room in a budget (so that waiters may now fit)?
+bool may_free_room(const WriteOp& op) {
+  return std::holds_alternative<detail::CommitOp>(op) ||
+         std::holds_alternative<detail::ReleaseOp>(op) ||
+         std::holds_alternative<detail::ResetOp>(op) ||
+         std::holds_alternative<detail::LevelsOp>(op);
+}
 
 // Blocks until the callback handed to `start` has run.
 template <class T, class Start>
@@ -111,11 +127,12 @@ void Ledger::Impl::clear_degraded() {
   if (degraded.exchange(false)) spdlog::info("ledger: probe write succeeded, writes accepted again");
 }
 
-int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, std::string& what, double& commit_seconds) {
+int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, const detail::AdmissionClock& clock,
+                            std::string& what, double& commit_seconds) {
   const auto pol = current_policy();
   try {
     detail::WriteTxn txn(*env);
-    detail::BatchApplier applier(txn.get(), env->tables(), *pol);
+    detail::BatchApplier applier(txn.get(), env->tables(), *pol, clock);
     for (auto& op : batch) std::visit([&](auto& o) { applier.apply(o); }, op);
     applier.finish();
     if (options.commit_fault) {
@@ -135,11 +152,11 @@ int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, std::string& what, doub
   }
 }
 
-void Ledger::Impl::run_batch(std::vector<WriteOp>& batch) {
+void Ledger::Impl::run_batch(std::vector<WriteOp>& batch, detail::AdmissionClock clock) {
   for (int growths = 0;; ++growths) {
     std::string what;
     double commit_seconds = 0;
-    const int rc = try_batch(batch, what, commit_seconds);
+    const int rc = try_batch(batch, clock, what, commit_seconds);
     if (rc == 0) {
       const size_t ops = batch.size();
       deliver(batch);
@@ -170,9 +187,26 @@ bool Ledger::Impl::try_probe() {
   probe.emplace_back(detail::ProbeOp{});
   std::string what;
   double commit_seconds = 0;
-  if (try_batch(probe, what, commit_seconds) != 0) return false;
+  if (try_batch(probe, {}, what, commit_seconds) != 0) return false;
   clear_degraded();
   return true;
+}
+
+void Ledger::Impl::park(std::vector<WriteOp>& batch) {
+  std::map<std::string, uint64_t> counts;
+  for (auto& op : batch) {
+    if (!is_parked(op)) continue;
+    counts[std::get<detail::ReserveOp>(op).req.provider] += 1;
+    waiters.push_back(std::move(op));
+  }
+  std::lock_guard lock(waiting_mu);
+  waiting_counts = std::move(counts);
+}
+
+std::chrono::steady_clock::time_point Ledger::Impl::next_deadline() const {
+  auto next = std::chrono::steady_clock::time_point::max();
+  for (const auto& op : waiters) next = std::min(next, std::get<detail::ReserveOp>(op).req.wait_until);
+  return next;
 }
 
 void Ledger::Impl::writer_loop() {
@@ -182,15 +216,26 @@ void Ledger::Impl::writer_loop() {
   std::vector<WriteOp> batch;
   for (;;) {
     batch.clear();
+    detail::AdmissionClock clock;
     {
       std::unique_lock lock(queue_mu);
-      auto ready = [&] { return !queue.empty() || stopping; };
+      const auto deadline = next_deadline();
+      // Waiters are looked at again when something new is queued (it may
+      // have freed room), when the first of them times out, or at shutdown.
+      auto ready = [&] {
+        return !queue.empty() || stopping ||
+               (!waiters.empty() && (retry_waiters || cancel_waits || Clock::now() >= deadline));
+      };
       if (degraded.load()) {
         queue_cv.wait_for(lock, options.probe_interval, ready);
+      } else if (!waiters.empty()) {
+        queue_cv.wait_until(lock, deadline, ready);
       } else {
         queue_cv.wait(lock, ready);
       }
-      if (queue.empty() && stopping) return;
+      if (queue.empty() && stopping && waiters.empty()) return;
+      clock.cancelled = cancel_waits || stopping;
+      retry_waiters = false;
       if (queue.size() <= options.max_batch_ops) {
         batch.swap(queue);
       } else {
@@ -200,6 +245,13 @@ void Ledger::Impl::writer_loop() {
       }
     }
     const auto now = Clock::now();
+    clock.now = now;
+    // The waiters go first, oldest first: first come, first served.
+    if (!waiters.empty()) {
+      batch.insert(batch.begin(), std::make_move_iterator(waiters.begin()),
+                   std::make_move_iterator(waiters.end()));
+      waiters.clear();
+    }
     if (degraded.load()) {
       const bool asked = std::any_of(batch.begin(), batch.end(), is_probe);
       if (asked || now - last_probe >= options.probe_interval) {
@@ -218,7 +270,12 @@ void Ledger::Impl::writer_loop() {
                                         "succeeds: " + reason));
         deliver(batch);
       } else {
-        run_batch(batch);
+        run_batch(batch, clock);
+      }
+      park(batch);
+      if (!waiters.empty() && std::any_of(batch.begin(), batch.end(), may_free_room)) {
+        std::lock_guard lock(queue_mu);
+        retry_waiters = true;
       }
     }
     if (now - last_reader_check >= kReaderCheckInterval) {
@@ -250,13 +307,22 @@ Result<std::unique_ptr<Ledger>> Ledger::open(LedgerOptions options, BudgetPolicy
     // The first batch runs here, before the writer exists: recovery must
     // finish before any new reservation can be made.
     std::vector<WriteOp> batch;
+    batch.reserve(2);
     detail::RecoverOp recover;
     recover.now_ms = now_ms;
     batch.emplace_back(std::move(recover));
+    // Then every budget's levels against the limits of this start (a
+    // ledger of an older tollgated, or limits changed while it was down).
+    detail::LevelsOp levels;
+    levels.now_ms = now_ms;
+    batch.emplace_back(std::move(levels));
     impl->run_batch(batch);
     auto& result = *std::get<detail::RecoverOp>(batch.front()).result;
     if (!result) return result.error();
     impl->report = std::move(result.value());
+    auto& level_alerts = *std::get<detail::LevelsOp>(batch.back()).result;
+    if (!level_alerts) return level_alerts.error();
+    for (auto& a : *level_alerts) impl->report.alerts.push_back(std::move(a));
   }
   Impl* raw = impl.get();
   impl->writer = std::jthread([raw] { raw->writer_loop(); });
@@ -267,8 +333,16 @@ const OpenReport& Ledger::report() const { return impl_->report; }
 
 void Ledger::set_policy(BudgetPolicy policy) {
   auto next = std::make_shared<const BudgetPolicy>(std::move(policy));
-  std::lock_guard lock(impl_->policy_mu);
-  impl_->policy = std::move(next);
+  {
+    std::lock_guard lock(impl_->policy_mu);
+    impl_->policy = std::move(next);
+  }
+  // A raised limit may let waiting reservations in.
+  {
+    std::lock_guard lock(impl_->queue_mu);
+    impl_->retry_waiters = true;
+  }
+  impl_->queue_cv.notify_all();
 }
 
 std::shared_ptr<const BudgetPolicy> Ledger::policy() const { return impl_->current_policy(); }
@@ -289,6 +363,26 @@ void Ledger::reserve_async(ReserveRequest request, Callback<ReserveOutcome> done
   op.req = std::move(request);
   op.done = std::move(done);
   impl_->submit(std::move(op));
+}
+
+void Ledger::reevaluate_levels_async(int64_t now_ms, Callback<std::vector<Alert>> done) {
+  detail::LevelsOp op;
+  op.now_ms = now_ms;
+  op.done = std::move(done);
+  impl_->submit(std::move(op));
+}
+
+void Ledger::cancel_waits() {
+  {
+    std::lock_guard lock(impl_->queue_mu);
+    impl_->cancel_waits = true;
+  }
+  impl_->queue_cv.notify_all();
+}
+
+std::map<std::string, uint64_t> Ledger::waiting() const {
+  std::lock_guard lock(impl_->waiting_mu);
+  return impl_->waiting_counts;
 }
 
 void Ledger::commit_async(CommitRequest request, Callback<CommitOutcome> done) {
@@ -347,8 +441,24 @@ Result<ReserveOutcome> Ledger::reserve(const std::string& agent, const std::stri
                                        uint64_t amount, const std::string& request_id,
                                        int64_t now_ms) {
   return wait_for<ReserveOutcome>([&](auto done) {
-    reserve_async(ReserveRequest{agent, provider, amount, request_id, now_ms}, std::move(done));
+    ReserveRequest request;
+    request.agent = agent;
+    request.provider = provider;
+    request.amount = amount;
+    request.request_id = request_id;
+    request.now_ms = now_ms;
+    reserve_async(std::move(request), std::move(done));
   });
+}
+
+Result<ReserveOutcome> Ledger::reserve(ReserveRequest request) {
+  return wait_for<ReserveOutcome>(
+      [&](auto done) { reserve_async(std::move(request), std::move(done)); });
+}
+
+Result<std::vector<Alert>> Ledger::reevaluate_levels(int64_t now_ms) {
+  return wait_for<std::vector<Alert>>(
+      [&](auto done) { reevaluate_levels_async(now_ms, std::move(done)); });
 }
 
 Result<CommitOutcome> Ledger::commit(uint64_t reservation_id, uint64_t input_tokens,

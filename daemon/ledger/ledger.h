@@ -42,9 +42,14 @@
 // MDB_PANIC logs and exits the process so systemd restarts it.
 //
 // Accounting (DESIGN.md "The ledger", PROTOCOL.md sections 3 and 4):
-// - reserve: used + reserved + amount <= limit for the agent budget and,
-//   when the provider has one, the global budget. The first non-fit of a
-//   budget in a period marks it exhausted and fires its `exhausted` alert.
+// - reserve: budget.h fit() for the agent budget and, when the provider has
+//   one, the global budget. A refusal is the call's alone: it changes
+//   nothing stored and fires no alert. A reservation that fits only once
+//   other calls' reservations settle waits (ReserveRequest::wait_until) in
+//   the writer's admission queue: each batch first re-applies the waiting
+//   reservations in arrival order, and a budget with a waiter ahead admits
+//   no newcomer, so a large call at the head is never starved by small ones
+//   behind it. cancel_waits() (shutdown) answers every waiter at once.
 //   A fitting reserve also counts one request in the provider's UTC-day
 //   counter (daily rate limits survive restart); count_request counts
 //   further attempts (retries).
@@ -54,6 +59,11 @@
 //   More than reserved is charged in full and logged as a warning.
 // - Alerts fire when a budget reaches a level not yet fired this period
 //   (alerts_fired), are appended to alerts_log and returned to the caller.
+//   Exhausted means empty (budget.h). At open, and with reevaluate_levels
+//   after a limit changed, every budget of the current period is checked
+//   against the current limits: levels now reached fire, levels no longer
+//   reached re-arm (so a ledger written by an older tollgated, which marked
+//   a budget exhausted when one reservation did not fit, is usable again).
 // - recovery at open charges every leftover reservation in full
 //   (reserved -> used, requests unchanged) and reports it per (agent,
 //   provider, period).
@@ -80,6 +90,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +136,14 @@ struct ReserveRequest {
   uint64_t amount = 0;
   std::string request_id;  // logged, kept with the reservation
   int64_t now_ms = 0;
+  // Admission (PROTOCOL.md section 3, rule 6): when only other calls'
+  // reservations stand in the way, the request queues, first come first
+  // served per budget, until it fits or this time passes. The default (the
+  // epoch) does not wait.
+  std::chrono::steady_clock::time_point wait_until{};
+  // The agent budget's soft threshold (the fallback threshold, for a
+  // provider that is not the last in the chain); nullopt: none.
+  std::optional<double> soft_threshold;
 };
 
 struct CommitRequest {
@@ -161,6 +180,9 @@ class Ledger {
   // ---- writes, asynchronous: the callback runs on the writer thread once
   // the operation is durable (or failed).
   void reserve_async(ReserveRequest request, Callback<ReserveOutcome> done);
+  // Levels of every budget in the current period against the current
+  // policy: fires what is now reached, re-arms what no longer is.
+  void reevaluate_levels_async(int64_t now_ms, Callback<std::vector<Alert>> done);
   void commit_async(CommitRequest request, Callback<CommitOutcome> done);
   void release_async(uint64_t reservation_id, Callback<ReleaseOutcome> done);
   void reset_async(std::string agent, std::optional<std::string> provider, int64_t now_ms,
@@ -176,6 +198,7 @@ class Ledger {
   // ---- writes, blocking wrappers (never call from a callback).
   Result<ReserveOutcome> reserve(const std::string& agent, const std::string& provider,
                                  uint64_t amount, const std::string& request_id, int64_t now_ms);
+  Result<ReserveOutcome> reserve(ReserveRequest request);
   Result<CommitOutcome> commit(uint64_t reservation_id, uint64_t input_tokens,
                                uint64_t output_tokens, double cost_usd, int64_t now_ms);
   Result<ReleaseOutcome> release(uint64_t reservation_id);
@@ -185,9 +208,17 @@ class Ledger {
   Result<bool> idempotency_put(const std::string& agent, const std::string& key,
                                const std::string& reply, int64_t expiry_ms);
   Result<uint64_t> prune(int64_t now_ms);
+  Result<std::vector<Alert>> reevaluate_levels(int64_t now_ms);
   // A write that changes nothing but meta; success clears the degraded
   // state. Runs even while degraded.
   Result<bool> probe();
+
+  // ---- admission queue
+  // Answers every waiting reservation now (refused, waited = true), and
+  // every one that would wait from now on. Shutdown calls it.
+  void cancel_waits();
+  // Reservations waiting now, by provider.
+  std::map<std::string, uint64_t> waiting() const;
 
   // ---- health
   LedgerHealth health() const;

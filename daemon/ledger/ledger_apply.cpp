@@ -15,11 +15,6 @@ constexpr std::string_view kMetaNextReservation = "next_reservation";
 constexpr std::string_view kMetaLogSeq = "log_seq";
 constexpr std::string_view kMetaProbe = "probe";
 
-bool fits(const UsageRow& row, uint64_t amount, uint64_t limit) {
-  const uint64_t taken = row.used + row.reserved;
-  return taken <= limit && amount <= limit - taken;
-}
-
 uint64_t minus(uint64_t a, uint64_t b) { return a >= b ? a - b : 0; }
 
 std::string who(const std::string& scope, const std::string& provider) {
@@ -39,8 +34,9 @@ std::string level_message(const std::string& scope, const std::string& provider,
 
 }  // namespace
 
-BatchApplier::BatchApplier(MDB_txn* txn, const Tables& tables, const BudgetPolicy& policy)
-    : txn_(txn), t_(tables), policy_(policy) {
+BatchApplier::BatchApplier(MDB_txn* txn, const Tables& tables, const BudgetPolicy& policy,
+                           AdmissionClock clock)
+    : txn_(txn), t_(tables), policy_(policy), clock_(clock) {
   if (auto p = meta_string(txn_, t_, kMetaPeriod)) period_ = parse_period(*p);
   next_reservation_ = meta_u64(txn_, t_, kMetaNextReservation).value_or(1);
   log_seq_ = meta_u64(txn_, t_, kMetaLogSeq).value_or(0);
@@ -114,25 +110,29 @@ void BatchApplier::fire(const std::string& period, const std::string& scope,
 void BatchApplier::check_levels(const std::string& period, const std::string& scope,
                                 const std::string& provider, uint64_t used, uint64_t limit,
                                 int64_t now_ms, std::vector<Alert>& out) {
+  if (limit == 0) return;  // no budget at all: nothing to warn about
   for (AlertLevel level : reached_levels(used, limit, policy_.thresholds)) {
     fire(period, scope, provider, level, used, limit, now_ms,
          level_message(scope, provider, level, used, limit, period), out);
   }
 }
 
-void BatchApplier::mark_exhausted(const std::string& period, const std::string& scope,
-                                  const std::string& provider, const UsageRow& row,
-                                  uint64_t amount, uint64_t limit, int64_t now_ms,
-                                  std::vector<Alert>& out) {
-  std::string m = who(scope, provider) + " is exhausted for " + period + ": a reservation of " +
-                  std::to_string(amount) + " tokens does not fit (" + std::to_string(row.used) +
-                  " used, " + std::to_string(row.reserved) + " reserved, limit " +
-                  std::to_string(limit) + ")";
-  fire(period, scope, provider, AlertLevel::kExhausted, row.used, limit, now_ms, std::move(m), out);
+void BatchApplier::refuse(ReserveOp& op, ReserveOutcome out, ReserveStatus status, RefusedBy by,
+                          const UsageRow& row, uint64_t limit) {
+  out.status = status;
+  out.refused_by = by;
+  out.needed = op.req.amount;
+  out.left = minus(limit, row.used);
+  out.in_flight = row.reserved;
+  out.limit = limit;
+  out.waited = op.waited;
+  if (!out.rollover) out.rollover = std::move(op.rollover_seen);
+  op.result = std::move(out);
 }
 
 void BatchApplier::apply(ReserveOp& op) {
   const ReserveRequest& r = op.req;
+  op.parked = false;
   ReserveOutcome out;
   out.rollover = advance_period(r.now_ms);
   out.period = period_name(*period_);
@@ -142,20 +142,38 @@ void BatchApplier::apply(ReserveOp& op) {
   UsageRow g = load_usage(txn_, t_, gkey);
   const uint64_t alimit = agent_limit(r.agent, r.provider);
   const std::optional<uint64_t> glimit = global_limit(r.provider);
-  const bool agent_fits = fits(a, r.amount, alimit);
-  const bool global_fits = !glimit || fits(g, r.amount, *glimit);
-  if (!agent_fits || !global_fits) {
-    if (!agent_fits) {
-      mark_exhausted(out.period, r.agent, r.provider, a, r.amount, alimit, r.now_ms, out.alerts);
-    }
-    if (!global_fits) {
-      mark_exhausted(out.period, kGlobalScope, r.provider, g, r.amount, *glimit, r.now_ms,
-                     out.alerts);
-    }
-    out.status = agent_fits ? ReserveStatus::kGlobalDoesNotFit : ReserveStatus::kAgentDoesNotFit;
-    op.result = std::move(out);
+  const Fit afit = fit({a.used, a.reserved, alimit, r.soft_threshold}, r.amount);
+  const Fit gfit = glimit ? fit({g.used, g.reserved, *glimit, std::nullopt}, r.amount) : Fit::kFits;
+  // A call that can never fit is refused at once, waiters ahead or not.
+  if (afit == Fit::kNever || afit == Fit::kThreshold) {
+    refuse(op, std::move(out), ReserveStatus::kAgentDoesNotFit,
+           afit == Fit::kNever ? RefusedBy::kLimit : RefusedBy::kThreshold, a, alimit);
     return;
   }
+  if (gfit == Fit::kNever) {
+    refuse(op, std::move(out), ReserveStatus::kGlobalDoesNotFit, RefusedBy::kLimit, g, *glimit);
+    return;
+  }
+  const bool agent_behind = blocked_.count(akey) > 0;
+  const bool global_behind = glimit && blocked_.count(gkey) > 0;
+  if (afit == Fit::kWaits || gfit == Fit::kWaits || agent_behind || global_behind) {
+    if (!clock_.cancelled && clock_.now < r.wait_until) {
+      op.parked = true;
+      op.waited = true;
+      if (out.rollover) op.rollover_seen = std::move(out.rollover);
+      blocked_.insert(akey);
+      if (glimit) blocked_.insert(gkey);
+      return;
+    }
+    if (afit == Fit::kWaits || (agent_behind && gfit != Fit::kWaits)) {
+      refuse(op, std::move(out), ReserveStatus::kAgentDoesNotFit, RefusedBy::kInFlight, a, alimit);
+    } else {
+      refuse(op, std::move(out), ReserveStatus::kGlobalDoesNotFit, RefusedBy::kInFlight, g,
+             *glimit);
+    }
+    return;
+  }
+  if (!out.rollover) out.rollover = std::move(op.rollover_seen);
   a.reserved += r.amount;
   g.reserved += r.amount;
   store_usage(txn_, t_, akey, a);
@@ -165,6 +183,7 @@ void BatchApplier::apply(ReserveOp& op) {
   kv_put(txn_, t_.reservations, u64_key(out.reservation_id),
          encode_reservation({r.agent, r.provider, out.period, r.request_id, r.amount, r.now_ms}));
   out.requests_today = bump_day(r.provider, r.now_ms);
+  out.waited = op.waited;
   op.result = std::move(out);
 }
 
@@ -232,14 +251,19 @@ void BatchApplier::apply(ReleaseOp& op) {
   op.result = ReleaseOutcome{res->amount};
 }
 
-void BatchApplier::rearm_global(const std::string& period, const std::string& provider,
-                                uint64_t used) {
-  const std::optional<uint64_t> limit = global_limit(provider);
+void BatchApplier::rearm(const std::string& period, const std::string& scope,
+                         const std::string& provider, uint64_t used,
+                         std::optional<uint64_t> limit) {
   for (AlertLevel level : kAllAlertLevels) {
     // Levels still reached stay fired; without a limit nothing can be reached.
     if (limit && level_reached(level, used, *limit, policy_.thresholds)) continue;
-    kv_del(txn_, t_.alerts_fired, fired_key(period, kGlobalScope, provider, level));
+    kv_del(txn_, t_.alerts_fired, fired_key(period, scope, provider, level));
   }
+}
+
+void BatchApplier::rearm_global(const std::string& period, const std::string& provider,
+                                uint64_t used) {
+  rearm(period, kGlobalScope, provider, used, global_limit(provider));
 }
 
 void BatchApplier::apply(ResetOp& op) {
@@ -354,6 +378,32 @@ void BatchApplier::apply(RecoverOp& op) {
   }
   sweep_reserved();
   op.result = std::move(report);
+}
+
+void BatchApplier::apply(LevelsOp& op) {
+  std::vector<Alert> alerts;
+  advance_period(op.now_ms);
+  const std::string period = period_name(*period_);
+  std::vector<std::pair<std::string, UsageRow>> rows;
+  {
+    const std::string prefix = usage_prefix(period);
+    Cursor cur(txn_, t_.usage);
+    for (bool ok = cur.seek(prefix); ok && cur.key().starts_with(prefix); ok = cur.next()) {
+      rows.emplace_back(std::string(cur.key()), decode_usage(cur.value()));
+    }
+  }
+  for (const auto& [key, row] : rows) {
+    const auto k = parse_usage_key(key);
+    if (!k) continue;
+    const std::string scope(k->scope);
+    const std::string provider(k->provider);
+    const std::optional<uint64_t> limit = scope == kGlobalScope
+                                              ? global_limit(provider)
+                                              : std::optional<uint64_t>(agent_limit(scope, provider));
+    rearm(period, scope, provider, row.used, limit);
+    if (limit) check_levels(period, scope, provider, row.used, *limit, op.now_ms, alerts);
+  }
+  op.result = std::move(alerts);
 }
 
 void BatchApplier::sweep_reserved() {

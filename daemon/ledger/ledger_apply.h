@@ -13,6 +13,9 @@
 
 #include <lmdb.h>
 
+#include <chrono>
+#include <set>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,7 +34,15 @@ struct OpBase {
   std::optional<Result<T>> result;
 };
 
-struct ReserveOp : OpBase<ReserveOutcome> { ReserveRequest req; };
+// parked: set by apply() when the reservation waits in the admission
+// queue (no result; the writer keeps the op and applies it again with the
+// next batch).
+struct ReserveOp : OpBase<ReserveOutcome> {
+  ReserveRequest req;
+  bool parked = false;
+  bool waited = false;  // parked at least once
+  std::optional<Rollover> rollover_seen;  // a rollover it started while parked
+};
 struct CommitOp : OpBase<CommitOutcome> { CommitRequest req; };
 struct ReleaseOp : OpBase<ReleaseOutcome> { uint64_t reservation_id = 0; };
 struct ResetOp : OpBase<ResetOutcome> {
@@ -50,14 +61,23 @@ struct IdempotencyPutOp : OpBase<bool> {
 struct PruneOp : OpBase<uint64_t> { int64_t now_ms = 0; };
 struct ProbeOp : OpBase<bool> {};
 struct RecoverOp : OpBase<OpenReport> { int64_t now_ms = 0; };
+struct LevelsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
 
 using WriteOp = std::variant<ReserveOp, CommitOp, ReleaseOp, ResetOp, CountRequestOp,
-                             IdempotencyPutOp, PruneOp, ProbeOp, RecoverOp>;
+                             IdempotencyPutOp, PruneOp, ProbeOp, RecoverOp, LevelsOp>;
+
+// What admission needs of the writer: the time that wait deadlines are
+// compared with, and whether waiting has been cancelled (shutdown).
+struct AdmissionClock {
+  std::chrono::steady_clock::time_point now{};
+  bool cancelled = false;
+};
 
 class BatchApplier {
  public:
   // Loads the meta state (period, id and sequence counters) of the txn.
-  BatchApplier(MDB_txn* txn, const Tables& tables, const BudgetPolicy& policy);
+  BatchApplier(MDB_txn* txn, const Tables& tables, const BudgetPolicy& policy,
+               AdmissionClock clock = {});
 
   void apply(ReserveOp& op);
   void apply(CommitOp& op);
@@ -68,6 +88,7 @@ class BatchApplier {
   void apply(PruneOp& op);
   void apply(ProbeOp& op);
   void apply(RecoverOp& op);
+  void apply(LevelsOp& op);
 
   // Writes the meta state back; call once before committing.
   void finish();
@@ -85,12 +106,12 @@ class BatchApplier {
   void fire(const std::string& period, const std::string& scope, const std::string& provider,
             AlertLevel level, uint64_t used, uint64_t limit, int64_t now_ms, std::string message,
             std::vector<Alert>& out);
-  // The first non-fit of a budget this period marks it exhausted.
-  void mark_exhausted(const std::string& period, const std::string& scope,
-                      const std::string& provider, const UsageRow& row, uint64_t amount,
-                      uint64_t limit, int64_t now_ms, std::vector<Alert>& out);
-  // Charges a recovered or committed amount to both scopes.
+  // Deletes the fired marks of levels `used` no longer reaches.
+  void rearm(const std::string& period, const std::string& scope, const std::string& provider,
+             uint64_t used, std::optional<uint64_t> limit);
   void rearm_global(const std::string& period, const std::string& provider, uint64_t used);
+  void refuse(ReserveOp& op, ReserveOutcome out, ReserveStatus status, RefusedBy by,
+              const UsageRow& row, uint64_t limit);
   void sweep_reserved();
 
   MDB_txn* txn_;
@@ -101,6 +122,10 @@ class BatchApplier {
   uint64_t next_reservation_ = 1;
   uint64_t log_seq_ = 0;
   bool counters_dirty_ = false;
+  AdmissionClock clock_;
+  // Usage keys of budgets with a reservation waiting ahead in this batch:
+  // no later reservation may take room in them (first come, first served).
+  std::set<std::string> blocked_;
 };
 
 }  // namespace tollgate::ledger::detail

@@ -3,12 +3,14 @@
 // Constant after open(): options, env. Guarded by policy_mu: policy.
 // Guarded by queue_mu: queue, stopping. Guarded by health_mu:
 // degraded_reason (degraded is also mirrored in an atomic for cheap checks).
-// Writer thread only: everything the batches touch in LMDB.
+// Writer thread only: everything the batches touch in LMDB, waiters.
+// Guarded by waiting_mu: waiting_counts.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +35,16 @@ struct Ledger::Impl {
   std::condition_variable queue_cv;
   std::vector<detail::WriteOp> queue;
   bool stopping = false;
+  bool cancel_waits = false;  // shutdown: no reservation waits any more
+  // Room may have been freed since the waiters were last applied (a commit,
+  // release, reset or new policy): apply them again without waiting.
+  bool retry_waiters = false;
+
+  // The admission queue: reservations waiting for room, oldest first
+  // (writer thread only), and how many wait per provider (for reads).
+  std::vector<detail::WriteOp> waiters;
+  mutable std::mutex waiting_mu;
+  std::map<std::string, uint64_t> waiting_counts;
 
   std::atomic<bool> degraded{false};
   mutable std::mutex health_mu;
@@ -46,10 +58,18 @@ struct Ledger::Impl {
   void writer_loop();
   // Applies, commits and answers one batch (writer thread, or the opening
   // thread before the writer starts).
-  void run_batch(std::vector<detail::WriteOp>& batch);
+  // Reservations that must wait are left in the batch, parked, and not
+  // answered; the caller moves them to `waiters`.
+  void run_batch(std::vector<detail::WriteOp>& batch, detail::AdmissionClock clock = {});
   // Applies the batch in one transaction and commits it; the LMDB rc.
   // commit_seconds: how long the commit took (set when it was reached).
-  int try_batch(std::vector<detail::WriteOp>& batch, std::string& what, double& commit_seconds);
+  int try_batch(std::vector<detail::WriteOp>& batch, const detail::AdmissionClock& clock,
+                std::string& what, double& commit_seconds);
+  // Moves the parked reservations of a finished batch to `waiters`, in
+  // order, and publishes the per-provider counts.
+  void park(std::vector<detail::WriteOp>& batch);
+  // The earliest wait deadline among the waiters.
+  std::chrono::steady_clock::time_point next_deadline() const;
   bool try_probe();
   void set_degraded(const std::string& reason);
   void clear_degraded();

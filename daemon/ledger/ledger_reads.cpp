@@ -64,9 +64,8 @@ BudgetUsage budget_at(MDB_txn* txn, const Tables& t, const BudgetPolicy& policy,
   const std::optional<uint64_t> limit = scope == kGlobalScope
                                             ? global_limit_of(policy, provider)
                                             : std::optional<uint64_t>(agent_limit_of(policy, scope, provider));
-  const bool exhausted =
-      limit && (row.used >= *limit ||
-                detail::alert_fired(txn, t, period, scope, provider, AlertLevel::kExhausted));
+  // Exhausted means empty (budget.h), whatever alerts have fired.
+  const bool exhausted = limit && ledger::exhausted(row.used, *limit, policy.thresholds);
   return detail::to_budget_usage(row, limit, exhausted, policy.thresholds);
 }
 

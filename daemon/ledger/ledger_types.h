@@ -65,13 +65,28 @@ enum class ReserveStatus {
   kGlobalDoesNotFit,  // the agent's budget has room, the global one not
 };
 
+// Why a reservation was refused (for the call's own skip only: a refusal
+// never changes what the next call sees).
+enum class RefusedBy {
+  kLimit,      // used + amount > limit: this call can never fit
+  kThreshold,  // the agent's usage reached the soft (fallback) threshold
+  kInFlight,   // other calls' reservations held the room until the wait ended
+};
+
 struct ReserveOutcome {
   ReserveStatus status = ReserveStatus::kReserved;
   uint64_t reservation_id = 0;  // valid when kReserved
   std::string period;           // where it was (or would have been) booked
   uint64_t requests_today = 0;  // the provider's day counter after this op
-  std::vector<Alert> alerts;    // `exhausted` alerts fired by a non-fit
   std::optional<Rollover> rollover;
+  // When refused: why, the amount asked for, and what is left of the
+  // refusing budget (limit - used) and held by calls in flight (reserved).
+  RefusedBy refused_by = RefusedBy::kLimit;
+  uint64_t needed = 0;
+  uint64_t left = 0;
+  uint64_t in_flight = 0;
+  uint64_t limit = 0;
+  bool waited = false;  // it queued for in-flight reservations first
   bool reserved() const { return status == ReserveStatus::kReserved; }
 };
 
@@ -125,7 +140,8 @@ struct BudgetUsage {
   uint64_t requests = 0;
   double cost_usd = 0;
   uint64_t cleared = 0;    // tokens removed by resets this period
-  bool exhausted = false;  // the exhausted alert fired this period
+  // Empty: limit - used under exhausted_fraction of the limit (budget.h).
+  bool exhausted = false;
   AgentLevel level = AgentLevel::kNormal;
 };
 using ProviderUsage = std::map<std::string, BudgetUsage>;  // provider -> usage

@@ -39,23 +39,34 @@ Skip budget_skip(std::string detail) {
   return Skip{Reason::kFallbackThreshold, std::move(detail), std::nullopt};
 }
 
+// "anthropic: needs 3,320, 1,210 left" when the call's need is known, else
+// "anthropic:"; the reason follows.
+std::string needs(const std::string& provider, const BudgetUsage& u, uint64_t needed) {
+  if (needed == 0 || !u.limit) return provider + ":";
+  const uint64_t left = u.used >= *u.limit ? 0 : *u.limit - u.used;
+  return provider + ": needs " + grouped_number(needed) + ", " + grouped_number(left) + " left;";
+}
+
 // The budget part of rule 2 for one scope ("the agent's" or "the global").
+// Only `used` counts here: room held by calls in flight is not a reason to
+// pass a provider over, since the call queues for it at reserve time
+// (rule 6), where the ledger also applies the threshold to used + reserved.
 std::optional<Skip> check_budget(const std::string& provider, const char* scope,
-                                 const BudgetUsage& u, uint64_t reservation,
+                                 const BudgetUsage& u, uint64_t reservation, uint64_t needed,
                                  std::optional<double> threshold) {
   if (!u.limit) return std::nullopt;
-  const uint64_t held = saturating_add(u.used, u.reserved);
   const uint64_t limit = *u.limit;
-  if (held >= limit) {
-    return budget_skip(provider + ": " + scope + " budget is used up (" + numbers(u) + ")");
+  if (u.used >= limit) {
+    return budget_skip(needs(provider, u, needed) + " " + scope + " budget is used up (" +
+                       numbers(u) + ")");
   }
-  const double fraction = static_cast<double>(held) / static_cast<double>(limit);
+  const double fraction = static_cast<double>(u.used) / static_cast<double>(limit);
   if (threshold && fraction >= *threshold) {
-    return budget_skip(provider + ": " + scope + " usage " + percent(fraction) +
+    return budget_skip(needs(provider, u, needed) + " " + scope + " usage " + percent(fraction) +
                        " is at or over the fallback threshold " + percent(*threshold) + " (" +
                        numbers(u) + ")");
   }
-  if (saturating_add(held, reservation) > limit) {
+  if (saturating_add(u.used, reservation) > limit) {
     return budget_skip(provider + ": reservation of " + std::to_string(reservation) +
                        " tokens does not fit " + scope + " remaining budget (" + numbers(u) +
                        ")");
@@ -110,21 +121,37 @@ std::string_view reason_name(Reason reason) {
   return "primary";
 }
 
+std::string grouped_number(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 std::optional<Skip> evaluate_provider(const SelectionInput& input, size_t index) {
   const ProviderSnapshot& p = input.chain.at(index);
   if (!p.configured) {
     return Skip{Reason::kFallbackNotConfigured, key_env(p) + " environment variable not set",
                 std::nullopt};
   }
-  if (p.exhausted) return budget_skip(p.name + ": budget exhausted for this period");
+  if (p.exhausted) {
+    return budget_skip(needs(p.name, p.agent, input.needed) +
+                       " budget exhausted for this period (" +
+                       (p.agent.limit ? numbers(p.agent) : std::string("out of credit")) + ")");
+  }
   // The last provider in the chain has nothing to fall back to: no threshold.
   const bool last = index + 1 == input.chain.size();
   std::optional<double> threshold;
   if (!last) threshold = input.fallback_threshold;
-  if (auto s = check_budget(p.name, "the agent's", p.agent, input.reservation, threshold)) {
+  if (auto s = check_budget(p.name, "the agent's", p.agent, input.reservation, input.needed,
+                            threshold)) {
     return s;
   }
-  if (auto s = check_budget(p.name, "the global", p.global, input.reservation, std::nullopt)) {
+  if (auto s = check_budget(p.name, "the global", p.global, input.reservation, input.needed,
+                            std::nullopt)) {
     return s;
   }
   if (!p.circuit_allows) {

@@ -17,10 +17,13 @@
 // the same answer as the plan when nothing changed.
 //
 // Choices the protocol leaves open (also in docs/protocol.md):
-// - The threshold test uses used + reserved, so concurrent calls cannot
-//   all slip under the threshold while each one's reservation is pending.
-// - "At or over": (used + reserved) / limit >= threshold. A limit of 0
-//   means no budget: the provider is always skipped for that scope.
+// - The plan looks at `used` only: a budget whose room is held by calls in
+//   flight is still a candidate, and the call queues for it at reserve
+//   time (rule 6). The ledger's reserve then applies the threshold to
+//   used + reserved (budget.h fit()), so concurrent calls cannot all slip
+//   under the threshold while each one's reservation is pending.
+// - "At or over": used / limit >= threshold. A limit of 0 means no budget:
+//   the provider is always skipped for that scope.
 // - "The last provider in the chain" is the last one in configured chain
 //   order (usually openai); it is used up to 100% even when a preferred
 //   provider was moved in front of it.
@@ -65,6 +68,9 @@ enum class Reason {
 // "fallback_error", "fallback_circuit_open", "fallback_not_configured".
 std::string_view reason_name(Reason reason);
 
+// 3320 -> "3,320": token counts in messages a person reads.
+std::string grouped_number(uint64_t n);
+
 // Tokens of one budget scope in the current period.
 struct BudgetUsage {
   uint64_t used = 0;
@@ -81,8 +87,8 @@ struct ProviderSnapshot {
   bool configured = false;  // API key set
   BudgetUsage agent;        // this agent; limit = Config::agent_limit(...)
   BudgetUsage global;       // all agents; limit = global_monthly_limit
-  // The provider said it is out of credit, or the ledger marked one of the
-  // budgets exhausted this period (a reservation did not fit): a budget skip.
+  // The provider said it is out of credit, or one of the budgets is
+  // exhausted (empty: ledger::exhausted()): a budget skip.
   bool exhausted = false;
   RateDecision rate;            // RateWindow::check(now_ms, day_count)
   bool circuit_allows = true;   // CircuitBreaker::would_allow(now_ms)
@@ -92,6 +98,9 @@ struct SelectionInput {
   std::string agent;                    // ai_name, for messages
   std::vector<ProviderSnapshot> chain;  // configured chain order
   uint64_t reservation = 0;             // input bound + max_tokens
+  // What the call needs (input bound + max_tokens), for messages only: a
+  // budget skip then says "needs N, M left". 0: not said.
+  uint64_t needed = 0;
   double fallback_threshold = 0.95;     // OPENAI_FALLBACK_THRESHOLD
   std::optional<std::string> preferred_provider;
 };

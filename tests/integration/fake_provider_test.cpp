@@ -164,8 +164,8 @@ TEST_CASE("stats count the tokens served per api and reset to zero") {
   for (int i = 0; i < 3; ++i) REQUIRE(post(c, "/v1/messages", anthropic_headers(), kAnthropicCall));
   REQUIRE(post(c, "/chat/completions", openai_headers(), kOpenAiCall));
   json s = stats(c);
-  CHECK(s["anthropic"] == json{{"requests", 3}, {"input_tokens", 21}, {"output_tokens", 21}, {"errors", 0}});
-  CHECK(s["openai"] == json{{"requests", 1}, {"input_tokens", 5}, {"output_tokens", 20}, {"errors", 0}});
+  CHECK(s["anthropic"] == json{{"requests", 3}, {"count_requests", 0}, {"input_tokens", 21}, {"output_tokens", 21}, {"errors", 0}});
+  CHECK(s["openai"] == json{{"requests", 1}, {"count_requests", 0}, {"input_tokens", 5}, {"output_tokens", 20}, {"errors", 0}});
   REQUIRE(c.Post("/_control/reset"));
   CHECK(stats(c)["anthropic"]["requests"] == 0);
 }

@@ -79,8 +79,11 @@ TEST_CASE("reset clears an agent's usage re-arms its alerts and publishes a ledg
 
 TEST_CASE("when every global budget is exhausted calls get emergency_shutdown and status ops still answer") {
   FakeProviderProcess fake;
+  // Exhausted means empty: here, less than half of the limit left (the
+  // calls are too coarse to leave under 1% of 150).
   TollgatedProcess d(merge(fake.provider_env(), {{"ANTHROPIC_GLOBAL_MONTHLY_LIMIT", "150"},
-                                                 {"OPENAI_GLOBAL_MONTHLY_LIMIT", "150"}}));
+                                                 {"OPENAI_GLOBAL_MONTHLY_LIMIT", "150"},
+                                                 {"TOLLGATE_EXHAUSTED_FRACTION", "0.5"}}));
   zmq::context_t ctx;
   TestClient client(ctx, d.requests());
   json last;

@@ -10,6 +10,7 @@ using tollgate::ledger::AlertLevel;
 using tollgate::ledger::budget_level;
 using tollgate::ledger::cost_usd;
 using tollgate::ledger::crossed_levels;
+using tollgate::ledger::exhausted;
 using tollgate::ledger::percentage;
 using tollgate::ledger::Price;
 using tollgate::ledger::reached_levels;
@@ -46,8 +47,24 @@ TEST_CASE("a threshold is reached exactly at its fraction of the limit") {
   const Thresholds th;
   CHECK(crossed_levels(111999, 112000, kLimit, th) == Levels{AlertLevel::kWarning});
   CHECK(crossed_levels(111998, 111999, kLimit, th).empty());
-  CHECK(crossed_levels(139999, 140000, kLimit, th) == Levels{AlertLevel::kExhausted});
-  CHECK(crossed_levels(138000, 139999, kLimit, th).empty());
+  // Exhausted means empty: less than 1% (1,400 tokens) left.
+  CHECK(crossed_levels(138600, 138601, kLimit, th) == Levels{AlertLevel::kExhausted});
+  CHECK(crossed_levels(138000, 138600, kLimit, th).empty());
+}
+
+TEST_CASE("a budget is exhausted when what is left is under the exhausted fraction of its limit") {
+  Thresholds th;
+  CHECK_FALSE(exhausted(4950, 5000, th));  // 50 left: exactly 1%
+  CHECK(exhausted(4951, 5000, th));        // 49 left
+  CHECK(exhausted(5000, 5000, th));
+  CHECK(exhausted(6000, 5000, th));        // over (a limit lowered below usage)
+  CHECK(exhausted(0, 0, th));              // no budget at all
+  th.exhausted_fraction = 0;
+  CHECK_FALSE(exhausted(4999, 5000, th));
+  CHECK(exhausted(5000, 5000, th));
+  CHECK(budget_level(4999, 5000, th) == AgentLevel::kEmergency);
+  th.exhausted_fraction = 0.10;
+  CHECK(budget_level(4501, 5000, th) == AgentLevel::kExhausted);
 }
 
 TEST_CASE("usage that does not move or falls crosses nothing") {

@@ -58,34 +58,51 @@ TEST_CASE("a reservation that fits is held and a commit charges what the provide
   CHECK(l->agents("2024-11").value() == std::vector<std::string>{"imperium"});
 }
 
-TEST_CASE("a reservation that does not fit the agent budget is refused and marks it exhausted") {
+TEST_CASE("a reservation that does not fit is refused for that call only and marks nothing exhausted") {
   TempDir dir;
   auto l = open_ledger(dir.path, test_policy(5000, std::nullopt));
   auto first = l->reserve("guardian", "openai", 4000, "a", kNov15);
   REQUIRE(first->reserved());
+  // Only the first call's reservation stands in the way: refused without a
+  // wait, and said so.
   auto second = l->reserve("guardian", "openai", 1001, "b", kNov15);
   REQUIRE(second.ok());
   CHECK(second->status == ReserveStatus::kAgentDoesNotFit);
-  REQUIRE(second->alerts.size() == 1);
-  CHECK(second->alerts[0].level == AlertLevel::kExhausted);
-  CHECK(second->alerts[0].ai_name == "guardian");
-  CHECK(usage_of(*l, "guardian", "openai").exhausted);
-  // Exhausted fires once per period; a reservation that fits still fits.
-  auto third = l->reserve("guardian", "openai", 2000, "c", kNov15);
-  CHECK(third->alerts.empty());
+  CHECK(second->refused_by == RefusedBy::kInFlight);
+  CHECK(second->needed == 1001);
+  CHECK(second->left == 5000);
+  CHECK(second->in_flight == 4000);
+  CHECK_FALSE(usage_of(*l, "guardian", "openai").exhausted);
+  CHECK(l->alerts(100, std::nullopt, std::nullopt)->empty());
+  // The next, smaller call fits.
   CHECK(l->reserve("guardian", "openai", 1000, "d", kNov15)->reserved());
   CHECK(usage_of(*l, "guardian", "openai").reserved == 5000);
+}
+
+TEST_CASE("a reservation larger than what is left is refused while a smaller one still fits") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(5000, std::nullopt));
+  auto first = l->reserve("guardian", "openai", 4000, "a", kNov15);
+  REQUIRE(l->commit(first->reservation_id, 3000, 790, 0, kNov15).ok());
+  auto big = l->reserve("guardian", "openai", 1300, "b", kNov15);
+  CHECK(big->status == ReserveStatus::kAgentDoesNotFit);
+  CHECK(big->refused_by == RefusedBy::kLimit);
+  CHECK(big->left == 1210);
+  CHECK(big->limit == 5000);
+  CHECK_FALSE(usage_of(*l, "guardian", "openai").exhausted);
+  CHECK(l->reserve("guardian", "openai", 1210, "c", kNov15)->reserved());
 }
 
 TEST_CASE("a reservation that does not fit the global budget is refused") {
   TempDir dir;
   auto l = open_ledger(dir.path, test_policy(5000, 6000));
-  REQUIRE(l->reserve("a1", "openai", 4000, "x", kNov15)->reserved());
+  auto r1 = l->reserve("a1", "openai", 4000, "x", kNov15);
+  REQUIRE(l->commit(r1->reservation_id, 4000, 0, 0, kNov15).ok());
   auto r = l->reserve("a2", "openai", 2500, "y", kNov15);
   CHECK(r->status == ReserveStatus::kGlobalDoesNotFit);
-  REQUIRE(r->alerts.size() == 1);
-  CHECK(r->alerts[0].ai_name == "*");
-  CHECK(usage_of(*l, "*", "openai").exhausted);
+  CHECK(r->refused_by == RefusedBy::kLimit);
+  CHECK(r->left == 2000);
+  CHECK_FALSE(usage_of(*l, "*", "openai").exhausted);
   CHECK_FALSE(usage_of(*l, "a2", "openai").exhausted);
   CHECK(l->reserve("a2", "openai", 2000, "z", kNov15)->reserved());
 }
@@ -113,9 +130,9 @@ TEST_CASE("a failing operation does not poison the other operations of its batch
   l->commit_async(CommitRequest{999, 1, 1, 0, kNov15}, [&](Result<CommitOutcome> r) {
     (r.ok() ? ok : failed)++;
   });
-  l->reserve_async(ReserveRequest{"a1", "openai", 100, "x", kNov15},
+  l->reserve_async(reserve_request("a1", "openai", 100, "x", kNov15),
                    [&](Result<ReserveOutcome> r) { (r.ok() && r->reserved() ? ok : failed)++; });
-  l->reserve_async(ReserveRequest{"a1", "openai", 9000, "y", kNov15},
+  l->reserve_async(reserve_request("a1", "openai", 9000, "y", kNov15),
                    [&](Result<ReserveOutcome> r) { (r.ok() && !r->reserved() ? ok : failed)++; });
   l->release_async(12345, [&](Result<ReleaseOutcome> r) {
     (r.ok() ? ok : failed)++;

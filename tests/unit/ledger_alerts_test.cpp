@@ -112,8 +112,13 @@ TEST_CASE("emergency shutdown follows exhausted global budgets and lifts on rese
   REQUIRE(st->agents_at_risk.size() == 1);
   CHECK(st->agents_at_risk[0].level == AgentLevel::kExhausted);
   charge(*l, "a2", "openai", 9000, kNov15);
+  // A call that does not fit is refused for itself alone: no shutdown.
   auto refused = l->reserve("a3", "openai", 1001, "x", kNov15);
   CHECK(refused->status == ReserveStatus::kGlobalDoesNotFit);
+  CHECK_FALSE(l->emergency_status(kNov15)->shutdown);
+  CHECK_FALSE(l->emergency_status(kNov15)->providers["openai"].exhausted);
+  // Empty (under 1% of the limit left) is exhausted.
+  charge(*l, "a2", "openai", 901, kNov15);
   st = l->emergency_status(kNov15);
   CHECK(st->shutdown);
   CHECK(st->level == EmergencyLevel::kShutdown);

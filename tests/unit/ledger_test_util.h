@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -48,6 +49,23 @@ inline BudgetPolicy fixed_policy(std::vector<std::string> providers, uint64_t ag
   p.global_limit = [global_limit](const std::string&) { return global_limit; };
   p.shutdown_on_emergency = shutdown_on_emergency;
   return p;
+}
+
+// A reservation request; wait_for > 0 lets it queue that long for room
+// held by other reservations (admission, PROTOCOL.md section 3 rule 6).
+inline ReserveRequest reserve_request(std::string agent, std::string provider, uint64_t amount,
+                                      std::string request_id, int64_t now_ms,
+                                      std::chrono::milliseconds wait_for = {},
+                                      std::optional<double> soft_threshold = std::nullopt) {
+  ReserveRequest r;
+  r.agent = std::move(agent);
+  r.provider = std::move(provider);
+  r.amount = amount;
+  r.request_id = std::move(request_id);
+  r.now_ms = now_ms;
+  if (wait_for.count() > 0) r.wait_until = std::chrono::steady_clock::now() + wait_for;
+  r.soft_threshold = soft_threshold;
+  return r;
 }
 
 // Opens a ledger with these options; the test stops if it does not open.

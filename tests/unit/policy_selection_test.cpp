@@ -4,6 +4,7 @@
 #include "tests/unit/policy_test_util.h"
 
 using namespace tollgate::policy::testing;
+using tollgate::policy::grouped_number;
 using tollgate::policy::Plan;
 using tollgate::policy::Reason;
 using tollgate::policy::select_providers;
@@ -57,13 +58,14 @@ TEST_CASE("usage at exactly the fallback threshold skips the provider") {
   CHECK(plan.skipped()[0].provider == "anthropic");
 }
 
-TEST_CASE("the threshold test counts reserved tokens with used ones") {
+TEST_CASE("the plan's threshold test counts used tokens only and leaves reserved ones to admission") {
   SelectionInput in = default_input();
-  in.chain[kAnthropic].agent.used = 130000;
-  in.chain[kAnthropic].agent.reserved = 3000;
-  require_skip(select_providers(in), 0, "anthropic", Reason::kFallbackThreshold);
-  in.chain[kAnthropic].agent.reserved = 2999;
+  in.chain[kAnthropic].agent.used = 132999;
+  in.chain[kAnthropic].agent.reserved = 7000;
   require_call(select_providers(in), 0, "anthropic", Reason::kPrimary);
+  in.chain[kAnthropic].agent.used = 133000;
+  in.chain[kAnthropic].agent.reserved = 0;
+  require_skip(select_providers(in), 0, "anthropic", Reason::kFallbackThreshold);
 }
 
 TEST_CASE("a fractional threshold is compared exactly at the boundary") {
@@ -126,17 +128,30 @@ TEST_CASE("a reservation that does not fit the last provider skips it too") {
   require_call(select_providers(in), 1, "openai", Reason::kFallbackNotConfigured);
 }
 
-TEST_CASE("a reservation that does not fit the global budget skips the provider") {
+TEST_CASE("a reservation that can never fit the global budget skips the provider") {
   SelectionInput in = default_input();
   in.chain[kAnthropic].global.limit = 50000;
   in.chain[kAnthropic].global.used = 48000;
-  in.chain[kAnthropic].global.reserved = 900;
-  in.reservation = 1101;
+  in.chain[kAnthropic].global.reserved = 900;  // in flight: admission waits for it
+  in.reservation = 2001;
   Plan plan = select_providers(in);
   require_skip(plan, 0, "anthropic", Reason::kFallbackThreshold);
   CHECK(plan.steps[0].detail.find("global") != std::string::npos);
-  in.reservation = 1100;
+  in.reservation = 2000;
   require_call(select_providers(in), 0, "anthropic", Reason::kPrimary);
+}
+
+TEST_CASE("a budget skip says what the call needs and what is left") {
+  SelectionInput in = default_input();
+  in.chain[kAnthropic].agent.used = 140000;
+  in.needed = 3320;
+  Plan plan = select_providers(in);
+  require_skip(plan, 0, "anthropic", Reason::kFallbackThreshold);
+  CHECK(plan.steps[0].detail.find("anthropic: needs 3,320, 0 left") == 0);
+  CHECK(grouped_number(0) == "0");
+  CHECK(grouped_number(999) == "999");
+  CHECK(grouped_number(1000) == "1,000");
+  CHECK(grouped_number(1234567) == "1,234,567");
 }
 
 TEST_CASE("the fallback threshold does not apply to the global budget") {

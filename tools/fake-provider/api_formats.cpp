@@ -9,6 +9,19 @@ using nlohmann::json;
 
 uint64_t estimate_tokens(size_t bytes) { return std::max<uint64_t>(1, (bytes + 3) / 4); }
 
+// UTF-8 code points: every byte that is not a continuation byte.
+uint64_t code_points(const std::string& text) {
+  uint64_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+// Adds one piece of prompt text to both measures of the call.
+void add_text(ParsedCall& call, size_t& bytes, const std::string& text) {
+  bytes += text.size();
+  call.text_chars += code_points(text);
+}
+
 // Text of a string content or of an array of {type: "text", text} blocks;
 // nullopt when it is neither.
 std::optional<std::string> content_text(const json& content) {
@@ -42,6 +55,7 @@ std::optional<ApiError> check_anthropic_messages(const json& messages, ParsedCal
                                                  size_t& bytes) {
   if (!messages.is_array()) return anthropic_invalid("messages: Input should be a valid list");
   if (messages.empty()) return anthropic_invalid("messages: at least one message is required");
+  call.messages = messages.size();
   for (size_t i = 0; i < messages.size(); ++i) {
     const json& m = messages[i];
     std::string at = "messages." + std::to_string(i);
@@ -54,7 +68,7 @@ std::optional<ApiError> check_anthropic_messages(const json& messages, ParsedCal
     std::optional<std::string> text;
     if (content != m.end()) text = content_text(*content);
     if (!text) return anthropic_invalid(at + ".content: Input should be a valid string or list");
-    bytes += text->size();
+    add_text(call, bytes, *text);
     if (*role == "user") call.last_user_text = *text;
   }
   return std::nullopt;
@@ -72,6 +86,7 @@ std::optional<ApiError> check_openai_messages(const json& messages, ParsedCall& 
                         "length 1, but got an empty array instead.",
                         "invalid_request_error", "messages", "empty_array");
   }
+  call.messages = messages.size();
   for (size_t i = 0; i < messages.size(); ++i) {
     const json& m = messages[i];
     std::string at = "messages[" + std::to_string(i) + "]";
@@ -91,26 +106,33 @@ std::optional<ApiError> check_openai_messages(const json& messages, ParsedCall& 
       return openai_error(400, "Invalid type for '" + at + ".content': expected a string.",
                           "invalid_request_error", at + ".content", "invalid_type");
     }
-    bytes += text->size();
+    add_text(call, bytes, *text);
     if (*role == "user") call.last_user_text = *text;
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> check_anthropic_body(const json& body, ParsedCall& call) {
+// count: the body of POST /v1/messages/count_tokens, which has no max_tokens.
+std::optional<ApiError> check_anthropic_body(const json& body, ParsedCall& call, bool count) {
   auto model = body.find("model");
   if (model == body.end()) return anthropic_invalid("model: Field required");
   if (!model->is_string()) return anthropic_invalid("model: Input should be a valid string");
   call.model = model->get<std::string>();
   auto max_tokens = body.find("max_tokens");
-  if (max_tokens == body.end()) return anthropic_invalid("max_tokens: Field required");
-  if (!max_tokens->is_number_integer()) {
+  if (count) {
+    if (max_tokens != body.end()) return anthropic_invalid("max_tokens: Extra inputs are not permitted");
+  } else if (max_tokens == body.end()) {
+    return anthropic_invalid("max_tokens: Field required");
+  }
+  if (max_tokens == body.end()) {
+    // count_tokens: nothing more to check about the reply's length.
+  } else if (!max_tokens->is_number_integer()) {
     return anthropic_invalid("max_tokens: Input should be a valid integer");
-  }
-  if (max_tokens->get<int64_t>() < 1) {
+  } else if (max_tokens->get<int64_t>() < 1) {
     return anthropic_invalid("max_tokens: Input should be greater than or equal to 1");
+  } else {
+    call.max_tokens = max_tokens->get<uint64_t>();
   }
-  call.max_tokens = max_tokens->get<uint64_t>();
   if (auto t = body.find("temperature"); t != body.end()) {
     if (!t->is_number()) return anthropic_invalid("temperature: Input should be a valid number");
     if (t->get<double>() < 0) return anthropic_invalid("temperature: Input should be greater than or equal to 0");
@@ -120,7 +142,7 @@ std::optional<ApiError> check_anthropic_body(const json& body, ParsedCall& call)
   if (auto s = body.find("system"); s != body.end()) {
     auto text = content_text(*s);
     if (!text) return anthropic_invalid("system: Input should be a valid string or list");
-    bytes += text->size();
+    add_text(call, bytes, *text);
   }
   auto messages = body.find("messages");
   if (messages == body.end()) return anthropic_invalid("messages: Field required");
@@ -190,7 +212,8 @@ ApiError openai_error(int status, const std::string& message, const std::string&
   return {status, {{"error", err}}};
 }
 
-CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key) {
+CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key,
+                            bool count) {
   std::string key = req.get_header_value("x-api-key");
   if (key.empty()) return anthropic_error(401, "authentication_error", "x-api-key header is required");
   if (!required_key.empty() && key != required_key) {
@@ -202,7 +225,7 @@ CheckResult check_anthropic(const httplib::Request& req, const std::string& requ
   auto body = parse_body(req);
   if (!body) return anthropic_invalid("There was an error parsing the body of your request: invalid JSON");
   ParsedCall call;
-  if (auto e = check_anthropic_body(*body, call)) return *e;
+  if (auto e = check_anthropic_body(*body, call, count)) return *e;
   return call;
 }
 

@@ -25,14 +25,18 @@ struct ApiError {
 struct ParsedCall {
   std::string model;
   uint64_t input_tokens = 1;            // ceil(bytes of all text / 4), at least 1
+  uint64_t text_chars = 0;              // UTF-8 code points of all prompt text
+  uint64_t messages = 0;
   std::optional<uint64_t> max_tokens;   // OpenAI may omit it
   std::string last_user_text;
 };
 
 using CheckResult = std::variant<ParsedCall, ApiError>;
 
-// `required_key` empty: any non-empty key is accepted.
-CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key);
+// `required_key` empty: any non-empty key is accepted. count: the body of
+// POST /v1/messages/count_tokens (no max_tokens).
+CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key,
+                            bool count = false);
 CheckResult check_openai(const httplib::Request& req, const std::string& required_key);
 
 ApiError anthropic_error(int status, const std::string& type, const std::string& message);

@@ -64,6 +64,8 @@ void FakeProvider::install(httplib::Server& server) {
   server.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) {
     handle_call("anthropic", req, res);
   });
+  server.Post("/v1/messages/count_tokens",
+              [this](const httplib::Request& req, httplib::Response& res) { handle_count(req, res); });
   auto openai = [this](const httplib::Request& req, httplib::Response& res) {
     handle_call("openai", req, res);
   };
@@ -139,6 +141,26 @@ void FakeProvider::handle_call(const std::string& api, const httplib::Request& r
   answer_success(api, call, fault, req, res);
 }
 
+uint64_t FakeProvider::input_tokens(const ParsedCall& call) const {
+  if (options_.tokenizer != "chars") return call.input_tokens;
+  return std::max<uint64_t>(1, call.text_chars + 3 * call.messages + 3);
+}
+
+void FakeProvider::handle_count(const httplib::Request& req, httplib::Response& res) {
+  CheckResult checked = check_anthropic(req, options_.api_key, /*count=*/true);
+  if (auto* error = std::get_if<ApiError>(&checked)) {
+    send_error("anthropic", *error, std::nullopt, res);
+    return;
+  }
+  const ParsedCall& call = std::get<ParsedCall>(checked);
+  const uint64_t tokens = input_tokens(call);
+  {
+    std::lock_guard lock(mu_);
+    ++anthropic_.count_requests;
+  }
+  res.set_content(dump({{"input_tokens", tokens}}), kJson);
+}
+
 void FakeProvider::answer_success(const std::string& api, const ParsedCall& call,
                                   const Fault& fault, const httplib::Request&,
                                   httplib::Response& res) {
@@ -149,7 +171,7 @@ void FakeProvider::answer_success(const std::string& api, const ParsedCall& call
   if (fault.body_bytes && spec.text.size() < *fault.body_bytes) {
     spec.text.resize(*fault.body_bytes, 'x');
   }
-  spec.input_tokens = call.input_tokens;
+  spec.input_tokens = input_tokens(call);
   spec.output_tokens = fault.output_tokens.value_or(options_.output_tokens);
   if (call.max_tokens) spec.output_tokens = std::min(spec.output_tokens, *call.max_tokens);
   spec.with_usage = !fault.no_usage;
@@ -204,6 +226,7 @@ json FakeProvider::stats_json() const {
   std::lock_guard lock(mu_);
   auto one = [](const ApiStats& s) {
     return json{{"requests", s.requests},
+                {"count_requests", s.count_requests},
                 {"input_tokens", s.input_tokens},
                 {"output_tokens", s.output_tokens},
                 {"errors", s.errors}};

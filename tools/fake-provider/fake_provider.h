@@ -7,8 +7,12 @@
 // under /_control (faults, stats, reset, health).
 //
 // Reply text: "echo: " + the last user message (first 200 bytes). Usage:
-// input = ceil(bytes of all prompt text / 4), at least 1; output =
-// min(max_tokens, the fault's output_tokens or the configured count).
+// input = ceil(bytes of all prompt text / 4), at least 1 (tokenizer
+// "bytes4"), or one token per UTF-8 code point plus 3 per message and 3 per
+// request (tokenizer "chars": as dense as real tokenizers are on CJK text,
+// digits and code); output = min(max_tokens, the fault's output_tokens or
+// the configured count). POST /v1/messages/count_tokens answers
+// {input_tokens} with the same count (stats: count_requests).
 // Stats count, per API: every request received (`requests`), every answer
 // that was not a complete success (`errors`: validation errors, fault
 // statuses, truncate, drop, invalid_json), and the tokens of every complete
@@ -37,9 +41,11 @@ namespace tollgate::fake_provider {
 struct FakeProviderOptions {
   uint64_t output_tokens = 20;  // default output token count per reply
   std::string api_key;          // empty: accept any key
+  std::string tokenizer = "bytes4";  // or "chars"
 };
 
 struct ApiStats {
+  uint64_t count_requests = 0;  // count_tokens requests answered
   uint64_t requests = 0;
   uint64_t input_tokens = 0;
   uint64_t output_tokens = 0;
@@ -62,6 +68,8 @@ class FakeProvider {
 
  private:
   void handle_call(const std::string& api, const httplib::Request& req, httplib::Response& res);
+  void handle_count(const httplib::Request& req, httplib::Response& res);
+  uint64_t input_tokens(const ParsedCall& call) const;
   void answer_success(const std::string& api, const ParsedCall& call, const Fault& fault,
                       const httplib::Request& req, httplib::Response& res);
   void send_error(const std::string& api, const ApiError& error,

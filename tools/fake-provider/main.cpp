@@ -120,6 +120,11 @@ int main(int argc, char** argv) {
                  "output tokens per reply (capped by max_tokens)")
       ->capture_default_str();
   app.add_option("--api-key", args.provider.api_key, "accept only this key (default: any)");
+  app.add_option("--tokenizer", args.provider.tokenizer,
+                 "input token count: bytes4 (ceil(bytes/4)) or chars (one per code point, "
+                 "+3 per message and per request)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bytes4", "chars"}));
   app.add_option("--fault", args.faults,
                  "fault script entry, e.g. anthropic:status=529:times=3 (repeatable)");
   CLI11_PARSE(app, argc, argv);
