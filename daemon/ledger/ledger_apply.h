@@ -92,6 +92,8 @@ class BatchApplier {
   // Charges a recovered or committed amount to both scopes.
   void rearm_global(const std::string& period, const std::string& provider, uint64_t used);
   void sweep_reserved();
+  // Appends the change to ledger_log (the `ledger_events` op's record).
+  void log_change(LedgerChange change, int64_t at_ms);
 
   MDB_txn* txn_;
   const Tables& t_;
