@@ -187,10 +187,11 @@ int main(int argc, char** argv) {
         [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
   }
   publish_open_report((*ledger)->report(), (*server)->events());
+  // Ready before saying so: whoever reads the line may ask /readyz at once.
+  serving = true;
   spdlog::info("tollgated {} ready requests={} events={} http={} pid={}", TOLLGATE_VERSION,
                (*server)->endpoints().requests, (*server)->endpoints().events,
                http ? http->bound() : std::string("off"), getpid());
-  serving = true;
   sd_notify(0, "READY=1");
   (*server)->run(signals);
   serving = false;
