@@ -250,6 +250,9 @@ void HttpApi::routes() {
   s.Get(api + "/alerts", [this](const auto& q, auto& r) {
     status_op(q, r, "alerts", "", {"limit", "since_ms", "ai_name"});
   });
+  s.Get(api + "/ledger-events", [this](const auto& q, auto& r) {
+    status_op(q, r, "ledger_events", "", {"limit", "since_ms"});
+  });
   s.Post(api + "/test-ai-call", [this](const auto& q, auto& r) { admin_op(q, r, "call", ""); });
   s.Post(api + "/reset/([^/]+)", [this](const auto& q, auto& r) { admin_op(q, r, "reset", q.matches[1]); });
 }

@@ -74,14 +74,15 @@ tollgate::protocol::Result<tollgate::Config> reload_config(const tollgate::Confi
   return tollgate::load_config(sources);
 }
 
-// What opening the ledger found: crash recovery, a new month, alerts.
+// What opening the ledger found: crash recovery, a new month, alerts. The
+// events carry the time the ledger logged them at (the `ledger_events` op).
 void publish_open_report(const tollgate::ledger::OpenReport& report,
-                         tollgate::EventPublisher& events, int64_t now) {
-  if (report.rollover) events.publish(tollgate::rollover_event(*report.rollover, now));
+                         tollgate::EventPublisher& events) {
+  if (report.rollover) events.publish(tollgate::rollover_event(*report.rollover, report.at_ms));
   if (!report.charges.empty()) {
     spdlog::warn("recovered {} tokens of reservations left by a crash; charged in full",
                  report.recovered_tokens);
-    events.publish(tollgate::recovered_event(report, now));
+    events.publish(tollgate::recovered_event(report, report.at_ms));
   }
   std::vector<tollgate::protocol::Event> alerts;
   tollgate::append_alert_events(report.alerts, alerts);
@@ -185,11 +186,12 @@ int main(int argc, char** argv) {
     dispatcher.set_config_listener(
         [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
   }
-  publish_open_report((*ledger)->report(), (*server)->events(), now);
+  publish_open_report((*ledger)->report(), (*server)->events());
+  // Ready before saying so: whoever reads the line may ask /readyz at once.
+  serving = true;
   spdlog::info("tollgated {} ready requests={} events={} http={} pid={}", TOLLGATE_VERSION,
                (*server)->endpoints().requests, (*server)->endpoints().events,
                http ? http->bound() : std::string("off"), getpid());
-  serving = true;
   sd_notify(0, "READY=1");
   (*server)->run(signals);
   serving = false;

@@ -1,6 +1,8 @@
 #include "daemon/reports.h"
 
 #include <algorithm>
+#include <map>
+#include <variant>
 
 namespace tollgate {
 
@@ -31,21 +33,51 @@ void append_alert_events(const std::vector<ledger::Alert>& alerts,
   for (const auto& a : alerts) out.emplace_back(alert_event(a));
 }
 
+namespace {
+
+// The bodies of the `ledger` event kinds: one mapping each, shared by the
+// published events and the ledger log's records.
+protocol::LedgerRecovered recovered_body(const std::vector<ledger::RecoveredCharge>& charges,
+                                         uint64_t tokens) {
+  protocol::LedgerRecovered rec;
+  for (const auto& c : charges) rec.entries.push_back({c.agent, c.provider, c.period, c.tokens});
+  rec.total_tokens = tokens;
+  return rec;
+}
+
+protocol::LedgerReset reset_body(const std::string& agent, const std::string& period,
+                                 const std::map<std::string, uint64_t>& cleared) {
+  return {agent, period, cleared};
+}
+
+}  // namespace
+
 protocol::LedgerEvent rollover_event(const ledger::Rollover& r, int64_t now_ms) {
   return {protocol::LedgerRollover{r.to, r.from}, now_ms};
 }
 
 protocol::LedgerEvent recovered_event(const ledger::OpenReport& report, int64_t now_ms) {
-  protocol::LedgerRecovered rec;
-  for (const auto& c : report.charges) {
-    rec.entries.push_back({c.agent, c.provider, c.period, c.tokens});
-  }
-  rec.total_tokens = report.recovered_tokens;
-  return {rec, now_ms};
+  return {recovered_body(report.charges, report.recovered_tokens), now_ms};
 }
 
 protocol::LedgerEvent reset_event(const ledger::ResetOutcome& reset, int64_t now_ms) {
-  return {protocol::LedgerReset{reset.agent, reset.period, reset.cleared}, now_ms};
+  return {reset_body(reset.agent, reset.period, reset.cleared), now_ms};
+}
+
+protocol::LedgerEvent ledger_event(const ledger::LedgerRecord& record) {
+  struct Body {
+    int64_t at_ms;
+    protocol::LedgerEvent operator()(const ledger::ResetChange& c) const {
+      return {reset_body(c.agent, c.period, c.cleared), at_ms};
+    }
+    protocol::LedgerEvent operator()(const ledger::Rollover& r) const {
+      return rollover_event(r, at_ms);
+    }
+    protocol::LedgerEvent operator()(const ledger::RecoveryChange& c) const {
+      return {recovered_body(c.charges, c.tokens), at_ms};
+    }
+  };
+  return std::visit(Body{record.at_ms}, record.change);
 }
 
 std::string agent_level(const ledger::ProviderUsage& usage, const Config& config) {
@@ -114,7 +146,7 @@ protocol::HistoryReply history_reply(const std::string& agent,
     protocol::HistoryMonth out;
     out.period = m.period;
     for (const auto& p : config.providers) out.providers[p.name] = {};  // zeros
-    for (const auto& [name, p] : m.providers) out.providers[name] = {p.used, p.requests};
+    for (const auto& [name, p] : m.providers) out.providers[name] = {p.used, p.requests, p.cleared};
     out.total_tokens = m.total_tokens;
     out.cost_usd = m.cost_usd;
     r.months.push_back(std::move(out));

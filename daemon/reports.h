@@ -25,6 +25,9 @@ void append_alert_events(const std::vector<ledger::Alert>& alerts,
 protocol::LedgerEvent rollover_event(const ledger::Rollover& rollover, int64_t now_ms);
 protocol::LedgerEvent recovered_event(const ledger::OpenReport& report, int64_t now_ms);
 protocol::LedgerEvent reset_event(const ledger::ResetOutcome& reset, int64_t now_ms);
+// A record of the ledger log as the `ledger` event it was published as
+// (the same mapping as the three above), for the `ledger_events` op.
+protocol::LedgerEvent ledger_event(const ledger::LedgerRecord& record);
 
 // The agent's level: the highest threshold reached on its primary (first
 // configured) provider; `exhausted` only when every provider is used up,

@@ -22,6 +22,7 @@ std::string ledger_error(const protocol::RequestId& id, const Error& e) {
 }
 
 constexpr uint32_t kDefaultAlertsLimit = 100;
+constexpr uint32_t kDefaultLedgerEventsLimit = 100;
 constexpr uint32_t kDefaultHistoryMonths = 6;
 
 }  // namespace
@@ -41,7 +42,8 @@ bool StatusReader::is_status_op(const protocol::RequestBody& body) {
          std::holds_alternative<ProviderStatusRequest>(body) ||
          std::holds_alternative<RecommendRequest>(body) ||
          std::holds_alternative<EmergencyStatusRequest>(body) ||
-         std::holds_alternative<AlertsRequest>(body) || std::holds_alternative<HistoryRequest>(body);
+         std::holds_alternative<AlertsRequest>(body) || std::holds_alternative<HistoryRequest>(body) ||
+         std::holds_alternative<LedgerEventsRequest>(body);
 }
 
 std::optional<std::string> StatusReader::answer(const Config& c, const protocol::RequestId& id,
@@ -57,6 +59,7 @@ std::optional<std::string> StatusReader::answer(const Config& c, const protocol:
         else if constexpr (std::is_same_v<T, EmergencyStatusRequest>) return emergency(id);
         else if constexpr (std::is_same_v<T, AlertsRequest>) return alerts(id, r);
         else if constexpr (std::is_same_v<T, HistoryRequest>) return history(c, id, r);
+        else if constexpr (std::is_same_v<T, LedgerEventsRequest>) return ledger_events(id, r);
         else return std::nullopt;
       },
       body);
@@ -133,6 +136,15 @@ StatusReader::Reply StatusReader::alerts(const protocol::RequestId& id,
   if (!list) return ledger_error(id, list.error());
   protocol::AlertsReply reply;
   for (const auto& a : *list) reply.alerts.push_back(alert_event(a));
+  return protocol::encode_reply(id, reply);
+}
+
+StatusReader::Reply StatusReader::ledger_events(const protocol::RequestId& id,
+                                                const protocol::LedgerEventsRequest& r) const {
+  auto list = ledger_.ledger_events(r.limit.value_or(kDefaultLedgerEventsLimit), r.since_ms);
+  if (!list) return ledger_error(id, list.error());
+  protocol::LedgerEventsReply reply;
+  for (const auto& record : *list) reply.events.push_back(ledger_event(record));
   return protocol::encode_reply(id, reply);
 }
 

@@ -1,6 +1,6 @@
 // StatusReader: the status ops (usage, summary, provider_status, recommend,
-// emergency_status, alerts, history), answered from read transactions on
-// the ledger and the providers' live state.
+// emergency_status, alerts, history, ledger_events), answered from read
+// transactions on the ledger and the providers' live state.
 //
 // Both front ends use it: the server loop (ZeroMQ requests, through the
 // Dispatcher) and the HTTP listener's thread (daemon/http_api.h), so the two
@@ -61,6 +61,7 @@ class StatusReader {
   Reply summary(const Config& c, const protocol::RequestId& id) const;
   Reply history(const Config& c, const protocol::RequestId& id, const protocol::HistoryRequest& r) const;
   Reply alerts(const protocol::RequestId& id, const protocol::AlertsRequest& r) const;
+  Reply ledger_events(const protocol::RequestId& id, const protocol::LedgerEventsRequest& r) const;
   Reply emergency(const protocol::RequestId& id) const;
   Reply provider_status(const Config& c, const protocol::RequestId& id,
                         const protocol::ProviderStatusRequest& r) const;

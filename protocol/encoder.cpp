@@ -58,6 +58,7 @@ template std::string encode_reply(const RequestId&, const EmergencyStatusReply&)
 template std::string encode_reply(const RequestId&, const AlertsReply&);
 template std::string encode_reply(const RequestId&, const HistoryReply&);
 template std::string encode_reply(const RequestId&, const ResetReply&);
+template std::string encode_reply(const RequestId&, const LedgerEventsReply&);
 
 std::string encode_reply(const RequestId& id, const ReplyBody& reply) {
   return std::visit([&](const auto& r) { return encode_reply(id, r); }, reply);

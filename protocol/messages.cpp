@@ -14,7 +14,7 @@ namespace {
 // Index i is the op of RequestBody alternative i.
 constexpr std::array<std::string_view, std::variant_size_v<RequestBody>> kOpNames = {
     "ping",   "call",    "usage",           "summary", "provider_status", "recommend",
-    "emergency_status", "alerts", "history", "reset"};
+    "emergency_status", "alerts", "history", "reset", "ledger_events"};
 
 }  // namespace
 

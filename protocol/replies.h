@@ -186,6 +186,7 @@ struct AlertsReply {
 struct HistoryProviderMonth {
   uint64_t used = 0;
   uint64_t requests = 0;
+  uint64_t cleared = 0;  // tokens removed from `used` by resets that month
   bool operator==(const HistoryProviderMonth&) const = default;
 };
 
@@ -210,8 +211,14 @@ struct ResetReply {
   bool operator==(const ResetReply&) const = default;
 };
 
+struct LedgerEventsReply {
+  std::vector<LedgerEvent> events{};  // newest first; bodies as the `ledger` event (without seq)
+  bool operator==(const LedgerEventsReply&) const = default;
+};
+
 using ReplyBody =
     std::variant<PingReply, CallReply, UsageReply, SummaryReply, ProviderStatusReply,
-                 RecommendReply, EmergencyStatusReply, AlertsReply, HistoryReply, ResetReply>;
+                 RecommendReply, EmergencyStatusReply, AlertsReply, HistoryReply, ResetReply,
+                 LedgerEventsReply>;
 
 }  // namespace tollgate::protocol

@@ -163,13 +163,20 @@ RequestBody decode_reset(FieldReader& f, const DecodeLimits&) {
   return r;
 }
 
+RequestBody decode_ledger_events(FieldReader& f, const DecodeLimits&) {
+  LedgerEventsRequest r;
+  f.uint("limit", 1, kMaxLedgerEventsLimit, r.limit);
+  f.int64("since_ms", 0, std::numeric_limits<int64_t>::max(), r.since_ms);
+  return r;
+}
+
 struct OpDecoder {
   std::string_view name;
   RequestBody (*decode)(FieldReader&, const DecodeLimits&);
 };
 
 // Same order as RequestBody's alternatives (checked in the tests).
-constexpr std::array<OpDecoder, 10> kOps = {{
+constexpr std::array<OpDecoder, 11> kOps = {{
     {"ping", decode_ping},
     {"call", decode_call},
     {"usage", decode_usage},
@@ -180,6 +187,7 @@ constexpr std::array<OpDecoder, 10> kOps = {{
     {"alerts", decode_alerts},
     {"history", decode_history},
     {"reset", decode_reset},
+    {"ledger_events", decode_ledger_events},
 }};
 
 Result<RequestBody> decode_op(FieldReader& fields, const DecodeLimits& limits) {

@@ -81,13 +81,20 @@ struct ResetRequest {
   bool operator==(const ResetRequest&) const = default;
 };
 
+struct LedgerEventsRequest {
+  std::optional<uint32_t> limit{};    // 1 .. kMaxLedgerEventsLimit (daemon default 100)
+  std::optional<int64_t> since_ms{};  // >= 0
+  bool operator==(const LedgerEventsRequest&) const = default;
+};
+
 using RequestBody =
     std::variant<PingRequest, CallRequest, UsageRequest, SummaryRequest, ProviderStatusRequest,
                  RecommendRequest, EmergencyStatusRequest, AlertsRequest, HistoryRequest,
-                 ResetRequest>;
+                 ResetRequest, LedgerEventsRequest>;
 
 // Range limits the decoder enforces that are not configuration.
 inline constexpr uint32_t kMaxAlertsLimit = 10000;
+inline constexpr uint32_t kMaxLedgerEventsLimit = 10000;
 inline constexpr uint32_t kMaxHistoryMonths = 120;
 inline constexpr int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
 inline constexpr size_t kMaxIdBytes = 128;

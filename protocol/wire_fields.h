@@ -62,6 +62,12 @@ void for_each_field(const ResetRequest& r, F&& f) {
   f("provider", r.provider);
 }
 
+template <class F>
+void for_each_field(const LedgerEventsRequest& r, F&& f) {
+  f("limit", r.limit);
+  f("since_ms", r.since_ms);
+}
+
 // ---- events ----
 
 template <class F>
@@ -302,6 +308,7 @@ template <class F>
 void for_each_field(const HistoryProviderMonth& m, F&& f) {
   f("used", m.used);
   f("requests", m.requests);
+  f("cleared", m.cleared);
 }
 
 template <class F>
@@ -324,5 +331,7 @@ void for_each_field(const ResetReply& r, F&& f) {
   f("period", r.period);
   f("cleared", r.cleared);
 }
+
+template <class F> void for_each_field(const LedgerEventsReply& r, F&& f) { f("events", r.events); }
 
 }  // namespace tollgate::protocol

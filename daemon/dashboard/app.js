@@ -224,12 +224,18 @@
 
   // ---- history chart (inline SVG, oldest month on the left)
 
+  // Tokens a reset removed from a month's usage (`cleared`): still spent
+  // that month, so the bar keeps them, faded, above what is counted now.
+  function clearedOf(m) {
+    return Object.values(m.providers || {}).reduce((sum, p) => sum + ((p || {}).cleared || 0), 0);
+  }
+
   function renderHistory(h) {
     document.getElementById("history-agent").textContent = "— " + h.ai_name;
     const months = (h.months || []).slice().reverse();
     const providers = [];
     for (const m of months) for (const p of Object.keys(m.providers || {})) if (!providers.includes(p)) providers.push(p);
-    const max = Math.max(1, ...months.map((m) => m.total_tokens || 0));
+    const max = Math.max(1, ...months.map((m) => (m.total_tokens || 0) + clearedOf(m)));
     const W = 360, H = 200, top = 16, bottom = 30, left = 4;
     const slot = (W - left) / Math.max(1, months.length);
     const scale = (H - top - bottom) / max;
@@ -239,15 +245,19 @@
       const x = left + i * slot + slot * 0.15;
       const w = slot * 0.7;
       let y = H - bottom;
-      providers.forEach((p, j) => {
-        const used = ((m.providers || {})[p] || {}).used || 0;
-        if (used <= 0) return;
-        const hgt = used * scale;
+      const segment = (p, j, tokens, what, cls) => {
+        if (tokens <= 0) return;
+        const hgt = tokens * scale;
         y -= hgt;
-        const rect = svg("rect", { x, y, width: w, height: hgt, fill: color(p, j) });
-        rect.appendChild(svg("title", {}, `${m.period} ${p}: ${used} tokens`));
+        const attrs = { x, y, width: w, height: hgt, fill: color(p, j) };
+        if (cls) attrs.class = cls;
+        const rect = svg("rect", attrs);
+        rect.appendChild(svg("title", {}, `${m.period} ${p}: ${tokens} ${what}`));
         chart.appendChild(rect);
-      });
+      };
+      providers.forEach((p, j) => segment(p, j, ((m.providers || {})[p] || {}).used || 0, "tokens"));
+      providers.forEach((p, j) =>
+        segment(p, j, ((m.providers || {})[p] || {}).cleared || 0, "tokens cleared by a reset", "cleared"));
       chart.appendChild(svg("text", { x: x + w / 2, y: H - bottom + 14, "text-anchor": "middle", class: "axis" }, m.period));
       chart.appendChild(svg("text", { x: x + w / 2, y: Math.max(12, y - 4), "text-anchor": "middle", class: "value" },
         num(m.total_tokens || 0)));
@@ -258,6 +268,9 @@
       swatch.style.background = color(p, j);
       return el("li", {}, [swatch, el("span", { text: p })]);
     }));
+    if (months.some((m) => clearedOf(m) > 0)) {
+      legend.appendChild(el("li", { class: "cleared" }, [el("i", {}), el("span", { text: "cleared by a reset" })]));
+    }
     replace("history", chart, legend);
   }
 

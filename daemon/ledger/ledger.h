@@ -20,6 +20,9 @@
 //                                        period, cleared]  (the audit trail)
 //   idempotency   "agent\0key"        -> msgpack [expiry_ms, reply bytes]
 //   rate_day      "provider\0" + day i64 BE -> u64 request count
+//   ledger_log    at_ms BE + log_seq BE -> msgpack [kind, at_ms, log_seq, fields]
+//                                        (every `ledger` event: reset, rollover,
+//                                        recovered; added without a schema bump)
 //
 // Strings keys sort by period, then scope, then provider, so one cursor
 // range lists a period's agents or an agent's providers. Agent and provider
@@ -77,6 +80,9 @@
 //   deleted), the global budget's levels that are no longer reached re-arm
 //   too (that lifts an emergency shutdown, as PROTOCOL.md requires), and a
 //   row is appended to `resets`.
+// - every reset, rollover and recovery is also appended to ledger_log in the
+//   transaction that made it (the `ledger_events` op reads it back: the
+//   `recovered` event is published before any subscriber can be connected).
 //
 // Threads. Every public method may be called from any thread. Callbacks of
 // the *_async methods run on the writer thread once their batch is durable:
@@ -240,6 +246,10 @@ class Ledger {
   Result<std::vector<Alert>> alerts(size_t limit, std::optional<int64_t> since_ms,
                                     const std::optional<std::string>& agent) const;
   Result<std::vector<ResetRecord>> resets(const std::optional<std::string>& agent) const;
+  // The ledger log (resets, rollovers, recoveries), newest first; since_ms
+  // inclusive.
+  Result<std::vector<LedgerRecord>> ledger_events(size_t limit,
+                                                  std::optional<int64_t> since_ms) const;
   Result<EmergencyStatus> emergency_status(int64_t now_ms) const;
   // The stored reply when (agent, key) exists and has not expired at now_ms.
   Result<std::optional<std::string>> idempotency_get(const std::string& agent,

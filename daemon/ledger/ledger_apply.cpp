@@ -62,6 +62,7 @@ std::optional<Rollover> BatchApplier::advance_period(int64_t now_ms) {
   spdlog::info("ledger: period {} starts (was {})", r.to, r.from);
   period_ = now;
   period_dirty_ = true;
+  log_change(r, now_ms);
   return r;
 }
 
@@ -306,6 +307,7 @@ void BatchApplier::apply(ResetOp& op) {
     spdlog::info("ledger: reset {} {} in {}: {} tokens cleared", op.agent, provider, out.period,
                  cleared);
   }
+  log_change(ResetChange{out.agent, out.period, out.cleared}, op.now_ms);
   op.result = std::move(out);
 }
 
@@ -377,6 +379,10 @@ void BatchApplier::apply(RecoverOp& op) {
     report.charges.push_back(std::move(c));
   }
   sweep_reserved();
+  if (!report.charges.empty()) {
+    log_change(RecoveryChange{report.charges, report.recovered_tokens}, op.now_ms);
+  }
+  report.at_ms = op.now_ms;
   op.result = std::move(report);
 }
 
@@ -404,6 +410,12 @@ void BatchApplier::apply(LevelsOp& op) {
     if (limit) check_levels(period, scope, provider, row.used, *limit, op.now_ms, alerts);
   }
   op.result = std::move(alerts);
+}
+
+void BatchApplier::log_change(LedgerChange change, int64_t at_ms) {
+  LedgerRecord record{std::move(change), at_ms, ++log_seq_};
+  counters_dirty_ = true;
+  kv_put(txn_, t_.ledger_log, time_seq_key(at_ms, record.log_seq), encode_ledger_record(record));
 }
 
 void BatchApplier::sweep_reserved() {

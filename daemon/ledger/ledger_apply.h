@@ -113,6 +113,8 @@ class BatchApplier {
   void refuse(ReserveOp& op, ReserveOutcome out, ReserveStatus status, RefusedBy by,
               const UsageRow& row, uint64_t limit);
   void sweep_reserved();
+  // Appends the change to ledger_log (the `ledger_events` op's record).
+  void log_change(LedgerChange change, int64_t at_ms);
 
   MDB_txn* txn_;
   const Tables& t_;

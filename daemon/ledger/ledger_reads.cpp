@@ -204,6 +204,22 @@ Result<std::vector<ResetRecord>> Ledger::resets(const std::optional<std::string>
   });
 }
 
+Result<std::vector<LedgerRecord>> Ledger::ledger_events(size_t limit,
+                                                        std::optional<int64_t> since_ms) const {
+  const auto& env = *impl_->env;
+  return with_read<std::vector<LedgerRecord>>(env, [&](MDB_txn* txn) {
+    std::vector<LedgerRecord> out;
+    Cursor cur(txn, env.tables().ledger_log);
+    for (bool ok = cur.last(); ok && out.size() < limit; ok = cur.prev()) {
+      auto record = detail::decode_ledger_record(cur.value());
+      if (!record) continue;
+      if (since_ms && record->at_ms < *since_ms) break;  // keys sort by time
+      out.push_back(std::move(*record));
+    }
+    return out;
+  });
+}
+
 Result<EmergencyStatus> Ledger::emergency_status(int64_t now_ms) const {
   const auto& env = *impl_->env;
   const auto pol = impl_->current_policy();

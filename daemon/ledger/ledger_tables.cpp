@@ -5,8 +5,12 @@
 
 #include <cstring>
 #include <exception>
+#include <array>
+#include <map>
 #include <tuple>
 #include <type_traits>
+#include <variant>
+#include <vector>
 
 namespace tollgate::ledger::detail {
 namespace {
@@ -46,6 +50,58 @@ using AlertTuple = std::tuple<uint8_t, std::string, std::string, double, double,
                               std::string, int64_t, std::string, uint64_t>;
 using ResetTuple = std::tuple<int64_t, std::string, std::string, std::string, uint64_t>;
 using IdempotencyTuple = std::tuple<int64_t, std::string>;
+
+// The fields of each ledger_log kind.
+using ResetChangeTuple = std::tuple<std::string, std::string, std::map<std::string, uint64_t>>;
+using RolloverTuple = std::tuple<std::string, std::string>;
+using ChargeTuple = std::tuple<std::string, std::string, std::string, uint64_t, uint64_t>;
+using RecoveryTuple = std::tuple<std::vector<ChargeTuple>, uint64_t>;
+
+// Index i names LedgerChange alternative i.
+constexpr std::array<std::string_view, std::variant_size_v<LedgerChange>> kKinds = {
+    "reset", "rollover", "recovered"};
+
+// Packs the fields of one change.
+struct PackChange {
+  msgpack::packer<msgpack::sbuffer>& pk;
+  void operator()(const ResetChange& c) const {
+    pk.pack(ResetChangeTuple{c.agent, c.period, c.cleared});
+  }
+  void operator()(const Rollover& c) const { pk.pack(RolloverTuple{c.from, c.to}); }
+  void operator()(const RecoveryChange& c) const {
+    std::vector<ChargeTuple> charges;
+    for (const auto& ch : c.charges) {
+      charges.emplace_back(ch.agent, ch.provider, ch.period, ch.tokens, ch.reservations);
+    }
+    pk.pack(RecoveryTuple{std::move(charges), c.tokens});
+  }
+};
+
+std::optional<LedgerChange> unpack_change(std::string_view kind, const msgpack::object& fields) {
+  if (kind == kKinds[0]) {
+    ResetChangeTuple t;
+    fields.convert(t);
+    auto& [agent, period, cleared] = t;
+    return ResetChange{std::move(agent), std::move(period), std::move(cleared)};
+  }
+  if (kind == kKinds[1]) {
+    RolloverTuple t;
+    fields.convert(t);
+    return Rollover{std::move(std::get<0>(t)), std::move(std::get<1>(t))};
+  }
+  if (kind == kKinds[2]) {
+    RecoveryTuple t;
+    fields.convert(t);
+    RecoveryChange c;
+    c.tokens = std::get<1>(t);
+    for (auto& [agent, provider, period, tokens, reservations] : std::get<0>(t)) {
+      c.charges.push_back({std::move(agent), std::move(provider), std::move(period), tokens,
+                           reservations});
+    }
+    return c;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -148,6 +204,40 @@ std::optional<ResetRecord> decode_reset(std::string_view bytes) {
   if (!t) return std::nullopt;
   auto& [at_ms, agent, provider, period, cleared] = *t;
   return ResetRecord{at_ms, std::move(agent), std::move(provider), std::move(period), cleared};
+}
+
+std::string encode_ledger_record(const LedgerRecord& r) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  const std::string_view kind = kKinds[r.change.index()];
+  pk.pack_array(4);
+  pk.pack_str(static_cast<uint32_t>(kind.size()));
+  pk.pack_str_body(kind.data(), static_cast<uint32_t>(kind.size()));
+  pk.pack(r.at_ms);
+  pk.pack(r.log_seq);
+  std::visit(PackChange{pk}, r.change);
+  return std::string(buf.data(), buf.size());
+}
+
+std::optional<LedgerRecord> decode_ledger_record(std::string_view bytes) {
+  try {
+    const msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    const msgpack::object& o = oh.get();
+    if (o.type != msgpack::type::ARRAY || o.via.array.size < 4) {
+      throw msgpack::type_error();
+    }
+    const msgpack::object* a = o.via.array.ptr;
+    const auto kind = a[0].as<std::string>();
+    auto change = unpack_change(kind, a[3]);
+    if (!change) {
+      spdlog::warn("ledger: ledger log record of unknown kind '{}' skipped", kind);
+      return std::nullopt;
+    }
+    return LedgerRecord{std::move(*change), a[1].as<int64_t>(), a[2].as<uint64_t>()};
+  } catch (const std::exception& e) {
+    spdlog::error("ledger: undecodable ledger log record ({} bytes): {}", bytes.size(), e.what());
+    return std::nullopt;
+  }
 }
 
 std::string encode_idempotency(int64_t expiry_ms, std::string_view reply) {

@@ -62,6 +62,10 @@ std::string encode_alert(const Alert& a);
 std::optional<Alert> decode_alert(std::string_view bytes);
 std::string encode_reset(const ResetRecord& r);
 std::optional<ResetRecord> decode_reset(std::string_view bytes);
+// ledger_log: msgpack [kind, at_ms, log_seq, fields of the kind]; a record
+// of a kind this build does not know is skipped (nullopt, logged).
+std::string encode_ledger_record(const LedgerRecord& r);
+std::optional<LedgerRecord> decode_ledger_record(std::string_view bytes);
 std::string encode_idempotency(int64_t expiry_ms, std::string_view reply);
 // {expiry_ms, reply}
 std::optional<std::pair<int64_t, std::string>> decode_idempotency(std::string_view bytes);

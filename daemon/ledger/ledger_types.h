@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "daemon/ledger/budget.h"
@@ -122,12 +123,45 @@ struct RecoveredCharge {
 
 // What opening the ledger did: one `ledger` {kind: recovered} event when
 // charges is not empty, one {kind: rollover} when rollover is set, and the
-// alerts the recovered charges fired.
+// alerts the recovered charges fired. at_ms: when (the open's now_ms, also
+// the time of its records in the ledger log).
 struct OpenReport {
   std::vector<RecoveredCharge> charges;
   uint64_t recovered_tokens = 0;
   std::vector<Alert> alerts;
   std::optional<Rollover> rollover;
+  int64_t at_ms = 0;
+};
+
+// ---- The ledger log: every `ledger` event (PROTOCOL.md section 4) the
+// ledger produces, kept durably in the write transaction of the change
+// that produced it and served newest first by Ledger::ledger_events (the
+// `ledger_events` op). Each change below is one event kind; the server
+// maps a LedgerRecord to the event body with the same function it uses to
+// publish that kind, so the two cannot differ.
+
+// kind `reset`: one reset operation and what it cleared per provider.
+struct ResetChange {
+  std::string agent;
+  std::string period;
+  std::map<std::string, uint64_t> cleared;  // provider -> tokens cleared
+};
+
+// kind `recovered`: the reservations a crash left, charged in full at open.
+struct RecoveryChange {
+  std::vector<RecoveredCharge> charges;
+  uint64_t tokens = 0;
+};
+
+// kind `rollover` is Rollover (above). A new kind (`limit`) is a new
+// alternative here, its codec in ledger_tables.cpp and its mapping in the
+// server; the change that produces it logs it with one call.
+using LedgerChange = std::variant<ResetChange, Rollover, RecoveryChange>;
+
+struct LedgerRecord {
+  LedgerChange change;
+  int64_t at_ms = 0;     // the now_ms of the operation that made the change
+  uint64_t log_seq = 0;  // the ledger's own order (shared with alerts and resets)
 };
 
 // One budget (an agent's or the global one) for one provider and period.

@@ -68,6 +68,7 @@ protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
       {"resets", &self->tables_.resets},
       {"idempotency", &self->tables_.idempotency},
       {"rate_day", &self->tables_.rate_day},
+      {"ledger_log", &self->tables_.ledger_log},
   };
   for (const auto& [name, dbi] : tables) {
     rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);

@@ -46,6 +46,7 @@ struct Tables {
   MDB_dbi resets = 0;
   MDB_dbi idempotency = 0;
   MDB_dbi rate_day = 0;
+  MDB_dbi ledger_log = 0;
 };
 
 class LmdbEnv {

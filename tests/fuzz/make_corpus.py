@@ -34,6 +34,7 @@ seeds = {
     "alerts": {"op": "alerts", "limit": 10, "since_ms": 0, "ai_name": "*"},
     "history": {"op": "history", "ai_name": "imperium", "months": 6},
     "reset": {"op": "reset", "ai_name": "imperium", "provider": "anthropic"},
+    "ledger_events": {"op": "ledger_events", "limit": 10, "since_ms": 0},
     "bad_version": {"v": 2, "op": "ping"},
     "unknown_op": {"op": "fly"},
     "bad_temperature": dict(call, temperature=3.5),

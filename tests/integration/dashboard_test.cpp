@@ -383,3 +383,39 @@ TEST_CASE("the dashboard served by tollgated shows the agents and percentages of
   REQUIRE(shot.status == 0);
   CHECK(std::filesystem::file_size(png) > 1000);
 }
+
+TEST_CASE("the dashboard history keeps the tokens a reset cleared as their own segment") {
+  const std::string chromium = chromium_binary();
+  if (chromium.empty()) {
+    WARN("chromium not installed (Debian package chromium); skipping the browser test");
+    return;
+  }
+  using tollgate::testing::FakeProviderProcess;
+  using tollgate::testing::TestClient;
+  using tollgate::testing::TollgatedProcess;
+  FakeProviderProcess fake;
+  TollgatedProcess d(tollgate::testing::merge(fake.provider_env(), {{"TOLLGATE_HTTP", "127.0.0.1:0"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  for (int i = 0; i < 2; ++i) REQUIRE(client.request(tollgate::testing::call_body("carol", "hi", 10))["ok"] == true);
+  const json reset = client.request({{"op", "reset"}, {"ai_name", "carol"}, {"provider", "anthropic"}});
+  REQUIRE(reset["ok"] == true);
+  const auto cleared = reset["cleared"]["anthropic"].get<uint64_t>();
+  REQUIRE(cleared > 0);
+  const auto after = client.request(tollgate::testing::call_body("carol", "again", 10));
+  REQUIRE(after["ok"] == true);
+  const auto used = after["usage"]["total_tokens"].get<uint64_t>();
+
+  TempDir dir;
+  const std::string url = "http://" + d.http() + "/#agent=carol";
+  const Run run = run_chromium(chromium, dir.path(), {"--window-size=1280,900", "--dump-dom", url});
+  INFO("chromium stderr: " << run.err.substr(0, 4000));
+  REQUIRE(run.status == 0);
+  const std::string& dom = run.out;
+  INFO("DOM: " << dom.substr(0, 20000));
+  const std::string period = reset["period"].get<std::string>();
+  CHECK(dom.find(period + " anthropic: " + std::to_string(used) + " tokens<") != std::string::npos);
+  CHECK(dom.find(period + " anthropic: " + std::to_string(cleared) + " tokens cleared by a reset<") !=
+        std::string::npos);
+  CHECK(dom.find(as_text("cleared by a reset")) != std::string::npos);
+}

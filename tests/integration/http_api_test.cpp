@@ -104,6 +104,8 @@ TEST_CASE("each HTTP status endpoint returns the same reply as the matching Zero
   // Real usage: alice past her warning threshold, bob a little.
   for (int i = 0; i < 22; ++i) REQUIRE(client.request(call_body("alice", "hello", 10))["ok"] == true);
   REQUIRE(client.request(call_body("bob", "hello", 10))["ok"] == true);
+  // A reset of bob, for the ledger events and the cleared tokens in history.
+  REQUIRE(client.request({{"op", "reset"}, {"ai_name", "bob"}})["ok"] == true);
 
   Http http(http_address(d));
   const std::vector<std::pair<std::string, json>> cases = {
@@ -117,6 +119,9 @@ TEST_CASE("each HTTP status endpoint returns the same reply as the matching Zero
       {"/history/alice?months=3", {{"op", "history"}, {"ai_name", "alice"}, {"months", 3}}},
       {"/history/alice", {{"op", "history"}, {"ai_name", "alice"}}},
       {"/recommend/alice", {{"op", "recommend"}, {"ai_name", "alice"}}},
+      {"/history/bob", {{"op", "history"}, {"ai_name", "bob"}}},
+      {"/ledger-events", {{"op", "ledger_events"}}},
+      {"/ledger-events?limit=1&since_ms=0", {{"op", "ledger_events"}, {"limit", 1}, {"since_ms", 0}}},
   };
   for (const auto& [path, op] : cases) {
     INFO("GET " << kApi << path);
@@ -135,6 +140,17 @@ TEST_CASE("each HTTP status endpoint returns the same reply as the matching Zero
   REQUIRE(astatus == 200);
   REQUIRE_FALSE(alerts["alerts"].empty());
   CHECK(alerts["alerts"][0]["ai_name"] == "alice");
+  // Bob's reset: listed as a ledger event and kept in his history.
+  auto [lstatus, events] = http.get(kApi + "/ledger-events");
+  REQUIRE(lstatus == 200);
+  REQUIRE(events["events"].size() == 1);
+  CHECK(events["events"][0]["kind"] == "reset");
+  CHECK(events["events"][0]["ai_name"] == "bob");
+  const auto cleared = events["events"][0]["cleared"]["anthropic"].get<uint64_t>();
+  CHECK(cleared > 0);
+  auto [hstatus, history] = http.get(kApi + "/history/bob?months=1");
+  REQUIRE(hstatus == 200);
+  CHECK(history["months"][0]["providers"]["anthropic"] == json{{"used", 0}, {"requests", 1}, {"cleared", cleared}});
 }
 
 TEST_CASE("bad paths and parameters get JSON errors with protocol codes and HTTP statuses") {
@@ -161,6 +177,9 @@ TEST_CASE("bad paths and parameters get JSON errors with protocol codes and HTTP
       {"/alerts?since_ms=x", 400, "bad_request", "since_ms"},
       {"/alerts?colour=red", 400, "bad_request", "colour"},
       {"/summary?x=1", 400, "bad_request", "'x'"},
+      {"/ledger-events?limit=0", 400, "bad_request", "limit"},
+      {"/ledger-events?since_ms=-5", 400, "bad_request", "since_ms"},
+      {"/ledger-events?ai_name=alice", 400, "bad_request", "ai_name"},
   };
   for (const auto& c : cases) {
     INFO("GET " << kApi << c.path);

@@ -155,6 +155,8 @@ TEST_CASE("tollctl exits 1 on an error reply 2 on a usage error and 3 when nobod
   CHECK(f.tollctl({"frobnicate"}).status == 2);
   CHECK(f.tollctl({"history", "imperium", "--months", "0"}).status == 2);
   CHECK(f.tollctl({"alerts", "--since", "yesterday"}).status == 2);
+  CHECK(f.tollctl({"ledger-events", "--since", "yesterday"}).status == 2);
+  CHECK(f.tollctl({"ledger-events", "--limit", "0"}).status == 2);
   CHECK(f.tollctl({"--timeout", "0", "summary"}).status == 2);
   ChildProcess none(bin_dir() + "/tollctl", {"--endpoint", "tcp://127.0.0.1:1", "--timeout", "300", "summary"}, {});
   CHECK(none.wait_exit(scaled(10s)) == 3);
@@ -180,6 +182,27 @@ TEST_CASE("tollctl reset refuses without a terminal and clears the usage with ye
   CHECK(has(human.output, "reset guardian"));
   CHECK(has(human.output, "cleared"));
   CHECK(f.op({{"op", "usage"}, {"ai_name", "guardian"}})["providers"]["anthropic"]["used"] == 0);
+
+  // Both resets are kept, newest first, as the ledger_events op gives them.
+  auto kept = f.tollctl_json({"ledger-events"});
+  REQUIRE(kept["events"].size() == 2);
+  CHECK(kept == f.op({{"op", "ledger_events"}}));
+  CHECK(kept["events"][0]["ai_name"] == "guardian");
+  CHECK(kept["events"][1]["cleared"] == json{{"anthropic", used}});
+  CHECK(f.tollctl_json({"ledger-events", "--limit", "1", "--since", "2000-01-01"}) ==
+        f.op({{"op", "ledger_events"}, {"limit", 1}, {"since_ms", 946684800000}}));
+  const std::string used_text = std::to_string(used.get<uint64_t>());  // under 1,000: no comma
+  Run listed = f.tollctl({"ledger-events"});
+  CHECK(listed.status == 0);
+  CHECK(has(listed.output, "reset"));
+  CHECK(has(listed.output, "imperium in "));
+  CHECK(has(listed.output, std::string("cleared anthropic ").append(used_text)));
+
+  // History shows what the reset cleared.
+  Run history = f.tollctl({"history", "imperium", "--months", "1"});
+  CHECK(history.status == 0);
+  CHECK(has(history.output, "CLEARED"));
+  CHECK(has(history.output, std::string(" ").append(used_text).append(" ")));
 }
 
 TEST_CASE("tollctl call prints the text and how the call was routed") {

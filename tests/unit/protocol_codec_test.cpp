@@ -40,6 +40,7 @@ std::vector<RequestBody> every_op() {
       AlertsRequest{10000, 0, "*"},
       HistoryRequest{"imperium", 120},
       ResetRequest{"imperium", "anthropic"},
+      LedgerEventsRequest{10000, 0},
   };
 }
 
@@ -66,6 +67,7 @@ TEST_CASE("every op round trips with only its required fields") {
       ProviderStatusRequest{}, RecommendRequest{"a"},
       EmergencyStatusRequest{}, AlertsRequest{},
       HistoryRequest{"a", std::nullopt}, ResetRequest{"a", std::nullopt},
+      LedgerEventsRequest{},
   };
   for (const auto& body : minimal) require_round_trip(RequestId{}, body);
 }
@@ -73,7 +75,8 @@ TEST_CASE("every op round trips with only its required fields") {
 TEST_CASE("op names follow the order of RequestBody") {
   const std::vector<std::string_view> expected = {"ping",      "call",   "usage",   "summary",
                                                   "provider_status", "recommend",
-                                                  "emergency_status", "alerts", "history", "reset"};
+                                                  "emergency_status", "alerts", "history", "reset",
+                                                  "ledger_events"};
   auto ops = every_op();
   REQUIRE(ops.size() == expected.size());
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -243,6 +246,7 @@ TEST_CASE("each reply type carries the fields named in the protocol") {
   CHECK(keys_of(AlertsReply{}) == with_common({"alerts"}));
   CHECK(keys_of(HistoryReply{}) == with_common({"ai_name", "months"}));
   CHECK(keys_of(ResetReply{}) == with_common({"ai_name", "cleared", "period"}));
+  CHECK(keys_of(LedgerEventsReply{}) == with_common({"events"}));
   CHECK(keys_of(CallReply{}) == with_common({"attempts", "cost_usd", "latency_ms", "model",
                                              "provider", "reason", "replayed", "text", "usage"}));
 }
@@ -258,10 +262,10 @@ TEST_CASE("nested reply structures encode with their protocol keys") {
   CHECK(j["providers"]["anthropic"]["circuit"] == "half_open");
   CHECK(j["agents"][0]["providers"]["openai"]["why"] == "fallback_threshold");
 
-  HistoryReply h{"imperium", {{"2025-02", {{"anthropic", {100, 2}}}, 100, 0.5}, {"2025-01", {}, 0, 0}}};
+  HistoryReply h{"imperium", {{"2025-02", {{"anthropic", {100, 2, 40}}}, 100, 0.5}, {"2025-01", {}, 0, 0}}};
   auto hj = json_of(encode_reply(RequestId{}, h));
   CHECK(hj["months"].size() == 2);
-  CHECK(hj["months"][0]["providers"]["anthropic"] == json{{"used", 100}, {"requests", 2}});
+  CHECK(hj["months"][0]["providers"]["anthropic"] == json{{"used", 100}, {"requests", 2}, {"cleared", 40}});
   CHECK(hj["months"][1]["total_tokens"] == 0);
 
   EmergencyStatusReply e{"warning", false, {"openai at 85%"}, {}, {{"imperium", "openai", 85.0, "warning"}}};
@@ -321,6 +325,20 @@ TEST_CASE("ledger events carry their kind and data") {
   CHECK(jr["entries"][0] == json{{"ai_name", "imperium"}, {"provider", "openai"},
                                  {"period", "2025-02"}, {"tokens", 1200}});
   CHECK(jr["total_tokens"] == 1200);
+}
+
+TEST_CASE("ledger_events replies hold the ledger event bodies without seq") {
+  const LedgerEvent reset{LedgerReset{"imperium", "2025-02", {{"anthropic", 10}}}, 5};
+  const LedgerEvent rec{LedgerRecovered{{{"imperium", "openai", "2025-02", 1200}}, 1200}, 9};
+  auto j = json_of(encode_reply(RequestId{}, LedgerEventsReply{{rec, reset}}));
+  REQUIRE(j["events"].size() == 2);
+  for (const auto& [index, event] : {std::pair{0, rec}, std::pair{1, reset}}) {
+    json published = json_of(encode_event(event, 77).body);
+    published.erase("seq");
+    CHECK(j["events"][index] == published);
+  }
+  CHECK(j["events"][0]["kind"] == "recovered");
+  CHECK(j["events"][1]["cleared"] == json{{"anthropic", 10}});
 }
 
 TEST_CASE("alert bodies decode back from events and alerts replies keep them") {

@@ -206,6 +206,19 @@ TEST_CASE("alerts limit since_ms and ai_name are range checked") {
   CHECK(a.ai_name == "*");
 }
 
+TEST_CASE("ledger_events limit and since_ms are range checked") {
+  require_bad({{"op", "ledger_events"}, {"limit", 0}}, "limit: integer from 1 to 10000");
+  require_bad({{"op", "ledger_events"}, {"limit", 10001}}, "limit: integer from 1 to 10000");
+  require_bad({{"op", "ledger_events"}, {"since_ms", -1}}, "since_ms: integer from 0 to ");
+  require_bad({{"op", "ledger_events"}, {"since_ms", "0"}}, "since_ms: ");
+  auto e = require_ok<LedgerEventsRequest>({{"op", "ledger_events"}, {"limit", 5}, {"since_ms", 0}});
+  CHECK(e.limit == 5u);
+  CHECK(e.since_ms == 0);
+  auto none = require_ok<LedgerEventsRequest>({{"op", "ledger_events"}});
+  CHECK_FALSE(none.limit.has_value());
+  CHECK_FALSE(none.since_ms.has_value());
+}
+
 TEST_CASE("reset takes an optional provider string") {
   require_bad({{"op", "reset"}, {"ai_name", "a"}, {"provider", 1}}, "provider: string of 1-128 bytes");
   require_bad({{"op", "reset"}, {"ai_name", "a"}, {"provider", ""}}, "provider: ");

@@ -51,6 +51,17 @@ int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const
   return kExitOk;
 }
 
+// --since as unix milliseconds into `out` (left empty when not given);
+// false after printing the usage error when it is neither form.
+bool since_ms(const std::optional<std::string>& since, std::optional<int64_t>& out) {
+  if (!since) return true;
+  out = parse_time_ms(*since);
+  if (out) return true;
+  std::cerr << "tollctl: --since " << *since
+            << ": expected unix milliseconds or an ISO-8601 UTC date/time like 2026-11-27T01:36:00Z\n";
+  return false;
+}
+
 // Asks on the terminal; true only for an answer starting with y or Y.
 bool confirm(const std::string& question) {
   std::cerr << question << " [y/N] " << std::flush;
@@ -116,15 +127,15 @@ int run_alerts(const GlobalOptions& o, const AlertsArgs& args) {
   protocol::AlertsRequest req;
   req.limit = args.limit;
   req.ai_name = args.agent;
-  if (args.since) {
-    req.since_ms = parse_time_ms(*args.since);
-    if (!req.since_ms) {
-      std::cerr << "tollctl: --since " << *args.since
-                << ": expected unix milliseconds or an ISO-8601 UTC date/time like 2026-11-27T01:36:00Z\n";
-      return kExitUsage;
-    }
-  }
+  if (!since_ms(args.since, req.since_ms)) return kExitUsage;
   return run_request(o, req, [](const json& r, const Style& s) { render_alerts(r, s, std::cout); });
+}
+
+int run_ledger_events(const GlobalOptions& o, const LedgerEventsArgs& args) {
+  protocol::LedgerEventsRequest req;
+  req.limit = args.limit;
+  if (!since_ms(args.since, req.since_ms)) return kExitUsage;
+  return run_request(o, req, [](const json& r, const Style& s) { render_ledger_events(r, s, std::cout); });
 }
 
 int run_history(const GlobalOptions& o, const std::string& agent, std::optional<uint32_t> months) {

@@ -36,6 +36,11 @@ struct AlertsArgs {
   std::optional<uint32_t> limit;
 };
 
+struct LedgerEventsArgs {
+  std::optional<std::string> since;  // unix ms or ISO-8601, see parse_time_ms
+  std::optional<uint32_t> limit;
+};
+
 struct ResetArgs {
   std::string agent;
   std::optional<std::string> provider;
@@ -69,6 +74,7 @@ int run_recommend(const GlobalOptions& o, const std::string& agent);
 int run_emergency_status(const GlobalOptions& o);
 int run_alerts(const GlobalOptions& o, const AlertsArgs& args);
 int run_history(const GlobalOptions& o, const std::string& agent, std::optional<uint32_t> months);
+int run_ledger_events(const GlobalOptions& o, const LedgerEventsArgs& args);
 int run_reset(const GlobalOptions& o, const ResetArgs& args);
 int run_call(const GlobalOptions& o, const CallArgs& args);
 // Prints events until SIGINT/SIGTERM or args.count events (event_stream.cpp).

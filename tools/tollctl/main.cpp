@@ -70,6 +70,9 @@ class Cli {
                                 if_given(limit_opt_, limit_)});
     }
     if (history_->parsed()) return t::run_history(o_, agent_, if_given(months_opt_, months_));
+    if (ledger_events_->parsed()) {
+      return t::run_ledger_events(o_, {if_given(ledger_since_opt_, since_), if_given(ledger_limit_opt_, limit_)});
+    }
     if (reset_->parsed()) return t::run_reset(o_, {agent_, if_given(provider_opt_reset_, provider_), yes_});
     if (call_->parsed()) {
       return t::run_call(o_, {agent_, prompt_, if_given(provider_opt_call_, provider_),
@@ -100,6 +103,11 @@ class Cli {
     history_->add_option("AGENT", agent_, "agent name")->required();
     months_opt_ = history_->add_option("--months", months_, "how many months (default 6)")
                       ->check(CLI::Range(1u, tollgate::protocol::kMaxHistoryMonths));
+    ledger_events_ = app.add_subcommand(
+        "ledger-events", "resets, month rollovers and crash recoveries, newest first (kept across restarts)");
+    ledger_since_opt_ = ledger_events_->add_option("--since", since_, "unix ms or ISO-8601 UTC date/time");
+    ledger_limit_opt_ = ledger_events_->add_option("--limit", limit_, "at most this many (default 100)")
+                            ->check(CLI::Range(1u, tollgate::protocol::kMaxLedgerEventsLimit));
   }
 
   void add_action_commands(CLI::App& app) {
@@ -132,9 +140,10 @@ class Cli {
   bool yes_ = false;
   std::vector<std::string> prefixes_;
   CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
-      *reset_, *call_, *events_, *keygen_;
-  CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *provider_opt_reset_,
-      *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_, *count_opt_, *keygen_out_;
+      *ledger_events_, *reset_, *call_, *events_, *keygen_;
+  CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *ledger_since_opt_,
+      *ledger_limit_opt_, *provider_opt_reset_, *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_,
+      *count_opt_, *keygen_out_;
 };
 
 }  // namespace

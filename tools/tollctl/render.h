@@ -65,6 +65,7 @@ void render_recommend(const std::string& agent, const nlohmann::json& reply, std
 void render_emergency_status(const nlohmann::json& reply, const Style& style, std::ostream& out);
 void render_alerts(const nlohmann::json& reply, const Style& style, std::ostream& out);
 void render_history(const nlohmann::json& reply, const Style& style, std::ostream& out);
+void render_ledger_events(const nlohmann::json& reply, const Style& style, std::ostream& out);
 void render_reset(const nlohmann::json& reply, std::ostream& out);
 // The text on `out`; provider, model, reason, tokens and cost on `info`.
 void render_call(const nlohmann::json& reply, std::ostream& out, std::ostream& info);

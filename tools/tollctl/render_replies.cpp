@@ -27,6 +27,40 @@ void print_global_providers(const json& providers, const Style& style, std::ostr
   t.print(out, style);
 }
 
+// "1,234" for a bare token count.
+std::string tokens_text(const json& n) { return field_tokens(json{{"n", n}}, "n"); }
+
+// What one `ledger` event says, by kind; a kind this tollctl does not know
+// (from a newer daemon) as its fields in JSON.
+std::string ledger_event_detail(const json& e) {
+  const std::string kind = field_str(e, "kind");
+  if (kind == "reset") {
+    std::string d = field_str(e, "ai_name") + " in " + field_str(e, "period") + ": cleared";
+    bool any = false;
+    for (const auto& [name, tokens] : member(e, "cleared").items()) {
+      d += (any ? ", " : " ") + name + " " + tokens_text(tokens);
+      any = true;
+    }
+    return any ? d : d + " nothing";
+  }
+  if (kind == "rollover") return field_str(e, "previous_period") + " -> " + field_str(e, "period");
+  if (kind == "recovered") {
+    std::string d = field_tokens(e, "total_tokens") + " tokens of reservations left by a crash charged:";
+    const json& entries = e.contains("entries") && e["entries"].is_array() ? e["entries"] : json::array();
+    bool any = false;
+    for (const auto& c : entries) {
+      d += std::string(any ? "," : "") + " " + field_str(c, "ai_name") + " " + field_str(c, "provider") + " " +
+           field_str(c, "period") + " " + field_tokens(c, "tokens");
+      any = true;
+    }
+    return d;
+  }
+  json rest = e.is_object() ? e : json::object();
+  rest.erase("kind");
+  rest.erase("at_ms");
+  return rest.dump();
+}
+
 }  // namespace
 
 void render_ping(const json& reply, const std::string& endpoint, std::ostream& out) {
@@ -160,7 +194,7 @@ void render_history(const json& reply, const Style& style, std::ostream& out) {
     headers.push_back(n);
     align += 'r';
   }
-  for (const char* h : {"TOTAL", "REQUESTS", "COST"}) {
+  for (const char* h : {"TOTAL", "CLEARED", "REQUESTS", "COST"}) {
     headers.push_back(h);
     align += 'r';
   }
@@ -168,12 +202,15 @@ void render_history(const json& reply, const Style& style, std::ostream& out) {
   for (const auto& m : months) {
     std::vector<std::string> row = {field_str(m, "period")};
     uint64_t requests = 0;
+    uint64_t cleared = 0;  // tokens resets removed from the month's usage
     for (const auto& n : names) {
       const json& p = member(member(m, "providers"), n.c_str());
       row.push_back(p.contains("used") ? field_tokens(p, "used") : "0");
       requests += static_cast<uint64_t>(field_num(p, "requests"));
+      cleared += static_cast<uint64_t>(field_num(p, "cleared"));
     }
     row.push_back(field_tokens(m, "total_tokens"));
+    row.push_back(tokens_text(cleared));
     row.push_back(std::to_string(requests));
     row.push_back(field_cost(m, "cost_usd"));
     t.add(std::move(row));
@@ -182,11 +219,25 @@ void render_history(const json& reply, const Style& style, std::ostream& out) {
   t.print(out, style);
 }
 
+void render_ledger_events(const json& reply, const Style& style, std::ostream& out) {
+  const json& list = reply.contains("events") && reply["events"].is_array() ? reply["events"] : json::array();
+  if (list.empty()) {
+    out << "no ledger events\n";
+    return;
+  }
+  Table t({"TIME (UTC)", "KIND", "WHAT"}, "lll");
+  for (const auto& e : list) {
+    t.add({format_time_ms(static_cast<int64_t>(field_num(e, "at_ms"))), field_str(e, "kind"),
+           ledger_event_detail(e)});
+  }
+  t.print(out, style);
+}
+
 void render_reset(const json& reply, std::ostream& out) {
   out << "reset " << field_str(reply, "ai_name") << " (" << field_str(reply, "period") << "): cleared";
   bool any = false;
   for (const auto& [name, tokens] : member(reply, "cleared").items()) {
-    out << (any ? ", " : " ") << name << " " << field_tokens(json{{"n", tokens}}, "n") << " tokens";
+    out << (any ? ", " : " ") << name << " " << tokens_text(tokens) << " tokens";
     any = true;
   }
   if (!any) out << " nothing";
