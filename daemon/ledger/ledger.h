@@ -2,8 +2,11 @@
 //
 // DESIGN
 // One LMDB environment in a directory (one per process: LMDB forbids
-// opening the same environment twice in a process). Named tables, keys
-// and values (the layout is versioned by meta.schema = kSchemaVersion):
+// opening the same environment twice in a process; tollgated also holds a
+// DataDirLock on the directory, data_dir_lock.h, so no other daemon opens
+// it). A map another process grew (MDB_MAP_RESIZED) is adopted by the next
+// transaction. Named tables, keys and values (the layout is versioned by
+// meta.schema = kSchemaVersion):
 //
 //   meta          ascii name          -> "schema" u32, "period" "YYYY-MM",
 //                                        "next_reservation" u64,
