@@ -42,7 +42,8 @@
 // other failure fails every operation of the batch with the Error and
 // makes the ledger degraded: later writes are refused until a probe write
 // (every probe_interval, or Ledger::probe) succeeds. Reads keep working.
-// MDB_PANIC logs and exits the process so systemd restarts it.
+// MDB_PANIC, from a batch or from a probe write, logs and exits the
+// process so systemd restarts it.
 //
 // Accounting (DESIGN.md "The ledger", PROTOCOL.md sections 3 and 4):
 // - reserve: used + reserved + amount <= limit for the agent budget and,
