@@ -24,6 +24,8 @@ std::string failure_code(const ProviderFailure& f) {
   return "provider_error";
 }
 
+Error shutdown_error() { return Error::internal("tollgated is shutting down"); }
+
 // Did the provider possibly serve (and bill) a request that failed? Then
 // its reservation is charged in full: usage is never undercounted. A
 // request none of whose bytes left (refused, unresolvable, failed TLS
@@ -107,7 +109,7 @@ void CallRun::plan() {
 
 void CallRun::next_step() {
   if (env_.stopping->load()) {
-    finish_error(Error::internal("tollgated is shutting down"));
+    finish_error(shutdown_error());
     return;
   }
   if (remaining_ms() <= 0) {
@@ -137,6 +139,13 @@ void CallRun::next_step() {
 }
 
 void CallRun::try_provider(const policy::PlanStep& step) {
+  // A retry whose wait ended because the daemon is stopping (the pool
+  // fires pending timers at shutdown) must not reserve: its request would
+  // never be sent, and nothing unsent may be charged.
+  if (env_.stopping->load()) {
+    finish_error(shutdown_error());
+    return;
+  }
   const int64_t now = env_.now_ms();
   auto admission = env_.runtime->admit(step.provider, now);
   for (auto& e : admission.events) events_.emplace_back(std::move(e));

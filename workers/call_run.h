@@ -11,6 +11,8 @@
 //                            may have served it), then retry with backoff
 //                            or go to the next candidate
 //   none left -> the rule-5 error
+//   stopping  -> "shutting down" before planning a step or reserving (a
+//                retry timer fired at shutdown reserves nothing)
 //
 // Every path ends a reservation exactly once: committed or released. Each
 // HTTP attempt has its own reservation, so a retry that no longer fits the
