@@ -116,6 +116,7 @@ std::optional<Skip> evaluate_provider(const SelectionInput& input, size_t index)
     return Skip{Reason::kFallbackNotConfigured, key_env(p) + " environment variable not set",
                 std::nullopt};
   }
+  if (p.unusable) return *p.unusable;
   if (p.exhausted) return budget_skip(p.name + ": budget exhausted for this period");
   // The last provider in the chain has nothing to fall back to: no threshold.
   const bool last = index + 1 == input.chain.size();
