@@ -17,6 +17,7 @@
 #include "daemon/dispatcher.h"
 #include "daemon/endpoint.h"
 #include "daemon/http_api.h"
+#include "daemon/ledger/data_dir_lock.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/metrics.h"
 #include "daemon/provider_runtime.h"
@@ -135,6 +136,15 @@ int main(int argc, char** argv) {
   tollgate::metrics::Registry registry;
   auto metrics = tollgate::metrics::register_daemon_metrics(registry);
   tollgate::RequestMetrics request_metrics(metrics);
+
+  // Before anything binds or opens the ledger: a second daemon on this
+  // directory would charge the first one's live reservations as leftovers
+  // of a crash. Held until main returns.
+  auto dir_lock = tollgate::ledger::DataDirLock::acquire(config->data_dir);
+  if (!dir_lock) {
+    spdlog::critical("{}", dir_lock.error().message);
+    return 2;
+  }
 
   zmq::context_t context(1);
   auto server = tollgate::Server::create(context, *config);

@@ -15,7 +15,8 @@ ProviderRuntime::ProviderRuntime(const Config& config,
                                  int64_t now_ms) {
   for (const auto& p : config.providers) {
     Entry e{policy::CircuitBreaker(circuit_settings(config)),
-            policy::RateWindow({p.rpm, p.rpd}), policy::utc_day(now_ms), 0, "", !p.api_key.empty()};
+            policy::RateWindow({p.rpm, p.rpd}), policy::utc_day(now_ms), 0, std::nullopt,
+            !p.api_key.empty()};
     if (auto it = day_counts.find(p.name); it != day_counts.end()) e.day_count = it->second;
     entries_.emplace(p.name, std::move(e));
   }
@@ -27,13 +28,14 @@ void ProviderRuntime::reconfigure(const Config& config) {
     auto it = entries_.find(p.name);
     if (it == entries_.end()) {
       entries_.emplace(p.name, Entry{policy::CircuitBreaker(circuit_settings(config)),
-                                     policy::RateWindow({p.rpm, p.rpd}), 0, 0, "",
+                                     policy::RateWindow({p.rpm, p.rpd}), 0, 0, std::nullopt,
                                      !p.api_key.empty()});
       continue;
     }
     it->second.breaker.set_settings(circuit_settings(config));
     it->second.window.set_limits({p.rpm, p.rpd});
     it->second.configured = !p.api_key.empty();
+    it->second.unusable.reset();
   }
 }
 
@@ -45,15 +47,13 @@ void ProviderRuntime::roll_day(Entry& e, int64_t now_ms) const {
   }
 }
 
-ProviderRuntime::View ProviderRuntime::view(const std::string& provider, int64_t now_ms,
-                                            const std::string& period) const {
+ProviderRuntime::View ProviderRuntime::view(const std::string& provider, int64_t now_ms) const {
   std::lock_guard lock(mu_);
   auto it = entries_.find(provider);
   if (it == entries_.end()) return {};
   Entry& e = it->second;
   roll_day(e, now_ms);
-  return {e.window.check(now_ms, e.day_count), e.breaker.would_allow(now_ms),
-          e.out_of_credit_period == period};
+  return {e.window.check(now_ms, e.day_count), e.breaker.would_allow(now_ms), e.unusable};
 }
 
 std::vector<protocol::ProviderEvent> ProviderRuntime::events_for(
@@ -104,7 +104,7 @@ std::vector<protocol::ProviderEvent> ProviderRuntime::record(const std::string& 
   auto& breaker = it->second.breaker;
   if (success) return events_for(provider, breaker.record_success(now_ms, permit));
   if (!policy::counts_toward_circuit(http_status)) {
-    breaker.abandon(permit);  // a 429 says nothing about the provider's health
+    breaker.abandon(permit);  // a 4xx says nothing about the provider's health
     return {};
   }
   return events_for(provider, breaker.record_failure(now_ms, permit));
@@ -116,10 +116,10 @@ void ProviderRuntime::abandon(const std::string& provider, const policy::Permit&
   if (it != entries_.end() && permit.allowed) it->second.breaker.abandon(permit);
 }
 
-void ProviderRuntime::mark_out_of_credit(const std::string& provider, const std::string& period) {
+void ProviderRuntime::mark_unusable(const std::string& provider, policy::Skip why) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(provider);
-  if (it != entries_.end()) it->second.out_of_credit_period = period;
+  if (it != entries_.end()) it->second.unusable = std::move(why);
 }
 
 protocol::ProviderState ProviderRuntime::state(const std::string& provider, int64_t now_ms) const {

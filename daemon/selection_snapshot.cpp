@@ -26,10 +26,10 @@ policy::SelectionInput selection_input(const Config& config, const ledger::Budge
       s.agent.limit = config.agent_limit(agent, p.name);
       s.global.limit = p.global_monthly_limit;
     }
-    auto view = runtime.view(p.name, now_ms, budgets.period);
+    auto view = runtime.view(p.name, now_ms);
     s.rate = view.rate;
     s.circuit_allows = view.circuit_allows;
-    s.exhausted = s.exhausted || view.out_of_credit;
+    s.unusable = std::move(view.unusable);
     in.chain.push_back(std::move(s));
   }
   return in;

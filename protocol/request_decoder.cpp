@@ -99,6 +99,9 @@ void read_messages(FieldReader& f, std::vector<ChatMessage>& out) {
     }
     out.push_back(std::move(msg));
   }
+  // Providers refuse a conversation that opens with the assistant's turn
+  // (Anthropic: 400): refused here, before anything is reserved or sent.
+  if (out.front().role != "user") f.fail("messages[0].role", "a conversation starts with a user message");
 }
 
 RequestBody decode_call(FieldReader& f, const DecodeLimits& limits) {

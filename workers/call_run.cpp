@@ -63,6 +63,29 @@ std::string failure_code(const ProviderFailure& f) {
   return "provider_error";
 }
 
+Error shutdown_error() { return Error::internal("tollgated is shutting down"); }
+
+// PROTOCOL.md section 3, rule 3: a provider that rejected its key or is out
+// of credit is passed over (the call moves on) and skipped until a reload.
+std::optional<policy::Skip> unusable_after(const std::string& provider, const ProviderFailure& f) {
+  if (f.kind == FailureKind::kAuth) {
+    return policy::Skip{policy::Reason::kFallbackError,
+                        provider + ": API key rejected (HTTP " + std::to_string(f.http_status) +
+                            "); skipped until a reload",
+                        std::nullopt};
+  }
+  if (f.kind == FailureKind::kOutOfCredit) {
+    return policy::Skip{policy::Reason::kFallbackThreshold,
+                        provider + ": the account is out of credit; skipped until a reload",
+                        std::nullopt};
+  }
+  return std::nullopt;
+}
+
+// A 4xx other than 429, key rejected or out of credit ends the call: no
+// retry, no fallback.
+bool ends_call(const ProviderFailure& f) { return f.kind == FailureKind::kBadRequest; }
+
 // Did the provider possibly serve (and bill) a request that failed? Then
 // its reservation is charged in full: usage is never undercounted. A
 // request none of whose bytes left (refused, unresolvable, failed TLS
@@ -147,7 +170,7 @@ void CallRun::plan() {
 
 void CallRun::next_step() {
   if (env_.stopping->load()) {
-    finish_error(Error::internal("tollgated is shutting down"));
+    finish_error(shutdown_error());
     return;
   }
   if (remaining_ms() <= 0) {
@@ -184,8 +207,11 @@ bool CallRun::last_in_chain(const std::string& provider) const {
 }
 
 void CallRun::try_provider(const policy::PlanStep& step) {
+  // A retry whose wait ended because the daemon is stopping (the pool
+  // fires pending timers at shutdown) must not reserve: its request would
+  // never be sent, and nothing unsent may be charged.
   if (env_.stopping->load()) {
-    finish_error(Error::internal("tollgated is shutting down"));
+    finish_error(shutdown_error());
     return;
   }
   const int64_t now = env_.now_ms();
@@ -228,7 +254,7 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
   if (!r->reserved()) {
     env_.runtime->abandon(current_.provider, permit_);
     if (env_.stopping->load() || (r->waited && env_.draining && env_.draining->load())) {
-      finish_error(Error::internal("tollgated is shutting down"));
+      finish_error(shutdown_error());
       return;
     }
     if (attempts_ > 0) {
@@ -321,11 +347,7 @@ void CallRun::on_response(const HttpResponse& response) {
     auto events = env_.runtime->record(current_.provider, permit_, false,
                                        static_cast<int>(result.failure.http_status), now);
     for (auto& e : events) events_.emplace_back(std::move(e));
-    if (result.failure.kind == FailureKind::kOutOfCredit) {
-      env_.runtime->mark_out_of_credit(current_.provider, period_);
-      spdlog::warn("{} says the account is out of credit; skipping it for {}: {}",
-                   current_.provider, period_, result.failure.message);
-    }
+    mark_if_refused(result.failure);
     attempt_failed(result.failure, may_have_served(result.failure, response));
     return;
   }
@@ -393,8 +415,22 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
   }
 }
 
+void CallRun::mark_if_refused(const ProviderFailure& failure) {
+  if (auto why = unusable_after(current_.provider, failure)) {
+    spdlog::warn("{}: {}", why->detail, failure.message);
+    env_.runtime->mark_unusable(current_.provider, std::move(*why));
+  }
+}
+
 void CallRun::retry_or_move_on() {
   const auto& failure = last_failure_;
+  if (ends_call(failure)) {
+    // Any other 4xx: the request itself is wrong, so every provider would
+    // refuse it too; the caller gets the provider's own words.
+    finish_error(Error::provider_error(current_.provider + " refused the request (not retried, " +
+                                       "no fallback): " + failure.message));
+    return;
+  }
   if (failure.retryable && attempts_ < spec_.config->max_attempts && !env_.stopping->load()) {
     auto backoff = policy::backoff_delay_ms(attempts_, kBackoffBaseMs, kBackoffCapMs,
                                             failure.retry_after_ms, remaining_ms(), worker_.jitter01());

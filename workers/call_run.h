@@ -14,8 +14,13 @@
 //           usage missing -> commit the reservation in full     -> reply
 //           failure       -> release (or commit in full when the provider
 //                            may have served it), then retry with backoff
-//                            or go to the next candidate
+//                            or go to the next candidate; key rejected or
+//                            out of credit: next candidate, and the
+//                            provider is skipped until a reload; any other
+//                            4xx but 429: the call ends, provider_error
 //   none left -> the rule-5 error
+//   stopping  -> "shutting down" before planning a step or reserving (a
+//                retry timer fired at shutdown reserves nothing)
 //
 // Every path ends a reservation exactly once: committed or released. Each
 // HTTP attempt has its own reservation, so a retry that no longer fits the
@@ -99,6 +104,8 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void on_response(const HttpResponse& response);
   void on_committed(const protocol::Result<ledger::CommitOutcome>& r);
   void attempt_failed(const ProviderFailure& failure, bool provider_may_have_served);
+  // Key rejected or out of credit: the provider is skipped until a reload.
+  void mark_if_refused(const ProviderFailure& failure);
   void retry_or_move_on();
   void give_up_provider(const std::string& code, const std::string& message);
   void finish_error(protocol::Error error);

@@ -343,7 +343,8 @@ void HttpClient::submit(HttpRequest request, HttpRequestOptions options, HttpCal
       ++impl_->pending;
     }
   }
-  if (t) {  // not queued: the client is stopping
+  if (t) {  // not queued: the client is stopping; nothing of it left
+    t->response.request_sent = false;
     fail(*t, "shutting down");
     return;
   }

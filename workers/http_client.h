@@ -10,7 +10,9 @@
 // response, with a transport error (timeout, refused, response over the size
 // cap), or with the error "shutting down" when stop() or the destructor
 // aborts it. A submit() after stop() invokes its callback immediately on the
-// calling thread with "shutting down".
+// calling thread with "shutting down" and request_sent false. request_sent
+// is true only for a transfer of which curl reports bytes sent
+// (CURLINFO_REQUEST_SIZE > 0).
 //
 // Connections: HTTP/1.1, kept alive in the multi handle's connection cache
 // and reused across transfers; HTTPS verified against the system CA bundle.

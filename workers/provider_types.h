@@ -60,9 +60,11 @@ struct HttpResponse {
   int curl_code = 0;       // CURLcode of the transfer; 0 = CURLE_OK
   bool timed_out = false;  // the connect or total timeout fired
   // Did any byte of the request leave (curl's CURLINFO_REQUEST_SIZE > 0)?
-  // False when the connection or the TLS handshake failed: the provider
-  // cannot have served it. Defaults to true, the safe side for charging.
-  bool request_sent = true;
+  // False until the HTTP client saw bytes go out: when the connection or
+  // the TLS handshake failed, when the transfer never started (queued at
+  // stop(), submitted after it) the provider cannot have served it, and a
+  // request that was never sent must never be charged.
+  bool request_sent = false;
   double total_time_ms = 0;
 
   bool transport_ok() const { return error.empty(); }

@@ -45,6 +45,14 @@ void fail_all(std::vector<WriteOp>& batch, const Error& error) {
   }
 }
 
+// LMDB's environment is unusable after MDB_PANIC (ledger.h): exit so that
+// systemd restarts tollgated, whose next open recovers from disk.
+[[noreturn]] void exit_on_panic(const std::string& dir, const std::string& what) {
+  spdlog::critical("ledger: LMDB panic in {} ({}); exiting so systemd restarts tollgated", dir, what);
+  spdlog::shutdown();
+  std::_Exit(EXIT_FAILURE);
+}
+
 bool is_probe(const WriteOp& op) { return std::holds_alternative<detail::ProbeOp>(op); }
 
 // Can applying `op` make room in a budget (so that waiters may now fit)?
@@ -167,12 +175,7 @@ void Ledger::Impl::run_batch(std::vector<WriteOp>& batch, detail::AdmissionClock
     if (rc == MDB_MAP_FULL && growths < kMaxGrowthsPerBatch && env->grow(options.max_map_bytes)) {
       continue;  // redo the whole batch in the bigger map
     }
-    if (rc == MDB_PANIC) {
-      spdlog::critical("ledger: LMDB panic in {} ({}); exiting so systemd restarts tollgated",
-                       env->dir(), what);
-      spdlog::shutdown();
-      std::_Exit(EXIT_FAILURE);
-    }
+    if (rc == MDB_PANIC) exit_on_panic(env->dir(), what);
     const std::string reason = "ledger write failed in " + env->dir() + ": " + what +
                                (rc > 0 ? std::string(": ") + mdb_strerror(rc) : std::string());
     set_degraded(reason);
@@ -187,7 +190,11 @@ bool Ledger::Impl::try_probe() {
   probe.emplace_back(detail::ProbeOp{});
   std::string what;
   double commit_seconds = 0;
-  if (try_batch(probe, {}, what, commit_seconds) != 0) return false;
+  const int rc = try_batch(probe, {}, what, commit_seconds);
+  // A panicked environment never recovers in this process: staying
+  // degraded would refuse calls until someone restarts it by hand.
+  if (rc == MDB_PANIC) exit_on_panic(env->dir(), what);
+  if (rc != 0) return false;
   clear_degraded();
   return true;
 }

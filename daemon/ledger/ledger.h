@@ -2,8 +2,11 @@
 //
 // DESIGN
 // One LMDB environment in a directory (one per process: LMDB forbids
-// opening the same environment twice in a process). Named tables, keys
-// and values (the layout is versioned by meta.schema = kSchemaVersion):
+// opening the same environment twice in a process; tollgated also holds a
+// DataDirLock on the directory, data_dir_lock.h, so no other daemon opens
+// it). A map another process grew (MDB_MAP_RESIZED) is adopted by the next
+// transaction. Named tables, keys and values (the layout is versioned by
+// meta.schema = kSchemaVersion):
 //
 //   meta          ascii name          -> "schema" u32, "period" "YYYY-MM",
 //                                        "next_reservation" u64,
@@ -42,7 +45,8 @@
 // other failure fails every operation of the batch with the Error and
 // makes the ledger degraded: later writes are refused until a probe write
 // (every probe_interval, or Ledger::probe) succeeds. Reads keep working.
-// MDB_PANIC logs and exits the process so systemd restarts it.
+// MDB_PANIC, from a batch or from a probe write, logs and exits the
+// process so systemd restarts it.
 //
 // Accounting (DESIGN.md "The ledger", PROTOCOL.md sections 3 and 4):
 // - reserve: budget.h fit() for the agent budget and, when the provider has

@@ -1,20 +1,35 @@
 #include "daemon/ledger/lmdb_env.h"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <memory>
+
+#include "daemon/ledger/data_dir_lock.h"
 
 namespace tollgate::ledger::detail {
 namespace {
 
 constexpr unsigned kMaxDbs = 16;
 constexpr unsigned kMaxReaders = 512;
+// Begins after another process grew the map; more than one in a row means
+// it keeps growing it while we try.
+constexpr int kMaxMapAdoptions = 8;
 
 std::string describe(int rc) { return mdb_strerror(rc); }
+
+// mdb_txn_begin, adopting a map another process grew. `lock` is the
+// caller's shared lock on env.resize_mu(), held on entry and on return.
+int begin_txn(const LmdbEnv& env, unsigned flags, MDB_txn** txn,
+              std::shared_lock<std::shared_mutex>& lock) {
+  int rc = mdb_txn_begin(env.env(), nullptr, flags, txn);
+  for (int n = 0; rc == MDB_MAP_RESIZED && n < kMaxMapAdoptions; ++n) {
+    lock.unlock();
+    env.adopt_map_size();
+    lock.lock();
+    rc = mdb_txn_begin(env.env(), nullptr, flags, txn);
+  }
+  return rc;
+}
 
 }  // namespace
 
@@ -28,14 +43,7 @@ void check(int rc, const char* what) {
 protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
                                                          size_t initial_map_bytes, bool durable) {
   using protocol::Error;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return Error::internal("cannot create ledger directory " + dir + ": " + ec.message());
-  }
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    return Error::internal("ledger directory " + dir + " is not writable: " + std::strerror(errno));
-  }
+  if (auto prepared = prepare_data_dir(dir); !prepared) return prepared.error();
   std::unique_ptr<LmdbEnv> self(new LmdbEnv());
   self->dir_ = dir;
   auto fail = [&](int rc, const char* what) {
@@ -106,6 +114,17 @@ bool LmdbEnv::grow(size_t max_bytes) {
   return true;
 }
 
+void LmdbEnv::adopt_map_size() const {
+  std::unique_lock lock(resize_mu_);  // no transaction is open in this process now
+  const size_t before = map_size();
+  const int rc = mdb_env_set_mapsize(env_, 0);
+  if (rc != 0) {
+    spdlog::error("ledger: adopting the map size another process set failed: {}", describe(rc));
+    return;
+  }
+  spdlog::info("ledger: another process grew the map; adopted {} bytes (was {})", map_size(), before);
+}
+
 int LmdbEnv::reader_check() {
   int dead = 0;
   mdb_reader_check(env_, &dead);
@@ -113,15 +132,15 @@ int LmdbEnv::reader_check() {
 }
 
 ReadTxn::ReadTxn(const LmdbEnv& env) : lock_(env.resize_mu()) {
-  check(mdb_txn_begin(env.env(), nullptr, MDB_RDONLY, &txn_), "mdb_txn_begin (read)");
+  check(begin_txn(env, MDB_RDONLY, &txn_, lock_), "mdb_txn_begin (read)");
 }
 
 ReadTxn::~ReadTxn() {
   if (txn_ != nullptr) mdb_txn_abort(txn_);
 }
 
-WriteTxn::WriteTxn(const LmdbEnv& env) {
-  check(mdb_txn_begin(env.env(), nullptr, 0, &txn_), "mdb_txn_begin (write)");
+WriteTxn::WriteTxn(const LmdbEnv& env) : lock_(env.resize_mu()) {
+  check(begin_txn(env, 0, &txn_, lock_), "mdb_txn_begin (write)");
 }
 
 WriteTxn::~WriteTxn() { abort(); }

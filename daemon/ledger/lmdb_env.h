@@ -1,11 +1,17 @@
 // Thin RAII layer over LMDB for the ledger (internal to tollgate_ledger).
 //
-// LmdbEnv owns the MDB_env and the table handles. Read transactions hold a
-// shared lock on resize_mu() for as long as they are open; grow() takes it
-// exclusively, because mdb_env_set_mapsize may only run while no
-// transaction is open in the process. Write transactions are begun only
-// by the ledger's writer thread, which is also the only caller of grow(),
-// so they need no lock.
+// LmdbEnv owns the MDB_env and the table handles. Every transaction holds
+// a shared lock on resize_mu() for as long as it is open; grow() and
+// adopt_map_size() take it exclusively, because mdb_env_set_mapsize may
+// only run while no transaction is open in the process. Write transactions
+// are begun only by the ledger's writer thread, which is also the only
+// caller of grow().
+//
+// Another process may grow the map (tollgated holds a lock on its data
+// directory, but LMDB tools such as mdb_load may still write): a
+// transaction that then finds the data beyond this process's map gets
+// MDB_MAP_RESIZED from mdb_txn_begin. ReadTxn and WriteTxn adopt the new
+// size (mdb_env_set_mapsize(env, 0)) and begin again.
 //
 // Helpers throw MdbError for an LMDB failure in the middle of a
 // transaction (MDB_MAP_FULL, I/O error...): the writer catches it at the
@@ -70,6 +76,10 @@ class LmdbEnv {
   bool grow(size_t max_bytes);
   // Clears reader slots of dead processes; returns how many.
   int reader_check();
+  // Another process grew the map: adopt its size. Takes resize_mu()
+  // exclusively, so the caller must hold no transaction. const: the map
+  // belongs to LMDB, not to this object's state.
+  void adopt_map_size() const;
 
  private:
   LmdbEnv() = default;
@@ -93,9 +103,11 @@ class ReadTxn {
   MDB_txn* txn_ = nullptr;
 };
 
-// A write transaction. commit() consumes it whatever the outcome (LMDB
-// frees a transaction whose commit failed), so the destructor aborts only
-// a transaction that was never committed.
+// A write transaction, holding a shared lock on the resize mutex until it
+// is destroyed (the writer thread's own grow() runs between transactions).
+// commit() consumes it whatever the outcome (LMDB frees a transaction whose
+// commit failed), so the destructor aborts only a transaction that was
+// never committed.
 class WriteTxn {
  public:
   explicit WriteTxn(const LmdbEnv& env);  // throws MdbError
@@ -107,6 +119,7 @@ class WriteTxn {
   void abort();
 
  private:
+  std::shared_lock<std::shared_mutex> lock_;  // released after the transaction ends
   MDB_txn* txn_ = nullptr;
 };
 

@@ -13,7 +13,7 @@ std::string_view circuit_state_name(CircuitState state) {
   return "closed";
 }
 
-bool counts_toward_circuit(int http_status) { return http_status != 429; }
+bool counts_toward_circuit(int http_status) { return http_status < 400 || http_status >= 500; }
 
 CircuitBreaker::CircuitBreaker(CircuitSettings settings) : settings_(settings) {}
 

@@ -7,12 +7,15 @@
 // TOLLGATE_CIRCUIT_OPEN_SECONDS (30); then one probe decides.
 //
 // What counts as a failure is the caller's decision, made before calling
-// record_failure: every failed HTTP attempt (5xx, 529, connection error,
-// transfer timeout, unparseable reply) EXCEPT a 429. A 429 means "slow
-// down", not "broken", so the caller records neither a failure nor a
-// success for it; the consecutive-failure count is left as it was. A
-// request that never reached the provider (reservation refused, local rate
-// limit) records nothing either; give back an unused probe with abandon().
+// record_failure: a failed HTTP attempt that says the provider is unwell
+// (5xx, 529, connection error, transfer timeout, an unparseable 2xx) and
+// never a 4xx answer. A 4xx is about the request or the account (400 bad
+// request, 401/403 key rejected, 429 slow down, out of credit), and one
+// client's bad requests must not open the circuit for every agent; so the
+// caller records neither a failure nor a success for it (abandon()) and the
+// consecutive-failure count is left as it was. A request that never
+// reached the provider (reservation refused, local rate limit) records
+// nothing either; give back an unused probe with abandon().
 //
 // Every call goes through a Permit from allow(). The permit carries the
 // breaker's generation: results of calls admitted before a state change
@@ -33,10 +36,11 @@ namespace tollgate::policy {
 
 enum class CircuitState { kClosed, kOpen, kHalfOpen };
 
-// The caller's rule for "failures other than 429": status is the HTTP
+// The caller's rule (PROTOCOL.md section 3, rule 3): status is the HTTP
 // status of a failed attempt, or 0 when there was no HTTP response
-// (connection error, transfer timeout). Only when this is true does the
-// caller call record_failure; for a 429 it records nothing.
+// (connection error, transfer timeout). True for everything but a 4xx;
+// only then does the caller call record_failure, and for a 4xx it records
+// nothing.
 bool counts_toward_circuit(int http_status);
 
 // The wire name used by provider_status and provider.<name> events:

@@ -37,7 +37,10 @@ std::optional<protocol::Error> rate_limited(const std::vector<AttemptRecord>& at
 std::optional<protocol::Error> provider_failed(const std::vector<AttemptRecord>& attempts) {
   const AttemptRecord* last = nullptr;
   for (const auto& r : attempts) {
-    if (r.outcome == Outcome::kError || skipped_for(r, Reason::kFallbackCircuitOpen)) last = &r;
+    if (r.outcome == Outcome::kError || skipped_for(r, Reason::kFallbackCircuitOpen) ||
+        skipped_for(r, Reason::kFallbackError)) {
+      last = &r;
+    }
   }
   if (last == nullptr) return std::nullopt;
   std::string detail = last->message;

@@ -70,7 +70,8 @@ inline constexpr std::string_view kOpenAi = "openai";
 // Rule 5, applied to every record of a call that no provider answered:
 // - rate_limited if any provider was skipped for its local rate limit;
 //   retry_after_ms = the smallest wait among them;
-// - else provider_error if any failed or had its circuit open; the
+// - else provider_error if any failed, had its circuit open or was
+//   skipped as failed earlier (fallback_error: its key was rejected); the
 //   message names the last such provider and its error;
 // - else budget_exhausted if any was skipped for its budget; the message
 //   names the agent and contains "both_exhausted" when anthropic and

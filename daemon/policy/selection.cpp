@@ -137,6 +137,7 @@ std::optional<Skip> evaluate_provider(const SelectionInput& input, size_t index)
     return Skip{Reason::kFallbackNotConfigured, key_env(p) + " environment variable not set",
                 std::nullopt};
   }
+  if (p.unusable) return *p.unusable;
   if (p.exhausted) {
     return budget_skip(needs(p.name, p.agent, input.needed) +
                        " budget exhausted for this period (" +

@@ -28,8 +28,9 @@
 //   order (usually openai); it is used up to 100% even when a preferred
 //   provider was moved in front of it.
 // - When several skip rules apply, the reason reported is the first of:
-//   not configured, budget (exhausted flag, threshold, reservation does not
-//   fit the agent's or the global budget), circuit open, rate limit. A
+//   not configured, unusable until reload (key rejected, out of credit),
+//   budget (exhausted flag, threshold, reservation does not fit the
+//   agent's or the global budget), circuit open, rate limit. A
 //   provider without budget is therefore never counted as rate limited,
 //   matching "rate_limited: every provider that has budget is at its local
 //   rate limit".
@@ -78,6 +79,13 @@ struct BudgetUsage {
   std::optional<uint64_t> limit;  // nullopt: no limit (usage still tracked)
 };
 
+// Why a provider cannot be used now.
+struct Skip {
+  Reason reason = Reason::kFallbackNotConfigured;
+  std::string detail;  // one line naming the provider and the numbers
+  std::optional<int64_t> retry_after_ms;  // rate-limit skips only
+};
+
 // One provider as selection sees it at now_ms.
 struct ProviderSnapshot {
   std::string name;
@@ -90,6 +98,10 @@ struct ProviderSnapshot {
   // The provider said it is out of credit, or one of the budgets is
   // exhausted (empty: ledger::exhausted()): a budget skip.
   bool exhausted = false;
+  // The provider refused this daemon and is skipped until a reload
+  // (ProviderRuntime::mark_unusable): key rejected (fallback_error), out of
+  // credit (fallback_threshold, a budget skip).
+  std::optional<Skip> unusable;
   RateDecision rate;            // RateWindow::check(now_ms, day_count)
   bool circuit_allows = true;   // CircuitBreaker::would_allow(now_ms)
 };
@@ -103,13 +115,6 @@ struct SelectionInput {
   uint64_t needed = 0;
   double fallback_threshold = 0.95;     // OPENAI_FALLBACK_THRESHOLD
   std::optional<std::string> preferred_provider;
-};
-
-// Why a provider cannot be used now.
-struct Skip {
-  Reason reason = Reason::kFallbackNotConfigured;
-  std::string detail;  // one line naming the provider and the numbers
-  std::optional<int64_t> retry_after_ms;  // rate-limit skips only
 };
 
 struct PlanStep {

@@ -1,6 +1,7 @@
 // The call path end to end: real tollgated, real fake-provider over HTTP.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <thread>
 
 #include "tests/integration/call_harness.h"
@@ -140,16 +141,76 @@ TEST_CASE("a 429 with Retry-After is retried after the wait it asks for") {
   CHECK(fake.stats()["anthropic"]["requests"] == 2);
 }
 
-TEST_CASE("a 400 from the provider is not retried") {
+TEST_CASE("a 400 from the provider ends the call with its message and is neither retried nor passed on") {
   FakeProviderProcess fake({"--fault", "anthropic:status=400:times=1"});
   TollgatedProcess d(fake.provider_env());
   zmq::context_t ctx;
   TestClient client(ctx, d.requests());
   auto reply = client.request(call_body("imperium", "hello"));
   INFO(reply.dump());
-  REQUIRE(reply["ok"] == true);
-  CHECK(reply["provider"] == "openai");
+  REQUIRE(reply["ok"] == false);
+  CHECK(reply["error"]["code"] == "provider_error");
+  const std::string message = reply["error"]["message"];
+  CHECK(message.find("anthropic HTTP 400 invalid_request_error: Invalid request") != std::string::npos);
   CHECK(fake.stats()["anthropic"]["requests"] == 1);
+  CHECK(fake.stats()["openai"]["requests"] == 0);
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(usage["providers"]["anthropic"]["used"] == 0);
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+}
+
+TEST_CASE("provider 400s never open the circuit for other calls") {
+  FakeProviderProcess fake({"--fault", "anthropic:status=400"});
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_CIRCUIT_FAILURES", "5"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  for (int i = 0; i < 7; ++i) {
+    auto r = client.request(call_body("mallory", "a request the provider refuses"));
+    INFO(r.dump());
+    CHECK(r["error"]["code"] == "provider_error");
+  }
+  CHECK(fake.stats()["anthropic"]["requests"] == 7);
+  auto status = client.request({{"op", "provider_status"}});
+  CHECK(status["providers"]["anthropic"]["circuit"] == "closed");
+  fake.set_faults(json::array());
+  auto good = client.request(call_body("imperium", "hello"));
+  INFO(good.dump());
+  REQUIRE(good["ok"] == true);
+  CHECK(good["provider"] == "anthropic");
+  CHECK(good["reason"] == "primary");
+}
+
+TEST_CASE("a rejected key passes the call to openai and anthropic is skipped until a reload") {
+  FakeProviderProcess fake({"--fault", "anthropic:status=401:times=1"});
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto first = client.request(call_body("imperium", "hello"));
+  INFO(first.dump());
+  REQUIRE(first["ok"] == true);
+  CHECK(first["provider"] == "openai");
+  CHECK(first["reason"] == "fallback_error");
+  CHECK(attempt_codes(first) == "anthropic:error:provider_error openai:ok ");
+
+  // The fault is spent, but anthropic is not asked again before a reload.
+  auto second = client.request(call_body("imperium", "hello again"));
+  INFO(second.dump());
+  REQUIRE(second["ok"] == true);
+  CHECK(attempt_codes(second) == "anthropic:skipped:fallback_error openai:ok ");
+  CHECK(fake.stats()["anthropic"]["requests"] == 1);
+  auto status = client.request({{"op", "provider_status"}, {"ai_name", "imperium"}});
+  INFO(status.dump());
+  CHECK(status["providers"]["anthropic"]["circuit"] == "closed");
+  CHECK(status["agents"][0]["providers"]["anthropic"]["available"] == false);
+  CHECK(status["agents"][0]["providers"]["anthropic"]["why"] == "fallback_error");
+
+  d.process().signal(SIGHUP);
+  REQUIRE(d.process().wait_for_line("configuration reloaded", scaled(10s)));
+  auto after = client.request(call_body("imperium", "new key"));
+  INFO(after.dump());
+  REQUIRE(after["ok"] == true);
+  CHECK(after["provider"] == "anthropic");
+  CHECK(after["reason"] == "primary");
 }
 
 TEST_CASE("the circuit opens after consecutive failures and closes after a good probe") {

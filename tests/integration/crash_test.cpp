@@ -140,3 +140,44 @@ TEST_CASE("SIGKILL under load from 100 clients never loses or leaks usage across
   // to recover (otherwise this test would not be testing recovery).
   CHECK(recovered_rounds > 0);
 }
+
+TEST_CASE("a second tollgated on the same data directory exits naming the first one's pid and charges nothing") {
+  TempDir data;
+  FakeProviderProcess fake({"--fault", "anthropic:delay_ms=20000"});
+  TollgatedProcess first(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data.path()}}));
+  zmq::context_t ctx;
+  TestClient caller(ctx, first.requests());
+  TestClient client(ctx, first.requests());
+  // A call in flight holds a reservation: what a second daemon's crash
+  // recovery would charge in full.
+  caller.send(call_body("imperium", "this call is still running", 100));
+  json u;
+  auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  do {
+    u = client.request({{"op", "usage"}, {"ai_name", "imperium"}});
+  } while (u["providers"]["anthropic"]["reserved"] == 0 && std::chrono::steady_clock::now() < deadline);
+  const uint64_t reserved = u["providers"]["anthropic"]["reserved"].get<uint64_t>();
+  REQUIRE(reserved > 0);
+
+  // Its own endpoints, the same data directory.
+  ChildProcess second(bin_dir() + "/tollgated", {},
+                      merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data.path()},
+                                                  {"TOLLGATE_LISTEN", "tcp://127.0.0.1:0"},
+                                                  {"TOLLGATE_EVENTS", "tcp://127.0.0.1:0"},
+                                                  {"TOLLGATE_HTTP", "off"}}));
+  auto status = second.wait_exit(scaled(20s));
+  const std::string out = second.output();
+  INFO(out);
+  REQUIRE(status.has_value());
+  CHECK(*status == 2);
+  CHECK(out.find("in use by another tollgated (pid " + std::to_string(first.process().pid()) + ",") !=
+        std::string::npos);
+  CHECK(out.find("ready") == std::string::npos);
+  CHECK(out.find("recovered") == std::string::npos);
+
+  // The first keeps serving, its reservation untouched.
+  auto after = client.request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(after["providers"]["anthropic"]["reserved"] == reserved);
+  CHECK(after["providers"]["anthropic"]["used"] == 0);
+  CHECK(client.request({{"op", "ping"}})["pid"] == first.process().pid());
+}

@@ -4,6 +4,7 @@
 // what the provider served.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <string>
 
 #include "tests/integration/call_harness.h"
@@ -225,4 +226,35 @@ TEST_CASE("a rejected API key appears in no reply and no event") {
     CHECK(everything.find(key) == std::string::npos);
   }
   // ~TollgatedProcess checks the log.
+}
+
+TEST_CASE("SIGTERM during a retry wait charges nothing for the retry that was never sent") {
+  TempDir data;
+  // One 503 asking for a wait longer than tollgated's 10 s drain at stop.
+  FakeProviderProcess fake({"--fault", "anthropic:status=503:retry_after=30:times=1"});
+  Env env = merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data.path()}});
+  {
+    TollgatedProcess d(env);
+    zmq::context_t ctx;
+    TestClient client(ctx, d.requests());
+    auto body = call_body(kAgent, "wait for me", 40);
+    body["timeout_ms"] = 120000;  // the retry fits in the deadline: the call waits
+    client.send(body);
+    // The 503's reservation is released, the retry timer set.
+    REQUIRE(d.process().wait_for_line("attempt 1 failed before it was served", scaled(20s)));
+    d.process().signal(SIGTERM);
+    auto status = d.process().wait_exit(scaled(60s));
+    INFO(d.process().output());
+    REQUIRE(status.has_value());
+    CHECK(*status == 0);
+  }
+  // Only the 503 reached the provider, and a 503 serves nothing.
+  CHECK(fake.stats()["anthropic"]["requests"] == 1);
+  TollgatedProcess again(env);
+  zmq::context_t ctx;
+  TestClient client(ctx, again.requests());
+  auto usage = check_ledger_consistent(client, fake);
+  CHECK(usage["providers"]["anthropic"]["used"] == 0);
+  CHECK(usage["providers"]["openai"]["used"] == 0);
+  CHECK(again.process().output().find("recovered") == std::string::npos);
 }

@@ -215,12 +215,27 @@ TEST_CASE("stop with transfers in flight calls every callback exactly once") {
   for (int i = 0; i < kSlow; ++i) {
     CHECK(calls[i] == 1);
     CHECK(got.response(i).error == "shutting down");
+    // They were on the wire: the provider may have served them.
+    CHECK(got.response(i).request_sent);
   }
   CHECK(client.pending() == 0);
 
-  // After stop a submission is answered at once, on this thread.
+  // After stop a submission is answered at once, on this thread, and says
+  // that nothing of it left (nothing to charge).
   client.submit(openai_request(fake, "late"), {}, got.callback(99));
   CHECK(got.calls()[99] == 1);
   CHECK(got.response(99).error == "shutting down");
+  CHECK_FALSE(got.response(99).request_sent);
   client.stop();  // idempotent
+}
+
+TEST_CASE("a response says its request was sent only once bytes of it left") {
+  CHECK_FALSE(HttpResponse{}.request_sent);
+  FakeProviderProcess fake;
+  HttpClient client;
+  Collector got;
+  client.submit(anthropic_request(fake, "sent"), {}, got.callback(0));
+  REQUIRE(got.wait_for(1));
+  CHECK(got.response(0).status == 200);
+  CHECK(got.response(0).request_sent);
 }

@@ -82,6 +82,17 @@ bool has(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// tollctl ARGS against the daemon at `endpoint`; `bound` is how long it may take.
+Run run_tollctl(const std::string& endpoint, std::vector<std::string> args, std::chrono::milliseconds bound) {
+  std::vector<std::string> all = {"--endpoint", endpoint};
+  all.insert(all.end(), args.begin(), args.end());
+  ChildProcess p(bin_dir() + "/tollctl", all, {});
+  auto status = p.wait_exit(scaled(bound));
+  INFO("tollctl output:\n" << p.output());
+  REQUIRE(status.has_value());
+  return {*status, p.output()};
+}
+
 }  // namespace
 
 TEST_CASE("tollctl status subcommands print tables naming the agents and their usage") {
@@ -231,6 +242,38 @@ TEST_CASE("tollctl call prints the text and how the call was routed") {
   INFO(too_many.output);
   CHECK(too_many.status == 1);
   CHECK(has(too_many.output, "tollctl: bad_request: max_tokens"));
+}
+
+TEST_CASE("tollctl call waits for a provider slower than its timeout and is charged what the provider reported") {
+  FakeProviderProcess fake({"--fault", "*:delay_ms=2500"});
+  TollgatedProcess d(fake.provider_env());
+  // --timeout bounds the wait for other ops; a call waits for its own
+  // deadline (the daemon's TOLLGATE_CALL_TIMEOUT_MS, 120 s).
+  Run r = run_tollctl(d.requests(), {"--json", "--timeout", "1000", "call", "guardian", "take your time"}, 30s);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  auto reply = json::parse(r.output);
+  CHECK(reply["provider"] == "anthropic");
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "guardian"}});
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+  CHECK(usage["providers"]["anthropic"]["used"] == reply["usage"]["total_tokens"]);
+  CHECK(usage["providers"]["anthropic"]["used"] == served(fake.stats(), "anthropic"));
+}
+
+TEST_CASE("tollctl call past its call timeout reports timeout with exit 4 and not as no answer") {
+  FakeProviderProcess fake({"--fault", "*:delay_ms=5000"});
+  TollgatedProcess d(fake.provider_env());
+  Run r = run_tollctl(d.requests(), {"call", "guardian", "too slow", "--call-timeout-ms", "500"}, 20s);
+  INFO(r.output);
+  CHECK(r.status == 4);
+  CHECK(has(r.output, "tollctl: timeout: "));
+  CHECK_FALSE(has(r.output, "no answer"));
+  Run help = run_tollctl(d.requests(), {"--help"}, 10s);
+  CHECK(help.status == 0);
+  CHECK(has(help.output, "4 the daemon"));
+  CHECK(has(run_tollctl(d.requests(), {"call", "--help"}, 10s).output, "--call-timeout-ms"));
 }
 
 TEST_CASE("tollctl events prints an event published after it connected") {

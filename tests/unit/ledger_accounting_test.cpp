@@ -2,6 +2,8 @@
 // temporary directory, with a fake clock (now_ms values).
 #include <catch2/catch.hpp>
 #include <lmdb.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -310,4 +312,30 @@ TEST_CASE("a failed commit degrades the ledger until a probe write succeeds") {
   CHECK_FALSE(l.degraded());
   CHECK(l.reserve("a1", "openai", 100, "w", kNov15)->reserved());
   CHECK(l.usage("a1", "2024-11").value()["openai"].reserved == 200);
+}
+
+TEST_CASE("an LMDB panic seen by the probe write of a degraded ledger exits the process") {
+  TempDir dir;
+  // The process exits: run the ledger in a child and look at how it ended.
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::atomic<int> fail_next{0};
+    LedgerOptions o;
+    o.dir = dir.path;
+    o.probe_interval = std::chrono::hours(1);  // only the explicit probe below
+    o.commit_fault = [&] { return fail_next.exchange(0); };
+    auto opened = Ledger::open(o, test_policy(10000, std::nullopt), kNov15);
+    if (!opened.ok()) _exit(10);
+    Ledger& l = *opened.value();
+    fail_next = EIO;
+    if (l.reserve("a1", "openai", 100, "x", kNov15).ok() || !l.degraded()) _exit(11);
+    fail_next = MDB_PANIC;
+    (void)l.probe();
+    _exit(12);  // still running: the panic was taken for an ordinary failure
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == EXIT_FAILURE);
 }

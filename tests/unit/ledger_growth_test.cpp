@@ -1,5 +1,8 @@
-// A tiny initial map fills and grows by itself with nothing lost.
+// A tiny initial map fills and grows by itself with nothing lost; a map
+// another process grew is adopted.
 #include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <optional>
 #include <string>
@@ -36,4 +39,91 @@ TEST_CASE("a tiny map grows when full and keeps every write") {
   CHECK(g.reserved == 7u * kAgents);
   CHECK(l.idempotency_get("agent-299", "key", kNov15)->value() == reply);
   CHECK_FALSE(l.degraded());
+}
+
+namespace {
+
+// Another process with the same ledger open: on each byte from the test it
+// writes about 3 MiB more (so its map grows well past the test's), then
+// answers one byte ('d' done, anything else failed). Forked before the test
+// opens anything, so it shares no LMDB state with it. Never returns.
+[[noreturn]] void run_growing_process(const std::string& dir, int go_fd, int done_fd) {
+  LedgerOptions o;
+  o.dir = dir;
+  o.initial_map_bytes = 256 * 1024;
+  o.recover_on_open = false;  // the test's reservations are not leftovers
+  char c = 0;
+  if (read(go_fd, &c, 1) != 1) _exit(3);
+  auto other = Ledger::open(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt), kNov15);
+  if (!other.ok()) _exit(4);
+  const std::string reply(8000, 'o');
+  for (int round = 0;; ++round) {
+    char answer = 'd';
+    for (int i = 0; i < 384; ++i) {
+      // (Built by appending: g++ 12 warns falsely about "r" + std::string.)
+      std::string key = std::to_string(round);
+      key.insert(key.begin(), 'r');
+      key += '-';
+      key += std::to_string(i);
+      if (!other.value()->idempotency_put("other", key, reply, kNov15 + 1000).ok()) answer = 'f';
+    }
+    if (write(done_fd, &answer, 1) != 1) _exit(5);
+    if (read(go_fd, &c, 1) != 1) _exit(0);  // the test closed the pipe: done
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a map grown by another process is adopted by the next write and the next read") {
+  TempDir dir;
+  int go[2], done[2];
+  REQUIRE(pipe(go) == 0);
+  REQUIRE(pipe(done) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(go[1]);
+    close(done[0]);
+    run_growing_process(dir.path, go[0], done[1]);
+  }
+  close(go[0]);
+  close(done[1]);
+  auto grow_elsewhere = [&] {
+    char c = 0;
+    REQUIRE(write(go[1], "g", 1) == 1);
+    REQUIRE(read(done[0], &c, 1) == 1);
+    REQUIRE(c == 'd');
+  };
+
+  LedgerOptions o;
+  o.dir = dir.path;
+  o.initial_map_bytes = 256 * 1024;
+  auto opened = open_ledger(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt));
+  auto& l = *opened;
+  REQUIRE(l.reserve("mine", "anthropic", 100, "before", kNov15)->reserved());
+  const size_t first_size = l.map_size();
+
+  grow_elsewhere();
+  auto r = l.reserve("mine", "anthropic", 100, "after", kNov15);
+  INFO((r.ok() ? std::string("write ok") : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r->reserved());
+  CHECK_FALSE(l.degraded());
+  CHECK(l.map_size() > first_size);
+  const size_t second_size = l.map_size();
+
+  grow_elsewhere();
+  auto stored = l.idempotency_get("other", "r1-383", kNov15);
+  INFO((stored.ok() ? std::string("read ok") : stored.error().message));
+  REQUIRE(stored.ok());
+  CHECK(stored->has_value());
+  CHECK(l.map_size() > second_size);
+  CHECK(l.usage("mine", "2024-11").value()["anthropic"].reserved == 200);
+
+  close(go[1]);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  close(done[0]);
 }

@@ -129,6 +129,43 @@ TEST_CASE("a 429 does not count toward the circuit") {
   CHECK(b.state(kT0) == CircuitState::kOpen);
 }
 
+TEST_CASE("failures that say the provider is unwell count toward the circuit") {
+  using tollgate::policy::counts_toward_circuit;
+  for (int status : {500, 502, 503, 504, 529, 501, 599}) {
+    INFO(status);
+    CHECK(counts_toward_circuit(status));
+  }
+  CHECK(counts_toward_circuit(0));    // connection error or transfer timeout
+  CHECK(counts_toward_circuit(200));  // a 2xx the provider's format does not explain
+}
+
+TEST_CASE("no 4xx answer counts toward the circuit") {
+  using tollgate::policy::counts_toward_circuit;
+  // About the request or the account: one client must not open the
+  // circuit for every agent.
+  for (int status : {400, 401, 402, 403, 404, 408, 409, 413, 422, 429, 499}) {
+    INFO(status);
+    CHECK_FALSE(counts_toward_circuit(status));
+  }
+}
+
+TEST_CASE("any number of 400s between server errors leaves the circuit closed") {
+  CircuitBreaker b;
+  auto attempt = [&](int status) {
+    Permit p = b.allow(kT0);
+    REQUIRE(p.allowed);
+    if (tollgate::policy::counts_toward_circuit(status)) {
+      (void)b.record_failure(kT0, p);
+    } else {
+      b.abandon(p);
+    }
+  };
+  for (int i = 0; i < 4; ++i) attempt(503);
+  for (int i = 0; i < 50; ++i) attempt(400);
+  CHECK(b.state(kT0) == CircuitState::kClosed);
+  CHECK(b.consecutive_failures() == 4);
+}
+
 TEST_CASE("results of calls admitted before the circuit opened are ignored") {
   CircuitBreaker b;
   Permit slow = b.allow(kT0);

@@ -110,6 +110,14 @@ TEST_CASE("an open circuit alone makes the final error provider_error") {
   CHECK(contains(e.message, "anthropic: circuit breaker is open"));
 }
 
+TEST_CASE("a provider skipped for a rejected key makes the final error provider_error") {
+  std::vector<AttemptRecord> records = {skipped("anthropic", Reason::kFallbackError),
+                                        skipped("openai", Reason::kFallbackThreshold)};
+  auto e = final_error("imperium", records);
+  CHECK(e.code == ErrorCode::kProviderError);
+  CHECK(contains(e.message, "anthropic: detail"));
+}
+
 TEST_CASE("both default providers out of budget give budget_exhausted with both_exhausted") {
   SelectionInput in = default_input();
   in.chain[kAnthropic].agent.used = 140000;

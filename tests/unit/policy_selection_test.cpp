@@ -325,3 +325,24 @@ TEST_CASE("reasons have their wire names") {
   CHECK(reason_name(Reason::kFallbackCircuitOpen) == "fallback_circuit_open");
   CHECK(reason_name(Reason::kFallbackNotConfigured) == "fallback_not_configured");
 }
+
+TEST_CASE("a provider that rejected its key is skipped with fallback_error before any other rule") {
+  SelectionInput in = default_input();
+  in.chain[kAnthropic].unusable =
+      tollgate::policy::Skip{Reason::kFallbackError, "anthropic: API key rejected (HTTP 401)", std::nullopt};
+  in.chain[kAnthropic].circuit_allows = false;  // would say circuit open
+  Plan plan = select_providers(in);
+  require_skip(plan, 0, "anthropic", Reason::kFallbackError);
+  CHECK(plan.steps[0].detail == "anthropic: API key rejected (HTTP 401)");
+  require_call(plan, 1, "openai", Reason::kFallbackError);
+}
+
+TEST_CASE("an unusable provider is not moved first as the preferred provider") {
+  SelectionInput in = default_input();
+  in.preferred_provider = "openai";
+  in.chain[kOpenAi].unusable =
+      tollgate::policy::Skip{Reason::kFallbackThreshold, "openai: the account is out of credit", std::nullopt};
+  Plan plan = select_providers(in);
+  require_call(plan, 0, "anthropic", Reason::kPrimary);
+  require_skip(plan, 1, "openai", Reason::kFallbackThreshold);
+}

@@ -107,6 +107,15 @@ TEST_CASE("messages must be a non-empty array of role and content maps") {
   CHECK(c.messages.size() == 2);
 }
 
+TEST_CASE("a conversation that opens with an assistant message gets bad_request naming messages 0 role") {
+  json j = {{"op", "call"}, {"ai_name", "a"}};
+  j["messages"] = {{{"role", "assistant"}, {"content", "I spoke first"}}, {{"role", "user"}, {"content", "x"}}};
+  require_bad(j, "messages[0].role: a conversation starts with a user message");
+  j["messages"] = {{{"role", "user"}, {"content", "x"}}, {{"role", "assistant"}, {"content", "y"}},
+                   {{"role", "assistant"}, {"content", "z"}}};
+  CHECK(require_ok<CallRequest>(j).messages.size() == 3);
+}
+
 TEST_CASE("a message map with a non-string key is rejected") {
   // {"op":"call","ai_name":"a","messages":[{1:2}]}
   auto d = decode_request(from_hex("83 a2 6f 70 a4 63 61 6c 6c a7 61 69 5f 6e 61 6d 65 a1 61"

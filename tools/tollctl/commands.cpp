@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <functional>
@@ -16,20 +17,23 @@ namespace {
 using nlohmann::json;
 using Render = std::function<void(const json& reply, const Style& style)>;
 
-// Sends `body`, maps the outcome to an exit code, and renders an ok reply.
-int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const Render& render) {
+// Sends `body`, waits up to wait_ms (default --timeout) for the reply, maps
+// the outcome to an exit code, and renders an ok reply.
+int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const Render& render,
+                std::optional<int64_t> wait_ms = std::nullopt) {
+  const int64_t wait = wait_ms.value_or(o.timeout_ms);
   std::optional<json> reply;
   try {
     zmq::context_t ctx(1);
     Client client(ctx, o.endpoint, o.curve);
-    reply = client.request(body, std::chrono::milliseconds(o.timeout_ms));
+    reply = client.request(body, std::chrono::milliseconds(wait));
   } catch (const zmq::error_t& e) {
     // A malformed endpoint is the user's argument.
     std::cerr << "tollctl: " << o.endpoint << ": " << e.what() << "\n";
     return kExitUsage;
   }
   if (!reply) {
-    std::cerr << "tollctl: no answer from " << o.endpoint << " within " << o.timeout_ms << " ms\n";
+    std::cerr << "tollctl: no answer from " << o.endpoint << " within " << wait << " ms\n";
     // A refused CurveZMQ handshake looks exactly like silence to a client.
     if (o.curve) {
       std::cerr << "tollctl: with --key: is this client's public key (" << o.curve->public_z85.substr(0, 8)
@@ -39,8 +43,10 @@ int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const
   }
   if (!(reply->contains("ok") && (*reply)["ok"] == true)) {
     const json& err = reply->contains("error") ? (*reply)["error"] : json::object();
-    std::cerr << "tollctl: " << field_str(err, "code") << ": " << field_str(err, "message") << "\n";
-    return kExitDaemonError;
+    const std::string code = field_str(err, "code");
+    std::cerr << "tollctl: " << code << ": " << field_str(err, "message") << "\n";
+    // The daemon gave up on the call at its deadline: not "no answer" (3).
+    return code == "timeout" ? kExitTimeout : kExitDaemonError;
   }
   if (o.json) {
     std::cout << reply->dump(2) << "\n";
@@ -60,6 +66,12 @@ bool since_ms(const std::optional<std::string>& since, std::optional<int64_t>& o
   std::cerr << "tollctl: --since " << *since
             << ": expected unix milliseconds or an ISO-8601 UTC date/time like 2026-11-27T01:36:00Z\n";
   return false;
+}
+
+// How long `call` waits for its reply: past the daemon's deadline for it.
+int64_t call_reply_wait_ms(const GlobalOptions& o, const CallArgs& args) {
+  return std::max<int64_t>(o.timeout_ms,
+                           args.call_timeout_ms.value_or(kDaemonCallTimeoutMs) + kCallReplyMarginMs);
 }
 
 // Asks on the terminal; true only for an answer starting with y or Y.
@@ -169,10 +181,12 @@ int run_call(const GlobalOptions& o, const CallArgs& args) {
   req.max_tokens = args.max_tokens;
   req.preferred_provider = args.provider;
   req.idempotency_key = args.idempotency_key;
-  // The daemon gives up when tollctl would, so an abandoned call is not
-  // left running (and charged) after tollctl exits.
-  req.timeout_ms = o.timeout_ms;
-  return run_request(o, req, [](const json& r, const Style&) { render_call(r, std::cout, std::cerr); });
+  // The daemon's deadline, not --timeout: a call cut at tollctl's short
+  // wait would be charged in full for a reply nobody reads.
+  req.timeout_ms = args.call_timeout_ms;
+  return run_request(
+      o, req, [](const json& r, const Style&) { render_call(r, std::cout, std::cerr); },
+      call_reply_wait_ms(o, args));
 }
 
 }  // namespace tollgate::tools

@@ -18,6 +18,15 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitDaemonError = 1;  // the daemon answered ok: false
 inline constexpr int kExitUsage = 2;        // bad arguments, refused confirmation
 inline constexpr int kExitNoAnswer = 3;     // no reply within --timeout
+inline constexpr int kExitTimeout = 4;      // the daemon answered `timeout`: the call's deadline passed
+
+// `call` does not send timeout_ms unless --call-timeout-ms is given, so the
+// daemon's TOLLGATE_CALL_TIMEOUT_MS applies (kDaemonCallTimeoutMs is its
+// default). tollctl waits for the reply that long plus kCallReplyMarginMs
+// (or --timeout, if longer): the daemon answers first, and a call it
+// charged is not reported as "no answer".
+inline constexpr int64_t kDaemonCallTimeoutMs = 120'000;
+inline constexpr int64_t kCallReplyMarginMs = 5'000;
 
 struct GlobalOptions {
   std::string endpoint = "tcp://127.0.0.1:5555";
@@ -54,6 +63,7 @@ struct CallArgs {
   std::optional<uint64_t> max_tokens;
   std::optional<std::string> system;
   std::optional<std::string> idempotency_key;
+  std::optional<int64_t> call_timeout_ms;  // sent as timeout_ms when given
 };
 
 struct EventsArgs {

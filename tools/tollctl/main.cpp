@@ -3,7 +3,8 @@
 // main wires CLI11 to the subcommands in commands.h; rendering lives in
 // render.h; CurveZMQ keys (--key, --server-key, keygen) in curve_client.h.
 // Exit codes: 0 ok, 1 the daemon answered an error (printed as
-// "tollctl: CODE: MESSAGE"), 2 usage error, 3 no answer within --timeout.
+// "tollctl: CODE: MESSAGE"), 2 usage error, 3 no answer within --timeout,
+// 4 the daemon answered `timeout` (a call's deadline passed).
 // CLI11 2.1 trips g++ 12's -Wnull-dereference inside its own templates.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
@@ -36,7 +37,8 @@ class Cli {
         ->capture_default_str();
     app.add_option("--events", o_.events_endpoint, "tollgated events endpoint ($TOLLGATE_EVENTS)")
         ->capture_default_str();
-    app.add_option("--timeout", o_.timeout_ms, "milliseconds to wait for an answer")
+    app.add_option("--timeout", o_.timeout_ms,
+                   "milliseconds to wait for an answer (call: at least its deadline + 5000)")
         ->capture_default_str()
         ->check(CLI::Range(1, static_cast<int>(tollgate::protocol::kMaxTimeoutMs)));
     app.add_flag("--json", o_.json, "print replies as JSON (events: one object per line)");
@@ -77,7 +79,8 @@ class Cli {
     if (call_->parsed()) {
       return t::run_call(o_, {agent_, prompt_, if_given(provider_opt_call_, provider_),
                               if_given(max_tokens_opt_, max_tokens_), if_given(system_opt_, system_),
-                              if_given(idem_opt_, idempotency_key_)});
+                              if_given(idem_opt_, idempotency_key_),
+                              if_given(call_timeout_opt_, call_timeout_ms_)});
     }
     if (events_->parsed()) return t::run_events(o_, {prefixes_, if_given(count_opt_, count_)});
     return tollgate::tools::kExitUsage;
@@ -123,6 +126,11 @@ class Cli {
                           ->check(CLI::PositiveNumber);
     system_opt_ = call_->add_option("--system", system_, "system prompt");
     idem_opt_ = call_->add_option("--idempotency-key", idempotency_key_, "repeat-safe key");
+    call_timeout_opt_ =
+        call_->add_option("--call-timeout-ms", call_timeout_ms_,
+                          "the call's deadline (timeout_ms); default: the daemon's "
+                          "TOLLGATE_CALL_TIMEOUT_MS. tollctl waits 5000 ms longer")
+            ->check(CLI::Range(int64_t{1}, tollgate::protocol::kMaxTimeoutMs));
     events_ = app.add_subcommand("events", "print events as they are published until interrupted");
     events_->add_option("PREFIX", prefixes_, "topic prefixes (default: all)");
     count_opt_ = events_->add_option("--count", count_, "exit after this many events")
@@ -137,19 +145,24 @@ class Cli {
   std::string agent_, since_, provider_, prompt_, system_, idempotency_key_, keygen_path_;
   uint32_t limit_ = 0, months_ = 0;
   uint64_t max_tokens_ = 0, count_ = 0;
+  int64_t call_timeout_ms_ = 0;
   bool yes_ = false;
   std::vector<std::string> prefixes_;
   CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
       *ledger_events_, *reset_, *call_, *events_, *keygen_;
   CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *ledger_since_opt_,
       *ledger_limit_opt_, *provider_opt_reset_, *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_,
-      *count_opt_, *keygen_out_;
+      *call_timeout_opt_, *count_opt_, *keygen_out_;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tollctl: query and operate tollgated"};
+  app.footer(
+      "Exit codes: 0 ok; 1 the daemon answered an error (tollctl: CODE: MESSAGE); 2 usage error;\n"
+      "3 no answer within --timeout (not running, wrong endpoint, key refused); 4 the daemon\n"
+      "answered timeout: the call's deadline (--call-timeout-ms or TOLLGATE_CALL_TIMEOUT_MS) passed.");
   Cli cli(app);
   try {
     app.parse(argc, argv);
