@@ -279,3 +279,28 @@ TEST_CASE("the fake exits cleanly on sigterm") {
   fake.process().signal(SIGTERM);
   CHECK(fake.process().wait_exit(std::chrono::seconds(10)) == 0);
 }
+
+TEST_CASE("count_tokens answers the input count that the messages endpoint then charges") {
+  FakeProviderProcess fake({"--tokenizer", "chars"});
+  httplib::Client c("127.0.0.1", fake.port());
+  // 4 CJK characters (12 bytes) and 6 digits: 10 characters in one message,
+  // plus "Be brief" (8) as system: 18 characters + 3 per message + 3.
+  json call = kAnthropicCall;
+  call["messages"][0]["content"] = "\xe6\xbc\xa2\xe5\xad\x97\xe6\xbc\xa2\xe5\xad\x97" "123456";
+  json count_body = call;
+  count_body.erase("max_tokens");
+  auto counted = post(c, "/v1/messages/count_tokens", anthropic_headers(), count_body);
+  REQUIRE(counted);
+  REQUIRE(counted->status == 200);
+  CHECK(json::parse(counted->body) == json{{"input_tokens", 24}});
+  auto r = post(c, "/v1/messages", anthropic_headers(), call);
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  CHECK(json::parse(r->body)["usage"]["input_tokens"] == 24);
+  CHECK(stats(c)["anthropic"]["count_requests"] == 1);
+  CHECK(stats(c)["anthropic"]["requests"] == 1);
+  // count_tokens takes no max_tokens, as the real endpoint.
+  auto bad = post(c, "/v1/messages/count_tokens", anthropic_headers(), call);
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+}

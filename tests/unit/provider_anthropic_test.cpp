@@ -264,3 +264,34 @@ TEST_CASE("api and kind names round trip") {
   CHECK(kind_name(FailureKind::kOutOfCredit) == "out_of_credit");
   CHECK(kind_name(FailureKind::kInvalidResponse) == "invalid_response");
 }
+
+TEST_CASE("an anthropic count request carries the model system and messages but no max_tokens") {
+  ProviderCall call = sample_call();
+  call.system = "Be brief";
+  auto req = build_count_request(kApi, call);
+  REQUIRE(req);
+  CHECK(req->url == "https://api.anthropic.com/v1/messages/count_tokens");
+  CHECK(req->body ==
+        R"({"messages":[{"content":"Hello","role":"user"},{"content":"Hi","role":"assistant"},)"
+        R"({"content":"Sum 2+2","role":"user"}],"model":"claude-sonnet-4","system":"Be brief"})");
+  CHECK_FALSE(build_count_request(ProviderApi::kOpenAi, call));
+}
+
+TEST_CASE("a count answer gives its input tokens only when it is a 200 with a count") {
+  HttpResponse ok;
+  ok.status = 200;
+  ok.body = R"({"input_tokens": 1234})";
+  CHECK(parse_count_response(ok) == 1234u);
+  HttpResponse no_count = ok;
+  no_count.body = R"({"tokens": 1})";
+  CHECK_FALSE(parse_count_response(no_count));
+  HttpResponse negative = ok;
+  negative.body = R"({"input_tokens": -5})";
+  CHECK_FALSE(parse_count_response(negative));
+  HttpResponse error = ok;
+  error.status = 429;
+  CHECK_FALSE(parse_count_response(error));
+  HttpResponse cut = ok;
+  cut.error = "connection reset";
+  CHECK_FALSE(parse_count_response(cut));
+}
