@@ -1,10 +1,13 @@
 #include "daemon/dispatcher.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "daemon/call_service.h"
+#include "daemon/name_match.h"
 #include "daemon/reports.h"
 
 namespace tollgate {
@@ -57,6 +60,7 @@ Dispatcher::Reply Dispatcher::reset(uint64_t token, const protocol::RequestId& i
     return protocol::encode_error_reply(
         id, Error::bad_request("provider: '" + *r.provider + "' is not a configured provider"));
   }
+  if (auto e = check_reset_target(r)) return protocol::encode_error_reply(id, *e);
   const int64_t now = now_();
   Mailbox& mailbox = mailbox_;
   ledger_.reset_async(r.ai_name, r.provider, now,
@@ -74,6 +78,20 @@ Dispatcher::Reply Dispatcher::reset(uint64_t token, const protocol::RequestId& i
                         mailbox.post(std::move(m));
                       });
   return std::nullopt;
+}
+
+std::optional<Error> Dispatcher::check_reset_target(const protocol::ResetRequest& r) const {
+  // A reset of an agent nobody ever charged is almost always a typo; it
+  // would also leave a phantom row in summary, the dashboard and /metrics.
+  if (r.force || config_->agents.count(r.ai_name)) return std::nullopt;
+  auto known = ledger_.all_agents();
+  if (!known) return Error::internal("ledger: " + known.error().message);
+  if (std::binary_search(known->begin(), known->end(), r.ai_name)) return std::nullopt;
+  std::vector<std::string> candidates = *known;
+  for (const auto& [name, agent] : config_->agents) candidates.push_back(name);
+  return Error::unknown_agent("reset: agent '" + r.ai_name + "' has no usage in the ledger" +
+                              did_you_mean(close_matches(r.ai_name, candidates)) +
+                              " (force: true resets it anyway)");
 }
 
 Dispatcher::Reply Dispatcher::call(uint64_t token, const protocol::RequestId& id,

@@ -60,6 +60,7 @@ class Dispatcher : public RequestHandler {
   using Reply = std::optional<std::string>;
   Reply ping(const protocol::RequestId& id) const;
   Reply reset(uint64_t token, const protocol::RequestId& id, const protocol::ResetRequest& r);
+  std::optional<protocol::Error> check_reset_target(const protocol::ResetRequest& r) const;
   Reply call(uint64_t token, const protocol::RequestId& id, protocol::CallRequest& r);
 
   // Reads the emergency state and tells the call service (shutdown or not).

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <set>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +48,37 @@ std::string error_json(const Error& e) {
 // Retry-After is in whole seconds: round the protocol's milliseconds up.
 void set_retry_after(httplib::Response& res, int64_t retry_after_ms) {
   res.set_header("Retry-After", std::to_string(std::max<int64_t>(0, (retry_after_ms + 999) / 1000)));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The methods a path takes ("GET, HEAD" or "POST"); "" for no such path.
+// Mirrors the routes install() registers.
+std::string allowed_methods(std::string_view path) {
+  static const std::set<std::string_view> kGetPaths = {
+      "/", "/healthz", "/readyz", "/metrics", "/index.html", "/app.js", "/style.css"};
+  static const std::set<std::string_view> kApiGet = {
+      "summary", "emergency-status", "provider-status", "alerts", "ledger-events"};
+  static const std::set<std::string_view> kApiGetWithName = {"provider-status", "ai", "recommend",
+                                                             "history"};
+  if (kGetPaths.count(path)) return "GET, HEAD";
+  constexpr std::string_view kPrefix = "/api/token-usage/";
+  if (!path.starts_with(kPrefix)) return "";
+  std::string_view rest = path.substr(kPrefix.size());
+  const size_t slash = rest.find('/');
+  const std::string_view head = rest.substr(0, slash);
+  if (slash == std::string_view::npos) {
+    if (kApiGet.count(head)) return "GET, HEAD";
+    return head == "test-ai-call" ? "POST" : "";
+  }
+  const std::string_view name = rest.substr(slash + 1);
+  if (name.empty() || name.find('/') != std::string_view::npos) return "";
+  if (kApiGetWithName.count(head)) return "GET, HEAD";
+  return head == "reset" ? "POST" : "";
 }
 
 bool is_form(const httplib::Request& req) {
@@ -204,11 +236,37 @@ void HttpApi::routes() {
                                             "8192 bytes; send JSON as application/json"));
     } else if (res.status == 413) {
       send_error(res, 413, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
+    } else if (res.status == 414) {
+      send_error(res, 414, Error::bad_request("the request URL is too long (over 8192 bytes)"));
+    } else if (req.method == "POST" && !req.has_header("Content-Length") &&
+               !req.has_header("Transfer-Encoding")) {
+      send_error(res, res.status,
+                 Error::bad_request("a POST needs a Content-Length header, even for an empty body"));
     } else {
       send_error(res, res.status,
-                 Error::bad_request("the HTTP request could not be read (a POST needs a "
-                                    "Content-Length header, even for an empty body)"));
+                 Error::bad_request("the HTTP request could not be read (a malformed request "
+                                    "line or header, or a header line over 8192 bytes)"));
     }
+  });
+  // Before any body is read: a method a path does not take gets 405 with
+  // Allow at once (a PUT without a body would otherwise wait for one).
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const std::string allow = allowed_methods(req.path);
+    const bool head_of_get = req.method == "HEAD" && allow == "GET, HEAD";
+    if (allow.empty()) {
+      if (req.method == "GET" || req.method == "POST" || req.method == "HEAD") {
+        return httplib::Server::HandlerResponse::Unhandled;  // 404 from the error handler
+      }
+      send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (allow.find(req.method) != std::string::npos || head_of_get) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("Allow", allow);
+    send_error(res, 405, Error::bad_request(req.method + " " + req.path + ": method not allowed; use " +
+                                            allow));
+    return httplib::Server::HandlerResponse::Handled;
   });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
@@ -303,8 +361,9 @@ bool HttpApi::authorized(const httplib::Request& req, httplib::Response& res) co
     return false;
   }
   const std::string header = req.get_header_value("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0 ||
+  // The scheme is case-insensitive (RFC 7235 section 2.1).
+  constexpr std::string_view kBearer = "bearer ";
+  if (header.size() <= kBearer.size() || !iequals(std::string_view(header).substr(0, kBearer.size()), kBearer) ||
       !constant_time_equal(std::string_view(header).substr(kBearer.size()), cfg->http_admin_token)) {
     res.set_header("WWW-Authenticate", "Bearer");
     send_error(res, 401, Error::unauthorized(
@@ -323,14 +382,30 @@ void HttpApi::admin_op(const httplib::Request& req, httplib::Response& res, cons
     // nlohmann parses any depth without recursing, but from_json recurses
     // per level: a 1 MiB body of '[' would overflow the stack. Deeper than
     // the decoder allows is refused here, with the decoder's message.
+    // A key given twice is refused, as the msgpack decoder refuses it
+    // (nlohmann would keep the last one silently).
     bool too_deep = false;
-    const auto depth_guard = [&](int depth, json::parse_event_t, json&) {
+    std::vector<std::set<std::string>> keys;  // per open object
+    std::optional<std::string> duplicate;
+    const auto guard = [&](int depth, json::parse_event_t event, json& parsed) {
       if (static_cast<size_t>(depth) > limits_.max_depth) too_deep = true;
+      if (event == json::parse_event_t::object_start) {
+        keys.emplace_back();
+      } else if (event == json::parse_event_t::object_end && !keys.empty()) {
+        keys.pop_back();
+      } else if (event == json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+                 !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
+        duplicate = (keys.size() == 1 ? "" : "request body: key ") + parsed.get<std::string>();
+      }
       return !too_deep;
     };
-    request = json::parse(req.body, depth_guard, /*allow_exceptions=*/false);
+    request = json::parse(req.body, guard, /*allow_exceptions=*/false);
     if (too_deep) {
       send_error(res, 400, protocol::too_deep("request body", limits_.max_depth));
+      return;
+    }
+    if (duplicate) {
+      send_error(res, 400, Error::bad_request(*duplicate + ": given more than once"));
       return;
     }
     if (request.is_discarded() || !request.is_object()) {

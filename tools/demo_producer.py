@@ -48,7 +48,7 @@ def print_events():
 
 # Let the subscription settle (ZeroMQ's slow joiner) with a harmless reset.
 for _ in range(100):
-    ask({"op": "reset", "ai_name": "demo-sync"})
+    ask({"op": "reset", "ai_name": "demo-sync", "force": True})
     if sub.poll(50):
         sub.recv_multipart()
         break

@@ -243,6 +243,9 @@ class Ledger {
   Result<BudgetSnapshot> snapshot(const std::string& agent, int64_t now_ms) const;
   // Agents with a usage row in the period, sorted.
   Result<std::vector<std::string>> agents(const std::string& period) const;
+  // Agents with a usage row in any period, sorted (one scan of the usage
+  // table: for admin ops, not the call path).
+  Result<std::vector<std::string>> all_agents() const;
   // Exactly `months` entries, newest (the current period) first.
   Result<std::vector<HistoryMonth>> history(const std::string& agent, size_t months,
                                             int64_t now_ms) const;

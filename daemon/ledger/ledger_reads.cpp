@@ -149,6 +149,19 @@ Result<std::vector<std::string>> Ledger::agents(const std::string& period) const
   });
 }
 
+Result<std::vector<std::string>> Ledger::all_agents() const {
+  const auto& env = *impl_->env;
+  return with_read<std::vector<std::string>>(env, [&](MDB_txn* txn) {
+    std::set<std::string> names;
+    Cursor cur(txn, env.tables().usage);
+    for (bool ok = cur.first(); ok; ok = cur.next()) {
+      const auto key = detail::parse_usage_key(cur.key());
+      if (key && key->scope != kGlobalScope) names.emplace(key->scope);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  });
+}
+
 Result<std::vector<HistoryMonth>> Ledger::history(const std::string& agent, size_t months,
                                                   int64_t now_ms) const {
   const auto& env = *impl_->env;

@@ -129,7 +129,7 @@ void EventCollector::poll(std::chrono::milliseconds timeout) {
 
 void EventCollector::sync(TestClient& client) {
   for (int i = 0; i < 100; ++i) {
-    client.request({{"op", "reset"}, {"ai_name", "zz-sync"}});
+    client.request({{"op", "reset"}, {"ai_name", "zz-sync"}, {"force", true}});
     poll(std::chrono::milliseconds(50));
     for (const auto& [topic, body] : events_) {
       if (topic == "ledger" && body.value("ai_name", "") == "zz-sync") {

@@ -110,7 +110,7 @@ std::optional<std::string> next_topic(zmq::socket_t& sub, std::chrono::milliseco
 }
 
 const json kPing = {{"op", "ping"}};
-const json kResetBob = {{"op", "reset"}, {"ai_name", "bob"}};
+const json kResetBob = {{"op", "reset"}, {"ai_name", "bob"}, {"force", true}};
 
 }  // namespace
 
@@ -299,7 +299,7 @@ TEST_CASE("tollctl keygen makes keys that tollctl and the daemon use") {
   };
   auto ping = tollctl(client_key, {"--server-key", server_key + ".pub", "ping"});
   CHECK(ping->wait_exit(kAnswer) == std::optional<int>(0));
-  auto reset = tollctl(client_key, {"reset", "bob", "--yes"},
+  auto reset = tollctl(client_key, {"reset", "bob", "--yes", "--force"},
                        {{"TOLLGATE_CURVE_SERVER_KEY", first_line(server_key + ".pub")}});
   CHECK(reset->wait_exit(kAnswer) == std::optional<int>(1));
   CHECK(reset->output().find("unauthorized") != std::string::npos);
@@ -308,7 +308,7 @@ TEST_CASE("tollctl keygen makes keys that tollctl and the daemon use") {
   auto events = tollctl(client_key, {"--server-key", server_key + ".pub", "--json", "events", "--count", "1"});
   std::optional<std::string> line;
   for (int i = 0; i < 100 && !line; ++i) {
-    auto admin_reset = tollctl(admin_key, {"--server-key", server_key + ".pub", "reset", "bob", "--yes"});
+    auto admin_reset = tollctl(admin_key, {"--server-key", server_key + ".pub", "reset", "bob", "--yes", "--force"});
     REQUIRE(admin_reset->wait_exit(kAnswer) == std::optional<int>(0));
     line = events->wait_for_line("\"topic\":\"ledger\"", std::chrono::milliseconds(100));
   }

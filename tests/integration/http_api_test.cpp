@@ -461,3 +461,51 @@ TEST_CASE("tollgated refuses to start when the HTTP port is taken and names TOLL
   CHECK(refused.output().find("TOLLGATE_HTTP=127.0.0.1:" + std::to_string(port)) != std::string::npos);
   CHECK(refused.output().find("ready") == std::string::npos);
 }
+
+TEST_CASE("HTTP edges get true errors the right methods a case-insensitive scheme and ZeroMQ's decoding") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(http_env(fake, {{"TOLLGATE_HTTP_ADMIN_TOKEN", kToken}}));
+  Http http(http_address(d));
+  httplib::Client raw("http://" + http_address(d));
+  raw.set_read_timeout(10, 0);
+
+  // A URL over httplib's 8 KiB limit: 414 that says so.
+  auto long_url = raw.Get((kApi + "/ai/" + std::string(9000, 'a')).c_str());
+  REQUIRE(long_url);
+  CHECK(long_url->status == 414);
+  CHECK(long_url->body.find("URL is too long") != std::string::npos);
+
+  // A method the path does not take: 405 with Allow, at once (a PUT with
+  // no body used to wait 5 s for one).
+  const auto started = std::chrono::steady_clock::now();
+  auto put = raw.Put((kApi + "/summary").c_str(), "", "application/json");
+  REQUIRE(put);
+  CHECK(put->status == 405);
+  CHECK(put->get_header_value("Allow") == "GET, HEAD");
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
+  auto get_reset = raw.Get((kApi + "/reset/alice").c_str());
+  REQUIRE(get_reset);
+  CHECK(get_reset->status == 405);
+  CHECK(get_reset->get_header_value("Allow") == "POST");
+  CHECK(json::parse(get_reset->body)["error"]["message"].get<std::string>().find("method not allowed") !=
+        std::string::npos);
+  auto del = raw.Delete("/nowhere");
+  REQUIRE(del);
+  CHECK(del->status == 404);
+
+  // "bearer" in lower case is the same scheme (RFC 7235).
+  httplib::Headers lower = {{"Authorization", std::string("bearer ") + kToken}};
+  auto reset = raw.Post((kApi + "/reset/alice").c_str(), lower, R"({"force": true})", "application/json");
+  REQUIRE(reset);
+  CHECK(reset->status == 200);
+
+  // A key given twice is refused, as over ZeroMQ.
+  auto [dup_status, dup] = http.post(kApi + "/test-ai-call",
+                                     R"({"ai_name":"alice","prompt":"a","prompt":"b"})", kToken);
+  CHECK(dup_status == 400);
+  CHECK(dup["error"]["message"] == "prompt: given more than once");
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto zmq_dup = client.request({{"op", "ping"}});  // the daemon still serves
+  CHECK(zmq_dup["ok"] == true);
+}

@@ -79,7 +79,7 @@ TEST_CASE("a subscriber that stops reading sees a gap in seq and recovers every 
   // event arrives.
   bool live = false;
   for (int i = 0; i < 100 && !live; ++i) {
-    REQUIRE(client.request({{"op", "reset"}, {"ai_name", "sync"}})["ok"] == true);
+    REQUIRE(client.request({{"op", "reset"}, {"ai_name", "sync"}, {"force", true}})["ok"] == true);
     live = sub.read(100ms).has_value();
   }
   REQUIRE(live);

@@ -148,3 +148,26 @@ TEST_CASE("a restart charges reservations left by a killed daemon and publishes 
   CHECK(u["providers"]["anthropic"]["used"].get<uint64_t>() > 100);
   CHECK(again.process().output().find("recovered") != std::string::npos);
 }
+
+TEST_CASE("a reset of an agent with no usage is refused naming close matches unless forced") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  REQUIRE(client.request(call_body("imperium", "hello", 10))["ok"] == true);
+  auto typo = client.request({{"op", "reset"}, {"ai_name", "imperum"}});
+  INFO(typo.dump());
+  CHECK(typo["ok"] == false);
+  CHECK(typo["error"]["code"] == "unknown_agent");
+  CHECK(typo["error"]["message"].get<std::string>().find("did you mean 'imperium'") !=
+        std::string::npos);
+  // Nothing was created: no phantom row in summary.
+  auto summary = client.request({{"op", "summary"}});
+  for (const auto& a : summary["agents"]) CHECK(a["ai_name"] != "imperum");
+  auto forced = client.request({{"op", "reset"}, {"ai_name", "imperum"}, {"force", true}});
+  CHECK(forced["ok"] == true);
+  // An agent with usage needs no force.
+  CHECK(client.request({{"op", "reset"}, {"ai_name", "imperium"}})["ok"] == true);
+  auto bad_force = client.request({{"op", "reset"}, {"ai_name", "imperium"}, {"force", "yes"}});
+  CHECK(bad_force["error"]["code"] == "bad_request");
+}

@@ -291,7 +291,10 @@ TEST_CASE("tollctl events prints an event published after it connected") {
     }
     INFO("tollctl events output:\n" << events.output());
     REQUIRE(status == 0);
-    const std::string out = events.output();
+    // The first line is on stderr: what it is waiting for.
+    std::string out = events.output();
+    REQUIRE(has(out, "tollctl: waiting for events from tollgated at " + f.events_endpoint()));
+    out = out.substr(out.find('\n') + 1);
     if (as_json) {
       auto line = json::parse(out.substr(0, out.find('\n')));
       CHECK(line["topic"] == "usage.guardian");
@@ -332,4 +335,32 @@ TEST_CASE("tables pad columns to the widest cell ignoring colour codes") {
   std::ostringstream out;
   t.print(out, tollgate::tools::Style{});
   CHECK(out.str() == "NAME       USED\nimperium  1,234\n\033[31mab\033[0m            5\n");
+}
+
+TEST_CASE("tollctl names an unknown command a bad max_tokens and a silent events endpoint plainly") {
+  Fixture f;
+  Run bogus = f.tollctl({"bogus"});
+  CHECK(bogus.status == 2);
+  CHECK(has(bogus.output, "unknown command 'bogus'"));
+  CHECK(has(bogus.output, "summary"));
+  Run zero = f.tollctl({"call", "guardian", "hi", "--max-tokens", "0"});
+  CHECK(zero.status == 2);
+  CHECK(has(zero.output, "--max-tokens 0: must be a whole number of at least 1"));
+  CHECK_FALSE(has(zero.output, "e+308"));
+  // Nobody publishes here: it says what it waits for, and --timeout bounds
+  // the wait for the first event.
+  Run silent = run_tollctl("tcp://127.0.0.1:9", {"--events", "tcp://127.0.0.1:9", "--timeout", "300", "events"},
+                           10s);
+  CHECK(silent.status == 3);
+  CHECK(has(silent.output, "waiting for events from tollgated at tcp://127.0.0.1:9"));
+  CHECK(has(silent.output, "no event from tcp://127.0.0.1:9 within 300 ms"));
+}
+
+TEST_CASE("tollctl requests carry ids unique across runs") {
+  Fixture f;
+  auto first = json::parse(f.tollctl({"--json", "ping"}).output);
+  auto second = json::parse(f.tollctl({"--json", "ping"}).output);
+  REQUIRE(first["id"].is_string());
+  CHECK(first["id"].get<std::string>().rfind("tollctl-", 0) == 0);
+  CHECK(first["id"] != second["id"]);
 }

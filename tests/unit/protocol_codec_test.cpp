@@ -39,7 +39,7 @@ std::vector<RequestBody> every_op() {
       EmergencyStatusRequest{},
       AlertsRequest{10000, 0, "*"},
       HistoryRequest{"imperium", 120},
-      ResetRequest{"imperium", "anthropic"},
+      ResetRequest{"imperium", "anthropic", true},
       LedgerEventsRequest{10000, 0},
   };
 }
@@ -66,7 +66,7 @@ TEST_CASE("every op round trips with only its required fields") {
       UsageRequest{"a"},      SummaryRequest{},
       ProviderStatusRequest{}, RecommendRequest{"a"},
       EmergencyStatusRequest{}, AlertsRequest{},
-      HistoryRequest{"a", std::nullopt}, ResetRequest{"a", std::nullopt},
+      HistoryRequest{"a", std::nullopt}, ResetRequest{"a", std::nullopt, false},
       LedgerEventsRequest{},
   };
   for (const auto& body : minimal) require_round_trip(RequestId{}, body);

@@ -134,7 +134,7 @@ TEST_CASE("random and mutated bodies decode to a request or an expected error") 
   CallRequest chat{.ai_name = "g", .messages = {{"user", "a"}, {"assistant", "b"}}, .system = "s",
                    .idempotency_key = "k", .timeout_ms = 5};
   for (const RequestBody& b : std::vector<RequestBody>{PingRequest{}, call, chat, AlertsRequest{3, 4, "*"},
-                                                       HistoryRequest{"a", 2}, ResetRequest{"a", "openai"},
+                                                       HistoryRequest{"a", 2}, ResetRequest{"a", "openai", false},
                                                        UsageRequest{"u"}, ProviderStatusRequest{}}) {
     valid.push_back(encode_request(RequestId::from_int(77), b));
     valid.push_back(encode_request(RequestId::from_string("req-1"), b));

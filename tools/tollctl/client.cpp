@@ -1,5 +1,9 @@
 #include "tools/tollctl/client.h"
 
+#include <unistd.h>
+
+#include <string>
+
 namespace tollgate::tools {
 
 Client::Client(zmq::context_t& context, const std::string& endpoint,
@@ -12,8 +16,10 @@ Client::Client(zmq::context_t& context, const std::string& endpoint,
 
 std::optional<nlohmann::json> Client::request(const protocol::RequestBody& body,
                                               std::chrono::milliseconds timeout) {
-  const int64_t id = next_id_++;
-  auto bytes = protocol::encode_request(protocol::RequestId::from_int(id), body);
+  // Unique across tollctl runs, so the daemon's log lines of two runs can
+  // be told apart: "tollctl-PID-N".
+  const std::string id = "tollctl-" + std::to_string(::getpid()) + "-" + std::to_string(next_id_++);
+  auto bytes = protocol::encode_request(protocol::RequestId::from_string(id), body);
   socket_.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
   socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
   const auto deadline = std::chrono::steady_clock::now() + timeout;

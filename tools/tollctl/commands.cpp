@@ -169,7 +169,7 @@ int run_reset(const GlobalOptions& o, const ResetArgs& args) {
       return kExitUsage;
     }
   }
-  return run_request(o, protocol::ResetRequest{args.agent, args.provider},
+  return run_request(o, protocol::ResetRequest{args.agent, args.provider, args.force},
                      [](const json& r, const Style&) { render_reset(r, std::cout); });
 }
 

@@ -54,6 +54,7 @@ struct ResetArgs {
   std::string agent;
   std::optional<std::string> provider;
   bool yes = false;
+  bool force = false;  // an agent with no usage in the ledger too
 };
 
 struct CallArgs {
@@ -69,6 +70,8 @@ struct CallArgs {
 struct EventsArgs {
   std::vector<std::string> prefixes;  // subscribe to everything when empty
   std::optional<uint64_t> count;      // exit after this many events
+  // --timeout given: no first event within it exits kExitNoAnswer.
+  std::optional<int> first_event_timeout_ms;
 };
 
 // Unix epoch milliseconds from "1764200000000" or an ISO-8601 UTC date or

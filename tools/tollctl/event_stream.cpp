@@ -2,6 +2,7 @@
 // per event as it arrives. SIGINT/SIGTERM only set a flag; the poll loop
 // wakes at least every kPollSlice to notice it and exits cleanly.
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 
@@ -71,7 +72,21 @@ int run_events(const GlobalOptions& o, const EventsArgs& args) {
       for (const auto& p : args.prefixes) sub.set(zmq::sockopt::subscribe, p);
     }
     sub.connect(o.events_endpoint);
+    // A SUB socket says nothing when nobody publishes: say what it waits for.
+    std::cerr << "tollctl: waiting for events from tollgated at " << o.events_endpoint
+              << (args.first_event_timeout_ms
+                      ? " (up to " + std::to_string(*args.first_event_timeout_ms) + " ms for the first)"
+                      : std::string(" (Ctrl-C stops)"))
+              << "\n";
+    const auto first_deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(args.first_event_timeout_ms.value_or(0));
     while (g_stop == 0 && (!args.count || printed < *args.count)) {
+      if (printed == 0 && args.first_event_timeout_ms &&
+          std::chrono::steady_clock::now() >= first_deadline) {
+        std::cerr << "tollctl: no event from " << o.events_endpoint << " within "
+                  << *args.first_event_timeout_ms << " ms (is tollgated running there?)\n";
+        return kExitNoAnswer;
+      }
       zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
       try {
         zmq::poll(&item, 1, kPollSlice);

@@ -37,7 +37,7 @@ class Cli {
         ->capture_default_str();
     app.add_option("--events", o_.events_endpoint, "tollgated events endpoint ($TOLLGATE_EVENTS)")
         ->capture_default_str();
-    app.add_option("--timeout", o_.timeout_ms,
+    timeout_opt_ = app.add_option("--timeout", o_.timeout_ms,
                    "milliseconds to wait for an answer (call: at least its deadline + 5000)")
         ->capture_default_str()
         ->check(CLI::Range(1, static_cast<int>(tollgate::protocol::kMaxTimeoutMs)));
@@ -75,14 +75,17 @@ class Cli {
     if (ledger_events_->parsed()) {
       return t::run_ledger_events(o_, {if_given(ledger_since_opt_, since_), if_given(ledger_limit_opt_, limit_)});
     }
-    if (reset_->parsed()) return t::run_reset(o_, {agent_, if_given(provider_opt_reset_, provider_), yes_});
+    if (reset_->parsed()) return t::run_reset(o_, {agent_, if_given(provider_opt_reset_, provider_), yes_, force_});
     if (call_->parsed()) {
       return t::run_call(o_, {agent_, prompt_, if_given(provider_opt_call_, provider_),
                               if_given(max_tokens_opt_, max_tokens_), if_given(system_opt_, system_),
                               if_given(idem_opt_, idempotency_key_),
                               if_given(call_timeout_opt_, call_timeout_ms_)});
     }
-    if (events_->parsed()) return t::run_events(o_, {prefixes_, if_given(count_opt_, count_)});
+    if (events_->parsed()) {
+      return t::run_events(o_, {prefixes_, if_given(count_opt_, count_),
+                                if_given(timeout_opt_, o_.timeout_ms)});
+    }
     return tollgate::tools::kExitUsage;
   }
 
@@ -118,12 +121,22 @@ class Cli {
     reset_->add_option("AGENT", agent_, "agent name")->required();
     provider_opt_reset_ = reset_->add_option("--provider", provider_, "only this provider");
     reset_->add_flag("--yes,-y", yes_, "do not ask");
+    reset_->add_flag("--force", force_, "reset an agent that has no usage in the ledger (a typo otherwise)");
     call_ = app.add_subcommand("call", "run a prompt through tollgated");
     call_->add_option("AGENT", agent_, "agent name")->required();
     call_->add_option("PROMPT", prompt_, "the prompt")->required();
     provider_opt_call_ = call_->add_option("--provider", provider_, "preferred provider");
-    max_tokens_opt_ = call_->add_option("--max-tokens", max_tokens_, "reply token limit")
-                          ->check(CLI::PositiveNumber);
+    // The daemon judges the upper bound (MAX_TOKENS_PER_REQUEST); here only
+    // "at least 1", said plainly (CLI::PositiveNumber printed a float range).
+    max_tokens_opt_ = call_->add_option("--max-tokens", max_tokens_, "reply token limit (at least 1)")
+                          ->check(CLI::Validator(
+                              [](const std::string& v) {
+                                return v.find_first_not_of("0123456789") == std::string::npos && !v.empty() &&
+                                               v.find_first_not_of('0') != std::string::npos
+                                           ? std::string()
+                                           : "--max-tokens " + v + ": must be a whole number of at least 1";
+                              },
+                              "", "whole number >= 1"));
     system_opt_ = call_->add_option("--system", system_, "system prompt");
     idem_opt_ = call_->add_option("--idempotency-key", idempotency_key_, "repeat-safe key");
     call_timeout_opt_ =
@@ -147,12 +160,13 @@ class Cli {
   uint64_t max_tokens_ = 0, count_ = 0;
   int64_t call_timeout_ms_ = 0;
   bool yes_ = false;
+  bool force_ = false;
   std::vector<std::string> prefixes_;
   CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
       *ledger_events_, *reset_, *call_, *events_, *keygen_;
   CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *ledger_since_opt_,
       *ledger_limit_opt_, *provider_opt_reset_, *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_,
-      *call_timeout_opt_, *count_opt_, *keygen_out_;
+      *call_timeout_opt_, *count_opt_, *keygen_out_, *timeout_opt_;
 };
 
 }  // namespace
@@ -167,6 +181,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // "tollctl bogus": CLI11 says only "A subcommand is required"; name the
+    // word it did not know and the commands it does.
+    if (app.get_subcommands().empty() && !app.remaining().empty() &&
+        dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+      std::string known;
+      for (const auto* sub : app.get_subcommands({})) known += (known.empty() ? "" : ", ") + sub->get_name();
+      std::cerr << "tollctl: unknown command '" << app.remaining().front() << "'; commands: " << known
+                << " (tollctl --help)\n";
+      return tollgate::tools::kExitUsage;
+    }
     const int rc = app.exit(e);
     return rc == 0 ? tollgate::tools::kExitOk : tollgate::tools::kExitUsage;
   }
