@@ -70,7 +70,11 @@ void Worker::run(std::stop_token stop) {
     if (timers_.empty()) {
       cv_.wait(lock, stop, [&] { return !tasks_.empty(); });
     } else {
-      cv_.wait_until(lock, stop, timers_.begin()->first, [&] { return !tasks_.empty(); });
+      // A copy: wait_until reads its deadline again after every wake-up,
+      // and flush_timers() may free the timer node meanwhile (the lock is
+      // released while waiting).
+      const auto next = timers_.begin()->first;
+      cv_.wait_until(lock, stop, next, [&] { return !tasks_.empty(); });
     }
   }
 }
