@@ -213,6 +213,8 @@ void BatchApplier::apply(CommitOp& op) {
   }
   const std::string akey = usage_key(res->period, res->agent, res->provider);
   const std::string gkey = usage_key(res->period, kGlobalScope, res->provider);
+  const uint64_t alimit = agent_limit(res->agent, res->provider);
+  uint64_t agent_used = 0;
   for (const std::string* key : {&akey, &gkey}) {
     UsageRow row = load_usage(txn_, t_, *key);
     row.reserved = minus(row.reserved, res->amount);
@@ -221,15 +223,31 @@ void BatchApplier::apply(CommitOp& op) {
     row.cost_usd += c.cost_usd;
     store_usage(txn_, t_, *key, row);
     if (key == &akey) {
-      check_levels(res->period, res->agent, res->provider, row.used,
-                   agent_limit(res->agent, res->provider), c.now_ms, out.alerts);
+      agent_used = row.used;
+      check_levels(res->period, res->agent, res->provider, row.used, alimit, c.now_ms, out.alerts);
     } else if (auto glimit = global_limit(res->provider)) {
       check_levels(res->period, kGlobalScope, res->provider, row.used, *glimit, c.now_ms,
                    out.alerts);
     }
   }
+  if (out.charged > res->amount) {
+    fire_over_reservation(*res, out.charged, agent_used, alimit, c.now_ms, out.alerts);
+  }
   kv_del(txn_, t_.reservations, rkey);
   op.result = std::move(out);
+}
+
+void BatchApplier::fire_over_reservation(const ReservationRecord& res, uint64_t charged,
+                                         uint64_t used, uint64_t limit, int64_t now_ms,
+                                         std::vector<Alert>& out) {
+  std::string message = "request " + res.request_id + " was charged " + std::to_string(charged) +
+                        " tokens, " + std::to_string(charged - res.amount) +
+                        " more than its reservation of " + std::to_string(res.amount) + " (" +
+                        who(res.agent, res.provider) + " in " + res.period +
+                        "): the reservation is meant to bound what a call can use, so budgets "
+                        "may be overrun; later ones this period are only logged";
+  fire(res.period, res.agent, res.provider, AlertLevel::kOverReservation, used, limit, now_ms,
+       std::move(message), out);
 }
 
 void BatchApplier::apply(ReleaseOp& op) {

@@ -190,7 +190,10 @@ std::optional<Alert> decode_alert(std::string_view bytes) {
   auto t = unpack<AlertTuple>(bytes, "alert");
   if (!t) return std::nullopt;
   auto& [level, ai_name, provider, threshold, pct, used, limit, period, at_ms, message, seq] = *t;
-  if (level < 1 || level > 4) return std::nullopt;
+  if (level < static_cast<uint8_t>(AlertLevel::kWarning) ||
+      level > static_cast<uint8_t>(AlertLevel::kOverReservation)) {
+    return std::nullopt;
+  }
   return Alert{static_cast<AlertLevel>(level), std::move(ai_name), std::move(provider), threshold,
                pct, used, limit, std::move(period), at_ms, std::move(message), seq};
 }
