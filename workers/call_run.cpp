@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "daemon/policy/backoff.h"
 #include "daemon/reports.h"
@@ -102,6 +103,17 @@ bool may_have_served(const ProviderFailure& f, const HttpResponse& r) {
   }
 }
 
+// Dollars for these tokens at the configured prices of `model`, else of
+// `fallback_model` (the model asked for, when the provider reports another
+// name); 0 when neither has a price.
+double priced(const Config& config, const std::string& model, const std::string& fallback_model,
+              uint64_t input_tokens, uint64_t output_tokens) {
+  auto price = config.prices.find(model);
+  if (price == config.prices.end()) price = config.prices.find(fallback_model);
+  if (price == config.prices.end()) return 0.0;
+  return ledger::cost_usd(price->second, input_tokens, output_tokens);
+}
+
 }  // namespace
 
 CallRun::CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker)
@@ -121,6 +133,11 @@ void CallRun::post(std::function<void(CallRun&)> step) {
 }
 
 int64_t CallRun::remaining_ms() const { return deadline_ms_ - env_.now_ms(); }
+
+std::pair<uint64_t, uint64_t> CallRun::full_charge() const {
+  const uint64_t out = std::min<uint64_t>(call_.max_tokens, amount_);
+  return {amount_ - out, out};
+}
 
 double CallRun::elapsed_ms() const {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - spec_.received)
@@ -238,6 +255,10 @@ void CallRun::try_provider(const policy::PlanStep& step) {
       std::clamp<int64_t>(remaining_ms(), 0, static_cast<int64_t>(spec_.config->admission_wait_ms));
   r.wait_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   if (!last_in_chain(step.provider)) r.soft_threshold = spec_.config->fallback_threshold;
+  // Crash recovery charges the whole reservation; it is priced like a
+  // charge in full here (full_charge).
+  const auto [full_in, full_out] = full_charge();
+  r.full_cost_usd = priced(*spec_.config, call_.model, call_.model, full_in, full_out);
   env_.ledger->reserve_async(std::move(r), [self = shared_from_this()](auto result) {
     self->worker_.post([self, result = std::move(result)] { self->on_reserved(result); });
   });
@@ -359,15 +380,10 @@ void CallRun::on_response(const HttpResponse& response) {
   if (result.status == ProviderResult::Status::kUsageMissing) {
     spdlog::warn("request {}: {} reported no usage; charging the reservation of {} tokens in full",
                  spec_.id.to_display(), current_.provider, amount_);
-    reply_.output_tokens = call_.max_tokens;
-    reply_.input_tokens = amount_ - call_.max_tokens;
+    std::tie(reply_.input_tokens, reply_.output_tokens) = full_charge();
   }
-  const auto& prices = spec_.config->prices;
-  auto price = prices.find(reply_.model);
-  if (price == prices.end()) price = prices.find(call_.model);
-  cost_usd_ = price == prices.end()
-                  ? 0.0
-                  : ledger::cost_usd(price->second, reply_.input_tokens, reply_.output_tokens);
+  cost_usd_ = priced(*spec_.config, reply_.model, call_.model, reply_.input_tokens,
+                     reply_.output_tokens);
   ledger::CommitRequest c{reservation_id_, reply_.input_tokens, reply_.output_tokens, cost_usd_, now};
   env_.ledger->commit_async(c, [self = shared_from_this()](auto r) {
     self->worker_.post([self, r = std::move(r)] { self->on_committed(r); });
@@ -385,12 +401,13 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
     // The provider may have served it: charge the reservation in full.
     spdlog::warn("request {}: {} failed after possibly serving it ({}); charging {} tokens",
                  spec_.id.to_display(), current_.provider, failure.message, amount_);
-    const uint64_t out = call_.max_tokens;
-    const uint64_t in = amount_ - out;
+    const auto [in, out] = full_charge();
+    // Priced like any charge: the model asked for, at its configured rates.
+    const double cost = priced(*spec_.config, call_.model, call_.model, in, out);
     events_.emplace_back(protocol::UsageEvent{spec_.request.ai_name, current_.provider,
-                                              call_.model, in, out, in + out, 0.0, attempt_ms(),
+                                              call_.model, in, out, in + out, cost, attempt_ms(),
                                               "unconfirmed", spec_.id, period_, now});
-    env_.ledger->commit_async({reservation, in, out, 0.0, now}, [self = shared_from_this()](auto r) {
+    env_.ledger->commit_async({reservation, in, out, cost, now}, [self = shared_from_this()](auto r) {
       self->worker_.post([self, r = std::move(r)] {
         if (!r) {
           self->finish_error(protocol::Error::internal("ledger: " + r.error().message));

@@ -37,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/config.h"
@@ -112,6 +113,9 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void finish_ok();
   void add_ledger_events(const std::vector<ledger::Alert>& alerts,
                          const std::optional<ledger::Rollover>& rollover);
+  // A charge of the whole reservation at current_ (amount_), as input and
+  // output: the output bound is max_tokens, the rest is input.
+  std::pair<uint64_t, uint64_t> full_charge() const;
   int64_t remaining_ms() const;
   double elapsed_ms() const;
   double attempt_ms() const;

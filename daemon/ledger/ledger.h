@@ -16,7 +16,9 @@
 //                                        cleared (u64) and cost_usd (f64),
 //                                        40 bytes, host byte order
 //   reservations  id u64 big-endian   -> msgpack [agent, provider, period,
-//                                        request_id, amount, created_ms]
+//                                        request_id, amount, created_ms,
+//                                        full_cost_usd]  (older records: the
+//                                        first six; added without a schema bump)
 //   alerts_fired  "YYYY-MM\0scope\0provider\0" + level byte -> at_ms i64
 //   alerts_log    at_ms i64 BE (sign-flipped) + log_seq u64 BE -> msgpack alert
 //   resets        at_ms BE + log_seq BE -> msgpack [at_ms, agent, provider,
@@ -72,8 +74,9 @@
 //   reached re-arm (so a ledger written by an older tollgated, which marked
 //   a budget exhausted when one reservation did not fit, is usable again).
 // - recovery at open charges every leftover reservation in full
-//   (reserved -> used, requests unchanged) and reports it per (agent,
-//   provider, period).
+//   (reserved -> used, requests unchanged, cost += the reservation's
+//   full_cost_usd; a record from before that field recovers at cost 0,
+//   with a warning) and reports it per (agent, provider, period).
 // - the period only moves forward: the first budget operation whose now_ms
 //   is in a later month than meta.period starts it and returns a Rollover.
 //   Operations with an earlier now_ms use the current period.
@@ -154,6 +157,9 @@ struct ReserveRequest {
   // The agent budget's soft threshold (the fallback threshold, for a
   // provider that is not the last in the chain); nullopt: none.
   std::optional<double> soft_threshold;
+  // What charging the whole amount would cost at the call's model prices.
+  // Kept with the reservation: crash recovery charges it with the tokens.
+  double full_cost_usd = 0;
 };
 
 struct CommitRequest {

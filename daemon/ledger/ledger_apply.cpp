@@ -182,7 +182,8 @@ void BatchApplier::apply(ReserveOp& op) {
   out.reservation_id = next_reservation_++;
   counters_dirty_ = true;
   kv_put(txn_, t_.reservations, u64_key(out.reservation_id),
-         encode_reservation({r.agent, r.provider, out.period, r.request_id, r.amount, r.now_ms}));
+         encode_reservation({r.agent, r.provider, out.period, r.request_id, r.amount, r.now_ms,
+                             r.full_cost_usd}));
   out.requests_today = bump_day(r.provider, r.now_ms);
   out.waited = op.waited;
   op.result = std::move(out);
@@ -361,6 +362,7 @@ void BatchApplier::apply(RecoverOp& op) {
   report.rollover = advance_period(op.now_ms);
   using Key = std::tuple<std::string, std::string, std::string>;  // period, agent, provider
   std::map<Key, RecoveredCharge> charges;
+  std::map<Key, double> costs;
   std::vector<std::string> keys;
   {
     Cursor cur(txn_, t_.reservations);
@@ -374,6 +376,13 @@ void BatchApplier::apply(RecoverOp& op) {
       c.period = res->period;
       c.tokens += res->amount;
       c.reservations += 1;
+      if (res->full_cost_usd) {
+        costs[Key{res->period, res->agent, res->provider}] += *res->full_cost_usd;
+      } else {
+        spdlog::warn("ledger: reservation of request {} ({} {}) was written by an older "
+                     "tollgated without its cost; its {} tokens are recovered at cost 0",
+                     res->request_id, res->agent, res->provider, res->amount);
+      }
     }
   }
   for (const auto& key : keys) kv_del(txn_, t_.reservations, key);
@@ -383,6 +392,7 @@ void BatchApplier::apply(RecoverOp& op) {
       UsageRow row = load_usage(txn_, t_, ukey);
       row.reserved = minus(row.reserved, c.tokens);
       row.used += c.tokens;  // the provider may have served it: never undercount
+      row.cost_usd += costs[key];
       store_usage(txn_, t_, ukey, row);
       if (scope != kGlobalScope) {
         check_levels(c.period, scope, c.provider, row.used, agent_limit(c.agent, c.provider),

@@ -75,6 +75,38 @@ TEST_CASE("a reply slower than the deadline ends in timeout and is charged in fu
   CHECK(usage["providers"]["anthropic"]["used"].get<uint64_t>() >= 30);
 }
 
+TEST_CASE("an attempt that times out after it was sent is charged in full at the model price") {
+  FakeProviderProcess fake({"--fault", "*:delay_ms=5000"});
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  EventCollector events(ctx, d.events());
+  events.sync(client);
+  auto body = call_body(kAgent, "slow and priced", 30);
+  body["timeout_ms"] = 400;
+  auto reply = client.request(body);
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == false);
+  CHECK(reply["error"]["code"] == "timeout");
+  REQUIRE(events.wait_until([](const auto& evs) {
+    for (const auto& e : evs) if (e.first == std::string("usage.") + kAgent) return true;
+    return false;
+  }, scaled(5s)));
+  auto charged = events.with_prefix(std::string("usage.") + kAgent);
+  REQUIRE(charged.size() == 1);
+  INFO(charged[0].dump());
+  CHECK(charged[0]["reason"] == "unconfirmed");
+  CHECK(charged[0]["output_tokens"] == 30);
+  // The default Anthropic model's price: $3 in, $15 out per million tokens.
+  const double expected = (charged[0]["input_tokens"].get<double>() * 3.0 +
+                           charged[0]["output_tokens"].get<double>() * 15.0) / 1e6;
+  CHECK(charged[0]["cost_usd"].get<double>() > 0);
+  CHECK(charged[0]["cost_usd"].get<double>() == Approx(expected));
+  auto usage = check_ledger_consistent(client, fake);
+  CHECK(usage["providers"]["anthropic"]["used"] == charged[0]["total_tokens"]);
+  CHECK(usage["providers"]["anthropic"]["cost_usd"].get<double>() == Approx(expected));
+}
+
 TEST_CASE("a truncated body is retried then falls back and the cut attempts are charged") {
   FakeProviderProcess fake({"--fault", "anthropic:truncate"});
   TollgatedProcess d(fake.provider_env());
@@ -108,8 +140,10 @@ TEST_CASE("a 200 answer without usage is charged the whole reservation and logge
   REQUIRE(reply["ok"] == true);
   CHECK(reply["provider"] == "anthropic");
   CHECK(reply["text"].get<std::string>().find("echo:") == 0);
-  // The reply reports what was charged: the output bound is max_tokens.
+  // The reply reports what was charged: the output bound is max_tokens,
+  // priced like any charge.
   CHECK(reply["usage"]["output_tokens"] == 40);
+  CHECK(reply["cost_usd"].get<double>() > 0);
   auto usage = check_ledger_consistent(client, fake);
   CHECK(usage["providers"]["anthropic"]["used"] == reply["usage"]["total_tokens"]);
   CHECK(d.process().output().find("reported no usage; charging the reservation") != std::string::npos);

@@ -184,6 +184,76 @@ TEST_CASE("reservations left open are charged in full when the ledger is reopene
   CHECK(usage_of(*again, "a1", "anthropic").used == 520);
 }
 
+namespace {
+
+// Puts a reservation record as a tollgated from before full_cost_usd wrote
+// it (msgpack [agent, provider, period, request_id, amount, created_ms])
+// into the closed ledger in dir.
+void put_old_reservation(const std::string& dir, uint64_t id, const std::string& agent,
+                         uint16_t amount) {
+  std::string v;
+  v.push_back(static_cast<char>(0x96));  // array of 6
+  for (const std::string& s : {agent, std::string("anthropic"), std::string("2024-11"),
+                               std::string("old-request")}) {
+    v.push_back(static_cast<char>(0xa0 | s.size()));  // fixstr
+    v += s;
+  }
+  v.push_back(static_cast<char>(0xcd));  // uint16
+  v.push_back(static_cast<char>(amount >> 8));
+  v.push_back(static_cast<char>(amount & 0xff));
+  v.push_back(0);  // created_ms 0 (positive fixint)
+  std::string k;
+  for (int shift = 56; shift >= 0; shift -= 8) k.push_back(static_cast<char>((id >> shift) & 0xff));
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 16);
+  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0640) == 0);
+  MDB_txn* txn = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  MDB_dbi dbi = 0;
+  REQUIRE(mdb_dbi_open(txn, "reservations", 0, &dbi) == 0);
+  MDB_val key{k.size(), k.data()};
+  MDB_val val{v.size(), v.data()};
+  REQUIRE(mdb_put(txn, dbi, &key, &val, 0) == 0);
+  REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+}
+
+}  // namespace
+
+TEST_CASE("recovery charges each leftover reservation its cost at full charge") {
+  TempDir dir;
+  {
+    auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+    auto first = reserve_request("a1", "anthropic", 3000, "x", kNov15);
+    first.full_cost_usd = 0.25;
+    REQUIRE(l->reserve(first)->reserved());
+    auto second = reserve_request("a1", "anthropic", 500, "y", kNov15);
+    second.full_cost_usd = 0.5;
+    REQUIRE(l->reserve(second)->reserved());
+    // A settled reservation's cost is the commit's, not its full cost.
+    auto settled = reserve_request("a1", "anthropic", 100, "z", kNov15);
+    settled.full_cost_usd = 9.0;
+    auto r = l->reserve(settled);
+    REQUIRE(l->commit(r->reservation_id, 10, 10, 0.01, kNov15).ok());
+  }
+  put_old_reservation(dir.path, 1000, "old", 400);
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  CHECK(l->report().recovered_tokens == 3900);
+  const auto a1 = usage_of(*l, "a1", "anthropic");
+  CHECK(a1.used == 3520);
+  CHECK(a1.reserved == 0);
+  CHECK(a1.cost_usd == Approx(0.76));
+  CHECK(usage_of(*l, "*", "anthropic").cost_usd == Approx(0.76));
+  // A record from before the cost was kept recovers its tokens at cost 0.
+  const auto old = usage_of(*l, "old", "anthropic");
+  CHECK(old.used == 400);
+  CHECK(old.cost_usd == 0.0);
+  auto history = l->history("a1", 1, kNov15);
+  REQUIRE(history.ok());
+  CHECK(history->front().cost_usd == Approx(0.76));
+}
+
 TEST_CASE("reset clears the agent usage and lowers the global usage by the same amount") {
   TempDir dir;
   auto l = open_ledger(dir.path, test_policy(10000, 50000));
