@@ -87,22 +87,6 @@ std::optional<policy::Skip> unusable_after(const std::string& provider, const Pr
 // retry, no fallback.
 bool ends_call(const ProviderFailure& f) { return f.kind == FailureKind::kBadRequest; }
 
-// Did the provider possibly serve (and bill) a request that failed? Then
-// its reservation is charged in full: usage is never undercounted. A
-// request none of whose bytes left (refused, unresolvable, failed TLS
-// handshake, connect timeout) cannot have been served.
-bool may_have_served(const ProviderFailure& f, const HttpResponse& r) {
-  switch (f.kind) {
-    case FailureKind::kInvalidResponse:
-      return true;
-    case FailureKind::kTimeout:
-    case FailureKind::kTransport:
-      return r.request_sent;
-    default:
-      return false;
-  }
-}
-
 // Dollars for these tokens at the configured prices of `model`, else of
 // `fallback_model` (the model asked for, when the provider reports another
 // name); 0 when neither has a price.
@@ -369,7 +353,8 @@ void CallRun::on_response(const HttpResponse& response) {
                                        static_cast<int>(result.failure.http_status), now);
     for (auto& e : events) events_.emplace_back(std::move(e));
     mark_if_refused(result.failure);
-    attempt_failed(result.failure, may_have_served(result.failure, response));
+    attempt_failed(result.failure, may_have_served(result.failure, response.request_sent,
+                                                   provider_->gateway_5xx_charged()));
     return;
   }
   for (auto& e : env_.runtime->record(current_.provider, permit_, true, 200, now)) {
