@@ -268,7 +268,9 @@ void BatchApplier::apply(ReleaseOp& op) {
     store_usage(txn_, t_, key, row);
   }
   kv_del(txn_, t_.reservations, rkey);
-  op.result = ReleaseOutcome{res->amount};
+  ReleaseOutcome out;
+  out.released = res->amount;
+  op.result = std::move(out);
 }
 
 void BatchApplier::rearm(const std::string& period, const std::string& scope,
