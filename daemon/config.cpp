@@ -104,6 +104,20 @@ class SettingReader {
     if (!r) error_ = r.error();
     else out = *r;
   }
+  // true, false, or auto (also empty): nullopt.
+  void optional_bool(const std::string& name, std::optional<bool>& out) {
+    const auto* v = find(name);
+    if (!v || error_) return;
+    std::string l = *v;
+    std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (l.empty() || l == "auto") {
+      out = std::nullopt;
+      return;
+    }
+    auto r = parse_bool(name, *v);
+    if (!r) error_ = bad_setting(name, *v, "must be true, false or auto");
+    else out = *r;
+  }
   void optional_uint(const std::string& name, std::optional<uint64_t>& out) {
     const auto* v = find(name);
     if (!v || error_ || v->empty()) return;
@@ -231,6 +245,24 @@ void read_builtin_provider(SettingReader& r, const std::string& prefix, Provider
   r.optional_uint(prefix + "GLOBAL_MONTHLY_LIMIT", p.global_monthly_limit);
   r.uint(prefix + "RPM", p.rpm, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
   r.uint(prefix + "RPD", p.rpd, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
+  r.optional_bool(prefix + "GATEWAY_5XX_SERVED", p.gateway_5xx_served);
+}
+
+// The host of a URL: after "scheme://" and any "user@", before the port,
+// path, query or fragment; lower case, without a trailing dot.
+std::string url_host(std::string_view url) {
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  if (!url.empty() && url.front() == '[') {
+    url = url.substr(0, url.find(']') + 1);  // an IPv6 literal keeps its colons
+  } else {
+    url = url.substr(0, url.find(':'));
+  }
+  std::string host(url);
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  return host;
 }
 
 Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
@@ -283,6 +315,17 @@ bool zmq_ephemeral(const std::string& endpoint) {
 }
 
 }  // namespace
+
+bool vendor_api_host(std::string_view api, std::string_view base_url) {
+  const std::string host = url_host(base_url);
+  if (api == "anthropic") return host == "api.anthropic.com";
+  if (api == "openai") return host == "api.openai.com";
+  return false;
+}
+
+bool ProviderConfig::gateway_5xx_charged() const {
+  return gateway_5xx_served.value_or(!vendor_api_host(api, base_url));
+}
 
 const ProviderConfig* Config::provider(const std::string& name) const {
   for (const auto& p : providers) {
@@ -373,9 +416,11 @@ Result<Config> load_config(const ConfigSources& sources) {
   Config c;
   SettingReader r(settings);
   ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
-                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400};
+                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400,
+                           std::nullopt};
   ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
-                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400};
+                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400,
+                        std::nullopt};
   read_builtin_provider(r, "ANTHROPIC_", anthropic);
   read_builtin_provider(r, "OPENAI_", openai);
   r.uint("OPENAI_MAX_TOKENS", c.default_max_tokens, 1, 1'000'000, "must be a whole number from 1");
@@ -476,7 +521,12 @@ std::string describe_config(const Config& c) {
       << "provider." << p.name << ".monthly_limit=" << p.monthly_limit << "\n"
       << "provider." << p.name << ".global_monthly_limit=" << opt(p.global_monthly_limit) << "\n"
       << "provider." << p.name << ".rpm=" << p.rpm << "\n"
-      << "provider." << p.name << ".rpd=" << p.rpd << "\n";
+      << "provider." << p.name << ".rpd=" << p.rpd << "\n"
+      << "provider." << p.name << ".gateway_5xx_served=" << (p.gateway_5xx_charged() ? "true" : "false")
+      << (p.gateway_5xx_served ? " (set)"
+          : vendor_api_host(p.api, p.base_url) ? " (auto: the vendor's own API host)"
+                                               : " (auto: not the vendor's own API host)")
+      << "\n";
   }
   for (const auto& [name, a] : c.agents) {
     for (const auto& [prov, lim] : a.monthly_limits) o << "agent." << name << "." << prov << "=" << lim << "\n";

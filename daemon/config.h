@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/ledger/budget.h"
@@ -30,7 +31,22 @@ struct ProviderConfig {
   std::optional<uint64_t> global_monthly_limit;  // all agents; nullopt = unlimited
   uint32_t rpm = 42;                           // requests per minute, 0 = unlimited
   uint32_t rpd = 3400;                         // requests per UTC day, 0 = unlimited
+  // May a 502 or 504 answer to a sent request have been served upstream
+  // (then it is charged in full)? *_GATEWAY_5XX_SERVED, TOML
+  // gateway_5xx_served; nullopt ("auto"): decided by the base URL's host.
+  std::optional<bool> gateway_5xx_served;
+
+  // gateway_5xx_served, or when it is not set: true unless base_url's host
+  // is the vendor's own API host (vendor_api_host).
+  bool gateway_5xx_charged() const;
 };
+
+// Is base_url's host the vendor's own API host for this wire format
+// (api.anthropic.com for "anthropic", api.openai.com for "openai", the
+// defaults)? Those hosts answer 502/504 only for requests they did not
+// serve; anything else (a proxy, another gateway, a compatible service)
+// may have served the request behind it.
+bool vendor_api_host(std::string_view api, std::string_view base_url);
 
 // Per-agent overrides from the TOML file ([agents.NAME]).
 struct AgentConfig {

@@ -49,12 +49,24 @@ void setup_logging(const std::string& level) {
 }
 
 tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledger(
-    const tollgate::Config& config, tollgate::metrics::DaemonMetrics& metrics) {
+    const tollgate::Config& config, tollgate::metrics::DaemonMetrics& metrics,
+    tollgate::Mailbox& mailbox) {
   tollgate::ledger::LedgerOptions options;
   options.dir = config.data_dir;
   options.on_batch = [&metrics](size_t ops, double commit_seconds) {
     metrics.ledger_batch_ops.observe(static_cast<double>(ops));
     metrics.ledger_fsync_duration.observe(commit_seconds);
+  };
+  // A commit kept while the ledger was degraded, applied once it recovered:
+  // its alerts (and a rollover it started) are published then.
+  options.on_late_settlement = [&mailbox](const tollgate::ledger::LateSettlement& late) {
+    if (!late.commit) return;
+    tollgate::LoopMessage m;
+    if (late.commit->rollover) {
+      m.events.emplace_back(tollgate::rollover_event(*late.commit->rollover, tollgate::system_now_ms()));
+    }
+    tollgate::append_alert_events(late.commit->alerts, m.events);
+    if (!m.events.empty()) mailbox.post(std::move(m));
   };
   return tollgate::ledger::Ledger::open(options, tollgate::budget_policy(config),
                                         tollgate::system_now_ms());
@@ -152,7 +164,7 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", server.error().message);
     return 1;
   }
-  auto ledger = open_ledger(*config, metrics);
+  auto ledger = open_ledger(*config, metrics, (*server)->mailbox());
   if (!ledger) {
     spdlog::critical("{}", ledger.error().message);
     return 1;

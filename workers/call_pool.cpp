@@ -45,6 +45,9 @@ CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& ma
   env_.finish = [this](const CallSpec& spec, LoopMessage m, std::optional<protocol::CallReply> r) {
     finish(spec, std::move(m), std::move(r));
   };
+  env_.publish = [this](std::vector<protocol::Event> events) {
+    mailbox_.post({0, std::nullopt, std::move(events), {}});
+  };
   for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
     workers_.push_back(std::make_unique<Worker>());
   }

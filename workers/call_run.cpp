@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "daemon/policy/backoff.h"
 #include "daemon/reports.h"
@@ -20,6 +21,9 @@ constexpr int64_t kBackoffBaseMs = 200;
 constexpr int64_t kBackoffCapMs = 5000;
 constexpr int64_t kConnectTimeoutMs = 10000;
 constexpr int64_t kCountTimeoutMs = 10000;
+// How long past the deadline a ledger operation started at the deadline may
+// take before the call is answered `timeout` anyway.
+constexpr int64_t kLedgerGraceMs = 1000;
 
 // The input bound from the provider's own count: count_tokens is documented
 // as an estimate that may differ a little from what the call reports, so a
@@ -86,20 +90,15 @@ std::optional<policy::Skip> unusable_after(const std::string& provider, const Pr
 // retry, no fallback.
 bool ends_call(const ProviderFailure& f) { return f.kind == FailureKind::kBadRequest; }
 
-// Did the provider possibly serve (and bill) a request that failed? Then
-// its reservation is charged in full: usage is never undercounted. A
-// request none of whose bytes left (refused, unresolvable, failed TLS
-// handshake, connect timeout) cannot have been served.
-bool may_have_served(const ProviderFailure& f, const HttpResponse& r) {
-  switch (f.kind) {
-    case FailureKind::kInvalidResponse:
-      return true;
-    case FailureKind::kTimeout:
-    case FailureKind::kTransport:
-      return r.request_sent;
-    default:
-      return false;
-  }
+// Dollars for these tokens at the configured prices of `model`, else of
+// `fallback_model` (the model asked for, when the provider reports another
+// name); 0 when neither has a price.
+double priced(const Config& config, const std::string& model, const std::string& fallback_model,
+              uint64_t input_tokens, uint64_t output_tokens) {
+  auto price = config.prices.find(model);
+  if (price == config.prices.end()) price = config.prices.find(fallback_model);
+  if (price == config.prices.end()) return 0.0;
+  return ledger::cost_usd(price->second, input_tokens, output_tokens);
 }
 
 }  // namespace
@@ -120,7 +119,26 @@ void CallRun::post(std::function<void(CallRun&)> step) {
   worker_.post([self = shared_from_this(), step = std::move(step)] { step(*self); });
 }
 
+template <class T>
+ledger::Callback<T> CallRun::await_ledger(const char* what,
+                                          void (CallRun::*step)(const protocol::Result<T>&)) {
+  ledger_wait_ = what;
+  ledger_wait_since_ms_ = env_.now_ms();
+  arm_deadline(remaining_ms());
+  return [self = shared_from_this(), step](protocol::Result<T> r) {
+    self->worker_.post([self, step, r = std::move(r)] {
+      self->ledger_wait_ = nullptr;
+      ((*self).*step)(r);
+    });
+  };
+}
+
 int64_t CallRun::remaining_ms() const { return deadline_ms_ - env_.now_ms(); }
+
+std::pair<uint64_t, uint64_t> CallRun::full_charge() const {
+  const uint64_t out = std::min<uint64_t>(call_.max_tokens, amount_);
+  return {amount_ - out, out};
+}
 
 double CallRun::elapsed_ms() const {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - spec_.received)
@@ -238,12 +256,21 @@ void CallRun::try_provider(const policy::PlanStep& step) {
       std::clamp<int64_t>(remaining_ms(), 0, static_cast<int64_t>(spec_.config->admission_wait_ms));
   r.wait_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   if (!last_in_chain(step.provider)) r.soft_threshold = spec_.config->fallback_threshold;
-  env_.ledger->reserve_async(std::move(r), [self = shared_from_this()](auto result) {
-    self->worker_.post([self, result = std::move(result)] { self->on_reserved(result); });
-  });
+  // Crash recovery charges the whole reservation; it is priced like a
+  // charge in full here (full_charge).
+  const auto [full_in, full_out] = full_charge();
+  r.full_cost_usd = priced(*spec_.config, call_.model, call_.model, full_in, full_out);
+  env_.ledger->reserve_async(std::move(r), await_ledger("reserve", &CallRun::on_reserved));
 }
 
 void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
+  if (done_) {
+    // Answered (timeout) while the ledger reserved: nothing was sent, so
+    // the reservation is released, never charged.
+    env_.runtime->abandon(current_.provider, permit_);
+    if (r && r->reserved()) release_unsent(r->reservation_id);
+    return;
+  }
   if (!r) {
     env_.runtime->abandon(current_.provider, permit_);
     finish_error(Error::internal("ledger: " + r.error().message));
@@ -348,7 +375,8 @@ void CallRun::on_response(const HttpResponse& response) {
                                        static_cast<int>(result.failure.http_status), now);
     for (auto& e : events) events_.emplace_back(std::move(e));
     mark_if_refused(result.failure);
-    attempt_failed(result.failure, may_have_served(result.failure, response));
+    attempt_failed(result.failure, may_have_served(result.failure, response.request_sent,
+                                                   provider_->gateway_5xx_charged()));
     return;
   }
   for (auto& e : env_.runtime->record(current_.provider, permit_, true, 200, now)) {
@@ -359,19 +387,12 @@ void CallRun::on_response(const HttpResponse& response) {
   if (result.status == ProviderResult::Status::kUsageMissing) {
     spdlog::warn("request {}: {} reported no usage; charging the reservation of {} tokens in full",
                  spec_.id.to_display(), current_.provider, amount_);
-    reply_.output_tokens = call_.max_tokens;
-    reply_.input_tokens = amount_ - call_.max_tokens;
+    std::tie(reply_.input_tokens, reply_.output_tokens) = full_charge();
   }
-  const auto& prices = spec_.config->prices;
-  auto price = prices.find(reply_.model);
-  if (price == prices.end()) price = prices.find(call_.model);
-  cost_usd_ = price == prices.end()
-                  ? 0.0
-                  : ledger::cost_usd(price->second, reply_.input_tokens, reply_.output_tokens);
+  cost_usd_ = priced(*spec_.config, reply_.model, call_.model, reply_.input_tokens,
+                     reply_.output_tokens);
   ledger::CommitRequest c{reservation_id_, reply_.input_tokens, reply_.output_tokens, cost_usd_, now};
-  env_.ledger->commit_async(c, [self = shared_from_this()](auto r) {
-    self->worker_.post([self, r = std::move(r)] { self->on_committed(r); });
-  });
+  env_.ledger->commit_async(c, await_ledger("commit", &CallRun::on_committed));
 }
 
 void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
@@ -379,40 +400,61 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
   const int64_t now = env_.now_ms();
   const uint64_t reservation = reservation_id_;
   reservation_id_ = 0;
-  // The reservation is settled durably before the call moves on, so no
-  // reply (and no retry) ever leaves a reservation behind.
+  // The reservation is settled (durably, or kept by a degraded ledger until
+  // it recovers) before the call moves on, so no reply (and no retry) ever
+  // leaves a reservation behind.
   if (served) {
     // The provider may have served it: charge the reservation in full.
     spdlog::warn("request {}: {} failed after possibly serving it ({}); charging {} tokens",
                  spec_.id.to_display(), current_.provider, failure.message, amount_);
-    const uint64_t out = call_.max_tokens;
-    const uint64_t in = amount_ - out;
+    const auto [in, out] = full_charge();
+    // Priced like any charge: the model asked for, at its configured rates.
+    const double cost = priced(*spec_.config, call_.model, call_.model, in, out);
     events_.emplace_back(protocol::UsageEvent{spec_.request.ai_name, current_.provider,
-                                              call_.model, in, out, in + out, 0.0, attempt_ms(),
+                                              call_.model, in, out, in + out, cost, attempt_ms(),
                                               "unconfirmed", spec_.id, period_, now});
-    env_.ledger->commit_async({reservation, in, out, 0.0, now}, [self = shared_from_this()](auto r) {
-      self->worker_.post([self, r = std::move(r)] {
-        if (!r) {
-          self->finish_error(protocol::Error::internal("ledger: " + r.error().message));
-          return;
-        }
-        self->add_ledger_events(r->alerts, r->rollover);
-        self->retry_or_move_on();
-      });
-    });
+    env_.ledger->commit_async({reservation, in, out, cost, now},
+                              await_ledger("commit", &CallRun::on_charged_in_full));
   } else {
     spdlog::info("request {}: {} attempt {} failed before it was served ({}); releasing {} tokens",
                  spec_.id.to_display(), current_.provider, attempts_, failure.message, amount_);
-    env_.ledger->release_async(reservation, [self = shared_from_this()](auto r) {
-      self->worker_.post([self, r = std::move(r)] {
-        if (!r) {
-          self->finish_error(protocol::Error::internal("ledger: " + r.error().message));
-          return;
-        }
-        self->retry_or_move_on();
-      });
-    });
+    env_.ledger->release_async(reservation, await_ledger("release", &CallRun::on_released));
   }
+}
+
+// A settlement the ledger kept because it is degraded (deferred) counts as
+// settled: the ledger applies it once it recovers (ledger.h).
+void CallRun::on_charged_in_full(const protocol::Result<ledger::CommitOutcome>& r) {
+  if (done_) {
+    if (r && !r->deferred) publish_late({}, r->alerts, r->rollover);
+    return;
+  }
+  if (!r) {
+    finish_error(protocol::Error::internal("ledger: " + r.error().message));
+    return;
+  }
+  add_ledger_events(r->alerts, r->rollover);
+  retry_or_move_on();
+}
+
+void CallRun::on_released(const protocol::Result<ledger::ReleaseOutcome>& r) {
+  if (done_) {
+    if (!r) spdlog::error("request {}: release failed: {}", spec_.id.to_display(), r.error().message);
+    return;
+  }
+  if (!r) {
+    finish_error(protocol::Error::internal("ledger: " + r.error().message));
+    return;
+  }
+  retry_or_move_on();
+}
+
+void CallRun::release_unsent(uint64_t reservation) {
+  spdlog::info("request {}: answered before its reservation at {} was made; releasing it",
+               spec_.id.to_display(), current_.provider);
+  env_.ledger->release_async(reservation, [id = spec_.id.to_display()](auto r) {
+    if (!r) spdlog::error("request {}: release failed: {}", id, r.error().message);
+  });
 }
 
 void CallRun::mark_if_refused(const ProviderFailure& failure) {
@@ -449,14 +491,85 @@ void CallRun::give_up_provider(const std::string& code, const std::string& messa
 }
 
 void CallRun::on_committed(const protocol::Result<ledger::CommitOutcome>& r) {
+  if (done_) {
+    // Answered (timeout) while the ledger charged it: the charge stands, and
+    // its usage event and alerts go out on their own.
+    if (!r) {
+      spdlog::error("request {}: the call was served but could not be charged: {}",
+                    spec_.id.to_display(), r.error().message);
+      return;
+    }
+    publish_late(usage_event(), r->alerts, r->rollover);
+    return;
+  }
   if (!r) {
     // The reservation stays; recovery charges it in full at the next start.
     finish_error(Error::internal("ledger: the call was served but could not be charged: " +
                                  r.error().message));
     return;
   }
+  if (r->deferred) {
+    // Charged once the ledger recovers (ledger.h): the usage event says so
+    // now, the reply that the charge could not be made yet.
+    events_.emplace_back(usage_event());
+    finish_error(Error::internal(
+        "ledger: the call was served but could not be charged now (" + r->deferred_reason +
+        "); its " + std::to_string(reply_.input_tokens + reply_.output_tokens) +
+        " tokens are kept and charged once the ledger recovers"));
+    return;
+  }
   add_ledger_events(r->alerts, r->rollover);
   finish_ok();
+}
+
+protocol::UsageEvent CallRun::usage_event() const {
+  const std::string reason(
+      policy::reason_name(policy::reason_after(records_, current_.preferred)));
+  return protocol::UsageEvent{spec_.request.ai_name, current_.provider, reply_.model,
+                              reply_.input_tokens, reply_.output_tokens,
+                              reply_.input_tokens + reply_.output_tokens, cost_usd_, elapsed_ms(),
+                              reason, spec_.id, period_, env_.now_ms()};
+}
+
+void CallRun::publish_late(std::optional<protocol::UsageEvent> usage,
+                           const std::vector<ledger::Alert>& alerts,
+                           const std::optional<ledger::Rollover>& rollover) {
+  std::vector<protocol::Event> events;
+  if (usage) events.emplace_back(std::move(*usage));
+  if (rollover) events.emplace_back(rollover_event(*rollover, env_.now_ms()));
+  append_alert_events(alerts, events);
+  if (!events.empty() && env_.publish) env_.publish(std::move(events));
+}
+
+void CallRun::arm_deadline(int64_t in_ms) {
+  if (deadline_armed_) return;
+  deadline_armed_ = true;
+  // Weak: a finished call is not kept alive until its deadline.
+  worker_.post_after(std::chrono::milliseconds(std::max<int64_t>(0, in_ms)),
+                     [weak = weak_from_this()] {
+                       if (auto self = weak.lock()) self->on_deadline();
+                     });
+}
+
+void CallRun::on_deadline() {
+  deadline_armed_ = false;
+  if (done_ || ledger_wait_ == nullptr) return;  // the next ledger wait arms it again
+  // An operation started at (or after) the deadline, such as settling an
+  // attempt that timed out there, gets kLedgerGraceMs: a ledger that
+  // answers is waited for, so the reply follows the settlement.
+  const int64_t due = std::max(deadline_ms_, ledger_wait_since_ms_ + kLedgerGraceMs);
+  if (const int64_t left = due - env_.now_ms(); left > 0) {
+    // Not yet: the grace, the clocks differ a little, or the pool flushed
+    // its timers at shutdown (then the call waits for the ledger's answer).
+    if (!env_.stopping->load()) arm_deadline(left);
+    return;
+  }
+  spdlog::warn("request {}: deadline passed while the ledger had not answered its {}",
+               spec_.id.to_display(), ledger_wait_);
+  finish_error(Error::timeout("call: deadline passed after " +
+                              std::to_string(static_cast<int64_t>(elapsed_ms())) +
+                              " ms waiting for the ledger (" + ledger_wait_ +
+                              "); the reservation is settled when the ledger answers"));
 }
 
 void CallRun::add_ledger_events(const std::vector<ledger::Alert>& alerts,

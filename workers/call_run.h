@@ -24,7 +24,17 @@
 //
 // Every path ends a reservation exactly once: committed or released. Each
 // HTTP attempt has its own reservation, so a retry that no longer fits the
-// budget is a skip, never an overshoot.
+// budget is a skip, never an overshoot. A degraded ledger keeps a commit
+// or release and applies it once it recovers (deferred, ledger.h): the
+// call treats it as settled; a served call whose charge was deferred is
+// answered with the error and its usage event.
+//
+// The deadline holds whatever the ledger does: a call still waiting for a
+// ledger answer at its deadline is answered `timeout` then (an operation
+// submitted at the deadline itself, such as settling an attempt that timed
+// out there, gets up to a second); the answer, when it comes, still
+// settles (a late reservation is released, a late charge publishes its
+// usage event and alerts through env.publish).
 //
 // Worker thread only (ledger and HTTP callbacks post their step back).
 #pragma once
@@ -37,6 +47,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "daemon/config.h"
@@ -73,6 +84,10 @@ struct CallEnvironment {
   // Metrics (optional): every HTTP attempt that got an answer or failed,
   // with its provider and duration in seconds. Runs on the worker thread.
   std::function<void(const std::string& provider, double seconds)> on_attempt;
+  // Publishes events outside any reply (optional): what a ledger answer
+  // brings after its call was answered (the usage event and alerts of a
+  // charge that outlived the call's deadline). Worker threads.
+  std::function<void(std::vector<protocol::Event>)> publish;
 };
 
 struct CallSpec {
@@ -104,6 +119,25 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void on_response(const HttpResponse& response);
   void on_committed(const protocol::Result<ledger::CommitOutcome>& r);
   void attempt_failed(const ProviderFailure& failure, bool provider_may_have_served);
+  void on_charged_in_full(const protocol::Result<ledger::CommitOutcome>& r);
+  void on_released(const protocol::Result<ledger::ReleaseOutcome>& r);
+  // A reservation made after the call was answered: released, unsent.
+  void release_unsent(uint64_t reservation);
+  // The usage event of the answer being committed (reply_).
+  protocol::UsageEvent usage_event() const;
+  // Events of a ledger answer that came after the call was answered.
+  void publish_late(std::optional<protocol::UsageEvent> usage,
+                    const std::vector<ledger::Alert>& alerts,
+                    const std::optional<ledger::Rollover>& rollover);
+  // The callback for a ledger operation (`what`: reserve, commit, release):
+  // its answer runs `step` on this worker. While it is awaited, the call's
+  // deadline holds: past it the call is answered `timeout`, and the step
+  // still runs when the answer comes (done_ set: it only settles).
+  template <class T>
+  ledger::Callback<T> await_ledger(const char* what,
+                                   void (CallRun::*step)(const protocol::Result<T>&));
+  void arm_deadline(int64_t in_ms);
+  void on_deadline();
   // Key rejected or out of credit: the provider is skipped until a reload.
   void mark_if_refused(const ProviderFailure& failure);
   void retry_or_move_on();
@@ -112,6 +146,9 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void finish_ok();
   void add_ledger_events(const std::vector<ledger::Alert>& alerts,
                          const std::optional<ledger::Rollover>& rollover);
+  // A charge of the whole reservation at current_ (amount_), as input and
+  // output: the output bound is max_tokens, the rest is input.
+  std::pair<uint64_t, uint64_t> full_charge() const;
   int64_t remaining_ms() const;
   double elapsed_ms() const;
   double attempt_ms() const;
@@ -149,7 +186,12 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   // The answer being committed.
   ProviderReply reply_;
   double cost_usd_ = 0;
-  bool done_ = false;
+  bool done_ = false;  // answered (the reply went to the loop)
+
+  // The ledger operation awaited ("reserve", "commit", "release"), or null.
+  const char* ledger_wait_ = nullptr;
+  int64_t ledger_wait_since_ms_ = 0;  // when it was submitted (unix ms)
+  bool deadline_armed_ = false;       // a deadline timer is pending
 };
 
 }  // namespace tollgate::workers

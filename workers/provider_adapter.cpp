@@ -191,6 +191,21 @@ std::optional<uint64_t> parse_count_response(const HttpResponse& response) {
   }
 }
 
+bool may_have_served(const ProviderFailure& failure, bool request_sent, bool gateway_5xx_served) {
+  switch (failure.kind) {
+    case FailureKind::kInvalidResponse:
+      return true;
+    case FailureKind::kTimeout:
+    case FailureKind::kTransport:
+      return request_sent;
+    case FailureKind::kServer:
+      // An HTTP answer means the request went out, whatever curl counted.
+      return gateway_5xx_served && (failure.http_status == 502 || failure.http_status == 504);
+    default:
+      return false;
+  }
+}
+
 ProviderResult parse_response(ProviderApi api, long status, const HttpHeaders& headers,
                               std::string_view body, int64_t now_ms, std::string_view api_key) {
   if (status >= 200 && status < 300) return parse_success(api, status, body, api_key);

@@ -48,6 +48,19 @@ ProviderResult parse_response(ProviderApi api, long status, const HttpHeaders& h
 ProviderResult interpret_response(ProviderApi api, const HttpResponse& response,
                                   int64_t now_ms, std::string_view api_key = {});
 
+// Could the provider have served (and billed) an attempt that failed this
+// way? Then its reservation is charged in full: usage is never
+// undercounted. request_sent: any byte of the request left (a request none
+// of whose bytes left cannot have been served). Served, maybe:
+// - an unreadable 2xx body;
+// - a timeout or a broken connection after the request was sent;
+// - a 502 or 504 when gateway_5xx_served: an answer from a proxy or another
+//   gateway in front of the provider, which may have passed the request on
+//   and lost the answer (ProviderConfig::gateway_5xx_charged()). The
+//   vendor's own API hosts answer 502/504 for requests they did not serve.
+// Every other failure (4xx, 429, 500, 503, 529, ...) was not served.
+bool may_have_served(const ProviderFailure& failure, bool request_sent, bool gateway_5xx_served);
+
 // The wait the provider asks for, in ms, from (first match wins):
 // `retry-after-ms`; `retry-after` as seconds or an HTTP-date (relative to
 // now_ms); otherwise, the longest of the rate-limit reset headers

@@ -59,6 +59,7 @@ std::string_view alert_level_name(AlertLevel level) {
     case AlertLevel::kCritical: return "critical";
     case AlertLevel::kEmergency: return "emergency";
     case AlertLevel::kExhausted: return "exhausted";
+    case AlertLevel::kOverReservation: return "over_reservation";
   }
   return "exhausted";
 }
@@ -67,6 +68,7 @@ std::optional<AlertLevel> alert_level_from_name(std::string_view name) {
   for (AlertLevel level : kAllAlertLevels) {
     if (alert_level_name(level) == name) return level;
   }
+  if (name == alert_level_name(AlertLevel::kOverReservation)) return AlertLevel::kOverReservation;
   return std::nullopt;
 }
 
@@ -76,11 +78,13 @@ double threshold_of(AlertLevel level, const Thresholds& thresholds) {
     case AlertLevel::kCritical: return thresholds.critical;
     case AlertLevel::kEmergency: return thresholds.emergency;
     case AlertLevel::kExhausted: return 1.0 - thresholds.exhausted_fraction;
+    case AlertLevel::kOverReservation: return 0.0;
   }
   return 1.0;
 }
 
 bool level_reached(AlertLevel level, uint64_t used, uint64_t limit, const Thresholds& thresholds) {
+  if (level == AlertLevel::kOverReservation) return false;
   if (limit == 0) return true;
   if (level == AlertLevel::kExhausted) return exhausted(used, limit, thresholds);
   // One correctly rounded division: 112000/140000 equals the literal 0.80.
@@ -124,6 +128,7 @@ AgentLevel to_agent_level(AlertLevel level) {
     case AlertLevel::kCritical: return AgentLevel::kCritical;
     case AlertLevel::kEmergency: return AgentLevel::kEmergency;
     case AlertLevel::kExhausted: return AgentLevel::kExhausted;
+    case AlertLevel::kOverReservation: return AgentLevel::kNormal;  // no level
   }
   return AgentLevel::kNormal;
 }

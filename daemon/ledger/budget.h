@@ -86,17 +86,32 @@ struct Thresholds {
 
 // Ordered by severity; the numeric values are stored in the ledger's
 // alerts_fired keys and must not change.
-enum class AlertLevel : uint8_t { kWarning = 1, kCritical = 2, kEmergency = 3, kExhausted = 4 };
+//
+// kOverReservation is an alert kind, not a threshold level: a commit charged
+// more than its reservation held (the reservation was meant to be a bound).
+// It fires once per (agent, provider, period), is kept and published like
+// the others (`alert.over_reservation`), and is never a budget's level: it is
+// not in kAllAlertLevels, so levels, emergency status and re-arming never
+// see it.
+enum class AlertLevel : uint8_t {
+  kWarning = 1,
+  kCritical = 2,
+  kEmergency = 3,
+  kExhausted = 4,
+  kOverReservation = 5,
+};
+// The threshold levels, in ascending severity.
 inline constexpr AlertLevel kAllAlertLevels[] = {AlertLevel::kWarning, AlertLevel::kCritical,
                                                  AlertLevel::kEmergency, AlertLevel::kExhausted};
 
-// "warning", "critical", "emergency", "exhausted".
+// "warning", "critical", "emergency", "exhausted", "over_reservation".
 std::string_view alert_level_name(AlertLevel level);
 std::optional<AlertLevel> alert_level_from_name(std::string_view name);
 // The fraction of the limit at which `level` is reached (exhausted:
-// 1 - exhausted_fraction).
+// 1 - exhausted_fraction; over_reservation: 0, it is no threshold).
 double threshold_of(AlertLevel level, const Thresholds& thresholds);
 
+// Never true for kOverReservation (no usage reaches it).
 bool level_reached(AlertLevel level, uint64_t used, uint64_t limit, const Thresholds& thresholds);
 // Every level reached at `used`, in ascending severity.
 std::vector<AlertLevel> reached_levels(uint64_t used, uint64_t limit, const Thresholds& thresholds);

@@ -38,11 +38,38 @@ void deliver(std::vector<WriteOp>& batch) {
   for (auto& op : batch) std::visit([](auto& o) { deliver_one(o); }, op);
 }
 
-void fail_all(std::vector<WriteOp>& batch, const Error& error) {
-  for (auto& op : batch) {
-    if (auto* r = std::get_if<detail::ReserveOp>(&op)) r->parked = false;
-    std::visit([&](auto& o) { o.result = error; }, op);
+// Commits and releases settle a reservation: a degraded ledger keeps them
+// (ledger.h DESIGN) instead of failing them.
+bool is_settlement(const WriteOp& op) {
+  return std::holds_alternative<detail::CommitOp>(op) ||
+         std::holds_alternative<detail::ReleaseOp>(op);
+}
+
+// The settlement's own reservation id.
+uint64_t settled_id(const WriteOp& op) {
+  if (const auto* c = std::get_if<detail::CommitOp>(&op)) return c->req.reservation_id;
+  return std::get<detail::ReleaseOp>(op).reservation_id;
+}
+
+// What a kept settlement did once applied, for on_late_settlement.
+LateSettlement late_settlement(WriteOp& op) {
+  LateSettlement late;
+  late.reservation_id = settled_id(op);
+  auto take = [&late](auto& result, auto& slot) {
+    if (!result) {
+      late.error = "not applied";
+    } else if (!*result) {
+      late.error = result->error().message;
+    } else {
+      slot = std::move(result->value());
+    }
+  };
+  if (auto* c = std::get_if<detail::CommitOp>(&op)) {
+    take(c->result, late.commit);
+  } else {
+    take(std::get<detail::ReleaseOp>(op).result, late.release);
   }
+  return late;
 }
 
 // LMDB's environment is unusable after MDB_PANIC (ledger.h): exit so that
@@ -135,6 +162,11 @@ void Ledger::Impl::clear_degraded() {
   if (degraded.exchange(false)) spdlog::info("ledger: probe write succeeded, writes accepted again");
 }
 
+void Ledger::Impl::publish_deferred_count() {
+  std::lock_guard lock(health_mu);
+  deferred_count = deferred.size();
+}
+
 int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, const detail::AdmissionClock& clock,
                             std::string& what, double& commit_seconds) {
   const auto pol = current_policy();
@@ -160,28 +192,115 @@ int Ledger::Impl::try_batch(std::vector<WriteOp>& batch, const detail::Admission
   }
 }
 
-void Ledger::Impl::run_batch(std::vector<WriteOp>& batch, detail::AdmissionClock clock) {
+bool Ledger::Impl::commit_batch(std::vector<WriteOp>& batch, const detail::AdmissionClock& clock,
+                                std::string& reason) {
+  using Growth = detail::LmdbEnv::Growth;
+  if (options.before_batch) options.before_batch();
   for (int growths = 0;; ++growths) {
     std::string what;
     double commit_seconds = 0;
     const int rc = try_batch(batch, clock, what, commit_seconds);
     if (rc == 0) {
-      const size_t ops = batch.size();
-      deliver(batch);
-      if (options.after_batch) options.after_batch();
-      if (options.on_batch) options.on_batch(ops, commit_seconds);
-      return;
+      if (options.on_batch) options.on_batch(batch.size(), commit_seconds);
+      return true;
     }
-    if (rc == MDB_MAP_FULL && growths < kMaxGrowthsPerBatch && env->grow(options.max_map_bytes)) {
-      continue;  // redo the whole batch in the bigger map
+    if (rc == MDB_MAP_FULL && growths < kMaxGrowthsPerBatch) {
+      const auto growth =
+          env->grow(options.max_map_bytes, std::chrono::steady_clock::now() + options.grow_wait);
+      if (growth == Growth::kGrown) continue;  // redo the whole batch in the bigger map
+      if (growth == Growth::kBusy) {
+        reason = "ledger map in " + env->dir() + " is full and could not grow: read "
+                 "transactions held it for more than " +
+                 std::to_string(options.grow_wait.count()) + " ms";
+        set_degraded(reason);
+        return false;
+      }
     }
     if (rc == MDB_PANIC) exit_on_panic(env->dir(), what);
-    const std::string reason = "ledger write failed in " + env->dir() + ": " + what +
-                               (rc > 0 ? std::string(": ") + mdb_strerror(rc) : std::string());
+    reason = "ledger write failed in " + env->dir() + ": " + what +
+             (rc > 0 ? std::string(": ") + mdb_strerror(rc) : std::string());
     set_degraded(reason);
-    fail_all(batch, Error::internal(reason));
-    deliver(batch);
+    return false;
+  }
+}
+
+void Ledger::Impl::run_batch(std::vector<WriteOp>& batch, detail::AdmissionClock clock) {
+  std::string reason;
+  if (!commit_batch(batch, clock, reason)) {
+    refuse_batch(batch, reason);
     return;
+  }
+  deliver(batch);
+  if (options.after_batch) options.after_batch();
+}
+
+void Ledger::Impl::refuse_batch(std::vector<WriteOp>& batch, const std::string& reason) {
+  const Error error = Error::internal(reason);
+  for (auto& op : batch) {
+    if (auto* c = std::get_if<detail::CommitOp>(&op)) {
+      CommitOutcome out;
+      out.deferred = true;
+      out.deferred_reason = reason;
+      c->result = std::move(out);
+    } else if (auto* r = std::get_if<detail::ReleaseOp>(&op)) {
+      r->result = ReleaseOutcome{0, true, reason};
+    } else {
+      if (auto* w = std::get_if<detail::ReserveOp>(&op)) w->parked = false;
+      std::visit([&](auto& o) { o.result = error; }, op);
+    }
+  }
+  deliver(batch);
+  size_t kept = 0;
+  for (auto& op : batch) {
+    if (!is_settlement(op)) continue;
+    std::visit([](auto& o) { o.done = nullptr; }, op);  // answered: deferred
+    deferred.push_back(std::move(op));
+    ++kept;
+  }
+  if (kept > 0) {
+    spdlog::warn("ledger: {} settlements kept until the ledger recovers ({} in all)", kept,
+                 deferred.size());
+    publish_deferred_count();
+  }
+}
+
+void Ledger::Impl::apply_deferred() {
+  std::vector<WriteOp> late;
+  late.swap(deferred);
+  std::string reason;
+  if (!commit_batch(late, {}, reason)) {
+    // Nothing of that batch was written: keep them all, in order.
+    deferred = std::move(late);
+    spdlog::warn("ledger: {} kept settlements not applied yet: {}", deferred.size(), reason);
+    publish_deferred_count();
+    return;
+  }
+  publish_deferred_count();
+  spdlog::info("ledger: applied {} settlements kept while the ledger was degraded", late.size());
+  for (auto& op : late) {
+    LateSettlement settled = late_settlement(op);
+    if (!settled.error.empty()) {
+      spdlog::error("ledger: a kept settlement of reservation {} could not be applied: {}",
+                    settled.reservation_id, settled.error);
+    }
+    if (!options.on_late_settlement) continue;
+    try {
+      options.on_late_settlement(settled);
+    } catch (const std::exception& e) {
+      spdlog::error("ledger: the late settlement listener threw: {}", e.what());
+    }
+  }
+  if (options.after_batch) options.after_batch();
+}
+
+void Ledger::Impl::flush_deferred() {
+  if (deferred.empty()) return;
+  if (degraded.load()) try_probe();
+  if (!degraded.load()) apply_deferred();
+  if (!deferred.empty()) {
+    spdlog::warn("ledger: closing with {} settlements not applied (the ledger is degraded); the "
+                 "next start charges their reservations in full",
+                 deferred.size());
   }
 }
 
@@ -240,7 +359,11 @@ void Ledger::Impl::writer_loop() {
       } else {
         queue_cv.wait(lock, ready);
       }
-      if (queue.empty() && stopping && waiters.empty()) return;
+      if (queue.empty() && stopping && waiters.empty()) {
+        lock.unlock();
+        flush_deferred();
+        return;
+      }
       clock.cancelled = cancel_waits || stopping;
       retry_waiters = false;
       if (queue.size() <= options.max_batch_ops) {
@@ -266,6 +389,8 @@ void Ledger::Impl::writer_loop() {
         try_probe();
       }
     }
+    // Settlements kept while degraded go before anything newer.
+    if (!degraded.load() && !deferred.empty()) apply_deferred();
     if (!batch.empty()) {
       if (degraded.load()) {
         std::string reason;
@@ -273,9 +398,8 @@ void Ledger::Impl::writer_loop() {
           std::lock_guard lock(health_mu);
           reason = degraded_reason;
         }
-        fail_all(batch, Error::internal("ledger degraded, writes refused until a probe write "
-                                        "succeeds: " + reason));
-        deliver(batch);
+        refuse_batch(batch, "ledger degraded, writes refused until a probe write succeeds: " +
+                                reason);
       } else {
         run_batch(batch, clock);
       }
@@ -356,7 +480,7 @@ std::shared_ptr<const BudgetPolicy> Ledger::policy() const { return impl_->curre
 
 LedgerHealth Ledger::health() const {
   std::lock_guard lock(impl_->health_mu);
-  return LedgerHealth{impl_->degraded.load(), impl_->degraded_reason};
+  return LedgerHealth{impl_->degraded.load(), impl_->degraded_reason, impl_->deferred_count};
 }
 
 bool Ledger::degraded() const { return impl_->degraded.load(); }

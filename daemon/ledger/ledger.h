@@ -16,7 +16,9 @@
 //                                        cleared (u64) and cost_usd (f64),
 //                                        40 bytes, host byte order
 //   reservations  id u64 big-endian   -> msgpack [agent, provider, period,
-//                                        request_id, amount, created_ms]
+//                                        request_id, amount, created_ms,
+//                                        full_cost_usd]  (older records: the
+//                                        first six; added without a schema bump)
 //   alerts_fired  "YYYY-MM\0scope\0provider\0" + level byte -> at_ms i64
 //   alerts_log    at_ms i64 BE (sign-flipped) + log_seq u64 BE -> msgpack alert
 //   resets        at_ms BE + log_seq BE -> msgpack [at_ms, agent, provider,
@@ -41,12 +43,24 @@
 // affecting the rest — commits with one fsync, and only then runs the
 // callbacks (group commit). MDB_MAP_FULL, from a put or from the commit
 // itself, doubles the map (with every reader excluded: readers hold a
-// shared lock while their transaction is open) and redoes the batch. Any
-// other failure fails every operation of the batch with the Error and
-// makes the ledger degraded: later writes are refused until a probe write
-// (every probe_interval, or Ledger::probe) succeeds. Reads keep working.
+// shared lock while their transaction is open; the lock is
+// writer-preferring, so once a growth waits no new reader starts, and the
+// growth waits at most grow_wait for the readers already in, else the
+// batch fails as below) and redoes the batch. Any other failure fails
+// every operation of the batch with the Error and makes the ledger
+// degraded: later writes are refused until a probe write (every
+// probe_interval, or Ledger::probe) succeeds. Reads keep working.
 // MDB_PANIC, from a batch or from a probe write, logs and exits the
 // process so systemd restarts it.
+//
+// Settlements are never lost to a degraded ledger: a commit or release in
+// a batch that failed, or submitted while degraded, is answered at once
+// with deferred = true (ledger_types.h) and kept, in arrival order, by the
+// writer. After the next successful probe write they are applied first,
+// in one batch of their own, each exactly once (a failing batch keeps them
+// all for the next recovery), and on_late_settlement reports each one.
+// The reservations they settle stay in LMDB until then, so a crash before
+// recovery charges them in full at the next open, as any leftover.
 //
 // Accounting (DESIGN.md "The ledger", PROTOCOL.md sections 3 and 4):
 // - reserve: budget.h fit() for the agent budget and, when the provider has
@@ -72,8 +86,9 @@
 //   reached re-arm (so a ledger written by an older tollgated, which marked
 //   a budget exhausted when one reservation did not fit, is usable again).
 // - recovery at open charges every leftover reservation in full
-//   (reserved -> used, requests unchanged) and reports it per (agent,
-//   provider, period).
+//   (reserved -> used, requests unchanged, cost += the reservation's
+//   full_cost_usd; a record from before that field recovers at cost 0,
+//   with a warning) and reports it per (agent, provider, period).
 // - the period only moves forward: the first budget operation whose now_ms
 //   is in a later month than meta.period starts it and returns a Rollover.
 //   Operations with an earlier now_ms use the current period.
@@ -138,6 +153,21 @@ struct LedgerOptions {
   // Tests: called before each commit; a non-zero errno-style code fails
   // that commit as if LMDB had returned it.
   std::function<int()> commit_fault;
+  // Tests: called on the writer thread before each batch of operations is
+  // applied (not before probes); blocking in it delays the batch.
+  std::function<void()> before_batch;
+  // Tests: called on the reading thread inside every read transaction of
+  // the read methods, while it holds the map shared.
+  std::function<void()> inside_read;
+  // How long a map growth waits for read transactions already open to end
+  // (no new one starts while it waits); after that the batch fails and the
+  // ledger is degraded, with that reason.
+  std::chrono::milliseconds grow_wait{10000};
+  // Called on the writer thread for each settlement that was deferred while
+  // the ledger was degraded, once it has been applied (or found
+  // inapplicable) after the ledger recovered: its alerts and rollover are
+  // for the event stream. Keep it cheap, like the callbacks.
+  std::function<void(const LateSettlement&)> on_late_settlement;
 };
 
 struct ReserveRequest {
@@ -154,6 +184,9 @@ struct ReserveRequest {
   // The agent budget's soft threshold (the fallback threshold, for a
   // provider that is not the last in the chain); nullopt: none.
   std::optional<double> soft_threshold;
+  // What charging the whole amount would cost at the call's model prices.
+  // Kept with the reservation: crash recovery charges it with the tokens.
+  double full_cost_usd = 0;
 };
 
 struct CommitRequest {
@@ -188,7 +221,8 @@ class Ledger {
   std::shared_ptr<const BudgetPolicy> policy() const;
 
   // ---- writes, asynchronous: the callback runs on the writer thread once
-  // the operation is durable (or failed).
+  // the operation is durable (or failed; commit and release: or deferred,
+  // see the DESIGN block).
   void reserve_async(ReserveRequest request, Callback<ReserveOutcome> done);
   // Levels of every budget in the current period against the current
   // policy: fires what is now reached, re-arms what no longer is.

@@ -182,7 +182,8 @@ void BatchApplier::apply(ReserveOp& op) {
   out.reservation_id = next_reservation_++;
   counters_dirty_ = true;
   kv_put(txn_, t_.reservations, u64_key(out.reservation_id),
-         encode_reservation({r.agent, r.provider, out.period, r.request_id, r.amount, r.now_ms}));
+         encode_reservation({r.agent, r.provider, out.period, r.request_id, r.amount, r.now_ms,
+                             r.full_cost_usd}));
   out.requests_today = bump_day(r.provider, r.now_ms);
   out.waited = op.waited;
   op.result = std::move(out);
@@ -213,6 +214,8 @@ void BatchApplier::apply(CommitOp& op) {
   }
   const std::string akey = usage_key(res->period, res->agent, res->provider);
   const std::string gkey = usage_key(res->period, kGlobalScope, res->provider);
+  const uint64_t alimit = agent_limit(res->agent, res->provider);
+  uint64_t agent_used = 0;
   for (const std::string* key : {&akey, &gkey}) {
     UsageRow row = load_usage(txn_, t_, *key);
     row.reserved = minus(row.reserved, res->amount);
@@ -221,15 +224,31 @@ void BatchApplier::apply(CommitOp& op) {
     row.cost_usd += c.cost_usd;
     store_usage(txn_, t_, *key, row);
     if (key == &akey) {
-      check_levels(res->period, res->agent, res->provider, row.used,
-                   agent_limit(res->agent, res->provider), c.now_ms, out.alerts);
+      agent_used = row.used;
+      check_levels(res->period, res->agent, res->provider, row.used, alimit, c.now_ms, out.alerts);
     } else if (auto glimit = global_limit(res->provider)) {
       check_levels(res->period, kGlobalScope, res->provider, row.used, *glimit, c.now_ms,
                    out.alerts);
     }
   }
+  if (out.charged > res->amount) {
+    fire_over_reservation(*res, out.charged, agent_used, alimit, c.now_ms, out.alerts);
+  }
   kv_del(txn_, t_.reservations, rkey);
   op.result = std::move(out);
+}
+
+void BatchApplier::fire_over_reservation(const ReservationRecord& res, uint64_t charged,
+                                         uint64_t used, uint64_t limit, int64_t now_ms,
+                                         std::vector<Alert>& out) {
+  std::string message = "request " + res.request_id + " was charged " + std::to_string(charged) +
+                        " tokens, " + std::to_string(charged - res.amount) +
+                        " more than its reservation of " + std::to_string(res.amount) + " (" +
+                        who(res.agent, res.provider) + " in " + res.period +
+                        "): the reservation is meant to bound what a call can use, so budgets "
+                        "may be overrun; later ones this period are only logged";
+  fire(res.period, res.agent, res.provider, AlertLevel::kOverReservation, used, limit, now_ms,
+       std::move(message), out);
 }
 
 void BatchApplier::apply(ReleaseOp& op) {
@@ -249,7 +268,9 @@ void BatchApplier::apply(ReleaseOp& op) {
     store_usage(txn_, t_, key, row);
   }
   kv_del(txn_, t_.reservations, rkey);
-  op.result = ReleaseOutcome{res->amount};
+  ReleaseOutcome out;
+  out.released = res->amount;
+  op.result = std::move(out);
 }
 
 void BatchApplier::rearm(const std::string& period, const std::string& scope,
@@ -343,6 +364,7 @@ void BatchApplier::apply(RecoverOp& op) {
   report.rollover = advance_period(op.now_ms);
   using Key = std::tuple<std::string, std::string, std::string>;  // period, agent, provider
   std::map<Key, RecoveredCharge> charges;
+  std::map<Key, double> costs;
   std::vector<std::string> keys;
   {
     Cursor cur(txn_, t_.reservations);
@@ -356,6 +378,13 @@ void BatchApplier::apply(RecoverOp& op) {
       c.period = res->period;
       c.tokens += res->amount;
       c.reservations += 1;
+      if (res->full_cost_usd) {
+        costs[Key{res->period, res->agent, res->provider}] += *res->full_cost_usd;
+      } else {
+        spdlog::warn("ledger: reservation of request {} ({} {}) was written by an older "
+                     "tollgated without its cost; its {} tokens are recovered at cost 0",
+                     res->request_id, res->agent, res->provider, res->amount);
+      }
     }
   }
   for (const auto& key : keys) kv_del(txn_, t_.reservations, key);
@@ -365,6 +394,7 @@ void BatchApplier::apply(RecoverOp& op) {
       UsageRow row = load_usage(txn_, t_, ukey);
       row.reserved = minus(row.reserved, c.tokens);
       row.used += c.tokens;  // the provider may have served it: never undercount
+      row.cost_usd += costs[key];
       store_usage(txn_, t_, ukey, row);
       if (scope != kGlobalScope) {
         check_levels(c.period, scope, c.provider, row.used, agent_limit(c.agent, c.provider),

@@ -106,6 +106,10 @@ class BatchApplier {
   void fire(const std::string& period, const std::string& scope, const std::string& provider,
             AlertLevel level, uint64_t used, uint64_t limit, int64_t now_ms, std::string message,
             std::vector<Alert>& out);
+  // A commit charged more than its reservation: the over_reservation alert,
+  // once per (agent, provider, period); `used` and `limit` are the agent's.
+  void fire_over_reservation(const ReservationRecord& res, uint64_t charged, uint64_t used,
+                             uint64_t limit, int64_t now_ms, std::vector<Alert>& out);
   // Deletes the fired marks of levels `used` no longer reaches.
   void rearm(const std::string& period, const std::string& scope, const std::string& provider,
              uint64_t used, std::optional<uint64_t> limit);

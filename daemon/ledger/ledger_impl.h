@@ -2,9 +2,9 @@
 //
 // Constant after open(): options, env. Guarded by policy_mu: policy.
 // Guarded by queue_mu: queue, stopping. Guarded by health_mu:
-// degraded_reason (degraded is also mirrored in an atomic for cheap checks).
-// Writer thread only: everything the batches touch in LMDB, waiters.
-// Guarded by waiting_mu: waiting_counts.
+// degraded_reason, deferred_count (degraded is also mirrored in an atomic
+// for cheap checks). Writer thread only: everything the batches touch in
+// LMDB, waiters, deferred. Guarded by waiting_mu: waiting_counts.
 #pragma once
 
 #include <atomic>
@@ -49,6 +49,11 @@ struct Ledger::Impl {
   std::atomic<bool> degraded{false};
   mutable std::mutex health_mu;
   std::string degraded_reason;
+  uint64_t deferred_count = 0;
+
+  // Settlements (commits, releases) kept while degraded, in arrival order,
+  // already answered (deferred) and without callbacks (writer thread only).
+  std::vector<detail::WriteOp> deferred;
 
   std::jthread writer;  // last: started after everything above exists
 
@@ -61,10 +66,26 @@ struct Ledger::Impl {
   // Reservations that must wait are left in the batch, parked, and not
   // answered; the caller moves them to `waiters`.
   void run_batch(std::vector<detail::WriteOp>& batch, detail::AdmissionClock clock = {});
+  // Applies the batch in one transaction and commits it, growing the map
+  // as needed; true when it is durable. Else the ledger is degraded and
+  // `reason` says why (the batch's results are then meaningless).
+  bool commit_batch(std::vector<detail::WriteOp>& batch, const detail::AdmissionClock& clock,
+                    std::string& reason);
   // Applies the batch in one transaction and commits it; the LMDB rc.
   // commit_seconds: how long the commit took (set when it was reached).
   int try_batch(std::vector<detail::WriteOp>& batch, const detail::AdmissionClock& clock,
                 std::string& what, double& commit_seconds);
+  // A batch that cannot be written (the ledger is degraded, for `reason`):
+  // its settlements are answered deferred and kept, every other operation
+  // fails with `reason`; then every caller is answered.
+  void refuse_batch(std::vector<detail::WriteOp>& batch, const std::string& reason);
+  // After a successful probe: applies the kept settlements, in order, in
+  // one batch, and reports each (on_late_settlement); if that batch fails
+  // they are all kept again.
+  void apply_deferred();
+  // At close: one last probe and apply_deferred while settlements are kept.
+  void flush_deferred();
+  void publish_deferred_count();
   // Moves the parked reservations of a finished batch to `waiters`, in
   // order, and publishes the per-provider counts.
   void park(std::vector<detail::WriteOp>& batch);

@@ -18,9 +18,11 @@ using detail::ReadTxn;
 using detail::Tables;
 
 template <class T, class F>
-Result<T> with_read(const detail::LmdbEnv& env, F f) {
+Result<T> with_read(const Ledger::Impl& impl, F f) {
+  const detail::LmdbEnv& env = *impl.env;
   try {
     ReadTxn txn(env);
+    if (impl.options.inside_read) impl.options.inside_read();
     return f(txn.get());
   } catch (const detail::MdbError& e) {
     return Error::internal("ledger read failed in " + env.dir() + ": " + e.what());
@@ -110,7 +112,7 @@ const char* emergency_level_name(EmergencyLevel level) {
 
 Result<std::string> Ledger::current_period(int64_t now_ms) const {
   const auto& env = *impl_->env;
-  return with_read<std::string>(env, [&](MDB_txn* txn) {
+  return with_read<std::string>(*impl_, [&](MDB_txn* txn) {
     return period_at(txn, env.tables(), now_ms);
   });
 }
@@ -118,7 +120,7 @@ Result<std::string> Ledger::current_period(int64_t now_ms) const {
 Result<ProviderUsage> Ledger::usage(const std::string& agent, const std::string& period) const {
   const auto& env = *impl_->env;
   const auto pol = impl_->current_policy();
-  return with_read<ProviderUsage>(env, [&](MDB_txn* txn) {
+  return with_read<ProviderUsage>(*impl_, [&](MDB_txn* txn) {
     return scope_usage(txn, env.tables(), *pol, period, agent);
   });
 }
@@ -130,7 +132,7 @@ Result<ProviderUsage> Ledger::global_usage(const std::string& period) const {
 Result<BudgetSnapshot> Ledger::snapshot(const std::string& agent, int64_t now_ms) const {
   const auto& env = *impl_->env;
   const auto pol = impl_->current_policy();
-  return with_read<BudgetSnapshot>(env, [&](MDB_txn* txn) {
+  return with_read<BudgetSnapshot>(*impl_, [&](MDB_txn* txn) {
     const Tables& t = env.tables();
     BudgetSnapshot snap;
     snap.period = period_at(txn, t, now_ms);
@@ -144,7 +146,7 @@ Result<BudgetSnapshot> Ledger::snapshot(const std::string& agent, int64_t now_ms
 
 Result<std::vector<std::string>> Ledger::agents(const std::string& period) const {
   const auto& env = *impl_->env;
-  return with_read<std::vector<std::string>>(env, [&](MDB_txn* txn) {
+  return with_read<std::vector<std::string>>(*impl_, [&](MDB_txn* txn) {
     return agents_in(txn, env.tables(), period);
   });
 }
@@ -165,7 +167,7 @@ Result<std::vector<std::string>> Ledger::all_agents() const {
 Result<std::vector<HistoryMonth>> Ledger::history(const std::string& agent, size_t months,
                                                   int64_t now_ms) const {
   const auto& env = *impl_->env;
-  return with_read<std::vector<HistoryMonth>>(env, [&](MDB_txn* txn) {
+  return with_read<std::vector<HistoryMonth>>(*impl_, [&](MDB_txn* txn) {
     const Tables& t = env.tables();
     const auto newest = parse_period(period_at(txn, t, now_ms)).value_or(period_of(now_ms));
     std::vector<HistoryMonth> out;
@@ -190,7 +192,7 @@ Result<std::vector<HistoryMonth>> Ledger::history(const std::string& agent, size
 Result<std::vector<Alert>> Ledger::alerts(size_t limit, std::optional<int64_t> since_ms,
                                           const std::optional<std::string>& agent) const {
   const auto& env = *impl_->env;
-  return with_read<std::vector<Alert>>(env, [&](MDB_txn* txn) {
+  return with_read<std::vector<Alert>>(*impl_, [&](MDB_txn* txn) {
     std::vector<Alert> out;
     Cursor cur(txn, env.tables().alerts_log);
     for (bool ok = cur.last(); ok && out.size() < limit; ok = cur.prev()) {
@@ -206,7 +208,7 @@ Result<std::vector<Alert>> Ledger::alerts(size_t limit, std::optional<int64_t> s
 
 Result<std::vector<ResetRecord>> Ledger::resets(const std::optional<std::string>& agent) const {
   const auto& env = *impl_->env;
-  return with_read<std::vector<ResetRecord>>(env, [&](MDB_txn* txn) {
+  return with_read<std::vector<ResetRecord>>(*impl_, [&](MDB_txn* txn) {
     std::vector<ResetRecord> out;
     Cursor cur(txn, env.tables().resets);
     for (bool ok = cur.first(); ok; ok = cur.next()) {
@@ -220,7 +222,7 @@ Result<std::vector<ResetRecord>> Ledger::resets(const std::optional<std::string>
 Result<std::vector<LedgerRecord>> Ledger::ledger_events(size_t limit,
                                                         std::optional<int64_t> since_ms) const {
   const auto& env = *impl_->env;
-  return with_read<std::vector<LedgerRecord>>(env, [&](MDB_txn* txn) {
+  return with_read<std::vector<LedgerRecord>>(*impl_, [&](MDB_txn* txn) {
     std::vector<LedgerRecord> out;
     Cursor cur(txn, env.tables().ledger_log);
     for (bool ok = cur.last(); ok && out.size() < limit; ok = cur.prev()) {
@@ -236,7 +238,7 @@ Result<std::vector<LedgerRecord>> Ledger::ledger_events(size_t limit,
 Result<EmergencyStatus> Ledger::emergency_status(int64_t now_ms) const {
   const auto& env = *impl_->env;
   const auto pol = impl_->current_policy();
-  return with_read<EmergencyStatus>(env, [&](MDB_txn* txn) {
+  return with_read<EmergencyStatus>(*impl_, [&](MDB_txn* txn) {
     const Tables& t = env.tables();
     EmergencyStatus st;
     st.period = period_at(txn, t, now_ms);
@@ -288,7 +290,7 @@ Result<std::optional<std::string>> Ledger::idempotency_get(const std::string& ag
                                                            const std::string& key,
                                                            int64_t now_ms) const {
   const auto& env = *impl_->env;
-  return with_read<std::optional<std::string>>(env, [&](MDB_txn* txn) {
+  return with_read<std::optional<std::string>>(*impl_, [&](MDB_txn* txn) {
     std::optional<std::string> out;
     const auto bytes =
         detail::kv_get(txn, env.tables().idempotency, detail::idempotency_key(agent, key));
@@ -301,7 +303,7 @@ Result<std::optional<std::string>> Ledger::idempotency_get(const std::string& ag
 
 Result<uint64_t> Ledger::requests_today(const std::string& provider, int64_t now_ms) const {
   const auto& env = *impl_->env;
-  return with_read<uint64_t>(env, [&](MDB_txn* txn) {
+  return with_read<uint64_t>(*impl_, [&](MDB_txn* txn) {
     const auto bytes =
         detail::kv_get(txn, env.tables().rate_day, detail::day_key(provider, utc_day(now_ms)));
     return bytes ? detail::decode_u64(*bytes).value_or(0) : uint64_t{0};

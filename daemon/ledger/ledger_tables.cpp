@@ -44,8 +44,11 @@ std::optional<Tuple> unpack(std::string_view bytes, const char* what) {
   }
 }
 
+// [agent, provider, period, request_id, amount, created_ms, full_cost_usd];
+// records written before full_cost_usd have the first six only.
 using ReservationTuple =
-    std::tuple<std::string, std::string, std::string, std::string, uint64_t, int64_t>;
+    std::tuple<std::string, std::string, std::string, std::string, uint64_t, int64_t, double>;
+constexpr uint32_t kReservationFieldsWithCost = 7;
 using AlertTuple = std::tuple<uint8_t, std::string, std::string, double, double, uint64_t, uint64_t,
                               std::string, int64_t, std::string, uint64_t>;
 using ResetTuple = std::tuple<int64_t, std::string, std::string, std::string, uint64_t>;
@@ -170,15 +173,27 @@ std::string idempotency_key(std::string_view agent, std::string_view key) {
 }
 
 std::string encode_reservation(const ReservationRecord& r) {
-  return pack(ReservationTuple{r.agent, r.provider, r.period, r.request_id, r.amount, r.created_ms});
+  return pack(ReservationTuple{r.agent, r.provider, r.period, r.request_id, r.amount, r.created_ms,
+                               r.full_cost_usd.value_or(0.0)});
 }
 
 std::optional<ReservationRecord> decode_reservation(std::string_view bytes) {
-  auto t = unpack<ReservationTuple>(bytes, "reservation");
-  if (!t) return std::nullopt;
-  auto& [agent, provider, period, request_id, amount, created_ms] = *t;
-  return ReservationRecord{std::move(agent), std::move(provider), std::move(period),
-                           std::move(request_id), amount, created_ms};
+  try {
+    const msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    const msgpack::object& o = oh.get();
+    // msgpack-cxx fills a longer tuple from a shorter array: count first.
+    if (o.type != msgpack::type::ARRAY || o.via.array.size < 6) throw msgpack::type_error();
+    ReservationTuple t;
+    o.convert(t);
+    auto& [agent, provider, period, request_id, amount, created_ms, cost] = t;
+    ReservationRecord r{std::move(agent), std::move(provider), std::move(period),
+                        std::move(request_id), amount, created_ms, std::nullopt};
+    if (o.via.array.size >= kReservationFieldsWithCost) r.full_cost_usd = cost;
+    return r;
+  } catch (const std::exception& e) {
+    spdlog::error("ledger: undecodable reservation record ({} bytes): {}", bytes.size(), e.what());
+    return std::nullopt;
+  }
 }
 
 std::string encode_alert(const Alert& a) {
@@ -190,7 +205,10 @@ std::optional<Alert> decode_alert(std::string_view bytes) {
   auto t = unpack<AlertTuple>(bytes, "alert");
   if (!t) return std::nullopt;
   auto& [level, ai_name, provider, threshold, pct, used, limit, period, at_ms, message, seq] = *t;
-  if (level < 1 || level > 4) return std::nullopt;
+  if (level < static_cast<uint8_t>(AlertLevel::kWarning) ||
+      level > static_cast<uint8_t>(AlertLevel::kOverReservation)) {
+    return std::nullopt;
+  }
   return Alert{static_cast<AlertLevel>(level), std::move(ai_name), std::move(provider), threshold,
                pct, used, limit, std::move(period), at_ms, std::move(message), seq};
 }

@@ -54,6 +54,9 @@ struct ReservationRecord {
   std::string request_id;
   uint64_t amount = 0;
   int64_t created_ms = 0;
+  // What charging the whole amount costs (ReserveRequest::full_cost_usd);
+  // nullopt in a record written before it was kept (6 fields, not 7).
+  std::optional<double> full_cost_usd;
 };
 
 std::string encode_reservation(const ReservationRecord& r);

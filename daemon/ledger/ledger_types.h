@@ -91,6 +91,11 @@ struct ReserveOutcome {
   bool reserved() const { return status == ReserveStatus::kReserved; }
 };
 
+// A settlement (commit or release) that meets a degraded ledger is not
+// refused: the ledger keeps it and applies it, in order with the others it
+// kept, once a probe write succeeds (LedgerOptions::on_late_settlement then
+// reports what it did). The caller gets deferred = true at once, with the
+// reason, and nothing else filled in.
 struct CommitOutcome {
   std::string agent;
   std::string provider;
@@ -99,10 +104,24 @@ struct CommitOutcome {
   uint64_t reserved = 0;      // what the reservation held
   std::vector<Alert> alerts;  // thresholds crossed by this charge
   std::optional<Rollover> rollover;
+  bool deferred = false;        // kept until the ledger recovers (above)
+  std::string deferred_reason;  // why the ledger is degraded
 };
 
 struct ReleaseOutcome {
   uint64_t released = 0;  // tokens the reservation held
+  bool deferred = false;  // kept until the ledger recovers (see CommitOutcome)
+  std::string deferred_reason;
+};
+
+// A settlement the ledger kept while degraded, as applied after it
+// recovered: exactly one of commit and release is set, or error says why
+// it could not be applied (an unknown reservation: logged, nothing to do).
+struct LateSettlement {
+  uint64_t reservation_id = 0;
+  std::optional<CommitOutcome> commit;
+  std::optional<ReleaseOutcome> release;
+  std::string error;
 };
 
 struct ResetOutcome {
@@ -236,6 +255,8 @@ struct EmergencyStatus {
 struct LedgerHealth {
   bool degraded = false;
   std::string reason;  // why writes are refused; empty when healthy
+  // Settlements kept while degraded and not applied yet.
+  uint64_t deferred_settlements = 0;
 };
 
 }  // namespace tollgate::ledger

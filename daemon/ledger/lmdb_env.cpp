@@ -20,7 +20,7 @@ std::string describe(int rc) { return mdb_strerror(rc); }
 // mdb_txn_begin, adopting a map another process grew. `lock` is the
 // caller's shared lock on env.resize_mu(), held on entry and on return.
 int begin_txn(const LmdbEnv& env, unsigned flags, MDB_txn** txn,
-              std::shared_lock<std::shared_mutex>& lock) {
+              std::shared_lock<ResizeMutex>& lock) {
   int rc = mdb_txn_begin(env.env(), nullptr, flags, txn);
   for (int n = 0; rc == MDB_MAP_RESIZED && n < kMaxMapAdoptions; ++n) {
     lock.unlock();
@@ -32,6 +32,51 @@ int begin_txn(const LmdbEnv& env, unsigned flags, MDB_txn** txn,
 }
 
 }  // namespace
+
+void ResizeMutex::lock_shared() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !writer_ && writers_waiting_ == 0; });
+  ++readers_;
+}
+
+void ResizeMutex::unlock_shared() {
+  bool last = false;
+  {
+    std::lock_guard lock(mu_);
+    last = --readers_ == 0;
+  }
+  if (last) cv_.notify_all();
+}
+
+void ResizeMutex::lock() {
+  std::unique_lock lock(mu_);
+  ++writers_waiting_;
+  cv_.wait(lock, [&] { return !writer_ && readers_ == 0; });
+  --writers_waiting_;
+  writer_ = true;
+}
+
+bool ResizeMutex::try_lock_until(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  ++writers_waiting_;
+  const bool got = cv_.wait_until(lock, deadline, [&] { return !writer_ && readers_ == 0; });
+  --writers_waiting_;
+  if (got) {
+    writer_ = true;
+    return true;
+  }
+  lock.unlock();
+  cv_.notify_all();  // readers held back by this waiter may start now
+  return false;
+}
+
+void ResizeMutex::unlock() {
+  {
+    std::lock_guard lock(mu_);
+    writer_ = false;
+  }
+  cv_.notify_all();
+}
 
 MdbError::MdbError(int code, const std::string& what)
     : std::runtime_error(what + ": " + describe(code)), rc(code) {}
@@ -100,18 +145,19 @@ size_t LmdbEnv::map_size() const {
   return info.me_mapsize;
 }
 
-bool LmdbEnv::grow(size_t max_bytes) {
-  std::unique_lock lock(resize_mu_);  // no read transaction is open now
+LmdbEnv::Growth LmdbEnv::grow(size_t max_bytes, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(resize_mu_, std::defer_lock);
+  if (!lock.try_lock_until(deadline)) return Growth::kBusy;  // no transaction is open once held
   const size_t current = map_size();
-  if (current >= max_bytes) return false;
+  if (current >= max_bytes) return Growth::kAtMax;
   const size_t next = current > max_bytes / 2 ? max_bytes : current * 2;
   const int rc = mdb_env_set_mapsize(env_, next);
   if (rc != 0) {
     spdlog::error("ledger: growing the map to {} bytes failed: {}", next, describe(rc));
-    return false;
+    return Growth::kFailed;
   }
   spdlog::info("ledger: map grown from {} to {} bytes", current, next);
-  return true;
+  return Growth::kGrown;
 }
 
 void LmdbEnv::adopt_map_size() const {

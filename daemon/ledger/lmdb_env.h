@@ -5,7 +5,9 @@
 // adopt_map_size() take it exclusively, because mdb_env_set_mapsize may
 // only run while no transaction is open in the process. Write transactions
 // are begun only by the ledger's writer thread, which is also the only
-// caller of grow().
+// caller of grow(). The lock prefers resizes (ResizeMutex): a steady
+// stream of reads cannot hold a growth off, so a thread must never open a
+// second transaction while it holds one.
 //
 // Another process may grow the map (tollgated holds a lock on its data
 // directory, but LMDB tools such as mdb_load may still write): a
@@ -21,6 +23,8 @@
 
 #include <lmdb.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -55,6 +59,29 @@ struct Tables {
   MDB_dbi ledger_log = 0;
 };
 
+// The resize lock: shared by every open transaction, exclusive for a map
+// resize. Writer-preferring: while an exclusive lock is waiting, no new
+// shared lock is granted, so it waits only for the transactions already
+// open (glibc's std::shared_mutex prefers readers, and steady status reads
+// could starve a growth for good). Meets SharedLockable (std::shared_lock)
+// and Lockable (std::unique_lock). Any thread.
+class ResizeMutex {
+ public:
+  void lock_shared();
+  void unlock_shared();
+  void lock();
+  // lock(), giving up (false) at deadline.
+  bool try_lock_until(std::chrono::steady_clock::time_point deadline);
+  void unlock();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t readers_ = 0;          // guarded by mu_
+  size_t writers_waiting_ = 0;  // guarded by mu_
+  bool writer_ = false;         // guarded by mu_
+};
+
 class LmdbEnv {
  public:
   // Creates dir if missing and opens the environment with MDB_NOTLS
@@ -67,13 +94,15 @@ class LmdbEnv {
 
   MDB_env* env() const { return env_; }
   const Tables& tables() const { return tables_; }
-  std::shared_mutex& resize_mu() const { return resize_mu_; }
+  ResizeMutex& resize_mu() const { return resize_mu_; }
   const std::string& dir() const { return dir_; }
 
   size_t map_size() const;
+  enum class Growth { kGrown, kAtMax, kFailed, kBusy };
   // Doubles the map (never above max_bytes). Writer thread only, with no
-  // write transaction open. false when already at max_bytes or on error.
-  bool grow(size_t max_bytes);
+  // write transaction open. kBusy: read transactions still held the map
+  // at `deadline`.
+  Growth grow(size_t max_bytes, std::chrono::steady_clock::time_point deadline);
   // Clears reader slots of dead processes; returns how many.
   int reader_check();
   // Another process grew the map: adopt its size. Takes resize_mu()
@@ -86,7 +115,7 @@ class LmdbEnv {
   MDB_env* env_ = nullptr;
   Tables tables_;
   std::string dir_;
-  mutable std::shared_mutex resize_mu_;
+  mutable ResizeMutex resize_mu_;
 };
 
 // A read-only transaction holding a shared lock on the resize mutex.
@@ -99,7 +128,7 @@ class ReadTxn {
   MDB_txn* get() const { return txn_; }
 
  private:
-  std::shared_lock<std::shared_mutex> lock_;
+  std::shared_lock<ResizeMutex> lock_;
   MDB_txn* txn_ = nullptr;
 };
 
@@ -119,7 +148,7 @@ class WriteTxn {
   void abort();
 
  private:
-  std::shared_lock<std::shared_mutex> lock_;  // released after the transaction ends
+  std::shared_lock<ResizeMutex> lock_;  // released after the transaction ends
   MDB_txn* txn_ = nullptr;
 };
 

@@ -86,6 +86,43 @@ TEST_CASE("an agent at 95 percent of its Anthropic budget falls back to OpenAI w
   CHECK(alerts["alerts"].size() >= 2);
 }
 
+TEST_CASE("a provider reporting more than the reservation raises over_reservation once") {
+  // The fake reports 5000 output tokens past max_tokens (20).
+  FakeProviderProcess fake({"--fault", "anthropic:extra_output_tokens=5000"});
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  EventCollector events(ctx, d.events());
+  events.sync(client);
+  for (int i = 0; i < 2; ++i) {
+    auto reply = client.request(call_body("imperium", "say a lot", 20));
+    INFO(reply.dump());
+    REQUIRE(reply["ok"] == true);
+    CHECK(reply["usage"]["output_tokens"] == 5020);
+  }
+  REQUIRE(events.wait_until([](const Events& evs) {
+    int usage = 0;
+    for (const auto& e : evs) usage += e.first == "usage.imperium";
+    return usage >= 2;
+  }, 5s));
+  auto over = events.with_prefix("alert.over_reservation");
+  REQUIRE(over.size() == 1);
+  CHECK(over[0]["level"] == "over_reservation");
+  CHECK(over[0]["ai_name"] == "imperium");
+  CHECK(over[0]["provider"] == "anthropic");
+  CHECK(over[0]["message"].get<std::string>().find("more than its reservation") != std::string::npos);
+  auto alerts = client.request({{"op", "alerts"}, {"ai_name", "imperium"}});
+  INFO(alerts.dump());
+  int kept = 0;
+  for (const auto& a : alerts["alerts"]) kept += a["level"] == "over_reservation";
+  CHECK(kept == 1);
+  // Not a threshold level: 10000 of 140000 tokens is still normal.
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(usage["level"] == "normal");
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+  CHECK(client.request({{"op", "emergency_status"}})["level"] == "normal");
+}
+
 TEST_CASE("when both providers are exhausted the call gets budget_exhausted naming both_exhausted") {
   FakeProviderProcess fake;
   TollgatedProcess d(merge(fake.provider_env(), {{"ANTHROPIC_MONTHLY_LIMIT", "300"},

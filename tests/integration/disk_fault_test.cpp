@@ -4,6 +4,7 @@
 // recovers by itself when space returns. The full-disk cases mount a small
 // tmpfs and so need root; they are skipped with a message otherwise.
 #include <catch2/catch.hpp>
+#include <lmdb.h>
 
 #include <sys/mount.h>
 #include <unistd.h>
@@ -172,4 +173,103 @@ TEST_CASE("a full disk makes the daemon degraded and it recovers when space retu
         used_before.get<uint64_t>() + again["usage"]["total_tokens"].get<uint64_t>());
   CHECK(d.process().output().find("degraded") != std::string::npos);
   CHECK(readyz().first == 200);
+}
+
+namespace {
+
+// A read transaction on the daemon's ledger from this process, held for
+// the guard's lifetime. LMDB never reuses a page freed after the oldest
+// reader's snapshot, so while it is held every ledger write needs pages
+// past the end of the file: on a full disk every write, probes included,
+// fails, and the ledger stays degraded until space returns.
+class PinnedSnapshot {
+ public:
+  explicit PinnedSnapshot(const std::string& dir) {
+    REQUIRE(mdb_env_create(&env_) == 0);
+    REQUIRE(mdb_env_open(env_, dir.c_str(), MDB_RDONLY, 0640) == 0);
+    REQUIRE(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn_) == 0);
+  }
+  ~PinnedSnapshot() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    mdb_env_close(env_);
+  }
+  PinnedSnapshot(const PinnedSnapshot&) = delete;
+  PinnedSnapshot& operator=(const PinnedSnapshot&) = delete;
+
+ private:
+  MDB_env* env_ = nullptr;
+  MDB_txn* txn_ = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("a call served while the disk is full is charged what was served once space returns") {
+  TempDir dir;
+  const std::string mnt = dir.path() + "/mnt";
+  std::filesystem::create_directory(mnt);
+  TmpfsMount fs(mnt, "size=2m");
+  if (!fs.ok()) {
+    WARN("skipped: the full-disk test mounts a tmpfs (" << fs.why() << ")");
+    return;
+  }
+  const std::string data = mnt + "/ledger";
+  // The first Anthropic answer takes 3 s: long enough to fill the disk
+  // and see the ledger degraded while the call is at the provider.
+  FakeProviderProcess fake({"--fault", "anthropic:delay_ms=3000:times=1"});
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  TestClient other(ctx, d.requests());
+  PinnedSnapshot pin(data);
+  // Use up the pages the ledger could still reuse from before the pin.
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(other.request({{"op", "reset"}, {"ai_name", "warm-" + std::to_string(i)}})["ok"] == true);
+  }
+
+  auto body = call_body("served", "answered while the disk fills up", 200);
+  body["timeout_ms"] = 60000;
+  client.send(body);
+  const auto reserved = [&other] {
+    auto u = other.request({{"op", "usage"}, {"ai_name", "served"}});
+    return u["providers"]["anthropic"]["reserved"].get<uint64_t>();
+  };
+  const auto until = [](auto pred, std::chrono::milliseconds bound) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+    }
+    return true;
+  };
+  REQUIRE(until([&] { return reserved() > 0; }, scaled(10s)));
+
+  fill_disk(mnt + "/filler");
+  int writes = 0;
+  REQUIRE(until([&] {
+    ++writes;
+    return other.request({{"op", "reset"}, {"ai_name", "filler-" + std::to_string(writes)}})["ok"] == false;
+  }, scaled(10s)));
+
+  // The provider answers: the charge cannot be written now, and is kept.
+  auto reply = client.receive(scaled(30s));
+  REQUIRE(reply.has_value());
+  INFO(reply->dump());
+  CHECK((*reply)["ok"] == false);
+  CHECK((*reply)["error"]["message"].get<std::string>().find("kept and charged once the ledger recovers") !=
+        std::string::npos);
+  CHECK(reserved() > 0);
+
+  std::filesystem::remove(mnt + "/filler");
+  // No restart: the writer's next probe succeeds, and the kept charge is
+  // applied: nothing reserved, and used is what the provider served.
+  CHECK(until([&] { return reserved() == 0; }, scaled(20s)));
+  auto usage = other.request({{"op", "usage"}, {"ai_name", "served"}});
+  INFO(usage.dump());
+  const uint64_t served_tokens = served(fake.stats(), "anthropic");
+  CHECK(served_tokens > 0);
+  CHECK(usage["providers"]["anthropic"]["used"] == served_tokens);
+  CHECK(usage["providers"]["anthropic"]["requests"] == 1);
+  auto summary = other.request({{"op", "summary"}});
+  for (const std::string p : {"anthropic", "openai"}) CHECK(summary["providers"][p]["reserved"] == 0);
+  CHECK(d.process().output().find("applied 1 settlements kept while the ledger was degraded") !=
+        std::string::npos);
 }

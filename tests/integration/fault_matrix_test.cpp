@@ -75,6 +75,97 @@ TEST_CASE("a reply slower than the deadline ends in timeout and is charged in fu
   CHECK(usage["providers"]["anthropic"]["used"].get<uint64_t>() >= 30);
 }
 
+TEST_CASE("an attempt that times out after it was sent is charged in full at the model price") {
+  FakeProviderProcess fake({"--fault", "*:delay_ms=5000"});
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  EventCollector events(ctx, d.events());
+  events.sync(client);
+  auto body = call_body(kAgent, "slow and priced", 30);
+  body["timeout_ms"] = 400;
+  auto reply = client.request(body);
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == false);
+  CHECK(reply["error"]["code"] == "timeout");
+  REQUIRE(events.wait_until([](const auto& evs) {
+    for (const auto& e : evs) if (e.first == std::string("usage.") + kAgent) return true;
+    return false;
+  }, scaled(5s)));
+  auto charged = events.with_prefix(std::string("usage.") + kAgent);
+  REQUIRE(charged.size() == 1);
+  INFO(charged[0].dump());
+  CHECK(charged[0]["reason"] == "unconfirmed");
+  CHECK(charged[0]["output_tokens"] == 30);
+  // The default Anthropic model's price: $3 in, $15 out per million tokens.
+  const double expected = (charged[0]["input_tokens"].get<double>() * 3.0 +
+                           charged[0]["output_tokens"].get<double>() * 15.0) / 1e6;
+  CHECK(charged[0]["cost_usd"].get<double>() > 0);
+  CHECK(charged[0]["cost_usd"].get<double>() == Approx(expected));
+  auto usage = check_ledger_consistent(client, fake);
+  CHECK(usage["providers"]["anthropic"]["used"] == charged[0]["total_tokens"]);
+  CHECK(usage["providers"]["anthropic"]["cost_usd"].get<double>() == Approx(expected));
+}
+
+namespace {
+
+// One call whose first Anthropic attempt gets a 502 and whose retry is
+// answered; returns the usage events it published.
+std::vector<json> call_through_one_502(TestClient& client, EventCollector& events,
+                                       const FakeProviderProcess& fake, json& reply) {
+  reply = client.request(call_body(kAgent, "through a gateway", 40));
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == true);
+  CHECK(reply["provider"] == "anthropic");
+  CHECK(fake.stats()["anthropic"]["requests"] == 2);
+  REQUIRE(events.wait_until([](const auto& evs) {
+    for (const auto& e : evs) {
+      if (e.first == std::string("usage.") + kAgent && e.second["reason"] != "unconfirmed") return true;
+    }
+    return false;
+  }, scaled(5s)));
+  return events.with_prefix(std::string("usage.") + kAgent);
+}
+
+}  // namespace
+
+TEST_CASE("a 502 from a provider behind a gateway is charged in full") {
+  // The fake's base URL is 127.0.0.1, not the vendor's API host: a 502 may
+  // come from a gateway that passed the request on.
+  FakeProviderProcess fake({"--fault", "anthropic:status=502:times=1"});
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  EventCollector events(ctx, d.events());
+  events.sync(client);
+  json reply;
+  auto usage_events = call_through_one_502(client, events, fake, reply);
+  REQUIRE(usage_events.size() == 2);
+  CHECK(usage_events[0]["reason"] == "unconfirmed");
+  CHECK(usage_events[0]["output_tokens"] == 40);
+  CHECK(usage_events[0]["cost_usd"].get<double>() > 0);
+  auto usage = check_ledger_consistent(client, fake);
+  CHECK(usage["providers"]["anthropic"]["used"] ==
+        usage_events[0]["total_tokens"].get<uint64_t>() + reply["usage"]["total_tokens"].get<uint64_t>());
+  CHECK(d.process().output().find("failed after possibly serving it") != std::string::npos);
+}
+
+TEST_CASE("a 502 is released when the provider is configured as not behind a gateway") {
+  FakeProviderProcess fake({"--fault", "anthropic:status=502:times=1"});
+  TollgatedProcess d(merge(fake.provider_env(), {{"ANTHROPIC_GATEWAY_5XX_SERVED", "false"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  EventCollector events(ctx, d.events());
+  events.sync(client);
+  json reply;
+  auto usage_events = call_through_one_502(client, events, fake, reply);
+  REQUIRE(usage_events.size() == 1);
+  CHECK(usage_events[0]["reason"] == "primary");
+  auto usage = check_ledger_consistent(client, fake);
+  CHECK(usage["providers"]["anthropic"]["used"] == reply["usage"]["total_tokens"]);
+  CHECK(d.process().output().find("attempt 1 failed before it was served") != std::string::npos);
+}
+
 TEST_CASE("a truncated body is retried then falls back and the cut attempts are charged") {
   FakeProviderProcess fake({"--fault", "anthropic:truncate"});
   TollgatedProcess d(fake.provider_env());
@@ -108,8 +199,10 @@ TEST_CASE("a 200 answer without usage is charged the whole reservation and logge
   REQUIRE(reply["ok"] == true);
   CHECK(reply["provider"] == "anthropic");
   CHECK(reply["text"].get<std::string>().find("echo:") == 0);
-  // The reply reports what was charged: the output bound is max_tokens.
+  // The reply reports what was charged: the output bound is max_tokens,
+  // priced like any charge.
   CHECK(reply["usage"]["output_tokens"] == 40);
+  CHECK(reply["cost_usd"].get<double>() > 0);
   auto usage = check_ledger_consistent(client, fake);
   CHECK(usage["providers"]["anthropic"]["used"] == reply["usage"]["total_tokens"]);
   CHECK(d.process().output().find("reported no usage; charging the reservation") != std::string::npos);

@@ -251,3 +251,62 @@ TEST_CASE("the plain HTTP listener binds beyond loopback only with TOLLGATE_ALLO
   CHECK(load_env({"TOLLGATE_HTTP=0.0.0.0:4000", "TOLLGATE_ALLOW_INSECURE_BIND=1"}).http == "0.0.0.0:4000");
   CHECK(load_error({"TOLLGATE_HTTP=nonsense"}).find("TOLLGATE_HTTP=nonsense") != std::string::npos);
 }
+
+TEST_CASE("a 502 or 504 is charged in full unless the base URL is the vendor's own API host") {
+  using tollgate::vendor_api_host;
+  CHECK(vendor_api_host("anthropic", "https://api.anthropic.com"));
+  CHECK(vendor_api_host("anthropic", "https://API.Anthropic.com.:443/"));
+  CHECK(vendor_api_host("openai", "https://api.openai.com/v1"));
+  CHECK(vendor_api_host("openai", "https://user@api.openai.com/v1?x=1"));
+  CHECK_FALSE(vendor_api_host("openai", "https://api.anthropic.com"));
+  CHECK_FALSE(vendor_api_host("anthropic", "http://127.0.0.1:8080"));
+  CHECK_FALSE(vendor_api_host("anthropic", "https://api.anthropic.com.proxy.example/v1"));
+  CHECK_FALSE(vendor_api_host("openai", "https://gateway.example/api.openai.com/v1"));
+  CHECK_FALSE(vendor_api_host("openai", "http://[::1]:8080/v1"));
+
+  auto defaults = load_env({});
+  CHECK_FALSE(defaults.providers[0].gateway_5xx_served.has_value());
+  CHECK_FALSE(defaults.providers[0].gateway_5xx_charged());
+  CHECK_FALSE(defaults.providers[1].gateway_5xx_charged());
+  auto proxied = load_env({"ANTHROPIC_BASE_URL=http://127.0.0.1:8080",
+                           "OPENAI_BASE_URL=https://llm-gateway.internal/openai/v1"});
+  CHECK(proxied.providers[0].gateway_5xx_charged());
+  CHECK(proxied.providers[1].gateway_5xx_charged());
+  auto text = tollgate::describe_config(proxied);
+  CHECK(text.find("provider.anthropic.gateway_5xx_served=true (auto: not the vendor's own API host)") !=
+        std::string::npos);
+  CHECK(tollgate::describe_config(defaults).find(
+            "provider.openai.gateway_5xx_served=false (auto: the vendor's own API host)") !=
+        std::string::npos);
+
+  // The per-provider setting wins either way; auto goes back to the host.
+  auto set = load_env({"ANTHROPIC_BASE_URL=http://127.0.0.1:8080", "ANTHROPIC_GATEWAY_5XX_SERVED=false",
+                       "OPENAI_GATEWAY_5XX_SERVED=true"});
+  CHECK_FALSE(set.providers[0].gateway_5xx_charged());
+  CHECK(set.providers[1].gateway_5xx_charged());
+  CHECK(tollgate::describe_config(set).find("provider.openai.gateway_5xx_served=true (set)") !=
+        std::string::npos);
+  auto automatic = load_env({"ANTHROPIC_BASE_URL=http://127.0.0.1:8080", "ANTHROPIC_GATEWAY_5XX_SERVED=auto"});
+  CHECK(automatic.providers[0].gateway_5xx_charged());
+  CHECK(load_error({"OPENAI_GATEWAY_5XX_SERVED=sometimes"}) ==
+        "OPENAI_GATEWAY_5XX_SERVED=sometimes: must be true, false or auto");
+}
+
+TEST_CASE("TOML sets gateway_5xx_served per provider and the environment overrides it") {
+  auto toml = write_temp("gateway.toml",
+                         "chain = [\"anthropic\", \"openai\", \"mistral\"]\n"
+                         "[providers.anthropic]\ngateway_5xx_served = true\n"
+                         "[providers.mistral]\napi = \"openai\"\nbase_url = \"https://api.mistral.ai/v1\"\n"
+                         "model = \"mistral-large\"\ngateway_5xx_served = false\n");
+  ConfigSources s{toml, "", {"OPENAI_GATEWAY_5XX_SERVED=true"}};
+  auto c = load_config(s);
+  REQUIRE(c.ok());
+  CHECK(c->providers[0].gateway_5xx_charged());  // api.anthropic.com, but set
+  CHECK(c->providers[1].gateway_5xx_charged());
+  CHECK_FALSE(c->providers[2].gateway_5xx_charged());
+  ConfigSources env_wins{toml, "", {"ANTHROPIC_GATEWAY_5XX_SERVED=false"}};
+  auto e = load_config(env_wins);
+  REQUIRE(e.ok());
+  CHECK_FALSE(e->providers[0].gateway_5xx_charged());
+  std::remove(toml.c_str());
+}

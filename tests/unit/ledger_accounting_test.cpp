@@ -7,10 +7,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <deque>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon/ledger/ledger.h"
 #include "tests/unit/ledger_test_util.h"
@@ -184,6 +187,76 @@ TEST_CASE("reservations left open are charged in full when the ledger is reopene
   CHECK(usage_of(*again, "a1", "anthropic").used == 520);
 }
 
+namespace {
+
+// Puts a reservation record as a tollgated from before full_cost_usd wrote
+// it (msgpack [agent, provider, period, request_id, amount, created_ms])
+// into the closed ledger in dir.
+void put_old_reservation(const std::string& dir, uint64_t id, const std::string& agent,
+                         uint16_t amount) {
+  std::string v;
+  v.push_back(static_cast<char>(0x96));  // array of 6
+  for (const std::string& s : {agent, std::string("anthropic"), std::string("2024-11"),
+                               std::string("old-request")}) {
+    v.push_back(static_cast<char>(0xa0 | s.size()));  // fixstr
+    v += s;
+  }
+  v.push_back(static_cast<char>(0xcd));  // uint16
+  v.push_back(static_cast<char>(amount >> 8));
+  v.push_back(static_cast<char>(amount & 0xff));
+  v.push_back(0);  // created_ms 0 (positive fixint)
+  std::string k;
+  for (int shift = 56; shift >= 0; shift -= 8) k.push_back(static_cast<char>((id >> shift) & 0xff));
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 16);
+  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0640) == 0);
+  MDB_txn* txn = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  MDB_dbi dbi = 0;
+  REQUIRE(mdb_dbi_open(txn, "reservations", 0, &dbi) == 0);
+  MDB_val key{k.size(), k.data()};
+  MDB_val val{v.size(), v.data()};
+  REQUIRE(mdb_put(txn, dbi, &key, &val, 0) == 0);
+  REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+}
+
+}  // namespace
+
+TEST_CASE("recovery charges each leftover reservation its cost at full charge") {
+  TempDir dir;
+  {
+    auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+    auto first = reserve_request("a1", "anthropic", 3000, "x", kNov15);
+    first.full_cost_usd = 0.25;
+    REQUIRE(l->reserve(first)->reserved());
+    auto second = reserve_request("a1", "anthropic", 500, "y", kNov15);
+    second.full_cost_usd = 0.5;
+    REQUIRE(l->reserve(second)->reserved());
+    // A settled reservation's cost is the commit's, not its full cost.
+    auto settled = reserve_request("a1", "anthropic", 100, "z", kNov15);
+    settled.full_cost_usd = 9.0;
+    auto r = l->reserve(settled);
+    REQUIRE(l->commit(r->reservation_id, 10, 10, 0.01, kNov15).ok());
+  }
+  put_old_reservation(dir.path, 1000, "old", 400);
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  CHECK(l->report().recovered_tokens == 3900);
+  const auto a1 = usage_of(*l, "a1", "anthropic");
+  CHECK(a1.used == 3520);
+  CHECK(a1.reserved == 0);
+  CHECK(a1.cost_usd == Approx(0.76));
+  CHECK(usage_of(*l, "*", "anthropic").cost_usd == Approx(0.76));
+  // A record from before the cost was kept recovers its tokens at cost 0.
+  const auto old = usage_of(*l, "old", "anthropic");
+  CHECK(old.used == 400);
+  CHECK(old.cost_usd == 0.0);
+  auto history = l->history("a1", 1, kNov15);
+  REQUIRE(history.ok());
+  CHECK(history->front().cost_usd == Approx(0.76));
+}
+
 TEST_CASE("reset clears the agent usage and lowers the global usage by the same amount") {
   TempDir dir;
   auto l = open_ledger(dir.path, test_policy(10000, 50000));
@@ -338,4 +411,156 @@ TEST_CASE("an LMDB panic seen by the probe write of a degraded ledger exits the 
   REQUIRE(waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == EXIT_FAILURE);
+}
+
+namespace {
+
+// commit_fault script: each commit (probes included) takes the next code;
+// 0 once the script is empty.
+struct FaultScript {
+  std::mutex mu;
+  std::deque<int> codes;
+  int next() {
+    std::lock_guard lock(mu);
+    if (codes.empty()) return 0;
+    const int code = codes.front();
+    codes.pop_front();
+    return code;
+  }
+  void set(std::initializer_list<int> list) {
+    std::lock_guard lock(mu);
+    codes.assign(list);
+  }
+};
+
+// What on_late_settlement reported (writer thread), read by the test.
+struct LateLog {
+  std::mutex mu;
+  std::vector<LateSettlement> settled;
+  std::vector<LateSettlement> copy() {
+    std::lock_guard lock(mu);
+    return settled;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("settlements refused by a degraded ledger are applied in order once after it recovers") {
+  TempDir dir;
+  FaultScript faults;
+  LateLog late;
+  LedgerOptions o;
+  o.dir = dir.path;
+  o.probe_interval = std::chrono::hours(1);  // only explicit probes in this test
+  o.commit_fault = [&] { return faults.next(); };
+  o.on_late_settlement = [&](const LateSettlement& s) {
+    std::lock_guard lock(late.mu);
+    late.settled.push_back(s);
+  };
+  auto opened = open_ledger(o, test_policy(1000, std::nullopt));
+  auto& l = *opened;
+  const uint64_t r1 = l.reserve("a1", "openai", 400, "one", kNov15)->reservation_id;
+  const uint64_t r2 = l.reserve("a1", "openai", 500, "two", kNov15)->reservation_id;
+  const uint64_t r3 = l.reserve("a1", "openai", 50, "three", kNov15)->reservation_id;
+
+  // The commit's own batch fails: the ledger degrades, the commit is kept.
+  faults.set({ENOSPC});
+  auto c1 = l.commit(r1, 200, 100, 0.25, kNov15);
+  REQUIRE(c1.ok());
+  CHECK(c1->deferred);
+  CHECK_THAT(c1->deferred_reason, Catch::Contains(dir.path));
+  CHECK(l.degraded());
+  // While degraded: settlements are kept, anything else is refused.
+  auto c2 = l.commit(r2, 400, 100, 0.5, kNov15);
+  REQUIRE(c2.ok());
+  CHECK(c2->deferred);
+  CHECK_THAT(c2->deferred_reason, Catch::Contains("degraded"));
+  auto rel = l.release(r3);
+  REQUIRE(rel.ok());
+  CHECK(rel->deferred);
+  CHECK_FALSE(l.reserve("a1", "openai", 10, "refused", kNov15).ok());
+  CHECK(l.health().deferred_settlements == 3);
+  CHECK(usage_of(l, "a1", "openai").reserved == 950);
+  CHECK(usage_of(l, "a1", "openai").used == 0);
+
+  // A probe that succeeds, then the batch of kept settlements fails: they
+  // stay kept, nothing of them is written.
+  faults.set({0, EIO});
+  CHECK_FALSE(l.probe().ok());
+  CHECK(l.degraded());
+  CHECK(l.health().deferred_settlements == 3);
+  CHECK(usage_of(l, "a1", "openai").used == 0);
+  CHECK(late.copy().empty());
+
+  // Recovery: applied in order, exactly once; reserved goes to 0 and used
+  // is what the provider reported, not the reservations.
+  REQUIRE(l.probe().ok());
+  CHECK_FALSE(l.degraded());
+  CHECK(l.health().deferred_settlements == 0);
+  const auto a1 = usage_of(l, "a1", "openai");
+  CHECK(a1.reserved == 0);
+  CHECK(a1.used == 800);
+  CHECK(a1.requests == 2);
+  CHECK(a1.cost_usd == Approx(0.75));
+  CHECK(usage_of(l, "*", "openai").reserved == 0);
+  auto settled = late.copy();
+  REQUIRE(settled.size() == 3);
+  CHECK(settled[0].reservation_id == r1);
+  REQUIRE(settled[0].commit);
+  CHECK(settled[0].commit->charged == 300);
+  CHECK(settled[1].reservation_id == r2);
+  REQUIRE(settled[1].commit);
+  // The second charge crosses 80% of 1000: its alert comes with it.
+  REQUIRE(settled[1].commit->alerts.size() == 1);
+  CHECK(settled[1].commit->alerts[0].level == AlertLevel::kWarning);
+  CHECK(settled[2].reservation_id == r3);
+  REQUIRE(settled[2].release);
+  CHECK(settled[2].release->released == 50);
+  CHECK(settled[2].error.empty());
+
+  REQUIRE(l.probe().ok());
+  CHECK(l.reserve("a1", "openai", 100, "after", kNov15)->reserved());
+  CHECK(usage_of(l, "a1", "openai").used == 800);
+  CHECK(late.copy().size() == 3);
+}
+
+TEST_CASE("settlements still kept when a degraded ledger closes are charged in full at the next open") {
+  TempDir dir;
+  std::atomic<bool> broken{false};
+  {
+    LedgerOptions o;
+    o.dir = dir.path;
+    o.probe_interval = std::chrono::hours(1);
+    o.commit_fault = [&] { return broken.load() ? ENOSPC : 0; };
+    auto l = open_ledger(o, test_policy(10000, std::nullopt));
+    const uint64_t id = l->reserve("a1", "anthropic", 700, "x", kNov15)->reservation_id;
+    broken = true;
+    auto c = l->commit(id, 100, 50, 0, kNov15);
+    REQUIRE(c.ok());
+    CHECK(c->deferred);
+  }
+  // Never applied, and never lost: the reservation is still there.
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  CHECK(l->report().recovered_tokens == 700);
+  CHECK(usage_of(*l, "a1", "anthropic").used == 700);
+  CHECK(usage_of(*l, "a1", "anthropic").reserved == 0);
+}
+
+TEST_CASE("settlements kept while degraded are applied when the ledger closes after space returned") {
+  TempDir dir;
+  std::atomic<bool> broken{false};
+  {
+    LedgerOptions o;
+    o.dir = dir.path;
+    o.probe_interval = std::chrono::hours(1);
+    o.commit_fault = [&] { return broken.load() ? ENOSPC : 0; };
+    auto l = open_ledger(o, test_policy(10000, std::nullopt));
+    const uint64_t id = l->reserve("a1", "anthropic", 700, "x", kNov15)->reservation_id;
+    broken = true;
+    REQUIRE(l->commit(id, 100, 50, 0, kNov15)->deferred);
+    broken = false;  // no probe ran yet: the close tries one
+  }
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  CHECK(l->report().recovered_tokens == 0);
+  CHECK(usage_of(*l, "a1", "anthropic").used == 150);
 }

@@ -147,3 +147,65 @@ TEST_CASE("without global limits there is no emergency shutdown") {
   CHECK(st->level == EmergencyLevel::kNormal);
   CHECK(st->agents_at_risk.size() == 1);
 }
+
+TEST_CASE("a commit above its reservation fires over_reservation once per agent provider and period") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+  auto over = [&](const std::string& agent, uint64_t reserved, uint64_t charged, int64_t at_ms) {
+    auto r = l->reserve(agent, "openai", reserved, "req-" + agent, at_ms);
+    REQUIRE(r.ok());
+    REQUIRE(r->reserved());
+    auto c = l->commit(r->reservation_id, charged, 0, 0, at_ms);
+    REQUIRE(c.ok());
+    return c->alerts;
+  };
+  auto first = over("a1", 100, 150, kNov15);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].level == AlertLevel::kOverReservation);
+  CHECK(alert_level_name(first[0].level) == "over_reservation");
+  CHECK(first[0].ai_name == "a1");
+  CHECK(first[0].provider == "openai");
+  CHECK(first[0].period == "2024-11");
+  CHECK(first[0].used == 150);
+  CHECK(first[0].limit == 10000);
+  CHECK(first[0].threshold == 0.0);
+  CHECK_THAT(first[0].message, Catch::Contains("req-a1") && Catch::Contains("50 more than") &&
+                                   Catch::Contains("reservation of 100"));
+  // Once per (agent, provider, period): not again for a1, but for a2, and
+  // for a1 in the next period.
+  CHECK(over("a1", 100, 300, kNov15 + 1).empty());
+  CHECK(levels_of(over("a2", 100, 101, kNov15 + 2), "a2") ==
+        std::vector<AlertLevel>{AlertLevel::kOverReservation});
+  CHECK(over("a1", 100, 100, kNov15 + 3).empty());  // exactly the reservation: fine
+  CHECK(levels_of(over("a1", 10, 20, kDec1), "a1") ==
+        std::vector<AlertLevel>{AlertLevel::kOverReservation});
+
+  // Kept for the `alerts` op, newest first, and never a budget level.
+  auto kept = l->alerts(100, std::nullopt, std::string("a1"));
+  REQUIRE(kept.ok());
+  REQUIRE(kept->size() == 2);
+  CHECK((*kept)[0].level == AlertLevel::kOverReservation);
+  CHECK((*kept)[0].period == "2024-12");
+  CHECK((*kept)[1].period == "2024-11");
+  auto nov = l->usage("a1", "2024-11").value().at("openai");
+  CHECK(nov.level == AgentLevel::kNormal);
+  auto status = l->emergency_status(kDec1);
+  REQUIRE(status.ok());
+  CHECK(status->level == EmergencyLevel::kNormal);
+  CHECK(status->agents_at_risk.empty());
+}
+
+TEST_CASE("over_reservation is no threshold level and a reset does not re-arm it") {
+  Thresholds th;
+  CHECK_FALSE(level_reached(AlertLevel::kOverReservation, 10000, 10000, th));
+  CHECK(budget_level(10000, 10000, th) == AgentLevel::kExhausted);
+  CHECK(reached_levels(0, 0, th).size() == 4);
+  CHECK(alert_level_from_name("over_reservation") == AlertLevel::kOverReservation);
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+  auto r = l->reserve("a1", "anthropic", 10, "x", kNov15);
+  REQUIRE(l->commit(r->reservation_id, 20, 0, 0, kNov15)->alerts.size() == 1);
+  REQUIRE(l->reset("a1", std::nullopt, kNov15 + 1).ok());
+  r = l->reserve("a1", "anthropic", 10, "y", kNov15 + 2);
+  CHECK(l->commit(r->reservation_id, 20, 0, 0, kNov15 + 2)->alerts.empty());
+}

@@ -4,8 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "daemon/ledger/ledger.h"
 #include "tests/unit/ledger_test_util.h"
@@ -126,4 +133,133 @@ TEST_CASE("a map grown by another process is adopted by the next write and the n
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   close(done[0]);
+}
+
+TEST_CASE("a map growth completes within a bound while readers keep the map busy") {
+  TempDir dir;
+  // A relay of readers: each stays inside its read transaction until
+  // another reader is inside too (or 50 ms passed), so with a lock that
+  // prefers readers some reader always holds the map and a growth never
+  // gets it. A lock that stops new readers while a growth waits lets the
+  // last one leave after at most 50 ms.
+  std::mutex relay_mu;
+  std::condition_variable relay_cv;
+  int inside = 0;
+  int handoffs = 0;  // a reader left with another one inside
+  std::atomic<bool> stop{false};
+  LedgerOptions o;
+  o.dir = dir.path;
+  o.initial_map_bytes = 64 * 1024;
+  o.inside_read = [&] {
+    std::unique_lock lock(relay_mu);
+    ++inside;
+    relay_cv.notify_all();
+    relay_cv.wait_for(lock, std::chrono::milliseconds(50),
+                      [&] { return stop.load() || inside >= 2; });
+    if (inside >= 2) ++handoffs;
+    --inside;
+    relay_cv.notify_all();
+  };
+  auto opened = open_ledger(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt));
+  auto& l = *opened;
+  const size_t initial = l.map_size();
+  std::vector<std::jthread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      while (!stop.load()) (void)l.usage("reader", "2024-11");
+    });
+  }
+  {
+    // The relay runs before the first write.
+    std::unique_lock lock(relay_mu);
+    relay_cv.wait(lock, [&] { return handoffs >= 20; });
+  }
+
+  // About 512 KiB of idempotency records: the 64 KiB map must double
+  // several times while the readers run.
+  constexpr int kWrites = 128;
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  int done = 0;
+  int failed = 0;
+  const std::string reply(4000, 'r');
+  for (int i = 0; i < kWrites; ++i) {
+    l.idempotency_put_async("agent", "key-" + std::to_string(i), reply, kNov15 + 1000,
+                            [&](Result<bool> r) {
+                              std::lock_guard lock(done_mu);
+                              ++done;
+                              if (!r.ok()) ++failed;
+                              done_cv.notify_all();
+                            });
+  }
+  bool in_time = false;
+  {
+    std::unique_lock lock(done_mu);
+    in_time = done_cv.wait_for(lock, std::chrono::seconds(10), [&] { return done == kWrites; });
+  }
+  stop = true;
+  relay_cv.notify_all();
+  readers.clear();  // joins
+  {
+    std::unique_lock lock(done_mu);
+    done_cv.wait(lock, [&] { return done == kWrites; });
+  }
+  CHECK(in_time);
+  CHECK(failed == 0);
+  CHECK(l.map_size() > initial);
+  CHECK_FALSE(l.degraded());
+  CHECK(l.idempotency_get("agent", "key-127", kNov15).value() == reply);
+}
+
+TEST_CASE("a growth that readers hold off past grow_wait fails its batch and degrades the ledger with the reason") {
+  TempDir dir;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false;
+  bool let_go = false;
+  LedgerOptions o;
+  o.dir = dir.path;
+  o.initial_map_bytes = 64 * 1024;
+  o.grow_wait = std::chrono::milliseconds(100);
+  o.probe_interval = std::chrono::hours(1);
+  o.inside_read = [&] {
+    std::unique_lock lock(mu);
+    holding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return let_go; });
+  };
+  auto opened = open_ledger(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt));
+  auto& l = *opened;
+  // One read transaction stays open until the test lets it go.
+  std::jthread reader([&] { (void)l.usage("reader", "2024-11"); });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return holding; });
+  }
+  std::vector<std::future<Result<bool>>> writes;
+  const std::string reply(4000, 'r');
+  for (int i = 0; i < 64; ++i) {
+    auto promise = std::make_shared<std::promise<Result<bool>>>();
+    writes.push_back(promise->get_future());
+    l.idempotency_put_async("agent", "key-" + std::to_string(i), reply, kNov15 + 1000,
+                            [promise](Result<bool> r) { promise->set_value(std::move(r)); });
+  }
+  // Bounded: the growth gives up after grow_wait, the reader still inside.
+  const bool answered_in_time =
+      writes.back().wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  {
+    std::lock_guard lock(mu);
+    let_go = true;
+  }
+  cv.notify_all();
+  reader.join();
+  int refused = 0;
+  for (auto& w : writes) refused += w.get().ok() ? 0 : 1;
+  CHECK(answered_in_time);
+  CHECK(refused > 0);
+  CHECK(l.degraded());
+  CHECK_THAT(l.health().reason, Catch::Contains("could not grow") && Catch::Contains("100 ms"));
+  // Once the reader is gone, a probe clears it and the map grows again.
+  REQUIRE(l.probe().ok());
+  CHECK(l.idempotency_put("agent", "late", reply, kNov15 + 1000).ok());
 }

@@ -174,6 +174,7 @@ void FakeProvider::answer_success(const std::string& api, const ParsedCall& call
   spec.input_tokens = input_tokens(call);
   spec.output_tokens = fault.output_tokens.value_or(options_.output_tokens);
   if (call.max_tokens) spec.output_tokens = std::min(spec.output_tokens, *call.max_tokens);
+  spec.output_tokens += fault.extra_output_tokens;
   spec.with_usage = !fault.no_usage;
   spec.created_s = static_cast<int64_t>(std::time(nullptr));
   if (api == "anthropic") {

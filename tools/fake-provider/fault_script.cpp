@@ -54,6 +54,7 @@ bool apply(Fault& f, const std::string& key, const std::optional<std::string>& v
   }
   if (key == "retry_after") return need(n) && (f.retry_after_s = n, true);
   if (key == "output_tokens") return need(u) && (f.output_tokens = u, true);
+  if (key == "extra_output_tokens") return need(u) && (f.extra_output_tokens = u, true);
   if (key == "body_bytes") return need(z) && (f.body_bytes = z, true);
   if (key == "truncate") return flag(f.truncate);
   if (key == "drop") return flag(f.drop);
@@ -106,6 +107,7 @@ json Fault::to_json() const {
   if (invalid_json) j["invalid_json"] = true;
   if (insufficient_quota) j["insufficient_quota"] = true;
   if (output_tokens) j["output_tokens"] = *output_tokens;
+  if (extra_output_tokens) j["extra_output_tokens"] = extra_output_tokens;
   if (body_bytes) j["body_bytes"] = *body_bytes;
   return j;
 }

@@ -5,6 +5,7 @@
 //   anthropic:status=529:times=3     openai:status=429:retry_after=2:times=1
 //   openai:delay_ms=500              anthropic:truncate     openai:drop
 //   anthropic:output_tokens=5        openai:no_usage        anthropic:invalid_json
+//   anthropic:extra_output_tokens=500 (reported beyond max_tokens)
 //   openai:body_bytes=10000000       openai:insufficient_quota
 //   anthropic:status=529:every=100   (every 100th request; soak tests)
 // API is `anthropic`, `openai` or `*` (both). The same faults as JSON (for
@@ -12,7 +13,7 @@
 // objects {"api": "openai", "status": 429, "retry_after": 2, "times": 1,
 // "every": 1, "delay_ms": 0, "truncate": false, "drop": false, "output_tokens": 5,
 // "no_usage": false, "invalid_json": false, "body_bytes": 0,
-// "insufficient_quota": false}.
+// "insufficient_quota": false, "extra_output_tokens": 0}.
 //
 // FaultScript is thread-safe: every method may be called from any server
 // thread.
@@ -42,6 +43,9 @@ struct Fault {
   bool invalid_json = false;   // 200 with a body that is not JSON
   bool insufficient_quota = false;  // the API's out-of-credit error
   std::optional<uint64_t> output_tokens;  // override the output token count
+  // Reported on top of the output, past max_tokens: a provider that breaks
+  // the bound the caller reserved for.
+  uint64_t extra_output_tokens = 0;
   std::optional<size_t> body_bytes;       // pad the reply text to this many bytes
 
   nlohmann::json to_json() const;
