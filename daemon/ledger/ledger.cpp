@@ -435,9 +435,10 @@ void Ledger::idempotency_put_async(std::string agent, std::string key, std::stri
   impl_->submit(std::move(op));
 }
 
-void Ledger::prune_async(int64_t now_ms, Callback<uint64_t> done) {
+void Ledger::prune_async(int64_t now_ms, Callback<PruneOutcome> done) {
   detail::PruneOp op;
   op.now_ms = now_ms;
+  op.max_rows = impl_->options.prune_rows_per_step;
   op.done = std::move(done);
   impl_->submit(std::move(op));
 }
@@ -498,8 +499,8 @@ Result<bool> Ledger::idempotency_put(const std::string& agent, const std::string
       [&](auto done) { idempotency_put_async(agent, key, reply, expiry_ms, std::move(done)); });
 }
 
-Result<uint64_t> Ledger::prune(int64_t now_ms) {
-  return wait_for<uint64_t>([&](auto done) { prune_async(now_ms, std::move(done)); });
+Result<PruneOutcome> Ledger::prune(int64_t now_ms) {
+  return wait_for<PruneOutcome>([&](auto done) { prune_async(now_ms, std::move(done)); });
 }
 
 Result<bool> Ledger::probe() {

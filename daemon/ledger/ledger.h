@@ -10,7 +10,9 @@
 //
 //   meta          ascii name          -> "schema" u32, "period" "YYYY-MM",
 //                                        "next_reservation" u64,
-//                                        "log_seq" u64   (host byte order)
+//                                        "log_seq" u64   (host byte order),
+//                                        "prune_cursor" idempotency key
+//                                        where the expiry sweep resumes
 //   usage         "YYYY-MM\0scope\0provider"  (scope: agent or "*")
 //                                     -> UsageRow: used, reserved, requests,
 //                                        cleared (u64) and cost_usd (f64),
@@ -71,6 +73,10 @@
 //   against the current limits: levels now reached fire, levels no longer
 //   reached re-arm (so a ledger written by an older tollgated, which marked
 //   a budget exhausted when one reservation did not fit, is usable again).
+// - prune deletes expired idempotency records in steps of at most
+//   prune_rows_per_step rows, resuming where the last step stopped
+//   (meta.prune_cursor), so it never holds the writer for a scan of the
+//   whole table.
 // - recovery at open charges every leftover reservation in full
 //   (reserved -> used, requests unchanged) and reports it per (agent,
 //   provider, period).
@@ -115,6 +121,8 @@ using protocol::Error;
 using protocol::Result;
 
 inline constexpr uint32_t kSchemaVersion = 1;
+// The bound of one step of the idempotency expiry sweep (LedgerOptions).
+inline constexpr size_t kPruneRowsPerStep = 1000;
 
 struct LedgerOptions {
   std::string dir;  // created if missing; holds data.mdb and lock.mdb
@@ -138,6 +146,8 @@ struct LedgerOptions {
   // Tests: called before each commit; a non-zero errno-style code fails
   // that commit as if LMDB had returned it.
   std::function<int()> commit_fault;
+  // Rows of the idempotency table one prune step looks at, at most.
+  size_t prune_rows_per_step = kPruneRowsPerStep;
 };
 
 struct ReserveRequest {
@@ -202,8 +212,10 @@ class Ledger {
   void count_request_async(std::string provider, int64_t now_ms, Callback<uint64_t> done);
   void idempotency_put_async(std::string agent, std::string key, std::string reply,
                              int64_t expiry_ms, Callback<bool> done);
-  // Deletes idempotency rows expired at now_ms; yields how many.
-  void prune_async(int64_t now_ms, Callback<uint64_t> done);
+  // One step of the expiry sweep: looks at up to prune_rows_per_step
+  // idempotency rows from where the last step stopped and deletes those
+  // expired at now_ms. Call again until `swept` for a whole round.
+  void prune_async(int64_t now_ms, Callback<PruneOutcome> done);
 
   // ---- writes, blocking wrappers (never call from a callback).
   Result<ReserveOutcome> reserve(const std::string& agent, const std::string& provider,
@@ -217,7 +229,7 @@ class Ledger {
   Result<uint64_t> count_request(const std::string& provider, int64_t now_ms);
   Result<bool> idempotency_put(const std::string& agent, const std::string& key,
                                const std::string& reply, int64_t expiry_ms);
-  Result<uint64_t> prune(int64_t now_ms);
+  Result<PruneOutcome> prune(int64_t now_ms);
   Result<std::vector<Alert>> reevaluate_levels(int64_t now_ms);
   // A write that changes nothing but meta; success clears the degraded
   // state. Runs even while degraded.

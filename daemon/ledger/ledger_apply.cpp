@@ -14,6 +14,7 @@ constexpr std::string_view kMetaPeriod = "period";
 constexpr std::string_view kMetaNextReservation = "next_reservation";
 constexpr std::string_view kMetaLogSeq = "log_seq";
 constexpr std::string_view kMetaProbe = "probe";
+constexpr std::string_view kMetaPruneCursor = "prune_cursor";
 
 uint64_t minus(uint64_t a, uint64_t b) { return a >= b ? a - b : 0; }
 
@@ -320,16 +321,32 @@ void BatchApplier::apply(IdempotencyPutOp& op) {
 }
 
 void BatchApplier::apply(PruneOp& op) {
+  // One bounded step: at most max_rows rows from the saved cursor on, so the
+  // writer (and every call waiting for it) is never held by a scan of the
+  // whole table.
+  PruneOutcome out;
   std::vector<std::string> expired;
+  std::optional<std::string> resume;
   {
     Cursor cur(txn_, t_.idempotency);
-    for (bool ok = cur.first(); ok; ok = cur.next()) {
+    const auto from = meta_string(txn_, t_, kMetaPruneCursor);
+    bool ok = from ? cur.seek(*from) : cur.first();
+    for (; ok && out.scanned < std::max<size_t>(1, op.max_rows); ok = cur.next()) {
+      ++out.scanned;
       const auto rec = decode_idempotency(cur.value());
       if (!rec || rec->first <= op.now_ms) expired.emplace_back(cur.key());
     }
+    if (ok) resume = std::string(cur.key());
   }
   for (const auto& key : expired) kv_del(txn_, t_.idempotency, key);
-  op.result = static_cast<uint64_t>(expired.size());
+  if (resume) {
+    kv_put(txn_, t_.meta, kMetaPruneCursor, *resume);
+  } else {
+    kv_del(txn_, t_.meta, kMetaPruneCursor);
+  }
+  out.deleted = expired.size();
+  out.swept = !resume.has_value();
+  op.result = out;
 }
 
 void BatchApplier::apply(ProbeOp& op) {

@@ -58,7 +58,10 @@ struct IdempotencyPutOp : OpBase<bool> {
   std::string agent, key, reply;
   int64_t expiry_ms = 0;
 };
-struct PruneOp : OpBase<uint64_t> { int64_t now_ms = 0; };
+struct PruneOp : OpBase<PruneOutcome> {
+  int64_t now_ms = 0;
+  size_t max_rows = kPruneRowsPerStep;
+};
 struct ProbeOp : OpBase<bool> {};
 struct RecoverOp : OpBase<OpenReport> { int64_t now_ms = 0; };
 struct LevelsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };

@@ -233,6 +233,13 @@ struct EmergencyStatus {
   std::vector<AgentAtRisk> agents_at_risk;
 };
 
+// One bounded step of the expiry sweep of the idempotency table.
+struct PruneOutcome {
+  uint64_t deleted = 0;  // expired records deleted
+  uint64_t scanned = 0;  // records looked at (at most the step's bound)
+  bool swept = false;    // the step reached the end of the table
+};
+
 struct LedgerHealth {
   bool degraded = false;
   std::string reason;  // why writes are refused; empty when healthy
