@@ -399,6 +399,14 @@ void Ledger::commit_async(CommitRequest request, Callback<CommitOutcome> done) {
   impl_->submit(std::move(op));
 }
 
+void Ledger::commit_async(CommitRequest request, StoredReply stored, Callback<CommitOutcome> done) {
+  detail::CommitOp op;
+  op.req = request;
+  op.stored = std::move(stored);
+  op.done = std::move(done);
+  impl_->submit(std::move(op));
+}
+
 void Ledger::release_async(uint64_t reservation_id, Callback<ReleaseOutcome> done) {
   detail::ReleaseOp op;
   op.reservation_id = reservation_id;
@@ -431,6 +439,14 @@ void Ledger::idempotency_put_async(std::string agent, std::string key, std::stri
   op.key = std::move(key);
   op.reply = std::move(reply);
   op.expiry_ms = expiry_ms;
+  op.done = std::move(done);
+  impl_->submit(std::move(op));
+}
+
+void Ledger::idempotency_forget_async(std::string agent, std::string key, Callback<bool> done) {
+  detail::IdempotencyForgetOp op;
+  op.agent = std::move(agent);
+  op.key = std::move(key);
   op.done = std::move(done);
   impl_->submit(std::move(op));
 }
@@ -497,6 +513,10 @@ Result<bool> Ledger::idempotency_put(const std::string& agent, const std::string
                                      const std::string& reply, int64_t expiry_ms) {
   return wait_for<bool>(
       [&](auto done) { idempotency_put_async(agent, key, reply, expiry_ms, std::move(done)); });
+}
+
+Result<bool> Ledger::idempotency_forget(const std::string& agent, const std::string& key) {
+  return wait_for<bool>([&](auto done) { idempotency_forget_async(agent, key, std::move(done)); });
 }
 
 Result<PruneOutcome> Ledger::prune(int64_t now_ms) {

@@ -281,7 +281,24 @@ Result<std::optional<std::string>> Ledger::idempotency_get(const std::string& ag
         detail::kv_get(txn, env.tables().idempotency, detail::idempotency_key(agent, key));
     if (!bytes) return out;
     auto rec = detail::decode_idempotency(*bytes);
-    if (rec && rec->first > now_ms) out = std::move(rec->second);
+    if (rec && rec->state == IdempotencyState::kDone && rec->expiry_ms > now_ms) {
+      out = std::move(rec->reply);
+    }
+    return out;
+  });
+}
+
+Result<std::optional<IdempotencyRecord>> Ledger::idempotency_record(const std::string& agent,
+                                                                    const std::string& key,
+                                                                    int64_t now_ms) const {
+  const auto& env = *impl_->env;
+  return with_read<std::optional<IdempotencyRecord>>(env, [&](MDB_txn* txn) {
+    std::optional<IdempotencyRecord> out;
+    const auto bytes =
+        detail::kv_get(txn, env.tables().idempotency, detail::idempotency_key(agent, key));
+    if (!bytes) return out;
+    out = detail::decode_idempotency(*bytes);
+    if (out && out->expiry_ms <= now_ms) out.reset();
     return out;
   });
 }
