@@ -238,6 +238,7 @@ void CallRun::try_provider(const policy::PlanStep& step) {
       std::clamp<int64_t>(remaining_ms(), 0, static_cast<int64_t>(spec_.config->admission_wait_ms));
   r.wait_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   if (!last_in_chain(step.provider)) r.soft_threshold = spec_.config->fallback_threshold;
+  r.idempotency = spec_.idempotency;
   env_.ledger->reserve_async(std::move(r), [self = shared_from_this()](auto result) {
     self->worker_.post([self, result = std::move(result)] { self->on_reserved(result); });
   });
@@ -369,9 +370,16 @@ void CallRun::on_response(const HttpResponse& response) {
                   ? 0.0
                   : ledger::cost_usd(price->second, reply_.input_tokens, reply_.output_tokens);
   ledger::CommitRequest c{reservation_id_, reply_.input_tokens, reply_.output_tokens, cost_usd_, now};
-  env_.ledger->commit_async(c, [self = shared_from_this()](auto r) {
+  answer_ = make_reply();
+  auto committed = [self = shared_from_this()](auto r) {
     self->worker_.post([self, r = std::move(r)] { self->on_committed(r); });
-  });
+  };
+  if (spec_.idempotency && env_.stored_reply) {
+    env_.ledger->commit_async(c, env_.stored_reply(*spec_.idempotency, answer_),
+                              std::move(committed));
+  } else {
+    env_.ledger->commit_async(c, std::move(committed));
+  }
 }
 
 void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
@@ -465,9 +473,7 @@ void CallRun::add_ledger_events(const std::vector<ledger::Alert>& alerts,
   append_alert_events(alerts, events_);
 }
 
-void CallRun::finish_ok() {
-  if (done_) return;
-  done_ = true;
+protocol::CallReply CallRun::make_reply() {
   protocol::CallReply reply;
   reply.text = reply_.text;
   reply.provider = current_.provider;
@@ -484,6 +490,14 @@ void CallRun::finish_ok() {
                               rec.latency_ms});
   }
   reply.latency_ms = elapsed_ms();
+  return reply;
+}
+
+void CallRun::finish_ok() {
+  if (done_) return;
+  done_ = true;
+  protocol::CallReply reply = std::move(answer_);
+  reply.latency_ms = elapsed_ms();  // the commit included
   events_.emplace_back(protocol::UsageEvent{
       spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
       reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,

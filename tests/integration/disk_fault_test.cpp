@@ -173,3 +173,43 @@ TEST_CASE("a full disk makes the daemon degraded and it recovers when space retu
   CHECK(d.process().output().find("degraded") != std::string::npos);
   CHECK(readyz().first == 200);
 }
+
+TEST_CASE("an idempotent repeat is answered from its record while the ledger is degraded") {
+  TempDir dir;
+  const std::string mnt = dir.path() + "/mnt";
+  std::filesystem::create_directory(mnt);
+  TmpfsMount fs(mnt, "size=2m");
+  if (!fs.ok()) {
+    WARN("skipped: the full-disk test mounts a tmpfs (" << fs.why() << ")");
+    return;
+  }
+  FakeProviderProcess fake;
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", mnt + "/ledger"},
+                                                 {"ANTHROPIC_RPM", "0"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto keyed = call_body("before", "while there is space", 10);
+  keyed["idempotency_key"] = "kept-1";
+  auto first = client.request(keyed);
+  REQUIRE(first["ok"] == true);
+
+  fill_disk(mnt + "/filler");
+  json refused;
+  for (int i = 0; i < 20000 && refused.is_null(); ++i) {
+    auto r = client.request(call_body("agent-" + std::to_string(i), "on a full disk", 10));
+    if (r["ok"] == false) refused = r;
+  }
+  REQUIRE_FALSE(refused.is_null());
+  auto degraded = client.request(call_body("before", "still full", 10));
+  INFO(degraded.dump());
+  REQUIRE(degraded["ok"] == false);
+  REQUIRE(degraded["error"]["message"].get<std::string>().find("degraded") != std::string::npos);
+  const auto served_before = fake.stats()["anthropic"]["requests"];
+
+  auto repeat = client.request(keyed);
+  INFO(repeat.dump());
+  CHECK(repeat["ok"] == true);
+  CHECK(repeat["replayed"] == true);
+  CHECK(repeat["text"] == first["text"]);
+  CHECK(fake.stats()["anthropic"]["requests"] == served_before);
+}
