@@ -14,6 +14,30 @@ namespace tollgate {
 
 using protocol::Error;
 
+namespace {
+
+// One round of the idempotency expiry sweep: bounded steps, each its own
+// write operation (other writes go between them), the next submitted from
+// the previous one's callback on the writer thread, until the round
+// reached the end of the table.
+void prune_expired(ledger::Ledger& ledger, int64_t now_ms, uint64_t deleted_before) {
+  ledger.prune_async(now_ms, [&ledger, now_ms, deleted_before](
+                                 protocol::Result<ledger::PruneOutcome> step) {
+    if (!step) {
+      spdlog::warn("idempotency prune failed: {}", step.error().message);
+      return;
+    }
+    const uint64_t deleted = deleted_before + step->deleted;
+    if (!step->swept) {
+      prune_expired(ledger, now_ms, deleted);
+      return;
+    }
+    if (deleted > 0) spdlog::debug("idempotency prune: {} expired records deleted", deleted);
+  });
+}
+
+}  // namespace
+
 Dispatcher::Dispatcher(std::shared_ptr<const Config> config, ledger::Ledger& ledger,
                        ProviderRuntime& runtime, Mailbox& mailbox, NowFn now)
     : config_(std::move(config)),
@@ -111,9 +135,7 @@ void Dispatcher::tick() {
   if (now - last_emergency_ >= std::chrono::seconds(1)) refresh_emergency();
   if (now - last_prune_ >= std::chrono::minutes(10)) {
     last_prune_ = now;
-    ledger_.prune_async(now_(), [](protocol::Result<uint64_t> n) {
-      if (!n) spdlog::warn("idempotency prune failed: {}", n.error().message);
-    });
+    prune_expired(ledger_, now_(), 0);
   }
 }
 

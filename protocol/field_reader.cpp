@@ -182,6 +182,16 @@ void FieldReader::agent_name(std::string_view key, std::optional<std::string>& o
   fail(key, allow_star ? kAgentOrStarRule : kAgentRule);
 }
 
+void FieldReader::boolean(std::string_view key, bool& out) {
+  const msgpack::object* o = find(key);
+  if (!o) return;
+  if (o->type != msgpack::type::BOOLEAN) {
+    fail(key, "true or false");
+    return;
+  }
+  out = o->via.boolean;
+}
+
 bool FieldReader::read_uint(const msgpack::object& o, std::string_view key, uint64_t lo,
                             uint64_t hi, uint64_t& out) {
   if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 < lo || o.via.u64 > hi) {

@@ -54,6 +54,8 @@ class FieldReader {
   void int64(std::string_view key, int64_t lo, int64_t hi, int64_t& out);
   void number(std::string_view key, double lo, double hi, std::optional<double>& out);
   void number(std::string_view key, double lo, double hi, double& out);
+  // A msgpack bool; absent or nil leaves `out` as it is.
+  void boolean(std::string_view key, bool& out);
 
   std::string path_of(std::string_view key) const;
 

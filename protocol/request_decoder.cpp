@@ -163,6 +163,7 @@ RequestBody decode_reset(FieldReader& f, const DecodeLimits&) {
   ResetRequest r;
   f.agent_name("ai_name", r.ai_name);
   f.string("provider", 1, kMaxProviderName, r.provider);
+  f.boolean("force", r.force);
   return r;
 }
 

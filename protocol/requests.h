@@ -78,6 +78,9 @@ struct HistoryRequest {
 struct ResetRequest {
   std::string ai_name{};
   std::optional<std::string> provider{};  // all providers when absent
+  // Reset an agent with no usage in the ledger and no configuration too
+  // (without it that is `unknown_agent`: most likely a typo).
+  bool force = false;
   bool operator==(const ResetRequest&) const = default;
 };
 

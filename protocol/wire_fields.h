@@ -60,6 +60,7 @@ template <class F>
 void for_each_field(const ResetRequest& r, F&& f) {
   f("ai_name", r.ai_name);
   f("provider", r.provider);
+  f("force", r.force);
 }
 
 template <class F>

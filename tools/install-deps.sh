@@ -11,7 +11,7 @@ packages=(
   build-essential cmake pkg-config make
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libcurl4-openssl-dev
   liblmdb-dev lmdb-utils libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
-  libtomlplusplus-dev libcli11-dev libcpp-httplib-dev libsystemd-dev
+  libtomlplusplus-dev libcli11-dev libcpp-httplib-dev libsystemd-dev libsodium-dev
   libssl-dev ca-certificates python3 python3-zmq python3-msgpack
   systemd dpkg-dev file
   prometheus chromium

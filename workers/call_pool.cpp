@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/call_fingerprint.h"
 #include "daemon/ledger/budget.h"
 
 namespace tollgate::workers {
@@ -10,14 +11,30 @@ using protocol::Error;
 
 namespace {
 
-constexpr int64_t kIdempotencyTtlMs = 24LL * 3600 * 1000;
 constexpr int64_t kOverloadedRetryMs = 100;
 
 std::string idempotency_key(const std::string& agent, const std::string& key) {
   return agent + std::string(1, '\0') + key;
 }
 
+Error reused_key() {
+  return Error::bad_request("idempotency_key reused with a different request");
+}
+
 }  // namespace
+
+ledger::StoredReply stored_reply(const ledger::IdempotentCall& call,
+                                 const protocol::CallReply& reply) {
+  ledger::StoredReply stored{call, protocol::encode_reply(protocol::RequestId{}, reply), 0};
+  stored.reply_bytes = stored.reply->size();
+  if (stored.reply_bytes > kMaxStoredReplyBytes) {
+    spdlog::warn("idempotency_key '{}' of {}: the reply of {} bytes is over the {} kept for "
+                 "repeats; repeats will be told so, the call is not run again",
+                 call.key, call.agent, stored.reply_bytes, kMaxStoredReplyBytes);
+    stored.reply.reset();
+  }
+  return stored;
+}
 
 std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed) {
   auto json = protocol::to_json(body);
@@ -48,6 +65,7 @@ CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& ma
   env_.publish = [this](std::vector<protocol::Event> events) {
     mailbox_.post({0, std::nullopt, std::move(events), {}});
   };
+  env_.stored_reply = stored_reply;
   for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
     workers_.push_back(std::make_unique<Worker>());
   }
@@ -75,9 +93,66 @@ CallPool::~CallPool() {
   workers_.clear();
 }
 
+std::optional<std::string> CallPool::answer_from_record(const protocol::RequestId& id,
+                                                       const ledger::IdempotentCall& call,
+                                                       int64_t now) {
+  auto record = ledger_.idempotency_record(call.agent, call.key, now);
+  if (!record) {
+    // Running the call without knowing would risk a second provider call.
+    return protocol::encode_error_reply(
+        id, Error::internal("idempotency_key '" + call.key +
+                            "': the ledger record cannot be read: " + record.error().message));
+  }
+  if (!*record) return std::nullopt;
+  const ledger::IdempotencyRecord& r = **record;
+  // An empty fingerprint: a record of an older tollgated, which kept none.
+  if (!r.fingerprint.empty() && r.fingerprint != call.fingerprint) {
+    return protocol::encode_error_reply(id, reused_key());
+  }
+  switch (r.state) {
+    case ledger::IdempotencyState::kDone:
+      return reply_for(r.reply, id, true);
+    case ledger::IdempotencyState::kReplyTooLarge:
+      return protocol::encode_error_reply(
+          id, Error::internal("idempotency_key '" + call.key +
+                              "': the first call with this key succeeded, but its reply (" +
+                              std::to_string(r.reply_bytes) + " bytes) was over the " +
+                              std::to_string(kMaxStoredReplyBytes) +
+                              " bytes kept for repeats; it is not run again (use a new "
+                              "idempotency_key to run it)"));
+    case ledger::IdempotencyState::kPending:
+      break;
+  }
+  // No call with this key runs here: tollgated stopped while the first one
+  // was at a provider (recovery charged its reservation in full), or its
+  // charge could not be written (recovery will).
+  return protocol::encode_error_reply(
+      id, Error::internal("idempotency_key '" + call.key +
+                          "': the first call with this key was cut short (a tollgated restart "
+                          "or a failed ledger write) while at a provider; its outcome is "
+                          "unknown and its reservation is charged in full, so it is not run "
+                          "again (use a new idempotency_key to run it)"));
+}
+
 std::optional<std::string> CallPool::start(uint64_t token, const protocol::RequestId& id,
                                            protocol::CallRequest request,
                                            const std::shared_ptr<const Config>& config) {
+  const int64_t now = env_.now_ms();
+  // A repeat costs nothing: it is answered (or waits) before any refusal.
+  std::optional<ledger::IdempotentCall> held;
+  if (request.idempotency_key) {
+    held = ledger::IdempotentCall{request.ai_name, *request.idempotency_key,
+                                  call_fingerprint(request), now, now + kIdempotencyTtlMs};
+    const auto key = idempotency_key(held->agent, held->key);
+    if (auto it = running_keys_.find(key); it != running_keys_.end()) {
+      if (it->second.fingerprint != held->fingerprint) {
+        return protocol::encode_error_reply(id, reused_key());
+      }
+      it->second.waiters.push_back({token, id});
+      return std::nullopt;
+    }
+    if (auto answer = answer_from_record(id, *held, now)) return answer;
+  }
   if (shutdown_) {
     return protocol::encode_error_reply(
         id, Error::emergency_shutdown("tollgated is in emergency shutdown: " + *shutdown_ +
@@ -109,17 +184,7 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
                              std::to_string(config->max_tokens_per_request) +
                              " (MAX_TOKENS_PER_REQUEST)"));
   }
-  const int64_t now = env_.now_ms();
-  if (request.idempotency_key) {
-    auto key = idempotency_key(request.ai_name, *request.idempotency_key);
-    if (auto it = running_keys_.find(key); it != running_keys_.end()) {
-      it->second.push_back({token, id});
-      return std::nullopt;
-    }
-    auto stored = ledger_.idempotency_get(request.ai_name, *request.idempotency_key, now);
-    if (stored && *stored) return reply_for(**stored, id, true);
-    running_keys_[key];
-  }
+  if (held) running_keys_[idempotency_key(held->agent, held->key)] = {held->fingerprint, {}};
   CallSpec spec;
   spec.token = token;
   spec.id = id;
@@ -128,6 +193,7 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
   spec.config = config;
   spec.received_ms = now;
   spec.received = std::chrono::steady_clock::now();
+  spec.idempotency = std::move(held);
   ++inflight_;
   Worker& worker = *workers_[next_worker_++ % workers_.size()];
   worker.post([this, &worker, spec = std::move(spec)]() mutable {
@@ -139,33 +205,38 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
 void CallPool::finish(const CallSpec& spec, LoopMessage message,
                       std::optional<protocol::CallReply> reply) {
   std::optional<std::string> key;
-  if (spec.request.idempotency_key) {
-    key = idempotency_key(spec.request.ai_name, *spec.request.idempotency_key);
-  }
+  if (spec.idempotency) key = idempotency_key(spec.idempotency->agent, spec.idempotency->key);
   const std::string body = *message.reply;
   message.then = [this, key, body] {
     --inflight_;
     if (key) settle(*key, body);
   };
-  if (!reply || !key) {
+  // A success's record was stored with its commit.
+  if (reply || !spec.idempotency) {
     mailbox_.post(std::move(message));
     return;
   }
-  // Stored durably before anyone is answered.
-  auto stored = protocol::encode_reply(protocol::RequestId{}, *reply);
-  ledger_.idempotency_put_async(
-      spec.request.ai_name, *spec.request.idempotency_key, std::move(stored),
-      spec.received_ms + kIdempotencyTtlMs,
-      [this, message = std::move(message)](protocol::Result<bool> r) mutable {
-        if (!r) spdlog::error("idempotency record not stored: {}", r.error().message);
-        mailbox_.post(std::move(message));
+  // A failed call is not remembered: its pending marker goes before anyone
+  // is answered, so a repeat runs it again. (The mailbox outlives the
+  // ledger, whose last callbacks run as it closes; this pool may not.)
+  Mailbox& mailbox = mailbox_;
+  ledger_.idempotency_forget_async(
+      spec.idempotency->agent, spec.idempotency->key,
+      [&mailbox, call = *spec.idempotency, message = std::move(message)](
+          protocol::Result<bool> r) mutable {
+        if (!r) {
+          spdlog::warn("idempotency_key '{}' of {}: the failed call's pending marker may remain "
+                       "({}); repeats will be told its outcome is unknown",
+                       call.key, call.agent, r.error().message);
+        }
+        mailbox.post(std::move(message));
       });
 }
 
 void CallPool::settle(const std::string& key, const std::string& reply_body) {
   auto it = running_keys_.find(key);
   if (it == running_keys_.end()) return;
-  for (const auto& w : it->second) {
+  for (const auto& w : it->second.waiters) {
     mailbox_.post({w.token, reply_for(reply_body, w.id, true), {}, {}});
   }
   running_keys_.erase(it);

@@ -1,17 +1,27 @@
 // CallPool: runs `call` requests on N Worker threads (the CallService the
 // Dispatcher hands calls to).
 //
-// On the loop thread, start() refuses what can be refused at once
-// (emergency shutdown, a degraded ledger, too many calls in flight, a call
-// over the per-request token cap), answers idempotent repeats (from the
-// ledger, or by waiting for the first call with the same key still
-// running), and otherwise hands the call to a worker round-robin. The
-// worker's answer comes back through the Mailbox; its `then` step runs on
-// the loop and answers the repeats that waited.
+// On the loop thread, start() first answers idempotent repeats (from the
+// ledger record, or by waiting for the first call with the same key still
+// running): a repeat costs nothing, so it is answered even during emergency
+// shutdown, overload or a degraded ledger. Then it refuses what can be
+// refused at once (emergency shutdown, a degraded ledger, too many calls in
+// flight, a call over the per-request token cap), and otherwise hands the
+// call to a worker round-robin. The worker's answer comes back through the
+// Mailbox; its `then` step runs on the loop and answers the repeats that
+// waited.
 //
-// Idempotency (PROTOCOL.md `call`): a successful call's reply is stored in
-// the ledger, durably, before the reply is sent, so a repeat can never reach
-// a provider again; a failed call is not stored.
+// Idempotency (PROTOCOL.md `call`, DESIGN.md invariant 4): the key is held
+// durably from the call's first reservation on (a pending marker written
+// with each reservation), and a successful call's reply replaces the
+// marker in the transaction of the commit that charges it, before the
+// reply is sent; so no crash lets a repeat reach a provider again. A
+// repeat that finds a pending marker with no call running (a crash cut
+// the first call short) gets `internal`: the outcome is unknown and the
+// reservation was charged in full. A failed call's marker is deleted
+// before it is answered, so a repeat runs it again. A repeat whose request
+// differs (call_fingerprint.h) gets `bad_request`. A reply over
+// kMaxStoredReplyBytes is not kept: repeats get `internal` saying so.
 #pragma once
 
 #include <map>
@@ -25,6 +35,11 @@
 #include "workers/worker.h"
 
 namespace tollgate::workers {
+
+// Stored replies over this many bytes (the encoded reply) are not kept.
+inline constexpr size_t kMaxStoredReplyBytes = size_t{1} << 20;
+// How long a key is remembered after its call was received.
+inline constexpr int64_t kIdempotencyTtlMs = 24LL * 3600 * 1000;
 
 class CallPool : public CallService {
  public:
@@ -55,6 +70,15 @@ class CallPool : public CallService {
     uint64_t token;
     protocol::RequestId id;
   };
+  // A key whose call is running, and the repeats waiting for its reply.
+  struct RunningKey {
+    std::string fingerprint;
+    std::vector<Waiter> waiters;
+  };
+  // Loop thread: the answer to a repeat from the ledger's record of the
+  // key; nullopt when there is none (the call runs).
+  std::optional<std::string> answer_from_record(const protocol::RequestId& id,
+                                                const ledger::IdempotentCall& call, int64_t now);
   // Worker thread: the call ended.
   void finish(const CallSpec& spec, LoopMessage message, std::optional<protocol::CallReply> reply);
   // Loop thread: after the first call's reply went out.
@@ -74,11 +98,16 @@ class CallPool : public CallService {
   size_t next_worker_ = 0;
   size_t inflight_ = 0;
   std::optional<std::string> shutdown_;
-  std::map<std::string, std::vector<Waiter>> running_keys_;  // agent \0 key -> repeats
+  std::map<std::string, RunningKey> running_keys_;  // agent \0 key -> its call
 };
 
 // The same reply for another request id (and marked replayed): used to
 // answer idempotent repeats from a stored or just-sent reply body.
 std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed);
+
+// What the commit of a successful idempotent call stores: its encoded reply
+// (id nil), or only its size when that is over kMaxStoredReplyBytes.
+ledger::StoredReply stored_reply(const ledger::IdempotentCall& call,
+                                 const protocol::CallReply& reply);
 
 }  // namespace tollgate::workers

@@ -260,6 +260,7 @@ void CallRun::try_provider(const policy::PlanStep& step) {
   // charge in full here (full_charge).
   const auto [full_in, full_out] = full_charge();
   r.full_cost_usd = priced(*spec_.config, call_.model, call_.model, full_in, full_out);
+  r.idempotency = spec_.idempotency;
   env_.ledger->reserve_async(std::move(r), await_ledger("reserve", &CallRun::on_reserved));
 }
 
@@ -392,7 +393,13 @@ void CallRun::on_response(const HttpResponse& response) {
   cost_usd_ = priced(*spec_.config, reply_.model, call_.model, reply_.input_tokens,
                      reply_.output_tokens);
   ledger::CommitRequest c{reservation_id_, reply_.input_tokens, reply_.output_tokens, cost_usd_, now};
-  env_.ledger->commit_async(c, await_ledger("commit", &CallRun::on_committed));
+  answer_ = make_reply();
+  if (spec_.idempotency && env_.stored_reply) {
+    env_.ledger->commit_async(c, env_.stored_reply(*spec_.idempotency, answer_),
+                              await_ledger("commit", &CallRun::on_committed));
+  } else {
+    env_.ledger->commit_async(c, await_ledger("commit", &CallRun::on_committed));
+  }
 }
 
 void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
@@ -578,9 +585,7 @@ void CallRun::add_ledger_events(const std::vector<ledger::Alert>& alerts,
   append_alert_events(alerts, events_);
 }
 
-void CallRun::finish_ok() {
-  if (done_) return;
-  done_ = true;
+protocol::CallReply CallRun::make_reply() {
   protocol::CallReply reply;
   reply.text = reply_.text;
   reply.provider = current_.provider;
@@ -597,6 +602,14 @@ void CallRun::finish_ok() {
                               rec.latency_ms});
   }
   reply.latency_ms = elapsed_ms();
+  return reply;
+}
+
+void CallRun::finish_ok() {
+  if (done_) return;
+  done_ = true;
+  protocol::CallReply reply = std::move(answer_);
+  reply.latency_ms = elapsed_ms();  // the commit included
   events_.emplace_back(protocol::UsageEvent{
       spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
       reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,

@@ -10,7 +10,9 @@
 //   count   the provider's count of the input (Anthropic count_tokens),
 //           only near the end of a budget; reserve again with it
 //   send    HTTP to the provider (HttpClient)
-//   answer  ok            -> commit what the provider reported -> reply
+//   answer  ok            -> commit what the provider reported (and an
+//                            idempotent call's reply, in one transaction)
+//                            -> reply
 //           usage missing -> commit the reservation in full     -> reply
 //           failure       -> release (or commit in full when the provider
 //                            may have served it), then retry with backoff
@@ -21,6 +23,9 @@
 //   none left -> the rule-5 error
 //   stopping  -> "shutting down" before planning a step or reserving (a
 //                retry timer fired at shutdown reserves nothing)
+//
+// An idempotent call's every reservation also writes its pending marker
+// (ledger.h), so a crash before the commit leaves the key marked.
 //
 // Every path ends a reservation exactly once: committed or released. Each
 // HTTP attempt has its own reservation, so a retry that no longer fits the
@@ -70,8 +75,12 @@ struct CallEnvironment {
   ProviderRuntime* runtime = nullptr;
   std::function<int64_t()> now_ms;
   // Delivers the finished call to the loop: the reply (ok or error), the
-  // CallReply when ok (for idempotency), and the events it produced.
+  // CallReply when ok, and the events it produced.
   std::function<void(const CallSpec&, LoopMessage, std::optional<protocol::CallReply>)> finish;
+  // An idempotent call's record to store with its charge (the reply, or
+  // that it was too large to keep), built before the commit.
+  std::function<ledger::StoredReply(const ledger::IdempotentCall&, const protocol::CallReply&)>
+      stored_reply;
   // Set when the daemon shuts down: calls stop retrying and moving on.
   const std::atomic<bool>* stopping = nullptr;
   // Set when shutdown begins: a reservation refused after waiting ends the
@@ -98,6 +107,9 @@ struct CallSpec {
   int64_t received_ms = 0;                 // unix ms when the loop took it
   std::chrono::steady_clock::time_point received;  // for latency_ms
   uint64_t reservation = 0;                // token upper bound
+  // Set when the call holds an idempotency key: each reservation writes
+  // its pending marker, the commit its stored reply (ledger.h).
+  std::optional<ledger::IdempotentCall> idempotency;
 };
 
 class CallRun : public std::enable_shared_from_this<CallRun> {
@@ -143,6 +155,9 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void retry_or_move_on();
   void give_up_provider(const std::string& code, const std::string& message);
   void finish_error(protocol::Error error);
+  // The reply to a served call, built before its commit (an idempotent
+  // call's reply is stored in the commit's transaction).
+  protocol::CallReply make_reply();
   void finish_ok();
   void add_ledger_events(const std::vector<ledger::Alert>& alerts,
                          const std::optional<ledger::Rollover>& rollover);
@@ -183,9 +198,10 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   ProviderFailure last_failure_;
   double provider_latency_ms_ = 0;
 
-  // The answer being committed.
+  // The answer being committed, and the reply made of it.
   ProviderReply reply_;
   double cost_usd_ = 0;
+  protocol::CallReply answer_;
   bool done_ = false;  // answered (the reply went to the loop)
 
   // The ledger operation awaited ("reserve", "commit", "release"), or null.

@@ -523,6 +523,14 @@ void Ledger::commit_async(CommitRequest request, Callback<CommitOutcome> done) {
   impl_->submit(std::move(op));
 }
 
+void Ledger::commit_async(CommitRequest request, StoredReply stored, Callback<CommitOutcome> done) {
+  detail::CommitOp op;
+  op.req = request;
+  op.stored = std::move(stored);
+  op.done = std::move(done);
+  impl_->submit(std::move(op));
+}
+
 void Ledger::release_async(uint64_t reservation_id, Callback<ReleaseOutcome> done) {
   detail::ReleaseOp op;
   op.reservation_id = reservation_id;
@@ -559,9 +567,18 @@ void Ledger::idempotency_put_async(std::string agent, std::string key, std::stri
   impl_->submit(std::move(op));
 }
 
-void Ledger::prune_async(int64_t now_ms, Callback<uint64_t> done) {
+void Ledger::idempotency_forget_async(std::string agent, std::string key, Callback<bool> done) {
+  detail::IdempotencyForgetOp op;
+  op.agent = std::move(agent);
+  op.key = std::move(key);
+  op.done = std::move(done);
+  impl_->submit(std::move(op));
+}
+
+void Ledger::prune_async(int64_t now_ms, Callback<PruneOutcome> done) {
   detail::PruneOp op;
   op.now_ms = now_ms;
+  op.max_rows = impl_->options.prune_rows_per_step;
   op.done = std::move(done);
   impl_->submit(std::move(op));
 }
@@ -622,8 +639,12 @@ Result<bool> Ledger::idempotency_put(const std::string& agent, const std::string
       [&](auto done) { idempotency_put_async(agent, key, reply, expiry_ms, std::move(done)); });
 }
 
-Result<uint64_t> Ledger::prune(int64_t now_ms) {
-  return wait_for<uint64_t>([&](auto done) { prune_async(now_ms, std::move(done)); });
+Result<bool> Ledger::idempotency_forget(const std::string& agent, const std::string& key) {
+  return wait_for<bool>([&](auto done) { idempotency_forget_async(agent, key, std::move(done)); });
+}
+
+Result<PruneOutcome> Ledger::prune(int64_t now_ms) {
+  return wait_for<PruneOutcome>([&](auto done) { prune_async(now_ms, std::move(done)); });
 }
 
 Result<bool> Ledger::probe() {

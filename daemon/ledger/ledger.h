@@ -10,7 +10,9 @@
 //
 //   meta          ascii name          -> "schema" u32, "period" "YYYY-MM",
 //                                        "next_reservation" u64,
-//                                        "log_seq" u64   (host byte order)
+//                                        "log_seq" u64   (host byte order),
+//                                        "prune_cursor" idempotency key
+//                                        where the expiry sweep resumes
 //   usage         "YYYY-MM\0scope\0provider"  (scope: agent or "*")
 //                                     -> UsageRow: used, reserved, requests,
 //                                        cleared (u64) and cost_usd (f64),
@@ -23,7 +25,13 @@
 //   alerts_log    at_ms i64 BE (sign-flipped) + log_seq u64 BE -> msgpack alert
 //   resets        at_ms BE + log_seq BE -> msgpack [at_ms, agent, provider,
 //                                        period, cleared]  (the audit trail)
-//   idempotency   "agent\0key"        -> msgpack [expiry_ms, reply bytes]
+//   idempotency   "agent\0key"        -> msgpack [state, expiry_ms, received_ms,
+//                                        fingerprint, reservation_id, reply,
+//                                        reply_bytes]  (state "pending", "done"
+//                                        or "too_large"; IdempotencyRecord). A
+//                                        record of an older tollgated,
+//                                        [expiry_ms, reply], reads as "done"
+//                                        without a fingerprint.
 //   rate_day      "provider\0" + day i64 BE -> u64 request count
 //   ledger_log    at_ms BE + log_seq BE -> msgpack [kind, at_ms, log_seq, fields]
 //                                        (every `ledger` event: reset, rollover,
@@ -85,6 +93,17 @@
 //   against the current limits: levels now reached fire, levels no longer
 //   reached re-arm (so a ledger written by an older tollgated, which marked
 //   a budget exhausted when one reservation did not fit, is usable again).
+// - idempotency (ledger_types.h): a reserve that carries the call's
+//   IdempotentCall writes its pending marker (with the reservation id) in
+//   the reservation's transaction; a commit that carries a StoredReply
+//   replaces it with the reply in the charge's transaction, so no crash
+//   can leave a charged call without its record or a served call without
+//   its marker. idempotency_forget deletes a failed call's pending marker,
+//   but only once its reservation is settled (a reservation still open
+//   may have been served: recovery charges it and the marker stays).
+//   prune deletes expired records in steps of at most prune_rows_per_step
+//   rows, resuming where the last step stopped (meta.prune_cursor), so it
+//   never holds the writer for a scan of the whole table.
 // - recovery at open charges every leftover reservation in full
 //   (reserved -> used, requests unchanged, cost += the reservation's
 //   full_cost_usd; a record from before that field recovers at cost 0,
@@ -130,6 +149,8 @@ using protocol::Error;
 using protocol::Result;
 
 inline constexpr uint32_t kSchemaVersion = 1;
+// The bound of one step of the idempotency expiry sweep (LedgerOptions).
+inline constexpr size_t kPruneRowsPerStep = 1000;
 
 struct LedgerOptions {
   std::string dir;  // created if missing; holds data.mdb and lock.mdb
@@ -168,6 +189,8 @@ struct LedgerOptions {
   // inapplicable) after the ledger recovered: its alerts and rollover are
   // for the event stream. Keep it cheap, like the callbacks.
   std::function<void(const LateSettlement&)> on_late_settlement;
+  // Rows of the idempotency table one prune step looks at, at most.
+  size_t prune_rows_per_step = kPruneRowsPerStep;
 };
 
 struct ReserveRequest {
@@ -187,6 +210,9 @@ struct ReserveRequest {
   // What charging the whole amount would cost at the call's model prices.
   // Kept with the reservation: crash recovery charges it with the tokens.
   double full_cost_usd = 0;
+  // An idempotent call: a reservation that fits also writes its pending
+  // marker (replacing the one of its previous reservation).
+  std::optional<IdempotentCall> idempotency;
 };
 
 struct CommitRequest {
@@ -228,16 +254,28 @@ class Ledger {
   // policy: fires what is now reached, re-arms what no longer is.
   void reevaluate_levels_async(int64_t now_ms, Callback<std::vector<Alert>> done);
   void commit_async(CommitRequest request, Callback<CommitOutcome> done);
+  // The same, and the idempotent call's record (replacing its pending
+  // marker) in the charge's transaction; nothing is stored when the commit
+  // fails (unknown reservation).
+  void commit_async(CommitRequest request, StoredReply stored, Callback<CommitOutcome> done);
   void release_async(uint64_t reservation_id, Callback<ReleaseOutcome> done);
   void reset_async(std::string agent, std::optional<std::string> provider, int64_t now_ms,
                    Callback<ResetOutcome> done);
   // Adds one request to provider's counter for the UTC day of now_ms;
   // yields the new count.
   void count_request_async(std::string provider, int64_t now_ms, Callback<uint64_t> done);
+  // Stores a "done" record without a fingerprint (tests and tools; calls
+  // store theirs with commit_async).
   void idempotency_put_async(std::string agent, std::string key, std::string reply,
                              int64_t expiry_ms, Callback<bool> done);
-  // Deletes idempotency rows expired at now_ms; yields how many.
-  void prune_async(int64_t now_ms, Callback<uint64_t> done);
+  // A failed call: deletes its pending marker unless the marker's
+  // reservation is still open; yields whether it deleted one. Other
+  // records are kept.
+  void idempotency_forget_async(std::string agent, std::string key, Callback<bool> done);
+  // One step of the expiry sweep: looks at up to prune_rows_per_step
+  // idempotency rows from where the last step stopped and deletes those
+  // expired at now_ms. Call again until `swept` for a whole round.
+  void prune_async(int64_t now_ms, Callback<PruneOutcome> done);
 
   // ---- writes, blocking wrappers (never call from a callback).
   Result<ReserveOutcome> reserve(const std::string& agent, const std::string& provider,
@@ -251,7 +289,8 @@ class Ledger {
   Result<uint64_t> count_request(const std::string& provider, int64_t now_ms);
   Result<bool> idempotency_put(const std::string& agent, const std::string& key,
                                const std::string& reply, int64_t expiry_ms);
-  Result<uint64_t> prune(int64_t now_ms);
+  Result<bool> idempotency_forget(const std::string& agent, const std::string& key);
+  Result<PruneOutcome> prune(int64_t now_ms);
   Result<std::vector<Alert>> reevaluate_levels(int64_t now_ms);
   // A write that changes nothing but meta; success clears the degraded
   // state. Runs even while degraded.
@@ -292,10 +331,15 @@ class Ledger {
   Result<std::vector<LedgerRecord>> ledger_events(size_t limit,
                                                   std::optional<int64_t> since_ms) const;
   Result<EmergencyStatus> emergency_status(int64_t now_ms) const;
-  // The stored reply when (agent, key) exists and has not expired at now_ms.
+  // The stored reply when (agent, key) has a "done" record that has not
+  // expired at now_ms.
   Result<std::optional<std::string>> idempotency_get(const std::string& agent,
                                                      const std::string& key,
                                                      int64_t now_ms) const;
+  // The record of (agent, key) in any state, unless expired at now_ms.
+  Result<std::optional<IdempotencyRecord>> idempotency_record(const std::string& agent,
+                                                              const std::string& key,
+                                                              int64_t now_ms) const;
   Result<uint64_t> requests_today(const std::string& provider, int64_t now_ms) const;
   // Current map size in bytes (grows by itself).
   size_t map_size() const;

@@ -14,6 +14,7 @@ constexpr std::string_view kMetaPeriod = "period";
 constexpr std::string_view kMetaNextReservation = "next_reservation";
 constexpr std::string_view kMetaLogSeq = "log_seq";
 constexpr std::string_view kMetaProbe = "probe";
+constexpr std::string_view kMetaPruneCursor = "prune_cursor";
 
 uint64_t minus(uint64_t a, uint64_t b) { return a >= b ? a - b : 0; }
 
@@ -186,6 +187,16 @@ void BatchApplier::apply(ReserveOp& op) {
                              r.full_cost_usd}));
   out.requests_today = bump_day(r.provider, r.now_ms);
   out.waited = op.waited;
+  if (r.idempotency) {
+    IdempotencyRecord marker;
+    marker.state = IdempotencyState::kPending;
+    marker.fingerprint = r.idempotency->fingerprint;
+    marker.received_ms = r.idempotency->received_ms;
+    marker.expiry_ms = r.idempotency->expiry_ms;
+    marker.reservation_id = out.reservation_id;
+    kv_put(txn_, t_.idempotency, idempotency_key(r.idempotency->agent, r.idempotency->key),
+           encode_idempotency(marker));
+  }
   op.result = std::move(out);
 }
 
@@ -235,6 +246,17 @@ void BatchApplier::apply(CommitOp& op) {
     fire_over_reservation(*res, out.charged, agent_used, alimit, c.now_ms, out.alerts);
   }
   kv_del(txn_, t_.reservations, rkey);
+  if (op.stored) {
+    const IdempotentCall& call = op.stored->call;
+    IdempotencyRecord record;
+    record.state = op.stored->reply ? IdempotencyState::kDone : IdempotencyState::kReplyTooLarge;
+    record.fingerprint = call.fingerprint;
+    record.received_ms = call.received_ms;
+    record.expiry_ms = call.expiry_ms;
+    if (op.stored->reply) record.reply = *op.stored->reply;
+    record.reply_bytes = op.stored->reply_bytes;
+    kv_put(txn_, t_.idempotency, idempotency_key(call.agent, call.key), encode_idempotency(record));
+  }
   op.result = std::move(out);
 }
 
@@ -335,22 +357,56 @@ void BatchApplier::apply(ResetOp& op) {
 void BatchApplier::apply(CountRequestOp& op) { op.result = bump_day(op.provider, op.now_ms); }
 
 void BatchApplier::apply(IdempotencyPutOp& op) {
-  kv_put(txn_, t_.idempotency, idempotency_key(op.agent, op.key),
-         encode_idempotency(op.expiry_ms, op.reply));
+  IdempotencyRecord record;
+  record.state = IdempotencyState::kDone;
+  record.expiry_ms = op.expiry_ms;
+  record.reply = op.reply;
+  record.reply_bytes = op.reply.size();
+  kv_put(txn_, t_.idempotency, idempotency_key(op.agent, op.key), encode_idempotency(record));
   op.result = true;
 }
 
+void BatchApplier::apply(IdempotencyForgetOp& op) {
+  const std::string key = idempotency_key(op.agent, op.key);
+  const auto bytes = kv_get(txn_, t_.idempotency, key);
+  std::optional<IdempotencyRecord> record;
+  if (bytes) record = decode_idempotency(*bytes);
+  // A reservation still open may have been served (a commit that failed):
+  // recovery charges it in full, and the marker keeps repeats away.
+  const bool settled =
+      record && !kv_get(txn_, t_.reservations, u64_key(record->reservation_id)).has_value();
+  const bool forget = record && record->state == IdempotencyState::kPending && settled;
+  if (forget) kv_del(txn_, t_.idempotency, key);
+  op.result = forget;
+}
+
 void BatchApplier::apply(PruneOp& op) {
+  // One bounded step: at most max_rows rows from the saved cursor on, so the
+  // writer (and every call waiting for it) is never held by a scan of the
+  // whole table.
+  PruneOutcome out;
   std::vector<std::string> expired;
+  std::optional<std::string> resume;
   {
     Cursor cur(txn_, t_.idempotency);
-    for (bool ok = cur.first(); ok; ok = cur.next()) {
+    const auto from = meta_string(txn_, t_, kMetaPruneCursor);
+    bool ok = from ? cur.seek(*from) : cur.first();
+    for (; ok && out.scanned < std::max<size_t>(1, op.max_rows); ok = cur.next()) {
+      ++out.scanned;
       const auto rec = decode_idempotency(cur.value());
-      if (!rec || rec->first <= op.now_ms) expired.emplace_back(cur.key());
+      if (!rec || rec->expiry_ms <= op.now_ms) expired.emplace_back(cur.key());
     }
+    if (ok) resume = std::string(cur.key());
   }
   for (const auto& key : expired) kv_del(txn_, t_.idempotency, key);
-  op.result = static_cast<uint64_t>(expired.size());
+  if (resume) {
+    kv_put(txn_, t_.meta, kMetaPruneCursor, *resume);
+  } else {
+    kv_del(txn_, t_.meta, kMetaPruneCursor);
+  }
+  out.deleted = expired.size();
+  out.swept = !resume.has_value();
+  op.result = out;
 }
 
 void BatchApplier::apply(ProbeOp& op) {

@@ -43,7 +43,10 @@ struct ReserveOp : OpBase<ReserveOutcome> {
   bool waited = false;  // parked at least once
   std::optional<Rollover> rollover_seen;  // a rollover it started while parked
 };
-struct CommitOp : OpBase<CommitOutcome> { CommitRequest req; };
+struct CommitOp : OpBase<CommitOutcome> {
+  CommitRequest req;
+  std::optional<StoredReply> stored;  // written with the charge
+};
 struct ReleaseOp : OpBase<ReleaseOutcome> { uint64_t reservation_id = 0; };
 struct ResetOp : OpBase<ResetOutcome> {
   std::string agent;
@@ -58,13 +61,18 @@ struct IdempotencyPutOp : OpBase<bool> {
   std::string agent, key, reply;
   int64_t expiry_ms = 0;
 };
-struct PruneOp : OpBase<uint64_t> { int64_t now_ms = 0; };
+struct IdempotencyForgetOp : OpBase<bool> { std::string agent, key; };
+struct PruneOp : OpBase<PruneOutcome> {
+  int64_t now_ms = 0;
+  size_t max_rows = kPruneRowsPerStep;
+};
 struct ProbeOp : OpBase<bool> {};
 struct RecoverOp : OpBase<OpenReport> { int64_t now_ms = 0; };
 struct LevelsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
 
 using WriteOp = std::variant<ReserveOp, CommitOp, ReleaseOp, ResetOp, CountRequestOp,
-                             IdempotencyPutOp, PruneOp, ProbeOp, RecoverOp, LevelsOp>;
+                             IdempotencyPutOp, IdempotencyForgetOp, PruneOp, ProbeOp, RecoverOp,
+                             LevelsOp>;
 
 // What admission needs of the writer: the time that wait deadlines are
 // compared with, and whether waiting has been cancelled (shutdown).
@@ -85,6 +93,7 @@ class BatchApplier {
   void apply(ResetOp& op);
   void apply(CountRequestOp& op);
   void apply(IdempotencyPutOp& op);
+  void apply(IdempotencyForgetOp& op);
   void apply(PruneOp& op);
   void apply(ProbeOp& op);
   void apply(RecoverOp& op);

@@ -153,7 +153,7 @@ Result<std::vector<std::string>> Ledger::agents(const std::string& period) const
 
 Result<std::vector<std::string>> Ledger::all_agents() const {
   const auto& env = *impl_->env;
-  return with_read<std::vector<std::string>>(env, [&](MDB_txn* txn) {
+  return with_read<std::vector<std::string>>(*impl_, [&](MDB_txn* txn) {
     std::set<std::string> names;
     Cursor cur(txn, env.tables().usage);
     for (bool ok = cur.first(); ok; ok = cur.next()) {
@@ -296,7 +296,24 @@ Result<std::optional<std::string>> Ledger::idempotency_get(const std::string& ag
         detail::kv_get(txn, env.tables().idempotency, detail::idempotency_key(agent, key));
     if (!bytes) return out;
     auto rec = detail::decode_idempotency(*bytes);
-    if (rec && rec->first > now_ms) out = std::move(rec->second);
+    if (rec && rec->state == IdempotencyState::kDone && rec->expiry_ms > now_ms) {
+      out = std::move(rec->reply);
+    }
+    return out;
+  });
+}
+
+Result<std::optional<IdempotencyRecord>> Ledger::idempotency_record(const std::string& agent,
+                                                                    const std::string& key,
+                                                                    int64_t now_ms) const {
+  const auto& env = *impl_->env;
+  return with_read<std::optional<IdempotencyRecord>>(*impl_, [&](MDB_txn* txn) {
+    std::optional<IdempotencyRecord> out;
+    const auto bytes =
+        detail::kv_get(txn, env.tables().idempotency, detail::idempotency_key(agent, key));
+    if (!bytes) return out;
+    out = detail::decode_idempotency(*bytes);
+    if (out && out->expiry_ms <= now_ms) out.reset();
     return out;
   });
 }

@@ -3,6 +3,7 @@
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <array>
@@ -52,7 +53,14 @@ constexpr uint32_t kReservationFieldsWithCost = 7;
 using AlertTuple = std::tuple<uint8_t, std::string, std::string, double, double, uint64_t, uint64_t,
                               std::string, int64_t, std::string, uint64_t>;
 using ResetTuple = std::tuple<int64_t, std::string, std::string, std::string, uint64_t>;
-using IdempotencyTuple = std::tuple<int64_t, std::string>;
+// [state, expiry_ms, received_ms, fingerprint, reservation_id, reply, reply_bytes]
+using IdempotencyTuple =
+    std::tuple<std::string, int64_t, int64_t, std::string, uint64_t, std::string, uint64_t>;
+// What tollgated wrote before pending markers: a stored reply and its expiry.
+using LegacyIdempotencyTuple = std::tuple<int64_t, std::string>;
+
+// Index i names IdempotencyState i.
+constexpr std::array<std::string_view, 3> kIdempotencyStates = {"pending", "done", "too_large"};
 
 // The fields of each ledger_log kind.
 using ResetChangeTuple = std::tuple<std::string, std::string, std::map<std::string, uint64_t>>;
@@ -258,14 +266,43 @@ std::optional<LedgerRecord> decode_ledger_record(std::string_view bytes) {
   }
 }
 
-std::string encode_idempotency(int64_t expiry_ms, std::string_view reply) {
-  return pack(IdempotencyTuple{expiry_ms, std::string(reply)});
+std::string encode_idempotency(const IdempotencyRecord& r) {
+  const std::string_view state = kIdempotencyStates[static_cast<size_t>(r.state)];
+  return pack(IdempotencyTuple{std::string(state), r.expiry_ms, r.received_ms, r.fingerprint,
+                               r.reservation_id, r.reply, r.reply_bytes});
 }
 
-std::optional<std::pair<int64_t, std::string>> decode_idempotency(std::string_view bytes) {
-  auto t = unpack<IdempotencyTuple>(bytes, "idempotency");
-  if (!t) return std::nullopt;
-  return std::pair<int64_t, std::string>{std::get<0>(*t), std::move(std::get<1>(*t))};
+std::optional<IdempotencyRecord> decode_idempotency(std::string_view bytes) {
+  try {
+    const msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
+    const msgpack::object& o = oh.get();
+    IdempotencyRecord r;
+    if (o.type == msgpack::type::ARRAY && o.via.array.size == 2) {
+      auto legacy = o.as<LegacyIdempotencyTuple>();
+      r.state = IdempotencyState::kDone;
+      r.expiry_ms = std::get<0>(legacy);
+      r.reply = std::move(std::get<1>(legacy));
+      return r;
+    }
+    auto t = o.as<IdempotencyTuple>();
+    auto& [state, expiry_ms, received_ms, fingerprint, reservation_id, reply, reply_bytes] = t;
+    const auto known = std::find(kIdempotencyStates.begin(), kIdempotencyStates.end(), state);
+    if (known == kIdempotencyStates.end()) {
+      spdlog::warn("ledger: idempotency record in unknown state '{}' ignored", state);
+      return std::nullopt;
+    }
+    r.state = static_cast<IdempotencyState>(known - kIdempotencyStates.begin());
+    r.expiry_ms = expiry_ms;
+    r.received_ms = received_ms;
+    r.fingerprint = std::move(fingerprint);
+    r.reservation_id = reservation_id;
+    r.reply = std::move(reply);
+    r.reply_bytes = reply_bytes;
+    return r;
+  } catch (const std::exception& e) {
+    spdlog::error("ledger: undecodable idempotency record ({} bytes): {}", bytes.size(), e.what());
+    return std::nullopt;
+  }
 }
 
 std::string encode_u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }

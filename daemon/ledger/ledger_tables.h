@@ -69,9 +69,10 @@ std::optional<ResetRecord> decode_reset(std::string_view bytes);
 // of a kind this build does not know is skipped (nullopt, logged).
 std::string encode_ledger_record(const LedgerRecord& r);
 std::optional<LedgerRecord> decode_ledger_record(std::string_view bytes);
-std::string encode_idempotency(int64_t expiry_ms, std::string_view reply);
-// {expiry_ms, reply}
-std::optional<std::pair<int64_t, std::string>> decode_idempotency(std::string_view bytes);
+std::string encode_idempotency(const IdempotencyRecord& r);
+// Also reads the records of older tollgateds ([expiry_ms, reply]: "done"
+// without a fingerprint); nullopt (logged) for one it cannot read.
+std::optional<IdempotencyRecord> decode_idempotency(std::string_view bytes);
 
 std::string encode_u64(uint64_t v);
 std::optional<uint64_t> decode_u64(std::string_view bytes);

@@ -252,6 +252,56 @@ struct EmergencyStatus {
   std::vector<AgentAtRisk> agents_at_risk;
 };
 
+// ---- Idempotency (PROTOCOL.md section 3, `call`; DESIGN.md invariant 4).
+// The idempotency table holds at most one record per (agent, key): a
+// pending marker, written in the transaction of each reservation the call
+// with that key makes, and then the call's stored reply, written in the
+// transaction of the commit that charges it. A call that failed leaves
+// none (Ledger::idempotency_forget_async). A pending marker found by a
+// repeat that is not waiting for a running call was left by a crash: its
+// reservation was charged in full by recovery and the call's outcome is
+// unknown, so the repeat must not reach a provider again.
+
+// The call holding an idempotency key, as the ledger records it.
+struct IdempotentCall {
+  std::string agent;
+  std::string key;
+  std::string fingerprint;  // of the request (raw bytes; call_fingerprint.h)
+  int64_t received_ms = 0;  // when the call was received
+  int64_t expiry_ms = 0;    // the record is forgotten after this
+};
+
+enum class IdempotencyState {
+  kPending,        // the call is running, or a crash cut it short
+  kDone,           // succeeded; `reply` answers repeats
+  kReplyTooLarge,  // succeeded; its reply (reply_bytes) was over the cap and not kept
+};
+
+struct IdempotencyRecord {
+  IdempotencyState state = IdempotencyState::kDone;
+  std::string fingerprint;      // empty: written by an older tollgated (not compared)
+  int64_t received_ms = 0;
+  int64_t expiry_ms = 0;
+  uint64_t reservation_id = 0;  // kPending: the call's latest reservation
+  std::string reply;            // kDone: the reply body (msgpack, `id` nil)
+  uint64_t reply_bytes = 0;     // kReplyTooLarge: the size that was not kept
+};
+
+// What the commit of an idempotent call stores with its charge.
+struct StoredReply {
+  IdempotentCall call;
+  // The encoded reply; nullopt when it was over the cap (kReplyTooLarge).
+  std::optional<std::string> reply;
+  uint64_t reply_bytes = 0;
+};
+
+// One bounded step of the expiry sweep of the idempotency table.
+struct PruneOutcome {
+  uint64_t deleted = 0;  // expired records deleted
+  uint64_t scanned = 0;  // records looked at (at most the step's bound)
+  bool swept = false;    // the step reached the end of the table
+};
+
 struct LedgerHealth {
   bool degraded = false;
   std::string reason;  // why writes are refused; empty when healthy

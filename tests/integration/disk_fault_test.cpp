@@ -223,7 +223,7 @@ TEST_CASE("a call served while the disk is full is charged what was served once 
   PinnedSnapshot pin(data);
   // Use up the pages the ledger could still reuse from before the pin.
   for (int i = 0; i < 5; ++i) {
-    REQUIRE(other.request({{"op", "reset"}, {"ai_name", "warm-" + std::to_string(i)}})["ok"] == true);
+    REQUIRE(other.request({{"op", "reset"}, {"ai_name", "warm-" + std::to_string(i)}, {"force", true}})["ok"] == true);
   }
 
   auto body = call_body("served", "answered while the disk fills up", 200);
@@ -246,7 +246,7 @@ TEST_CASE("a call served while the disk is full is charged what was served once 
   int writes = 0;
   REQUIRE(until([&] {
     ++writes;
-    return other.request({{"op", "reset"}, {"ai_name", "filler-" + std::to_string(writes)}})["ok"] == false;
+    return other.request({{"op", "reset"}, {"ai_name", "filler-" + std::to_string(writes)}, {"force", true}})["ok"] == false;
   }, scaled(10s)));
 
   // The provider answers: the charge cannot be written now, and is kept.
@@ -272,4 +272,44 @@ TEST_CASE("a call served while the disk is full is charged what was served once 
   for (const std::string p : {"anthropic", "openai"}) CHECK(summary["providers"][p]["reserved"] == 0);
   CHECK(d.process().output().find("applied 1 settlements kept while the ledger was degraded") !=
         std::string::npos);
+}
+
+TEST_CASE("an idempotent repeat is answered from its record while the ledger is degraded") {
+  TempDir dir;
+  const std::string mnt = dir.path() + "/mnt";
+  std::filesystem::create_directory(mnt);
+  TmpfsMount fs(mnt, "size=2m");
+  if (!fs.ok()) {
+    WARN("skipped: the full-disk test mounts a tmpfs (" << fs.why() << ")");
+    return;
+  }
+  FakeProviderProcess fake;
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", mnt + "/ledger"},
+                                                 {"ANTHROPIC_RPM", "0"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto keyed = call_body("before", "while there is space", 10);
+  keyed["idempotency_key"] = "kept-1";
+  auto first = client.request(keyed);
+  REQUIRE(first["ok"] == true);
+
+  fill_disk(mnt + "/filler");
+  json refused;
+  for (int i = 0; i < 20000 && refused.is_null(); ++i) {
+    auto r = client.request(call_body("agent-" + std::to_string(i), "on a full disk", 10));
+    if (r["ok"] == false) refused = r;
+  }
+  REQUIRE_FALSE(refused.is_null());
+  auto degraded = client.request(call_body("before", "still full", 10));
+  INFO(degraded.dump());
+  REQUIRE(degraded["ok"] == false);
+  REQUIRE(degraded["error"]["message"].get<std::string>().find("degraded") != std::string::npos);
+  const auto served_before = fake.stats()["anthropic"]["requests"];
+
+  auto repeat = client.request(keyed);
+  INFO(repeat.dump());
+  CHECK(repeat["ok"] == true);
+  CHECK(repeat["replayed"] == true);
+  CHECK(repeat["text"] == first["text"]);
+  CHECK(fake.stats()["anthropic"]["requests"] == served_before);
 }

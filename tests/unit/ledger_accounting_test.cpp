@@ -299,9 +299,9 @@ TEST_CASE("idempotency entries are returned until they expire and prune deletes 
   CHECK(**hit == std::string("reply\0bytes", 11));
   CHECK_FALSE(l->idempotency_get("a2", "k1", kNov15)->has_value());
   CHECK_FALSE(l->idempotency_get("a1", "k1", kNov15 + 1000)->has_value());
-  CHECK(l->prune(kNov15 + 2000).value() == 1);
+  CHECK(l->prune(kNov15 + 2000)->deleted == 1);
   CHECK(l->idempotency_get("a1", "k2", kNov15 + 2000)->has_value());
-  CHECK(l->prune(kNov15 + 2000).value() == 0);
+  CHECK(l->prune(kNov15 + 2000)->deleted == 0);
 }
 
 TEST_CASE("reservations count requests per provider per utc day") {

@@ -1,0 +1,26 @@
+// The fingerprint of a `call` request: what an idempotency key promises
+// stays the same between a call and its repeats (PROTOCOL.md section 3,
+// `call`: a repeat whose request differs gets `bad_request`).
+//
+// SHA-256 (libsodium) over a canonical msgpack encoding of the provider-
+// neutral content exactly as the client sent it: ai_name, prompt or
+// messages, system, max_tokens, temperature, model, preferred_provider. A
+// field left out differs from the same value given explicitly (the
+// daemon's default may change between the two). Not included: id,
+// timeout_ms and idempotency_key itself, which a repeat may change.
+//
+// Pure function; any thread.
+#pragma once
+
+#include <string>
+
+#include "protocol/requests.h"
+
+namespace tollgate {
+
+inline constexpr size_t kCallFingerprintBytes = 32;
+
+// kCallFingerprintBytes raw bytes.
+std::string call_fingerprint(const protocol::CallRequest& request);
+
+}  // namespace tollgate
