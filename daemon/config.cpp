@@ -20,47 +20,50 @@ namespace {
 constexpr const char* kDefaultAnthropicModel = "claude-sonnet-4-5";
 constexpr const char* kDefaultOpenAIModel = "gpt-4.1";
 
-// Name -> value, later sources overriding earlier ones.
-using Settings = std::map<std::string, std::string>;
+// One setting's value and where it came from.
+struct Setting {
+  std::string value;
+  std::string origin;  // "FILE:LINE" from the .env or TOML file; empty: the environment
+  std::string label;   // its name in errors when not the variable's (a TOML provider key)
+};
+
+// Name -> setting, later sources overriding earlier ones.
+using Settings = std::map<std::string, Setting>;
 
 Error bad_setting(const std::string& name, const std::string& value, const std::string& rule) {
   return Error::bad_request(name + "=" + value + ": " + rule);
 }
 
-std::string trim(std::string_view s) {
-  const auto* ws = " \t\r\n";
-  auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(ws);
-  return std::string(s.substr(b, e - b + 1));
+// As bad_setting, after the FILE:LINE the setting came from, if any.
+Error bad_setting(const Setting& s, const std::string& name, const std::string& rule) {
+  const std::string& label = s.label.empty() ? name : s.label;
+  return Error::bad_request((s.origin.empty() ? "" : s.origin + ": ") + label + "=" + s.value + ": " + rule);
 }
 
-Result<uint64_t> parse_uint(const std::string& name, const std::string& v, uint64_t min,
-                            uint64_t max, const std::string& rule) {
+std::optional<uint64_t> parse_uint(const std::string& v, uint64_t min, uint64_t max) {
   uint64_t out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (v.empty() || ec != std::errc() || p != v.data() + v.size() || out < min || out > max) {
-    return bad_setting(name, v, rule);
+    return std::nullopt;
   }
   return out;
 }
 
-Result<double> parse_double(const std::string& name, const std::string& v, double min,
-                            double max, const std::string& rule) {
+std::optional<double> parse_double(const std::string& v, double min, double max) {
   double out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(out >= min && out <= max)) {
-    return bad_setting(name, v, rule);
+    return std::nullopt;
   }
   return out;
 }
 
-Result<bool> parse_bool(const std::string& name, const std::string& v) {
+std::optional<bool> parse_bool(const std::string& v) {
   std::string l = v;
   std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
   if (l == "1" || l == "true" || l == "yes" || l == "on") return true;
   if (l == "0" || l == "false" || l == "no" || l == "off") return false;
-  return bad_setting(name, v, "must be true or false");
+  return std::nullopt;
 }
 
 // Reads typed settings from the merged map, remembering the first error.
@@ -69,8 +72,18 @@ class SettingReader {
   explicit SettingReader(const Settings& s) : s_(s) {}
 
   const std::string* find(const std::string& name) const {
+    const auto* s = setting(name);
+    return s ? &s->value : nullptr;
+  }
+  const Setting* setting(const std::string& name) const {
     auto it = s_.find(name);
     return it == s_.end() ? nullptr : &it->second;
+  }
+  // The error for `name`'s value: the FILE:LINE it came from, its name, its
+  // value and the rule.
+  Error bad(const std::string& name, const std::string& value, const std::string& rule) const {
+    const auto* s = setting(name);
+    return s ? bad_setting(*s, name, rule) : bad_setting(name, value, rule);
   }
   void str(const std::string& name, std::string& out) const {
     if (const auto* v = find(name)) out = *v;
@@ -79,36 +92,32 @@ class SettingReader {
   void uint(const std::string& name, T& out, uint64_t min, uint64_t max, const std::string& rule) {
     const auto* v = find(name);
     if (!v || error_) return;
-    auto r = parse_uint(name, *v, min, max, rule);
-    if (!r) error_ = r.error();
+    auto r = parse_uint(*v, min, max);
+    if (!r) error_ = bad(name, *v, rule);
     else out = static_cast<T>(*r);
   }
   void fraction(const std::string& name, double& out) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_double(name, *v, 0.0, 1.0, "must be a number from 0 to 1");
-    if (!r) error_ = r.error();
-    else out = *r;
+    number(name, out, 0.0, 1.0, "must be a number from 0 to 1");
   }
   void number(const std::string& name, double& out, double min, double max, const std::string& rule) {
     const auto* v = find(name);
     if (!v || error_) return;
-    auto r = parse_double(name, *v, min, max, rule);
-    if (!r) error_ = r.error();
+    auto r = parse_double(*v, min, max);
+    if (!r) error_ = bad(name, *v, rule);
     else out = *r;
   }
   void boolean(const std::string& name, bool& out) {
     const auto* v = find(name);
     if (!v || error_) return;
-    auto r = parse_bool(name, *v);
-    if (!r) error_ = r.error();
+    auto r = parse_bool(*v);
+    if (!r) error_ = bad(name, *v, "must be true or false");
     else out = *r;
   }
   void optional_uint(const std::string& name, std::optional<uint64_t>& out) {
     const auto* v = find(name);
     if (!v || error_ || v->empty()) return;
-    auto r = parse_uint(name, *v, 0, UINT64_MAX, "must be a whole number of tokens");
-    if (!r) error_ = r.error();
+    auto r = parse_uint(*v, 0, UINT64_MAX);
+    if (!r) error_ = bad(name, *v, "must be a whole number of tokens");
     else out = *r;
   }
   const std::optional<Error>& error() const { return error_; }
@@ -117,6 +126,11 @@ class SettingReader {
   const Settings& s_;
   std::optional<Error> error_;
 };
+
+// "FILE:LINE" of a TOML node.
+std::string toml_origin(const std::string& path, const toml::node& n) {
+  return path + ":" + std::to_string(n.source().begin.line);
+}
 
 std::string toml_scalar(const toml::node& n) {
   if (auto s = n.value<std::string>()) return *s;
@@ -156,7 +170,7 @@ Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& 
         return Error::bad_request(path + ": settings." + std::string(k.str()) +
                                   ": must be a string, number or boolean");
       }
-      settings[std::string(k.str())] = s;
+      settings[std::string(k.str())] = Setting{s, toml_origin(path, v), ""};
     }
   }
   if (auto* t = root["providers"].as_table()) {
@@ -164,7 +178,10 @@ Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& 
       auto* pt = node.as_table();
       if (!pt) return Error::bad_request(path + ": providers." + std::string(name.str()) + ": must be a table");
       auto& ps = extras.provider_settings[std::string(name.str())];
-      for (const auto& [k, v] : *pt) ps[std::string(k.str())] = toml_scalar(v);
+      for (const auto& [k, v] : *pt) {
+        ps[std::string(k.str())] = Setting{toml_scalar(v), toml_origin(path, v),
+                                           "providers." + std::string(name.str()) + "." + std::string(k.str())};
+      }
     }
   }
   if (auto* a = root["chain"].as_array()) {
@@ -214,11 +231,17 @@ Result<std::string> read_file(const std::string& path) {
   return o.str();
 }
 
-void add_env_lines(const std::vector<std::string>& lines, Settings& settings) {
+void add_environment(const std::vector<std::string>& lines, Settings& settings) {
   for (const auto& line : lines) {
     auto eq = line.find('=');
     if (eq == std::string::npos || eq == 0) continue;
-    settings[line.substr(0, eq)] = line.substr(eq + 1);
+    settings[line.substr(0, eq)] = Setting{line.substr(eq + 1), "", ""};
+  }
+}
+
+void add_env_file(const std::vector<EnvEntry>& entries, const std::string& path, Settings& settings) {
+  for (const auto& e : entries) {
+    settings[e.name] = Setting{e.value, path + ":" + std::to_string(e.line), ""};
   }
 }
 
@@ -248,11 +271,7 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
   r.str("P_API_KEY_ENV", p.api_key_env);
   r.str("P_API_KEY", p.api_key);
   read_builtin_provider(r, "P_", p);
-  if (r.error()) {
-    auto e = *r.error();
-    e.message = "providers." + name + "." + e.message.substr(2);
-    return e;
-  }
+  if (r.error()) return *r.error();
   if (p.api != "anthropic" && p.api != "openai") {
     return Error::bad_request("providers." + name + ".api=" + p.api + ": must be anthropic or openai");
   }
@@ -264,16 +283,17 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
       std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
       p.api_key_env = up + "_API_KEY";
     }
-    if (auto it = env.find(p.api_key_env); it != env.end()) p.api_key = it->second;
+    if (auto it = env.find(p.api_key_env); it != env.end()) p.api_key = it->second.value;
   }
   return p;
 }
 
-Result<void> check_endpoint(const std::string& name, const std::string& v) {
+// Why `v` is not an endpoint tollgated can bind, or nullopt.
+std::optional<std::string> endpoint_problem(const std::string& v) {
   if (v.rfind("tcp://", 0) == 0 || v.rfind("ipc://", 0) == 0 || v.rfind("inproc://", 0) == 0) {
-    return {};
+    return std::nullopt;
   }
-  return bad_setting(name, v, "must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)");
+  return "must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)";
 }
 
 // "tcp://host:0" and "tcp://host:*" bind a fresh port each time.
@@ -301,54 +321,6 @@ uint64_t Config::agent_limit(const std::string& agent, const std::string& provid
   return p ? p->monthly_limit : 0;
 }
 
-Result<std::vector<std::string>> parse_env_file(const std::string& text, const std::string& path) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string raw;
-  int lineno = 0;
-  while (std::getline(in, raw)) {
-    ++lineno;
-    std::string line = trim(raw);
-    if (line.empty() || line[0] == '#') continue;
-    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
-    auto eq = line.find('=');
-    std::string key = eq == std::string::npos ? "" : trim(line.substr(0, eq));
-    bool valid_key = !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
-      return std::isalnum(c) || c == '_';
-    });
-    if (!valid_key) {
-      return Error::bad_request(path + ":" + std::to_string(lineno) + ": expected KEY=VALUE");
-    }
-    std::string value = trim(line.substr(eq + 1));
-    if (!value.empty() && (value[0] == '"' || value[0] == '\'')) {
-      char q = value[0];
-      auto close = value.find(q, 1);
-      if (close == std::string::npos) {
-        return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + key +
-                                  ": unterminated quoted value");
-      }
-      std::string inner = value.substr(1, close - 1);
-      if (q == '"') {
-        std::string unescaped;
-        for (size_t i = 0; i < inner.size(); ++i) {
-          if (inner[i] == '\\' && i + 1 < inner.size()) {
-            char n = inner[++i];
-            unescaped += n == 'n' ? '\n' : n;
-          } else {
-            unescaped += inner[i];
-          }
-        }
-        inner = unescaped;
-      }
-      value = inner;
-    } else if (auto hash = value.find(" #"); hash != std::string::npos) {
-      value = trim(value.substr(0, hash));  // inline comment after an unquoted value
-    }
-    out.push_back(key + "=" + value);
-  }
-  return out;
-}
-
 Result<Config> load_config(const ConfigSources& sources) {
   Settings settings;
   TomlExtras extras;
@@ -363,12 +335,12 @@ Result<Config> load_config(const ConfigSources& sources) {
     if (!optional || std::filesystem::exists(path, ec)) {
       auto text = read_file(path);
       if (!text) return text.error();
-      auto lines = parse_env_file(*text, path);
-      if (!lines) return lines.error();
-      add_env_lines(*lines, settings);
+      auto entries = parse_env_file(*text, path);
+      if (!entries) return entries.error();
+      add_env_file(*entries, path, settings);
     }
   }
-  add_env_lines(sources.environment, settings);
+  add_environment(sources.environment, settings);
 
   Config c;
   SettingReader r(settings);
@@ -412,19 +384,26 @@ Result<Config> load_config(const ConfigSources& sources) {
 
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    return bad_setting("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
+    return r.bad("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
   }
   for (const auto& [name, value] : {std::pair{"TOLLGATE_LISTEN", c.listen}, std::pair{"TOLLGATE_EVENTS", c.events}}) {
-    if (auto e = check_endpoint(name, value); !e) return e.error();
+    if (auto why = endpoint_problem(value)) return r.bad(name, value, *why);
   }
   if (c.listen == c.events && !zmq_ephemeral(c.listen)) {
-    return bad_setting("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
+    return r.bad("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
   }
-  if (c.data_dir.empty()) return bad_setting("TOLLGATE_DATA_DIR", "", "must name a directory");
+  if (c.data_dir.empty()) return r.bad("TOLLGATE_DATA_DIR", "", "must name a directory");
+  // The HTTP checks name TOLLGATE_HTTP themselves; say which file set it.
+  auto located = [&r](const std::string& name, Error e) {
+    if (const auto* s = r.setting(name); s && !s->origin.empty()) e.message = s->origin + ": " + e.message;
+    return e;
+  };
   if (auto http = parse_http_address(c.http); !http) {
-    return http.error();
+    return located("TOLLGATE_HTTP", http.error());
   } else if (*http) {
-    if (auto e = check_http_bind_allowed(**http, c.allow_insecure_bind); !e) return e.error();
+    if (auto e = check_http_bind_allowed(**http, c.allow_insecure_bind); !e) {
+      return located("TOLLGATE_HTTP", e.error());
+    }
   }
 
   // Built-in providers may be refined in TOML ([providers.anthropic]).

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/env_file.h"
 #include "daemon/ledger/budget.h"
 #include "protocol/error.h"
 
@@ -98,14 +99,11 @@ struct ConfigSources {
 };
 
 // Loads and validates. A bad value gives an Error whose message names the
-// variable (or TOML key) and the rule, e.g.
-// "OPENAI_FALLBACK_THRESHOLD=1.7: must be a number from 0 to 1".
+// variable (or TOML key), its value and the rule, after the FILE:LINE it
+// came from when it came from a file, e.g.
+// "OPENAI_FALLBACK_THRESHOLD=1.7: must be a number from 0 to 1" or
+// "/etc/tollgate/tollgate.env:12: OPENAI_RPM=ten: must be a whole number ...".
 protocol::Result<Config> load_config(const ConfigSources& sources);
-
-// Parses .env syntax: KEY=VALUE lines, '#' comments, optional 'export '
-// prefix, single or double quoted values. Returns NAME=VALUE strings.
-protocol::Result<std::vector<std::string>> parse_env_file(const std::string& text,
-                                                          const std::string& path);
 
 // The effective configuration as KEY=VALUE lines, API keys and tokens
 // redacted, for --check-config.

@@ -36,6 +36,12 @@ std::string write_temp(const std::string& name, const std::string& text) {
   return path.string();
 }
 
+std::vector<std::string> env_lines(const std::vector<tollgate::EnvEntry>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) out.push_back(e.name + "=" + e.value);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("defaults match the protocol configuration table") {
@@ -106,11 +112,11 @@ TEST_CASE("the env file accepts comments quotes and the export prefix") {
       "OPENAI_RPM=10 # inline\n  SPACED = value \n",
       ".env");
   REQUIRE(lines.ok());
-  REQUIRE(lines->size() == 4);
-  CHECK((*lines)[0] == "ANTHROPIC_API_KEY=sk ant");
-  CHECK((*lines)[1] == "OPENAI_MODEL=gpt x");
-  CHECK((*lines)[2] == "OPENAI_RPM=10");
-  CHECK((*lines)[3] == "SPACED=value");
+  CHECK(env_lines(*lines) ==
+        std::vector<std::string>{"ANTHROPIC_API_KEY=sk ant", "OPENAI_MODEL=gpt x", "OPENAI_RPM=10",
+                                 "SPACED=value"});
+  CHECK((*lines)[0].line == 3);
+  CHECK((*lines)[3].line == 6);
 }
 
 TEST_CASE("a malformed env file line is reported with its line number") {
@@ -119,7 +125,59 @@ TEST_CASE("a malformed env file line is reported with its line number") {
   CHECK(bad.error().message == "x.env:2: expected KEY=VALUE");
   auto open = tollgate::parse_env_file("A=\"unterminated\n", "y.env");
   REQUIRE_FALSE(open.ok());
-  CHECK(open.error().message.find("A: unterminated") != std::string::npos);
+  CHECK(open.error().message == "y.env:1: A: unterminated quoted value");
+}
+
+TEST_CASE("a byte order mark at the start of the env file is skipped") {
+  auto lines = tollgate::parse_env_file("\xEF\xBB\xBFOPENAI_RPM=7\r\nA=b\r\n", "bom.env");
+  REQUIRE(lines.ok());
+  CHECK(env_lines(*lines) == std::vector<std::string>{"OPENAI_RPM=7", "A=b"});
+}
+
+TEST_CASE("text after a closing quote in the env file is an error unless it is a comment") {
+  auto junk = tollgate::parse_env_file("A=1\nOPENAI_RPM=\"7\" junk\n", "q.env");
+  REQUIRE_FALSE(junk.ok());
+  CHECK(junk.error().message.find("q.env:2: OPENAI_RPM: unexpected text after the closing quote") == 0);
+  auto glued = tollgate::parse_env_file("A='7'#x\n", "q.env");
+  REQUIRE_FALSE(glued.ok());
+  CHECK(glued.error().message.find("q.env:1: A:") == 0);
+  auto comment = tollgate::parse_env_file("A=\"7\" # seven\nB='8'\t# eight\nC=\"9\"   \n", "q.env");
+  REQUIRE(comment.ok());
+  CHECK(env_lines(*comment) == std::vector<std::string>{"A=7", "B=8", "C=9"});
+}
+
+TEST_CASE("a tab before a hash starts a comment after an unquoted env file value") {
+  auto lines = tollgate::parse_env_file("A=7\t# seven\nB=x#y\nC=#z\n", "c.env");
+  REQUIRE(lines.ok());
+  CHECK(env_lines(*lines) == std::vector<std::string>{"A=7", "B=x#y", "C=#z"});
+}
+
+TEST_CASE("double quotes in the env file understand escapes and single quotes keep backslashes") {
+  auto lines = tollgate::parse_env_file(
+      "A=\"x\\ty\"\nB=\"l1\\nl2\"\nC=\"q\\\"q \\\\ \\$HOME \\d\"\nD='x\\ty $HOME'\nE=x\\ty\n", "e.env");
+  REQUIRE(lines.ok());
+  CHECK(env_lines(*lines) == std::vector<std::string>{"A=x\ty", "B=l1\nl2", "C=q\"q \\ $HOME \\d",
+                                                      "D=x\\ty $HOME", "E=x\\ty"});
+}
+
+TEST_CASE("a bad value from the env file or the TOML file names the file and line") {
+  auto env = write_temp("line.env", "# limits\nANTHROPIC_MONTHLY_LIMIT=300\nOPENAI_RPM=ten\n");
+  auto from_env = load_config(ConfigSources{"", env, {}});
+  REQUIRE_FALSE(from_env.ok());
+  CHECK(from_env.error().message.find(env + ":3: OPENAI_RPM=ten: must be a whole number") == 0);
+  auto level = write_temp("level.env", "TOLLGATE_LOG_LEVEL=loud\n");
+  auto from_level = load_config(ConfigSources{"", level, {}});
+  REQUIRE_FALSE(from_level.ok());
+  CHECK(from_level.error().message.find(level + ":1: TOLLGATE_LOG_LEVEL=loud") == 0);
+  auto toml = write_temp("line.toml", "[settings]\nOPENAI_RPM = 3\nANTHROPIC_RPD = -4\n");
+  auto from_toml = load_config(ConfigSources{toml, "", {}});
+  REQUIRE_FALSE(from_toml.ok());
+  CHECK(from_toml.error().message.find(toml + ":3: ANTHROPIC_RPD=-4") == 0);
+  auto prov = write_temp("prov-line.toml", "[providers.anthropic]\nmodel = \"m\"\nrpm = \"fast\"\n");
+  auto from_prov = load_config(ConfigSources{prov, "", {}});
+  REQUIRE_FALSE(from_prov.ok());
+  CHECK(from_prov.error().message.find(prov + ":3: providers.anthropic.rpm=fast") == 0);
+  for (const auto& f : {env, level, toml, prov}) std::remove(f.c_str());
 }
 
 TEST_CASE("the environment overrides the env file which overrides TOML") {
