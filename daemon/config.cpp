@@ -296,6 +296,37 @@ std::optional<std::string> endpoint_problem(const std::string& v) {
   return "must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)";
 }
 
+// "NAME=VALUE (FILE:LINE)" as set, or "NAME=VALUE (default)".
+std::string shown(const SettingReader& r, const std::string& name, double value) {
+  if (const auto* s = r.setting(name)) {
+    return name + "=" + s->value + (s->origin.empty() ? "" : " (" + s->origin + ")");
+  }
+  std::ostringstream o;
+  o << name << "=" << value << " (default)";
+  return o.str();
+}
+
+// The levels of PROTOCOL.md section 4 must come in order, or a typo turns
+// into a different budget (a warning at 99% and an emergency at 50%).
+Result<void> check_thresholds(const SettingReader& r, const Config& c) {
+  const std::string warning = shown(r, "ALERT_WARNING_THRESHOLD", c.warning_threshold);
+  const std::string critical = shown(r, "OPENAI_FALLBACK_THRESHOLD", c.fallback_threshold);
+  const std::string emergency = shown(r, "ALERT_EMERGENCY_THRESHOLD", c.emergency_threshold);
+  if (!(c.warning_threshold < c.fallback_threshold && c.fallback_threshold < c.emergency_threshold &&
+        c.emergency_threshold < 1.0)) {
+    return Error::bad_request(warning + ", " + critical + ", " + emergency +
+                              ": the levels must rise: ALERT_WARNING_THRESHOLD < OPENAI_FALLBACK_THRESHOLD "
+                              "(critical) < ALERT_EMERGENCY_THRESHOLD < 1");
+  }
+  if (!(c.exhausted_fraction < 1.0 - c.emergency_threshold)) {
+    return Error::bad_request(shown(r, "TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction) + ", " +
+                              emergency +
+                              ": TOLLGATE_EXHAUSTED_FRACTION must be below 1 - ALERT_EMERGENCY_THRESHOLD, "
+                              "so that a budget is exhausted only after its emergency level");
+  }
+  return {};
+}
+
 // "tcp://host:0" and "tcp://host:*" bind a fresh port each time.
 bool zmq_ephemeral(const std::string& endpoint) {
   return endpoint.rfind("tcp://", 0) == 0 &&
@@ -381,6 +412,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
   if (r.error()) return *r.error();
+  if (auto e = check_thresholds(r, c); !e) return e.error();
 
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {

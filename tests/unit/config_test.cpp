@@ -91,6 +91,30 @@ TEST_CASE("a threshold over 1 is refused naming the variable") {
   CHECK(msg.find("from 0 to 1") != std::string::npos);
 }
 
+TEST_CASE("alert thresholds out of order are refused naming each variable and value") {
+  auto msg = load_error({"ALERT_WARNING_THRESHOLD=0.99", "ALERT_EMERGENCY_THRESHOLD=0.5"});
+  CHECK(msg.find("ALERT_WARNING_THRESHOLD=0.99") != std::string::npos);
+  CHECK(msg.find("OPENAI_FALLBACK_THRESHOLD=0.95 (default)") != std::string::npos);
+  CHECK(msg.find("ALERT_EMERGENCY_THRESHOLD=0.5") != std::string::npos);
+  CHECK(msg.find("must rise") != std::string::npos);
+  CHECK(load_error({"OPENAI_FALLBACK_THRESHOLD=0.7"}).find("OPENAI_FALLBACK_THRESHOLD=0.7") != std::string::npos);
+  CHECK(load_error({"OPENAI_FALLBACK_THRESHOLD=0.98"}).find("must rise") != std::string::npos);
+  CHECK(load_error({"ALERT_EMERGENCY_THRESHOLD=1"}).find("ALERT_EMERGENCY_THRESHOLD=1") != std::string::npos);
+  auto c = load_env({"ALERT_WARNING_THRESHOLD=0.5", "OPENAI_FALLBACK_THRESHOLD=0.6",
+                     "ALERT_EMERGENCY_THRESHOLD=0.7", "TOLLGATE_EXHAUSTED_FRACTION=0.29"});
+  CHECK(c.emergency_threshold == Approx(0.7));
+}
+
+TEST_CASE("an exhausted fraction that reaches into the emergency level is refused") {
+  auto msg = load_error({"TOLLGATE_EXHAUSTED_FRACTION=0.05"});
+  CHECK(msg.find("TOLLGATE_EXHAUSTED_FRACTION=0.05") != std::string::npos);
+  CHECK(msg.find("ALERT_EMERGENCY_THRESHOLD=0.98 (default)") != std::string::npos);
+  CHECK(load_env({"TOLLGATE_EXHAUSTED_FRACTION=0.015"}).exhausted_fraction == Approx(0.015));
+  CHECK(load_env({"TOLLGATE_EXHAUSTED_FRACTION=0.3", "ALERT_WARNING_THRESHOLD=0.4",
+                  "OPENAI_FALLBACK_THRESHOLD=0.5", "ALERT_EMERGENCY_THRESHOLD=0.6"})
+            .exhausted_fraction == Approx(0.3));
+}
+
 TEST_CASE("a limit that is not a number is refused naming the variable") {
   auto msg = load_error({"ANTHROPIC_MONTHLY_LIMIT=lots"});
   CHECK(msg.find("ANTHROPIC_MONTHLY_LIMIT=lots") != std::string::npos);
