@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "daemon/endpoint.h"
+#include "daemon/policy/recommend.h"
 
 namespace tollgate {
 
@@ -327,6 +328,23 @@ Result<void> check_thresholds(const SettingReader& r, const Config& c) {
   return {};
 }
 
+// A call with the default max_tokens and a short prompt (what `recommend`
+// answers for) must fit under the per-request cap, or every such call is
+// too_large while `recommend` says a provider is available.
+Result<void> check_default_max_tokens(const SettingReader& r, const Config& c) {
+  const uint64_t room = policy::recommendation_reservation(c.default_max_tokens);
+  if (room <= c.max_tokens_per_request) return {};
+  return Error::bad_request(
+      shown(r, "OPENAI_MAX_TOKENS", static_cast<double>(c.default_max_tokens)) + ", " +
+      shown(r, "MAX_TOKENS_PER_REQUEST", static_cast<double>(c.max_tokens_per_request)) +
+      ": every call with the default max_tokens would be too_large; OPENAI_MAX_TOKENS must leave " +
+      std::to_string(policy::kShortPromptTokens) + " tokens of MAX_TOKENS_PER_REQUEST for the input (at most " +
+      std::to_string(c.max_tokens_per_request > policy::kShortPromptTokens
+                         ? c.max_tokens_per_request - policy::kShortPromptTokens
+                         : 0) +
+      ")");
+}
+
 // "tcp://host:0" and "tcp://host:*" bind a fresh port each time.
 bool zmq_ephemeral(const std::string& endpoint) {
   return endpoint.rfind("tcp://", 0) == 0 &&
@@ -413,6 +431,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
   if (r.error()) return *r.error();
   if (auto e = check_thresholds(r, c); !e) return e.error();
+  if (auto e = check_default_max_tokens(r, c); !e) return e.error();
 
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {

@@ -115,6 +115,20 @@ TEST_CASE("an exhausted fraction that reaches into the emergency level is refuse
             .exhausted_fraction == Approx(0.3));
 }
 
+TEST_CASE("a default max_tokens that leaves no room under the per-request cap is refused naming both") {
+  auto over = load_error({"OPENAI_MAX_TOKENS=20000"});
+  CHECK(over.find("OPENAI_MAX_TOKENS=20000") != std::string::npos);
+  CHECK(over.find("MAX_TOKENS_PER_REQUEST=17000 (default)") != std::string::npos);
+  CHECK(over.find("too_large") != std::string::npos);
+  auto cap = load_error({"MAX_TOKENS_PER_REQUEST=1000"});
+  CHECK(cap.find("OPENAI_MAX_TOKENS=1024 (default)") != std::string::npos);
+  CHECK(cap.find("MAX_TOKENS_PER_REQUEST=1000") != std::string::npos);
+  CHECK(cap.find("at most 936") != std::string::npos);
+  CHECK_FALSE(load_config(ConfigSources{"", "", {"OPENAI_MAX_TOKENS=17000"}}).ok());
+  CHECK(load_env({"OPENAI_MAX_TOKENS=16936"}).default_max_tokens == 16936);
+  CHECK(load_env({"OPENAI_MAX_TOKENS=100", "MAX_TOKENS_PER_REQUEST=164"}).max_tokens_per_request == 164);
+}
+
 TEST_CASE("a limit that is not a number is refused naming the variable") {
   auto msg = load_error({"ANTHROPIC_MONTHLY_LIMIT=lots"});
   CHECK(msg.find("ANTHROPIC_MONTHLY_LIMIT=lots") != std::string::npos);
