@@ -1,18 +1,28 @@
 #include "daemon/config.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
+#include "daemon/config_toml.h"
 #include "daemon/endpoint.h"
+#include "daemon/nearest_name.h"
 #include "daemon/policy/recommend.h"
+#include "daemon/setting_reader.h"
 
 namespace tollgate {
 
+using config_detail::bad_setting;
+using config_detail::kTomlPriceKeys;
+using config_detail::kTomlTopLevel;
+using config_detail::read_toml;
+using config_detail::Setting;
+using config_detail::SettingReader;
+using config_detail::Settings;
+using config_detail::TomlExtras;
+using config_detail::unknown_name;
 using protocol::Error;
 using protocol::Result;
 
@@ -20,209 +30,6 @@ namespace {
 
 constexpr const char* kDefaultAnthropicModel = "claude-sonnet-4-5";
 constexpr const char* kDefaultOpenAIModel = "gpt-4.1";
-
-// One setting's value and where it came from.
-struct Setting {
-  std::string value;
-  std::string origin;  // "FILE:LINE" from the .env or TOML file; empty: the environment
-  std::string label;   // its name in errors when not the variable's (a TOML provider key)
-};
-
-// Name -> setting, later sources overriding earlier ones.
-using Settings = std::map<std::string, Setting>;
-
-Error bad_setting(const std::string& name, const std::string& value, const std::string& rule) {
-  return Error::bad_request(name + "=" + value + ": " + rule);
-}
-
-// As bad_setting, after the FILE:LINE the setting came from, if any.
-Error bad_setting(const Setting& s, const std::string& name, const std::string& rule) {
-  const std::string& label = s.label.empty() ? name : s.label;
-  return Error::bad_request((s.origin.empty() ? "" : s.origin + ": ") + label + "=" + s.value + ": " + rule);
-}
-
-std::optional<uint64_t> parse_uint(const std::string& v, uint64_t min, uint64_t max) {
-  uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || out < min || out > max) {
-    return std::nullopt;
-  }
-  return out;
-}
-
-std::optional<double> parse_double(const std::string& v, double min, double max) {
-  double out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(out >= min && out <= max)) {
-    return std::nullopt;
-  }
-  return out;
-}
-
-std::optional<bool> parse_bool(const std::string& v) {
-  std::string l = v;
-  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (l == "1" || l == "true" || l == "yes" || l == "on") return true;
-  if (l == "0" || l == "false" || l == "no" || l == "off") return false;
-  return std::nullopt;
-}
-
-// Reads typed settings from the merged map, remembering the first error.
-class SettingReader {
- public:
-  explicit SettingReader(const Settings& s) : s_(s) {}
-
-  const std::string* find(const std::string& name) const {
-    const auto* s = setting(name);
-    return s ? &s->value : nullptr;
-  }
-  const Setting* setting(const std::string& name) const {
-    auto it = s_.find(name);
-    return it == s_.end() ? nullptr : &it->second;
-  }
-  // The error for `name`'s value: the FILE:LINE it came from, its name, its
-  // value and the rule.
-  Error bad(const std::string& name, const std::string& value, const std::string& rule) const {
-    const auto* s = setting(name);
-    return s ? bad_setting(*s, name, rule) : bad_setting(name, value, rule);
-  }
-  void str(const std::string& name, std::string& out) const {
-    if (const auto* v = find(name)) out = *v;
-  }
-  template <class T>
-  void uint(const std::string& name, T& out, uint64_t min, uint64_t max, const std::string& rule) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_uint(*v, min, max);
-    if (!r) error_ = bad(name, *v, rule);
-    else out = static_cast<T>(*r);
-  }
-  void fraction(const std::string& name, double& out) {
-    number(name, out, 0.0, 1.0, "must be a number from 0 to 1");
-  }
-  void number(const std::string& name, double& out, double min, double max, const std::string& rule) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_double(*v, min, max);
-    if (!r) error_ = bad(name, *v, rule);
-    else out = *r;
-  }
-  void boolean(const std::string& name, bool& out) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_bool(*v);
-    if (!r) error_ = bad(name, *v, "must be true or false");
-    else out = *r;
-  }
-  void optional_uint(const std::string& name, std::optional<uint64_t>& out) {
-    const auto* v = find(name);
-    if (!v || error_ || v->empty()) return;
-    auto r = parse_uint(*v, 0, UINT64_MAX);
-    if (!r) error_ = bad(name, *v, "must be a whole number of tokens");
-    else out = *r;
-  }
-  const std::optional<Error>& error() const { return error_; }
-
- private:
-  const Settings& s_;
-  std::optional<Error> error_;
-};
-
-// "FILE:LINE" of a TOML node.
-std::string toml_origin(const std::string& path, const toml::node& n) {
-  return path + ":" + std::to_string(n.source().begin.line);
-}
-
-std::string toml_scalar(const toml::node& n) {
-  if (auto s = n.value<std::string>()) return *s;
-  if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
-  if (n.is_integer()) return std::to_string(*n.value<int64_t>());
-  if (n.is_floating_point()) {
-    std::ostringstream o;
-    o << *n.value<double>();
-    return o.str();
-  }
-  return {};
-}
-
-// Structured parts of the TOML file that the environment cannot express.
-struct TomlExtras {
-  std::vector<ProviderConfig> extra_providers;
-  std::vector<std::string> chain;
-  std::map<std::string, AgentConfig> agents;
-  std::map<std::string, Price> prices;
-  std::map<std::string, Settings> provider_settings;  // provider -> key -> value
-  std::optional<bool> restrict_agents;
-};
-
-Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& extras) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream o;
-    o << path << ":" << e.source().begin.line << ": " << e.description();
-    return Error::bad_request(o.str());
-  }
-  if (auto* t = root["settings"].as_table()) {
-    for (const auto& [k, v] : *t) {
-      auto s = toml_scalar(v);
-      if (s.empty() && !v.is_string()) {
-        return Error::bad_request(path + ": settings." + std::string(k.str()) +
-                                  ": must be a string, number or boolean");
-      }
-      settings[std::string(k.str())] = Setting{s, toml_origin(path, v), ""};
-    }
-  }
-  if (auto* t = root["providers"].as_table()) {
-    for (const auto& [name, node] : *t) {
-      auto* pt = node.as_table();
-      if (!pt) return Error::bad_request(path + ": providers." + std::string(name.str()) + ": must be a table");
-      auto& ps = extras.provider_settings[std::string(name.str())];
-      for (const auto& [k, v] : *pt) {
-        ps[std::string(k.str())] = Setting{toml_scalar(v), toml_origin(path, v),
-                                           "providers." + std::string(name.str()) + "." + std::string(k.str())};
-      }
-    }
-  }
-  if (auto* a = root["chain"].as_array()) {
-    for (const auto& n : *a) {
-      auto s = n.value<std::string>();
-      if (!s) return Error::bad_request(path + ": chain: must be an array of provider names");
-      extras.chain.push_back(*s);
-    }
-  }
-  if (auto* t = root["agents"].as_table()) {
-    for (const auto& [name, node] : *t) {
-      AgentConfig agent;
-      if (auto* at = node.as_table()) {
-        for (const auto& [prov, lim] : *at) {
-          auto v = lim.value<int64_t>();
-          if (!v || *v < 0) {
-            return Error::bad_request(path + ": agents." + std::string(name.str()) + "." +
-                                      std::string(prov.str()) + ": must be a whole number of tokens");
-          }
-          agent.monthly_limits[std::string(prov.str())] = static_cast<uint64_t>(*v);
-        }
-      }
-      extras.agents[std::string(name.str())] = agent;
-    }
-  }
-  if (auto v = root["restrict_agents"].value<bool>()) extras.restrict_agents = *v;
-  if (auto* t = root["prices"].as_table()) {
-    for (const auto& [model, node] : *t) {
-      auto* mt = node.as_table();
-      auto in = mt ? (*mt)["input"].value<double>() : std::nullopt;
-      auto out = mt ? (*mt)["output"].value<double>() : std::nullopt;
-      if (!in || !out || *in < 0 || *out < 0) {
-        return Error::bad_request(path + ": prices." + std::string(model.str()) +
-                                  ": needs input and output, dollars per million tokens");
-      }
-      extras.prices[std::string(model.str())] = Price{*in, *out};
-    }
-  }
-  return {};
-}
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -249,12 +56,32 @@ void add_env_file(const std::vector<EnvEntry>& entries, const std::string& path,
 // Reads the builtin provider `p` (prefix ANTHROPIC_ or OPENAI_) from settings.
 void read_builtin_provider(SettingReader& r, const std::string& prefix, ProviderConfig& p) {
   r.str(prefix + "API_KEY", p.api_key);
-  r.str(prefix + "BASE_URL", p.base_url);
-  r.str(prefix + "MODEL", p.model);
+  r.url(prefix + "BASE_URL", p.base_url);
+  r.nonempty(prefix + "MODEL", p.model, "must name a model");
   r.uint(prefix + "MONTHLY_LIMIT", p.monthly_limit, 0, UINT64_MAX, "must be a whole number of tokens");
   r.optional_uint(prefix + "GLOBAL_MONTHLY_LIMIT", p.global_monthly_limit);
   r.uint(prefix + "RPM", p.rpm, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
   r.uint(prefix + "RPD", p.rpd, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
+}
+
+// The keys of a [providers.NAME] table, as "P_KEY" (upper case).
+void read_provider_table(SettingReader& r, ProviderConfig& p) {
+  r.str("P_API", p.api);
+  r.str("P_API_KEY_ENV", p.api_key_env);
+  r.str("P_API_KEY", p.api_key);
+  read_builtin_provider(r, "P_", p);
+}
+
+// The TOML keys read_provider_table asks for ("base_url", ...), sorted.
+std::vector<std::string> provider_table_keys(const SettingReader& r) {
+  std::vector<std::string> keys;
+  for (const auto& n : r.names_read()) {
+    if (!n.starts_with("P_")) continue;
+    std::string key = n.substr(2);
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+    keys.push_back(key);
+  }
+  return keys;
 }
 
 Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
@@ -268,11 +95,14 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
     prefixed["P_" + up] = v;
   }
   SettingReader r(prefixed);
-  r.str("P_API", p.api);
-  r.str("P_API_KEY_ENV", p.api_key_env);
-  r.str("P_API_KEY", p.api_key);
-  read_builtin_provider(r, "P_", p);
+  read_provider_table(r, p);
   if (r.error()) return *r.error();
+  const auto keys = provider_table_keys(r);
+  for (const auto& [k, v] : s) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      return unknown_name(v.origin, v.label, k, "key", keys);
+    }
+  }
   if (p.api != "anthropic" && p.api != "openai") {
     return Error::bad_request("providers." + name + ".api=" + p.api + ": must be anthropic or openai");
   }
@@ -370,33 +200,8 @@ uint64_t Config::agent_limit(const std::string& agent, const std::string& provid
   return p ? p->monthly_limit : 0;
 }
 
-Result<Config> load_config(const ConfigSources& sources) {
-  Settings settings;
-  TomlExtras extras;
-  if (!sources.toml_path.empty()) {
-    if (auto r = read_toml(sources.toml_path, settings, extras); !r) return r.error();
-  }
-  if (!sources.env_file_path.empty()) {
-    // "-PATH", as in systemd's EnvironmentFile=-PATH: a missing file is no error.
-    const bool optional = sources.env_file_path[0] == '-';
-    const std::string path = optional ? sources.env_file_path.substr(1) : sources.env_file_path;
-    std::error_code ec;
-    if (!optional || std::filesystem::exists(path, ec)) {
-      auto text = read_file(path);
-      if (!text) return text.error();
-      auto entries = parse_env_file(*text, path);
-      if (!entries) return entries.error();
-      add_env_file(*entries, path, settings);
-    }
-  }
-  add_environment(sources.environment, settings);
-
-  Config c;
-  SettingReader r(settings);
-  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
-                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400};
-  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
-                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400};
+// Every variable the daemon reads, into `c` and the two built-in providers.
+void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, ProviderConfig& openai) {
   read_builtin_provider(r, "ANTHROPIC_", anthropic);
   read_builtin_provider(r, "OPENAI_", openai);
   r.uint("OPENAI_MAX_TOKENS", c.default_max_tokens, 1, 1'000'000, "must be a whole number from 1");
@@ -429,6 +234,105 @@ Result<Config> load_config(const ConfigSources& sources) {
   r.uint("TOLLGATE_MAX_INFLIGHT", c.max_inflight, 1, 10'000'000, "must be a whole number from 1");
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
+}
+
+// Names the whole configuration knows: the variables read, the key variable
+// of each provider, and the variables of tollctl and the tests.
+std::vector<std::string> known_names(const SettingReader& r,
+                                     const std::map<std::string, ProviderConfig>& providers) {
+  std::set<std::string> names(r.names_read().begin(), r.names_read().end());
+  for (const auto& [name, p] : providers) names.insert(p.api_key_env);
+  names.insert(other_tools_variables().begin(), other_tools_variables().end());
+  return {names.begin(), names.end()};
+}
+
+bool is_known(const std::vector<std::string>& known, const std::string& name) {
+  return std::binary_search(known.begin(), known.end(), name);
+}
+
+std::string not_read(const std::string& name, const std::vector<std::string>& known) {
+  const auto near = nearest_name(name, known);
+  return name + " is not a tollgated variable and is ignored" +
+         (near.name.empty() ? "" : " (the closest known one is " + near.name + ")");
+}
+
+// A name in the process environment that looks meant for tollgated: one of
+// its prefixes, or a couple of typos away from a known name.
+bool looks_like_ours(const std::string& name, const std::vector<std::string>& known) {
+  for (const char* prefix : {"ANTHROPIC_", "OPENAI_", "TOLLGATE_"}) {
+    if (name.starts_with(prefix)) return true;
+  }
+  return nearest_name(name, known).distance <= 2;
+}
+
+// Names no part of the configuration reads: an error in the TOML file
+// (where every key is meant for tollgated), a warning from the .env file
+// and the environment.
+Result<void> check_names(const std::vector<std::string>& known, const TomlExtras& extras,
+                         const std::vector<EnvEntry>& env_file, const std::string& env_file_path,
+                         const std::vector<std::string>& environment, std::vector<std::string>& warnings) {
+  for (const auto& s : extras.settings) {
+    if (!is_known(known, s.name)) return unknown_name(s.origin, "settings." + s.name, s.name, "variable", known);
+  }
+  for (const auto& e : env_file) {
+    if (!is_known(known, e.name)) {
+      warnings.push_back(env_file_path + ":" + std::to_string(e.line) + ": " + not_read(e.name, known));
+    }
+  }
+  for (const auto& line : environment) {
+    const std::string name = line.substr(0, line.find('='));
+    if (!name.empty() && !is_known(known, name) && looks_like_ours(name, known)) {
+      warnings.push_back("environment: " + not_read(name, known));
+    }
+  }
+  return {};
+}
+
+Result<void> check_agent_providers(const TomlExtras& extras,
+                                   const std::map<std::string, ProviderConfig>& providers) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : providers) names.push_back(name);
+  for (const auto& [limit, agent] : extras.agent_limits) {
+    if (providers.count(limit.name)) continue;
+    const auto near = nearest_name(limit.name, names);
+    return Error::bad_request(limit.origin + ": agents." + agent + "." + limit.name + ": " + limit.name +
+                              " is not a configured provider (the closest is " + near.name + ")");
+  }
+  return {};
+}
+
+Result<Config> load_config(const ConfigSources& sources) {
+  Settings settings;
+  TomlExtras extras;
+  std::vector<EnvEntry> env_file;
+  std::string env_file_path;
+  if (!sources.toml_path.empty()) {
+    if (auto r = read_toml(sources.toml_path, settings, extras); !r) return r.error();
+  }
+  if (!sources.env_file_path.empty()) {
+    // "-PATH", as in systemd's EnvironmentFile=-PATH: a missing file is no error.
+    const bool optional = sources.env_file_path[0] == '-';
+    const std::string path = optional ? sources.env_file_path.substr(1) : sources.env_file_path;
+    std::error_code ec;
+    if (!optional || std::filesystem::exists(path, ec)) {
+      auto text = read_file(path);
+      if (!text) return text.error();
+      auto entries = parse_env_file(*text, path);
+      if (!entries) return entries.error();
+      add_env_file(*entries, path, settings);
+      env_file = std::move(entries).value();
+      env_file_path = path;
+    }
+  }
+  add_environment(sources.environment, settings);
+
+  Config c;
+  SettingReader r(settings);
+  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
+                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400};
+  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
+                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400};
+  read_settings(r, c, anthropic, openai);
   if (r.error()) return *r.error();
   if (auto e = check_thresholds(r, c); !e) return e.error();
   if (auto e = check_default_max_tokens(r, c); !e) return e.error();
@@ -478,9 +382,20 @@ Result<Config> load_config(const ConfigSources& sources) {
       if (name != "anthropic" && name != "openai") chain.push_back(name);
     }
   }
+  if (auto e = check_agent_providers(extras, known); !e) return e.error();
+  if (auto e = check_names(known_names(r, known), extras, env_file, env_file_path, sources.environment,
+                           c.warnings);
+      !e) {
+    return e.error();
+  }
   for (const auto& name : chain) {
     auto it = known.find(name);
-    if (it == known.end()) return Error::bad_request("chain: unknown provider " + name);
+    if (it == known.end()) {
+      std::vector<std::string> names;
+      for (const auto& [n, p] : known) names.push_back(n);
+      return Error::bad_request("chain: unknown provider " + name + " (the closest is " +
+                                nearest_name(name, names).name + ")");
+    }
     if (name == "openai" && !c.enable_openai_fallback) continue;
     if (c.provider(name)) return Error::bad_request("chain: provider " + name + " listed twice");
     c.providers.push_back(it->second);
@@ -492,6 +407,32 @@ Result<Config> load_config(const ConfigSources& sources) {
   c.prices = {{kDefaultAnthropicModel, {3.0, 15.0}}, {kDefaultOpenAIModel, {2.0, 8.0}}};
   for (const auto& [model, price] : extras.prices) c.prices[model] = price;
   return c;
+}
+
+std::vector<std::string> known_variables() {
+  const Settings none;
+  SettingReader r(none);
+  Config c;
+  ProviderConfig anthropic, openai;
+  read_settings(r, c, anthropic, openai);
+  return {r.names_read().begin(), r.names_read().end()};
+}
+
+const std::vector<std::string>& other_tools_variables() {
+  // tollctl's server key; the test harness's binary directory and time scale.
+  static const std::vector<std::string> kNames = {"TOLLGATE_BIN_DIR", "TOLLGATE_CURVE_SERVER_KEY",
+                                                  "TOLLGATE_TEST_TIME_SCALE"};
+  return kNames;
+}
+
+TomlKeys known_toml_keys() {
+  const Settings none;
+  SettingReader r(none);
+  ProviderConfig p;
+  read_provider_table(r, p);
+  auto provider = provider_table_keys(r);
+  std::sort(provider.begin(), provider.end());
+  return TomlKeys{kTomlTopLevel, provider, kTomlPriceKeys};
 }
 
 std::string describe_config(const Config& c) {

@@ -131,6 +131,7 @@ void Dispatcher::reload() {
     return;
   }
   auto fresh = std::make_shared<const Config>(std::move(next).value());
+  for (const auto& w : fresh->warnings) spdlog::warn("reload: {}", w);
   ledger_.set_policy(budget_policy(*fresh));
   // New limits: fire the levels now crossed (a lowered limit), re-arm those
   // no longer reached (a raised one), edge-triggered as always.

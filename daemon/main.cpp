@@ -124,11 +124,13 @@ int main(int argc, char** argv) {
       std::cerr << "tollgated: configuration error: " << keys.error().message << "\n";
       return 2;
     }
+    for (const auto& w : config->warnings) std::cerr << "tollgated: warning: " << w << "\n";
     std::cout << tollgate::describe_config(*config);
     return 0;
   }
 
   setup_logging(config->log_level);
+  for (const auto& w : config->warnings) spdlog::warn("{}", w);
   // Before any thread starts, so every thread inherits the blocked mask.
   tollgate::SignalSource signals;
 

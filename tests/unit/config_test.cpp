@@ -1,14 +1,20 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "daemon/config.h"
 #include "daemon/endpoint.h"
+#include "daemon/nearest_name.h"
 
 using tollgate::Config;
 using tollgate::ConfigSources;
+using tollgate::known_variables;
 using tollgate::load_config;
 
 namespace {
@@ -346,4 +352,231 @@ TEST_CASE("the plain HTTP listener binds beyond loopback only with TOLLGATE_ALLO
   CHECK(refused.find("TOLLGATE_ALLOW_INSECURE_BIND") != std::string::npos);
   CHECK(load_env({"TOLLGATE_HTTP=0.0.0.0:4000", "TOLLGATE_ALLOW_INSECURE_BIND=1"}).http == "0.0.0.0:4000");
   CHECK(load_error({"TOLLGATE_HTTP=nonsense"}).find("TOLLGATE_HTTP=nonsense") != std::string::npos);
+}
+
+namespace {
+
+// The message of the error loading `toml_text` (with `env`) gives.
+std::string toml_error(const std::string& name, const std::string& toml_text,
+                       std::vector<std::string> env = {}) {
+  const auto toml = write_temp(name, toml_text);
+  auto c = load_config(ConfigSources{toml, "", std::move(env)});
+  std::remove(toml.c_str());
+  REQUIRE_FALSE(c.ok());
+  return c.error().message;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& part) {
+  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return contains(l, part); });
+}
+
+}  // namespace
+
+TEST_CASE("a base URL that is not http or https with a host is refused naming the variable") {
+  for (const char* bad : {"notaurl", "ftp://x", "http://", "https:///v1", "http://:80", "http://host:0",
+                          "http://host:99999", "http://a b", "api.anthropic.com"}) {
+    INFO(bad);
+    auto msg = load_error({std::string("ANTHROPIC_BASE_URL=") + bad});
+    CHECK(msg.find(std::string("ANTHROPIC_BASE_URL=") + bad + ": must be an http:// or https:// URL") == 0);
+  }
+  CHECK(contains(load_error({"OPENAI_BASE_URL=notaurl"}), "OPENAI_BASE_URL=notaurl"));
+  for (const char* good : {"https://api.anthropic.com", "http://127.0.0.1:9", "http://127.0.0.1:9/v1",
+                           "http://[::1]:8080/v1", "https://x.example/"}) {
+    INFO(good);
+    CHECK(load_env({std::string("ANTHROPIC_BASE_URL=") + good}).providers[0].base_url == good);
+  }
+  auto prov = toml_error("url.toml", "[providers.mistral]\napi = \"openai\"\nbase_url = \"ftp://x\"\nmodel = \"m\"\n");
+  CHECK(contains(prov, ":3: providers.mistral.base_url=ftp://x: must be an http:// or https:// URL"));
+}
+
+TEST_CASE("an empty model is refused") {
+  CHECK(load_error({"ANTHROPIC_MODEL="}) == "ANTHROPIC_MODEL=: must name a model");
+  CHECK(load_error({"OPENAI_MODEL="}) == "OPENAI_MODEL=: must name a model");
+  CHECK(contains(toml_error("model.toml", "[providers.anthropic]\nmodel = \"\"\n"),
+                 ":2: providers.anthropic.model=: must name a model"));
+}
+
+TEST_CASE("an empty TOML chain is an error rather than the default chain") {
+  auto msg = toml_error("chain.toml", "chain = []\n");
+  CHECK(contains(msg, "chain.toml"));
+  CHECK(contains(msg, ":1: chain: must name at least one provider"));
+}
+
+TEST_CASE("a TOML value of the wrong type names the key and the expected type") {
+  CHECK(contains(toml_error("t1.toml", "restrict_agents = \"yes\"\n"),
+                 ":1: restrict_agents: must be a boolean (true or false), not a string"));
+  CHECK(contains(toml_error("t2.toml", "chain = \"anthropic\"\n"),
+                 ":1: chain: must be an array of provider names, not a string"));
+  CHECK(contains(toml_error("t3.toml", "chain = [\"anthropic\", 2]\n"),
+                 "chain: must be an array of provider names, not an integer"));
+  CHECK(contains(toml_error("t4.toml", "[agents]\nbob = 5\n"),
+                 ":2: agents.bob: must be a table of PROVIDER = tokens, not an integer"));
+  CHECK(contains(toml_error("t5.toml", "[agents.bob]\nanthropic = \"100\"\n"),
+                 ":2: agents.bob.anthropic: must be a whole number of tokens, not a string"));
+  CHECK(contains(toml_error("t5b.toml", "[agents.bob]\nanthropic = -5\n"),
+                 ":2: agents.bob.anthropic=-5: must be a whole number of tokens (0 or more)"));
+  CHECK(contains(toml_error("t6.toml", "[agents.bob]\nanthropic = 1.5\n"),
+                 "agents.bob.anthropic: must be a whole number of tokens, not a floating-point number"));
+  CHECK(contains(toml_error("t7.toml", "[providers.anthropic]\nmodel = [\"a\"]\n"),
+                 ":2: providers.anthropic.model: must be a string, number or boolean, not an array"));
+  CHECK(contains(toml_error("t8.toml", "settings = 3\n"), ":1: settings: must be a table of variables"));
+  CHECK(contains(toml_error("t9.toml", "[prices.m]\ninput = \"2\"\noutput = 1\n"),
+                 ":2: prices.m.input: must be a number of dollars per million tokens, not a string"));
+}
+
+TEST_CASE("an agent limit for a provider that is not configured names the closest provider") {
+  auto msg = toml_error("agent.toml", "[agents.bob]\nanthropc = 100\n");
+  CHECK(contains(msg, "agent.toml:2: agents.bob.anthropc: anthropc is not a configured provider "
+                      "(the closest is anthropic)"));
+  auto defined = write_temp("agent-ok.toml",
+                            "[agents.bob]\nmistral = 7\n[providers.mistral]\napi = \"openai\"\n"
+                            "base_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n");
+  auto ok = load_config(ConfigSources{defined, "", {}});
+  std::remove(defined.c_str());
+  REQUIRE(ok.ok());
+  CHECK(ok->agent_limit("bob", "mistral") == 7);
+}
+
+TEST_CASE("unknown TOML keys and sections are errors naming the closest known key") {
+  CHECK(contains(toml_error("k1.toml", "chian = [\"anthropic\"]\n"),
+                 "k1.toml:1: chian: unknown key (the closest known one is chain)"));
+  CHECK(contains(toml_error("k2.toml", "[setings]\nOPENAI_RPM = 3\n"),
+                 ":1: setings: unknown key (the closest known one is settings)"));
+  CHECK(contains(toml_error("k3.toml", "[providers.anthropic]\nmodle = \"m\"\n"),
+                 ":2: providers.anthropic.modle: unknown key (the closest known one is model)"));
+  CHECK(contains(toml_error("k4.toml", "[providers.anthropic]\nMODEL = \"m\"\n"),
+                 "providers.anthropic.MODEL: unknown key (the closest known one is model)"));
+  CHECK(contains(toml_error("k5.toml", "[prices.m]\ninput = 1\noutput = 2\ninptu = 3\n"),
+                 ":4: prices.m.inptu: unknown key (the closest known one is input)"));
+  CHECK(contains(toml_error("k6.toml", "[settings]\nANTHROPIC_MONTLY_LIMIT = 5\n"),
+                 ":2: settings.ANTHROPIC_MONTLY_LIMIT: unknown variable (the closest known one is "
+                 "ANTHROPIC_MONTHLY_LIMIT)"));
+}
+
+TEST_CASE("the key variable of a TOML provider may be set in the TOML settings") {
+  auto toml = write_temp("key.toml",
+                         "[settings]\nMISTRAL_API_KEY = \"m-key\"\n[providers.mistral]\napi = \"openai\"\n"
+                         "base_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nmonthly_limit = 5\n");
+  auto c = load_config(ConfigSources{toml, "", {"MISTRAL_API_KEY=env-key"}});
+  std::remove(toml.c_str());
+  REQUIRE(c.ok());
+  CHECK(c->provider("mistral")->api_key == "env-key");
+  CHECK(c->warnings.empty());
+}
+
+TEST_CASE("unknown variables with the daemon's prefixes get a warning naming the closest known one") {
+  auto c = load_env({"ANTHROPIC_MONTLY_LIMIT=5", "TOLLGATE_LISTN=tcp://127.0.0.1:7", "ALERT_WARNING_TRESHOLD=0.5",
+                     "PATH=/usr/bin", "HOME=/root", "LANG=C.UTF-8", "INVOCATION_ID=abc", "CACHE_DIRECTORY=/x",
+                     "LOGS_DIRECTORY=/y", "RUNTIME_DIRECTORY=/z", "NOTIFY_SOCKET=/run/n"});
+  REQUIRE(c.warnings.size() == 3);
+  CHECK(any_contains(c.warnings, "environment: ANTHROPIC_MONTLY_LIMIT is not a tollgated variable and is "
+                                 "ignored (the closest known one is ANTHROPIC_MONTHLY_LIMIT)"));
+  CHECK(any_contains(c.warnings, "TOLLGATE_LISTN is not a tollgated variable and is ignored (the closest "
+                                 "known one is TOLLGATE_LISTEN)"));
+  CHECK(any_contains(c.warnings, "ALERT_WARNING_TRESHOLD is not a tollgated variable and is ignored (the "
+                                 "closest known one is ALERT_WARNING_THRESHOLD)"));
+  CHECK(c.providers[0].monthly_limit == 140000);
+}
+
+TEST_CASE("an unknown variable in the env file gets a warning naming the file and line") {
+  auto env = write_temp("warn.env", "OPENAI_RPM=5\n\nOPENAI_RMP=6\nSOMETHING_ELSE=1\n");
+  auto c = load_config(ConfigSources{"", env, {}});
+  std::remove(env.c_str());
+  REQUIRE(c.ok());
+  REQUIRE(c->warnings.size() == 2);
+  CHECK(c->warnings[0] == env + ":3: OPENAI_RMP is not a tollgated variable and is ignored (the closest "
+                                "known one is OPENAI_RPM)");
+  CHECK(contains(c->warnings[1], env + ":4: SOMETHING_ELSE is not a tollgated variable"));
+}
+
+TEST_CASE("variables that systemd and tollgate's own tools set never warn") {
+  auto c = load_env({"STATE_DIRECTORY=/var/lib/tollgate", "TOLLGATE_BIN_DIR=/b", "TOLLGATE_TEST_TIME_SCALE=4",
+                     "TOLLGATE_CURVE_SERVER_KEY=k", "TOLLGATE_CURVE_SECRET_KEY_FILE=", "TOLLGATE_CURVE_CLIENTS_FILE="});
+  CHECK(c.warnings.empty());
+  // Every variable of the stock env file, uncommented, is known (MISTRAL_API_KEY
+  // once a mistral provider is defined).
+  std::ifstream example(std::string(TOLLGATE_DOCS_DIR) + "/../systemd/tollgate.env.example");
+  REQUIRE(example);
+  std::string text, line;
+  while (std::getline(example, line)) {
+    if (line.size() > 1 && line[0] == '#' && std::isupper(static_cast<unsigned char>(line[1])) &&
+        line.find('=') != std::string::npos) {
+      text += line.substr(1) + "\n";
+    }
+  }
+  const auto env = write_temp("example.env", text);
+  const auto toml = write_temp("example.toml",
+                               "[providers.mistral]\napi = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"
+                               "model = \"m\"\n");
+  auto loaded = load_config(ConfigSources{toml, env, {}});
+  std::remove(env.c_str());
+  std::remove(toml.c_str());
+  REQUIRE(loaded.ok());
+  INFO(text);
+  CHECK(loaded->warnings.empty());
+  CHECK(text.find("TOLLGATE_LISTEN=") != std::string::npos);
+}
+
+namespace {
+
+// The backquoted names in the first column of the Markdown table in `doc`
+// whose header row starts with `| HEADER |`; `<NAME>`-style rows skipped.
+std::set<std::string> table_names(const std::string& doc, const std::string& header) {
+  std::set<std::string> names;
+  std::istringstream in(doc);
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (!inside) {
+      inside = line.rfind("| " + header + " |", 0) == 0;
+      continue;
+    }
+    if (line.rfind("|", 0) != 0) break;
+    const auto open = line.find('`');
+    const auto cell_end = line.find('|', 1);
+    if (open == std::string::npos || open > cell_end) continue;
+    const auto close = line.find('`', open + 1);
+    const std::string name = line.substr(open + 1, close - open - 1);
+    if (name.find('<') == std::string::npos) names.insert(name);
+  }
+  return names;
+}
+
+std::string read_doc(const std::string& name) {
+  std::ifstream in(std::string(TOLLGATE_DOCS_DIR) + "/" + name);
+  REQUIRE(in);
+  std::ostringstream o;
+  o << in.rdbuf();
+  return o.str();
+}
+
+std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+
+}  // namespace
+
+TEST_CASE("docs configuration lists exactly the variables and TOML keys the loader reads") {
+  const auto doc = read_doc("configuration.md");
+  const auto variables = known_variables();
+  CHECK(std::is_sorted(variables.begin(), variables.end()));
+  CHECK(variables.size() > 40);
+  CHECK(table_names(doc, "variable") == as_set(variables));
+  const auto keys = tollgate::known_toml_keys();
+  CHECK(table_names(doc, "key") == as_set(keys.top_level));
+  CHECK(table_names(doc, "`[providers.NAME]` key") == as_set(keys.provider));
+  CHECK(table_names(doc, "`[prices.\"MODEL\"]` key") == as_set(keys.price));
+  CHECK(as_set(keys.provider).count("base_url") == 1);
+  for (const auto& v : tollgate::other_tools_variables()) CHECK(std::find(variables.begin(), variables.end(), v) == variables.end());
+}
+
+TEST_CASE("the closest name counts swapped letters as one edit and ignores case") {
+  CHECK(tollgate::edit_distance("TOLLGATE_LISTN", "TOLLGATE_LISTEN") == 1);
+  CHECK(tollgate::edit_distance("chian", "chain") == 1);
+  CHECK(tollgate::edit_distance("", "abc") == 3);
+  CHECK(tollgate::edit_distance("kitten", "sitting") == 3);
+  CHECK(tollgate::nearest_name("anthropc", {"openai", "anthropic", "mistral"}).name == "anthropic");
+  CHECK(tollgate::nearest_name("x", {}).name.empty());
+  CHECK(tollgate::nearest_name("openai_rpm", {"OPENAI_RPD", "OPENAI_RPM"}).distance == 0);
+  CHECK(tollgate::nearest_name("openai_rpm", {"OPENAI_RPD", "OPENAI_RPM"}).name == "OPENAI_RPM");
 }
