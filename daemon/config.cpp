@@ -119,14 +119,6 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
   return p;
 }
 
-// Why `v` is not an endpoint tollgated can bind, or nullopt.
-std::optional<std::string> endpoint_problem(const std::string& v) {
-  if (v.rfind("tcp://", 0) == 0 || v.rfind("ipc://", 0) == 0 || v.rfind("inproc://", 0) == 0) {
-    return std::nullopt;
-  }
-  return "must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)";
-}
-
 // "NAME=VALUE (FILE:LINE)" as set, or "NAME=VALUE (default)".
 std::string shown(const SettingReader& r, const std::string& name, double value) {
   if (const auto* s = r.setting(name)) {
@@ -342,7 +334,7 @@ Result<Config> load_config(const ConfigSources& sources) {
     return r.bad("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
   }
   for (const auto& [name, value] : {std::pair{"TOLLGATE_LISTEN", c.listen}, std::pair{"TOLLGATE_EVENTS", c.events}}) {
-    if (auto why = endpoint_problem(value)) return r.bad(name, value, *why);
+    if (auto why = zmq_bind_problem(value)) return r.bad(name, value, *why);
   }
   if (c.listen == c.events && !zmq_ephemeral(c.listen)) {
     return r.bad("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");

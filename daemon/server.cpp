@@ -63,6 +63,7 @@ protocol::Result<std::unique_ptr<Server>> Server::create(zmq::context_t& context
   }
   auto bind = [](zmq::socket_t& sock, const std::string& name, const std::string& ep) -> protocol::Result<std::string> {
     try {
+      if (is_ipv6_endpoint(ep)) sock.set(zmq::sockopt::ipv6, true);
       sock.bind(zmq_bind_form(ep));
     } catch (const zmq::error_t& e) {
       return Error::bad_request(name + "=" + ep + ": cannot bind: " + e.what());

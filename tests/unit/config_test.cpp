@@ -580,3 +580,24 @@ TEST_CASE("the closest name counts swapped letters as one edit and ignores case"
   CHECK(tollgate::nearest_name("openai_rpm", {"OPENAI_RPD", "OPENAI_RPM"}).distance == 0);
   CHECK(tollgate::nearest_name("openai_rpm", {"OPENAI_RPD", "OPENAI_RPM"}).name == "OPENAI_RPM");
 }
+
+TEST_CASE("a ZeroMQ endpoint that cannot be bound is refused at load with the reason") {
+  using tollgate::zmq_bind_problem;
+  for (const char* good : {"tcp://127.0.0.1:5555", "tcp://127.0.0.1:0", "tcp://127.0.0.1:*", "tcp://*:5555",
+                           "tcp://0.0.0.0:65535", "tcp://[::1]:5555", "tcp://lo:0", "ipc:///run/tollgate.sock",
+                           "inproc://x"}) {
+    INFO(good);
+    CHECK_FALSE(zmq_bind_problem(good).has_value());
+  }
+  for (const char* bad : {"127.0.0.1:5555", "tcp://127.0.0.1", "tcp://127.0.0.1:abc", "tcp://127.0.0.1:70000",
+                          "tcp://[::1]", "tcp://[nonsense]:1", "ipc://", "udp://127.0.0.1:1"}) {
+    INFO(bad);
+    CHECK(zmq_bind_problem(bad).has_value());
+  }
+  auto localhost = load_error({"TOLLGATE_LISTEN=tcp://localhost:0"});
+  CHECK(localhost.find("TOLLGATE_LISTEN=tcp://localhost:0: 'localhost' is not an IP address") == 0);
+  CHECK(contains(localhost, "use 127.0.0.1"));
+  CHECK(contains(load_error({"TOLLGATE_EVENTS=tcp://127.0.0.1:70000"}),
+                 "TOLLGATE_EVENTS=tcp://127.0.0.1:70000: the port must be a number from 0 to 65535"));
+  CHECK(contains(load_error({"TOLLGATE_LISTEN=tcp://127.0.0.1"}), "needs a port"));
+}
