@@ -67,6 +67,8 @@ Dispatcher::Reply Dispatcher::reset(uint64_t token, const protocol::RequestId& i
                           m.reply = protocol::encode_error_reply(
                               id, Error::internal("ledger: " + done.error().message));
                         } else {
+                          spdlog::trace("request {}: ledger reset {} in {}", id.to_display(), done->agent,
+                                        done->period);
                           if (done->rollover) m.events.emplace_back(rollover_event(*done->rollover, now));
                           m.events.emplace_back(reset_event(*done, now));
                           m.reply = protocol::encode_reply(id, reset_reply(*done));

@@ -56,6 +56,15 @@ std::string refusal_detail(const std::string& provider, const std::string& agent
   return head;
 }
 
+const char* refused_by_name(ledger::RefusedBy by) {
+  switch (by) {
+    case ledger::RefusedBy::kLimit: return "limit";
+    case ledger::RefusedBy::kThreshold: return "fallback threshold";
+    case ledger::RefusedBy::kInFlight: return "held by calls in flight";
+  }
+  return "limit";
+}
+
 // The `code` of an attempts entry for a provider that failed.
 std::string failure_code(const ProviderFailure& f) {
   if (f.kind == FailureKind::kTimeout) return "timeout";
@@ -238,6 +247,8 @@ void CallRun::try_provider(const policy::PlanStep& step) {
       std::clamp<int64_t>(remaining_ms(), 0, static_cast<int64_t>(spec_.config->admission_wait_ms));
   r.wait_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   if (!last_in_chain(step.provider)) r.soft_threshold = spec_.config->fallback_threshold;
+  spdlog::trace("request {}: ledger reserve {} tokens of {} {} (may wait {} ms)", spec_.id.to_display(),
+                r.amount, r.agent, r.provider, wait_ms);
   env_.ledger->reserve_async(std::move(r), [self = shared_from_this()](auto result) {
     self->worker_.post([self, result = std::move(result)] { self->on_reserved(result); });
   });
@@ -251,6 +262,13 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
   }
   add_ledger_events({}, r->rollover);
   period_ = r->period;
+  if (r->reserved()) {
+    spdlog::trace("request {}: ledger reserved {} tokens on {} (reservation {}{})", spec_.id.to_display(),
+                  amount_, current_.provider, r->reservation_id, r->waited ? ", after waiting" : "");
+  } else {
+    spdlog::trace("request {}: ledger refused {} tokens on {}: {} left of {} ({})", spec_.id.to_display(),
+                  r->needed, current_.provider, r->left, r->limit, refused_by_name(r->refused_by));
+  }
   if (!r->reserved()) {
     env_.runtime->abandon(current_.provider, permit_);
     if (env_.stopping->load() || (r->waited && env_.draining && env_.draining->load())) {
@@ -329,6 +347,10 @@ void CallRun::send() {
   HttpRequestOptions options;
   options.total_timeout_ms = std::max<int64_t>(1, remaining);
   options.connect_timeout_ms = std::min(kConnectTimeoutMs, options.total_timeout_ms);
+  // Never the key or the prompt: what was asked of whom.
+  spdlog::trace("request {}: {} attempt {} start: model {}, max_tokens {}, timeout {} ms",
+                spec_.id.to_display(), current_.provider, attempts_, call_.model, call_.max_tokens,
+                options.total_timeout_ms);
   worker_.http().submit(build_request(api_, call_), options,
                         [self = shared_from_this()](HttpResponse response) {
                           self->worker_.post([self, response = std::move(response)] {
@@ -343,6 +365,10 @@ void CallRun::on_response(const HttpResponse& response) {
   if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
   const int64_t now = env_.now_ms();
   auto result = interpret_response(api_, response, now, call_.api_key);
+  spdlog::trace("request {}: {} attempt {} end: {} in {:.1f} ms, {}", spec_.id.to_display(),
+                current_.provider, attempts_,
+                response.transport_ok() ? "HTTP " + std::to_string(response.status) : "no answer (" + response.error + ")",
+                this_attempt_ms, result.ok() ? std::string("ok") : std::string(kind_name(result.failure.kind)));
   if (!result.ok()) {
     auto events = env_.runtime->record(current_.provider, permit_, false,
                                        static_cast<int>(result.failure.http_status), now);
@@ -396,6 +422,8 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
           self->finish_error(protocol::Error::internal("ledger: " + r.error().message));
           return;
         }
+        spdlog::trace("request {}: ledger charged {} tokens (unconfirmed) on {}", self->spec_.id.to_display(),
+                      r->charged, r->provider);
         self->add_ledger_events(r->alerts, r->rollover);
         self->retry_or_move_on();
       });
@@ -409,6 +437,8 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
           self->finish_error(protocol::Error::internal("ledger: " + r.error().message));
           return;
         }
+        spdlog::trace("request {}: ledger released {} tokens on {}", self->spec_.id.to_display(), r->released,
+                      self->current_.provider);
         self->retry_or_move_on();
       });
     });
@@ -455,6 +485,8 @@ void CallRun::on_committed(const protocol::Result<ledger::CommitOutcome>& r) {
                                  r.error().message));
     return;
   }
+  spdlog::trace("request {}: ledger charged {} of {} reserved tokens on {} in {}", spec_.id.to_display(),
+                r->charged, r->reserved, r->provider, r->period);
   add_ledger_events(r->alerts, r->rollover);
   finish_ok();
 }
@@ -484,6 +516,8 @@ void CallRun::finish_ok() {
                               rec.latency_ms});
   }
   reply.latency_ms = elapsed_ms();
+  spdlog::trace("request {}: call answered by {} ({}) in {:.1f} ms", spec_.id.to_display(), reply.provider,
+                reply.reason, reply.latency_ms);
   events_.emplace_back(protocol::UsageEvent{
       spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
       reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,
@@ -495,6 +529,8 @@ void CallRun::finish_ok() {
 void CallRun::finish_error(protocol::Error error) {
   if (done_) return;
   done_ = true;
+  spdlog::trace("request {}: call failed: {} after {:.1f} ms", spec_.id.to_display(),
+                protocol::code_name(error.code), elapsed_ms());
   LoopMessage m{spec_.token, protocol::encode_error_reply(spec_.id, error), std::move(events_), {}};
   env_.finish(spec_, std::move(m), std::nullopt);
 }
