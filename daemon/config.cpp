@@ -1,17 +1,28 @@
 #include "daemon/config.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
+#include "daemon/config_toml.h"
 #include "daemon/endpoint.h"
+#include "daemon/nearest_name.h"
+#include "daemon/policy/recommend.h"
+#include "daemon/setting_reader.h"
 
 namespace tollgate {
 
+using config_detail::bad_setting;
+using config_detail::kTomlPriceKeys;
+using config_detail::kTomlTopLevel;
+using config_detail::read_toml;
+using config_detail::Setting;
+using config_detail::SettingReader;
+using config_detail::Settings;
+using config_detail::TomlExtras;
+using config_detail::unknown_name;
 using protocol::Error;
 using protocol::Result;
 
@@ -19,206 +30,6 @@ namespace {
 
 constexpr const char* kDefaultAnthropicModel = "claude-sonnet-4-5";
 constexpr const char* kDefaultOpenAIModel = "gpt-4.1";
-
-// Name -> value, later sources overriding earlier ones.
-using Settings = std::map<std::string, std::string>;
-
-Error bad_setting(const std::string& name, const std::string& value, const std::string& rule) {
-  return Error::bad_request(name + "=" + value + ": " + rule);
-}
-
-std::string trim(std::string_view s) {
-  const auto* ws = " \t\r\n";
-  auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(ws);
-  return std::string(s.substr(b, e - b + 1));
-}
-
-Result<uint64_t> parse_uint(const std::string& name, const std::string& v, uint64_t min,
-                            uint64_t max, const std::string& rule) {
-  uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || out < min || out > max) {
-    return bad_setting(name, v, rule);
-  }
-  return out;
-}
-
-Result<double> parse_double(const std::string& name, const std::string& v, double min,
-                            double max, const std::string& rule) {
-  double out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !(out >= min && out <= max)) {
-    return bad_setting(name, v, rule);
-  }
-  return out;
-}
-
-Result<bool> parse_bool(const std::string& name, const std::string& v) {
-  std::string l = v;
-  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (l == "1" || l == "true" || l == "yes" || l == "on") return true;
-  if (l == "0" || l == "false" || l == "no" || l == "off") return false;
-  return bad_setting(name, v, "must be true or false");
-}
-
-// Reads typed settings from the merged map, remembering the first error.
-class SettingReader {
- public:
-  explicit SettingReader(const Settings& s) : s_(s) {}
-
-  const std::string* find(const std::string& name) const {
-    auto it = s_.find(name);
-    return it == s_.end() ? nullptr : &it->second;
-  }
-  void str(const std::string& name, std::string& out) const {
-    if (const auto* v = find(name)) out = *v;
-  }
-  template <class T>
-  void uint(const std::string& name, T& out, uint64_t min, uint64_t max, const std::string& rule) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_uint(name, *v, min, max, rule);
-    if (!r) error_ = r.error();
-    else out = static_cast<T>(*r);
-  }
-  void fraction(const std::string& name, double& out) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_double(name, *v, 0.0, 1.0, "must be a number from 0 to 1");
-    if (!r) error_ = r.error();
-    else out = *r;
-  }
-  void number(const std::string& name, double& out, double min, double max, const std::string& rule) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_double(name, *v, min, max, rule);
-    if (!r) error_ = r.error();
-    else out = *r;
-  }
-  void boolean(const std::string& name, bool& out) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    auto r = parse_bool(name, *v);
-    if (!r) error_ = r.error();
-    else out = *r;
-  }
-  // true, false, or auto (also empty): nullopt.
-  void optional_bool(const std::string& name, std::optional<bool>& out) {
-    const auto* v = find(name);
-    if (!v || error_) return;
-    std::string l = *v;
-    std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (l.empty() || l == "auto") {
-      out = std::nullopt;
-      return;
-    }
-    auto r = parse_bool(name, *v);
-    if (!r) error_ = bad_setting(name, *v, "must be true, false or auto");
-    else out = *r;
-  }
-  void optional_uint(const std::string& name, std::optional<uint64_t>& out) {
-    const auto* v = find(name);
-    if (!v || error_ || v->empty()) return;
-    auto r = parse_uint(name, *v, 0, UINT64_MAX, "must be a whole number of tokens");
-    if (!r) error_ = r.error();
-    else out = *r;
-  }
-  const std::optional<Error>& error() const { return error_; }
-
- private:
-  const Settings& s_;
-  std::optional<Error> error_;
-};
-
-std::string toml_scalar(const toml::node& n) {
-  if (auto s = n.value<std::string>()) return *s;
-  if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
-  if (n.is_integer()) return std::to_string(*n.value<int64_t>());
-  if (n.is_floating_point()) {
-    std::ostringstream o;
-    o << *n.value<double>();
-    return o.str();
-  }
-  return {};
-}
-
-// Structured parts of the TOML file that the environment cannot express.
-struct TomlExtras {
-  std::vector<ProviderConfig> extra_providers;
-  std::vector<std::string> chain;
-  std::map<std::string, AgentConfig> agents;
-  std::map<std::string, Price> prices;
-  std::map<std::string, Settings> provider_settings;  // provider -> key -> value
-  std::optional<bool> restrict_agents;
-};
-
-Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& extras) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream o;
-    o << path << ":" << e.source().begin.line << ": " << e.description();
-    return Error::bad_request(o.str());
-  }
-  if (auto* t = root["settings"].as_table()) {
-    for (const auto& [k, v] : *t) {
-      auto s = toml_scalar(v);
-      if (s.empty() && !v.is_string()) {
-        return Error::bad_request(path + ": settings." + std::string(k.str()) +
-                                  ": must be a string, number or boolean");
-      }
-      settings[std::string(k.str())] = s;
-    }
-  }
-  if (auto* t = root["providers"].as_table()) {
-    for (const auto& [name, node] : *t) {
-      auto* pt = node.as_table();
-      if (!pt) return Error::bad_request(path + ": providers." + std::string(name.str()) + ": must be a table");
-      auto& ps = extras.provider_settings[std::string(name.str())];
-      for (const auto& [k, v] : *pt) ps[std::string(k.str())] = toml_scalar(v);
-    }
-  }
-  if (auto* a = root["chain"].as_array()) {
-    for (const auto& n : *a) {
-      auto s = n.value<std::string>();
-      if (!s) return Error::bad_request(path + ": chain: must be an array of provider names");
-      extras.chain.push_back(*s);
-    }
-  }
-  if (auto* t = root["agents"].as_table()) {
-    for (const auto& [name, node] : *t) {
-      AgentConfig agent;
-      if (auto* at = node.as_table()) {
-        for (const auto& [prov, lim] : *at) {
-          auto v = lim.value<int64_t>();
-          if (!v || *v < 0) {
-            return Error::bad_request(path + ": agents." + std::string(name.str()) + "." +
-                                      std::string(prov.str()) + ": must be a whole number of tokens");
-          }
-          agent.monthly_limits[std::string(prov.str())] = static_cast<uint64_t>(*v);
-        }
-      }
-      extras.agents[std::string(name.str())] = agent;
-    }
-  }
-  if (auto v = root["restrict_agents"].value<bool>()) extras.restrict_agents = *v;
-  if (auto* t = root["prices"].as_table()) {
-    for (const auto& [model, node] : *t) {
-      auto* mt = node.as_table();
-      auto in = mt ? (*mt)["input"].value<double>() : std::nullopt;
-      auto out = mt ? (*mt)["output"].value<double>() : std::nullopt;
-      if (!in || !out || *in < 0 || *out < 0) {
-        return Error::bad_request(path + ": prices." + std::string(model.str()) +
-                                  ": needs input and output, dollars per million tokens");
-      }
-      extras.prices[std::string(model.str())] = Price{*in, *out};
-    }
-  }
-  return {};
-}
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -228,19 +39,25 @@ Result<std::string> read_file(const std::string& path) {
   return o.str();
 }
 
-void add_env_lines(const std::vector<std::string>& lines, Settings& settings) {
+void add_environment(const std::vector<std::string>& lines, Settings& settings) {
   for (const auto& line : lines) {
     auto eq = line.find('=');
     if (eq == std::string::npos || eq == 0) continue;
-    settings[line.substr(0, eq)] = line.substr(eq + 1);
+    settings[line.substr(0, eq)] = Setting{line.substr(eq + 1), "", ""};
+  }
+}
+
+void add_env_file(const std::vector<EnvEntry>& entries, const std::string& path, Settings& settings) {
+  for (const auto& e : entries) {
+    settings[e.name] = Setting{e.value, path + ":" + std::to_string(e.line), ""};
   }
 }
 
 // Reads the builtin provider `p` (prefix ANTHROPIC_ or OPENAI_) from settings.
 void read_builtin_provider(SettingReader& r, const std::string& prefix, ProviderConfig& p) {
   r.str(prefix + "API_KEY", p.api_key);
-  r.str(prefix + "BASE_URL", p.base_url);
-  r.str(prefix + "MODEL", p.model);
+  r.url(prefix + "BASE_URL", p.base_url);
+  r.nonempty(prefix + "MODEL", p.model, "must name a model");
   r.uint(prefix + "MONTHLY_LIMIT", p.monthly_limit, 0, UINT64_MAX, "must be a whole number of tokens");
   r.optional_uint(prefix + "GLOBAL_MONTHLY_LIMIT", p.global_monthly_limit);
   r.uint(prefix + "RPM", p.rpm, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
@@ -265,6 +82,26 @@ std::string url_host(std::string_view url) {
   return host;
 }
 
+// The keys of a [providers.NAME] table, as "P_KEY" (upper case).
+void read_provider_table(SettingReader& r, ProviderConfig& p) {
+  r.str("P_API", p.api);
+  r.str("P_API_KEY_ENV", p.api_key_env);
+  r.str("P_API_KEY", p.api_key);
+  read_builtin_provider(r, "P_", p);
+}
+
+// The TOML keys read_provider_table asks for ("base_url", ...), sorted.
+std::vector<std::string> provider_table_keys(const SettingReader& r) {
+  std::vector<std::string> keys;
+  for (const auto& n : r.names_read()) {
+    if (!n.starts_with("P_")) continue;
+    std::string key = n.substr(2);
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+    keys.push_back(key);
+  }
+  return keys;
+}
+
 Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
                                      const ProviderConfig* base, const Settings& env) {
   ProviderConfig p = base ? *base : ProviderConfig{};
@@ -276,14 +113,13 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
     prefixed["P_" + up] = v;
   }
   SettingReader r(prefixed);
-  r.str("P_API", p.api);
-  r.str("P_API_KEY_ENV", p.api_key_env);
-  r.str("P_API_KEY", p.api_key);
-  read_builtin_provider(r, "P_", p);
-  if (r.error()) {
-    auto e = *r.error();
-    e.message = "providers." + name + "." + e.message.substr(2);
-    return e;
+  read_provider_table(r, p);
+  if (r.error()) return *r.error();
+  const auto keys = provider_table_keys(r);
+  for (const auto& [k, v] : s) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      return unknown_name(v.origin, v.label, k, "key", keys);
+    }
   }
   if (p.api != "anthropic" && p.api != "openai") {
     return Error::bad_request("providers." + name + ".api=" + p.api + ": must be anthropic or openai");
@@ -296,16 +132,57 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
       std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
       p.api_key_env = up + "_API_KEY";
     }
-    if (auto it = env.find(p.api_key_env); it != env.end()) p.api_key = it->second;
+    if (auto it = env.find(p.api_key_env); it != env.end()) p.api_key = it->second.value;
   }
   return p;
 }
 
-Result<void> check_endpoint(const std::string& name, const std::string& v) {
-  if (v.rfind("tcp://", 0) == 0 || v.rfind("ipc://", 0) == 0 || v.rfind("inproc://", 0) == 0) {
-    return {};
+// "NAME=VALUE (FILE:LINE)" as set, or "NAME=VALUE (default)".
+std::string shown(const SettingReader& r, const std::string& name, double value) {
+  if (const auto* s = r.setting(name)) {
+    return name + "=" + s->value + (s->origin.empty() ? "" : " (" + s->origin + ")");
   }
-  return bad_setting(name, v, "must be a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)");
+  std::ostringstream o;
+  o << name << "=" << value << " (default)";
+  return o.str();
+}
+
+// The levels of PROTOCOL.md section 4 must come in order, or a typo turns
+// into a different budget (a warning at 99% and an emergency at 50%).
+Result<void> check_thresholds(const SettingReader& r, const Config& c) {
+  const std::string warning = shown(r, "ALERT_WARNING_THRESHOLD", c.warning_threshold);
+  const std::string critical = shown(r, "OPENAI_FALLBACK_THRESHOLD", c.fallback_threshold);
+  const std::string emergency = shown(r, "ALERT_EMERGENCY_THRESHOLD", c.emergency_threshold);
+  if (!(c.warning_threshold < c.fallback_threshold && c.fallback_threshold < c.emergency_threshold &&
+        c.emergency_threshold < 1.0)) {
+    return Error::bad_request(warning + ", " + critical + ", " + emergency +
+                              ": the levels must rise: ALERT_WARNING_THRESHOLD < OPENAI_FALLBACK_THRESHOLD "
+                              "(critical) < ALERT_EMERGENCY_THRESHOLD < 1");
+  }
+  if (!(c.exhausted_fraction < 1.0 - c.emergency_threshold)) {
+    return Error::bad_request(shown(r, "TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction) + ", " +
+                              emergency +
+                              ": TOLLGATE_EXHAUSTED_FRACTION must be below 1 - ALERT_EMERGENCY_THRESHOLD, "
+                              "so that a budget is exhausted only after its emergency level");
+  }
+  return {};
+}
+
+// A call with the default max_tokens and a short prompt (what `recommend`
+// answers for) must fit under the per-request cap, or every such call is
+// too_large while `recommend` says a provider is available.
+Result<void> check_default_max_tokens(const SettingReader& r, const Config& c) {
+  const uint64_t room = policy::recommendation_reservation(c.default_max_tokens);
+  if (room <= c.max_tokens_per_request) return {};
+  return Error::bad_request(
+      shown(r, "OPENAI_MAX_TOKENS", static_cast<double>(c.default_max_tokens)) + ", " +
+      shown(r, "MAX_TOKENS_PER_REQUEST", static_cast<double>(c.max_tokens_per_request)) +
+      ": every call with the default max_tokens would be too_large; OPENAI_MAX_TOKENS must leave " +
+      std::to_string(policy::kShortPromptTokens) + " tokens of MAX_TOKENS_PER_REQUEST for the input (at most " +
+      std::to_string(c.max_tokens_per_request > policy::kShortPromptTokens
+                         ? c.max_tokens_per_request - policy::kShortPromptTokens
+                         : 0) +
+      ")");
 }
 
 // "tcp://host:0" and "tcp://host:*" bind a fresh port each time.
@@ -344,83 +221,8 @@ uint64_t Config::agent_limit(const std::string& agent, const std::string& provid
   return p ? p->monthly_limit : 0;
 }
 
-Result<std::vector<std::string>> parse_env_file(const std::string& text, const std::string& path) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string raw;
-  int lineno = 0;
-  while (std::getline(in, raw)) {
-    ++lineno;
-    std::string line = trim(raw);
-    if (line.empty() || line[0] == '#') continue;
-    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
-    auto eq = line.find('=');
-    std::string key = eq == std::string::npos ? "" : trim(line.substr(0, eq));
-    bool valid_key = !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
-      return std::isalnum(c) || c == '_';
-    });
-    if (!valid_key) {
-      return Error::bad_request(path + ":" + std::to_string(lineno) + ": expected KEY=VALUE");
-    }
-    std::string value = trim(line.substr(eq + 1));
-    if (!value.empty() && (value[0] == '"' || value[0] == '\'')) {
-      char q = value[0];
-      auto close = value.find(q, 1);
-      if (close == std::string::npos) {
-        return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + key +
-                                  ": unterminated quoted value");
-      }
-      std::string inner = value.substr(1, close - 1);
-      if (q == '"') {
-        std::string unescaped;
-        for (size_t i = 0; i < inner.size(); ++i) {
-          if (inner[i] == '\\' && i + 1 < inner.size()) {
-            char n = inner[++i];
-            unescaped += n == 'n' ? '\n' : n;
-          } else {
-            unescaped += inner[i];
-          }
-        }
-        inner = unescaped;
-      }
-      value = inner;
-    } else if (auto hash = value.find(" #"); hash != std::string::npos) {
-      value = trim(value.substr(0, hash));  // inline comment after an unquoted value
-    }
-    out.push_back(key + "=" + value);
-  }
-  return out;
-}
-
-Result<Config> load_config(const ConfigSources& sources) {
-  Settings settings;
-  TomlExtras extras;
-  if (!sources.toml_path.empty()) {
-    if (auto r = read_toml(sources.toml_path, settings, extras); !r) return r.error();
-  }
-  if (!sources.env_file_path.empty()) {
-    // "-PATH", as in systemd's EnvironmentFile=-PATH: a missing file is no error.
-    const bool optional = sources.env_file_path[0] == '-';
-    const std::string path = optional ? sources.env_file_path.substr(1) : sources.env_file_path;
-    std::error_code ec;
-    if (!optional || std::filesystem::exists(path, ec)) {
-      auto text = read_file(path);
-      if (!text) return text.error();
-      auto lines = parse_env_file(*text, path);
-      if (!lines) return lines.error();
-      add_env_lines(*lines, settings);
-    }
-  }
-  add_env_lines(sources.environment, settings);
-
-  Config c;
-  SettingReader r(settings);
-  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
-                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400,
-                           std::nullopt};
-  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
-                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400,
-                        std::nullopt};
+// Every variable the daemon reads, into `c` and the two built-in providers.
+void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, ProviderConfig& openai) {
   read_builtin_provider(r, "ANTHROPIC_", anthropic);
   read_builtin_provider(r, "OPENAI_", openai);
   r.uint("OPENAI_MAX_TOKENS", c.default_max_tokens, 1, 1'000'000, "must be a whole number from 1");
@@ -453,23 +255,133 @@ Result<Config> load_config(const ConfigSources& sources) {
   r.uint("TOLLGATE_MAX_INFLIGHT", c.max_inflight, 1, 10'000'000, "must be a whole number from 1");
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
+}
+
+// Names the whole configuration knows: the variables read, the key variable
+// of each provider, and the variables of tollctl and the tests.
+std::vector<std::string> known_names(const SettingReader& r,
+                                     const std::map<std::string, ProviderConfig>& providers) {
+  std::set<std::string> names(r.names_read().begin(), r.names_read().end());
+  for (const auto& [name, p] : providers) names.insert(p.api_key_env);
+  names.insert(other_tools_variables().begin(), other_tools_variables().end());
+  return {names.begin(), names.end()};
+}
+
+bool is_known(const std::vector<std::string>& known, const std::string& name) {
+  return std::binary_search(known.begin(), known.end(), name);
+}
+
+std::string not_read(const std::string& name, const std::vector<std::string>& known) {
+  const auto near = nearest_name(name, known);
+  return name + " is not a tollgated variable and is ignored" +
+         (near.name.empty() ? "" : " (the closest known one is " + near.name + ")");
+}
+
+// A name in the process environment that looks meant for tollgated: one of
+// its prefixes, or a couple of typos away from a known name.
+bool looks_like_ours(const std::string& name, const std::vector<std::string>& known) {
+  for (const char* prefix : {"ANTHROPIC_", "OPENAI_", "TOLLGATE_"}) {
+    if (name.starts_with(prefix)) return true;
+  }
+  return nearest_name(name, known).distance <= 2;
+}
+
+// Names no part of the configuration reads: an error in the TOML file
+// (where every key is meant for tollgated), a warning from the .env file
+// and the environment.
+Result<void> check_names(const std::vector<std::string>& known, const TomlExtras& extras,
+                         const std::vector<EnvEntry>& env_file, const std::string& env_file_path,
+                         const std::vector<std::string>& environment, std::vector<std::string>& warnings) {
+  for (const auto& s : extras.settings) {
+    if (!is_known(known, s.name)) return unknown_name(s.origin, "settings." + s.name, s.name, "variable", known);
+  }
+  for (const auto& e : env_file) {
+    if (!is_known(known, e.name)) {
+      warnings.push_back(env_file_path + ":" + std::to_string(e.line) + ": " + not_read(e.name, known));
+    }
+  }
+  for (const auto& line : environment) {
+    const std::string name = line.substr(0, line.find('='));
+    if (!name.empty() && !is_known(known, name) && looks_like_ours(name, known)) {
+      warnings.push_back("environment: " + not_read(name, known));
+    }
+  }
+  return {};
+}
+
+Result<void> check_agent_providers(const TomlExtras& extras,
+                                   const std::map<std::string, ProviderConfig>& providers) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : providers) names.push_back(name);
+  for (const auto& [limit, agent] : extras.agent_limits) {
+    if (providers.count(limit.name)) continue;
+    const auto near = nearest_name(limit.name, names);
+    return Error::bad_request(limit.origin + ": agents." + agent + "." + limit.name + ": " + limit.name +
+                              " is not a configured provider (the closest is " + near.name + ")");
+  }
+  return {};
+}
+
+Result<Config> load_config(const ConfigSources& sources) {
+  Settings settings;
+  TomlExtras extras;
+  std::vector<EnvEntry> env_file;
+  std::string env_file_path;
+  if (!sources.toml_path.empty()) {
+    if (auto r = read_toml(sources.toml_path, settings, extras); !r) return r.error();
+  }
+  if (!sources.env_file_path.empty()) {
+    // "-PATH", as in systemd's EnvironmentFile=-PATH: a missing file is no error.
+    const bool optional = sources.env_file_path[0] == '-';
+    const std::string path = optional ? sources.env_file_path.substr(1) : sources.env_file_path;
+    std::error_code ec;
+    if (!optional || std::filesystem::exists(path, ec)) {
+      auto text = read_file(path);
+      if (!text) return text.error();
+      auto entries = parse_env_file(*text, path);
+      if (!entries) return entries.error();
+      add_env_file(*entries, path, settings);
+      env_file = std::move(entries).value();
+      env_file_path = path;
+    }
+  }
+  add_environment(sources.environment, settings);
+
+  Config c;
+  SettingReader r(settings);
+  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
+                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400,
+                           std::nullopt};
+  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
+                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400,
+                        std::nullopt};
+  read_settings(r, c, anthropic, openai);
   if (r.error()) return *r.error();
+  if (auto e = check_thresholds(r, c); !e) return e.error();
+  if (auto e = check_default_max_tokens(r, c); !e) return e.error();
 
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    return bad_setting("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
+    return r.bad("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
   }
   for (const auto& [name, value] : {std::pair{"TOLLGATE_LISTEN", c.listen}, std::pair{"TOLLGATE_EVENTS", c.events}}) {
-    if (auto e = check_endpoint(name, value); !e) return e.error();
+    if (auto why = zmq_bind_problem(value)) return r.bad(name, value, *why);
   }
   if (c.listen == c.events && !zmq_ephemeral(c.listen)) {
-    return bad_setting("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
+    return r.bad("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
   }
-  if (c.data_dir.empty()) return bad_setting("TOLLGATE_DATA_DIR", "", "must name a directory");
+  if (c.data_dir.empty()) return r.bad("TOLLGATE_DATA_DIR", "", "must name a directory");
+  // The HTTP checks name TOLLGATE_HTTP themselves; say which file set it.
+  auto located = [&r](const std::string& name, Error e) {
+    if (const auto* s = r.setting(name); s && !s->origin.empty()) e.message = s->origin + ": " + e.message;
+    return e;
+  };
   if (auto http = parse_http_address(c.http); !http) {
-    return http.error();
+    return located("TOLLGATE_HTTP", http.error());
   } else if (*http) {
-    if (auto e = check_http_bind_allowed(**http, c.allow_insecure_bind); !e) return e.error();
+    if (auto e = check_http_bind_allowed(**http, c.allow_insecure_bind); !e) {
+      return located("TOLLGATE_HTTP", e.error());
+    }
   }
 
   // Built-in providers may be refined in TOML ([providers.anthropic]).
@@ -493,9 +405,20 @@ Result<Config> load_config(const ConfigSources& sources) {
       if (name != "anthropic" && name != "openai") chain.push_back(name);
     }
   }
+  if (auto e = check_agent_providers(extras, known); !e) return e.error();
+  if (auto e = check_names(known_names(r, known), extras, env_file, env_file_path, sources.environment,
+                           c.warnings);
+      !e) {
+    return e.error();
+  }
   for (const auto& name : chain) {
     auto it = known.find(name);
-    if (it == known.end()) return Error::bad_request("chain: unknown provider " + name);
+    if (it == known.end()) {
+      std::vector<std::string> names;
+      for (const auto& [n, p] : known) names.push_back(n);
+      return Error::bad_request("chain: unknown provider " + name + " (the closest is " +
+                                nearest_name(name, names).name + ")");
+    }
     if (name == "openai" && !c.enable_openai_fallback) continue;
     if (c.provider(name)) return Error::bad_request("chain: provider " + name + " listed twice");
     c.providers.push_back(it->second);
@@ -507,6 +430,32 @@ Result<Config> load_config(const ConfigSources& sources) {
   c.prices = {{kDefaultAnthropicModel, {3.0, 15.0}}, {kDefaultOpenAIModel, {2.0, 8.0}}};
   for (const auto& [model, price] : extras.prices) c.prices[model] = price;
   return c;
+}
+
+std::vector<std::string> known_variables() {
+  const Settings none;
+  SettingReader r(none);
+  Config c;
+  ProviderConfig anthropic, openai;
+  read_settings(r, c, anthropic, openai);
+  return {r.names_read().begin(), r.names_read().end()};
+}
+
+const std::vector<std::string>& other_tools_variables() {
+  // tollctl's server key; the test harness's binary directory and time scale.
+  static const std::vector<std::string> kNames = {"TOLLGATE_BIN_DIR", "TOLLGATE_CURVE_SERVER_KEY",
+                                                  "TOLLGATE_TEST_TIME_SCALE"};
+  return kNames;
+}
+
+TomlKeys known_toml_keys() {
+  const Settings none;
+  SettingReader r(none);
+  ProviderConfig p;
+  read_provider_table(r, p);
+  auto provider = provider_table_keys(r);
+  std::sort(provider.begin(), provider.end());
+  return TomlKeys{kTomlTopLevel, provider, kTomlPriceKeys};
 }
 
 std::string describe_config(const Config& c) {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/env_file.h"
 #include "daemon/ledger/budget.h"
 #include "protocol/error.h"
 
@@ -99,6 +100,11 @@ struct Config {
   // A budget with less than this fraction of its limit left is exhausted.
   double exhausted_fraction = 0.01;             // TOLLGATE_EXHAUSTED_FRACTION
 
+  // Not settings: what loading noticed and accepted, each a line for the
+  // log at start and on reload and for --check-config (e.g. a variable
+  // tollgated does not read, with the closest one it does).
+  std::vector<std::string> warnings;
+
   const ProviderConfig* provider(const std::string& name) const;
   // The agent's monthly limit for a provider: TOML override or the default.
   uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
@@ -114,14 +120,36 @@ struct ConfigSources {
 };
 
 // Loads and validates. A bad value gives an Error whose message names the
-// variable (or TOML key) and the rule, e.g.
-// "OPENAI_FALLBACK_THRESHOLD=1.7: must be a number from 0 to 1".
+// variable (or TOML key), its value and the rule, after the FILE:LINE it
+// came from when it came from a file, e.g.
+// "OPENAI_FALLBACK_THRESHOLD=1.7: must be a number from 0 to 1" or
+// "/etc/tollgate/tollgate.env:12: OPENAI_RPM=ten: must be a whole number ...".
 protocol::Result<Config> load_config(const ConfigSources& sources);
 
-// Parses .env syntax: KEY=VALUE lines, '#' comments, optional 'export '
-// prefix, single or double quoted values. Returns NAME=VALUE strings.
-protocol::Result<std::vector<std::string>> parse_env_file(const std::string& text,
-                                                          const std::string& path);
+// The variables load_config reads (from the environment, the .env file or
+// the TOML file's [settings]), sorted: the names it asks for, so the list
+// cannot drift from the loader. Besides these it reads the key variable of
+// each TOML-defined provider (`api_key_env`, default <NAME>_API_KEY).
+// Other variables from the .env file, and variables in the environment
+// with the prefixes ANTHROPIC_, OPENAI_ or TOLLGATE_ (or a typo or two
+// away from a known name), get a warning in Config::warnings; in the TOML
+// file's [settings] they are an error.
+std::vector<std::string> known_variables();
+
+// Variables with the daemon's prefixes that other parts of tollgate read
+// (tollctl, the test harness), not tollgated: never warned about.
+const std::vector<std::string>& other_tools_variables();
+
+// The keys the TOML file may hold, sorted: top level (including the tables
+// `settings`, `agents`, `providers`, `prices`), in a [providers.NAME] table
+// (the names the loader asks for), and in a [prices."MODEL"] table. Any
+// other key is an error naming the closest known one.
+struct TomlKeys {
+  std::vector<std::string> top_level;
+  std::vector<std::string> provider;
+  std::vector<std::string> price;
+};
+TomlKeys known_toml_keys();
 
 // The effective configuration as KEY=VALUE lines, API keys and tokens
 // redacted, for --check-config.

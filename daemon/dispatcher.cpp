@@ -95,6 +95,8 @@ Dispatcher::Reply Dispatcher::reset(uint64_t token, const protocol::RequestId& i
                           m.reply = protocol::encode_error_reply(
                               id, Error::internal("ledger: " + done.error().message));
                         } else {
+                          spdlog::trace("request {}: ledger reset {} in {}", id.to_display(), done->agent,
+                                        done->period);
                           if (done->rollover) m.events.emplace_back(rollover_event(*done->rollover, now));
                           m.events.emplace_back(reset_event(*done, now));
                           m.reply = protocol::encode_reply(id, reset_reply(*done));
@@ -171,6 +173,7 @@ void Dispatcher::reload() {
     return;
   }
   auto fresh = std::make_shared<const Config>(std::move(next).value());
+  for (const auto& w : fresh->warnings) spdlog::warn("reload: {}", w);
   ledger_.set_policy(budget_policy(*fresh));
   // New limits: fire the levels now crossed (a lowered limit), re-arm those
   // no longer reached (a raised one), edge-triggered as always.

@@ -1,5 +1,11 @@
 #include "daemon/endpoint.h"
 
+#include <arpa/inet.h>
+#include <net/if.h>
+
+#include <algorithm>
+#include <cctype>
+
 namespace tollgate {
 namespace {
 
@@ -14,7 +20,47 @@ std::string tcp_host(const std::string& endpoint) {
   return colon == std::string::npos ? rest : rest.substr(0, colon);
 }
 
+bool is_port(const std::string& port) {
+  if (port == "*") return true;
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); })) return false;
+  return std::stoi(port) <= 65535;
+}
+
 }  // namespace
+
+std::optional<std::string> zmq_bind_problem(const std::string& endpoint) {
+  const std::string kForms = "must be a ZeroMQ endpoint: tcp://ADDRESS:PORT or ipc://PATH";
+  for (const char* scheme : {"ipc://", "inproc://"}) {
+    if (endpoint.rfind(scheme, 0) == 0) {
+      if (endpoint.size() == std::string(scheme).size()) return kForms + " (the path is missing)";
+      return std::nullopt;
+    }
+  }
+  if (endpoint.rfind("tcp://", 0) != 0) return kForms;
+  const std::string rest = endpoint.substr(6);
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || (rest.find(']') != std::string::npos && colon < rest.find(']'))) {
+    return "needs a port: tcp://ADDRESS:PORT (e.g. tcp://127.0.0.1:5555; port 0 or * picks a free one)";
+  }
+  const std::string host = rest.substr(0, colon);
+  if (!is_port(rest.substr(colon + 1))) return "the port must be a number from 0 to 65535, or *";
+  if (host == "*") return std::nullopt;
+  unsigned char addr[16];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr) == 1) return std::nullopt;
+    return "'" + host + "' is not an IPv6 address";
+  }
+  if (inet_pton(AF_INET, host.c_str(), addr) == 1) return std::nullopt;
+  if (!host.empty() && host.find_first_of("[]") == std::string::npos && if_nametoindex(host.c_str()) != 0) {
+    return std::nullopt;  // an interface name, e.g. "lo"
+  }
+  return "'" + host + "' is not an IP address, * or a network interface of this host; ZeroMQ binds to " +
+         "addresses, not host names (for localhost use 127.0.0.1)";
+}
+
+bool is_ipv6_endpoint(const std::string& endpoint) {
+  return endpoint.rfind("tcp://[", 0) == 0;
+}
 
 bool is_loopback_endpoint(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;

@@ -1,4 +1,5 @@
-// Checks on ZeroMQ endpoints from the configuration. Pure.
+// Checks on ZeroMQ endpoints from the configuration. Pure, except that
+// zmq_bind_problem asks the system whether a name is a network interface.
 #pragma once
 
 #include <optional>
@@ -11,6 +12,17 @@ namespace tollgate {
 // True for ipc:// and inproc:// endpoints and for tcp:// endpoints whose host
 // is a loopback address (127.0.0.0/8, ::1, localhost).
 bool is_loopback_endpoint(const std::string& endpoint);
+
+// Why ZeroMQ could not bind `endpoint`, or nullopt. A tcp:// endpoint
+// must be tcp://ADDRESS:PORT where ADDRESS is an IPv4 address, an IPv6
+// address in brackets, `*` or the name of a network interface of this host
+// (ZeroMQ binds do not resolve host names: "localhost" fails with "No such
+// device") and PORT is 0-65535 or `*`; ipc:// and inproc:// need a name.
+std::optional<std::string> zmq_bind_problem(const std::string& endpoint);
+
+// True for a tcp:// endpoint with a bracketed (IPv6) address: its socket
+// needs ZMQ_IPV6.
+bool is_ipv6_endpoint(const std::string& endpoint);
 
 // Rewrites a tcp:// endpoint with port 0 to ZeroMQ's ephemeral-port form
 // ("tcp://127.0.0.1:0" -> "tcp://127.0.0.1:*"); other endpoints unchanged.

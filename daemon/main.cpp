@@ -81,6 +81,36 @@ std::map<std::string, uint64_t> day_counts(const tollgate::ledger::Ledger& ledge
   return counts;
 }
 
+// What start-up refuses short of binding and opening the ledger: the bind
+// policy of PROTOCOL.md section 6 with the CurveZMQ key files as they are,
+// and an ipc:// endpoint in a directory that does not exist. load_config
+// has checked everything else (addresses, the HTTP listener's bind).
+// --check-config runs the same, so that it passes only what start-up takes.
+tollgate::protocol::Result<void> check_before_binding(const tollgate::Config& config) {
+  auto keys = tollgate::curve::load_curve_keys(config.curve_secret_key_file, config.curve_clients_file);
+  if (!keys) return keys.error();
+  for (const auto& [name, ep] : {std::pair{"TOLLGATE_LISTEN", config.listen},
+                                 std::pair{"TOLLGATE_EVENTS", config.events}}) {
+    auto allowed = tollgate::check_bind_allowed(name, ep, keys->has_value(), config.allow_insecure_bind);
+    if (!allowed) return allowed.error();
+    if (ep.rfind("ipc://", 0) == 0) {
+      const auto dir = std::filesystem::path(ep.substr(6)).parent_path();
+      std::error_code ec;
+      if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+        return tollgate::protocol::Error::bad_request(std::string(name) + "=" + ep + ": the directory " +
+                                                      dir.string() + " does not exist");
+      }
+    }
+  }
+  return {};
+}
+
+int configuration_error(const std::string& message, bool check_only) {
+  std::cerr << "tollgated: configuration error: " << message << "\n";
+  if (check_only) std::cerr << "tollgated: start-up would refuse this configuration\n";
+  return 2;
+}
+
 // SIGHUP: the same sources, read again (the environment as it was at start
 // plus the files as they are now).
 tollgate::protocol::Result<tollgate::Config> reload_config(const tollgate::ConfigSources& sources) {
@@ -116,7 +146,15 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check_config,
                "print the effective configuration (secrets redacted) and exit");
   app.add_flag("--version", version, "print the version and exit");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // A mistyped option is a usage error: exit 2 like a bad setting.
+    std::cerr << "tollgated: " << e.what() << "\n"
+              << CLI::Formatter().make_usage(&app, "tollgated") << "Run with --help for more information.\n";
+    return 2;
+  }
 
   if (version) {
     std::cout << "tollgated " << TOLLGATE_VERSION << "\n";
@@ -124,23 +162,17 @@ int main(int argc, char** argv) {
   }
   sources.environment = process_environment();
   auto loaded = tollgate::load_config(sources);
-  if (!loaded) {
-    std::cerr << "tollgated: configuration error: " << loaded.error().message << "\n";
-    return 2;
-  }
+  if (!loaded) return configuration_error(loaded.error().message, check_config);
   auto config = std::make_shared<const tollgate::Config>(std::move(loaded).value());
+  if (auto ok = check_before_binding(*config); !ok) return configuration_error(ok.error().message, check_config);
   if (check_config) {
-    // The key files are read at start, so a bad one fails the check too.
-    auto keys = tollgate::curve::load_curve_keys(config->curve_secret_key_file, config->curve_clients_file);
-    if (!keys) {
-      std::cerr << "tollgated: configuration error: " << keys.error().message << "\n";
-      return 2;
-    }
+    for (const auto& w : config->warnings) std::cerr << "tollgated: warning: " << w << "\n";
     std::cout << tollgate::describe_config(*config);
     return 0;
   }
 
   setup_logging(config->log_level);
+  for (const auto& w : config->warnings) spdlog::warn("{}", w);
   // Before any thread starts, so every thread inherits the blocked mask.
   tollgate::SignalSource signals;
 

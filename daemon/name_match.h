@@ -1,5 +1,6 @@
 // Close matches of a mistyped name ("did you mean ...?") for error
-// messages: agents in `reset`, configuration keys. Pure; any thread.
+// messages: agents in `reset`. The distance is nearest_name.h's
+// edit_distance. Pure; any thread.
 #pragma once
 
 #include <cstddef>
@@ -7,10 +8,9 @@
 #include <string_view>
 #include <vector>
 
-namespace tollgate {
+#include "daemon/nearest_name.h"
 
-// Levenshtein distance (insertions, deletions, substitutions), bytes.
-size_t edit_distance(std::string_view a, std::string_view b);
+namespace tollgate {
 
 // The candidates within max_distance of `name` (at most `limit`), nearest
 // first, ties in the candidates' order. `name` itself is never returned.

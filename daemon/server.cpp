@@ -19,6 +19,21 @@ constexpr size_t kMaxFramesPerMessage = 64;
 
 std::string last_endpoint(zmq::socket_t& s) { return s.get(zmq::sockopt::last_endpoint); }
 
+// The agent a request names, or "-", for the trace log.
+std::string agent_of(const protocol::RequestBody& body) {
+  return std::visit(
+      [](const auto& r) -> std::string {
+        if constexpr (requires { r.ai_name.value_or(""); }) {
+          return r.ai_name.value_or("-");
+        } else if constexpr (requires { r.ai_name.empty(); }) {
+          return r.ai_name;
+        } else {
+          return "-";
+        }
+      },
+      body);
+}
+
 }  // namespace
 
 void EventPublisher::publish(const protocol::Event& event) {
@@ -63,6 +78,7 @@ protocol::Result<std::unique_ptr<Server>> Server::create(zmq::context_t& context
   }
   auto bind = [](zmq::socket_t& sock, const std::string& name, const std::string& ep) -> protocol::Result<std::string> {
     try {
+      if (is_ipv6_endpoint(ep)) sock.set(zmq::sockopt::ipv6, true);
       sock.bind(zmq_bind_form(ep));
     } catch (const zmq::error_t& e) {
       return Error::bad_request(name + "=" + ep + ": cannot bind: " + e.what());
@@ -216,6 +232,9 @@ void Server::handle_message(std::vector<zmq::message_t>& frames) {
 void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body,
                       curve::ClientRole role, Pending pending) {
   pending.op = protocol::op_name(body);
+  // Per-request detail at trace only; never the prompt.
+  spdlog::trace("request {}: decoded op {} ai_name {} via {}", id.to_display(), pending.op, agent_of(body),
+                pending.local ? "http" : "zmq");
   const uint64_t token = next_token_++;
   std::optional<std::string> reply;
   if (handler_) {
@@ -237,6 +256,11 @@ void Server::answer(Pending& pending, const std::string& body) {
     pending.local(body);
   } else {
     send_reply(pending.envelope, pending.envelope.size(), body);
+  }
+  if (spdlog::should_log(spdlog::level::trace)) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - pending.started).count();
+    spdlog::trace("reply to {}: {} bytes after {:.1f} ms", pending.op, body.size(), ms);
   }
   if (metrics_) {
     const double seconds =

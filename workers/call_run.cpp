@@ -60,6 +60,15 @@ std::string refusal_detail(const std::string& provider, const std::string& agent
   return head;
 }
 
+const char* refused_by_name(ledger::RefusedBy by) {
+  switch (by) {
+    case ledger::RefusedBy::kLimit: return "limit";
+    case ledger::RefusedBy::kThreshold: return "fallback threshold";
+    case ledger::RefusedBy::kInFlight: return "held by calls in flight";
+  }
+  return "limit";
+}
+
 // The `code` of an attempts entry for a provider that failed.
 std::string failure_code(const ProviderFailure& f) {
   if (f.kind == FailureKind::kTimeout) return "timeout";
@@ -261,6 +270,8 @@ void CallRun::try_provider(const policy::PlanStep& step) {
   const auto [full_in, full_out] = full_charge();
   r.full_cost_usd = priced(*spec_.config, call_.model, call_.model, full_in, full_out);
   r.idempotency = spec_.idempotency;
+  spdlog::trace("request {}: ledger reserve {} tokens of {} {} (may wait {} ms)", spec_.id.to_display(),
+                r.amount, r.agent, r.provider, wait_ms);
   env_.ledger->reserve_async(std::move(r), await_ledger("reserve", &CallRun::on_reserved));
 }
 
@@ -279,6 +290,13 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
   }
   add_ledger_events({}, r->rollover);
   period_ = r->period;
+  if (r->reserved()) {
+    spdlog::trace("request {}: ledger reserved {} tokens on {} (reservation {}{})", spec_.id.to_display(),
+                  amount_, current_.provider, r->reservation_id, r->waited ? ", after waiting" : "");
+  } else {
+    spdlog::trace("request {}: ledger refused {} tokens on {}: {} left of {} ({})", spec_.id.to_display(),
+                  r->needed, current_.provider, r->left, r->limit, refused_by_name(r->refused_by));
+  }
   if (!r->reserved()) {
     env_.runtime->abandon(current_.provider, permit_);
     if (env_.stopping->load() || (r->waited && env_.draining && env_.draining->load())) {
@@ -357,6 +375,10 @@ void CallRun::send() {
   HttpRequestOptions options;
   options.total_timeout_ms = std::max<int64_t>(1, remaining);
   options.connect_timeout_ms = std::min(kConnectTimeoutMs, options.total_timeout_ms);
+  // Never the key or the prompt: what was asked of whom.
+  spdlog::trace("request {}: {} attempt {} start: model {}, max_tokens {}, timeout {} ms",
+                spec_.id.to_display(), current_.provider, attempts_, call_.model, call_.max_tokens,
+                options.total_timeout_ms);
   worker_.http().submit(build_request(api_, call_), options,
                         [self = shared_from_this()](HttpResponse response) {
                           self->worker_.post([self, response = std::move(response)] {
@@ -371,6 +393,10 @@ void CallRun::on_response(const HttpResponse& response) {
   if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
   const int64_t now = env_.now_ms();
   auto result = interpret_response(api_, response, now, call_.api_key);
+  spdlog::trace("request {}: {} attempt {} end: {} in {:.1f} ms, {}", spec_.id.to_display(),
+                current_.provider, attempts_,
+                response.transport_ok() ? "HTTP " + std::to_string(response.status) : "no answer (" + response.error + ")",
+                this_attempt_ms, result.ok() ? std::string("ok") : std::string(kind_name(result.failure.kind)));
   if (!result.ok()) {
     auto events = env_.runtime->record(current_.provider, permit_, false,
                                        static_cast<int>(result.failure.http_status), now);
@@ -525,6 +551,8 @@ void CallRun::on_committed(const protocol::Result<ledger::CommitOutcome>& r) {
         " tokens are kept and charged once the ledger recovers"));
     return;
   }
+  spdlog::trace("request {}: ledger charged {} of {} reserved tokens on {} in {}", spec_.id.to_display(),
+                r->charged, r->reserved, r->provider, r->period);
   add_ledger_events(r->alerts, r->rollover);
   finish_ok();
 }
@@ -610,6 +638,8 @@ void CallRun::finish_ok() {
   done_ = true;
   protocol::CallReply reply = std::move(answer_);
   reply.latency_ms = elapsed_ms();  // the commit included
+  spdlog::trace("request {}: call answered by {} ({}) in {:.1f} ms", spec_.id.to_display(), reply.provider,
+                reply.reason, reply.latency_ms);
   events_.emplace_back(protocol::UsageEvent{
       spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
       reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,
@@ -621,6 +651,8 @@ void CallRun::finish_ok() {
 void CallRun::finish_error(protocol::Error error) {
   if (done_) return;
   done_ = true;
+  spdlog::trace("request {}: call failed: {} after {:.1f} ms", spec_.id.to_display(),
+                protocol::code_name(error.code), elapsed_ms());
   LoopMessage m{spec_.token, protocol::encode_error_reply(spec_.id, error), std::move(events_), {}};
   env_.finish(spec_, std::move(m), std::nullopt);
 }

@@ -1,6 +1,7 @@
 // The call path end to end: real tollgated, real fake-provider over HTTP.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 
@@ -421,4 +422,41 @@ TEST_CASE("concurrent calls never overshoot a budget and every token is accounte
     }
     return sum == served;
   }, 10s));
+}
+
+namespace {
+
+// The whole output of a daemon at `level` that served one call, after it
+// stopped.
+std::string output_of_one_call(const std::string& level, const std::string& prompt) {
+  FakeProviderProcess fake;
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_LOG_LEVEL", level}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto reply = client.request(call_body("imperium", prompt));
+  REQUIRE(reply["ok"] == true);
+  d.process().signal(SIGTERM);
+  REQUIRE(d.process().wait_exit(scaled(10s)) == 0);
+  return d.process().output();
+}
+
+size_t lines_in(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+}  // namespace
+
+TEST_CASE("the trace log level adds per-request lines without keys or prompt text") {
+  const std::string prompt = "zzPROMPTzz please keep this sentence out of the logs";
+  const std::string debug = output_of_one_call("debug", prompt);
+  const std::string trace = output_of_one_call("trace", prompt);
+  INFO("debug:\n" << debug << "trace:\n" << trace);
+  CHECK(lines_in(trace) > lines_in(debug));
+  for (const char* line : {"decoded op call ai_name imperium via zmq", "ledger reserve ",
+                           "ledger reserved ", "anthropic attempt 1 start: model ",
+                           "anthropic attempt 1 end: HTTP 200 in ", "ledger charged ",
+                           "call answered by anthropic (primary)", "reply to call: "}) {
+    CHECK(trace.find(line) != std::string::npos);
+    CHECK(debug.find(line) == std::string::npos);
+  }
+  CHECK(trace.find("zzPROMPTzz") == std::string::npos);
+  CHECK(trace.find(kTestAnthropicKey) == std::string::npos);
 }

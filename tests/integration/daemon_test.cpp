@@ -225,6 +225,92 @@ TEST_CASE("check-config prints the configuration with keys redacted") {
   CHECK(bad.output().find("ANTHROPIC_MONTHLY_LIMIT=lots") != std::string::npos);
 }
 
+TEST_CASE("an unknown command line option exits 2 with the usage line") {
+  ChildProcess p(tollgate::testing::bin_dir() + "/tollgated", {"--chek-config"}, {});
+  auto status = p.wait_exit(10s);
+  REQUIRE(status.has_value());
+  CHECK(*status == 2);
+  CHECK(p.output().find("--chek-config") != std::string::npos);
+  CHECK(p.output().find("Usage: tollgated [OPTIONS]") != std::string::npos);
+}
+
+namespace {
+
+struct ParityCase {
+  const char* what;
+  Env env;
+  bool starts;  // what start-up does with it, to be sure the table covers both
+  std::string says = "";  // in both outputs: the refusal's reason, or a warning
+};
+
+// The harness's environment (loopback endpoints on free ports, no HTTP, a
+// fresh data directory) with `extra` on top.
+Env parity_env(const std::string& data_dir, const Env& extra) {
+  Env env = {{"TOLLGATE_LISTEN", "tcp://127.0.0.1:0"},
+             {"TOLLGATE_EVENTS", "tcp://127.0.0.1:0"},
+             {"TOLLGATE_HTTP", "off"},
+             {"TOLLGATE_DATA_DIR", data_dir}};
+  for (const auto& [k, v] : extra) env[k] = v;
+  return env;
+}
+
+}  // namespace
+
+TEST_CASE("check-config exits 0 exactly for the settings start-up accepts") {
+  tollgate::testing::TempDir keys;
+  const std::vector<ParityCase> cases = {
+      {"the defaults", {}, true},
+      {"a non-loopback request bind without CurveZMQ", {{"TOLLGATE_LISTEN", "tcp://0.0.0.0:0"}}, false,
+       "TOLLGATE_ALLOW_INSECURE_BIND"},
+      {"a non-loopback event bind without CurveZMQ", {{"TOLLGATE_EVENTS", "tcp://0.0.0.0:0"}}, false},
+      {"a non-loopback bind allowed as insecure",
+       {{"TOLLGATE_LISTEN", "tcp://0.0.0.0:0"}, {"TOLLGATE_ALLOW_INSECURE_BIND", "1"}}, true},
+      {"a host name where ZeroMQ needs an address", {{"TOLLGATE_LISTEN", "tcp://localhost:0"}}, false,
+       "use 127.0.0.1"},
+      {"a port out of range", {{"TOLLGATE_LISTEN", "tcp://127.0.0.1:70000"}}, false},
+      {"an endpoint without a port", {{"TOLLGATE_EVENTS", "tcp://127.0.0.1"}}, false},
+      {"an IPv6 loopback endpoint", {{"TOLLGATE_LISTEN", "tcp://[::1]:0"}}, true},
+      {"a network interface by name", {{"TOLLGATE_LISTEN", "tcp://lo:0"}, {"TOLLGATE_ALLOW_INSECURE_BIND", "1"}},
+       true},
+      {"an ipc endpoint in a missing directory", {{"TOLLGATE_LISTEN", "ipc:///nonexistent-tollgate/x.sock"}},
+       false},
+      {"an ipc endpoint in an existing directory", {{"TOLLGATE_LISTEN", "ipc://" + keys.path() + "/x.sock"}},
+       true},
+      {"a non-loopback HTTP listener", {{"TOLLGATE_HTTP", "0.0.0.0:0"}}, false},
+      {"a loopback HTTP listener", {{"TOLLGATE_HTTP", "127.0.0.1:0"}}, true},
+      {"one of the two CurveZMQ files", {{"TOLLGATE_CURVE_SECRET_KEY_FILE", keys.path() + "/none.key"}}, false},
+      {"alert levels out of order", {{"ALERT_WARNING_THRESHOLD", "0.99"}}, false},
+      {"a default max_tokens over the cap", {{"OPENAI_MAX_TOKENS", "20000"}}, false},
+      {"a base URL that is not a URL", {{"ANTHROPIC_BASE_URL", "notaurl"}}, false},
+      {"a misspelt variable, which only warns", {{"ANTHROPIC_MONTLY_LIMIT", "5"}}, true,
+       "the closest known one is ANTHROPIC_MONTHLY_LIMIT"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    tollgate::testing::TempDir data;
+    const Env env = parity_env(data.path(), c.env);
+    ChildProcess check(tollgate::testing::bin_dir() + "/tollgated", {"--check-config"}, env);
+    const auto check_status = check.wait_exit(tollgate::testing::scaled(10s));
+    REQUIRE(check_status.has_value());
+
+    ChildProcess start(tollgate::testing::bin_dir() + "/tollgated", {}, env);
+    const bool ready = start.wait_for_line("ready requests=", tollgate::testing::scaled(20s)).has_value();
+    if (ready) start.signal(SIGTERM);
+    const auto start_status = start.wait_exit(tollgate::testing::scaled(10s));
+    REQUIRE(start_status.has_value());
+    INFO("check-config:\n" << check.output() << "start-up:\n" << start.output());
+    CHECK(ready == c.starts);
+    CHECK((*check_status == 0) == ready);
+    CHECK(check.output().find(c.says) != std::string::npos);
+    CHECK(start.output().find(c.says) != std::string::npos);
+    if (!ready) {
+      CHECK(*check_status == 2);
+      CHECK(*start_status == 2);
+      CHECK(check.output().find("start-up would refuse this configuration") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("tollctl ping prints the version and fails when nobody answers") {
   TollgatedProcess d;
   ChildProcess ok(tollgate::testing::bin_dir() + "/tollctl", {"--endpoint", d.requests(), "ping"}, {});

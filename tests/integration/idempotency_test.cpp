@@ -97,6 +97,9 @@ TEST_CASE("an idempotent repeat is answered from its record during emergency shu
   FakeProviderProcess fake;
   TollgatedProcess d(merge(fake.provider_env(), {{"ANTHROPIC_GLOBAL_MONTHLY_LIMIT", "150"},
                                                  {"OPENAI_GLOBAL_MONTHLY_LIMIT", "150"},
+                                                 {"ALERT_WARNING_THRESHOLD", "0.2"},
+                                                 {"OPENAI_FALLBACK_THRESHOLD", "0.3"},
+                                                 {"ALERT_EMERGENCY_THRESHOLD", "0.4"},
                                                  {"TOLLGATE_EXHAUSTED_FRACTION", "0.5"}}));
   zmq::context_t ctx;
   TestClient client(ctx, d.requests());

@@ -80,9 +80,13 @@ TEST_CASE("reset clears an agent's usage re-arms its alerts and publishes a ledg
 TEST_CASE("when every global budget is exhausted calls get emergency_shutdown and status ops still answer") {
   FakeProviderProcess fake;
   // Exhausted means empty: here, less than half of the limit left (the
-  // calls are too coarse to leave under 1% of 150).
+  // calls are too coarse to leave under 1% of 150); the alert levels must
+  // come before it.
   TollgatedProcess d(merge(fake.provider_env(), {{"ANTHROPIC_GLOBAL_MONTHLY_LIMIT", "150"},
                                                  {"OPENAI_GLOBAL_MONTHLY_LIMIT", "150"},
+                                                 {"ALERT_WARNING_THRESHOLD", "0.2"},
+                                                 {"OPENAI_FALLBACK_THRESHOLD", "0.3"},
+                                                 {"ALERT_EMERGENCY_THRESHOLD", "0.4"},
                                                  {"TOLLGATE_EXHAUSTED_FRACTION", "0.5"}}));
   zmq::context_t ctx;
   TestClient client(ctx, d.requests());

@@ -1,14 +1,20 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "daemon/config.h"
 #include "daemon/endpoint.h"
+#include "daemon/nearest_name.h"
 
 using tollgate::Config;
 using tollgate::ConfigSources;
+using tollgate::known_variables;
 using tollgate::load_config;
 
 namespace {
@@ -34,6 +40,12 @@ std::string write_temp(const std::string& name, const std::string& text) {
               ("tollgate-config-test-" + std::to_string(::getpid()) + "-" + name);
   std::ofstream(path) << text;
   return path.string();
+}
+
+std::vector<std::string> env_lines(const std::vector<tollgate::EnvEntry>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) out.push_back(e.name + "=" + e.value);
+  return out;
 }
 
 }  // namespace
@@ -85,6 +97,44 @@ TEST_CASE("a threshold over 1 is refused naming the variable") {
   CHECK(msg.find("from 0 to 1") != std::string::npos);
 }
 
+TEST_CASE("alert thresholds out of order are refused naming each variable and value") {
+  auto msg = load_error({"ALERT_WARNING_THRESHOLD=0.99", "ALERT_EMERGENCY_THRESHOLD=0.5"});
+  CHECK(msg.find("ALERT_WARNING_THRESHOLD=0.99") != std::string::npos);
+  CHECK(msg.find("OPENAI_FALLBACK_THRESHOLD=0.95 (default)") != std::string::npos);
+  CHECK(msg.find("ALERT_EMERGENCY_THRESHOLD=0.5") != std::string::npos);
+  CHECK(msg.find("must rise") != std::string::npos);
+  CHECK(load_error({"OPENAI_FALLBACK_THRESHOLD=0.7"}).find("OPENAI_FALLBACK_THRESHOLD=0.7") != std::string::npos);
+  CHECK(load_error({"OPENAI_FALLBACK_THRESHOLD=0.98"}).find("must rise") != std::string::npos);
+  CHECK(load_error({"ALERT_EMERGENCY_THRESHOLD=1"}).find("ALERT_EMERGENCY_THRESHOLD=1") != std::string::npos);
+  auto c = load_env({"ALERT_WARNING_THRESHOLD=0.5", "OPENAI_FALLBACK_THRESHOLD=0.6",
+                     "ALERT_EMERGENCY_THRESHOLD=0.7", "TOLLGATE_EXHAUSTED_FRACTION=0.29"});
+  CHECK(c.emergency_threshold == Approx(0.7));
+}
+
+TEST_CASE("an exhausted fraction that reaches into the emergency level is refused") {
+  auto msg = load_error({"TOLLGATE_EXHAUSTED_FRACTION=0.05"});
+  CHECK(msg.find("TOLLGATE_EXHAUSTED_FRACTION=0.05") != std::string::npos);
+  CHECK(msg.find("ALERT_EMERGENCY_THRESHOLD=0.98 (default)") != std::string::npos);
+  CHECK(load_env({"TOLLGATE_EXHAUSTED_FRACTION=0.015"}).exhausted_fraction == Approx(0.015));
+  CHECK(load_env({"TOLLGATE_EXHAUSTED_FRACTION=0.3", "ALERT_WARNING_THRESHOLD=0.4",
+                  "OPENAI_FALLBACK_THRESHOLD=0.5", "ALERT_EMERGENCY_THRESHOLD=0.6"})
+            .exhausted_fraction == Approx(0.3));
+}
+
+TEST_CASE("a default max_tokens that leaves no room under the per-request cap is refused naming both") {
+  auto over = load_error({"OPENAI_MAX_TOKENS=20000"});
+  CHECK(over.find("OPENAI_MAX_TOKENS=20000") != std::string::npos);
+  CHECK(over.find("MAX_TOKENS_PER_REQUEST=17000 (default)") != std::string::npos);
+  CHECK(over.find("too_large") != std::string::npos);
+  auto cap = load_error({"MAX_TOKENS_PER_REQUEST=1000"});
+  CHECK(cap.find("OPENAI_MAX_TOKENS=1024 (default)") != std::string::npos);
+  CHECK(cap.find("MAX_TOKENS_PER_REQUEST=1000") != std::string::npos);
+  CHECK(cap.find("at most 936") != std::string::npos);
+  CHECK_FALSE(load_config(ConfigSources{"", "", {"OPENAI_MAX_TOKENS=17000"}}).ok());
+  CHECK(load_env({"OPENAI_MAX_TOKENS=16936"}).default_max_tokens == 16936);
+  CHECK(load_env({"OPENAI_MAX_TOKENS=100", "MAX_TOKENS_PER_REQUEST=164"}).max_tokens_per_request == 164);
+}
+
 TEST_CASE("a limit that is not a number is refused naming the variable") {
   auto msg = load_error({"ANTHROPIC_MONTHLY_LIMIT=lots"});
   CHECK(msg.find("ANTHROPIC_MONTHLY_LIMIT=lots") != std::string::npos);
@@ -106,11 +156,11 @@ TEST_CASE("the env file accepts comments quotes and the export prefix") {
       "OPENAI_RPM=10 # inline\n  SPACED = value \n",
       ".env");
   REQUIRE(lines.ok());
-  REQUIRE(lines->size() == 4);
-  CHECK((*lines)[0] == "ANTHROPIC_API_KEY=sk ant");
-  CHECK((*lines)[1] == "OPENAI_MODEL=gpt x");
-  CHECK((*lines)[2] == "OPENAI_RPM=10");
-  CHECK((*lines)[3] == "SPACED=value");
+  CHECK(env_lines(*lines) ==
+        std::vector<std::string>{"ANTHROPIC_API_KEY=sk ant", "OPENAI_MODEL=gpt x", "OPENAI_RPM=10",
+                                 "SPACED=value"});
+  CHECK((*lines)[0].line == 3);
+  CHECK((*lines)[3].line == 6);
 }
 
 TEST_CASE("a malformed env file line is reported with its line number") {
@@ -119,7 +169,59 @@ TEST_CASE("a malformed env file line is reported with its line number") {
   CHECK(bad.error().message == "x.env:2: expected KEY=VALUE");
   auto open = tollgate::parse_env_file("A=\"unterminated\n", "y.env");
   REQUIRE_FALSE(open.ok());
-  CHECK(open.error().message.find("A: unterminated") != std::string::npos);
+  CHECK(open.error().message == "y.env:1: A: unterminated quoted value");
+}
+
+TEST_CASE("a byte order mark at the start of the env file is skipped") {
+  auto lines = tollgate::parse_env_file("\xEF\xBB\xBFOPENAI_RPM=7\r\nA=b\r\n", "bom.env");
+  REQUIRE(lines.ok());
+  CHECK(env_lines(*lines) == std::vector<std::string>{"OPENAI_RPM=7", "A=b"});
+}
+
+TEST_CASE("text after a closing quote in the env file is an error unless it is a comment") {
+  auto junk = tollgate::parse_env_file("A=1\nOPENAI_RPM=\"7\" junk\n", "q.env");
+  REQUIRE_FALSE(junk.ok());
+  CHECK(junk.error().message.find("q.env:2: OPENAI_RPM: unexpected text after the closing quote") == 0);
+  auto glued = tollgate::parse_env_file("A='7'#x\n", "q.env");
+  REQUIRE_FALSE(glued.ok());
+  CHECK(glued.error().message.find("q.env:1: A:") == 0);
+  auto comment = tollgate::parse_env_file("A=\"7\" # seven\nB='8'\t# eight\nC=\"9\"   \n", "q.env");
+  REQUIRE(comment.ok());
+  CHECK(env_lines(*comment) == std::vector<std::string>{"A=7", "B=8", "C=9"});
+}
+
+TEST_CASE("a tab before a hash starts a comment after an unquoted env file value") {
+  auto lines = tollgate::parse_env_file("A=7\t# seven\nB=x#y\nC=#z\n", "c.env");
+  REQUIRE(lines.ok());
+  CHECK(env_lines(*lines) == std::vector<std::string>{"A=7", "B=x#y", "C=#z"});
+}
+
+TEST_CASE("double quotes in the env file understand escapes and single quotes keep backslashes") {
+  auto lines = tollgate::parse_env_file(
+      "A=\"x\\ty\"\nB=\"l1\\nl2\"\nC=\"q\\\"q \\\\ \\$HOME \\d\"\nD='x\\ty $HOME'\nE=x\\ty\n", "e.env");
+  REQUIRE(lines.ok());
+  CHECK(env_lines(*lines) == std::vector<std::string>{"A=x\ty", "B=l1\nl2", "C=q\"q \\ $HOME \\d",
+                                                      "D=x\\ty $HOME", "E=x\\ty"});
+}
+
+TEST_CASE("a bad value from the env file or the TOML file names the file and line") {
+  auto env = write_temp("line.env", "# limits\nANTHROPIC_MONTHLY_LIMIT=300\nOPENAI_RPM=ten\n");
+  auto from_env = load_config(ConfigSources{"", env, {}});
+  REQUIRE_FALSE(from_env.ok());
+  CHECK(from_env.error().message.find(env + ":3: OPENAI_RPM=ten: must be a whole number") == 0);
+  auto level = write_temp("level.env", "TOLLGATE_LOG_LEVEL=loud\n");
+  auto from_level = load_config(ConfigSources{"", level, {}});
+  REQUIRE_FALSE(from_level.ok());
+  CHECK(from_level.error().message.find(level + ":1: TOLLGATE_LOG_LEVEL=loud") == 0);
+  auto toml = write_temp("line.toml", "[settings]\nOPENAI_RPM = 3\nANTHROPIC_RPD = -4\n");
+  auto from_toml = load_config(ConfigSources{toml, "", {}});
+  REQUIRE_FALSE(from_toml.ok());
+  CHECK(from_toml.error().message.find(toml + ":3: ANTHROPIC_RPD=-4") == 0);
+  auto prov = write_temp("prov-line.toml", "[providers.anthropic]\nmodel = \"m\"\nrpm = \"fast\"\n");
+  auto from_prov = load_config(ConfigSources{prov, "", {}});
+  REQUIRE_FALSE(from_prov.ok());
+  CHECK(from_prov.error().message.find(prov + ":3: providers.anthropic.rpm=fast") == 0);
+  for (const auto& f : {env, level, toml, prov}) std::remove(f.c_str());
 }
 
 TEST_CASE("the environment overrides the env file which overrides TOML") {
@@ -309,4 +411,252 @@ TEST_CASE("TOML sets gateway_5xx_served per provider and the environment overrid
   REQUIRE(e.ok());
   CHECK_FALSE(e->providers[0].gateway_5xx_charged());
   std::remove(toml.c_str());
+}
+
+namespace {
+
+// The message of the error loading `toml_text` (with `env`) gives.
+std::string toml_error(const std::string& name, const std::string& toml_text,
+                       std::vector<std::string> env = {}) {
+  const auto toml = write_temp(name, toml_text);
+  auto c = load_config(ConfigSources{toml, "", std::move(env)});
+  std::remove(toml.c_str());
+  REQUIRE_FALSE(c.ok());
+  return c.error().message;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& part) {
+  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return contains(l, part); });
+}
+
+}  // namespace
+
+TEST_CASE("a base URL that is not http or https with a host is refused naming the variable") {
+  for (const char* bad : {"notaurl", "ftp://x", "http://", "https:///v1", "http://:80", "http://host:0",
+                          "http://host:99999", "http://a b", "api.anthropic.com"}) {
+    INFO(bad);
+    auto msg = load_error({std::string("ANTHROPIC_BASE_URL=") + bad});
+    CHECK(msg.find(std::string("ANTHROPIC_BASE_URL=") + bad + ": must be an http:// or https:// URL") == 0);
+  }
+  CHECK(contains(load_error({"OPENAI_BASE_URL=notaurl"}), "OPENAI_BASE_URL=notaurl"));
+  for (const char* good : {"https://api.anthropic.com", "http://127.0.0.1:9", "http://127.0.0.1:9/v1",
+                           "http://[::1]:8080/v1", "https://x.example/"}) {
+    INFO(good);
+    CHECK(load_env({std::string("ANTHROPIC_BASE_URL=") + good}).providers[0].base_url == good);
+  }
+  auto prov = toml_error("url.toml", "[providers.mistral]\napi = \"openai\"\nbase_url = \"ftp://x\"\nmodel = \"m\"\n");
+  CHECK(contains(prov, ":3: providers.mistral.base_url=ftp://x: must be an http:// or https:// URL"));
+}
+
+TEST_CASE("an empty model is refused") {
+  CHECK(load_error({"ANTHROPIC_MODEL="}) == "ANTHROPIC_MODEL=: must name a model");
+  CHECK(load_error({"OPENAI_MODEL="}) == "OPENAI_MODEL=: must name a model");
+  CHECK(contains(toml_error("model.toml", "[providers.anthropic]\nmodel = \"\"\n"),
+                 ":2: providers.anthropic.model=: must name a model"));
+}
+
+TEST_CASE("an empty TOML chain is an error rather than the default chain") {
+  auto msg = toml_error("chain.toml", "chain = []\n");
+  CHECK(contains(msg, "chain.toml"));
+  CHECK(contains(msg, ":1: chain: must name at least one provider"));
+}
+
+TEST_CASE("a TOML value of the wrong type names the key and the expected type") {
+  CHECK(contains(toml_error("t1.toml", "restrict_agents = \"yes\"\n"),
+                 ":1: restrict_agents: must be a boolean (true or false), not a string"));
+  CHECK(contains(toml_error("t2.toml", "chain = \"anthropic\"\n"),
+                 ":1: chain: must be an array of provider names, not a string"));
+  CHECK(contains(toml_error("t3.toml", "chain = [\"anthropic\", 2]\n"),
+                 "chain: must be an array of provider names, not an integer"));
+  CHECK(contains(toml_error("t4.toml", "[agents]\nbob = 5\n"),
+                 ":2: agents.bob: must be a table of PROVIDER = tokens, not an integer"));
+  CHECK(contains(toml_error("t5.toml", "[agents.bob]\nanthropic = \"100\"\n"),
+                 ":2: agents.bob.anthropic: must be a whole number of tokens, not a string"));
+  CHECK(contains(toml_error("t5b.toml", "[agents.bob]\nanthropic = -5\n"),
+                 ":2: agents.bob.anthropic=-5: must be a whole number of tokens (0 or more)"));
+  CHECK(contains(toml_error("t6.toml", "[agents.bob]\nanthropic = 1.5\n"),
+                 "agents.bob.anthropic: must be a whole number of tokens, not a floating-point number"));
+  CHECK(contains(toml_error("t7.toml", "[providers.anthropic]\nmodel = [\"a\"]\n"),
+                 ":2: providers.anthropic.model: must be a string, number or boolean, not an array"));
+  CHECK(contains(toml_error("t8.toml", "settings = 3\n"), ":1: settings: must be a table of variables"));
+  CHECK(contains(toml_error("t9.toml", "[prices.m]\ninput = \"2\"\noutput = 1\n"),
+                 ":2: prices.m.input: must be a number of dollars per million tokens, not a string"));
+}
+
+TEST_CASE("an agent limit for a provider that is not configured names the closest provider") {
+  auto msg = toml_error("agent.toml", "[agents.bob]\nanthropc = 100\n");
+  CHECK(contains(msg, "agent.toml:2: agents.bob.anthropc: anthropc is not a configured provider "
+                      "(the closest is anthropic)"));
+  auto defined = write_temp("agent-ok.toml",
+                            "[agents.bob]\nmistral = 7\n[providers.mistral]\napi = \"openai\"\n"
+                            "base_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n");
+  auto ok = load_config(ConfigSources{defined, "", {}});
+  std::remove(defined.c_str());
+  REQUIRE(ok.ok());
+  CHECK(ok->agent_limit("bob", "mistral") == 7);
+}
+
+TEST_CASE("unknown TOML keys and sections are errors naming the closest known key") {
+  CHECK(contains(toml_error("k1.toml", "chian = [\"anthropic\"]\n"),
+                 "k1.toml:1: chian: unknown key (the closest known one is chain)"));
+  CHECK(contains(toml_error("k2.toml", "[setings]\nOPENAI_RPM = 3\n"),
+                 ":1: setings: unknown key (the closest known one is settings)"));
+  CHECK(contains(toml_error("k3.toml", "[providers.anthropic]\nmodle = \"m\"\n"),
+                 ":2: providers.anthropic.modle: unknown key (the closest known one is model)"));
+  CHECK(contains(toml_error("k4.toml", "[providers.anthropic]\nMODEL = \"m\"\n"),
+                 "providers.anthropic.MODEL: unknown key (the closest known one is model)"));
+  CHECK(contains(toml_error("k5.toml", "[prices.m]\ninput = 1\noutput = 2\ninptu = 3\n"),
+                 ":4: prices.m.inptu: unknown key (the closest known one is input)"));
+  CHECK(contains(toml_error("k6.toml", "[settings]\nANTHROPIC_MONTLY_LIMIT = 5\n"),
+                 ":2: settings.ANTHROPIC_MONTLY_LIMIT: unknown variable (the closest known one is "
+                 "ANTHROPIC_MONTHLY_LIMIT)"));
+}
+
+TEST_CASE("the key variable of a TOML provider may be set in the TOML settings") {
+  auto toml = write_temp("key.toml",
+                         "[settings]\nMISTRAL_API_KEY = \"m-key\"\n[providers.mistral]\napi = \"openai\"\n"
+                         "base_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nmonthly_limit = 5\n");
+  auto c = load_config(ConfigSources{toml, "", {"MISTRAL_API_KEY=env-key"}});
+  std::remove(toml.c_str());
+  REQUIRE(c.ok());
+  CHECK(c->provider("mistral")->api_key == "env-key");
+  CHECK(c->warnings.empty());
+}
+
+TEST_CASE("unknown variables with the daemon's prefixes get a warning naming the closest known one") {
+  auto c = load_env({"ANTHROPIC_MONTLY_LIMIT=5", "TOLLGATE_LISTN=tcp://127.0.0.1:7", "ALERT_WARNING_TRESHOLD=0.5",
+                     "PATH=/usr/bin", "HOME=/root", "LANG=C.UTF-8", "INVOCATION_ID=abc", "CACHE_DIRECTORY=/x",
+                     "LOGS_DIRECTORY=/y", "RUNTIME_DIRECTORY=/z", "NOTIFY_SOCKET=/run/n"});
+  REQUIRE(c.warnings.size() == 3);
+  CHECK(any_contains(c.warnings, "environment: ANTHROPIC_MONTLY_LIMIT is not a tollgated variable and is "
+                                 "ignored (the closest known one is ANTHROPIC_MONTHLY_LIMIT)"));
+  CHECK(any_contains(c.warnings, "TOLLGATE_LISTN is not a tollgated variable and is ignored (the closest "
+                                 "known one is TOLLGATE_LISTEN)"));
+  CHECK(any_contains(c.warnings, "ALERT_WARNING_TRESHOLD is not a tollgated variable and is ignored (the "
+                                 "closest known one is ALERT_WARNING_THRESHOLD)"));
+  CHECK(c.providers[0].monthly_limit == 140000);
+}
+
+TEST_CASE("an unknown variable in the env file gets a warning naming the file and line") {
+  auto env = write_temp("warn.env", "OPENAI_RPM=5\n\nOPENAI_RMP=6\nSOMETHING_ELSE=1\n");
+  auto c = load_config(ConfigSources{"", env, {}});
+  std::remove(env.c_str());
+  REQUIRE(c.ok());
+  REQUIRE(c->warnings.size() == 2);
+  CHECK(c->warnings[0] == env + ":3: OPENAI_RMP is not a tollgated variable and is ignored (the closest "
+                                "known one is OPENAI_RPM)");
+  CHECK(contains(c->warnings[1], env + ":4: SOMETHING_ELSE is not a tollgated variable"));
+}
+
+TEST_CASE("variables that systemd and tollgate's own tools set never warn") {
+  auto c = load_env({"STATE_DIRECTORY=/var/lib/tollgate", "TOLLGATE_BIN_DIR=/b", "TOLLGATE_TEST_TIME_SCALE=4",
+                     "TOLLGATE_CURVE_SERVER_KEY=k", "TOLLGATE_CURVE_SECRET_KEY_FILE=", "TOLLGATE_CURVE_CLIENTS_FILE="});
+  CHECK(c.warnings.empty());
+  // Every variable of the stock env file, uncommented, is known (MISTRAL_API_KEY
+  // once a mistral provider is defined).
+  std::ifstream example(std::string(TOLLGATE_DOCS_DIR) + "/../systemd/tollgate.env.example");
+  REQUIRE(example);
+  std::string text, line;
+  while (std::getline(example, line)) {
+    if (line.size() > 1 && line[0] == '#' && std::isupper(static_cast<unsigned char>(line[1])) &&
+        line.find('=') != std::string::npos) {
+      text += line.substr(1) + "\n";
+    }
+  }
+  const auto env = write_temp("example.env", text);
+  const auto toml = write_temp("example.toml",
+                               "[providers.mistral]\napi = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"
+                               "model = \"m\"\n");
+  auto loaded = load_config(ConfigSources{toml, env, {}});
+  std::remove(env.c_str());
+  std::remove(toml.c_str());
+  REQUIRE(loaded.ok());
+  INFO(text);
+  CHECK(loaded->warnings.empty());
+  CHECK(text.find("TOLLGATE_LISTEN=") != std::string::npos);
+}
+
+namespace {
+
+// The backquoted names in the first column of the Markdown table in `doc`
+// whose header row starts with `| HEADER |`; `<NAME>`-style rows skipped.
+std::set<std::string> table_names(const std::string& doc, const std::string& header) {
+  std::set<std::string> names;
+  std::istringstream in(doc);
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (!inside) {
+      inside = line.rfind("| " + header + " |", 0) == 0;
+      continue;
+    }
+    if (line.rfind("|", 0) != 0) break;
+    const auto open = line.find('`');
+    const auto cell_end = line.find('|', 1);
+    if (open == std::string::npos || open > cell_end) continue;
+    const auto close = line.find('`', open + 1);
+    const std::string name = line.substr(open + 1, close - open - 1);
+    if (name.find('<') == std::string::npos) names.insert(name);
+  }
+  return names;
+}
+
+std::string read_doc(const std::string& name) {
+  std::ifstream in(std::string(TOLLGATE_DOCS_DIR) + "/" + name);
+  REQUIRE(in);
+  std::ostringstream o;
+  o << in.rdbuf();
+  return o.str();
+}
+
+std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
+
+}  // namespace
+
+TEST_CASE("docs configuration lists exactly the variables and TOML keys the loader reads") {
+  const auto doc = read_doc("configuration.md");
+  const auto variables = known_variables();
+  CHECK(std::is_sorted(variables.begin(), variables.end()));
+  CHECK(variables.size() > 40);
+  CHECK(table_names(doc, "variable") == as_set(variables));
+  const auto keys = tollgate::known_toml_keys();
+  CHECK(table_names(doc, "key") == as_set(keys.top_level));
+  CHECK(table_names(doc, "`[providers.NAME]` key") == as_set(keys.provider));
+  CHECK(table_names(doc, "`[prices.\"MODEL\"]` key") == as_set(keys.price));
+  CHECK(as_set(keys.provider).count("base_url") == 1);
+  for (const auto& v : tollgate::other_tools_variables()) CHECK(std::find(variables.begin(), variables.end(), v) == variables.end());
+}
+
+TEST_CASE("the closest name counts swapped letters as one edit and ignores case") {
+  CHECK(tollgate::edit_distance("TOLLGATE_LISTN", "TOLLGATE_LISTEN") == 1);
+  CHECK(tollgate::edit_distance("chian", "chain") == 1);
+  CHECK(tollgate::edit_distance("", "abc") == 3);
+  CHECK(tollgate::edit_distance("kitten", "sitting") == 3);
+  CHECK(tollgate::nearest_name("anthropc", {"openai", "anthropic", "mistral"}).name == "anthropic");
+  CHECK(tollgate::nearest_name("x", {}).name.empty());
+  CHECK(tollgate::nearest_name("openai_rpm", {"OPENAI_RPD", "OPENAI_RPM"}).distance == 0);
+  CHECK(tollgate::nearest_name("openai_rpm", {"OPENAI_RPD", "OPENAI_RPM"}).name == "OPENAI_RPM");
+}
+
+TEST_CASE("a ZeroMQ endpoint that cannot be bound is refused at load with the reason") {
+  using tollgate::zmq_bind_problem;
+  for (const char* good : {"tcp://127.0.0.1:5555", "tcp://127.0.0.1:0", "tcp://127.0.0.1:*", "tcp://*:5555",
+                           "tcp://0.0.0.0:65535", "tcp://[::1]:5555", "tcp://lo:0", "ipc:///run/tollgate.sock",
+                           "inproc://x"}) {
+    INFO(good);
+    CHECK_FALSE(zmq_bind_problem(good).has_value());
+  }
+  for (const char* bad : {"127.0.0.1:5555", "tcp://127.0.0.1", "tcp://127.0.0.1:abc", "tcp://127.0.0.1:70000",
+                          "tcp://[::1]", "tcp://[nonsense]:1", "ipc://", "udp://127.0.0.1:1"}) {
+    INFO(bad);
+    CHECK(zmq_bind_problem(bad).has_value());
+  }
+  auto localhost = load_error({"TOLLGATE_LISTEN=tcp://localhost:0"});
+  CHECK(localhost.find("TOLLGATE_LISTEN=tcp://localhost:0: 'localhost' is not an IP address") == 0);
+  CHECK(contains(localhost, "use 127.0.0.1"));
+  CHECK(contains(load_error({"TOLLGATE_EVENTS=tcp://127.0.0.1:70000"}),
+                 "TOLLGATE_EVENTS=tcp://127.0.0.1:70000: the port must be a number from 0 to 65535"));
+  CHECK(contains(load_error({"TOLLGATE_LISTEN=tcp://127.0.0.1"}), "needs a port"));
 }
