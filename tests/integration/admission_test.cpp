@@ -83,6 +83,26 @@ void check_spent(TestClient& control, const FakeProviderProcess& fake, const std
   }
 }
 
+// Sends a call whose answer the fake holds back (a delay fault), and
+// returns once its reservation holds room in imperium's anthropic budget.
+void hold_room(TestClient& slow, TestClient& status) {
+  slow.send(call_body("imperium", "the slow one", 800));  // holds 800+ of 1000
+  const auto give_up = std::chrono::steady_clock::now() + scaled(10s);
+  while (status.request({{"op", "usage"}, {"ai_name", "imperium"}})["providers"]["anthropic"]
+             ["reserved"] == 0) {
+    REQUIRE(std::chrono::steady_clock::now() < give_up);
+  }
+}
+
+// Polls provider_status until `n` calls wait for anthropic; false after 10 s.
+bool waiting_for_anthropic(TestClient& status, uint64_t n) {
+  const auto give_up = std::chrono::steady_clock::now() + scaled(10s);
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (status.request({{"op", "provider_status"}})["providers"]["anthropic"]["waiting"] == n) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("a burst of concurrent calls spends each budget to within one call of its limit and never over it") {
@@ -166,13 +186,7 @@ TEST_CASE("a call queued for room held by a slow call gets timeout at its deadli
   zmq::context_t ctx;
   TestClient slow(ctx, d.requests());
   TestClient client(ctx, d.requests());
-  slow.send(call_body("imperium", "the slow one", 800));  // holds 800+ of 1000
-  // Wait until the slow call holds its reservation.
-  const auto give_up = std::chrono::steady_clock::now() + scaled(10s);
-  while (client.request({{"op", "usage"}, {"ai_name", "imperium"}})["providers"]["anthropic"]
-             ["reserved"] == 0) {
-    REQUIRE(std::chrono::steady_clock::now() < give_up);
-  }
+  hold_room(slow, client);
   auto body = call_body("imperium", "a queued one", 300);
   body["timeout_ms"] = 500;
   const auto started = std::chrono::steady_clock::now();
@@ -198,18 +212,9 @@ TEST_CASE("a queued call whose admission wait ends falls back and shows in provi
   TestClient slow(ctx, d.requests());
   TestClient client(ctx, d.requests());
   TestClient status(ctx, d.requests());
-  slow.send(call_body("imperium", "the slow one", 800));
-  const auto give_up = std::chrono::steady_clock::now() + scaled(10s);
-  while (status.request({{"op", "usage"}, {"ai_name", "imperium"}})["providers"]["anthropic"]
-             ["reserved"] == 0) {
-    REQUIRE(std::chrono::steady_clock::now() < give_up);
-  }
+  hold_room(slow, status);
   client.send(call_body("imperium", "a queued one", 300));
-  bool seen_waiting = false;
-  while (!seen_waiting && std::chrono::steady_clock::now() < give_up) {
-    seen_waiting = status.request({{"op", "provider_status"}})["providers"]["anthropic"]["waiting"] == 1;
-  }
-  CHECK(seen_waiting);
+  CHECK(waiting_for_anthropic(status, 1));
   auto r = client.receive(scaled(20s));
   REQUIRE(r);
   INFO(r->dump());
@@ -228,18 +233,9 @@ TEST_CASE("SIGTERM with calls queued for budget room answers every one of them")
   TestClient slow(ctx, d.requests());
   TestClient client(ctx, d.requests());
   TestClient status(ctx, d.requests());
-  slow.send(call_body("imperium", "the slow one", 800));
-  const auto give_up = std::chrono::steady_clock::now() + scaled(10s);
-  while (status.request({{"op", "usage"}, {"ai_name", "imperium"}})["providers"]["anthropic"]
-             ["reserved"] == 0) {
-    REQUIRE(std::chrono::steady_clock::now() < give_up);
-  }
+  hold_room(slow, status);
   for (int i = 0; i < 3; ++i) client.send(call_body("imperium", "queued " + std::to_string(i), 300));
-  bool all_waiting = false;
-  while (!all_waiting && std::chrono::steady_clock::now() < give_up) {
-    all_waiting = status.request({{"op", "provider_status"}})["providers"]["anthropic"]["waiting"] == 3;
-  }
-  REQUIRE(all_waiting);
+  REQUIRE(waiting_for_anthropic(status, 3));
   d.process().signal(SIGTERM);
   for (int i = 0; i < 3; ++i) {
     auto r = client.receive(scaled(5s));  // at once, not after the drain
