@@ -29,8 +29,8 @@ uint64_t token_upper_bound(std::string_view system, const std::vector<std::strin
 
 namespace {
 
-// used / limit >= fraction with one correctly rounded division (as
-// level_reached).
+// used / limit >= fraction with one correctly rounded division: 112000 of
+// 140000 reaches 0.80 exactly (levels and admission's soft threshold).
 bool at_fraction(uint64_t used, uint64_t limit, double fraction) {
   return static_cast<double>(used) / static_cast<double>(limit) >= fraction;
 }
@@ -88,7 +88,7 @@ bool level_reached(AlertLevel level, uint64_t used, uint64_t limit, const Thresh
   if (limit == 0) return true;
   if (level == AlertLevel::kExhausted) return exhausted(used, limit, thresholds);
   // One correctly rounded division: 112000/140000 equals the literal 0.80.
-  return static_cast<double>(used) / static_cast<double>(limit) >= threshold_of(level, thresholds);
+  return at_fraction(used, limit, threshold_of(level, thresholds));
 }
 
 std::vector<AlertLevel> reached_levels(uint64_t used, uint64_t limit, const Thresholds& thresholds) {
