@@ -1,0 +1,49 @@
+// Helpers shared by the configuration unit tests: load a configuration
+// from environment lines (it must load, or must not), and temporary files.
+// Test threads only (Catch2 REQUIRE).
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "daemon/config.h"
+#include "daemon/env_file.h"
+
+namespace tollgate::config_testing {
+
+inline Config load_env(std::vector<std::string> env) {
+  ConfigSources s;
+  s.environment = std::move(env);
+  auto c = load_config(s);
+  REQUIRE(c.ok());
+  return *c;
+}
+
+inline std::string load_error(std::vector<std::string> env) {
+  ConfigSources s;
+  s.environment = std::move(env);
+  auto c = load_config(s);
+  REQUIRE_FALSE(c.ok());
+  return c.error().message;
+}
+
+inline std::string write_temp(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("tollgate-config-test-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+inline std::vector<std::string> env_lines(const std::vector<EnvEntry>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) out.push_back(e.name + "=" + e.value);
+  return out;
+}
+
+}  // namespace tollgate::config_testing
