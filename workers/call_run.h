@@ -70,6 +70,10 @@ namespace tollgate::workers {
 // What every call on a worker shares. Constant after construction.
 struct CallSpec;
 
+// How long one provider request may take to connect (capped by the call's
+// deadline); shared by the call's requests.
+inline constexpr int64_t kConnectTimeoutMs = 10000;
+
 struct CallEnvironment {
   ledger::Ledger* ledger = nullptr;
   ProviderRuntime* runtime = nullptr;
