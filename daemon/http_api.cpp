@@ -177,7 +177,13 @@ protocol::Result<std::unique_ptr<HttpApi>> HttpApi::start(const HttpAddress& add
   api->bound_ = (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
   api->thread_ = std::thread([raw = api.get()] {
     if (!raw->http_->listen_after_bind()) spdlog::error("HTTP listener stopped unexpectedly");
+    raw->listen_returned_ = true;
   });
+  // httplib's stop() does nothing until listen_after_bind() has marked the
+  // server running: a SIGTERM right after the ready line would then leave
+  // the listener (and the join in stop()) running for ever. Return only
+  // once it runs (or has already given up).
+  while (!api->http_->is_running() && !api->listen_returned_) std::this_thread::yield();
   return api;
 }
 

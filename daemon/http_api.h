@@ -100,6 +100,7 @@ class HttpApi {
   std::unique_ptr<httplib::Server> http_;
   std::string bound_;
   std::thread thread_;
+  std::atomic<bool> listen_returned_{false};  // set by thread_ when listening ends
 
   mutable std::mutex config_mu_;
   std::shared_ptr<const Config> config_;  // guarded by config_mu_
