@@ -140,7 +140,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/ledger/ledger_types.h"
+#include "daemon/core/ledger_types.h"
 #include "protocol/error.h"
 
 namespace tollgate::ledger {

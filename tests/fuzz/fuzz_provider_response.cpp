@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "workers/provider_adapter.h"
+#include "workers/providers/provider_adapter.h"
 
 namespace workers = tollgate::workers;
 

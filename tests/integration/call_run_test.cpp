@@ -15,14 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "daemon/config.h"
+#include "daemon/core/config.h"
 #include "daemon/ledger/ledger.h"
-#include "daemon/provider_runtime.h"
-#include "daemon/reports.h"
+#include "daemon/core/provider_runtime.h"
+#include "daemon/core/reports.h"
 #include "protocol/json_bridge.h"
 #include "tests/integration/call_harness.h"
-#include "workers/call_run.h"
-#include "workers/worker.h"
+#include "workers/calls/call_run.h"
+#include "workers/calls/worker.h"
 
 using namespace std::chrono_literals;
 using namespace tollgate;

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "daemon/curve_keys.h"
+#include "daemon/server/curve_keys.h"
 #include "protocol/json_bridge.h"
 #include "tests/integration/call_harness.h"
 

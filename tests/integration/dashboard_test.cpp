@@ -25,7 +25,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/dashboard.h"
+#include "daemon/server/dashboard.h"
 #include "tests/integration/call_harness.h"
 #include "tests/integration/tollgated_process.h"
 

@@ -11,8 +11,8 @@
 #include <mutex>
 
 #include "tests/integration/call_harness.h"
-#include "workers/http_client.h"
-#include "workers/provider_adapter.h"
+#include "workers/providers/http_client.h"
+#include "workers/providers/provider_adapter.h"
 
 using namespace tollgate::workers;
 using tollgate::testing::FakeProviderProcess;

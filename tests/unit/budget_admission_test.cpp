@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "daemon/ledger/budget.h"
+#include "daemon/core/budget.h"
 
 using tollgate::ledger::BudgetRoom;
 using tollgate::ledger::Fit;

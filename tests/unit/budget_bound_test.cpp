@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/ledger/budget.h"
+#include "daemon/core/budget.h"
 
 using tollgate::ledger::kPerMessageOverhead;
 using tollgate::ledger::kPerRequestOverhead;

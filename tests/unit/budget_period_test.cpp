@@ -1,7 +1,7 @@
 // Period and day arithmetic with fixed unix-ms values (no clock reads).
 #include <catch2/catch.hpp>
 
-#include "daemon/ledger/period.h"
+#include "daemon/core/period.h"
 
 using tollgate::ledger::last_periods;
 using tollgate::ledger::next_period;

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "daemon/ledger/budget.h"
+#include "daemon/core/budget.h"
 
 using tollgate::ledger::AgentLevel;
 using tollgate::ledger::AlertLevel;

@@ -1,4 +1,4 @@
-// The fingerprint of a call request (daemon/call_fingerprint.h): equal for
+// The fingerprint of a call request (daemon/core/call_fingerprint.h): equal for
 // the same content, different when any field a provider would see differs.
 #include <catch2/catch.hpp>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/call_fingerprint.h"
+#include "daemon/core/call_fingerprint.h"
 
 using tollgate::call_fingerprint;
 using tollgate::protocol::CallRequest;

@@ -1,5 +1,5 @@
 // The .env file parser and the order of configuration sources
-// (daemon/env_file.h, daemon/config.h).
+// (daemon/core/env_file.h, daemon/core/config.h).
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/config.h"
+#include "daemon/core/config.h"
 #include "tests/unit/config_test_util.h"
 
 using tollgate::Config;

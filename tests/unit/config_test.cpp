@@ -8,9 +8,9 @@
 #include <set>
 #include <sstream>
 
-#include "daemon/config.h"
-#include "daemon/endpoint.h"
-#include "daemon/nearest_name.h"
+#include "daemon/core/config.h"
+#include "daemon/core/endpoint.h"
+#include "daemon/core/nearest_name.h"
 #include "tests/unit/config_test_util.h"
 
 using tollgate::Config;

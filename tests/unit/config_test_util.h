@@ -12,8 +12,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "daemon/config.h"
-#include "daemon/env_file.h"
+#include "daemon/core/config.h"
+#include "daemon/core/env_file.h"
 
 namespace tollgate::config_testing {
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <random>
 
-#include "daemon/curve_keys.h"
+#include "daemon/server/curve_keys.h"
 
 using namespace tollgate::curve;
 

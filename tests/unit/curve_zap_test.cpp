@@ -9,8 +9,8 @@
 #include <optional>
 #include <zmq_addon.hpp>
 
-#include "daemon/curve_keys.h"
-#include "daemon/zap_handler.h"
+#include "daemon/server/curve_keys.h"
+#include "daemon/server/zap_handler.h"
 
 using namespace tollgate::curve;
 

@@ -5,7 +5,7 @@
 #include <set>
 #include <string>
 
-#include "daemon/dashboard.h"
+#include "daemon/server/dashboard.h"
 
 using tollgate::dashboard::Asset;
 using tollgate::dashboard::asset_at;

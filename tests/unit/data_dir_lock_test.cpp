@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/ledger/data_dir_lock.h"
+#include "daemon/ledger/lmdb/data_dir_lock.h"
 #include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;

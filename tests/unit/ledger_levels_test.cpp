@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/ledger/ledger_tables.h"
+#include "daemon/ledger/lmdb/ledger_tables.h"
 #include "tests/unit/ledger_test_util.h"
 
 using namespace tollgate::ledger;

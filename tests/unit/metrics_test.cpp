@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/metrics.h"
+#include "daemon/server/metrics.h"
 
 using namespace tollgate::metrics;
 

@@ -1,7 +1,7 @@
-// Close matches for "did you mean" messages (daemon/name_match.h).
+// Close matches for "did you mean" messages (daemon/core/name_match.h).
 #include <catch2/catch.hpp>
 
-#include "daemon/name_match.h"
+#include "daemon/core/name_match.h"
 
 using tollgate::close_matches;
 using tollgate::did_you_mean;

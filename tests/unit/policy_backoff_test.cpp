@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "daemon/policy/backoff.h"
+#include "daemon/core/policy/backoff.h"
 
 using tollgate::policy::backoff_delay_ms;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "daemon/policy/circuit_breaker.h"
+#include "daemon/core/policy/circuit_breaker.h"
 
 using tollgate::policy::CircuitBreaker;
 using tollgate::policy::CircuitSettings;

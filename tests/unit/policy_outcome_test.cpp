@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "daemon/policy/outcome.h"
-#include "daemon/policy/recommend.h"
+#include "daemon/core/policy/outcome.h"
+#include "daemon/core/policy/recommend.h"
 #include "tests/unit/policy_test_util.h"
 
 using namespace tollgate::policy::testing;

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "daemon/policy/rate_window.h"
+#include "daemon/core/policy/rate_window.h"
 
 using tollgate::policy::kDayMs;
 using tollgate::policy::RateLimits;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "daemon/policy/selection.h"
+#include "daemon/core/policy/selection.h"
 #include "tests/unit/policy_test_util.h"
 
 using namespace tollgate::policy::testing;

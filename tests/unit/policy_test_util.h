@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "daemon/policy/selection.h"
+#include "daemon/core/policy/selection.h"
 
 namespace tollgate::policy::testing {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "tests/unit/provider_test_util.h"
-#include "workers/provider_adapter.h"
+#include "workers/providers/provider_adapter.h"
 
 using namespace tollgate::workers;
 using namespace tollgate::workers::testing;

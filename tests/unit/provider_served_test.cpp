@@ -3,7 +3,7 @@
 // 504 behind a gateway, issue 20 item 9).
 #include <catch2/catch.hpp>
 
-#include "workers/provider_adapter.h"
+#include "workers/providers/provider_adapter.h"
 
 using namespace tollgate::workers;
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "workers/provider_adapter.h"
+#include "workers/providers/provider_adapter.h"
 
 namespace tollgate::workers::testing {
 

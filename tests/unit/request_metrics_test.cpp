@@ -2,8 +2,8 @@
 // HTTP status each protocol error code maps to.
 #include <catch2/catch.hpp>
 
-#include "daemon/http_api.h"
-#include "daemon/request_metrics.h"
+#include "daemon/server/http_api.h"
+#include "daemon/server/request_metrics.h"
 #include "protocol/codec.h"
 
 using namespace tollgate;

@@ -6,8 +6,8 @@
 #include <mutex>
 #include <vector>
 
-#include "workers/http_client.h"
-#include "workers/provider_adapter.h"
+#include "workers/providers/http_client.h"
+#include "workers/providers/provider_adapter.h"
 
 namespace tollgate::tollbench {
 

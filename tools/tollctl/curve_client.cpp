@@ -8,7 +8,7 @@
 #include <cstring>
 #include <iostream>
 
-#include "daemon/curve_keys.h"
+#include "daemon/server/curve_keys.h"
 #include "tools/tollctl/commands.h"
 
 namespace tollgate::tools {

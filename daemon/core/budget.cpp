@@ -1,0 +1,155 @@
+#include "daemon/core/budget.h"
+
+#include <limits>
+
+namespace tollgate::ledger {
+namespace {
+
+uint64_t saturating_add(uint64_t a, uint64_t b) {
+  const uint64_t sum = a + b;
+  return sum < a ? std::numeric_limits<uint64_t>::max() : sum;
+}
+
+}  // namespace
+
+InputSize input_size(std::string_view system, const std::vector<std::string>& contents) {
+  uint64_t bytes = system.size();
+  uint64_t bound = saturating_add(kPerRequestOverhead, system.size());
+  for (const auto& content : contents) {
+    bytes = saturating_add(bytes, content.size());
+    bound = saturating_add(bound, saturating_add(content.size(), kPerMessageOverhead));
+  }
+  return InputSize{bytes / 4, bound};
+}
+
+uint64_t token_upper_bound(std::string_view system, const std::vector<std::string>& contents,
+                           uint64_t max_tokens) {
+  return saturating_add(input_size(system, contents).bound, max_tokens);
+}
+
+namespace {
+
+// used / limit >= fraction with one correctly rounded division: 112000 of
+// 140000 reaches 0.80 exactly (levels and admission's soft threshold).
+bool at_fraction(uint64_t used, uint64_t limit, double fraction) {
+  return static_cast<double>(used) / static_cast<double>(limit) >= fraction;
+}
+
+}  // namespace
+
+Fit fit(const BudgetRoom& b, uint64_t amount) {
+  if (b.used > b.limit || amount > b.limit - b.used) return Fit::kNever;
+  if (b.soft_threshold && at_fraction(b.used, b.limit, *b.soft_threshold)) return Fit::kThreshold;
+  const uint64_t held = saturating_add(b.used, b.reserved);
+  if (held > b.limit || amount > b.limit - held) return Fit::kWaits;
+  if (b.soft_threshold && at_fraction(held, b.limit, *b.soft_threshold)) return Fit::kWaits;
+  return Fit::kFits;
+}
+
+bool exhausted(uint64_t used, uint64_t limit, const Thresholds& thresholds) {
+  if (limit == 0) return true;
+  if (used >= limit) return true;
+  return static_cast<double>(limit - used) <
+         thresholds.exhausted_fraction * static_cast<double>(limit);
+}
+
+std::string_view alert_level_name(AlertLevel level) {
+  switch (level) {
+    case AlertLevel::kWarning: return "warning";
+    case AlertLevel::kCritical: return "critical";
+    case AlertLevel::kEmergency: return "emergency";
+    case AlertLevel::kExhausted: return "exhausted";
+    case AlertLevel::kOverReservation: return "over_reservation";
+  }
+  return "exhausted";
+}
+
+std::optional<AlertLevel> alert_level_from_name(std::string_view name) {
+  for (AlertLevel level : kAllAlertLevels) {
+    if (alert_level_name(level) == name) return level;
+  }
+  if (name == alert_level_name(AlertLevel::kOverReservation)) return AlertLevel::kOverReservation;
+  return std::nullopt;
+}
+
+double threshold_of(AlertLevel level, const Thresholds& thresholds) {
+  switch (level) {
+    case AlertLevel::kWarning: return thresholds.warning;
+    case AlertLevel::kCritical: return thresholds.critical;
+    case AlertLevel::kEmergency: return thresholds.emergency;
+    case AlertLevel::kExhausted: return 1.0 - thresholds.exhausted_fraction;
+    case AlertLevel::kOverReservation: return 0.0;
+  }
+  return 1.0;
+}
+
+bool level_reached(AlertLevel level, uint64_t used, uint64_t limit, const Thresholds& thresholds) {
+  if (level == AlertLevel::kOverReservation) return false;
+  if (limit == 0) return true;
+  if (level == AlertLevel::kExhausted) return exhausted(used, limit, thresholds);
+  // One correctly rounded division: 112000/140000 equals the literal 0.80.
+  return at_fraction(used, limit, threshold_of(level, thresholds));
+}
+
+std::vector<AlertLevel> reached_levels(uint64_t used, uint64_t limit, const Thresholds& thresholds) {
+  std::vector<AlertLevel> out;
+  for (AlertLevel level : kAllAlertLevels) {
+    if (level_reached(level, used, limit, thresholds)) out.push_back(level);
+  }
+  return out;
+}
+
+std::vector<AlertLevel> crossed_levels(uint64_t old_used, uint64_t new_used, uint64_t limit,
+                                       const Thresholds& thresholds) {
+  std::vector<AlertLevel> out;
+  for (AlertLevel level : kAllAlertLevels) {
+    if (level_reached(level, new_used, limit, thresholds) &&
+        !level_reached(level, old_used, limit, thresholds)) {
+      out.push_back(level);
+    }
+  }
+  return out;
+}
+
+std::string_view agent_level_name(AgentLevel level) {
+  switch (level) {
+    case AgentLevel::kNormal: return "normal";
+    case AgentLevel::kWarning: return "warning";
+    case AgentLevel::kCritical: return "critical";
+    case AgentLevel::kEmergency: return "emergency";
+    case AgentLevel::kExhausted: return "exhausted";
+  }
+  return "normal";
+}
+
+AgentLevel to_agent_level(AlertLevel level) {
+  switch (level) {
+    case AlertLevel::kWarning: return AgentLevel::kWarning;
+    case AlertLevel::kCritical: return AgentLevel::kCritical;
+    case AlertLevel::kEmergency: return AgentLevel::kEmergency;
+    case AlertLevel::kExhausted: return AgentLevel::kExhausted;
+    case AlertLevel::kOverReservation: return AgentLevel::kNormal;  // no level
+  }
+  return AgentLevel::kNormal;
+}
+
+AgentLevel budget_level(uint64_t used, uint64_t limit, const Thresholds& thresholds) {
+  AgentLevel out = AgentLevel::kNormal;
+  for (AlertLevel level : kAllAlertLevels) {
+    if (level_reached(level, used, limit, thresholds)) out = to_agent_level(level);
+  }
+  return out;
+}
+
+double percentage(uint64_t used, uint64_t limit) {
+  if (limit == 0) return 100.0;
+  return static_cast<double>(used) * 100.0 / static_cast<double>(limit);
+}
+
+double cost_usd(const Price& price, uint64_t input_tokens, uint64_t output_tokens) {
+  return (static_cast<double>(input_tokens) * price.input_per_million +
+          static_cast<double>(output_tokens) * price.output_per_million) /
+         1e6;
+}
+
+}  // namespace tollgate::ledger

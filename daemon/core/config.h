@@ -1,0 +1,158 @@
+// tollgated's effective configuration: PROTOCOL.md section 5.
+//
+// Built once at start (and again on SIGHUP) from, in increasing priority:
+// built-in defaults, the TOML file given with --config, the .env file given
+// with --env-file, the process environment. Plain data; after loading it is
+// immutable and may be shared read-only between threads (hold it through a
+// std::shared_ptr<const Config>).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/env_file.h"
+#include "daemon/core/budget.h"
+#include "protocol/error.h"
+
+namespace tollgate {
+
+// One LLM provider in the selection chain.
+struct ProviderConfig {
+  std::string name;         // "anthropic", "openai", or a TOML-defined name
+  std::string api;          // wire format: "anthropic" or "openai"
+  std::string api_key;      // empty: not configured
+  std::string api_key_env;  // variable that sets the key, for error messages
+  std::string base_url;     // anthropic: <base>/v1/messages; openai: <base>/chat/completions
+  std::string model;
+  uint64_t monthly_limit = 0;                  // per agent per month, tokens
+  std::optional<uint64_t> global_monthly_limit;  // all agents; nullopt = unlimited
+  uint32_t rpm = 42;                           // requests per minute, 0 = unlimited
+  uint32_t rpd = 3400;                         // requests per UTC day, 0 = unlimited
+  // May a 502 or 504 answer to a sent request have been served upstream
+  // (then it is charged in full)? *_GATEWAY_5XX_SERVED, TOML
+  // gateway_5xx_served; nullopt ("auto"): decided by the base URL's host.
+  std::optional<bool> gateway_5xx_served;
+
+  // gateway_5xx_served, or when it is not set: true unless base_url's host
+  // is the vendor's own API host (vendor_api_host).
+  bool gateway_5xx_charged() const;
+};
+
+// Is base_url's host the vendor's own API host for this wire format
+// (api.anthropic.com for "anthropic", api.openai.com for "openai", the
+// defaults)? Those hosts answer 502/504 only for requests they did not
+// serve; anything else (a proxy, another gateway, a compatible service)
+// may have served the request behind it.
+bool vendor_api_host(std::string_view api, std::string_view base_url);
+
+// Per-agent overrides from the TOML file ([agents.NAME]).
+struct AgentConfig {
+  std::map<std::string, uint64_t> monthly_limits;  // provider name -> tokens
+};
+
+// Dollars per million tokens, by model name.
+using Price = ledger::Price;
+
+struct Config {
+  std::vector<ProviderConfig> providers;  // chain order; first is primary
+
+  // Agents named in TOML. When restrict_agents is true, only these may call.
+  std::map<std::string, AgentConfig> agents;
+  bool restrict_agents = false;
+
+  std::map<std::string, Price> prices;  // by model
+
+  uint32_t default_max_tokens = 1024;   // OPENAI_MAX_TOKENS
+  double default_temperature = 0.7;     // OPENAI_TEMPERATURE
+  bool enable_openai_fallback = true;   // ENABLE_OPENAI_FALLBACK
+  double fallback_threshold = 0.95;     // OPENAI_FALLBACK_THRESHOLD (critical)
+  double warning_threshold = 0.80;      // ALERT_WARNING_THRESHOLD
+  double emergency_threshold = 0.98;    // ALERT_EMERGENCY_THRESHOLD
+  bool shutdown_on_emergency = false;   // SHUTDOWN_ON_EMERGENCY
+  uint64_t max_tokens_per_request = 17000;  // MAX_TOKENS_PER_REQUEST
+
+  std::string listen = "tcp://127.0.0.1:5555";  // TOLLGATE_LISTEN
+  std::string events = "tcp://127.0.0.1:5556";  // TOLLGATE_EVENTS
+  std::string data_dir = "./var";               // TOLLGATE_DATA_DIR
+  uint32_t max_attempts = 3;                    // TOLLGATE_MAX_ATTEMPTS
+  uint32_t circuit_failures = 5;                // TOLLGATE_CIRCUIT_FAILURES
+  uint32_t circuit_open_seconds = 30;           // TOLLGATE_CIRCUIT_OPEN_SECONDS
+  bool allow_insecure_bind = false;             // TOLLGATE_ALLOW_INSECURE_BIND
+  std::string http = "127.0.0.1:4000";          // TOLLGATE_HTTP ("off" disables)
+  std::string http_admin_token;                 // TOLLGATE_HTTP_ADMIN_TOKEN
+  std::string curve_secret_key_file;            // TOLLGATE_CURVE_SECRET_KEY_FILE
+  std::string curve_clients_file;               // TOLLGATE_CURVE_CLIENTS_FILE
+  uint64_t max_request_bytes = 1 << 20;         // TOLLGATE_MAX_REQUEST_BYTES
+  // Events queued per subscriber before PUB drops them (ZMQ_SNDHWM); a
+  // subscriber that falls this far behind sees a gap in `seq`.
+  uint64_t events_hwm = 10000;                  // TOLLGATE_EVENTS_HWM
+  std::string log_level = "info";               // TOLLGATE_LOG_LEVEL
+  uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = CPU count
+  uint64_t call_timeout_ms = 120000;            // TOLLGATE_CALL_TIMEOUT_MS
+  uint64_t max_inflight = 10000;                // TOLLGATE_MAX_INFLIGHT
+  // How long a call may queue for other calls' reservations to settle
+  // (PROTOCOL.md section 3, rule 6); capped by the call's deadline.
+  uint64_t admission_wait_ms = 30000;           // TOLLGATE_ADMISSION_WAIT_MS
+  // A budget with less than this fraction of its limit left is exhausted.
+  double exhausted_fraction = 0.01;             // TOLLGATE_EXHAUSTED_FRACTION
+
+  // Not settings: what loading noticed and accepted, each a line for the
+  // log at start and on reload and for --check-config (e.g. a variable
+  // tollgated does not read, with the closest one it does).
+  std::vector<std::string> warnings;
+
+  const ProviderConfig* provider(const std::string& name) const;
+  // The agent's monthly limit for a provider: TOML override or the default.
+  uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
+};
+
+// Where configuration comes from. Empty paths are not read.
+struct ConfigSources {
+  std::string toml_path;
+  std::string env_file_path;  // "-PATH": optional (missing file is no error)
+  // The process environment as NAME=VALUE strings (environ), read by the
+  // caller so that tests can pass their own.
+  std::vector<std::string> environment;
+};
+
+// Loads and validates. A bad value gives an Error whose message names the
+// variable (or TOML key), its value and the rule, after the FILE:LINE it
+// came from when it came from a file, e.g.
+// "OPENAI_FALLBACK_THRESHOLD=1.7: must be a number from 0 to 1" or
+// "/etc/tollgate/tollgate.env:12: OPENAI_RPM=ten: must be a whole number ...".
+protocol::Result<Config> load_config(const ConfigSources& sources);
+
+// The variables load_config reads (from the environment, the .env file or
+// the TOML file's [settings]), sorted: the names it asks for, so the list
+// cannot drift from the loader. Besides these it reads the key variable of
+// each TOML-defined provider (`api_key_env`, default <NAME>_API_KEY).
+// Other variables from the .env file, and variables in the environment
+// with the prefixes ANTHROPIC_, OPENAI_ or TOLLGATE_ (or a typo or two
+// away from a known name), get a warning in Config::warnings; in the TOML
+// file's [settings] they are an error.
+std::vector<std::string> known_variables();
+
+// Variables with the daemon's prefixes that other parts of tollgate read
+// (tollctl, the test harness), not tollgated: never warned about.
+const std::vector<std::string>& other_tools_variables();
+
+// The keys the TOML file may hold, sorted: top level (including the tables
+// `settings`, `agents`, `providers`, `prices`), in a [providers.NAME] table
+// (the names the loader asks for), and in a [prices."MODEL"] table. Any
+// other key is an error naming the closest known one.
+struct TomlKeys {
+  std::vector<std::string> top_level;
+  std::vector<std::string> provider;
+  std::vector<std::string> price;
+};
+TomlKeys known_toml_keys();
+
+// The effective configuration as KEY=VALUE lines, API keys and tokens
+// redacted, for --check-config.
+std::string describe_config(const Config& config);
+
+}  // namespace tollgate

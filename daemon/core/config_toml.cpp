@@ -1,0 +1,189 @@
+#include "daemon/core/config_toml.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "daemon/core/nearest_name.h"
+
+namespace tollgate::config_detail {
+
+using protocol::Error;
+using protocol::Result;
+
+const std::vector<std::string> kTomlTopLevel = {"agents", "chain", "prices", "providers", "restrict_agents",
+                                                "settings"};
+const std::vector<std::string> kTomlPriceKeys = {"input", "output"};
+
+Error unknown_name(const std::string& origin, const std::string& key, const std::string& word,
+                   const std::string& what, const std::vector<std::string>& known) {
+  const auto near = nearest_name(word, known);
+  return Error::bad_request(origin + ": " + key + ": unknown " + what +
+                            (near.name.empty() ? "" : " (the closest known one is " + near.name + ")"));
+}
+
+namespace {
+
+// "FILE:LINE" of a TOML node or key.
+template <class Node>
+std::string toml_origin(const std::string& path, const Node& n) {
+  return path + ":" + std::to_string(n.source().begin.line);
+}
+
+std::string toml_scalar(const toml::node& n) {
+  if (auto s = n.value<std::string>()) return *s;
+  if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+  if (n.is_integer()) return std::to_string(*n.value<int64_t>());
+  if (n.is_floating_point()) {
+    std::ostringstream o;
+    o << *n.value<double>();
+    return o.str();
+  }
+  return {};
+}
+
+bool toml_is_scalar(const toml::node& n) {
+  return n.is_string() || n.is_integer() || n.is_floating_point() || n.is_boolean();
+}
+
+const char* toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+// "FILE:LINE: KEY: must be EXPECTED, not a string".
+Error wrong_type(const std::string& path, const std::string& key, const toml::node& n,
+                 const std::string& expected) {
+  return Error::bad_request(toml_origin(path, n) + ": " + key + ": must be " + expected + ", not " +
+                            toml_type_name(n));
+}
+
+Result<void> read_toml_prices(const std::string& path, const toml::node& node, TomlExtras& extras) {
+  const auto* t = node.as_table();
+  if (!t) return wrong_type(path, "prices", node, "a table of models");
+  for (const auto& [model, price] : *t) {
+    const std::string key = "prices." + std::string(model.str());
+    const auto* mt = price.as_table();
+    if (!mt) return wrong_type(path, key, price, "a table with input and output");
+    for (const auto& [k, v] : *mt) {
+      const std::string word(k.str());
+      if (std::find(kTomlPriceKeys.begin(), kTomlPriceKeys.end(), word) == kTomlPriceKeys.end()) {
+        return unknown_name(toml_origin(path, k), key + "." + word, word, "key", kTomlPriceKeys);
+      }
+      if (!v.is_integer() && !v.is_floating_point()) {
+        return wrong_type(path, key + "." + word, v, "a number of dollars per million tokens");
+      }
+    }
+    auto in = (*mt)["input"].value<double>();
+    auto out = (*mt)["output"].value<double>();
+    if (!in || !out || *in < 0 || *out < 0) {
+      return Error::bad_request(toml_origin(path, price) + ": " + key +
+                                ": needs input and output, dollars per million tokens");
+    }
+    extras.prices[std::string(model.str())] = Price{*in, *out};
+  }
+  return {};
+}
+
+Result<void> read_toml_agents(const std::string& path, const toml::node& node, TomlExtras& extras) {
+  const auto* t = node.as_table();
+  if (!t) return wrong_type(path, "agents", node, "a table of agents");
+  for (const auto& [name, agent_node] : *t) {
+    const std::string agent_name(name.str());
+    const auto* at = agent_node.as_table();
+    if (!at) return wrong_type(path, "agents." + agent_name, agent_node, "a table of PROVIDER = tokens");
+    AgentConfig agent;
+    for (const auto& [prov, lim] : *at) {
+      const std::string key = "agents." + agent_name + "." + std::string(prov.str());
+      auto v = lim.value_exact<int64_t>();
+      if (!v) return wrong_type(path, key, lim, "a whole number of tokens");
+      if (*v < 0) {
+        return Error::bad_request(toml_origin(path, lim) + ": " + key + "=" + std::to_string(*v) +
+                                  ": must be a whole number of tokens (0 or more)");
+      }
+      agent.monthly_limits[std::string(prov.str())] = static_cast<uint64_t>(*v);
+      extras.agent_limits.push_back({NameAt{std::string(prov.str()), toml_origin(path, prov)}, agent_name});
+    }
+    extras.agents[agent_name] = agent;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& extras) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream o;
+    o << path << ":" << e.source().begin.line << ": " << e.description();
+    return Error::bad_request(o.str());
+  }
+  for (const auto& [k, v] : root) {
+    const std::string word(k.str());
+    if (std::find(kTomlTopLevel.begin(), kTomlTopLevel.end(), word) == kTomlTopLevel.end()) {
+      return unknown_name(toml_origin(path, k), word, word, "key", kTomlTopLevel);
+    }
+  }
+  if (auto* n = root.get("settings")) {
+    auto* t = n->as_table();
+    if (!t) return wrong_type(path, "settings", *n, "a table of variables");
+    for (const auto& [k, v] : *t) {
+      if (!toml_is_scalar(v)) {
+        return wrong_type(path, "settings." + std::string(k.str()), v, "a string, number or boolean");
+      }
+      settings[std::string(k.str())] = Setting{toml_scalar(v), toml_origin(path, v), ""};
+      extras.settings.push_back({std::string(k.str()), toml_origin(path, k)});
+    }
+  }
+  if (auto* n = root.get("providers")) {
+    auto* t = n->as_table();
+    if (!t) return wrong_type(path, "providers", *n, "a table of providers");
+    for (const auto& [name, node] : *t) {
+      auto* pt = node.as_table();
+      if (!pt) return wrong_type(path, "providers." + std::string(name.str()), node, "a table");
+      auto& ps = extras.provider_settings[std::string(name.str())];
+      for (const auto& [k, v] : *pt) {
+        const std::string key = "providers." + std::string(name.str()) + "." + std::string(k.str());
+        if (!toml_is_scalar(v)) return wrong_type(path, key, v, "a string, number or boolean");
+        ps[std::string(k.str())] = Setting{toml_scalar(v), toml_origin(path, v), key};
+      }
+    }
+  }
+  if (auto* n = root.get("chain")) {
+    auto* a = n->as_array();
+    if (!a) return wrong_type(path, "chain", *n, "an array of provider names");
+    if (a->empty()) {
+      return Error::bad_request(toml_origin(path, *n) +
+                                ": chain: must name at least one provider (leave it out for the default chain)");
+    }
+    for (const auto& e : *a) {
+      auto s = e.value_exact<std::string>();
+      if (!s) return wrong_type(path, "chain", e, "an array of provider names");
+      extras.chain.push_back(*s);
+    }
+  }
+  if (auto* n = root.get("agents")) {
+    if (auto r = read_toml_agents(path, *n, extras); !r) return r;
+  }
+  if (auto* n = root.get("restrict_agents")) {
+    auto v = n->value_exact<bool>();
+    if (!v) return wrong_type(path, "restrict_agents", *n, "a boolean (true or false)");
+    extras.restrict_agents = *v;
+  }
+  if (auto* n = root.get("prices")) {
+    if (auto r = read_toml_prices(path, *n, extras); !r) return r;
+  }
+  return {};
+}
+
+}  // namespace tollgate::config_detail

@@ -1,0 +1,96 @@
+// Key encoding, value codecs and per-table accessors of the ledger's LMDB
+// tables (internal to tollgate_ledger; the layout is described in the
+// DESIGN block of ledger.h). Every accessor works inside a caller-owned
+// transaction and throws MdbError for LMDB failures; a record that cannot
+// be decoded is reported as std::nullopt / false plus an error log, never
+// as a crash.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/budget.h"
+#include "daemon/core/ledger_types.h"
+#include "daemon/ledger/lmdb/lmdb_env.h"
+
+namespace tollgate::ledger::detail {
+
+// ---- keys
+std::string usage_key(std::string_view period, std::string_view scope, std::string_view provider);
+// The prefix of every usage key of a period ("YYYY-MM\0"), and of one scope
+// in it ("YYYY-MM\0scope\0").
+std::string usage_prefix(std::string_view period);
+std::string usage_prefix(std::string_view period, std::string_view scope);
+struct UsageKey {
+  std::string_view period, scope, provider;
+};
+std::optional<UsageKey> parse_usage_key(std::string_view key);
+
+std::string fired_key(std::string_view period, std::string_view scope, std::string_view provider,
+                      AlertLevel level);
+std::string u64_key(uint64_t v);                   // big-endian, sorts numerically
+std::string time_seq_key(int64_t at_ms, uint64_t seq);  // sorts by time, then seq
+std::string day_key(std::string_view provider, int64_t day);
+std::string idempotency_key(std::string_view agent, std::string_view key);
+
+// ---- values
+struct UsageRow {
+  uint64_t used = 0;
+  uint64_t reserved = 0;
+  uint64_t requests = 0;
+  uint64_t cleared = 0;
+  double cost_usd = 0;
+};
+
+struct ReservationRecord {
+  std::string agent;
+  std::string provider;
+  std::string period;
+  std::string request_id;
+  uint64_t amount = 0;
+  int64_t created_ms = 0;
+  // What charging the whole amount costs (ReserveRequest::full_cost_usd);
+  // nullopt in a record written before it was kept (6 fields, not 7).
+  std::optional<double> full_cost_usd;
+};
+
+std::string encode_reservation(const ReservationRecord& r);
+std::optional<ReservationRecord> decode_reservation(std::string_view bytes);
+std::string encode_alert(const Alert& a);
+std::optional<Alert> decode_alert(std::string_view bytes);
+std::string encode_reset(const ResetRecord& r);
+std::optional<ResetRecord> decode_reset(std::string_view bytes);
+// ledger_log: msgpack [kind, at_ms, log_seq, fields of the kind]; a record
+// of a kind this build does not know is skipped (nullopt, logged).
+std::string encode_ledger_record(const LedgerRecord& r);
+std::optional<LedgerRecord> decode_ledger_record(std::string_view bytes);
+std::string encode_idempotency(const IdempotencyRecord& r);
+// Also reads the records of older tollgateds ([expiry_ms, reply]: "done"
+// without a fingerprint); nullopt (logged) for one it cannot read.
+std::optional<IdempotencyRecord> decode_idempotency(std::string_view bytes);
+
+std::string encode_u64(uint64_t v);
+std::optional<uint64_t> decode_u64(std::string_view bytes);
+
+// ---- accessors
+UsageRow decode_usage(std::string_view bytes);  // zeros for a malformed row (logged)
+UsageRow load_usage(MDB_txn* txn, const Tables& t, std::string_view key);
+void store_usage(MDB_txn* txn, const Tables& t, std::string_view key, const UsageRow& row);
+bool alert_fired(MDB_txn* txn, const Tables& t, std::string_view period, std::string_view scope,
+                 std::string_view provider, AlertLevel level);
+
+std::optional<std::string> meta_string(MDB_txn* txn, const Tables& t, std::string_view name);
+std::optional<uint64_t> meta_u64(MDB_txn* txn, const Tables& t, std::string_view name);
+std::optional<uint32_t> meta_u32(MDB_txn* txn, const Tables& t, std::string_view name);
+void put_meta_u32(MDB_txn* txn, const Tables& t, std::string_view name, uint32_t v);
+
+// A usage row plus the limit that applies to it, as reads report it.
+BudgetUsage to_budget_usage(const UsageRow& row, std::optional<uint64_t> limit, bool exhausted,
+                            const Thresholds& thresholds);
+
+}  // namespace tollgate::ledger::detail

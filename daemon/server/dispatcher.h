@@ -1,0 +1,84 @@
+// Dispatcher: answers each decoded request for the server loop.
+//
+// Status ops (usage, summary, history, alerts, emergency_status,
+// provider_status, recommend) are answered at once from read transactions
+// by the StatusReader (shared with the HTTP listener).
+// Writes (reset) and calls go to the ledger's writer or the worker pool and
+// are answered later through the loop's Mailbox under the request's token.
+//
+// Loop thread only, except that ledger callbacks (writer thread) only post
+// to the Mailbox.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "daemon/core/config.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/server/mailbox.h"
+#include "daemon/core/provider_runtime.h"
+#include "daemon/server/server.h"
+#include "daemon/server/status_reader.h"
+
+namespace tollgate {
+
+class CallService;  // workers/: runs `call` requests
+
+class Dispatcher : public RequestHandler {
+ public:
+  Dispatcher(std::shared_ptr<const Config> config, ledger::Ledger& ledger,
+             ProviderRuntime& runtime, Mailbox& mailbox, NowFn now = system_now_ms);
+
+  // The service that runs calls; without one, `call` answers internal.
+  void set_call_service(CallService* calls) {
+    calls_ = calls;
+    refresh_emergency();
+  }
+
+  // `reset` needs the admin role (PROTOCOL.md section 6); every other op
+  // is open to every allowed client.
+  std::optional<std::string> handle(uint64_t token, const protocol::RequestId& id,
+                                    protocol::RequestBody& body, curve::ClientRole role) override;
+  void tick() override;
+  void reload() override;
+  void published(const protocol::Event& event) override;
+
+  // Loop thread: the configuration in force (replaced by reload()).
+  const std::shared_ptr<const Config>& config() const { return config_; }
+  // Optional SIGHUP source of a new configuration.
+  void set_reloader(std::function<protocol::Result<Config>()> reloader) {
+    reloader_ = std::move(reloader);
+  }
+  // Told (on the loop thread) every configuration a reload put in force,
+  // e.g. to hand it to the HTTP listener's thread.
+  void set_config_listener(std::function<void(const std::shared_ptr<const Config>&)> listener) {
+    config_listener_ = std::move(listener);
+  }
+
+ private:
+  using Reply = std::optional<std::string>;
+  Reply ping(const protocol::RequestId& id) const;
+  Reply reset(uint64_t token, const protocol::RequestId& id, const protocol::ResetRequest& r);
+  std::optional<protocol::Error> check_reset_target(const protocol::ResetRequest& r) const;
+  Reply call(uint64_t token, const protocol::RequestId& id, protocol::CallRequest& r);
+
+  // Reads the emergency state and tells the call service (shutdown or not).
+  void refresh_emergency();
+
+  std::shared_ptr<const Config> config_;
+  ledger::Ledger& ledger_;
+  ProviderRuntime& runtime_;
+  Mailbox& mailbox_;
+  NowFn now_;
+  StatusReader status_;
+  CallService* calls_ = nullptr;
+  std::function<protocol::Result<Config>()> reloader_;
+  std::function<void(const std::shared_ptr<const Config>&)> config_listener_;
+  const std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_watchdog_{};
+  std::chrono::steady_clock::time_point last_prune_{};
+  std::chrono::steady_clock::time_point last_emergency_{};
+};
+
+}  // namespace tollgate

@@ -1,0 +1,481 @@
+#include "daemon/server/http_api.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <set>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/server/dashboard.h"
+#include "protocol/codec.h"
+#include "protocol/json_bridge.h"
+
+namespace tollgate {
+
+using nlohmann::json;
+using protocol::Error;
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kApi = "/api/token-usage";
+// How long a POST waits for the loop beyond the call's own deadline.
+constexpr int64_t kLoopMarginMs = 10'000;
+constexpr int64_t kResetWaitMs = 30'000;
+
+const std::map<std::string_view, int, std::less<>> kStatusForCode = {
+    {"bad_request", 400},       {"unsupported_version", 400}, {"unknown_op", 404},
+    {"unknown_agent", 404},     {"too_large", 413},           {"budget_exhausted", 402},
+    {"rate_limited", 429},      {"provider_error", 502},      {"not_configured", 503},
+    {"emergency_shutdown", 503}, {"unauthorized", 403},       {"timeout", 504},
+    {"overloaded", 503},        {"internal", 500},
+};
+
+// The error reply of the protocol, as JSON.
+std::string error_json(const Error& e) {
+  auto converted = protocol::to_json(protocol::encode_error_reply(protocol::RequestId{}, e));
+  return converted ? converted->dump() : json{{"ok", false}}.dump();
+}
+
+// Retry-After is in whole seconds: round the protocol's milliseconds up.
+void set_retry_after(httplib::Response& res, int64_t retry_after_ms) {
+  res.set_header("Retry-After", std::to_string(std::max<int64_t>(0, (retry_after_ms + 999) / 1000)));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The methods a path takes ("GET, HEAD" or "POST"); "" for no such path.
+// Mirrors the routes install() registers.
+std::string allowed_methods(std::string_view path) {
+  static const std::set<std::string_view> kGetPaths = {
+      "/", "/healthz", "/readyz", "/metrics", "/index.html", "/app.js", "/style.css"};
+  static const std::set<std::string_view> kApiGet = {
+      "summary", "emergency-status", "provider-status", "alerts", "ledger-events"};
+  static const std::set<std::string_view> kApiGetWithName = {"provider-status", "ai", "recommend",
+                                                             "history"};
+  if (kGetPaths.count(path)) return "GET, HEAD";
+  constexpr std::string_view kPrefix = "/api/token-usage/";
+  if (!path.starts_with(kPrefix)) return "";
+  std::string_view rest = path.substr(kPrefix.size());
+  const size_t slash = rest.find('/');
+  const std::string_view head = rest.substr(0, slash);
+  if (slash == std::string_view::npos) {
+    if (kApiGet.count(head)) return "GET, HEAD";
+    return head == "test-ai-call" ? "POST" : "";
+  }
+  const std::string_view name = rest.substr(slash + 1);
+  if (name.empty() || name.find('/') != std::string_view::npos) return "";
+  if (kApiGetWithName.count(head)) return "GET, HEAD";
+  return head == "reset" ? "POST" : "";
+}
+
+bool is_form(const httplib::Request& req) {
+  return req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0;
+}
+
+void send_error(httplib::Response& res, int status, const Error& e) {
+  res.status = status;
+  res.set_content(error_json(e), kJson);
+  if (e.retry_after_ms) set_retry_after(res, *e.retry_after_ms);
+}
+
+// An encoded reply (msgpack) as the HTTP answer: its JSON and the status
+// its code maps to.
+void send_reply(httplib::Response& res, const std::string& body) {
+  auto converted = protocol::to_json(body);
+  if (!converted) {
+    send_error(res, 500, Error::internal("reply could not be converted to JSON"));
+    return;
+  }
+  const json& reply = *converted;
+  res.status = 200;
+  if (reply.value("ok", false) == false) {
+    const json& error = reply.contains("error") ? reply["error"] : json::object();
+    res.status = http_status_for(error.value("code", "internal"));
+    if (error.contains("retry_after_ms") && error["retry_after_ms"].is_number_integer()) {
+      set_retry_after(res, error["retry_after_ms"].get<int64_t>());
+    }
+  }
+  res.set_content(reply.dump(), kJson);
+}
+
+// A query parameter as a JSON integer; nullopt with `error` set when it is
+// not one (the decoder checks the range).
+std::optional<int64_t> integer_param(const std::string& name, const std::string& text, Error& error) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    error = Error::bad_request(name + ": must be a whole number, got '" + text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+int http_status_for(std::string_view code) {
+  auto it = kStatusForCode.find(code);
+  return it == kStatusForCode.end() ? 500 : it->second;
+}
+
+// A POST handed to the loop: the loop thread fills `body`, stop() sets
+// `cancelled`; the HTTP thread waits for either.
+struct HttpApi::Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::string> body;  // guarded by mu
+  bool cancelled = false;           // guarded by mu
+};
+
+HttpApi::HttpApi(std::shared_ptr<const Config> config, Deps deps)
+    : deps_(std::move(deps)),
+      limits_{config->max_request_bytes, config->max_tokens_per_request},
+      http_(std::make_unique<httplib::Server>()),
+      config_(std::move(config)) {}
+
+HttpApi::~HttpApi() { stop(); }
+
+protocol::Result<std::unique_ptr<HttpApi>> HttpApi::start(const HttpAddress& address,
+                                                          std::shared_ptr<const Config> config,
+                                                          Deps deps) {
+  std::unique_ptr<HttpApi> api(new HttpApi(std::move(config), std::move(deps)));
+  api->routes();
+  const std::string host_port = address.host + ":" + std::to_string(address.port);
+  int port = address.port;
+  if (port == 0) {
+    port = api->http_->bind_to_any_port(address.host);
+    if (port < 0) port = 0;
+  } else if (!api->http_->bind_to_port(address.host, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    return Error::internal("TOLLGATE_HTTP=" + host_port +
+                           ": cannot listen there (address in use, or not an address of this "
+                           "host; TOLLGATE_HTTP=off disables the listener)");
+  }
+  const bool v6 = address.host.find(':') != std::string::npos;
+  api->bound_ = (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(port);
+  api->thread_ = std::thread([raw = api.get()] {
+    if (!raw->http_->listen_after_bind()) spdlog::error("HTTP listener stopped unexpectedly");
+    raw->listen_returned_ = true;
+  });
+  // httplib's stop() does nothing until listen_after_bind() has marked the
+  // server running: a SIGTERM right after the ready line would then leave
+  // the listener (and the join in stop()) running for ever. Return only
+  // once it runs (or has already given up).
+  while (!api->http_->is_running() && !api->listen_returned_) std::this_thread::yield();
+  return api;
+}
+
+void HttpApi::set_config(std::shared_ptr<const Config> config) {
+  std::lock_guard lock(config_mu_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> HttpApi::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+void HttpApi::stop() {
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    for (const auto& w : waiters_) {
+      std::lock_guard wl(w->mu);
+      w->cancelled = true;
+      w->cv.notify_all();
+    }
+  }
+  http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpApi::routes() {
+  auto& s = *http_;
+  // httplib's default sets SO_REUSEPORT, which lets a second tollgated bind
+  // the same port and silently take half the requests. SO_REUSEADDR alone
+  // still allows a restart while old connections sit in TIME_WAIT.
+  s.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  s.set_read_timeout(5, 0);
+  s.set_write_timeout(5, 0);
+  s.set_keep_alive_timeout(5);
+  s.set_payload_max_length(config()->max_request_bytes);
+  s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("http {} {} -> {}", req.method, req.path, res.status);
+  });
+  // httplib calls this for every status >= 400; only fill what no handler
+  // answered (unknown paths, bodies over the size cap).
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+    } else if (res.status == 413 && is_form(req)) {
+      // httplib parses form bodies itself and caps them at 8 KiB (a build
+      // constant of the library), whatever TOLLGATE_MAX_REQUEST_BYTES says.
+      send_error(res, 413, Error::too_large("request body: a Content-Type of "
+                                            "application/x-www-form-urlencoded is limited to "
+                                            "8192 bytes; send JSON as application/json"));
+    } else if (res.status == 413) {
+      send_error(res, 413, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
+    } else if (res.status == 414) {
+      send_error(res, 414, Error::bad_request("the request URL is too long (over 8192 bytes)"));
+    } else if (req.method == "POST" && !req.has_header("Content-Length") &&
+               !req.has_header("Transfer-Encoding")) {
+      send_error(res, res.status,
+                 Error::bad_request("a POST needs a Content-Length header, even for an empty body"));
+    } else {
+      send_error(res, res.status,
+                 Error::bad_request("the HTTP request could not be read (a malformed request "
+                                    "line or header, or a header line over 8192 bytes)"));
+    }
+  });
+  // Before any body is read: a method a path does not take gets 405 with
+  // Allow at once (a PUT without a body would otherwise wait for one).
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const std::string allow = allowed_methods(req.path);
+    const bool head_of_get = req.method == "HEAD" && allow == "GET, HEAD";
+    if (allow.empty()) {
+      if (req.method == "GET" || req.method == "POST" || req.method == "HEAD") {
+        return httplib::Server::HandlerResponse::Unhandled;  // 404 from the error handler
+      }
+      send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (allow.find(req.method) != std::string::npos || head_of_get) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("Allow", allow);
+    send_error(res, 405, Error::bad_request(req.method + " " + req.path + ": method not allowed; use " +
+                                            allow));
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", kJson);
+  });
+  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    auto why = deps_.not_ready ? deps_.not_ready() : std::nullopt;
+    res.status = why ? 503 : 200;
+    res.set_content(json{{"ready", !why}, {"reason", why ? json(*why) : json(nullptr)}}.dump(), kJson);
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(deps_.metrics ? deps_.metrics->render_prometheus() : std::string(),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
+  s.Get(R"(/|/index\.html|/app\.js|/style\.css)", [](const httplib::Request& req, httplib::Response& res) {
+    const auto* asset = dashboard::find_asset(req.path);
+    if (!asset) return;  // 404 from the error handler
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(asset->body), std::string(asset->content_type).c_str());
+  });
+
+  const std::string api = kApi;
+  const std::set<std::string> none;
+  s.Get(api + "/summary", [this, none](const auto& q, auto& r) { status_op(q, r, "summary", "", none); });
+  s.Get(api + "/emergency-status",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "emergency_status", "", none); });
+  s.Get(api + "/provider-status",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "provider_status", "", none); });
+  s.Get(api + "/provider-status/([^/]+)", [this, none](const auto& q, auto& r) {
+    status_op(q, r, "provider_status", q.matches[1], none);
+  });
+  s.Get(api + "/ai/([^/]+)",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "usage", q.matches[1], none); });
+  s.Get(api + "/recommend/([^/]+)",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "recommend", q.matches[1], none); });
+  s.Get(api + "/history/([^/]+)", [this](const auto& q, auto& r) {
+    status_op(q, r, "history", q.matches[1], {"months"});
+  });
+  s.Get(api + "/alerts", [this](const auto& q, auto& r) {
+    status_op(q, r, "alerts", "", {"limit", "since_ms", "ai_name"});
+  });
+  s.Get(api + "/ledger-events", [this](const auto& q, auto& r) {
+    status_op(q, r, "ledger_events", "", {"limit", "since_ms"});
+  });
+  s.Post(api + "/test-ai-call", [this](const auto& q, auto& r) { admin_op(q, r, "call", ""); });
+  s.Post(api + "/reset/([^/]+)", [this](const auto& q, auto& r) { admin_op(q, r, "reset", q.matches[1]); });
+}
+
+void HttpApi::status_op(const httplib::Request& req, httplib::Response& res, const std::string& op,
+                        const std::string& ai_name, const std::set<std::string>& params) {
+  const auto started = std::chrono::steady_clock::now();
+  json request = {{"v", 1}, {"op", op}};
+  if (!ai_name.empty()) request["ai_name"] = ai_name;
+  for (const auto& [name, value] : req.params) {
+    if (!params.count(name)) {
+      send_error(res, 400, Error::bad_request("query parameter '" + name + "' is not known here"));
+      return;
+    }
+    if (name == "ai_name") {
+      request[name] = value;
+      continue;
+    }
+    Error error = Error::bad_request("");
+    auto number = integer_param(name, value, error);
+    if (!number) {
+      send_error(res, 400, error);
+      return;
+    }
+    request[name] = *number;
+  }
+  auto decoded = decode(protocol::from_json(request), res);
+  if (!decoded) return;
+  const auto cfg = config();
+  auto reply = deps_.status->answer(*cfg, decoded->id, *decoded->body);
+  if (!reply) {
+    send_error(res, 500, Error::internal(op + ": not a status op"));
+    return;
+  }
+  send_reply(res, *reply);
+  if (deps_.requests) {
+    deps_.requests->replied(
+        kHttpTransport, op, *reply,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), false);
+  }
+}
+
+bool HttpApi::authorized(const httplib::Request& req, httplib::Response& res) const {
+  const auto cfg = config();
+  if (cfg->http_admin_token.empty()) {
+    send_error(res, 403, Error::unauthorized(
+        "admin endpoints are disabled: TOLLGATE_HTTP_ADMIN_TOKEN is not set"));
+    return false;
+  }
+  const std::string header = req.get_header_value("Authorization");
+  // The scheme is case-insensitive (RFC 7235 section 2.1).
+  constexpr std::string_view kBearer = "bearer ";
+  if (header.size() <= kBearer.size() || !iequals(std::string_view(header).substr(0, kBearer.size()), kBearer) ||
+      !constant_time_equal(std::string_view(header).substr(kBearer.size()), cfg->http_admin_token)) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, Error::unauthorized(
+        header.empty() ? "missing Authorization: Bearer <TOLLGATE_HTTP_ADMIN_TOKEN>"
+                       : "the bearer token is not TOLLGATE_HTTP_ADMIN_TOKEN"));
+    return false;
+  }
+  return true;
+}
+
+void HttpApi::admin_op(const httplib::Request& req, httplib::Response& res, const std::string& op,
+                       const std::string& ai_name) {
+  if (!authorized(req, res)) return;
+  json request = json::object();
+  if (!req.body.empty()) {
+    // nlohmann parses any depth without recursing, but from_json recurses
+    // per level: a 1 MiB body of '[' would overflow the stack. Deeper than
+    // the decoder allows is refused here, with the decoder's message.
+    // A key given twice is refused, as the msgpack decoder refuses it
+    // (nlohmann would keep the last one silently).
+    bool too_deep = false;
+    std::vector<std::set<std::string>> keys;  // per open object
+    std::optional<std::string> duplicate;
+    const auto guard = [&](int depth, json::parse_event_t event, json& parsed) {
+      if (static_cast<size_t>(depth) > limits_.max_depth) too_deep = true;
+      if (event == json::parse_event_t::object_start) {
+        keys.emplace_back();
+      } else if (event == json::parse_event_t::object_end && !keys.empty()) {
+        keys.pop_back();
+      } else if (event == json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+                 !keys.back().insert(parsed.get<std::string>()).second && !duplicate) {
+        duplicate = (keys.size() == 1 ? "" : "request body: key ") + parsed.get<std::string>();
+      }
+      return !too_deep;
+    };
+    request = json::parse(req.body, guard, /*allow_exceptions=*/false);
+    if (too_deep) {
+      send_error(res, 400, protocol::too_deep("request body", limits_.max_depth));
+      return;
+    }
+    if (duplicate) {
+      send_error(res, 400, Error::bad_request(*duplicate + ": given more than once"));
+      return;
+    }
+    if (request.is_discarded() || !request.is_object()) {
+      send_error(res, 400, Error::bad_request("request body: must be a JSON object"));
+      return;
+    }
+  }
+  request["op"] = op;
+  if (!ai_name.empty()) request["ai_name"] = ai_name;
+  if (!request.contains("id")) request["id"] = "http-" + std::to_string(next_id_++);
+  run_on_loop(protocol::from_json(request), res);
+}
+
+std::optional<protocol::DecodedRequest> HttpApi::decode(const std::string& request,
+                                                        httplib::Response& res) const {
+  auto decoded = protocol::decode_request(request, limits_);
+  if (!decoded.body) {
+    send_error(res, http_status_for(protocol::code_name(decoded.body.error().code)),
+               decoded.body.error());
+    return std::nullopt;
+  }
+  return decoded;
+}
+
+void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
+  auto decoded = decode(request, res);
+  if (!decoded) return;
+  const auto cfg = config();
+  int64_t wait_ms = kResetWaitMs;
+  if (const auto* call = std::get_if<protocol::CallRequest>(&*decoded->body)) {
+    wait_ms = call->timeout_ms.value_or(static_cast<int64_t>(cfg->call_timeout_ms)) + kLoopMarginMs;
+  }
+  auto waiter = std::make_shared<Waiter>();
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (stopped_) {
+      send_error(res, 503, Error::internal("tollgated is shutting down"));
+      return;
+    }
+    waiters_.insert(waiter);
+  }
+  deps_.server->submit(decoded->id, std::move(*decoded->body), curve::ClientRole::kAdmin,
+                       [waiter](const std::string& body) {
+                         std::lock_guard lock(waiter->mu);
+                         waiter->body = body;
+                         waiter->cv.notify_all();
+                       });
+  std::unique_lock lock(waiter->mu);
+  const bool done = waiter->cv.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                                        [&] { return waiter->body || waiter->cancelled; });
+  std::optional<std::string> body = waiter->body;
+  const bool cancelled = waiter->cancelled;
+  lock.unlock();
+  {
+    std::lock_guard wl(waiters_mu_);
+    waiters_.erase(waiter);
+  }
+  if (body) {
+    send_reply(res, *body);
+  } else if (cancelled) {
+    send_error(res, 503, Error::internal("tollgated is shutting down; the request may still complete"));
+  } else if (!done) {
+    send_error(res, 504, Error::timeout("no reply from the daemon within " + std::to_string(wait_ms) + " ms"));
+  }
+}
+
+}  // namespace tollgate

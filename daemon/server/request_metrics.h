@@ -1,0 +1,58 @@
+// RequestMetrics: what the server loop answers and publishes, counted into
+// the daemon's Prometheus metrics (daemon/server/metrics.h): requests by op and
+// code, errors by code, fallbacks by reason, calls in flight, call
+// duration, alerts by level; requests also by transport.
+//
+// The loop hands it each reply body as it goes out; the code (and a call's
+// `reason`) is read back from the encoded reply, so every path that answers
+// (at once, from a worker, from the ledger writer, an idempotent replay) is
+// counted the same way without each producer having to report it.
+//
+// Threads: any thread (the loop, and the HTTP listener for the status ops
+// it answers itself); the metrics it updates are thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "daemon/server/metrics.h"
+#include "protocol/events.h"
+
+namespace tollgate {
+
+// What a reply says, read from its encoding: "ok" or the error code, and a
+// call reply's `reason` (empty when absent). A body that cannot be read
+// gives code "unreadable".
+struct ReplyOutcome {
+  std::string code;
+  std::string reason;
+};
+ReplyOutcome read_reply_outcome(std::string_view body);
+
+// The op name counted for a request that could not be decoded.
+inline constexpr std::string_view kInvalidOp = "invalid";
+
+// The `transport` label: the ZeroMQ ROUTER, or the HTTP listener (its
+// status endpoints and the POSTs it hands to the loop), so that dashboard
+// polling can be told apart from producers' traffic.
+inline constexpr std::string_view kZmqTransport = "zmq";
+inline constexpr std::string_view kHttpTransport = "http";
+
+class RequestMetrics {
+ public:
+  explicit RequestMetrics(metrics::DaemonMetrics& metrics) : m_(metrics) {}
+
+  // A call whose reply will come later.
+  void call_started() { m_.calls_in_flight.add(1); }
+  // A reply went out on `transport` (kZmqTransport or kHttpTransport).
+  // `was_pending`: call_started was counted for it. `seconds`: since the
+  // request arrived.
+  void replied(std::string_view transport, std::string_view op, std::string_view body,
+               double seconds, bool was_pending);
+  void published(const protocol::Event& event);
+
+ private:
+  metrics::DaemonMetrics& m_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,320 @@
+#include "daemon/server/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "daemon/core/endpoint.h"
+#include "daemon/server/request_metrics.h"
+#include "daemon/server/zap_handler.h"
+
+namespace tollgate {
+
+using protocol::Error;
+
+namespace {
+
+constexpr int64_t kMaxFrameBytes = 16 << 20;  // larger frames drop the peer
+constexpr size_t kMaxFramesPerMessage = 64;
+
+std::string last_endpoint(zmq::socket_t& s) { return s.get(zmq::sockopt::last_endpoint); }
+
+// The agent a request names, or "-", for the trace log.
+std::string agent_of(const protocol::RequestBody& body) {
+  return std::visit(
+      [](const auto& r) -> std::string {
+        if constexpr (requires { r.ai_name.value_or(""); }) {
+          return r.ai_name.value_or("-");
+        } else if constexpr (requires { r.ai_name.empty(); }) {
+          return r.ai_name;
+        } else {
+          return "-";
+        }
+      },
+      body);
+}
+
+}  // namespace
+
+void EventPublisher::publish(const protocol::Event& event) {
+  auto encoded = protocol::encode_event(event, ++seq_);
+  // PUB never blocks: a subscriber at its high-water mark just misses this
+  // event and sees a gap in seq.
+  pub_.send(zmq::buffer(encoded.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  pub_.send(zmq::buffer(encoded.body), zmq::send_flags::dontwait);
+  if (metrics_) metrics_->published(event);
+}
+
+Server::Server(zmq::context_t& context, const Config& config)
+    : max_request_bytes_(config.max_request_bytes),
+      limits_{config.max_request_bytes, config.max_tokens_per_request},
+      router_(context, zmq::socket_type::router),
+      pub_(context, zmq::socket_type::pub) {
+  router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  router_.set(zmq::sockopt::linger, 0);
+  router_.set(zmq::sockopt::router_mandatory, false);
+  router_.set(zmq::sockopt::rcvhwm, 100000);
+  router_.set(zmq::sockopt::sndhwm, 100000);
+  pub_.set(zmq::sockopt::linger, 0);
+  pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config.events_hwm));
+  events_ = std::make_unique<EventPublisher>(pub_);
+}
+
+Server::~Server() = default;
+
+protocol::Result<std::unique_ptr<Server>> Server::create(zmq::context_t& context,
+                                                         const Config& config) {
+  auto keys = curve::load_curve_keys(config.curve_secret_key_file, config.curve_clients_file);
+  if (!keys) return keys.error();
+  const bool curve = keys->has_value();
+  for (const auto& [name, ep] : {std::pair{"TOLLGATE_LISTEN", config.listen},
+                                 std::pair{"TOLLGATE_EVENTS", config.events}}) {
+    if (auto r = check_bind_allowed(name, ep, curve, config.allow_insecure_bind); !r) return r.error();
+  }
+  std::unique_ptr<Server> s(new Server(context, config));
+  // The ZAP handler must be bound before the sockets it guards are bound.
+  if (curve) {
+    if (auto r = s->secure(context, std::move(**keys)); !r) return r.error();
+  }
+  auto bind = [](zmq::socket_t& sock, const std::string& name, const std::string& ep) -> protocol::Result<std::string> {
+    try {
+      if (is_ipv6_endpoint(ep)) sock.set(zmq::sockopt::ipv6, true);
+      sock.bind(zmq_bind_form(ep));
+    } catch (const zmq::error_t& e) {
+      return Error::bad_request(name + "=" + ep + ": cannot bind: " + e.what());
+    }
+    return last_endpoint(sock);
+  };
+  auto req = bind(s->router_, "TOLLGATE_LISTEN", config.listen);
+  if (!req) return req.error();
+  auto ev = bind(s->pub_, "TOLLGATE_EVENTS", config.events);
+  if (!ev) return ev.error();
+  s->endpoints_ = {*req, *ev};
+  return s;
+}
+
+protocol::Result<void> Server::secure(zmq::context_t& context, curve::CurveKeys keys) {
+  size_t admins = 0;
+  for (const auto& [key, role] : keys.clients.keys) admins += role == curve::ClientRole::kAdmin;
+  const size_t clients = keys.clients.keys.size();
+  auto zap = curve::ZapHandler::start(context, std::move(keys.clients));
+  if (!zap) return zap.error();
+  zap_ = std::move(*zap);
+  for (auto* sock : {&router_, &pub_}) {
+    if (auto r = curve::make_curve_server(*sock, keys.server); !r) return r;
+  }
+  spdlog::info("CurveZMQ on: server key {}, {} client keys ({} admin)",
+               curve::abbreviate_key(keys.server.public_z85), clients, admins);
+  return {};
+}
+
+curve::ClientRole Server::role_of(const zmq::message_t& body_frame) const {
+  if (!zap_) return curve::ClientRole::kAdmin;
+  // Set by libzmq from the ZAP handler's reply for this connection; absent
+  // only if something bypassed the handler, which must not grant admin.
+  const char* user_id = zmq_msg_gets(body_frame.handle(), "User-Id");
+  return user_id ? curve::role_from_user_id(user_id) : curve::ClientRole::kClient;
+}
+
+void Server::run(SignalSource& signals) {
+  while (step(std::chrono::milliseconds(100), &signals)) {
+  }
+}
+
+bool Server::step(std::chrono::milliseconds timeout, SignalSource* signals) {
+  std::vector<zmq::pollitem_t> items = {
+      {router_.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, mailbox_.fd(), ZMQ_POLLIN, 0},
+  };
+  if (signals) items.push_back({nullptr, signals->fd(), ZMQ_POLLIN, 0});
+  try {
+    zmq::poll(items.data(), items.size(), timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
+  if (items[0].revents & ZMQ_POLLIN) drain_requests();
+  if (items[1].revents & ZMQ_POLLIN) drain_mailbox();
+  if (signals && (items[2].revents & ZMQ_POLLIN)) {
+    for (auto ev = signals->read(); ev != SignalEvent::kNone; ev = signals->read()) {
+      if (ev == SignalEvent::kStop) {
+        spdlog::info("stop requested; no longer taking requests");
+        stopping_ = true;
+      } else if (handler_) {
+        spdlog::info("SIGHUP: reloading");
+        handler_->reload();
+      }
+    }
+  }
+  if (handler_) handler_->tick();
+  return !stopping_;
+}
+
+void Server::drain(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  if (!pending_.empty()) spdlog::info("waiting for {} calls in flight", pending_.size());
+  while (!pending_.empty() && std::chrono::steady_clock::now() < deadline) {
+    zmq::pollitem_t item{nullptr, mailbox_.fd(), ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    if (item.revents & ZMQ_POLLIN) drain_mailbox();
+  }
+  if (!pending_.empty()) spdlog::warn("{} calls still in flight at shutdown", pending_.size());
+}
+
+void Server::drain_requests() {
+  // Bounded, so the mailbox and signals are never starved by a flood.
+  for (int n = 0; n < 4096; ++n) {
+    std::vector<zmq::message_t> frames;
+    bool overflow = false;
+    while (true) {
+      zmq::message_t m;
+      auto got = router_.recv(m, zmq::recv_flags::dontwait);
+      if (!got) {
+        if (frames.empty()) return;
+        break;  // cannot happen mid-message: multipart arrives atomically
+      }
+      bool more = m.more();
+      if (frames.size() < kMaxFramesPerMessage) frames.push_back(std::move(m));
+      else overflow = true;
+      if (!more) break;
+    }
+    if (overflow) {
+      // Keep the envelope (first frame) and answer bad_request.
+      frames.resize(2);
+      frames[1] = zmq::message_t();
+      spdlog::debug("request with more than {} frames", kMaxFramesPerMessage);
+    }
+    handle_message(frames);
+  }
+}
+
+void Server::handle_message(std::vector<zmq::message_t>& frames) {
+  // Envelope: up to and including the first empty frame; else the identity.
+  size_t envelope = 1;
+  for (size_t i = 1; i < frames.size(); ++i) {
+    if (frames[i].size() == 0) {
+      envelope = i + 1;
+      break;
+    }
+  }
+  const size_t body_frames = frames.size() - envelope;
+  const protocol::RequestId nil_id;
+  Pending pending;
+  pending.op = kInvalidOp;
+  pending.started = std::chrono::steady_clock::now();
+  frames.swap(pending.envelope);
+  // The reply goes back over the first `envelope` frames.
+  auto refuse = [&](const protocol::RequestId& id, const Error& e) {
+    pending.envelope.resize(envelope);
+    answer(pending, protocol::encode_error_reply(id, e));
+  };
+  if (body_frames != 1) {
+    refuse(nil_id, Error::bad_request(body_frames == 0
+                                          ? "request has no body frame"
+                                          : "request must have exactly one body frame after the envelope"));
+    return;
+  }
+  const auto& body_frame = pending.envelope[envelope];
+  std::string_view body(static_cast<const char*>(body_frame.data()), body_frame.size());
+  if (body.empty()) {
+    refuse(nil_id, Error::bad_request("request body frame is empty"));
+    return;
+  }
+  auto decoded = protocol::decode_request(body, limits_);
+  if (!decoded.body) {
+    refuse(decoded.id, decoded.body.error());
+    return;
+  }
+  const auto role = role_of(body_frame);
+  pending.envelope.resize(envelope);
+  dispatch(decoded.id, *decoded.body, role, std::move(pending));
+}
+
+void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body,
+                      curve::ClientRole role, Pending pending) {
+  pending.op = protocol::op_name(body);
+  // Per-request detail at trace only; never the prompt.
+  spdlog::trace("request {}: decoded op {} ai_name {} via {}", id.to_display(), pending.op, agent_of(body),
+                pending.local ? "http" : "zmq");
+  const uint64_t token = next_token_++;
+  std::optional<std::string> reply;
+  if (handler_) {
+    reply = handler_->handle(token, id, body, role);
+  } else {
+    reply = protocol::encode_error_reply(id, Error::internal("no handler"));
+  }
+  if (reply) {
+    answer(pending, *reply);
+    return;
+  }
+  pending.parked = true;
+  if (metrics_ && pending.op == "call") metrics_->call_started();
+  pending_.emplace(token, std::move(pending));
+}
+
+void Server::answer(Pending& pending, const std::string& body) {
+  if (pending.local) {
+    pending.local(body);
+  } else {
+    send_reply(pending.envelope, pending.envelope.size(), body);
+  }
+  if (spdlog::should_log(spdlog::level::trace)) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - pending.started).count();
+    spdlog::trace("reply to {}: {} bytes after {:.1f} ms", pending.op, body.size(), ms);
+  }
+  if (metrics_) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pending.started).count();
+    metrics_->replied(pending.local ? kHttpTransport : kZmqTransport, pending.op, body, seconds,
+                      pending.parked && pending.op == "call");
+  }
+}
+
+void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::ClientRole role,
+                    LocalReply done) {
+  LoopMessage m;
+  m.then = [this, id = std::move(id), body = std::move(body), role,
+            done = std::move(done)]() mutable {
+    Pending pending;
+    pending.local = std::move(done);
+    pending.started = std::chrono::steady_clock::now();
+    dispatch(id, body, role, std::move(pending));
+  };
+  mailbox_.post(std::move(m));
+}
+
+void Server::drain_mailbox() {
+  for (auto& message : mailbox_.drain()) {
+    for (const auto& event : message.events) {
+      events_->publish(event);
+      if (handler_) handler_->published(event);
+    }
+    if (message.token != 0 && message.reply) {
+      auto it = pending_.find(message.token);
+      if (it == pending_.end()) {
+        spdlog::error("reply for unknown token {}", message.token);
+      } else {
+        answer(it->second, *message.reply);
+        pending_.erase(it);
+      }
+    }
+    if (message.then) message.then();
+  }
+}
+
+void Server::send_reply(const std::vector<zmq::message_t>& envelope, size_t envelope_frames,
+                        const std::string& body) {
+  try {
+    for (size_t i = 0; i < envelope_frames; ++i) {
+      router_.send(zmq::buffer(envelope[i].data(), envelope[i].size()),
+                   zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    }
+    router_.send(zmq::buffer(body), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    // The peer vanished or its queue is full: the reply is dropped, as
+    // ZeroMQ's ROUTER does for unroutable messages.
+    spdlog::debug("reply dropped: {}", e.what());
+  }
+}
+
+}  // namespace tollgate

@@ -1,0 +1,209 @@
+#include "daemon/server/status_reader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <set>
+
+#include "daemon/core/policy/recommend.h"
+#include "daemon/core/reports.h"
+#include "daemon/core/selection_snapshot.h"
+
+namespace tollgate {
+
+using protocol::Error;
+
+namespace {
+
+// Ledger reads failing is an environment problem, not the client's.
+std::string ledger_error(const protocol::RequestId& id, const Error& e) {
+  spdlog::error("ledger read failed: {}", e.message);
+  return protocol::encode_error_reply(id, Error::internal("ledger: " + e.message));
+}
+
+constexpr uint32_t kDefaultAlertsLimit = 100;
+constexpr uint32_t kDefaultLedgerEventsLimit = 100;
+constexpr uint32_t kDefaultHistoryMonths = 6;
+
+}  // namespace
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+StatusReader::StatusReader(const ledger::Ledger& ledger, const ProviderRuntime& runtime, NowFn now)
+    : ledger_(ledger), runtime_(runtime), now_(std::move(now)) {}
+
+bool StatusReader::is_status_op(const protocol::RequestBody& body) {
+  using namespace protocol;
+  return std::holds_alternative<UsageRequest>(body) || std::holds_alternative<SummaryRequest>(body) ||
+         std::holds_alternative<ProviderStatusRequest>(body) ||
+         std::holds_alternative<RecommendRequest>(body) ||
+         std::holds_alternative<EmergencyStatusRequest>(body) ||
+         std::holds_alternative<AlertsRequest>(body) || std::holds_alternative<HistoryRequest>(body) ||
+         std::holds_alternative<LedgerEventsRequest>(body);
+}
+
+std::optional<std::string> StatusReader::answer(const Config& c, const protocol::RequestId& id,
+                                                const protocol::RequestBody& body) const {
+  using namespace protocol;
+  return std::visit(
+      [&](const auto& r) -> std::optional<std::string> {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, UsageRequest>) return usage(c, id, r);
+        else if constexpr (std::is_same_v<T, SummaryRequest>) return summary(c, id);
+        else if constexpr (std::is_same_v<T, ProviderStatusRequest>) return provider_status(c, id, r);
+        else if constexpr (std::is_same_v<T, RecommendRequest>) return recommend(c, id, r);
+        else if constexpr (std::is_same_v<T, EmergencyStatusRequest>) return emergency(id);
+        else if constexpr (std::is_same_v<T, AlertsRequest>) return alerts(id, r);
+        else if constexpr (std::is_same_v<T, HistoryRequest>) return history(c, id, r);
+        else if constexpr (std::is_same_v<T, LedgerEventsRequest>) return ledger_events(id, r);
+        else return std::nullopt;
+      },
+      body);
+}
+
+std::optional<Error> StatusReader::check_agent(const Config& c, const std::string& agent) {
+  if (!c.restrict_agents || c.agents.count(agent)) return std::nullopt;
+  return Error::unknown_agent("ai_name: agent '" + agent +
+                              "' is not configured (agents are restricted by configuration)");
+}
+
+protocol::RecommendReply StatusReader::recommendation(const Config& c, const std::string& agent,
+                                                      int64_t now_ms) const {
+  protocol::RecommendReply out;
+  auto snap = ledger_.snapshot(agent, now_ms);
+  if (!snap) {
+    out.reason = "internal";
+    return out;
+  }
+  auto input = selection_input(c, *snap, runtime_, agent,
+                               policy::recommendation_reservation(c.default_max_tokens),
+                               std::nullopt, now_ms);
+  auto rec = policy::recommend(input);
+  out.provider = rec.provider;
+  out.reason = rec.reason;
+  out.available = rec.available;
+  return out;
+}
+
+StatusReader::Reply StatusReader::usage(const Config& c, const protocol::RequestId& id,
+                                        const protocol::UsageRequest& r) const {
+  if (auto e = check_agent(c, r.ai_name)) return protocol::encode_error_reply(id, *e);
+  const int64_t now = now_();
+  auto period = ledger_.current_period(now);
+  if (!period) return ledger_error(id, period.error());
+  auto u = ledger_.usage(r.ai_name, *period);
+  if (!u) return ledger_error(id, u.error());
+  auto rec = recommendation(c, r.ai_name, now);
+  return protocol::encode_reply(id, usage_reply(r.ai_name, *period, *u, c, rec.provider));
+}
+
+std::vector<std::string> StatusReader::known_agents(const Config& c, const std::string& period) const {
+  std::set<std::string> names;
+  for (const auto& [name, agent] : c.agents) names.insert(name);
+  if (auto listed = ledger_.agents(period)) names.insert(listed->begin(), listed->end());
+  return {names.begin(), names.end()};
+}
+
+StatusReader::Reply StatusReader::summary(const Config& c, const protocol::RequestId& id) const {
+  auto period = ledger_.current_period(now_());
+  if (!period) return ledger_error(id, period.error());
+  auto global = ledger_.global_usage(*period);
+  if (!global) return ledger_error(id, global.error());
+  std::vector<AgentUsage> agents;
+  for (const auto& name : known_agents(c, *period)) {
+    auto u = ledger_.usage(name, *period);
+    if (!u) return ledger_error(id, u.error());
+    agents.push_back({name, std::move(*u)});
+  }
+  return protocol::encode_reply(id, summary_reply(*period, *global, agents, c));
+}
+
+StatusReader::Reply StatusReader::history(const Config& c, const protocol::RequestId& id,
+                                          const protocol::HistoryRequest& r) const {
+  if (auto e = check_agent(c, r.ai_name)) return protocol::encode_error_reply(id, *e);
+  auto months = ledger_.history(r.ai_name, r.months.value_or(kDefaultHistoryMonths), now_());
+  if (!months) return ledger_error(id, months.error());
+  return protocol::encode_reply(id, history_reply(r.ai_name, *months, c));
+}
+
+StatusReader::Reply StatusReader::alerts(const protocol::RequestId& id,
+                                         const protocol::AlertsRequest& r) const {
+  auto list = ledger_.alerts(r.limit.value_or(kDefaultAlertsLimit), r.since_ms, r.ai_name);
+  if (!list) return ledger_error(id, list.error());
+  protocol::AlertsReply reply;
+  for (const auto& a : *list) reply.alerts.push_back(alert_event(a));
+  return protocol::encode_reply(id, reply);
+}
+
+StatusReader::Reply StatusReader::ledger_events(const protocol::RequestId& id,
+                                                const protocol::LedgerEventsRequest& r) const {
+  auto list = ledger_.ledger_events(r.limit.value_or(kDefaultLedgerEventsLimit), r.since_ms);
+  if (!list) return ledger_error(id, list.error());
+  protocol::LedgerEventsReply reply;
+  for (const auto& record : *list) reply.events.push_back(ledger_event(record));
+  return protocol::encode_reply(id, reply);
+}
+
+StatusReader::Reply StatusReader::emergency(const protocol::RequestId& id) const {
+  auto status = ledger_.emergency_status(now_());
+  if (!status) return ledger_error(id, status.error());
+  return protocol::encode_reply(id, emergency_reply(*status));
+}
+
+StatusReader::Reply StatusReader::provider_status(const Config& c, const protocol::RequestId& id,
+                                                  const protocol::ProviderStatusRequest& r) const {
+  if (r.ai_name) {
+    if (auto e = check_agent(c, *r.ai_name)) return protocol::encode_error_reply(id, *e);
+  }
+  const int64_t now = now_();
+  auto period = ledger_.current_period(now);
+  if (!period) return ledger_error(id, period.error());
+  auto global = ledger_.global_usage(*period);
+  if (!global) return ledger_error(id, global.error());
+  protocol::ProviderStatusReply reply;
+  const auto waiting = ledger_.waiting();
+  for (const auto& p : c.providers) {
+    auto s = runtime_.state(p.name, now);
+    if (auto w = waiting.find(p.name); w != waiting.end()) s.waiting = w->second;
+    if (auto it = global->find(p.name); it != global->end()) {
+      s.used = it->second.used;
+      s.limit = it->second.limit;
+      s.percentage = it->second.limit ? it->second.percentage : 0.0;
+    }
+    reply.providers[p.name] = s;
+  }
+  std::vector<std::string> names = r.ai_name ? std::vector<std::string>{*r.ai_name}
+                                             : known_agents(c, *period);
+  for (const auto& agent : names) {
+    auto snap = ledger_.snapshot(agent, now);
+    if (!snap) return ledger_error(id, snap.error());
+    auto input = selection_input(c, *snap, runtime_, agent,
+                                 policy::recommendation_reservation(c.default_max_tokens),
+                                 std::nullopt, now);
+    auto rec = policy::recommend(input);
+    protocol::AgentStatus st{agent, rec.provider, rec.reason, {}};
+    for (const auto& av : policy::provider_availability(input)) {
+      protocol::AgentProviderAvailability a;
+      a.available = av.available;
+      if (av.why) a.why = std::string(policy::reason_name(*av.why));
+      if (auto it = snap->providers.find(av.provider); it != snap->providers.end()) {
+        a.percentage = it->second.agent.percentage;
+      }
+      st.providers[av.provider] = a;
+    }
+    reply.agents.push_back(std::move(st));
+  }
+  return protocol::encode_reply(id, reply);
+}
+
+StatusReader::Reply StatusReader::recommend(const Config& c, const protocol::RequestId& id,
+                                            const protocol::RecommendRequest& r) const {
+  if (auto e = check_agent(c, r.ai_name)) return protocol::encode_error_reply(id, *e);
+  return protocol::encode_reply(id, recommendation(c, r.ai_name, now_()));
+}
+
+}  // namespace tollgate

@@ -1,0 +1,76 @@
+// StatusReader: the status ops (usage, summary, provider_status, recommend,
+// emergency_status, alerts, history, ledger_events), answered from read
+// transactions on the ledger and the providers' live state.
+//
+// Both front ends use it: the server loop (ZeroMQ requests, through the
+// Dispatcher) and the HTTP listener's thread (daemon/server/http_api.h), so the two
+// give the same reply for the same question by construction.
+//
+// Threads: any thread. It keeps no state of its own; the ledger's reads
+// open a read transaction on the caller's thread (MDB_NOTLS) and
+// ProviderRuntime takes its own lock. The caller passes the configuration in
+// force (the loop's own; the HTTP thread's snapshot of it).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/core/config.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/core/provider_runtime.h"
+#include "protocol/codec.h"
+
+namespace tollgate {
+
+// Unix epoch milliseconds; injected so tests and tools can move time.
+using NowFn = std::function<int64_t()>;
+int64_t system_now_ms();
+
+class StatusReader {
+ public:
+  StatusReader(const ledger::Ledger& ledger, const ProviderRuntime& runtime, NowFn now);
+
+  // True for the ops answer() serves.
+  static bool is_status_op(const protocol::RequestBody& body);
+
+  // The encoded reply body (ok or error) for a status op; nullopt for any
+  // other op (ping, call, reset are the loop's).
+  std::optional<std::string> answer(const Config& config, const protocol::RequestId& id,
+                                    const protocol::RequestBody& body) const;
+
+  // The recommendation for `agent` now; `reason` is "internal" when the
+  // ledger could not be read.
+  protocol::RecommendReply recommendation(const Config& config, const std::string& agent,
+                                          int64_t now_ms) const;
+
+  // Every agent with configuration or usage in `period`, sorted.
+  std::vector<std::string> known_agents(const Config& c, const std::string& period) const;
+
+  const ledger::Ledger& ledger() const { return ledger_; }
+  const ProviderRuntime& runtime() const { return runtime_; }
+  int64_t now_ms() const { return now_(); }
+
+  // nullopt when the agent may be named; else the unknown_agent error.
+  static std::optional<protocol::Error> check_agent(const Config& config, const std::string& agent);
+
+ private:
+  using Reply = std::string;
+  Reply usage(const Config& c, const protocol::RequestId& id, const protocol::UsageRequest& r) const;
+  Reply summary(const Config& c, const protocol::RequestId& id) const;
+  Reply history(const Config& c, const protocol::RequestId& id, const protocol::HistoryRequest& r) const;
+  Reply alerts(const protocol::RequestId& id, const protocol::AlertsRequest& r) const;
+  Reply ledger_events(const protocol::RequestId& id, const protocol::LedgerEventsRequest& r) const;
+  Reply emergency(const protocol::RequestId& id) const;
+  Reply provider_status(const Config& c, const protocol::RequestId& id,
+                        const protocol::ProviderStatusRequest& r) const;
+  Reply recommend(const Config& c, const protocol::RequestId& id,
+                  const protocol::RecommendRequest& r) const;
+
+  const ledger::Ledger& ledger_;
+  const ProviderRuntime& runtime_;
+  const NowFn now_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,264 @@
+// tollgated: the daemon's entry point. Reads the configuration, binds the
+// sockets, runs the server loop until SIGTERM/SIGINT, then shuts down in
+// order: stop intake, drain, close.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "daemon/server/budget_collector.h"
+#include "daemon/core/config.h"
+#include "daemon/server/curve_keys.h"
+#include "daemon/server/dispatcher.h"
+#include "daemon/core/endpoint.h"
+#include "daemon/server/http_api.h"
+#include "daemon/ledger/lmdb/data_dir_lock.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/server/metrics.h"
+#include "daemon/core/provider_runtime.h"
+#include "daemon/core/reports.h"
+#include "daemon/server/request_metrics.h"
+#include "daemon/server/server.h"
+#include "daemon/server/signals.h"
+#include "daemon/server/status_reader.h"
+#include "workers/calls/call_pool.h"
+
+extern char** environ;
+
+namespace {
+
+std::vector<std::string> process_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stdout_logger_mt("tollgated");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level == "warning" ? "warn" : level));
+  // Log lines are rare at info; flushing each keeps them in order with the
+  // service manager's view and lets scripts read "ready" at once.
+  spdlog::flush_on(spdlog::level::trace);
+}
+
+tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledger(
+    const tollgate::Config& config, tollgate::metrics::DaemonMetrics& metrics,
+    tollgate::Mailbox& mailbox) {
+  tollgate::ledger::LedgerOptions options;
+  options.dir = config.data_dir;
+  options.on_batch = [&metrics](size_t ops, double commit_seconds) {
+    metrics.ledger_batch_ops.observe(static_cast<double>(ops));
+    metrics.ledger_fsync_duration.observe(commit_seconds);
+  };
+  // A commit kept while the ledger was degraded, applied once it recovered:
+  // its alerts (and a rollover it started) are published then.
+  options.on_late_settlement = [&mailbox](const tollgate::ledger::LateSettlement& late) {
+    if (!late.commit) return;
+    tollgate::LoopMessage m;
+    if (late.commit->rollover) {
+      m.events.emplace_back(tollgate::rollover_event(*late.commit->rollover, tollgate::system_now_ms()));
+    }
+    tollgate::append_alert_events(late.commit->alerts, m.events);
+    if (!m.events.empty()) mailbox.post(std::move(m));
+  };
+  return tollgate::ledger::Ledger::open(options, tollgate::budget_policy(config),
+                                        tollgate::system_now_ms());
+}
+
+std::map<std::string, uint64_t> day_counts(const tollgate::ledger::Ledger& ledger,
+                                           const tollgate::Config& config, int64_t now) {
+  std::map<std::string, uint64_t> counts;
+  for (const auto& p : config.providers) {
+    if (auto n = ledger.requests_today(p.name, now)) counts[p.name] = *n;
+  }
+  return counts;
+}
+
+// What start-up refuses short of binding and opening the ledger: the bind
+// policy of PROTOCOL.md section 6 with the CurveZMQ key files as they are,
+// and an ipc:// endpoint in a directory that does not exist. load_config
+// has checked everything else (addresses, the HTTP listener's bind).
+// --check-config runs the same, so that it passes only what start-up takes.
+tollgate::protocol::Result<void> check_before_binding(const tollgate::Config& config) {
+  auto keys = tollgate::curve::load_curve_keys(config.curve_secret_key_file, config.curve_clients_file);
+  if (!keys) return keys.error();
+  for (const auto& [name, ep] : {std::pair{"TOLLGATE_LISTEN", config.listen},
+                                 std::pair{"TOLLGATE_EVENTS", config.events}}) {
+    auto allowed = tollgate::check_bind_allowed(name, ep, keys->has_value(), config.allow_insecure_bind);
+    if (!allowed) return allowed.error();
+    if (ep.rfind("ipc://", 0) == 0) {
+      const auto dir = std::filesystem::path(ep.substr(6)).parent_path();
+      std::error_code ec;
+      if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+        return tollgate::protocol::Error::bad_request(std::string(name) + "=" + ep + ": the directory " +
+                                                      dir.string() + " does not exist");
+      }
+    }
+  }
+  return {};
+}
+
+int configuration_error(const std::string& message, bool check_only) {
+  std::cerr << "tollgated: configuration error: " << message << "\n";
+  if (check_only) std::cerr << "tollgated: start-up would refuse this configuration\n";
+  return 2;
+}
+
+// SIGHUP: the same sources, read again (the environment as it was at start
+// plus the files as they are now).
+tollgate::protocol::Result<tollgate::Config> reload_config(const tollgate::ConfigSources& sources) {
+  return tollgate::load_config(sources);
+}
+
+// What opening the ledger found: crash recovery, a new month, alerts. The
+// events carry the time the ledger logged them at (the `ledger_events` op).
+void publish_open_report(const tollgate::ledger::OpenReport& report,
+                         tollgate::EventPublisher& events) {
+  if (report.rollover) events.publish(tollgate::rollover_event(*report.rollover, report.at_ms));
+  if (!report.charges.empty()) {
+    spdlog::warn("recovered {} tokens of reservations left by a crash; charged in full",
+                 report.recovered_tokens);
+    events.publish(tollgate::recovered_event(report, report.at_ms));
+  }
+  std::vector<tollgate::protocol::Event> alerts;
+  tollgate::append_alert_events(report.alerts, alerts);
+  for (const auto& a : alerts) events.publish(a);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tollgated: shared LLM provider gateway with hard token budgets"};
+  tollgate::ConfigSources sources;
+  bool check_config = false;
+  bool version = false;
+  app.add_option("--config", sources.toml_path, "TOML configuration file");
+  app.add_option("--env-file", sources.env_file_path,
+                 ".env file (KEY=VALUE lines), re-read on SIGHUP; --env-file=-PATH: "
+                 "a missing file is no error");
+  app.add_flag("--check-config", check_config,
+               "print the effective configuration (secrets redacted) and exit");
+  app.add_flag("--version", version, "print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // A mistyped option is a usage error: exit 2 like a bad setting.
+    std::cerr << "tollgated: " << e.what() << "\n"
+              << CLI::Formatter().make_usage(&app, "tollgated") << "Run with --help for more information.\n";
+    return 2;
+  }
+
+  if (version) {
+    std::cout << "tollgated " << TOLLGATE_VERSION << "\n";
+    return 0;
+  }
+  sources.environment = process_environment();
+  auto loaded = tollgate::load_config(sources);
+  if (!loaded) return configuration_error(loaded.error().message, check_config);
+  auto config = std::make_shared<const tollgate::Config>(std::move(loaded).value());
+  if (auto ok = check_before_binding(*config); !ok) return configuration_error(ok.error().message, check_config);
+  if (check_config) {
+    for (const auto& w : config->warnings) std::cerr << "tollgated: warning: " << w << "\n";
+    std::cout << tollgate::describe_config(*config);
+    return 0;
+  }
+
+  setup_logging(config->log_level);
+  for (const auto& w : config->warnings) spdlog::warn("{}", w);
+  // Before any thread starts, so every thread inherits the blocked mask.
+  tollgate::SignalSource signals;
+
+  // Outlives everything that updates or renders it.
+  tollgate::metrics::Registry registry;
+  auto metrics = tollgate::metrics::register_daemon_metrics(registry);
+  tollgate::RequestMetrics request_metrics(metrics);
+
+  // Before anything binds or opens the ledger: a second daemon on this
+  // directory would charge the first one's live reservations as leftovers
+  // of a crash. Held until main returns.
+  auto dir_lock = tollgate::ledger::DataDirLock::acquire(config->data_dir);
+  if (!dir_lock) {
+    spdlog::critical("{}", dir_lock.error().message);
+    return 2;
+  }
+
+  zmq::context_t context(1);
+  auto server = tollgate::Server::create(context, *config);
+  if (!server) {
+    spdlog::critical("{}", server.error().message);
+    return 1;
+  }
+  auto ledger = open_ledger(*config, metrics, (*server)->mailbox());
+  if (!ledger) {
+    spdlog::critical("{}", ledger.error().message);
+    return 1;
+  }
+  const int64_t now = tollgate::system_now_ms();
+  tollgate::ProviderRuntime runtime(*config, day_counts(**ledger, *config, now), now);
+  tollgate::Dispatcher dispatcher(config, **ledger, runtime, (*server)->mailbox());
+  dispatcher.set_reloader([sources] { return reload_config(sources); });
+  const size_t workers = config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
+  auto calls = std::make_unique<tollgate::workers::CallPool>(**ledger, runtime, (*server)->mailbox(),
+                                                             tollgate::system_now_ms, workers);
+  calls->set_attempt_observer([&metrics](const std::string& provider, double seconds) {
+    metrics.provider_request_duration.with({provider}).observe(seconds);
+  });
+  dispatcher.set_call_service(calls.get());
+  (*server)->set_handler(&dispatcher);
+  (*server)->set_metrics(&request_metrics);
+
+  // The HTTP listener reads through its own StatusReader on its threads.
+  tollgate::StatusReader status(**ledger, runtime, tollgate::system_now_ms);
+  std::atomic<bool> serving{false};
+  std::unique_ptr<tollgate::HttpApi> http;
+  if (auto address = tollgate::parse_http_address(config->http); address && *address) {
+    tollgate::HttpApi::Deps deps;
+    deps.status = &status;
+    deps.server = server->get();
+    deps.metrics = &registry;
+    deps.requests = &request_metrics;
+    deps.not_ready = [&serving, &ledger]() -> std::optional<std::string> {
+      if (!serving) return "not serving requests (starting or stopping)";
+      if ((*ledger)->degraded()) return "the ledger is degraded: writes are refused";
+      return std::nullopt;
+    };
+    auto started = tollgate::HttpApi::start(**address, config, std::move(deps));
+    if (!started) {
+      spdlog::critical("{}", started.error().message);
+      return 1;
+    }
+    http = std::move(started).value();
+    tollgate::add_budget_collector(registry, status, [api = http.get()] { return api->config(); });
+    dispatcher.set_config_listener(
+        [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
+  }
+  publish_open_report((*ledger)->report(), (*server)->events());
+  // Ready before saying so: whoever reads the line may ask /readyz at once.
+  serving = true;
+  spdlog::info("tollgated {} ready requests={} events={} http={} pid={}", TOLLGATE_VERSION,
+               (*server)->endpoints().requests, (*server)->endpoints().events,
+               http ? http->bound() : std::string("off"), getpid());
+  sd_notify(0, "READY=1");
+  (*server)->run(signals);
+  serving = false;
+  sd_notify(0, "STOPPING=1");
+  // Ordered shutdown: no new requests; in-flight calls finish (their
+  // reservations committed or released) up to a deadline, including those
+  // the HTTP listener handed in; then the listener stops (answering any
+  // POST still waiting with 503), the workers stop and the ledger flushes
+  // its last batch as it closes.
+  calls->stop_waiting();
+  (*server)->drain(std::chrono::seconds(10));
+  if (http) http->stop();
+  calls.reset();
+  spdlog::info("tollgated stopped");
+  return 0;
+}

@@ -1,0 +1,245 @@
+#include "workers/calls/call_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/core/call_fingerprint.h"
+#include "daemon/core/budget.h"
+
+namespace tollgate::workers {
+
+using protocol::Error;
+
+namespace {
+
+constexpr int64_t kOverloadedRetryMs = 100;
+
+std::string idempotency_key(const std::string& agent, const std::string& key) {
+  return agent + std::string(1, '\0') + key;
+}
+
+Error reused_key() {
+  return Error::bad_request("idempotency_key reused with a different request");
+}
+
+}  // namespace
+
+ledger::StoredReply stored_reply(const ledger::IdempotentCall& call,
+                                 const protocol::CallReply& reply) {
+  ledger::StoredReply stored{call, protocol::encode_reply(protocol::RequestId{}, reply), 0};
+  stored.reply_bytes = stored.reply->size();
+  if (stored.reply_bytes > kMaxStoredReplyBytes) {
+    spdlog::warn("idempotency_key '{}' of {}: the reply of {} bytes is over the {} kept for "
+                 "repeats; repeats will be told so, the call is not run again",
+                 call.key, call.agent, stored.reply_bytes, kMaxStoredReplyBytes);
+    stored.reply.reset();
+  }
+  return stored;
+}
+
+std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed) {
+  auto json = protocol::to_json(body);
+  if (!json) return protocol::encode_error_reply(id, Error::internal("stored reply unreadable"));
+  nlohmann::json id_value = nullptr;
+  if (!id.is_nil()) {
+    if (auto v = protocol::to_json(id.raw)) id_value = *v;
+  }
+  (*json)["id"] = id_value;
+  if (replayed && json->value("ok", false)) (*json)["replayed"] = true;
+  return protocol::from_json(*json);
+}
+
+CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& mailbox,
+                   std::function<int64_t()> now_ms, size_t workers)
+    : ledger_(ledger), mailbox_(mailbox) {
+  env_.stopping = &stopping_;
+  env_.draining = &draining_;
+  env_.alive = &alive_;
+  env_.alive_cv = &alive_cv_;
+  env_.alive_mu = &alive_mu_;
+  env_.ledger = &ledger;
+  env_.runtime = &runtime;
+  env_.now_ms = std::move(now_ms);
+  env_.finish = [this](const CallSpec& spec, LoopMessage m, std::optional<protocol::CallReply> r) {
+    finish(spec, std::move(m), std::move(r));
+  };
+  env_.publish = [this](std::vector<protocol::Event> events) {
+    mailbox_.post({0, std::nullopt, std::move(events), {}});
+  };
+  env_.stored_reply = stored_reply;
+  for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
+    workers_.push_back(std::make_unique<Worker>());
+  }
+}
+
+void CallPool::stop_waiting() {
+  draining_ = true;
+  ledger_.cancel_waits();
+}
+
+CallPool::~CallPool() {
+  // Calls still running end now: no more retries or next candidates, HTTP
+  // transfers aborted, retry timers fired. Each settles its reservation in
+  // the ledger; the workers keep running until every call object is gone
+  // (ledger callbacks hold them), and only then stop.
+  stopping_ = true;
+  ledger_.cancel_waits();  // calls queued for budget room are answered now
+  for (auto& w : workers_) {
+    w->http().stop();
+    w->flush_timers();
+  }
+  std::unique_lock lock(alive_mu_);
+  alive_cv_.wait(lock, [&] { return alive_.load() == 0; });
+  lock.unlock();
+  workers_.clear();
+}
+
+std::optional<std::string> CallPool::answer_from_record(const protocol::RequestId& id,
+                                                       const ledger::IdempotentCall& call,
+                                                       int64_t now) {
+  auto record = ledger_.idempotency_record(call.agent, call.key, now);
+  if (!record) {
+    // Running the call without knowing would risk a second provider call.
+    return protocol::encode_error_reply(
+        id, Error::internal("idempotency_key '" + call.key +
+                            "': the ledger record cannot be read: " + record.error().message));
+  }
+  if (!*record) return std::nullopt;
+  const ledger::IdempotencyRecord& r = **record;
+  // An empty fingerprint: a record of an older tollgated, which kept none.
+  if (!r.fingerprint.empty() && r.fingerprint != call.fingerprint) {
+    return protocol::encode_error_reply(id, reused_key());
+  }
+  switch (r.state) {
+    case ledger::IdempotencyState::kDone:
+      return reply_for(r.reply, id, true);
+    case ledger::IdempotencyState::kReplyTooLarge:
+      return protocol::encode_error_reply(
+          id, Error::internal("idempotency_key '" + call.key +
+                              "': the first call with this key succeeded, but its reply (" +
+                              std::to_string(r.reply_bytes) + " bytes) was over the " +
+                              std::to_string(kMaxStoredReplyBytes) +
+                              " bytes kept for repeats; it is not run again (use a new "
+                              "idempotency_key to run it)"));
+    case ledger::IdempotencyState::kPending:
+      break;
+  }
+  // No call with this key runs here: tollgated stopped while the first one
+  // was at a provider (recovery charged its reservation in full), or its
+  // charge could not be written (recovery will).
+  return protocol::encode_error_reply(
+      id, Error::internal("idempotency_key '" + call.key +
+                          "': the first call with this key was cut short (a tollgated restart "
+                          "or a failed ledger write) while at a provider; its outcome is "
+                          "unknown and its reservation is charged in full, so it is not run "
+                          "again (use a new idempotency_key to run it)"));
+}
+
+std::optional<std::string> CallPool::start(uint64_t token, const protocol::RequestId& id,
+                                           protocol::CallRequest request,
+                                           const std::shared_ptr<const Config>& config) {
+  const int64_t now = env_.now_ms();
+  // A repeat costs nothing: it is answered (or waits) before any refusal.
+  std::optional<ledger::IdempotentCall> held;
+  if (request.idempotency_key) {
+    held = ledger::IdempotentCall{request.ai_name, *request.idempotency_key,
+                                  call_fingerprint(request), now, now + kIdempotencyTtlMs};
+    const auto key = idempotency_key(held->agent, held->key);
+    if (auto it = running_keys_.find(key); it != running_keys_.end()) {
+      if (it->second.fingerprint != held->fingerprint) {
+        return protocol::encode_error_reply(id, reused_key());
+      }
+      it->second.waiters.push_back({token, id});
+      return std::nullopt;
+    }
+    if (auto answer = answer_from_record(id, *held, now)) return answer;
+  }
+  if (shutdown_) {
+    return protocol::encode_error_reply(
+        id, Error::emergency_shutdown("tollgated is in emergency shutdown: " + *shutdown_ +
+                                      "; calls are refused until a reset or the next period"));
+  }
+  if (auto health = ledger_.health(); health.degraded) {
+    return protocol::encode_error_reply(
+        id, Error::internal("ledger is degraded, calls are refused until it recovers: " +
+                            health.reason));
+  }
+  if (inflight_ >= config->max_inflight) {
+    return protocol::encode_error_reply(
+        id, Error::overloaded("too many calls in flight (" + std::to_string(inflight_) +
+                                  ", TOLLGATE_MAX_INFLIGHT)",
+                              kOverloadedRetryMs));
+  }
+  const uint64_t max_tokens = request.max_tokens.value_or(config->default_max_tokens);
+  std::vector<std::string> contents;
+  if (request.prompt) contents.push_back(*request.prompt);
+  for (const auto& m : request.messages) contents.push_back(m.content);
+  // One measure of the input for both the cap (its ordinary estimate, as
+  // PROTOCOL.md defines the cap) and the reservation (its bound).
+  const ledger::InputSize input = ledger::input_size(request.system.value_or(""), contents);
+  if (input.estimate + max_tokens > config->max_tokens_per_request) {
+    return protocol::encode_error_reply(
+        id, Error::too_large("call: max_tokens " + std::to_string(max_tokens) + " + about " +
+                             std::to_string(input.estimate) +
+                             " input tokens is over the per-request cap of " +
+                             std::to_string(config->max_tokens_per_request) +
+                             " (MAX_TOKENS_PER_REQUEST)"));
+  }
+  if (held) running_keys_[idempotency_key(held->agent, held->key)] = {held->fingerprint, {}};
+  CallSpec spec;
+  spec.token = token;
+  spec.id = id;
+  spec.reservation = input.bound + max_tokens;
+  spec.request = std::move(request);
+  spec.config = config;
+  spec.received_ms = now;
+  spec.received = std::chrono::steady_clock::now();
+  spec.idempotency = std::move(held);
+  ++inflight_;
+  Worker& worker = *workers_[next_worker_++ % workers_.size()];
+  worker.post([this, &worker, spec = std::move(spec)]() mutable {
+    std::make_shared<CallRun>(std::move(spec), env_, worker)->start();
+  });
+  return std::nullopt;
+}
+
+void CallPool::finish(const CallSpec& spec, LoopMessage message,
+                      std::optional<protocol::CallReply> reply) {
+  std::optional<std::string> key;
+  if (spec.idempotency) key = idempotency_key(spec.idempotency->agent, spec.idempotency->key);
+  const std::string body = *message.reply;
+  message.then = [this, key, body] {
+    --inflight_;
+    if (key) settle(*key, body);
+  };
+  // A success's record was stored with its commit.
+  if (reply || !spec.idempotency) {
+    mailbox_.post(std::move(message));
+    return;
+  }
+  // A failed call is not remembered: its pending marker goes before anyone
+  // is answered, so a repeat runs it again. (The mailbox outlives the
+  // ledger, whose last callbacks run as it closes; this pool may not.)
+  Mailbox& mailbox = mailbox_;
+  ledger_.idempotency_forget_async(
+      spec.idempotency->agent, spec.idempotency->key,
+      [&mailbox, call = *spec.idempotency, message = std::move(message)](
+          protocol::Result<bool> r) mutable {
+        if (!r) {
+          spdlog::warn("idempotency_key '{}' of {}: the failed call's pending marker may remain "
+                       "({}); repeats will be told its outcome is unknown",
+                       call.key, call.agent, r.error().message);
+        }
+        mailbox.post(std::move(message));
+      });
+}
+
+void CallPool::settle(const std::string& key, const std::string& reply_body) {
+  auto it = running_keys_.find(key);
+  if (it == running_keys_.end()) return;
+  for (const auto& w : it->second.waiters) {
+    mailbox_.post({w.token, reply_for(reply_body, w.id, true), {}, {}});
+  }
+  running_keys_.erase(it);
+}
+
+}  // namespace tollgate::workers

@@ -1,0 +1,113 @@
+// CallPool: runs `call` requests on N Worker threads (the CallService the
+// Dispatcher hands calls to).
+//
+// On the loop thread, start() first answers idempotent repeats (from the
+// ledger record, or by waiting for the first call with the same key still
+// running): a repeat costs nothing, so it is answered even during emergency
+// shutdown, overload or a degraded ledger. Then it refuses what can be
+// refused at once (emergency shutdown, a degraded ledger, too many calls in
+// flight, a call over the per-request token cap), and otherwise hands the
+// call to a worker round-robin. The worker's answer comes back through the
+// Mailbox; its `then` step runs on the loop and answers the repeats that
+// waited.
+//
+// Idempotency (PROTOCOL.md `call`, DESIGN.md invariant 4): the key is held
+// durably from the call's first reservation on (a pending marker written
+// with each reservation), and a successful call's reply replaces the
+// marker in the transaction of the commit that charges it, before the
+// reply is sent; so no crash lets a repeat reach a provider again. A
+// repeat that finds a pending marker with no call running (a crash cut
+// the first call short) gets `internal`: the outcome is unknown and the
+// reservation was charged in full. A failed call's marker is deleted
+// before it is answered, so a repeat runs it again. A repeat whose request
+// differs (call_fingerprint.h) gets `bad_request`. A reply over
+// kMaxStoredReplyBytes is not kept: repeats get `internal` saying so.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/server/call_service.h"
+#include "workers/calls/call_run.h"
+#include "workers/calls/worker.h"
+
+namespace tollgate::workers {
+
+// Stored replies over this many bytes (the encoded reply) are not kept.
+inline constexpr size_t kMaxStoredReplyBytes = size_t{1} << 20;
+// How long a key is remembered after its call was received.
+inline constexpr int64_t kIdempotencyTtlMs = 24LL * 3600 * 1000;
+
+class CallPool : public CallService {
+ public:
+  CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& mailbox,
+           std::function<int64_t()> now_ms, size_t workers);
+  ~CallPool() override;
+
+  std::optional<std::string> start(uint64_t token, const protocol::RequestId& id,
+                                   protocol::CallRequest request,
+                                   const std::shared_ptr<const Config>& config) override;
+  void reconfigure(const std::shared_ptr<const Config>&) override {}
+
+  // Loop thread: emergency shutdown on (with the reason) or off.
+  void set_shutdown(std::optional<std::string> reason) override { shutdown_ = std::move(reason); }
+  size_t inflight() const { return inflight_; }
+  // Shutdown begins (SIGTERM, before the drain): calls queued for budget
+  // room are answered now ("shutting down"); calls already at a provider
+  // finish as usual. Any thread.
+  void stop_waiting();
+  // Metrics: told every provider HTTP attempt (worker threads). Set it
+  // before the first start().
+  void set_attempt_observer(std::function<void(const std::string& provider, double seconds)> f) {
+    env_.on_attempt = std::move(f);
+  }
+
+ private:
+  struct Waiter {
+    uint64_t token;
+    protocol::RequestId id;
+  };
+  // A key whose call is running, and the repeats waiting for its reply.
+  struct RunningKey {
+    std::string fingerprint;
+    std::vector<Waiter> waiters;
+  };
+  // Loop thread: the answer to a repeat from the ledger's record of the
+  // key; nullopt when there is none (the call runs).
+  std::optional<std::string> answer_from_record(const protocol::RequestId& id,
+                                                const ledger::IdempotentCall& call, int64_t now);
+  // Worker thread: the call ended.
+  void finish(const CallSpec& spec, LoopMessage message, std::optional<protocol::CallReply> reply);
+  // Loop thread: after the first call's reply went out.
+  void settle(const std::string& key, const std::string& reply_body);
+
+  ledger::Ledger& ledger_;
+  Mailbox& mailbox_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> alive_{0};
+  std::mutex alive_mu_;
+  std::condition_variable alive_cv_;
+  CallEnvironment env_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+
+  // Loop thread only.
+  size_t next_worker_ = 0;
+  size_t inflight_ = 0;
+  std::optional<std::string> shutdown_;
+  std::map<std::string, RunningKey> running_keys_;  // agent \0 key -> its call
+};
+
+// The same reply for another request id (and marked replayed): used to
+// answer idempotent repeats from a stored or just-sent reply body.
+std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed);
+
+// What the commit of a successful idempotent call stores: its encoded reply
+// (id nil), or only its size when that is over kMaxStoredReplyBytes.
+ledger::StoredReply stored_reply(const ledger::IdempotentCall& call,
+                                 const protocol::CallReply& reply);
+
+}  // namespace tollgate::workers

@@ -1,0 +1,577 @@
+#include "workers/calls/call_run.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <tuple>
+
+#include "daemon/core/policy/backoff.h"
+#include "daemon/core/reports.h"
+#include "daemon/core/selection_snapshot.h"
+#include "workers/providers/provider_adapter.h"
+
+namespace tollgate::workers {
+
+using protocol::Error;
+
+namespace {
+
+constexpr int64_t kBackoffBaseMs = 200;
+constexpr int64_t kBackoffCapMs = 5000;
+// How long past the deadline a ledger operation started at the deadline may
+// take before the call is answered `timeout` anyway.
+constexpr int64_t kLedgerGraceMs = 1000;
+
+const char* refused_by_name(ledger::RefusedBy by) {
+  switch (by) {
+    case ledger::RefusedBy::kLimit: return "limit";
+    case ledger::RefusedBy::kThreshold: return "fallback threshold";
+    case ledger::RefusedBy::kInFlight: return "held by calls in flight";
+  }
+  return "limit";
+}
+
+// The `code` of an attempts entry for a provider that failed.
+std::string failure_code(const ProviderFailure& f) {
+  if (f.kind == FailureKind::kTimeout) return "timeout";
+  if (f.kind == FailureKind::kRateLimited) return "rate_limited";
+  return "provider_error";
+}
+
+Error shutdown_error() { return Error::internal("tollgated is shutting down"); }
+
+// PROTOCOL.md section 3, rule 3: a provider that rejected its key or is out
+// of credit is passed over (the call moves on) and skipped until a reload.
+std::optional<policy::Skip> unusable_after(const std::string& provider, const ProviderFailure& f) {
+  if (f.kind == FailureKind::kAuth) {
+    return policy::Skip{policy::Reason::kFallbackError,
+                        provider + ": API key rejected (HTTP " + std::to_string(f.http_status) +
+                            "); skipped until a reload",
+                        std::nullopt};
+  }
+  if (f.kind == FailureKind::kOutOfCredit) {
+    return policy::Skip{policy::Reason::kFallbackThreshold,
+                        provider + ": the account is out of credit; skipped until a reload",
+                        std::nullopt};
+  }
+  return std::nullopt;
+}
+
+// A 4xx other than 429, key rejected or out of credit ends the call: no
+// retry, no fallback.
+bool ends_call(const ProviderFailure& f) { return f.kind == FailureKind::kBadRequest; }
+
+// Dollars for these tokens at the configured prices of `model`, else of
+// `fallback_model` (the model asked for, when the provider reports another
+// name); 0 when neither has a price.
+double priced(const Config& config, const std::string& model, const std::string& fallback_model,
+              uint64_t input_tokens, uint64_t output_tokens) {
+  auto price = config.prices.find(model);
+  if (price == config.prices.end()) price = config.prices.find(fallback_model);
+  if (price == config.prices.end()) return 0.0;
+  return ledger::cost_usd(price->second, input_tokens, output_tokens);
+}
+
+}  // namespace
+
+CallRun::CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker)
+    : spec_(std::move(spec)), env_(env), worker_(worker) {
+  env_.alive->fetch_add(1);
+}
+
+CallRun::~CallRun() {
+  if (env_.alive->fetch_sub(1) == 1) {
+    std::lock_guard lock(*env_.alive_mu);
+    env_.alive_cv->notify_all();
+  }
+}
+
+void CallRun::post(std::function<void(CallRun&)> step) {
+  worker_.post([self = shared_from_this(), step = std::move(step)] { step(*self); });
+}
+
+template <class T>
+ledger::Callback<T> CallRun::await_ledger(const char* what,
+                                          void (CallRun::*step)(const protocol::Result<T>&)) {
+  ledger_wait_ = what;
+  ledger_wait_since_ms_ = env_.now_ms();
+  arm_deadline(remaining_ms());
+  return [self = shared_from_this(), step](protocol::Result<T> r) {
+    self->worker_.post([self, step, r = std::move(r)] {
+      self->ledger_wait_ = nullptr;
+      ((*self).*step)(r);
+    });
+  };
+}
+
+int64_t CallRun::remaining_ms() const { return deadline_ms_ - env_.now_ms(); }
+
+std::pair<uint64_t, uint64_t> CallRun::full_charge() const {
+  const uint64_t out = std::min<uint64_t>(call_.max_tokens, amount_);
+  return {amount_ - out, out};
+}
+
+double CallRun::elapsed_ms() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - spec_.received)
+      .count();
+}
+
+double CallRun::attempt_ms() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                   attempt_started_)
+      .count();
+}
+
+void CallRun::start() {
+  const auto& req = spec_.request;
+  const auto& config = *spec_.config;
+  if (req.prompt) {
+    call_.messages.push_back({"user", *req.prompt});
+  } else {
+    for (const auto& m : req.messages) call_.messages.push_back(Message{m.role, m.content});
+  }
+  call_.system = req.system;
+  call_.max_tokens = static_cast<uint32_t>(req.max_tokens.value_or(config.default_max_tokens));
+  call_.temperature = req.temperature.value_or(config.default_temperature);
+  deadline_ms_ = spec_.received_ms +
+                 static_cast<int64_t>(req.timeout_ms ? static_cast<uint64_t>(*req.timeout_ms)
+                                                     : config.call_timeout_ms);
+  plan();
+}
+
+void CallRun::plan() {
+  const int64_t now = env_.now_ms();
+  auto snapshot = env_.ledger->snapshot(spec_.request.ai_name, now);
+  if (!snapshot) {
+    finish_error(Error::internal("ledger: " + snapshot.error().message));
+    return;
+  }
+  // Reservation 0: whether the call fits is the ledger's answer at reserve
+  // time (it may wait for calls in flight, or fit once the provider counted
+  // the input). The plan passes over exhausted budgets and thresholds.
+  auto input = selection_input(*spec_.config, *snapshot, *env_.runtime, spec_.request.ai_name,
+                               0, spec_.request.preferred_provider, now);
+  input.needed = spec_.reservation;
+  plan_ = policy::select_providers(input);
+  step_ = 0;
+  next_step();
+}
+
+void CallRun::next_step() {
+  if (env_.stopping->load()) {
+    finish_error(shutdown_error());
+    return;
+  }
+  if (remaining_ms() <= 0) {
+    finish_error(Error::timeout("call: deadline passed after " +
+                                std::to_string(static_cast<int64_t>(elapsed_ms())) + " ms"));
+    return;
+  }
+  while (step_ < plan_.steps.size()) {
+    const auto& step = plan_.steps[step_++];
+    if (step.skip) {
+      records_.push_back(policy::skip_record(step));
+      continue;
+    }
+    current_ = step;
+    provider_ = spec_.config->provider(step.provider);
+    if (!provider_) continue;  // cannot happen: the plan comes from the config
+    api_ = api_from_name(provider_->api).value_or(ProviderApi::kAnthropic);
+    call_.api_key = provider_->api_key;
+    call_.base_url = provider_->base_url;
+    call_.model = spec_.request.model.value_or(provider_->model);
+    attempts_ = 0;
+    provider_latency_ms_ = 0;
+    amount_ = spec_.reservation;
+    counted_ = false;
+    try_provider(step);
+    return;
+  }
+  finish_error(policy::final_error(spec_.request.ai_name, records_));
+}
+
+bool CallRun::last_in_chain(const std::string& provider) const {
+  const auto& providers = spec_.config->providers;
+  return !providers.empty() && providers.back().name == provider;
+}
+
+void CallRun::try_provider(const policy::PlanStep& step) {
+  // A retry whose wait ended because the daemon is stopping (the pool
+  // fires pending timers at shutdown) must not reserve: its request would
+  // never be sent, and nothing unsent may be charged.
+  if (env_.stopping->load()) {
+    finish_error(shutdown_error());
+    return;
+  }
+  const int64_t now = env_.now_ms();
+  auto admission = env_.runtime->admit(step.provider, now);
+  for (auto& e : admission.events) events_.emplace_back(std::move(e));
+  if (!admission.allowed) {
+    if (attempts_ > 0) {
+      give_up_provider(failure_code(last_failure_), last_failure_.message);
+    } else {
+      records_.push_back(policy::skip_record(
+          step.provider, {admission.refused_for, admission.detail, admission.retry_after_ms}));
+      next_step();
+    }
+    return;
+  }
+  permit_ = admission.permit;
+  ledger::ReserveRequest r;
+  r.agent = spec_.request.ai_name;
+  r.provider = step.provider;
+  r.amount = amount_;
+  r.request_id = spec_.id.to_display();
+  r.now_ms = now;
+  const int64_t wait_ms =
+      std::clamp<int64_t>(remaining_ms(), 0, static_cast<int64_t>(spec_.config->admission_wait_ms));
+  r.wait_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  if (!last_in_chain(step.provider)) r.soft_threshold = spec_.config->fallback_threshold;
+  // Crash recovery charges the whole reservation; it is priced like a
+  // charge in full here (full_charge).
+  const auto [full_in, full_out] = full_charge();
+  r.full_cost_usd = priced(*spec_.config, call_.model, call_.model, full_in, full_out);
+  r.idempotency = spec_.idempotency;
+  spdlog::trace("request {}: ledger reserve {} tokens of {} {} (may wait {} ms)", spec_.id.to_display(),
+                r.amount, r.agent, r.provider, wait_ms);
+  env_.ledger->reserve_async(std::move(r), await_ledger("reserve", &CallRun::on_reserved));
+}
+
+void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
+  if (done_) {
+    // Answered (timeout) while the ledger reserved: nothing was sent, so
+    // the reservation is released, never charged.
+    env_.runtime->abandon(current_.provider, permit_);
+    if (r && r->reserved()) release_unsent(r->reservation_id);
+    return;
+  }
+  if (!r) {
+    env_.runtime->abandon(current_.provider, permit_);
+    finish_error(Error::internal("ledger: " + r.error().message));
+    return;
+  }
+  add_ledger_events({}, r->rollover);
+  period_ = r->period;
+  if (r->reserved()) {
+    spdlog::trace("request {}: ledger reserved {} tokens on {} (reservation {}{})", spec_.id.to_display(),
+                  amount_, current_.provider, r->reservation_id, r->waited ? ", after waiting" : "");
+  } else {
+    spdlog::trace("request {}: ledger refused {} tokens on {}: {} left of {} ({})", spec_.id.to_display(),
+                  r->needed, current_.provider, r->left, r->limit, refused_by_name(r->refused_by));
+  }
+  if (!r->reserved()) {
+    env_.runtime->abandon(current_.provider, permit_);
+    if (env_.stopping->load() || (r->waited && env_.draining && env_.draining->load())) {
+      finish_error(shutdown_error());
+      return;
+    }
+    if (attempts_ > 0) {
+      give_up_provider(failure_code(last_failure_), last_failure_.message);
+      return;
+    }
+    // Near the end of the budget the byte bound may be what does not fit:
+    // the provider's own count can be much lower (not one extra request per
+    // call, only here).
+    if (r->refused_by == ledger::RefusedBy::kLimit && !counted_ && r->left > call_.max_tokens &&
+        build_count_request(api_, call_)) {
+      count_input(*r);
+      return;
+    }
+    skip_for_budget(*r);
+    return;
+  }
+  reservation_id_ = r->reservation_id;
+  send();
+}
+
+void CallRun::send() {
+  ++attempts_;
+  attempt_started_ = std::chrono::steady_clock::now();
+  const int64_t remaining = remaining_ms();
+  HttpRequestOptions options;
+  options.total_timeout_ms = std::max<int64_t>(1, remaining);
+  options.connect_timeout_ms = std::min(kConnectTimeoutMs, options.total_timeout_ms);
+  // Never the key or the prompt: what was asked of whom.
+  spdlog::trace("request {}: {} attempt {} start: model {}, max_tokens {}, timeout {} ms",
+                spec_.id.to_display(), current_.provider, attempts_, call_.model, call_.max_tokens,
+                options.total_timeout_ms);
+  worker_.http().submit(build_request(api_, call_), options,
+                        [self = shared_from_this()](HttpResponse response) {
+                          self->worker_.post([self, response = std::move(response)] {
+                            self->on_response(response);
+                          });
+                        });
+}
+
+void CallRun::on_response(const HttpResponse& response) {
+  const double this_attempt_ms = attempt_ms();
+  provider_latency_ms_ += this_attempt_ms;
+  if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
+  const int64_t now = env_.now_ms();
+  auto result = interpret_response(api_, response, now, call_.api_key);
+  spdlog::trace("request {}: {} attempt {} end: {} in {:.1f} ms, {}", spec_.id.to_display(),
+                current_.provider, attempts_,
+                response.transport_ok() ? "HTTP " + std::to_string(response.status) : "no answer (" + response.error + ")",
+                this_attempt_ms, result.ok() ? std::string("ok") : std::string(kind_name(result.failure.kind)));
+  if (!result.ok()) {
+    auto events = env_.runtime->record(current_.provider, permit_, false,
+                                       static_cast<int>(result.failure.http_status), now);
+    for (auto& e : events) events_.emplace_back(std::move(e));
+    mark_if_refused(result.failure);
+    attempt_failed(result.failure, may_have_served(result.failure, response.request_sent,
+                                                   provider_->gateway_5xx_charged()));
+    return;
+  }
+  for (auto& e : env_.runtime->record(current_.provider, permit_, true, 200, now)) {
+    events_.emplace_back(std::move(e));
+  }
+  reply_ = std::move(result.reply);
+  if (reply_.model.empty()) reply_.model = call_.model;
+  if (result.status == ProviderResult::Status::kUsageMissing) {
+    spdlog::warn("request {}: {} reported no usage; charging the reservation of {} tokens in full",
+                 spec_.id.to_display(), current_.provider, amount_);
+    std::tie(reply_.input_tokens, reply_.output_tokens) = full_charge();
+  }
+  cost_usd_ = priced(*spec_.config, reply_.model, call_.model, reply_.input_tokens,
+                     reply_.output_tokens);
+  ledger::CommitRequest c{reservation_id_, reply_.input_tokens, reply_.output_tokens, cost_usd_, now};
+  answer_ = make_reply();
+  if (spec_.idempotency && env_.stored_reply) {
+    env_.ledger->commit_async(c, env_.stored_reply(*spec_.idempotency, answer_),
+                              await_ledger("commit", &CallRun::on_committed));
+  } else {
+    env_.ledger->commit_async(c, await_ledger("commit", &CallRun::on_committed));
+  }
+}
+
+void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
+  last_failure_ = failure;
+  const int64_t now = env_.now_ms();
+  const uint64_t reservation = reservation_id_;
+  reservation_id_ = 0;
+  // The reservation is settled (durably, or kept by a degraded ledger until
+  // it recovers) before the call moves on, so no reply (and no retry) ever
+  // leaves a reservation behind.
+  if (served) {
+    // The provider may have served it: charge the reservation in full.
+    spdlog::warn("request {}: {} failed after possibly serving it ({}); charging {} tokens",
+                 spec_.id.to_display(), current_.provider, failure.message, amount_);
+    const auto [in, out] = full_charge();
+    // Priced like any charge: the model asked for, at its configured rates.
+    const double cost = priced(*spec_.config, call_.model, call_.model, in, out);
+    events_.emplace_back(protocol::UsageEvent{spec_.request.ai_name, current_.provider,
+                                              call_.model, in, out, in + out, cost, attempt_ms(),
+                                              "unconfirmed", spec_.id, period_, now});
+    env_.ledger->commit_async({reservation, in, out, cost, now},
+                              await_ledger("commit", &CallRun::on_charged_in_full));
+  } else {
+    spdlog::info("request {}: {} attempt {} failed before it was served ({}); releasing {} tokens",
+                 spec_.id.to_display(), current_.provider, attempts_, failure.message, amount_);
+    env_.ledger->release_async(reservation, await_ledger("release", &CallRun::on_released));
+  }
+}
+
+// A settlement the ledger kept because it is degraded (deferred) counts as
+// settled: the ledger applies it once it recovers (ledger.h).
+void CallRun::on_charged_in_full(const protocol::Result<ledger::CommitOutcome>& r) {
+  if (done_) {
+    if (r && !r->deferred) publish_late({}, r->alerts, r->rollover);
+    return;
+  }
+  if (!r) {
+    finish_error(protocol::Error::internal("ledger: " + r.error().message));
+    return;
+  }
+  add_ledger_events(r->alerts, r->rollover);
+  retry_or_move_on();
+}
+
+void CallRun::on_released(const protocol::Result<ledger::ReleaseOutcome>& r) {
+  if (done_) {
+    if (!r) spdlog::error("request {}: release failed: {}", spec_.id.to_display(), r.error().message);
+    return;
+  }
+  if (!r) {
+    finish_error(protocol::Error::internal("ledger: " + r.error().message));
+    return;
+  }
+  retry_or_move_on();
+}
+
+void CallRun::release_unsent(uint64_t reservation) {
+  spdlog::info("request {}: answered before its reservation at {} was made; releasing it",
+               spec_.id.to_display(), current_.provider);
+  env_.ledger->release_async(reservation, [id = spec_.id.to_display()](auto r) {
+    if (!r) spdlog::error("request {}: release failed: {}", id, r.error().message);
+  });
+}
+
+void CallRun::mark_if_refused(const ProviderFailure& failure) {
+  if (auto why = unusable_after(current_.provider, failure)) {
+    spdlog::warn("{}: {}", why->detail, failure.message);
+    env_.runtime->mark_unusable(current_.provider, std::move(*why));
+  }
+}
+
+void CallRun::retry_or_move_on() {
+  const auto& failure = last_failure_;
+  if (ends_call(failure)) {
+    // Any other 4xx: the request itself is wrong, so every provider would
+    // refuse it too; the caller gets the provider's own words.
+    finish_error(Error::provider_error(current_.provider + " refused the request (not retried, " +
+                                       "no fallback): " + failure.message));
+    return;
+  }
+  if (failure.retryable && attempts_ < spec_.config->max_attempts && !env_.stopping->load()) {
+    auto backoff = policy::backoff_delay_ms(attempts_, kBackoffBaseMs, kBackoffCapMs,
+                                            failure.retry_after_ms, remaining_ms(), worker_.jitter01());
+    if (!backoff.give_up) {
+      worker_.post_after(std::chrono::milliseconds(backoff.delay_ms),
+                         [self = shared_from_this()] { self->try_provider(self->current_); });
+      return;
+    }
+  }
+  give_up_provider(failure_code(failure), failure.message);
+}
+
+void CallRun::give_up_provider(const std::string& code, const std::string& message) {
+  records_.push_back(policy::error_record(current_.provider, code, message, provider_latency_ms_));
+  next_step();
+}
+
+void CallRun::on_committed(const protocol::Result<ledger::CommitOutcome>& r) {
+  if (done_) {
+    // Answered (timeout) while the ledger charged it: the charge stands, and
+    // its usage event and alerts go out on their own.
+    if (!r) {
+      spdlog::error("request {}: the call was served but could not be charged: {}",
+                    spec_.id.to_display(), r.error().message);
+      return;
+    }
+    publish_late(usage_event(), r->alerts, r->rollover);
+    return;
+  }
+  if (!r) {
+    // The reservation stays; recovery charges it in full at the next start.
+    finish_error(Error::internal("ledger: the call was served but could not be charged: " +
+                                 r.error().message));
+    return;
+  }
+  if (r->deferred) {
+    // Charged once the ledger recovers (ledger.h): the usage event says so
+    // now, the reply that the charge could not be made yet.
+    events_.emplace_back(usage_event());
+    finish_error(Error::internal(
+        "ledger: the call was served but could not be charged now (" + r->deferred_reason +
+        "); its " + std::to_string(reply_.input_tokens + reply_.output_tokens) +
+        " tokens are kept and charged once the ledger recovers"));
+    return;
+  }
+  spdlog::trace("request {}: ledger charged {} of {} reserved tokens on {} in {}", spec_.id.to_display(),
+                r->charged, r->reserved, r->provider, r->period);
+  add_ledger_events(r->alerts, r->rollover);
+  finish_ok();
+}
+
+protocol::UsageEvent CallRun::usage_event() const {
+  const std::string reason(
+      policy::reason_name(policy::reason_after(records_, current_.preferred)));
+  return protocol::UsageEvent{spec_.request.ai_name, current_.provider, reply_.model,
+                              reply_.input_tokens, reply_.output_tokens,
+                              reply_.input_tokens + reply_.output_tokens, cost_usd_, elapsed_ms(),
+                              reason, spec_.id, period_, env_.now_ms()};
+}
+
+void CallRun::publish_late(std::optional<protocol::UsageEvent> usage,
+                           const std::vector<ledger::Alert>& alerts,
+                           const std::optional<ledger::Rollover>& rollover) {
+  std::vector<protocol::Event> events;
+  if (usage) events.emplace_back(std::move(*usage));
+  if (rollover) events.emplace_back(rollover_event(*rollover, env_.now_ms()));
+  append_alert_events(alerts, events);
+  if (!events.empty() && env_.publish) env_.publish(std::move(events));
+}
+
+void CallRun::arm_deadline(int64_t in_ms) {
+  if (deadline_armed_) return;
+  deadline_armed_ = true;
+  // Weak: a finished call is not kept alive until its deadline.
+  worker_.post_after(std::chrono::milliseconds(std::max<int64_t>(0, in_ms)),
+                     [weak = weak_from_this()] {
+                       if (auto self = weak.lock()) self->on_deadline();
+                     });
+}
+
+void CallRun::on_deadline() {
+  deadline_armed_ = false;
+  if (done_ || ledger_wait_ == nullptr) return;  // the next ledger wait arms it again
+  // An operation started at (or after) the deadline, such as settling an
+  // attempt that timed out there, gets kLedgerGraceMs: a ledger that
+  // answers is waited for, so the reply follows the settlement.
+  const int64_t due = std::max(deadline_ms_, ledger_wait_since_ms_ + kLedgerGraceMs);
+  if (const int64_t left = due - env_.now_ms(); left > 0) {
+    // Not yet: the grace, the clocks differ a little, or the pool flushed
+    // its timers at shutdown (then the call waits for the ledger's answer).
+    if (!env_.stopping->load()) arm_deadline(left);
+    return;
+  }
+  spdlog::warn("request {}: deadline passed while the ledger had not answered its {}",
+               spec_.id.to_display(), ledger_wait_);
+  finish_error(Error::timeout("call: deadline passed after " +
+                              std::to_string(static_cast<int64_t>(elapsed_ms())) +
+                              " ms waiting for the ledger (" + ledger_wait_ +
+                              "); the reservation is settled when the ledger answers"));
+}
+
+void CallRun::add_ledger_events(const std::vector<ledger::Alert>& alerts,
+                                const std::optional<ledger::Rollover>& rollover) {
+  if (rollover) events_.emplace_back(rollover_event(*rollover, env_.now_ms()));
+  append_alert_events(alerts, events_);
+}
+
+protocol::CallReply CallRun::make_reply() {
+  protocol::CallReply reply;
+  reply.text = reply_.text;
+  reply.provider = current_.provider;
+  reply.model = reply_.model;
+  reply.reason = std::string(policy::reason_name(policy::reason_after(records_, current_.preferred)));
+  reply.usage = {reply_.input_tokens, reply_.output_tokens,
+                 reply_.input_tokens + reply_.output_tokens};
+  reply.cost_usd = cost_usd_;
+  records_.push_back(policy::ok_record(current_.provider, provider_latency_ms_));
+  for (const auto& rec : records_) {
+    auto code = policy::attempt_code(rec);
+    reply.attempts.push_back({rec.provider, std::string(policy::outcome_name(rec.outcome)),
+                              code.empty() ? std::nullopt : std::optional<std::string>(code),
+                              rec.latency_ms});
+  }
+  reply.latency_ms = elapsed_ms();
+  return reply;
+}
+
+void CallRun::finish_ok() {
+  if (done_) return;
+  done_ = true;
+  protocol::CallReply reply = std::move(answer_);
+  reply.latency_ms = elapsed_ms();  // the commit included
+  spdlog::trace("request {}: call answered by {} ({}) in {:.1f} ms", spec_.id.to_display(), reply.provider,
+                reply.reason, reply.latency_ms);
+  events_.emplace_back(protocol::UsageEvent{
+      spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
+      reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,
+      reply.reason, spec_.id, period_, env_.now_ms()});
+  LoopMessage m{spec_.token, protocol::encode_reply(spec_.id, reply), std::move(events_), {}};
+  env_.finish(spec_, std::move(m), std::move(reply));
+}
+
+void CallRun::finish_error(protocol::Error error) {
+  if (done_) return;
+  done_ = true;
+  spdlog::trace("request {}: call failed: {} after {:.1f} ms", spec_.id.to_display(),
+                protocol::code_name(error.code), elapsed_ms());
+  LoopMessage m{spec_.token, protocol::encode_error_reply(spec_.id, error), std::move(events_), {}};
+  env_.finish(spec_, std::move(m), std::nullopt);
+}
+
+}  // namespace tollgate::workers

@@ -1,0 +1,217 @@
+// CallRun: one `call` request, start to reply, as a state machine on one
+// Worker thread (PROTOCOL.md section 3, `call`).
+//
+//   plan    select_providers over a ledger snapshot and the providers' state
+//   admit   circuit permit + local rate slot        refused -> skip, next
+//   reserve ledger reservation of the upper bound, queueing for room held
+//           by calls in flight (PROTOCOL.md section 3, rule 6)
+//           never fits, threshold, or the wait ended -> skip, next
+//           never fits by the byte bound, the provider can count -> count
+//   count   the provider's count of the input (Anthropic count_tokens),
+//           only near the end of a budget; reserve again with it
+//   send    HTTP to the provider (HttpClient)
+//   answer  ok            -> commit what the provider reported (and an
+//                            idempotent call's reply, in one transaction)
+//                            -> reply
+//           usage missing -> commit the reservation in full     -> reply
+//           failure       -> release (or commit in full when the provider
+//                            may have served it), then retry with backoff
+//                            or go to the next candidate; key rejected or
+//                            out of credit: next candidate, and the
+//                            provider is skipped until a reload; any other
+//                            4xx but 429: the call ends, provider_error
+//   none left -> the rule-5 error
+//   stopping  -> "shutting down" before planning a step or reserving (a
+//                retry timer fired at shutdown reserves nothing)
+//
+// An idempotent call's every reservation also writes its pending marker
+// (ledger.h), so a crash before the commit leaves the key marked.
+//
+// Every path ends a reservation exactly once: committed or released. Each
+// HTTP attempt has its own reservation, so a retry that no longer fits the
+// budget is a skip, never an overshoot. A degraded ledger keeps a commit
+// or release and applies it once it recovers (deferred, ledger.h): the
+// call treats it as settled; a served call whose charge was deferred is
+// answered with the error and its usage event.
+//
+// The deadline holds whatever the ledger does: a call still waiting for a
+// ledger answer at its deadline is answered `timeout` then (an operation
+// submitted at the deadline itself, such as settling an attempt that timed
+// out there, gets up to a second); the answer, when it comes, still
+// settles (a late reservation is released, a late charge publishes its
+// usage event and alerts through env.publish).
+//
+// Worker thread only (ledger and HTTP callbacks post their step back).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/core/config.h"
+#include "daemon/ledger/ledger.h"
+#include "daemon/server/mailbox.h"
+#include "daemon/core/policy/outcome.h"
+#include "daemon/core/policy/selection.h"
+#include "daemon/core/provider_runtime.h"
+#include "protocol/codec.h"
+#include "workers/providers/provider_types.h"
+#include "workers/calls/worker.h"
+
+namespace tollgate::workers {
+
+// What every call on a worker shares. Constant after construction.
+struct CallSpec;
+
+// How long one provider request may take to connect (capped by the call's
+// deadline); shared by the call's requests.
+inline constexpr int64_t kConnectTimeoutMs = 10000;
+
+struct CallEnvironment {
+  ledger::Ledger* ledger = nullptr;
+  ProviderRuntime* runtime = nullptr;
+  std::function<int64_t()> now_ms;
+  // Delivers the finished call to the loop: the reply (ok or error), the
+  // CallReply when ok, and the events it produced.
+  std::function<void(const CallSpec&, LoopMessage, std::optional<protocol::CallReply>)> finish;
+  // An idempotent call's record to store with its charge (the reply, or
+  // that it was too large to keep), built before the commit.
+  std::function<ledger::StoredReply(const ledger::IdempotentCall&, const protocol::CallReply&)>
+      stored_reply;
+  // Set when the daemon shuts down: calls stop retrying and moving on.
+  const std::atomic<bool>* stopping = nullptr;
+  // Set when shutdown begins: a reservation refused after waiting ends the
+  // call ("shutting down") instead of moving on.
+  const std::atomic<bool>* draining = nullptr;
+  // Calls alive (CallRun objects); the pool waits for 0 before it stops.
+  std::atomic<int64_t>* alive = nullptr;
+  std::condition_variable* alive_cv = nullptr;
+  std::mutex* alive_mu = nullptr;
+  // Metrics (optional): every HTTP attempt that got an answer or failed,
+  // with its provider and duration in seconds. Runs on the worker thread.
+  std::function<void(const std::string& provider, double seconds)> on_attempt;
+  // Publishes events outside any reply (optional): what a ledger answer
+  // brings after its call was answered (the usage event and alerts of a
+  // charge that outlived the call's deadline). Worker threads.
+  std::function<void(std::vector<protocol::Event>)> publish;
+};
+
+struct CallSpec {
+  uint64_t token = 0;
+  protocol::RequestId id;
+  protocol::CallRequest request;
+  std::shared_ptr<const Config> config;
+  int64_t received_ms = 0;                 // unix ms when the loop took it
+  std::chrono::steady_clock::time_point received;  // for latency_ms
+  uint64_t reservation = 0;                // token upper bound
+  // Set when the call holds an idempotency key: each reservation writes
+  // its pending marker, the commit its stored reply (ledger.h).
+  std::optional<ledger::IdempotentCall> idempotency;
+};
+
+class CallRun : public std::enable_shared_from_this<CallRun> {
+ public:
+  CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker);
+  ~CallRun();
+  void start();
+
+ private:
+  void plan();
+  void next_step();
+  void try_provider(const policy::PlanStep& step);
+  void on_reserved(const protocol::Result<ledger::ReserveOutcome>& r);
+  void count_input(const ledger::ReserveOutcome& refusal);
+  void on_counted(const HttpResponse& response, const ledger::ReserveOutcome& refusal);
+  void skip_for_budget(const ledger::ReserveOutcome& refusal);
+  bool last_in_chain(const std::string& provider) const;
+  void send();
+  void on_response(const HttpResponse& response);
+  void on_committed(const protocol::Result<ledger::CommitOutcome>& r);
+  void attempt_failed(const ProviderFailure& failure, bool provider_may_have_served);
+  void on_charged_in_full(const protocol::Result<ledger::CommitOutcome>& r);
+  void on_released(const protocol::Result<ledger::ReleaseOutcome>& r);
+  // A reservation made after the call was answered: released, unsent.
+  void release_unsent(uint64_t reservation);
+  // The usage event of the answer being committed (reply_).
+  protocol::UsageEvent usage_event() const;
+  // Events of a ledger answer that came after the call was answered.
+  void publish_late(std::optional<protocol::UsageEvent> usage,
+                    const std::vector<ledger::Alert>& alerts,
+                    const std::optional<ledger::Rollover>& rollover);
+  // The callback for a ledger operation (`what`: reserve, commit, release):
+  // its answer runs `step` on this worker. While it is awaited, the call's
+  // deadline holds: past it the call is answered `timeout`, and the step
+  // still runs when the answer comes (done_ set: it only settles).
+  template <class T>
+  ledger::Callback<T> await_ledger(const char* what,
+                                   void (CallRun::*step)(const protocol::Result<T>&));
+  void arm_deadline(int64_t in_ms);
+  void on_deadline();
+  // Key rejected or out of credit: the provider is skipped until a reload.
+  void mark_if_refused(const ProviderFailure& failure);
+  void retry_or_move_on();
+  void give_up_provider(const std::string& code, const std::string& message);
+  void finish_error(protocol::Error error);
+  // The reply to a served call, built before its commit (an idempotent
+  // call's reply is stored in the commit's transaction).
+  protocol::CallReply make_reply();
+  void finish_ok();
+  void add_ledger_events(const std::vector<ledger::Alert>& alerts,
+                         const std::optional<ledger::Rollover>& rollover);
+  // A charge of the whole reservation at current_ (amount_), as input and
+  // output: the output bound is max_tokens, the rest is input.
+  std::pair<uint64_t, uint64_t> full_charge() const;
+  int64_t remaining_ms() const;
+  double elapsed_ms() const;
+  double attempt_ms() const;
+  void post(std::function<void(CallRun&)> step);
+
+  CallSpec spec_;
+  const CallEnvironment& env_;
+  Worker& worker_;
+
+  // The call, as sent to providers.
+  ProviderCall call_;
+  int64_t deadline_ms_ = 0;
+
+  policy::Plan plan_;
+  size_t step_ = 0;
+  std::vector<policy::AttemptRecord> records_;
+  std::vector<protocol::Event> events_;
+
+  // The provider being tried.
+  policy::PlanStep current_;
+  const ProviderConfig* provider_ = nullptr;
+  ProviderApi api_ = ProviderApi::kAnthropic;
+  uint32_t attempts_ = 0;  // HTTP attempts at current_
+  // Tokens each reservation at current_ holds: spec_.reservation, or less
+  // once the provider counted the input (counted_).
+  uint64_t amount_ = 0;
+  bool counted_ = false;
+  policy::Permit permit_;
+  uint64_t reservation_id_ = 0;
+  std::string period_;
+  std::chrono::steady_clock::time_point attempt_started_;
+  ProviderFailure last_failure_;
+  double provider_latency_ms_ = 0;
+
+  // The answer being committed, and the reply made of it.
+  ProviderReply reply_;
+  double cost_usd_ = 0;
+  protocol::CallReply answer_;
+  bool done_ = false;  // answered (the reply went to the loop)
+
+  // The ledger operation awaited ("reserve", "commit", "release"), or null.
+  const char* ledger_wait_ = nullptr;
+  int64_t ledger_wait_since_ms_ = 0;  // when it was submitted (unix ms)
+  bool deadline_armed_ = false;       // a deadline timer is pending
+};
+
+}  // namespace tollgate::workers
