@@ -69,6 +69,11 @@ struct EncodedEvent {
 
 EncodedEvent encode_event(const Event& event, uint64_t seq);
 
+// Decodes a call reply written by encode_reply (`ok: true`), e.g. the reply
+// an idempotent call stored in the ledger; `v`, `id` and unknown keys are
+// ignored. bad_request names the field that does not read.
+Result<CallReply> decode_call_reply(std::string_view body);
+
 // Decodes an alert body (an `alert.*` event body or a stored copy of one);
 // `seq` and unknown keys are ignored. For the daemon's alert log.
 Result<AlertEvent> decode_alert_event(std::string_view body);

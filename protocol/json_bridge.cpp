@@ -1,8 +1,10 @@
 #include "protocol/json_bridge.h"
 
 #include "protocol/bounded_unpack.h"
+#include "protocol/codec.h"
 #include "protocol/field_reader.h"
 #include "protocol/packer.h"
+#include "protocol/wire_fields.h"
 
 namespace tollgate::protocol {
 namespace {
@@ -132,7 +134,77 @@ void pack_json(detail::Packer& p, const json& j) {
   }
 }
 
+// A request id as JSON: its msgpack bytes converted as to_json converts
+// the id of an encoded reply.
+json id_json(const RequestId& id) {
+  if (id.is_nil()) return nullptr;
+  auto converted = to_json(id.raw);
+  return converted ? std::move(*converted) : json(nullptr);
+}
+
+// Writes plain-data structs through for_each_field (wire_fields.h), value
+// by value as Packer does in its nil-for-absent mode, so that the JSON is
+// what converting the encoded message would give.
+template <class T>
+json value_json(const T& v);
+
+template <class T>
+json struct_json(const T& v) {
+  json o = json::object();
+  for_each_field(v, [&](std::string_view key, const auto& field) {
+    o[std::string(key)] = value_json(field);
+  });
+  return o;
+}
+
+template <class T>
+json value_json(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<double>(v);
+  } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    return static_cast<uint64_t>(v);
+  } else if constexpr (std::is_integral_v<T>) {
+    return static_cast<int64_t>(v);
+  } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    return to_valid_utf8(v);
+  } else if constexpr (std::is_same_v<T, RequestId>) {
+    return id_json(v);
+  } else if constexpr (detail::IsOptional<T>::value) {
+    return v ? value_json(*v) : json(nullptr);
+  } else if constexpr (detail::IsVector<T>::value) {
+    json a = json::array();
+    for (const auto& e : v) a.push_back(value_json(e));
+    return a;
+  } else if constexpr (detail::IsStringMap<T>::value) {
+    json m = json::object();
+    for (const auto& [key, value] : v) m[to_valid_utf8(key)] = value_json(value);
+    return m;
+  } else {
+    return struct_json(v);
+  }
+}
+
+json envelope_json(const RequestId& id, bool ok) {
+  return json{{"v", kProtocolVersion}, {"id", id_json(id)}, {"ok", ok}};
+}
+
 }  // namespace
+
+json reply_json(const RequestId& id, const ReplyBody& reply) {
+  json out = envelope_json(id, true);
+  std::visit([&](const auto& r) { out.update(struct_json(r)); }, reply);
+  return out;
+}
+
+json error_reply_json(const RequestId& id, const Error& error) {
+  json out = envelope_json(id, false);
+  json e = {{"code", std::string(code_name(error.code))}, {"message", to_valid_utf8(error.message)}};
+  if (error.retry_after_ms) e["retry_after_ms"] = *error.retry_after_ms;
+  out["error"] = std::move(e);
+  return out;
+}
 
 Result<nlohmann::json> to_json(std::string_view body, size_t max_depth) {
   try {

@@ -9,6 +9,11 @@
 // always be dumped. from_json writes integers in their smallest form and
 // every float as float64; it recurses once per level of nesting, so a caller
 // holding untrusted JSON bounds its depth first (the HTTP listener does).
+//
+// reply_json and error_reply_json write a reply straight from its value:
+// the same JSON as to_json(encode_reply(...)) (invalid UTF-8 replaced the
+// same way), without encoding msgpack first. The HTTP listener answers with
+// them, so a reply is encoded once, at the edge.
 // Pure functions; any thread.
 #pragma once
 
@@ -18,6 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/error.h"
+#include "protocol/replies.h"
+#include "protocol/request_id.h"
 
 namespace tollgate::protocol {
 
@@ -26,5 +33,10 @@ namespace tollgate::protocol {
 Result<nlohmann::json> to_json(std::string_view body, size_t max_depth = 64);
 
 std::string from_json(const nlohmann::json& value);
+
+// {v: 1, id, ok: true, <fields of the reply>}, as JSON.
+nlohmann::json reply_json(const RequestId& id, const ReplyBody& reply);
+// {v: 1, id, ok: false, error: {code, message[, retry_after_ms]}}, as JSON.
+nlohmann::json error_reply_json(const RequestId& id, const Error& error);
 
 }  // namespace tollgate::protocol
