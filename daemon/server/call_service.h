@@ -1,7 +1,7 @@
 // CallService: what the Dispatcher needs from whoever runs `call` requests
-// (the worker pool in workers/). The loop thread calls start(); the
-// service answers later through the Mailbox under the same token, together
-// with the events the call produced.
+// (the worker pool in workers/). The loop thread calls start(); a call not
+// answered at once ends later in a CallOutcome that the service hands to
+// its CallSink (daemon/server/call_sink.h) under the same token.
 #pragma once
 
 #include <memory>
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "daemon/core/config.h"
+#include "daemon/server/call_sink.h"
 #include "protocol/codec.h"
 
 namespace tollgate {
@@ -16,11 +17,11 @@ namespace tollgate {
 class CallService {
  public:
   virtual ~CallService() = default;
-  // Loop thread. Returns the reply when it is known at once (refusals,
-  // idempotent replays); nullopt when it will come through the Mailbox.
-  virtual std::optional<std::string> start(uint64_t token, const protocol::RequestId& id,
-                                           protocol::CallRequest request,
-                                           const std::shared_ptr<const Config>& config) = 0;
+  // Loop thread. Returns the answer when it is known at once (refusals,
+  // idempotent replays); nullopt when it will come through the CallSink.
+  virtual std::optional<CallResult> start(uint64_t token, const protocol::RequestId& id,
+                                          protocol::CallRequest request,
+                                          const std::shared_ptr<const Config>& config) = 0;
   // Loop thread, SIGHUP.
   virtual void reconfigure(const std::shared_ptr<const Config>& config) = 0;
   // Loop thread: emergency shutdown on (with its reason) or off.

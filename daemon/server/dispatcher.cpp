@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "daemon/server/call_service.h"
+#include "daemon/server/mailbox_sink.h"
 #include "daemon/core/name_match.h"
 #include "daemon/core/reports.h"
 
@@ -48,43 +49,42 @@ Dispatcher::Dispatcher(std::shared_ptr<const Config> config, ledger::Ledger& led
       status_(ledger, runtime, now),
       started_(std::chrono::steady_clock::now()) {}
 
-std::optional<std::string> Dispatcher::handle(uint64_t token, const protocol::RequestId& id,
-                                              protocol::RequestBody& body, curve::ClientRole role) {
+std::optional<Reply> Dispatcher::handle(uint64_t token, const protocol::RequestId& id,
+                                        protocol::RequestBody& body, curve::ClientRole role) {
   using namespace protocol;
   if (std::holds_alternative<ResetRequest>(body) && role != curve::ClientRole::kAdmin) {
-    return encode_error_reply(id, Error::unauthorized(
-        "reset: needs an admin client key (this key is not marked admin in TOLLGATE_CURVE_CLIENTS_FILE)"));
+    return Error::unauthorized(
+        "reset: needs an admin client key (this key is not marked admin in TOLLGATE_CURVE_CLIENTS_FILE)");
   }
-  if (StatusReader::is_status_op(body)) return status_.answer(*config_, id, body);
+  if (StatusReader::is_status_op(body)) return status_.answer(*config_, body);
   return std::visit(
-      [&](auto& r) -> Reply {
+      [&](auto& r) -> MaybeReply {
         using T = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<T, PingRequest>) return ping(id);
+        if constexpr (std::is_same_v<T, PingRequest>) return ping();
         else if constexpr (std::is_same_v<T, CallRequest>) return call(token, id, r);
         else if constexpr (std::is_same_v<T, ResetRequest>) return reset(token, id, r);
-        else return encode_error_reply(id, Error::internal("op not dispatched"));
+        else return Reply(Error::internal("op not dispatched"));
       },
       body);
 }
 
-Dispatcher::Reply Dispatcher::ping(const protocol::RequestId& id) const {
+Reply Dispatcher::ping() const {
   protocol::PingReply reply;
   reply.version = TOLLGATE_VERSION;
   reply.uptime_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                               std::chrono::steady_clock::now() - started_)
                                               .count());
   reply.pid = static_cast<int64_t>(getpid());
-  return protocol::encode_reply(id, reply);
+  return reply;
 }
 
-Dispatcher::Reply Dispatcher::reset(uint64_t token, const protocol::RequestId& id,
-                                    const protocol::ResetRequest& r) {
-  if (auto e = StatusReader::check_agent(*config_, r.ai_name)) return protocol::encode_error_reply(id, *e);
+Dispatcher::MaybeReply Dispatcher::reset(uint64_t token, const protocol::RequestId& id,
+                                         const protocol::ResetRequest& r) {
+  if (auto e = StatusReader::check_agent(*config_, r.ai_name)) return Reply(*e);
   if (r.provider && !config_->provider(*r.provider)) {
-    return protocol::encode_error_reply(
-        id, Error::bad_request("provider: '" + *r.provider + "' is not a configured provider"));
+    return Reply(Error::bad_request("provider: '" + *r.provider + "' is not a configured provider"));
   }
-  if (auto e = check_reset_target(r)) return protocol::encode_error_reply(id, *e);
+  if (auto e = check_reset_target(r)) return Reply(*e);
   const int64_t now = now_();
   Mailbox& mailbox = mailbox_;
   ledger_.reset_async(r.ai_name, r.provider, now,
@@ -92,14 +92,13 @@ Dispatcher::Reply Dispatcher::reset(uint64_t token, const protocol::RequestId& i
                         LoopMessage m;
                         m.token = token;
                         if (!done) {
-                          m.reply = protocol::encode_error_reply(
-                              id, Error::internal("ledger: " + done.error().message));
+                          m.reply = Reply(Error::internal("ledger: " + done.error().message));
                         } else {
                           spdlog::trace("request {}: ledger reset {} in {}", id.to_display(), done->agent,
                                         done->period);
                           if (done->rollover) m.events.emplace_back(rollover_event(*done->rollover, now));
                           m.events.emplace_back(reset_event(*done, now));
-                          m.reply = protocol::encode_reply(id, reset_reply(*done));
+                          m.reply = Reply(reset_reply(*done));
                         }
                         mailbox.post(std::move(m));
                       });
@@ -120,11 +119,13 @@ std::optional<Error> Dispatcher::check_reset_target(const protocol::ResetRequest
                               " (force: true resets it anyway)");
 }
 
-Dispatcher::Reply Dispatcher::call(uint64_t token, const protocol::RequestId& id,
-                                   protocol::CallRequest& r) {
-  if (auto e = StatusReader::check_agent(*config_, r.ai_name)) return protocol::encode_error_reply(id, *e);
-  if (!calls_) return protocol::encode_error_reply(id, Error::internal("call: not implemented yet"));
-  return calls_->start(token, id, std::move(r), config_);
+Dispatcher::MaybeReply Dispatcher::call(uint64_t token, const protocol::RequestId& id,
+                                        protocol::CallRequest& r) {
+  if (auto e = StatusReader::check_agent(*config_, r.ai_name)) return Reply(*e);
+  if (!calls_) return Reply(Error::internal("call: not implemented yet"));
+  auto now = calls_->start(token, id, std::move(r), config_);
+  if (!now) return std::nullopt;
+  return reply_of(std::move(*now));
 }
 
 void Dispatcher::tick() {

@@ -38,8 +38,8 @@ class Dispatcher : public RequestHandler {
 
   // `reset` needs the admin role (PROTOCOL.md section 6); every other op
   // is open to every allowed client.
-  std::optional<std::string> handle(uint64_t token, const protocol::RequestId& id,
-                                    protocol::RequestBody& body, curve::ClientRole role) override;
+  std::optional<Reply> handle(uint64_t token, const protocol::RequestId& id,
+                              protocol::RequestBody& body, curve::ClientRole role) override;
   void tick() override;
   void reload() override;
   void published(const protocol::Event& event) override;
@@ -57,11 +57,11 @@ class Dispatcher : public RequestHandler {
   }
 
  private:
-  using Reply = std::optional<std::string>;
-  Reply ping(const protocol::RequestId& id) const;
-  Reply reset(uint64_t token, const protocol::RequestId& id, const protocol::ResetRequest& r);
+  using MaybeReply = std::optional<Reply>;
+  Reply ping() const;
+  MaybeReply reset(uint64_t token, const protocol::RequestId& id, const protocol::ResetRequest& r);
   std::optional<protocol::Error> check_reset_target(const protocol::ResetRequest& r) const;
-  Reply call(uint64_t token, const protocol::RequestId& id, protocol::CallRequest& r);
+  MaybeReply call(uint64_t token, const protocol::RequestId& id, protocol::CallRequest& r);
 
   // Reads the emergency state and tells the call service (shutdown or not).
   void refresh_emergency();

@@ -40,10 +40,7 @@ const std::map<std::string_view, int, std::less<>> kStatusForCode = {
 };
 
 // The error reply of the protocol, as JSON.
-std::string error_json(const Error& e) {
-  auto converted = protocol::to_json(protocol::encode_error_reply(protocol::RequestId{}, e));
-  return converted ? converted->dump() : json{{"ok", false}}.dump();
-}
+std::string error_json(const Error& e) { return protocol::error_reply_json(protocol::RequestId{}, e).dump(); }
 
 // Retry-After is in whole seconds: round the protocol's milliseconds up.
 void set_retry_after(httplib::Response& res, int64_t retry_after_ms) {
@@ -91,24 +88,15 @@ void send_error(httplib::Response& res, int status, const Error& e) {
   if (e.retry_after_ms) set_retry_after(res, *e.retry_after_ms);
 }
 
-// An encoded reply (msgpack) as the HTTP answer: its JSON and the status
-// its code maps to.
-void send_reply(httplib::Response& res, const std::string& body) {
-  auto converted = protocol::to_json(body);
-  if (!converted) {
-    send_error(res, 500, Error::internal("reply could not be converted to JSON"));
-    return;
-  }
-  const json& reply = *converted;
+// A reply as the HTTP answer: its JSON (written from the value: the reply
+// is encoded once, here) and the status its code maps to.
+void send_reply(httplib::Response& res, const protocol::RequestId& id, const Reply& reply) {
   res.status = 200;
-  if (reply.value("ok", false) == false) {
-    const json& error = reply.contains("error") ? reply["error"] : json::object();
-    res.status = http_status_for(error.value("code", "internal"));
-    if (error.contains("retry_after_ms") && error["retry_after_ms"].is_number_integer()) {
-      set_retry_after(res, error["retry_after_ms"].get<int64_t>());
-    }
+  if (!reply.ok()) {
+    res.status = http_status_for(reply.code());
+    if (reply.error().retry_after_ms) set_retry_after(res, *reply.error().retry_after_ms);
   }
-  res.set_content(reply.dump(), kJson);
+  res.set_content(json_reply(id, reply).dump(), kJson);
 }
 
 // A query parameter as a JSON integer; nullopt with `error` set when it is
@@ -131,6 +119,55 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// httplib calls this for every status >= 400; only fill what no handler
+// answered (unknown paths, bodies over the size cap).
+void answer_unanswered(const httplib::Request& req, httplib::Response& res) {
+  if (!res.body.empty()) return;
+  if (res.status == 404) {
+    send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+  } else if (res.status == 413 && is_form(req)) {
+    // httplib parses form bodies itself and caps them at 8 KiB (a build
+    // constant of the library), whatever TOLLGATE_MAX_REQUEST_BYTES says.
+    send_error(res, 413, Error::too_large("request body: a Content-Type of "
+                                          "application/x-www-form-urlencoded is limited to "
+                                          "8192 bytes; send JSON as application/json"));
+  } else if (res.status == 413) {
+    send_error(res, 413, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
+  } else if (res.status == 414) {
+    send_error(res, 414, Error::bad_request("the request URL is too long (over 8192 bytes)"));
+  } else if (req.method == "POST" && !req.has_header("Content-Length") &&
+             !req.has_header("Transfer-Encoding")) {
+    send_error(res, res.status,
+               Error::bad_request("a POST needs a Content-Length header, even for an empty body"));
+  } else {
+    send_error(res, res.status,
+               Error::bad_request("the HTTP request could not be read (a malformed request "
+                                  "line or header, or a header line over 8192 bytes)"));
+  }
+}
+
+// Before any body is read: a method a path does not take gets 405 with
+// Allow at once (a PUT without a body would otherwise wait for one).
+httplib::Server::HandlerResponse refuse_other_methods(const httplib::Request& req,
+                                                      httplib::Response& res) {
+  const std::string allow = allowed_methods(req.path);
+  const bool head_of_get = req.method == "HEAD" && allow == "GET, HEAD";
+  if (allow.empty()) {
+    if (req.method == "GET" || req.method == "POST" || req.method == "HEAD") {
+      return httplib::Server::HandlerResponse::Unhandled;  // 404 from the error handler
+    }
+    send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  if (allow.find(req.method) != std::string::npos || head_of_get) {
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+  res.set_header("Allow", allow);
+  send_error(res, 405, Error::bad_request(req.method + " " + req.path + ": method not allowed; use " +
+                                          allow));
+  return httplib::Server::HandlerResponse::Handled;
+}
+
 }  // namespace
 
 int http_status_for(std::string_view code) {
@@ -138,13 +175,13 @@ int http_status_for(std::string_view code) {
   return it == kStatusForCode.end() ? 500 : it->second;
 }
 
-// A POST handed to the loop: the loop thread fills `body`, stop() sets
+// A POST handed to the loop: the loop thread fills `reply`, stop() sets
 // `cancelled`; the HTTP thread waits for either.
 struct HttpApi::Waiter {
   std::mutex mu;
   std::condition_variable cv;
-  std::optional<std::string> body;  // guarded by mu
-  bool cancelled = false;           // guarded by mu
+  std::optional<Reply> reply;  // guarded by mu
+  bool cancelled = false;      // guarded by mu
 };
 
 HttpApi::HttpApi(std::shared_ptr<const Config> config, Deps deps)
@@ -228,52 +265,8 @@ void HttpApi::routes() {
   s.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     spdlog::debug("http {} {} -> {}", req.method, req.path, res.status);
   });
-  // httplib calls this for every status >= 400; only fill what no handler
-  // answered (unknown paths, bodies over the size cap).
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 404) {
-      send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
-    } else if (res.status == 413 && is_form(req)) {
-      // httplib parses form bodies itself and caps them at 8 KiB (a build
-      // constant of the library), whatever TOLLGATE_MAX_REQUEST_BYTES says.
-      send_error(res, 413, Error::too_large("request body: a Content-Type of "
-                                            "application/x-www-form-urlencoded is limited to "
-                                            "8192 bytes; send JSON as application/json"));
-    } else if (res.status == 413) {
-      send_error(res, 413, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
-    } else if (res.status == 414) {
-      send_error(res, 414, Error::bad_request("the request URL is too long (over 8192 bytes)"));
-    } else if (req.method == "POST" && !req.has_header("Content-Length") &&
-               !req.has_header("Transfer-Encoding")) {
-      send_error(res, res.status,
-                 Error::bad_request("a POST needs a Content-Length header, even for an empty body"));
-    } else {
-      send_error(res, res.status,
-                 Error::bad_request("the HTTP request could not be read (a malformed request "
-                                    "line or header, or a header line over 8192 bytes)"));
-    }
-  });
-  // Before any body is read: a method a path does not take gets 405 with
-  // Allow at once (a PUT without a body would otherwise wait for one).
-  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    const std::string allow = allowed_methods(req.path);
-    const bool head_of_get = req.method == "HEAD" && allow == "GET, HEAD";
-    if (allow.empty()) {
-      if (req.method == "GET" || req.method == "POST" || req.method == "HEAD") {
-        return httplib::Server::HandlerResponse::Unhandled;  // 404 from the error handler
-      }
-      send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (allow.find(req.method) != std::string::npos || head_of_get) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    res.set_header("Allow", allow);
-    send_error(res, 405, Error::bad_request(req.method + " " + req.path + ": method not allowed; use " +
-                                            allow));
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  s.set_error_handler(answer_unanswered);
+  s.set_pre_routing_handler(refuse_other_methods);
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status":"ok"})", kJson);
@@ -346,12 +339,12 @@ void HttpApi::status_op(const httplib::Request& req, httplib::Response& res, con
   auto decoded = decode(protocol::from_json(request), res);
   if (!decoded) return;
   const auto cfg = config();
-  auto reply = deps_.status->answer(*cfg, decoded->id, *decoded->body);
+  auto reply = deps_.status->answer(*cfg, *decoded->body);
   if (!reply) {
     send_error(res, 500, Error::internal(op + ": not a status op"));
     return;
   }
-  send_reply(res, *reply);
+  send_reply(res, decoded->id, *reply);
   if (deps_.requests) {
     deps_.requests->replied(
         kHttpTransport, op, *reply,
@@ -454,23 +447,23 @@ void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
     waiters_.insert(waiter);
   }
   deps_.server->submit(decoded->id, std::move(*decoded->body), curve::ClientRole::kAdmin,
-                       [waiter](const std::string& body) {
+                       [waiter](const Reply& reply) {
                          std::lock_guard lock(waiter->mu);
-                         waiter->body = body;
+                         waiter->reply = reply;
                          waiter->cv.notify_all();
                        });
   std::unique_lock lock(waiter->mu);
   const bool done = waiter->cv.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                                        [&] { return waiter->body || waiter->cancelled; });
-  std::optional<std::string> body = waiter->body;
+                                        [&] { return waiter->reply || waiter->cancelled; });
+  std::optional<Reply> reply = std::move(waiter->reply);
   const bool cancelled = waiter->cancelled;
   lock.unlock();
   {
     std::lock_guard wl(waiters_mu_);
     waiters_.erase(waiter);
   }
-  if (body) {
-    send_reply(res, *body);
+  if (reply) {
+    send_reply(res, decoded->id, *reply);
   } else if (cancelled) {
     send_error(res, 503, Error::internal("tollgated is shutting down; the request may still complete"));
   } else if (!done) {

@@ -13,17 +13,21 @@
 #include <string>
 #include <vector>
 
-#include "protocol/codec.h"
+#include "daemon/server/reply.h"
+#include "protocol/events.h"
 
 namespace tollgate {
 
 struct LoopMessage {
-  uint64_t token = 0;                 // 0: no reply (events only)
-  std::optional<std::string> reply;   // encoded reply body for `token`
-  std::vector<protocol::Event> events;  // to publish, in order
+  uint64_t token = 0;                   // 0: no reply (events only)
+  std::optional<Reply> reply;           // for `token`; the edge encodes it
+  std::vector<protocol::Event> events;  // to publish first, in order
   // Runs on the loop thread after the reply is sent (bookkeeping of the
   // sender that must happen on the loop, e.g. answering waiters).
   std::function<void()> then;
+  // False: `reply` is one part of a reply; the request stays open for more
+  // parts and its final reply (a streamed reply).
+  bool last = true;
 };
 
 class Mailbox {

@@ -3,10 +3,11 @@
 // code, errors by code, fallbacks by reason, calls in flight, call
 // duration, alerts by level; requests also by transport.
 //
-// The loop hands it each reply body as it goes out; the code (and a call's
-// `reason`) is read back from the encoded reply, so every path that answers
-// (at once, from a worker, from the ledger writer, an idempotent replay) is
-// counted the same way without each producer having to report it.
+// The loop hands it each final reply as it goes out, as a typed value
+// (daemon/server/reply.h): the code (and a call's `reason`) is read from
+// the value, so every path that answers (at once, from a worker, from the
+// ledger writer, an idempotent replay) is counted the same way without
+// each producer having to report it, and no reply is decoded to count it.
 //
 // Threads: any thread (the loop, and the HTTP listener for the status ops
 // it answers itself); the metrics it updates are thread-safe.
@@ -16,18 +17,10 @@
 #include <string_view>
 
 #include "daemon/server/metrics.h"
+#include "daemon/server/reply.h"
 #include "protocol/events.h"
 
 namespace tollgate {
-
-// What a reply says, read from its encoding: "ok" or the error code, and a
-// call reply's `reason` (empty when absent). A body that cannot be read
-// gives code "unreadable".
-struct ReplyOutcome {
-  std::string code;
-  std::string reason;
-};
-ReplyOutcome read_reply_outcome(std::string_view body);
 
 // The op name counted for a request that could not be decoded.
 inline constexpr std::string_view kInvalidOp = "invalid";
@@ -47,7 +40,7 @@ class RequestMetrics {
   // A reply went out on `transport` (kZmqTransport or kHttpTransport).
   // `was_pending`: call_started was counted for it. `seconds`: since the
   // request arrived.
-  void replied(std::string_view transport, std::string_view op, std::string_view body,
+  void replied(std::string_view transport, std::string_view op, const Reply& reply,
                double seconds, bool was_pending);
   void published(const protocol::Event& event);
 

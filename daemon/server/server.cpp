@@ -45,11 +45,13 @@ void EventPublisher::publish(const protocol::Event& event) {
   if (metrics_) metrics_->published(event);
 }
 
-Server::Server(zmq::context_t& context, const Config& config)
+Server::Server(zmq::context_t& context, const Config& config, const Clock& clock)
     : max_request_bytes_(config.max_request_bytes),
       limits_{config.max_request_bytes, config.max_tokens_per_request},
+      clock_(clock),
       router_(context, zmq::socket_type::router),
-      pub_(context, zmq::socket_type::pub) {
+      pub_(context, zmq::socket_type::pub),
+      pending_(*this, clock) {
   router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   router_.set(zmq::sockopt::linger, 0);
   router_.set(zmq::sockopt::router_mandatory, false);
@@ -63,7 +65,8 @@ Server::Server(zmq::context_t& context, const Config& config)
 Server::~Server() = default;
 
 protocol::Result<std::unique_ptr<Server>> Server::create(zmq::context_t& context,
-                                                         const Config& config) {
+                                                         const Config& config,
+                                                         const Clock& clock) {
   auto keys = curve::load_curve_keys(config.curve_secret_key_file, config.curve_clients_file);
   if (!keys) return keys.error();
   const bool curve = keys->has_value();
@@ -71,7 +74,7 @@ protocol::Result<std::unique_ptr<Server>> Server::create(zmq::context_t& context
                                  std::pair{"TOLLGATE_EVENTS", config.events}}) {
     if (auto r = check_bind_allowed(name, ep, curve, config.allow_insecure_bind); !r) return r.error();
   }
-  std::unique_ptr<Server> s(new Server(context, config));
+  std::unique_ptr<Server> s(new Server(context, config, clock));
   // The ZAP handler must be bound before the sockets it guards are bound.
   if (curve) {
     if (auto r = s->secure(context, std::move(**keys)); !r) return r.error();
@@ -197,26 +200,25 @@ void Server::handle_message(std::vector<zmq::message_t>& frames) {
     }
   }
   const size_t body_frames = frames.size() - envelope;
-  const protocol::RequestId nil_id;
-  Pending pending;
-  pending.op = kInvalidOp;
-  pending.started = std::chrono::steady_clock::now();
-  frames.swap(pending.envelope);
+  OpenRequest request;
+  request.started = clock_.steady_now();
+  frames.swap(request.from.envelope);
   // The reply goes back over the first `envelope` frames.
   auto refuse = [&](const protocol::RequestId& id, const Error& e) {
-    pending.envelope.resize(envelope);
-    answer(pending, protocol::encode_error_reply(id, e));
+    request.from.envelope.resize(envelope);
+    request.id = id;
+    pending_.answer(request, e);
   };
   if (body_frames != 1) {
-    refuse(nil_id, Error::bad_request(body_frames == 0
-                                          ? "request has no body frame"
-                                          : "request must have exactly one body frame after the envelope"));
+    refuse({}, Error::bad_request(body_frames == 0
+                                      ? "request has no body frame"
+                                      : "request must have exactly one body frame after the envelope"));
     return;
   }
-  const auto& body_frame = pending.envelope[envelope];
+  const auto& body_frame = request.from.envelope[envelope];
   std::string_view body(static_cast<const char*>(body_frame.data()), body_frame.size());
   if (body.empty()) {
-    refuse(nil_id, Error::bad_request("request body frame is empty"));
+    refuse({}, Error::bad_request("request body frame is empty"));
     return;
   }
   auto decoded = protocol::decode_request(body, limits_);
@@ -225,48 +227,45 @@ void Server::handle_message(std::vector<zmq::message_t>& frames) {
     return;
   }
   const auto role = role_of(body_frame);
-  pending.envelope.resize(envelope);
-  dispatch(decoded.id, *decoded.body, role, std::move(pending));
+  request.from.envelope.resize(envelope);
+  dispatch(decoded.id, *decoded.body, role, std::move(request));
 }
 
 void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body,
-                      curve::ClientRole role, Pending pending) {
-  pending.op = protocol::op_name(body);
+                      curve::ClientRole role, OpenRequest request) {
+  request.id = id;
+  request.op = protocol::op_name(body);
   // Per-request detail at trace only; never the prompt.
-  spdlog::trace("request {}: decoded op {} ai_name {} via {}", id.to_display(), pending.op, agent_of(body),
-                pending.local ? "http" : "zmq");
+  spdlog::trace("request {}: decoded op {} ai_name {} via {}", id.to_display(), request.op,
+                agent_of(body), request.from.is_local() ? "http" : "zmq");
   const uint64_t token = next_token_++;
-  std::optional<std::string> reply;
+  std::optional<Reply> reply;
   if (handler_) {
     reply = handler_->handle(token, id, body, role);
   } else {
-    reply = protocol::encode_error_reply(id, Error::internal("no handler"));
+    reply = Reply(Error::internal("no handler"));
   }
   if (reply) {
-    answer(pending, *reply);
+    pending_.answer(request, *reply);
     return;
   }
-  pending.parked = true;
-  if (metrics_ && pending.op == "call") metrics_->call_started();
-  pending_.emplace(token, std::move(pending));
+  pending_.park(token, std::move(request));
 }
 
-void Server::answer(Pending& pending, const std::string& body) {
-  if (pending.local) {
-    pending.local(body);
+void Server::send(const OpenRequest& to, const Reply& reply, bool last) {
+  size_t bytes = 0;
+  if (to.from.is_local()) {
+    // The HTTP listener answers with the final reply only (no streaming).
+    if (last) to.from.local(reply);
   } else {
-    send_reply(pending.envelope, pending.envelope.size(), body);
+    const std::string body = wire_reply(to.id, reply);
+    bytes = body.size();
+    send_reply(to.from.envelope, body);
   }
   if (spdlog::should_log(spdlog::level::trace)) {
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - pending.started).count();
-    spdlog::trace("reply to {}: {} bytes after {:.1f} ms", pending.op, body.size(), ms);
-  }
-  if (metrics_) {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - pending.started).count();
-    metrics_->replied(pending.local ? kHttpTransport : kZmqTransport, pending.op, body, seconds,
-                      pending.parked && pending.op == "call");
+    const double ms = std::chrono::duration<double, std::milli>(clock_.steady_now() - to.started).count();
+    spdlog::trace("reply {}to {}: {} {} bytes after {:.1f} ms", last ? "" : "part ", to.op,
+                  reply.code(), bytes, ms);
   }
 }
 
@@ -275,10 +274,10 @@ void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::C
   LoopMessage m;
   m.then = [this, id = std::move(id), body = std::move(body), role,
             done = std::move(done)]() mutable {
-    Pending pending;
-    pending.local = std::move(done);
-    pending.started = std::chrono::steady_clock::now();
-    dispatch(id, body, role, std::move(pending));
+    OpenRequest request;
+    request.from.local = std::move(done);
+    request.started = clock_.steady_now();
+    dispatch(id, body, role, std::move(request));
   };
   mailbox_.post(std::move(m));
 }
@@ -290,23 +289,18 @@ void Server::drain_mailbox() {
       if (handler_) handler_->published(event);
     }
     if (message.token != 0 && message.reply) {
-      auto it = pending_.find(message.token);
-      if (it == pending_.end()) {
-        spdlog::error("reply for unknown token {}", message.token);
-      } else {
-        answer(it->second, *message.reply);
-        pending_.erase(it);
-      }
+      const bool open = message.last ? pending_.finish(message.token, *message.reply)
+                                     : pending_.part(message.token, *message.reply);
+      if (!open) spdlog::error("reply for unknown token {}", message.token);
     }
     if (message.then) message.then();
   }
 }
 
-void Server::send_reply(const std::vector<zmq::message_t>& envelope, size_t envelope_frames,
-                        const std::string& body) {
+void Server::send_reply(const std::vector<zmq::message_t>& envelope, const std::string& body) {
   try {
-    for (size_t i = 0; i < envelope_frames; ++i) {
-      router_.send(zmq::buffer(envelope[i].data(), envelope[i].size()),
+    for (const auto& frame : envelope) {
+      router_.send(zmq::buffer(frame.data(), frame.size()),
                    zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     }
     router_.send(zmq::buffer(body), zmq::send_flags::dontwait);

@@ -8,6 +8,9 @@
 // are not thread-safe, so nothing else touches ROUTER or PUB: work that takes
 // time (provider calls) runs elsewhere and hands its reply (and any events)
 // back through the Mailbox, tagged with the token the loop gave it.
+// Replies stay typed (daemon/server/reply.h) until they leave: the loop
+// encodes each once, as it sends it (PendingRequests, ReplyEdge). A request
+// may get reply parts before its final reply (LoopMessage::last).
 //
 // Envelopes follow PROTOCOL.md section 1: every frame up to and including
 // the first empty frame is the routing envelope (for a DEALER that sends no
@@ -20,8 +23,8 @@
 // the ZAP "User-Id" metadata of its body frame, never from the body.
 // Without keys every request has the admin role.
 //
-// Thread: every method runs on the loop thread except mailbox(), whose post()
-// any thread may call.
+// Thread: every method runs on the loop thread except mailbox() and
+// call_sink(), which any thread may use, and submit().
 #pragma once
 
 #include <chrono>
@@ -30,7 +33,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <zmq.hpp>
@@ -38,6 +40,8 @@
 #include "daemon/core/config.h"
 #include "daemon/server/curve_keys.h"
 #include "daemon/server/mailbox.h"
+#include "daemon/server/mailbox_sink.h"
+#include "daemon/server/pending_requests.h"
 #include "daemon/server/signals.h"
 #include "protocol/codec.h"
 
@@ -48,16 +52,15 @@ class ZapHandler;
 }
 class RequestMetrics;
 
-// Answers decoded requests for the loop. handle() returns the reply body
-// when it is ready now, or nullopt when the reply will arrive later through
-// the Mailbox under the same token. `role` is what the client's CurveZMQ key
+// Answers decoded requests for the loop. handle() returns the reply when
+// it is ready now, or nullopt when it will arrive later through the
+// Mailbox under the same token. `role` is what the client's CurveZMQ key
 // allows (kAdmin when CurveZMQ is off).
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  virtual std::optional<std::string> handle(uint64_t token, const protocol::RequestId& id,
-                                            protocol::RequestBody& body,
-                                            curve::ClientRole role) = 0;
+  virtual std::optional<Reply> handle(uint64_t token, const protocol::RequestId& id,
+                                      protocol::RequestBody& body, curve::ClientRole role) = 0;
   // Called about every 100 ms from the loop (housekeeping, timers).
   virtual void tick() {}
   // SIGHUP.
@@ -81,7 +84,7 @@ class EventPublisher {
   uint64_t seq_ = 0;
 };
 
-class Server {
+class Server : private ReplyEdge {
  public:
   struct Endpoints {
     std::string requests;  // as bound (ephemeral ports resolved)
@@ -91,27 +94,31 @@ class Server {
   // Reads the CurveZMQ key files named in `config` (if any), starts the ZAP
   // handler on `context` and binds both sockets; an error names the
   // setting (and file line) and the reason.
-  static protocol::Result<std::unique_ptr<Server>> create(zmq::context_t& context,
-                                                          const Config& config);
-  ~Server();
+  // `clock` times replies for the metrics.
+  static protocol::Result<std::unique_ptr<Server>> create(
+      zmq::context_t& context, const Config& config,
+      const Clock& clock = SystemClock::instance());
+  ~Server() override;
 
   const Endpoints& endpoints() const { return endpoints_; }
   Mailbox& mailbox() { return mailbox_; }
+  // Where the call code reports its outcomes (posts to the mailbox).
+  CallSink& call_sink() { return call_sink_; }
   EventPublisher& events() { return *events_; }
   void set_handler(RequestHandler* handler) { handler_ = handler; }
   // Optional: counts every reply and event (loop thread).
   void set_metrics(RequestMetrics* metrics) {
-    metrics_ = metrics;
+    pending_.set_metrics(metrics);
     events_->set_metrics(metrics);
   }
 
   // Any thread: runs a decoded request on the loop as if a client with
-  // `role` had sent it; `done` gets the encoded reply body on the loop
-  // thread (at once, or when an async reply arrives). This is how the HTTP
+  // `role` had sent it; `done` gets the final reply on the loop thread (at
+  // once, or when an async reply arrives; reply parts are not passed on:
+  // the HTTP listener does not stream). This is how the HTTP
   // listener runs the ops that need the loop (call, reset) without touching
   // a socket. A request submitted after the loop stopped is never run: the
   // submitter must not wait forever.
-  using LocalReply = std::function<void(const std::string& body)>;
   void submit(protocol::RequestId id, protocol::RequestBody body, curve::ClientRole role,
               LocalReply done);
 
@@ -131,18 +138,18 @@ class Server {
   bool curve_enabled() const { return zap_ != nullptr; }
 
  private:
-  Server(zmq::context_t& context, const Config& config);
+  Server(zmq::context_t& context, const Config& config, const Clock& clock);
 
   void drain_requests();
   void handle_message(std::vector<zmq::message_t>& frames);
-  // Runs a decoded request: answers at once (reply()) or parks it.
-  struct Pending;
+  // Runs a decoded request: answers it at once or keeps it open.
   void dispatch(const protocol::RequestId& id, protocol::RequestBody& body, curve::ClientRole role,
-                Pending pending);
-  void answer(Pending& pending, const std::string& body);
+                OpenRequest request);
   void drain_mailbox();
-  void send_reply(const std::vector<zmq::message_t>& envelope, size_t envelope_frames,
-                  const std::string& body);
+  // ReplyEdge: encodes the reply (once) and sends it to a ROUTER client, or
+  // hands a final reply to a local submitter.
+  void send(const OpenRequest& to, const Reply& reply, bool last) override;
+  void send_reply(const std::vector<zmq::message_t>& envelope, const std::string& body);
   // Starts the ZAP handler and makes both sockets CURVE servers (unbound).
   protocol::Result<void> secure(zmq::context_t& context, curve::CurveKeys keys);
   curve::ClientRole role_of(const zmq::message_t& body_frame) const;
@@ -150,6 +157,7 @@ class Server {
   // Constant after construction.
   const uint64_t max_request_bytes_;
   const protocol::DecodeLimits limits_;
+  const Clock& clock_;
   Endpoints endpoints_;
 
   // Declared before the sockets so that it outlives them: the handler
@@ -158,22 +166,12 @@ class Server {
   zmq::socket_t router_;
   zmq::socket_t pub_;
   Mailbox mailbox_;
+  MailboxCallSink call_sink_{mailbox_};
   std::unique_ptr<EventPublisher> events_;
   RequestHandler* handler_ = nullptr;
 
-  RequestMetrics* metrics_ = nullptr;
-
-  // A request whose reply is owed: where it goes (a client's routing
-  // envelope, or a local submitter), and what the metrics need.
-  struct Pending {
-    std::vector<zmq::message_t> envelope;
-    LocalReply local;
-    std::string_view op;  // static storage (protocol::op_name)
-    std::chrono::steady_clock::time_point started;
-    bool parked = false;  // waited for an async reply
-  };
   uint64_t next_token_ = 1;
-  std::unordered_map<uint64_t, Pending> pending_;
+  PendingRequests pending_;
   bool stopping_ = false;
 };
 

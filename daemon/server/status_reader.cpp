@@ -16,9 +16,9 @@ using protocol::Error;
 namespace {
 
 // Ledger reads failing is an environment problem, not the client's.
-std::string ledger_error(const protocol::RequestId& id, const Error& e) {
+Error ledger_error(const Error& e) {
   spdlog::error("ledger read failed: {}", e.message);
-  return protocol::encode_error_reply(id, Error::internal("ledger: " + e.message));
+  return Error::internal("ledger: " + e.message);
 }
 
 constexpr uint32_t kDefaultAlertsLimit = 100;
@@ -46,20 +46,19 @@ bool StatusReader::is_status_op(const protocol::RequestBody& body) {
          std::holds_alternative<LedgerEventsRequest>(body);
 }
 
-std::optional<std::string> StatusReader::answer(const Config& c, const protocol::RequestId& id,
-                                                const protocol::RequestBody& body) const {
+std::optional<Reply> StatusReader::answer(const Config& c, const protocol::RequestBody& body) const {
   using namespace protocol;
   return std::visit(
-      [&](const auto& r) -> std::optional<std::string> {
+      [&](const auto& r) -> std::optional<Reply> {
         using T = std::decay_t<decltype(r)>;
-        if constexpr (std::is_same_v<T, UsageRequest>) return usage(c, id, r);
-        else if constexpr (std::is_same_v<T, SummaryRequest>) return summary(c, id);
-        else if constexpr (std::is_same_v<T, ProviderStatusRequest>) return provider_status(c, id, r);
-        else if constexpr (std::is_same_v<T, RecommendRequest>) return recommend(c, id, r);
-        else if constexpr (std::is_same_v<T, EmergencyStatusRequest>) return emergency(id);
-        else if constexpr (std::is_same_v<T, AlertsRequest>) return alerts(id, r);
-        else if constexpr (std::is_same_v<T, HistoryRequest>) return history(c, id, r);
-        else if constexpr (std::is_same_v<T, LedgerEventsRequest>) return ledger_events(id, r);
+        if constexpr (std::is_same_v<T, UsageRequest>) return usage(c, r);
+        else if constexpr (std::is_same_v<T, SummaryRequest>) return summary(c);
+        else if constexpr (std::is_same_v<T, ProviderStatusRequest>) return provider_status(c, r);
+        else if constexpr (std::is_same_v<T, RecommendRequest>) return recommend(c, r);
+        else if constexpr (std::is_same_v<T, EmergencyStatusRequest>) return emergency();
+        else if constexpr (std::is_same_v<T, AlertsRequest>) return alerts(r);
+        else if constexpr (std::is_same_v<T, HistoryRequest>) return history(c, r);
+        else if constexpr (std::is_same_v<T, LedgerEventsRequest>) return ledger_events(r);
         else return std::nullopt;
       },
       body);
@@ -89,16 +88,15 @@ protocol::RecommendReply StatusReader::recommendation(const Config& c, const std
   return out;
 }
 
-StatusReader::Reply StatusReader::usage(const Config& c, const protocol::RequestId& id,
-                                        const protocol::UsageRequest& r) const {
-  if (auto e = check_agent(c, r.ai_name)) return protocol::encode_error_reply(id, *e);
+Reply StatusReader::usage(const Config& c, const protocol::UsageRequest& r) const {
+  if (auto e = check_agent(c, r.ai_name)) return Reply(*e);
   const int64_t now = now_();
   auto period = ledger_.current_period(now);
-  if (!period) return ledger_error(id, period.error());
+  if (!period) return ledger_error(period.error());
   auto u = ledger_.usage(r.ai_name, *period);
-  if (!u) return ledger_error(id, u.error());
+  if (!u) return ledger_error(u.error());
   auto rec = recommendation(c, r.ai_name, now);
-  return protocol::encode_reply(id, usage_reply(r.ai_name, *period, *u, c, rec.provider));
+  return Reply(usage_reply(r.ai_name, *period, *u, c, rec.provider));
 }
 
 std::vector<std::string> StatusReader::known_agents(const Config& c, const std::string& period) const {
@@ -108,62 +106,58 @@ std::vector<std::string> StatusReader::known_agents(const Config& c, const std::
   return {names.begin(), names.end()};
 }
 
-StatusReader::Reply StatusReader::summary(const Config& c, const protocol::RequestId& id) const {
+Reply StatusReader::summary(const Config& c) const {
   auto period = ledger_.current_period(now_());
-  if (!period) return ledger_error(id, period.error());
+  if (!period) return ledger_error(period.error());
   auto global = ledger_.global_usage(*period);
-  if (!global) return ledger_error(id, global.error());
+  if (!global) return ledger_error(global.error());
   std::vector<AgentUsage> agents;
   for (const auto& name : known_agents(c, *period)) {
     auto u = ledger_.usage(name, *period);
-    if (!u) return ledger_error(id, u.error());
+    if (!u) return ledger_error(u.error());
     agents.push_back({name, std::move(*u)});
   }
-  return protocol::encode_reply(id, summary_reply(*period, *global, agents, c));
+  return Reply(summary_reply(*period, *global, agents, c));
 }
 
-StatusReader::Reply StatusReader::history(const Config& c, const protocol::RequestId& id,
-                                          const protocol::HistoryRequest& r) const {
-  if (auto e = check_agent(c, r.ai_name)) return protocol::encode_error_reply(id, *e);
+Reply StatusReader::history(const Config& c, const protocol::HistoryRequest& r) const {
+  if (auto e = check_agent(c, r.ai_name)) return Reply(*e);
   auto months = ledger_.history(r.ai_name, r.months.value_or(kDefaultHistoryMonths), now_());
-  if (!months) return ledger_error(id, months.error());
-  return protocol::encode_reply(id, history_reply(r.ai_name, *months, c));
+  if (!months) return ledger_error(months.error());
+  return Reply(history_reply(r.ai_name, *months, c));
 }
 
-StatusReader::Reply StatusReader::alerts(const protocol::RequestId& id,
-                                         const protocol::AlertsRequest& r) const {
+Reply StatusReader::alerts(const protocol::AlertsRequest& r) const {
   auto list = ledger_.alerts(r.limit.value_or(kDefaultAlertsLimit), r.since_ms, r.ai_name);
-  if (!list) return ledger_error(id, list.error());
+  if (!list) return ledger_error(list.error());
   protocol::AlertsReply reply;
   for (const auto& a : *list) reply.alerts.push_back(alert_event(a));
-  return protocol::encode_reply(id, reply);
+  return Reply(reply);
 }
 
-StatusReader::Reply StatusReader::ledger_events(const protocol::RequestId& id,
-                                                const protocol::LedgerEventsRequest& r) const {
+Reply StatusReader::ledger_events(const protocol::LedgerEventsRequest& r) const {
   auto list = ledger_.ledger_events(r.limit.value_or(kDefaultLedgerEventsLimit), r.since_ms);
-  if (!list) return ledger_error(id, list.error());
+  if (!list) return ledger_error(list.error());
   protocol::LedgerEventsReply reply;
   for (const auto& record : *list) reply.events.push_back(ledger_event(record));
-  return protocol::encode_reply(id, reply);
+  return Reply(reply);
 }
 
-StatusReader::Reply StatusReader::emergency(const protocol::RequestId& id) const {
+Reply StatusReader::emergency() const {
   auto status = ledger_.emergency_status(now_());
-  if (!status) return ledger_error(id, status.error());
-  return protocol::encode_reply(id, emergency_reply(*status));
+  if (!status) return ledger_error(status.error());
+  return Reply(emergency_reply(*status));
 }
 
-StatusReader::Reply StatusReader::provider_status(const Config& c, const protocol::RequestId& id,
-                                                  const protocol::ProviderStatusRequest& r) const {
+Reply StatusReader::provider_status(const Config& c, const protocol::ProviderStatusRequest& r) const {
   if (r.ai_name) {
-    if (auto e = check_agent(c, *r.ai_name)) return protocol::encode_error_reply(id, *e);
+    if (auto e = check_agent(c, *r.ai_name)) return Reply(*e);
   }
   const int64_t now = now_();
   auto period = ledger_.current_period(now);
-  if (!period) return ledger_error(id, period.error());
+  if (!period) return ledger_error(period.error());
   auto global = ledger_.global_usage(*period);
-  if (!global) return ledger_error(id, global.error());
+  if (!global) return ledger_error(global.error());
   protocol::ProviderStatusReply reply;
   const auto waiting = ledger_.waiting();
   for (const auto& p : c.providers) {
@@ -180,7 +174,7 @@ StatusReader::Reply StatusReader::provider_status(const Config& c, const protoco
                                              : known_agents(c, *period);
   for (const auto& agent : names) {
     auto snap = ledger_.snapshot(agent, now);
-    if (!snap) return ledger_error(id, snap.error());
+    if (!snap) return ledger_error(snap.error());
     auto input = selection_input(c, *snap, runtime_, agent,
                                  policy::recommendation_reservation(c.default_max_tokens),
                                  std::nullopt, now);
@@ -197,13 +191,12 @@ StatusReader::Reply StatusReader::provider_status(const Config& c, const protoco
     }
     reply.agents.push_back(std::move(st));
   }
-  return protocol::encode_reply(id, reply);
+  return Reply(reply);
 }
 
-StatusReader::Reply StatusReader::recommend(const Config& c, const protocol::RequestId& id,
-                                            const protocol::RecommendRequest& r) const {
-  if (auto e = check_agent(c, r.ai_name)) return protocol::encode_error_reply(id, *e);
-  return protocol::encode_reply(id, recommendation(c, r.ai_name, now_()));
+Reply StatusReader::recommend(const Config& c, const protocol::RecommendRequest& r) const {
+  if (auto e = check_agent(c, r.ai_name)) return Reply(*e);
+  return Reply(recommendation(c, r.ai_name, now_()));
 }
 
 }  // namespace tollgate

@@ -20,6 +20,7 @@
 #include "daemon/core/config.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/core/provider_runtime.h"
+#include "daemon/server/reply.h"
 #include "protocol/codec.h"
 
 namespace tollgate {
@@ -35,10 +36,9 @@ class StatusReader {
   // True for the ops answer() serves.
   static bool is_status_op(const protocol::RequestBody& body);
 
-  // The encoded reply body (ok or error) for a status op; nullopt for any
-  // other op (ping, call, reset are the loop's).
-  std::optional<std::string> answer(const Config& config, const protocol::RequestId& id,
-                                    const protocol::RequestBody& body) const;
+  // The reply (ok or error) to a status op; nullopt for any other op
+  // (ping, call, reset are the loop's).
+  std::optional<Reply> answer(const Config& config, const protocol::RequestBody& body) const;
 
   // The recommendation for `agent` now; `reason` is "internal" when the
   // ledger could not be read.
@@ -56,17 +56,14 @@ class StatusReader {
   static std::optional<protocol::Error> check_agent(const Config& config, const std::string& agent);
 
  private:
-  using Reply = std::string;
-  Reply usage(const Config& c, const protocol::RequestId& id, const protocol::UsageRequest& r) const;
-  Reply summary(const Config& c, const protocol::RequestId& id) const;
-  Reply history(const Config& c, const protocol::RequestId& id, const protocol::HistoryRequest& r) const;
-  Reply alerts(const protocol::RequestId& id, const protocol::AlertsRequest& r) const;
-  Reply ledger_events(const protocol::RequestId& id, const protocol::LedgerEventsRequest& r) const;
-  Reply emergency(const protocol::RequestId& id) const;
-  Reply provider_status(const Config& c, const protocol::RequestId& id,
-                        const protocol::ProviderStatusRequest& r) const;
-  Reply recommend(const Config& c, const protocol::RequestId& id,
-                  const protocol::RecommendRequest& r) const;
+  Reply usage(const Config& c, const protocol::UsageRequest& r) const;
+  Reply summary(const Config& c) const;
+  Reply history(const Config& c, const protocol::HistoryRequest& r) const;
+  Reply alerts(const protocol::AlertsRequest& r) const;
+  Reply ledger_events(const protocol::LedgerEventsRequest& r) const;
+  Reply emergency() const;
+  Reply provider_status(const Config& c, const protocol::ProviderStatusRequest& r) const;
+  Reply recommend(const Config& c, const protocol::RecommendRequest& r) const;
 
   const ledger::Ledger& ledger_;
   const ProviderRuntime& runtime_;

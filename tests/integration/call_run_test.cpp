@@ -19,6 +19,7 @@
 #include "daemon/ledger/ledger.h"
 #include "daemon/core/provider_runtime.h"
 #include "daemon/core/reports.h"
+#include "daemon/server/mailbox_sink.h"
 #include "protocol/json_bridge.h"
 #include "tests/integration/call_harness.h"
 #include "workers/calls/call_run.h"
@@ -94,10 +95,9 @@ class CallBench {
     env_.alive = &alive_;
     env_.alive_cv = &alive_cv_;
     env_.alive_mu = &alive_mu_;
-    env_.finish = [this](const workers::CallSpec&, LoopMessage m,
-                         std::optional<protocol::CallReply>) {
+    env_.finish = [this](const workers::CallSpec& spec, CallOutcome outcome) {
       std::lock_guard lock(mu_);
-      reply_ = *m.reply;
+      reply_ = wire_reply(spec.id, reply_of(std::move(outcome.reply)));
       cv_.notify_all();
     };
     env_.publish = [this](std::vector<protocol::Event> events) {

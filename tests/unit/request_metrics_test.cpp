@@ -1,5 +1,5 @@
-// RequestMetrics: what the loop counts from each encoded reply, and the
-// HTTP status each protocol error code maps to.
+// RequestMetrics: what the loop counts from each typed reply, and the HTTP
+// status each protocol error code maps to.
 #include <catch2/catch.hpp>
 
 #include "daemon/server/http_api.h"
@@ -10,27 +10,26 @@ using namespace tollgate;
 
 namespace {
 
-std::string call_ok(const std::string& reason) {
+Reply call_ok(const std::string& reason) {
   protocol::CallReply r;
   r.provider = "openai";
   r.reason = reason;
-  return protocol::encode_reply(protocol::RequestId{}, r);
+  return r;
 }
 
-std::string error(const protocol::Error& e) { return protocol::encode_error_reply(protocol::RequestId{}, e); }
+Reply error(const protocol::Error& e) { return e; }
 
 }  // namespace
 
-TEST_CASE("the outcome of a reply is read back from its encoding") {
-  auto ok = read_reply_outcome(call_ok("fallback_threshold"));
-  CHECK(ok.code == "ok");
-  CHECK(ok.reason == "fallback_threshold");
-  auto refused = read_reply_outcome(error(protocol::Error::rate_limited("slow down", 1500)));
-  CHECK(refused.code == "rate_limited");
-  CHECK(refused.reason.empty());
-  CHECK(read_reply_outcome("").code == "unreadable");
-  CHECK(read_reply_outcome("\xc1").code == "unreadable");
-  CHECK(read_reply_outcome(protocol::encode_reply(protocol::RequestId{}, protocol::PingReply{})).code == "ok");
+TEST_CASE("the code and reason of a reply are read from its value") {
+  const Reply ok = call_ok("fallback_threshold");
+  CHECK(ok.code() == "ok");
+  CHECK(ok.reason() == "fallback_threshold");
+  const Reply refused = error(protocol::Error::rate_limited("slow down", 1500));
+  CHECK(refused.code() == "rate_limited");
+  CHECK(refused.reason().empty());
+  CHECK(Reply(protocol::PingReply{}).code() == "ok");
+  CHECK(Reply(protocol::PingReply{}).reason().empty());
 }
 
 TEST_CASE("replies are counted by op code and transport with fallbacks errors and calls in flight") {

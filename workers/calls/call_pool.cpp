@@ -36,21 +36,23 @@ ledger::StoredReply stored_reply(const ledger::IdempotentCall& call,
   return stored;
 }
 
-std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed) {
-  auto json = protocol::to_json(body);
-  if (!json) return protocol::encode_error_reply(id, Error::internal("stored reply unreadable"));
-  nlohmann::json id_value = nullptr;
-  if (!id.is_nil()) {
-    if (auto v = protocol::to_json(id.raw)) id_value = *v;
-  }
-  (*json)["id"] = id_value;
-  if (replayed && json->value("ok", false)) (*json)["replayed"] = true;
-  return protocol::from_json(*json);
+CallResult replayed(CallResult answer) {
+  if (answer) answer->replayed = true;
+  return answer;
 }
 
-CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& mailbox,
+CallResult replay_of_stored(const std::string& stored_reply) {
+  auto reply = protocol::decode_call_reply(stored_reply);
+  if (!reply) {
+    spdlog::error("a stored idempotent reply does not read: {}", reply.error().message);
+    return Error::internal("stored reply unreadable");
+  }
+  return replayed(std::move(reply).value());
+}
+
+CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink,
                    std::function<int64_t()> now_ms, size_t workers)
-    : ledger_(ledger), mailbox_(mailbox) {
+    : ledger_(ledger), sink_(sink) {
   env_.stopping = &stopping_;
   env_.draining = &draining_;
   env_.alive = &alive_;
@@ -59,12 +61,10 @@ CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& ma
   env_.ledger = &ledger;
   env_.runtime = &runtime;
   env_.now_ms = std::move(now_ms);
-  env_.finish = [this](const CallSpec& spec, LoopMessage m, std::optional<protocol::CallReply> r) {
-    finish(spec, std::move(m), std::move(r));
+  env_.finish = [this](const CallSpec& spec, CallOutcome outcome) {
+    finish(spec, std::move(outcome));
   };
-  env_.publish = [this](std::vector<protocol::Event> events) {
-    mailbox_.post({0, std::nullopt, std::move(events), {}});
-  };
+  env_.publish = [this](std::vector<protocol::Event> events) { sink_.publish(std::move(events)); };
   env_.stored_reply = stored_reply;
   for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
     workers_.push_back(std::make_unique<Worker>());
@@ -93,50 +93,44 @@ CallPool::~CallPool() {
   workers_.clear();
 }
 
-std::optional<std::string> CallPool::answer_from_record(const protocol::RequestId& id,
-                                                       const ledger::IdempotentCall& call,
-                                                       int64_t now) {
+std::optional<CallResult> CallPool::answer_from_record(const ledger::IdempotentCall& call,
+                                                      int64_t now) {
   auto record = ledger_.idempotency_record(call.agent, call.key, now);
   if (!record) {
     // Running the call without knowing would risk a second provider call.
-    return protocol::encode_error_reply(
-        id, Error::internal("idempotency_key '" + call.key +
-                            "': the ledger record cannot be read: " + record.error().message));
+    return Error::internal("idempotency_key '" + call.key +
+                           "': the ledger record cannot be read: " + record.error().message);
   }
   if (!*record) return std::nullopt;
   const ledger::IdempotencyRecord& r = **record;
   // An empty fingerprint: a record of an older tollgated, which kept none.
-  if (!r.fingerprint.empty() && r.fingerprint != call.fingerprint) {
-    return protocol::encode_error_reply(id, reused_key());
-  }
+  if (!r.fingerprint.empty() && r.fingerprint != call.fingerprint) return reused_key();
   switch (r.state) {
     case ledger::IdempotencyState::kDone:
-      return reply_for(r.reply, id, true);
+      return replay_of_stored(r.reply);
     case ledger::IdempotencyState::kReplyTooLarge:
-      return protocol::encode_error_reply(
-          id, Error::internal("idempotency_key '" + call.key +
-                              "': the first call with this key succeeded, but its reply (" +
-                              std::to_string(r.reply_bytes) + " bytes) was over the " +
-                              std::to_string(kMaxStoredReplyBytes) +
-                              " bytes kept for repeats; it is not run again (use a new "
-                              "idempotency_key to run it)"));
+      return Error::internal("idempotency_key '" + call.key +
+                             "': the first call with this key succeeded, but its reply (" +
+                             std::to_string(r.reply_bytes) + " bytes) was over the " +
+                             std::to_string(kMaxStoredReplyBytes) +
+                             " bytes kept for repeats; it is not run again (use a new "
+                             "idempotency_key to run it)");
     case ledger::IdempotencyState::kPending:
       break;
   }
   // No call with this key runs here: tollgated stopped while the first one
   // was at a provider (recovery charged its reservation in full), or its
   // charge could not be written (recovery will).
-  return protocol::encode_error_reply(
-      id, Error::internal("idempotency_key '" + call.key +
-                          "': the first call with this key was cut short (a tollgated restart "
-                          "or a failed ledger write) while at a provider; its outcome is "
-                          "unknown and its reservation is charged in full, so it is not run "
-                          "again (use a new idempotency_key to run it)"));
+  return Error::internal("idempotency_key '" + call.key +
+                         "': the first call with this key was cut short (a tollgated restart "
+                         "or a failed ledger write) while at a provider; its outcome is "
+                         "unknown and its reservation is charged in full, so it is not run "
+                         "again (use a new idempotency_key to run it)");
 }
 
-std::optional<std::string> CallPool::start(uint64_t token, const protocol::RequestId& id,
-                                           protocol::CallRequest request,
-                                           const std::shared_ptr<const Config>& config) {
+std::optional<CallResult> CallPool::start(uint64_t token, const protocol::RequestId& id,
+                                          protocol::CallRequest request,
+                                          const std::shared_ptr<const Config>& config) {
   const int64_t now = env_.now_ms();
   // A repeat costs nothing: it is answered (or waits) before any refusal.
   std::optional<ledger::IdempotentCall> held;
@@ -145,29 +139,24 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
                                   call_fingerprint(request), now, now + kIdempotencyTtlMs};
     const auto key = idempotency_key(held->agent, held->key);
     if (auto it = running_keys_.find(key); it != running_keys_.end()) {
-      if (it->second.fingerprint != held->fingerprint) {
-        return protocol::encode_error_reply(id, reused_key());
-      }
-      it->second.waiters.push_back({token, id});
+      if (it->second.fingerprint != held->fingerprint) return reused_key();
+      it->second.waiters.push_back(token);
       return std::nullopt;
     }
-    if (auto answer = answer_from_record(id, *held, now)) return answer;
+    if (auto answer = answer_from_record(*held, now)) return answer;
   }
   if (shutdown_) {
-    return protocol::encode_error_reply(
-        id, Error::emergency_shutdown("tollgated is in emergency shutdown: " + *shutdown_ +
-                                      "; calls are refused until a reset or the next period"));
+    return Error::emergency_shutdown("tollgated is in emergency shutdown: " + *shutdown_ +
+                                     "; calls are refused until a reset or the next period");
   }
   if (auto health = ledger_.health(); health.degraded) {
-    return protocol::encode_error_reply(
-        id, Error::internal("ledger is degraded, calls are refused until it recovers: " +
-                            health.reason));
+    return Error::internal("ledger is degraded, calls are refused until it recovers: " +
+                           health.reason);
   }
   if (inflight_ >= config->max_inflight) {
-    return protocol::encode_error_reply(
-        id, Error::overloaded("too many calls in flight (" + std::to_string(inflight_) +
-                                  ", TOLLGATE_MAX_INFLIGHT)",
-                              kOverloadedRetryMs));
+    return Error::overloaded(
+        "too many calls in flight (" + std::to_string(inflight_) + ", TOLLGATE_MAX_INFLIGHT)",
+        kOverloadedRetryMs);
   }
   const uint64_t max_tokens = request.max_tokens.value_or(config->default_max_tokens);
   std::vector<std::string> contents;
@@ -177,12 +166,11 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
   // PROTOCOL.md defines the cap) and the reservation (its bound).
   const ledger::InputSize input = ledger::input_size(request.system.value_or(""), contents);
   if (input.estimate + max_tokens > config->max_tokens_per_request) {
-    return protocol::encode_error_reply(
-        id, Error::too_large("call: max_tokens " + std::to_string(max_tokens) + " + about " +
-                             std::to_string(input.estimate) +
-                             " input tokens is over the per-request cap of " +
-                             std::to_string(config->max_tokens_per_request) +
-                             " (MAX_TOKENS_PER_REQUEST)"));
+    return Error::too_large("call: max_tokens " + std::to_string(max_tokens) + " + about " +
+                            std::to_string(input.estimate) +
+                            " input tokens is over the per-request cap of " +
+                            std::to_string(config->max_tokens_per_request) +
+                            " (MAX_TOKENS_PER_REQUEST)");
   }
   if (held) running_keys_[idempotency_key(held->agent, held->key)] = {held->fingerprint, {}};
   CallSpec spec;
@@ -202,42 +190,43 @@ std::optional<std::string> CallPool::start(uint64_t token, const protocol::Reque
   return std::nullopt;
 }
 
-void CallPool::finish(const CallSpec& spec, LoopMessage message,
-                      std::optional<protocol::CallReply> reply) {
-  std::optional<std::string> key;
-  if (spec.idempotency) key = idempotency_key(spec.idempotency->agent, spec.idempotency->key);
-  const std::string body = *message.reply;
-  message.then = [this, key, body] {
-    --inflight_;
-    if (key) settle(*key, body);
-  };
+void CallPool::finish(const CallSpec& spec, CallOutcome outcome) {
+  std::function<void()> after = [this] { --inflight_; };
+  if (spec.idempotency) {
+    // The repeats that waited for this call get a copy of its answer.
+    after = [this, key = idempotency_key(spec.idempotency->agent, spec.idempotency->key),
+             answer = outcome.reply] {
+      --inflight_;
+      settle(key, answer);
+    };
+  }
   // A success's record was stored with its commit.
-  if (reply || !spec.idempotency) {
-    mailbox_.post(std::move(message));
+  if (outcome.reply || !spec.idempotency) {
+    sink_.deliver(spec.token, std::move(outcome), std::move(after));
     return;
   }
   // A failed call is not remembered: its pending marker goes before anyone
-  // is answered, so a repeat runs it again. (The mailbox outlives the
-  // ledger, whose last callbacks run as it closes; this pool may not.)
-  Mailbox& mailbox = mailbox_;
+  // is answered, so a repeat runs it again. (The sink outlives the ledger,
+  // whose last callbacks run as it closes; this pool may not.)
+  CallSink& sink = sink_;
   ledger_.idempotency_forget_async(
       spec.idempotency->agent, spec.idempotency->key,
-      [&mailbox, call = *spec.idempotency, message = std::move(message)](
-          protocol::Result<bool> r) mutable {
+      [&sink, call = *spec.idempotency, token = spec.token, outcome = std::move(outcome),
+       after = std::move(after)](protocol::Result<bool> r) mutable {
         if (!r) {
           spdlog::warn("idempotency_key '{}' of {}: the failed call's pending marker may remain "
                        "({}); repeats will be told its outcome is unknown",
                        call.key, call.agent, r.error().message);
         }
-        mailbox.post(std::move(message));
+        sink.deliver(token, std::move(outcome), std::move(after));
       });
 }
 
-void CallPool::settle(const std::string& key, const std::string& reply_body) {
+void CallPool::settle(const std::string& key, const CallResult& answer) {
   auto it = running_keys_.find(key);
   if (it == running_keys_.end()) return;
-  for (const auto& w : it->second.waiters) {
-    mailbox_.post({w.token, reply_for(reply_body, w.id, true), {}, {}});
+  for (uint64_t token : it->second.waiters) {
+    sink_.deliver(token, CallOutcome{replayed(answer), {}}, {});
   }
   running_keys_.erase(it);
 }

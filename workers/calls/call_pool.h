@@ -7,9 +7,10 @@
 // shutdown, overload or a degraded ledger. Then it refuses what can be
 // refused at once (emergency shutdown, a degraded ledger, too many calls in
 // flight, a call over the per-request token cap), and otherwise hands the
-// call to a worker round-robin. The worker's answer comes back through the
-// Mailbox; its `then` step runs on the loop and answers the repeats that
-// waited.
+// call to a worker round-robin. The call's outcome (typed: reply or error,
+// and its events) goes to the CallSink the pool was given; the step that
+// runs on the loop after it answers the repeats that waited, each with a
+// copy of the value (replayed), never with re-encoded bytes.
 //
 // Idempotency (PROTOCOL.md `call`, DESIGN.md invariant 4): the key is held
 // durably from the call's first reservation on (a pending marker written
@@ -21,7 +22,9 @@
 // reservation was charged in full. A failed call's marker is deleted
 // before it is answered, so a repeat runs it again. A repeat whose request
 // differs (call_fingerprint.h) gets `bad_request`. A reply over
-// kMaxStoredReplyBytes is not kept: repeats get `internal` saying so.
+// kMaxStoredReplyBytes is not kept: repeats get `internal` saying so. The
+// stored reply is the encoded reply (durable data); a repeat answered from
+// it decodes it once.
 #pragma once
 
 #include <map>
@@ -43,13 +46,15 @@ inline constexpr int64_t kIdempotencyTtlMs = 24LL * 3600 * 1000;
 
 class CallPool : public CallService {
  public:
-  CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, Mailbox& mailbox,
+  // `sink` (the server's) must outlive the ledger: a failed idempotent
+  // call is delivered from a ledger callback, which may run as it closes.
+  CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink,
            std::function<int64_t()> now_ms, size_t workers);
   ~CallPool() override;
 
-  std::optional<std::string> start(uint64_t token, const protocol::RequestId& id,
-                                   protocol::CallRequest request,
-                                   const std::shared_ptr<const Config>& config) override;
+  std::optional<CallResult> start(uint64_t token, const protocol::RequestId& id,
+                                  protocol::CallRequest request,
+                                  const std::shared_ptr<const Config>& config) override;
   void reconfigure(const std::shared_ptr<const Config>&) override {}
 
   // Loop thread: emergency shutdown on (with the reason) or off.
@@ -66,26 +71,21 @@ class CallPool : public CallService {
   }
 
  private:
-  struct Waiter {
-    uint64_t token;
-    protocol::RequestId id;
-  };
   // A key whose call is running, and the repeats waiting for its reply.
   struct RunningKey {
     std::string fingerprint;
-    std::vector<Waiter> waiters;
+    std::vector<uint64_t> waiters;  // their tokens
   };
   // Loop thread: the answer to a repeat from the ledger's record of the
   // key; nullopt when there is none (the call runs).
-  std::optional<std::string> answer_from_record(const protocol::RequestId& id,
-                                                const ledger::IdempotentCall& call, int64_t now);
+  std::optional<CallResult> answer_from_record(const ledger::IdempotentCall& call, int64_t now);
   // Worker thread: the call ended.
-  void finish(const CallSpec& spec, LoopMessage message, std::optional<protocol::CallReply> reply);
+  void finish(const CallSpec& spec, CallOutcome outcome);
   // Loop thread: after the first call's reply went out.
-  void settle(const std::string& key, const std::string& reply_body);
+  void settle(const std::string& key, const CallResult& answer);
 
   ledger::Ledger& ledger_;
-  Mailbox& mailbox_;
+  CallSink& sink_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> alive_{0};
@@ -101,9 +101,11 @@ class CallPool : public CallService {
   std::map<std::string, RunningKey> running_keys_;  // agent \0 key -> its call
 };
 
-// The same reply for another request id (and marked replayed): used to
-// answer idempotent repeats from a stored or just-sent reply body.
-std::string reply_for(const std::string& body, const protocol::RequestId& id, bool replayed);
+// A call's answer as a repeat gets it: a reply is marked replayed, an
+// error is the same error.
+CallResult replayed(CallResult answer);
+// A repeat's answer from the reply stored with the first call's charge.
+CallResult replay_of_stored(const std::string& stored_reply);
 
 // What the commit of a successful idempotent call stores: its encoded reply
 // (id nil), or only its size when that is over kMaxStoredReplyBytes.

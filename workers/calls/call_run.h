@@ -57,7 +57,7 @@
 
 #include "daemon/core/config.h"
 #include "daemon/ledger/ledger.h"
-#include "daemon/server/mailbox.h"
+#include "daemon/server/call_sink.h"
 #include "daemon/core/policy/outcome.h"
 #include "daemon/core/policy/selection.h"
 #include "daemon/core/provider_runtime.h"
@@ -78,9 +78,9 @@ struct CallEnvironment {
   ledger::Ledger* ledger = nullptr;
   ProviderRuntime* runtime = nullptr;
   std::function<int64_t()> now_ms;
-  // Delivers the finished call to the loop: the reply (ok or error), the
-  // CallReply when ok, and the events it produced.
-  std::function<void(const CallSpec&, LoopMessage, std::optional<protocol::CallReply>)> finish;
+  // Takes the finished call: its reply or error, typed (the server's edge
+  // encodes it), and the events it produced. Worker threads.
+  std::function<void(const CallSpec&, CallOutcome)> finish;
   // An idempotent call's record to store with its charge (the reply, or
   // that it was too large to keep), built before the commit.
   std::function<ledger::StoredReply(const ledger::IdempotentCall&, const protocol::CallReply&)>
