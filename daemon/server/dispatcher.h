@@ -4,7 +4,9 @@
 // provider_status, recommend) are answered at once from read transactions
 // by the StatusReader (shared with the HTTP listener).
 // Writes (reset) and calls go to the ledger's writer or the worker pool and
-// are answered later through the loop's Mailbox under the request's token.
+// are answered later under the request's token: a reset through the loop's
+// Mailbox, a call through the call service's CallSink (the server's, which
+// posts to the same Mailbox). Every answer is a typed Reply.
 //
 // Loop thread only, except that ledger callbacks (writer thread) only post
 // to the Mailbox.

@@ -10,11 +10,12 @@
 //   would send, decodes it with the protocol's decoder (same validation,
 //   same error text), and answers it on the HTTP thread through the
 //   StatusReader, i.e. LMDB read transactions and the providers' live state.
-//   The reply is the op's reply, converted from msgpack to JSON.
+//   The reply is the op's reply value, written as JSON (the JSON of its
+//   msgpack encoding, without encoding it: protocol/json_bridge.h).
 // - POST test-ai-call and reset need the loop (the call service, the ledger
 //   writer, the PUB socket for their events), so they are handed to it with
-//   Server::submit and the HTTP thread waits for the reply, bounded by the
-//   call's deadline. stop() releases every waiter with 503.
+//   Server::submit and the HTTP thread waits for the reply (a typed value,
+//   written as JSON here), bounded by the call's deadline. stop() releases every waiter with 503.
 // - The admin POSTs need `Authorization: Bearer <TOLLGATE_HTTP_ADMIN_TOKEN>`:
 //   401 without it or with another token, 403 when no token is configured.
 //
