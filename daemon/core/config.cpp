@@ -8,6 +8,7 @@
 
 #include "daemon/core/config_toml.h"
 #include "daemon/core/endpoint.h"
+#include "daemon/core/name_match.h"
 #include "daemon/core/nearest_name.h"
 #include "daemon/core/policy/recommend.h"
 #include "daemon/core/setting_reader.h"
@@ -103,7 +104,8 @@ std::vector<std::string> provider_table_keys(const SettingReader& r) {
 }
 
 Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
-                                     const ProviderConfig* base, const Settings& env) {
+                                     const ProviderConfig* base, const Settings& env,
+                                     const std::vector<std::string>& apis) {
   ProviderConfig p = base ? *base : ProviderConfig{};
   p.name = name;
   Settings prefixed;
@@ -121,8 +123,10 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
       return unknown_name(v.origin, v.label, k, "key", keys);
     }
   }
-  if (p.api != "anthropic" && p.api != "openai") {
-    return Error::bad_request("providers." + name + ".api=" + p.api + ": must be anthropic or openai");
+  if (std::find(apis.begin(), apis.end(), p.api) == apis.end()) {
+    return Error::bad_request("providers." + name + ".api=" + p.api + ": " +
+                              (apis.empty() ? "no provider API is known (no adapter registered)"
+                                            : "must be " + alternatives(apis)));
   }
   if (!base) {
     if (p.base_url.empty()) return Error::bad_request("providers." + name + ".base_url: required");
@@ -388,7 +392,8 @@ Result<Config> load_config(const ConfigSources& sources) {
   std::map<std::string, ProviderConfig> known = {{"anthropic", anthropic}, {"openai", openai}};
   for (const auto& [name, ps] : extras.provider_settings) {
     auto it = known.find(name);
-    auto p = toml_provider(name, ps, it == known.end() ? nullptr : &it->second, settings);
+    auto p = toml_provider(name, ps, it == known.end() ? nullptr : &it->second, settings,
+                           sources.apis);
     if (!p) return p.error();
     if (it != known.end()) {
       // The environment overrides TOML: re-apply it on top.

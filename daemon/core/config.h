@@ -117,6 +117,11 @@ struct ConfigSources {
   // The process environment as NAME=VALUE strings (environ), read by the
   // caller so that tests can pass their own.
   std::vector<std::string> environment;
+  // The wire formats a provider's `api` may name: the names of the
+  // provider adapters, which live above core (the composition root passes
+  // its AdapterRegistry's names()). A provider with any other api is a
+  // configuration error naming the provider, its api and these names.
+  std::vector<std::string> apis;
 };
 
 // Loads and validates. A bad value gives an Error whose message names the

@@ -20,14 +20,18 @@ std::vector<std::string> close_matches(std::string_view name,
   return out;
 }
 
+std::string alternatives(const std::vector<std::string>& names, std::string_view quote) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
+    out += std::string(quote) + names[i] + std::string(quote);
+  }
+  return out;
+}
+
 std::string did_you_mean(const std::vector<std::string>& matches) {
   if (matches.empty()) return "";
-  std::string out = ", did you mean ";
-  for (size_t i = 0; i < matches.size(); ++i) {
-    if (i > 0) out += i + 1 == matches.size() ? " or " : ", ";
-    out += "'" + matches[i] + "'";
-  }
-  return out + "?";
+  return ", did you mean " + alternatives(matches, "'") + "?";
 }
 
 }  // namespace tollgate

@@ -18,6 +18,10 @@ std::vector<std::string> close_matches(std::string_view name,
                                        const std::vector<std::string>& candidates,
                                        size_t max_distance = 2, size_t limit = 3);
 
+// "a", "a or b", "a, b or c" (each name between `quote`s): the names a
+// value may take, for a message.
+std::string alternatives(const std::vector<std::string>& names, std::string_view quote = "");
+
 // ", did you mean 'a' or 'b'?" or "" when there is none: for appending to
 // a message.
 std::string did_you_mean(const std::vector<std::string>& matches);

@@ -1,9 +1,9 @@
 // libFuzzer target: arbitrary provider answers. Built twice, for the
-// Anthropic and the OpenAI parser (TOLLGATE_FUZZ_API). parse_response must
-// return a value for any status, headers and body (never crash, throw or
-// hang), and what it returns must be safe to charge and to show:
-// counts within kMaxReportedTokens, a one-line message without the key, a
-// non-negative retry hint.
+// Anthropic and the OpenAI adapter (TOLLGATE_FUZZ_API, the adapter's name
+// in the registry). parse_response must return a value for any status,
+// headers and body (never crash, throw or hang), and what it returns must
+// be safe to charge and to show: counts within kMaxReportedTokens, a
+// one-line message without the key, a non-negative retry hint.
 //
 // Input layout: byte 0 picks the HTTP status, byte 1 which headers are
 // present; each present header takes the bytes up to the next '\n' as its
@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "workers/providers/provider_adapter.h"
+#include "workers/providers/adapter_registry.h"
 
 namespace workers = tollgate::workers;
 
@@ -48,7 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < kHeaders.size(); ++i) {
     if (present & (1u << i)) headers[kHeaders[i]] = std::string(take_line(in));
   }
-  const auto result = workers::parse_response(TOLLGATE_FUZZ_API, status, headers, in, kNow, kKey);
+  static const workers::ProviderAdapter* const adapter =
+      workers::AdapterRegistry::builtin().find(TOLLGATE_FUZZ_API);
+  if (adapter == nullptr) std::abort();
+  const auto result = adapter->parse_response(status, headers, in, kNow, kKey);
 
   using Status = workers::ProviderResult::Status;
   if (result.status == Status::kOk) {

@@ -72,19 +72,19 @@ TEST_CASE("double quotes in the env file understand escapes and single quotes ke
 
 TEST_CASE("a bad value from the env file or the TOML file names the file and line") {
   auto env = write_temp("line.env", "# limits\nANTHROPIC_MONTHLY_LIMIT=300\nOPENAI_RPM=ten\n");
-  auto from_env = load_config(ConfigSources{"", env, {}});
+  auto from_env = load_config(ConfigSources{"", env, {}, kApis});
   REQUIRE_FALSE(from_env.ok());
   CHECK(from_env.error().message.find(env + ":3: OPENAI_RPM=ten: must be a whole number") == 0);
   auto level = write_temp("level.env", "TOLLGATE_LOG_LEVEL=loud\n");
-  auto from_level = load_config(ConfigSources{"", level, {}});
+  auto from_level = load_config(ConfigSources{"", level, {}, kApis});
   REQUIRE_FALSE(from_level.ok());
   CHECK(from_level.error().message.find(level + ":1: TOLLGATE_LOG_LEVEL=loud") == 0);
   auto toml = write_temp("line.toml", "[settings]\nOPENAI_RPM = 3\nANTHROPIC_RPD = -4\n");
-  auto from_toml = load_config(ConfigSources{toml, "", {}});
+  auto from_toml = load_config(ConfigSources{toml, "", {}, kApis});
   REQUIRE_FALSE(from_toml.ok());
   CHECK(from_toml.error().message.find(toml + ":3: ANTHROPIC_RPD=-4") == 0);
   auto prov = write_temp("prov-line.toml", "[providers.anthropic]\nmodel = \"m\"\nrpm = \"fast\"\n");
-  auto from_prov = load_config(ConfigSources{prov, "", {}});
+  auto from_prov = load_config(ConfigSources{prov, "", {}, kApis});
   REQUIRE_FALSE(from_prov.ok());
   CHECK(from_prov.error().message.find(prov + ":3: providers.anthropic.rpm=fast") == 0);
   for (const auto& f : {env, level, toml, prov}) std::remove(f.c_str());
@@ -95,7 +95,7 @@ TEST_CASE("the environment overrides the env file which overrides TOML") {
                          "[settings]\nOPENAI_MONTHLY_LIMIT = 100\nANTHROPIC_MONTHLY_LIMIT = 200\n"
                          "OPENAI_RPM = 7\n");
   auto env = write_temp("a.env", "ANTHROPIC_MONTHLY_LIMIT=300\nOPENAI_RPM=8\n");
-  ConfigSources s{toml, env, {"OPENAI_RPM=9"}};
+  ConfigSources s{toml, env, {"OPENAI_RPM=9"}, kApis};
   auto c = load_config(s);
   REQUIRE(c.ok());
   CHECK(c->providers[1].monthly_limit == 100);
@@ -107,14 +107,14 @@ TEST_CASE("the environment overrides the env file which overrides TOML") {
 
 TEST_CASE("an env file path with a leading dash may be missing but not unreadable") {
   const auto env = write_temp("b.env", "ANTHROPIC_MONTHLY_LIMIT=300\n");
-  auto present = load_config(ConfigSources{"", "-" + env, {}});
+  auto present = load_config(ConfigSources{"", "-" + env, {}, kApis});
   REQUIRE(present.ok());
   CHECK(present->providers[0].monthly_limit == 300);
   std::remove(env.c_str());
-  auto optional = load_config(ConfigSources{"", "-" + env, {}});
+  auto optional = load_config(ConfigSources{"", "-" + env, {}, kApis});
   REQUIRE(optional.ok());
   CHECK(optional->providers[0].monthly_limit == 140000);
-  auto required = load_config(ConfigSources{"", env, {}});
+  auto required = load_config(ConfigSources{"", env, {}, kApis});
   REQUIRE_FALSE(required.ok());
   CHECK(required.error().message.find(env) != std::string::npos);
 }

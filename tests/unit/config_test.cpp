@@ -100,7 +100,7 @@ TEST_CASE("a default max_tokens that leaves no room under the per-request cap is
   CHECK(cap.find("OPENAI_MAX_TOKENS=1024 (default)") != std::string::npos);
   CHECK(cap.find("MAX_TOKENS_PER_REQUEST=1000") != std::string::npos);
   CHECK(cap.find("at most 936") != std::string::npos);
-  CHECK_FALSE(load_config(ConfigSources{"", "", {"OPENAI_MAX_TOKENS=17000"}}).ok());
+  CHECK_FALSE(load_config(ConfigSources{"", "", {"OPENAI_MAX_TOKENS=17000"}, kApis}).ok());
   CHECK(load_env({"OPENAI_MAX_TOKENS=16936"}).default_max_tokens == 16936);
   CHECK(load_env({"OPENAI_MAX_TOKENS=100", "MAX_TOKENS_PER_REQUEST=164"}).max_tokens_per_request == 164);
 }
@@ -124,7 +124,7 @@ TEST_CASE("TOML agents override the default limits per provider") {
   auto toml = write_temp("agents.toml",
                          "restrict_agents = true\n[agents.imperium]\nanthropic = 500000\n"
                          "[agents.guardian]\n[prices.\"gpt-4.1\"]\ninput = 1.5\noutput = 6\n");
-  ConfigSources s{toml, "", {}};
+  ConfigSources s{toml, "", {}, kApis};
   auto c = load_config(s);
   REQUIRE(c.ok());
   CHECK(c->restrict_agents);
@@ -141,7 +141,7 @@ TEST_CASE("TOML can add a provider to the chain with its own key variable") {
                          "chain = [\"anthropic\", \"openai\", \"mistral\"]\n"
                          "[providers.mistral]\napi = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"
                          "model = \"mistral-large\"\nmonthly_limit = 5000\n");
-  ConfigSources s{toml, "", {"MISTRAL_API_KEY=m-key"}};
+  ConfigSources s{toml, "", {"MISTRAL_API_KEY=m-key"}, kApis};
   auto c = load_config(s);
   REQUIRE(c.ok());
   REQUIRE(c->providers.size() == 3);
@@ -153,7 +153,7 @@ TEST_CASE("TOML can add a provider to the chain with its own key variable") {
 
 TEST_CASE("a TOML syntax error names the file and line") {
   auto toml = write_temp("bad.toml", "[settings]\nOPENAI_RPM = = 3\n");
-  ConfigSources s{toml, "", {}};
+  ConfigSources s{toml, "", {}, kApis};
   auto c = load_config(s);
   REQUIRE_FALSE(c.ok());
   CHECK(c.error().message.find(toml + ":2") != std::string::npos);
@@ -267,13 +267,13 @@ TEST_CASE("TOML sets gateway_5xx_served per provider and the environment overrid
                          "[providers.anthropic]\ngateway_5xx_served = true\n"
                          "[providers.mistral]\napi = \"openai\"\nbase_url = \"https://api.mistral.ai/v1\"\n"
                          "model = \"mistral-large\"\ngateway_5xx_served = false\n");
-  ConfigSources s{toml, "", {"OPENAI_GATEWAY_5XX_SERVED=true"}};
+  ConfigSources s{toml, "", {"OPENAI_GATEWAY_5XX_SERVED=true"}, kApis};
   auto c = load_config(s);
   REQUIRE(c.ok());
   CHECK(c->providers[0].gateway_5xx_charged());  // api.anthropic.com, but set
   CHECK(c->providers[1].gateway_5xx_charged());
   CHECK_FALSE(c->providers[2].gateway_5xx_charged());
-  ConfigSources env_wins{toml, "", {"ANTHROPIC_GATEWAY_5XX_SERVED=false"}};
+  ConfigSources env_wins{toml, "", {"ANTHROPIC_GATEWAY_5XX_SERVED=false"}, kApis};
   auto e = load_config(env_wins);
   REQUIRE(e.ok());
   CHECK_FALSE(e->providers[0].gateway_5xx_charged());
@@ -286,7 +286,7 @@ namespace {
 std::string toml_error(const std::string& name, const std::string& toml_text,
                        std::vector<std::string> env = {}) {
   const auto toml = write_temp(name, toml_text);
-  auto c = load_config(ConfigSources{toml, "", std::move(env)});
+  auto c = load_config(ConfigSources{toml, "", std::move(env), kApis});
   std::remove(toml.c_str());
   REQUIRE_FALSE(c.ok());
   return c.error().message;
@@ -359,7 +359,7 @@ TEST_CASE("an agent limit for a provider that is not configured names the closes
   auto defined = write_temp("agent-ok.toml",
                             "[agents.bob]\nmistral = 7\n[providers.mistral]\napi = \"openai\"\n"
                             "base_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n");
-  auto ok = load_config(ConfigSources{defined, "", {}});
+  auto ok = load_config(ConfigSources{defined, "", {}, kApis});
   std::remove(defined.c_str());
   REQUIRE(ok.ok());
   CHECK(ok->agent_limit("bob", "mistral") == 7);
@@ -385,7 +385,7 @@ TEST_CASE("the key variable of a TOML provider may be set in the TOML settings")
   auto toml = write_temp("key.toml",
                          "[settings]\nMISTRAL_API_KEY = \"m-key\"\n[providers.mistral]\napi = \"openai\"\n"
                          "base_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nmonthly_limit = 5\n");
-  auto c = load_config(ConfigSources{toml, "", {"MISTRAL_API_KEY=env-key"}});
+  auto c = load_config(ConfigSources{toml, "", {"MISTRAL_API_KEY=env-key"}, kApis});
   std::remove(toml.c_str());
   REQUIRE(c.ok());
   CHECK(c->provider("mistral")->api_key == "env-key");
@@ -408,7 +408,7 @@ TEST_CASE("unknown variables with the daemon's prefixes get a warning naming the
 
 TEST_CASE("an unknown variable in the env file gets a warning naming the file and line") {
   auto env = write_temp("warn.env", "OPENAI_RPM=5\n\nOPENAI_RMP=6\nSOMETHING_ELSE=1\n");
-  auto c = load_config(ConfigSources{"", env, {}});
+  auto c = load_config(ConfigSources{"", env, {}, kApis});
   std::remove(env.c_str());
   REQUIRE(c.ok());
   REQUIRE(c->warnings.size() == 2);
@@ -436,7 +436,7 @@ TEST_CASE("variables that systemd and tollgate's own tools set never warn") {
   const auto toml = write_temp("example.toml",
                                "[providers.mistral]\napi = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"
                                "model = \"m\"\n");
-  auto loaded = load_config(ConfigSources{toml, env, {}});
+  auto loaded = load_config(ConfigSources{toml, env, {}, kApis});
   std::remove(env.c_str());
   std::remove(toml.c_str());
   REQUIRE(loaded.ok());

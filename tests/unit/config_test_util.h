@@ -17,9 +17,14 @@
 
 namespace tollgate::config_testing {
 
+// The API names tollgated's adapter registry has (core cannot ask it:
+// workers/providers/adapter_registry.h is above core).
+inline const std::vector<std::string> kApis = {"anthropic", "openai"};
+
 inline Config load_env(std::vector<std::string> env) {
   ConfigSources s;
   s.environment = std::move(env);
+  s.apis = kApis;
   auto c = load_config(s);
   REQUIRE(c.ok());
   return *c;
@@ -28,6 +33,7 @@ inline Config load_env(std::vector<std::string> env) {
 inline std::string load_error(std::vector<std::string> env) {
   ConfigSources s;
   s.environment = std::move(env);
+  s.apis = kApis;
   auto c = load_config(s);
   REQUIRE_FALSE(c.ok());
   return c.error().message;

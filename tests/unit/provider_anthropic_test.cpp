@@ -2,16 +2,19 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "tests/unit/provider_test_util.h"
-#include "workers/providers/provider_adapter.h"
+#include "workers/providers/adapter_registry.h"
+#include "workers/providers/anthropic_adapter.h"
+#include "workers/providers/openai_adapter.h"
 
 using namespace tollgate::workers;
 using namespace tollgate::workers::testing;
 
 namespace {
 
-constexpr auto kApi = ProviderApi::kAnthropic;
+const AnthropicAdapter kAdapter;
 
 ProviderCall sample_call() {
   ProviderCall call;
@@ -25,7 +28,7 @@ ProviderCall sample_call() {
 }
 
 ProviderResult parse(long status, const std::string& body, HttpHeaders headers = {}) {
-  return parse_response(kApi, status, headers, body, kNow, "sk-ant-test-key-0123456789");
+  return kAdapter.parse_response(status, headers, body, kNow, "sk-ant-test-key-0123456789");
 }
 
 std::string error_body(const std::string& type, const std::string& message) {
@@ -35,7 +38,7 @@ std::string error_body(const std::string& type, const std::string& message) {
 }  // namespace
 
 TEST_CASE("an anthropic request has the exact golden body") {
-  HttpRequest req = build_request(kApi, sample_call());
+  HttpRequest req = kAdapter.build_request(sample_call());
   CHECK(req.method == "POST");
   CHECK(req.body ==
         R"({"max_tokens":256,"messages":[{"content":"Hello","role":"user"},)"
@@ -47,7 +50,7 @@ TEST_CASE("an anthropic request carries the system prompt only when set") {
   ProviderCall call = sample_call();
   call.messages = {{"user", "x"}};
   call.system = "Be brief";
-  CHECK(build_request(kApi, call).body ==
+  CHECK(kAdapter.build_request(call).body ==
         R"({"max_tokens":256,"messages":[{"content":"x","role":"user"}],)"
         R"("model":"claude-sonnet-4","system":"Be brief","temperature":0.5})");
 }
@@ -55,11 +58,11 @@ TEST_CASE("an anthropic request carries the system prompt only when set") {
 TEST_CASE("an anthropic request clamps the temperature to one") {
   ProviderCall call = sample_call();
   call.temperature = 1.7;
-  CHECK(build_request(kApi, call).body.find(R"("temperature":1.0)") != std::string::npos);
+  CHECK(kAdapter.build_request(call).body.find(R"("temperature":1.0)") != std::string::npos);
 }
 
 TEST_CASE("an anthropic request has the api key and version headers") {
-  HttpRequest req = build_request(kApi, sample_call());
+  HttpRequest req = kAdapter.build_request(sample_call());
   CHECK(header_value(req, "x-api-key") == "sk-ant-test-key-0123456789");
   CHECK(header_value(req, "anthropic-version") == "2023-06-01");
   CHECK(header_value(req, "content-type") == "application/json");
@@ -68,9 +71,9 @@ TEST_CASE("an anthropic request has the api key and version headers") {
 
 TEST_CASE("an anthropic request goes to v1 messages with or without a trailing slash") {
   ProviderCall call = sample_call();
-  CHECK(build_request(kApi, call).url == "https://api.anthropic.com/v1/messages");
+  CHECK(kAdapter.build_request(call).url == "https://api.anthropic.com/v1/messages");
   call.base_url = "http://127.0.0.1:8080/";
-  CHECK(build_request(kApi, call).url == "http://127.0.0.1:8080/v1/messages");
+  CHECK(kAdapter.build_request(call).url == "http://127.0.0.1:8080/v1/messages");
 }
 
 TEST_CASE("an anthropic success concatenates the text blocks and reports usage") {
@@ -244,7 +247,7 @@ TEST_CASE("anthropic rate limit reset headers give the longest wait") {
 TEST_CASE("a transport error is retryable and a timeout has its own kind") {
   HttpResponse refused;
   refused.error = "Failed to connect to 127.0.0.1 port 1: Connection refused";
-  auto r = interpret_response(kApi, refused, kNow);
+  auto r = kAdapter.interpret_response(refused, kNow);
   CHECK(r.failure.kind == FailureKind::kTransport);
   CHECK(r.failure.retryable);
   CHECK(r.failure.message == "anthropic transport: " + refused.error);
@@ -252,15 +255,19 @@ TEST_CASE("a transport error is retryable and a timeout has its own kind") {
   HttpResponse slow;
   slow.error = "Operation timed out";
   slow.timed_out = true;
-  auto t = interpret_response(kApi, slow, kNow);
+  auto t = kAdapter.interpret_response(slow, kNow);
   CHECK(t.failure.kind == FailureKind::kTimeout);
   CHECK(t.failure.retryable);
 }
 
 TEST_CASE("api and kind names round trip") {
-  CHECK(api_from_name(api_name(ProviderApi::kAnthropic)) == ProviderApi::kAnthropic);
-  CHECK(api_from_name(api_name(ProviderApi::kOpenAi)) == ProviderApi::kOpenAi);
-  CHECK_FALSE(api_from_name("gemini").has_value());
+  const AdapterRegistry& adapters = AdapterRegistry::builtin();
+  CHECK(adapters.names() == std::vector<std::string>{"anthropic", "openai"});
+  for (const auto& name : adapters.names()) {
+    REQUIRE(adapters.find(name) != nullptr);
+    CHECK(adapters.find(name)->name() == name);
+  }
+  CHECK(adapters.find("gemini") == nullptr);
   CHECK(kind_name(FailureKind::kOutOfCredit) == "out_of_credit");
   CHECK(kind_name(FailureKind::kInvalidResponse) == "invalid_response");
 }
@@ -268,30 +275,30 @@ TEST_CASE("api and kind names round trip") {
 TEST_CASE("an anthropic count request carries the model system and messages but no max_tokens") {
   ProviderCall call = sample_call();
   call.system = "Be brief";
-  auto req = build_count_request(kApi, call);
+  auto req = kAdapter.build_count_request(call);
   REQUIRE(req);
   CHECK(req->url == "https://api.anthropic.com/v1/messages/count_tokens");
   CHECK(req->body ==
         R"({"messages":[{"content":"Hello","role":"user"},{"content":"Hi","role":"assistant"},)"
         R"({"content":"Sum 2+2","role":"user"}],"model":"claude-sonnet-4","system":"Be brief"})");
-  CHECK_FALSE(build_count_request(ProviderApi::kOpenAi, call));
+  CHECK_FALSE(OpenAiAdapter().build_count_request(call));
 }
 
 TEST_CASE("a count answer gives its input tokens only when it is a 200 with a count") {
   HttpResponse ok;
   ok.status = 200;
   ok.body = R"({"input_tokens": 1234})";
-  CHECK(parse_count_response(ok) == 1234u);
+  CHECK(kAdapter.parse_count_response(ok) == 1234u);
   HttpResponse no_count = ok;
   no_count.body = R"({"tokens": 1})";
-  CHECK_FALSE(parse_count_response(no_count));
+  CHECK_FALSE(kAdapter.parse_count_response(no_count));
   HttpResponse negative = ok;
   negative.body = R"({"input_tokens": -5})";
-  CHECK_FALSE(parse_count_response(negative));
+  CHECK_FALSE(kAdapter.parse_count_response(negative));
   HttpResponse error = ok;
   error.status = 429;
-  CHECK_FALSE(parse_count_response(error));
+  CHECK_FALSE(kAdapter.parse_count_response(error));
   HttpResponse cut = ok;
   cut.error = "connection reset";
-  CHECK_FALSE(parse_count_response(cut));
+  CHECK_FALSE(kAdapter.parse_count_response(cut));
 }

@@ -4,14 +4,14 @@
 #include <string>
 
 #include "tests/unit/provider_test_util.h"
-#include "workers/providers/provider_adapter.h"
+#include "workers/providers/openai_adapter.h"
 
 using namespace tollgate::workers;
 using namespace tollgate::workers::testing;
 
 namespace {
 
-constexpr auto kApi = ProviderApi::kOpenAi;
+const OpenAiAdapter kAdapter;
 
 ProviderCall sample_call() {
   ProviderCall call;
@@ -26,7 +26,7 @@ ProviderCall sample_call() {
 }
 
 ProviderResult parse(long status, const std::string& body, HttpHeaders headers = {}) {
-  return parse_response(kApi, status, headers, body, kNow, "sk-proj-abcdefghijklmnop");
+  return kAdapter.parse_response(status, headers, body, kNow, "sk-proj-abcdefghijklmnop");
 }
 
 std::string error_body(const std::string& message, const std::string& type,
@@ -38,7 +38,7 @@ std::string error_body(const std::string& message, const std::string& type,
 }  // namespace
 
 TEST_CASE("an openai request has the exact golden body with the system message first") {
-  HttpRequest req = build_request(kApi, sample_call());
+  HttpRequest req = kAdapter.build_request(sample_call());
   CHECK(req.method == "POST");
   CHECK(req.body ==
         R"({"max_tokens":100,"messages":[{"content":"Be brief","role":"system"},)"
@@ -49,7 +49,7 @@ TEST_CASE("an openai request without a system prompt sends only the messages") {
   ProviderCall call = sample_call();
   call.system.reset();
   call.messages = {{"user", "a"}, {"assistant", "b"}, {"user", "c"}};
-  CHECK(build_request(kApi, call).body ==
+  CHECK(kAdapter.build_request(call).body ==
         R"({"max_tokens":100,"messages":[{"content":"a","role":"user"},)"
         R"({"content":"b","role":"assistant"},{"content":"c","role":"user"}],)"
         R"("model":"gpt-4.1","temperature":0.7})");
@@ -58,13 +58,13 @@ TEST_CASE("an openai request without a system prompt sends only the messages") {
 TEST_CASE("an openai request keeps temperatures up to two") {
   ProviderCall call = sample_call();
   call.temperature = 1.5;
-  CHECK(build_request(kApi, call).body.find(R"("temperature":1.5)") != std::string::npos);
+  CHECK(kAdapter.build_request(call).body.find(R"("temperature":1.5)") != std::string::npos);
   call.temperature = 3.0;
-  CHECK(build_request(kApi, call).body.find(R"("temperature":2.0)") != std::string::npos);
+  CHECK(kAdapter.build_request(call).body.find(R"("temperature":2.0)") != std::string::npos);
 }
 
 TEST_CASE("an openai request has the bearer header") {
-  HttpRequest req = build_request(kApi, sample_call());
+  HttpRequest req = kAdapter.build_request(sample_call());
   CHECK(header_value(req, "Authorization") == "Bearer sk-proj-abcdefghijklmnop");
   CHECK(header_value(req, "content-type") == "application/json");
   CHECK(header_value(req, "x-api-key") == "<absent>");
@@ -72,17 +72,17 @@ TEST_CASE("an openai request has the bearer header") {
 
 TEST_CASE("an openai request goes to chat completions under the base url") {
   ProviderCall call = sample_call();
-  CHECK(build_request(kApi, call).url == "https://api.openai.com/v1/chat/completions");
+  CHECK(kAdapter.build_request(call).url == "https://api.openai.com/v1/chat/completions");
   call.base_url = "http://127.0.0.1:9000/v1/";
-  CHECK(build_request(kApi, call).url == "http://127.0.0.1:9000/v1/chat/completions");
+  CHECK(kAdapter.build_request(call).url == "http://127.0.0.1:9000/v1/chat/completions");
   call.base_url = "http://127.0.0.1:9000";
-  CHECK(build_request(kApi, call).url == "http://127.0.0.1:9000/chat/completions");
+  CHECK(kAdapter.build_request(call).url == "http://127.0.0.1:9000/chat/completions");
 }
 
 TEST_CASE("an openai request body stays valid json with invalid utf8 in the prompt") {
   ProviderCall call = sample_call();
   call.messages = {{"user", std::string("bad \xff byte")}};
-  HttpRequest req = build_request(kApi, call);
+  HttpRequest req = kAdapter.build_request(call);
   CHECK(req.body.find("bad \xEF\xBF\xBD byte") != std::string::npos);
 }
 

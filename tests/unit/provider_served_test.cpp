@@ -3,21 +3,22 @@
 // 504 behind a gateway, issue 20 item 9).
 #include <catch2/catch.hpp>
 
-#include "workers/providers/provider_adapter.h"
+#include "workers/providers/anthropic_adapter.h"
+#include "workers/providers/openai_adapter.h"
 
 using namespace tollgate::workers;
 
 namespace {
 
 ProviderFailure http_failure(long status) {
-  return parse_response(ProviderApi::kAnthropic, status, {}, "{}", 0).failure;
+  return AnthropicAdapter().parse_response(status, {}, "{}", 0).failure;
 }
 
 ProviderFailure transport_failure(bool timed_out) {
   HttpResponse r;
   r.error = timed_out ? "Operation timed out" : "Connection reset by peer";
   r.timed_out = timed_out;
-  return interpret_response(ProviderApi::kAnthropic, r, 0).failure;
+  return AnthropicAdapter().interpret_response(r, 0).failure;
 }
 
 }  // namespace
@@ -44,7 +45,7 @@ TEST_CASE("timeouts and cut connections were served only when the request was se
     CHECK_FALSE(may_have_served(transport_failure(timed_out), false, true));
   }
   // An unreadable 2xx body: the provider answered, so it served the call.
-  auto invalid = parse_response(ProviderApi::kOpenAi, 200, {}, "not json", 0).failure;
+  auto invalid = OpenAiAdapter().parse_response(200, {}, "not json", 0).failure;
   CHECK(invalid.kind == FailureKind::kInvalidResponse);
   CHECK(may_have_served(invalid, true, false));
 }

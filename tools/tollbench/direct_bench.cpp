@@ -6,21 +6,21 @@
 #include <mutex>
 #include <vector>
 
-#include "workers/providers/http_client.h"
-#include "workers/providers/provider_adapter.h"
+#include "workers/calls/worker.h"
+#include "workers/providers/anthropic_adapter.h"
 
 namespace tollgate::tollbench {
 
 protocol::Result<ZmqBenchResult> run_direct_bench(const DirectBenchOptions& o) {
   using Clock = std::chrono::steady_clock;
-  workers::HttpClient http;
+  workers::Worker worker;  // its loop drives the curl transport, as in tollgated
   workers::ProviderCall call;
   call.api_key = "bench-key";
   call.base_url = o.base_url;
   call.model = "claude-sonnet-4-5";
   call.max_tokens = o.max_tokens;
   call.messages = {{"user", "Benchmark prompt: reply briefly."}};
-  const auto request = workers::build_request(workers::ProviderApi::kAnthropic, call);
+  const auto request = workers::AnthropicAdapter().build_request(call);
 
   std::mutex mu;
   std::condition_variable cv;
@@ -40,7 +40,7 @@ protocol::Result<ZmqBenchResult> run_direct_bench(const DirectBenchOptions& o) {
       next_send += interval;
       auto t0 = Clock::now();
       lock.unlock();
-      http.submit(request, {}, [&, t0](workers::HttpResponse r) {
+      auto on_done = [&, t0](workers::HttpResponse r) {
         double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         std::lock_guard l(mu);
         latencies.push_back(ms);
@@ -50,6 +50,9 @@ protocol::Result<ZmqBenchResult> run_direct_bench(const DirectBenchOptions& o) {
         }
         ++done;
         cv.notify_one();
+      };
+      worker.post([&worker, &request, on_done] {
+        worker.transport().submit(request, {}, {}, on_done);
       });
       lock.lock();
       continue;

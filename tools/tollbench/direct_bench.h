@@ -1,6 +1,6 @@
 // tollbench direct: Anthropic-format calls straight to a provider URL (the
-// fake provider) through the same HttpClient the workers use, N in flight,
-// for the baseline of the daemon's added latency.
+// fake provider) through the same worker loop and curl transport tollgated
+// uses, N in flight, for the baseline of the daemon's added latency.
 #pragma once
 
 #include <cstdint>

@@ -27,6 +27,7 @@
 #include "daemon/server/signals.h"
 #include "daemon/server/status_reader.h"
 #include "workers/calls/call_pool.h"
+#include "workers/providers/adapter_registry.h"
 
 extern char** environ;
 
@@ -161,6 +162,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   sources.environment = process_environment();
+  // A provider's api must be one an adapter reads (also on SIGHUP: the
+  // reloader keeps these sources).
+  sources.apis = tollgate::workers::AdapterRegistry::builtin().names();
   auto loaded = tollgate::load_config(sources);
   if (!loaded) return configuration_error(loaded.error().message, check_config);
   auto config = std::make_shared<const tollgate::Config>(std::move(loaded).value());

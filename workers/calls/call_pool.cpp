@@ -84,7 +84,7 @@ CallPool::~CallPool() {
   stopping_ = true;
   ledger_.cancel_waits();  // calls queued for budget room are answered now
   for (auto& w : workers_) {
-    w->http().stop();
+    w->stop_transport();
     w->flush_timers();
   }
   std::unique_lock lock(alive_mu_);

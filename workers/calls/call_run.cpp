@@ -8,7 +8,6 @@
 
 #include "daemon/core/policy/backoff.h"
 #include "daemon/core/selection_snapshot.h"
-#include "workers/providers/provider_adapter.h"
 
 namespace tollgate::workers {
 
@@ -74,7 +73,7 @@ double priced(const Config& config, const std::string& model, const std::string&
 
 }  // namespace
 
-CallRun::CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker)
+CallRun::CallRun(CallSpec spec, const CallEnvironment& env, CallLoop& worker)
     : spec_(std::move(spec)), env_(env), worker_(worker) {
   env_.alive->fetch_add(1);
 }
@@ -176,7 +175,13 @@ void CallRun::next_step() {
     current_ = step;
     provider_ = spec_.config->provider(step.provider);
     if (!provider_) continue;  // cannot happen: the plan comes from the config
-    api_ = api_from_name(provider_->api).value_or(ProviderApi::kAnthropic);
+    adapter_ = env_.adapters->find(provider_->api);
+    if (!adapter_) {  // cannot happen: the config names only APIs with an adapter
+      records_.push_back(policy::error_record(step.provider, "provider_error",
+                                              step.provider + ": no adapter for api " + provider_->api,
+                                              0));
+      continue;
+    }
     call_.api_key = provider_->api_key;
     call_.base_url = provider_->base_url;
     call_.model = spec_.request.model.value_or(provider_->model);
@@ -272,10 +277,11 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
     // Near the end of the budget the byte bound may be what does not fit:
     // the provider's own count can be much lower (not one extra request per
     // call, only here).
-    if (r->refused_by == ledger::RefusedBy::kLimit && !counted_ && r->left > call_.max_tokens &&
-        build_count_request(api_, call_)) {
-      count_input(*r);
-      return;
+    if (r->refused_by == ledger::RefusedBy::kLimit && !counted_ && r->left > call_.max_tokens) {
+      if (auto count_request = adapter_->build_count_request(call_)) {
+        count_input(*r, std::move(*count_request));
+        return;
+      }
     }
     skip_for_budget(*r);
     return;
@@ -295,12 +301,10 @@ void CallRun::send() {
   spdlog::trace("request {}: {} attempt {} start: model {}, max_tokens {}, timeout {} ms",
                 spec_.id.to_display(), current_.provider, attempts_, call_.model, call_.max_tokens,
                 options.total_timeout_ms);
-  worker_.http().submit(build_request(api_, call_), options,
-                        [self = shared_from_this()](HttpResponse response) {
-                          self->worker_.post([self, response = std::move(response)] {
-                            self->on_response(response);
-                          });
-                        });
+  worker_.transport().submit(adapter_->build_request(call_), options, {},
+                             [self = shared_from_this()](HttpResponse response) {
+                               self->on_response(response);
+                             });
 }
 
 void CallRun::on_response(const HttpResponse& response) {
@@ -308,7 +312,7 @@ void CallRun::on_response(const HttpResponse& response) {
   provider_latency_ms_ += this_attempt_ms;
   if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
   const int64_t now = env_.now_ms();
-  auto result = interpret_response(api_, response, now, call_.api_key);
+  auto result = adapter_->interpret_response(response, now, call_.api_key);
   spdlog::trace("request {}: {} attempt {} end: {} in {:.1f} ms, {}", spec_.id.to_display(),
                 current_.provider, attempts_,
                 response.transport_ok() ? "HTTP " + std::to_string(response.status) : "no answer (" + response.error + ")",

@@ -9,7 +9,7 @@
 //           never fits by the byte bound, the provider can count -> count
 //   count   the provider's count of the input (Anthropic count_tokens),
 //           only near the end of a budget; reserve again with it
-//   send    HTTP to the provider (HttpClient)
+//   send    HTTP to the provider (the worker's transport)
 //   answer  ok            -> commit what the provider reported (and an
 //                            idempotent call's reply, in one transaction)
 //                            -> reply
@@ -41,7 +41,8 @@
 // settles (a late reservation is released, a late charge publishes its
 // usage event and alerts through env.publish).
 //
-// Worker thread only (ledger and HTTP callbacks post their step back).
+// Worker thread only: ledger callbacks post their step back; the
+// transport's callbacks run on the worker already.
 #pragma once
 
 #include <atomic>
@@ -62,8 +63,9 @@
 #include "daemon/core/policy/selection.h"
 #include "daemon/core/provider_runtime.h"
 #include "protocol/codec.h"
+#include "workers/calls/call_loop.h"
+#include "workers/providers/adapter_registry.h"
 #include "workers/providers/provider_types.h"
-#include "workers/calls/worker.h"
 
 namespace tollgate::workers {
 
@@ -77,6 +79,9 @@ inline constexpr int64_t kConnectTimeoutMs = 10000;
 struct CallEnvironment {
   ledger::Ledger* ledger = nullptr;
   ProviderRuntime* runtime = nullptr;
+  // The adapter of each provider's api (the config only names APIs this
+  // registry has).
+  const AdapterRegistry* adapters = &AdapterRegistry::builtin();
   std::function<int64_t()> now_ms;
   // Takes the finished call: its reply or error, typed (the server's edge
   // encodes it), and the events it produced. Worker threads.
@@ -118,7 +123,7 @@ struct CallSpec {
 
 class CallRun : public std::enable_shared_from_this<CallRun> {
  public:
-  CallRun(CallSpec spec, const CallEnvironment& env, Worker& worker);
+  CallRun(CallSpec spec, const CallEnvironment& env, CallLoop& worker);
   ~CallRun();
   void start();
 
@@ -127,7 +132,7 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void next_step();
   void try_provider(const policy::PlanStep& step);
   void on_reserved(const protocol::Result<ledger::ReserveOutcome>& r);
-  void count_input(const ledger::ReserveOutcome& refusal);
+  void count_input(const ledger::ReserveOutcome& refusal, HttpRequest count_request);
   void on_counted(const HttpResponse& response, const ledger::ReserveOutcome& refusal);
   void skip_for_budget(const ledger::ReserveOutcome& refusal);
   bool last_in_chain(const std::string& provider) const;
@@ -175,7 +180,7 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
 
   CallSpec spec_;
   const CallEnvironment& env_;
-  Worker& worker_;
+  CallLoop& worker_;
 
   // The call, as sent to providers.
   ProviderCall call_;
@@ -189,7 +194,7 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   // The provider being tried.
   policy::PlanStep current_;
   const ProviderConfig* provider_ = nullptr;
-  ProviderApi api_ = ProviderApi::kAnthropic;
+  const ProviderAdapter* adapter_ = nullptr;  // of current_
   uint32_t attempts_ = 0;  // HTTP attempts at current_
   // Tokens each reservation at current_ holds: spec_.reservation, or less
   // once the provider counted the input (counted_).

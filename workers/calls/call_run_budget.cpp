@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include "workers/calls/call_run.h"
-#include "workers/providers/provider_adapter.h"
 
 namespace tollgate::workers {
 namespace {
@@ -62,21 +61,19 @@ void CallRun::skip_for_budget(const ledger::ReserveOutcome& refusal) {
   next_step();
 }
 
-void CallRun::count_input(const ledger::ReserveOutcome& refusal) {
+void CallRun::count_input(const ledger::ReserveOutcome& refusal, HttpRequest count_request) {
   counted_ = true;
   HttpRequestOptions options;
   options.total_timeout_ms = std::clamp<int64_t>(remaining_ms(), 1, kCountTimeoutMs);
   options.connect_timeout_ms = std::min(kConnectTimeoutMs, options.total_timeout_ms);
-  worker_.http().submit(*build_count_request(api_, call_), options,
-                        [self = shared_from_this(), refusal](HttpResponse response) {
-                          self->worker_.post([self, refusal, response = std::move(response)] {
-                            self->on_counted(response, refusal);
-                          });
-                        });
+  worker_.transport().submit(std::move(count_request), options, {},
+                             [self = shared_from_this(), refusal](HttpResponse response) {
+                               self->on_counted(response, refusal);
+                             });
 }
 
 void CallRun::on_counted(const HttpResponse& response, const ledger::ReserveOutcome& refusal) {
-  const auto count = parse_count_response(response);
+  const auto count = adapter_->parse_count_response(response);
   if (!count) {
     spdlog::info("request {}: {} could not count the input ({}); keeping the byte bound",
                  spec_.id.to_display(), current_.provider,

@@ -1,81 +1,133 @@
+// DESIGN: one round of the loop takes, under mu_, the tasks queued and the
+// timers due (and whether stop_transport() was called), runs them without
+// the lock, lets the transport perform, then waits in the transport until
+// a socket or the next timer is ready. A post() that finds the loop waiting
+// wakes it with curl_multi_wakeup (one syscall); a post() from the worker
+// thread itself, or while the loop runs, only queues: the loop looks at the
+// queue again before it waits. Tasks posted during a round run in the next
+// one, after the transport performed.
 #include "workers/calls/worker.h"
 
 #include <spdlog/spdlog.h>
 
-namespace tollgate::workers {
+#include <algorithm>
 
-Worker::Worker(HttpClientOptions http_options)
-    : http_(std::move(http_options)), thread_([this](std::stop_token st) { run(st); }) {}
+namespace tollgate::workers {
+namespace {
+
+// The longest wait with nothing to do (a bound, not a poll interval: any
+// post or socket ends it).
+constexpr int kMaxWaitMs = 1000;
+
+}  // namespace
+
+Worker::Worker(CurlTransportOptions transport_options, const Clock& clock)
+    : clock_(clock), transport_(std::move(transport_options)), thread_([this] { run(); }) {}
 
 Worker::~Worker() {
-  http_.stop();  // every in-flight transfer's callback posts its last step
-  thread_.request_stop();
-  cv_.notify_all();
+  bool wake = false;
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+    stop_transport_ = true;
+    wake = must_wake();
+  }
+  if (wake) transport_.wakeup();
   thread_.join();
 }
 
 void Worker::post(Task task) {
+  bool wake = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     tasks_.push_back(std::move(task));
+    wake = must_wake();
   }
-  cv_.notify_one();
+  if (wake) transport_.wakeup();
 }
 
 void Worker::post_after(std::chrono::milliseconds delay, Task task) {
+  bool wake = false;
   {
-    std::lock_guard lock(mu_);
-    timers_.emplace(std::chrono::steady_clock::now() + delay, std::move(task));
+    MutexLock lock(mu_);
+    timers_.emplace(clock_.steady_now() + delay, std::move(task));
+    wake = must_wake();
   }
-  cv_.notify_one();
+  if (wake) transport_.wakeup();
 }
 
 void Worker::flush_timers() {
+  bool wake = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [when, task] : timers_) tasks_.push_back(std::move(task));
     timers_.clear();
+    wake = must_wake();
   }
-  cv_.notify_one();
+  if (wake) transport_.wakeup();
 }
 
-void Worker::run(std::stop_token stop) {
-  std::unique_lock lock(mu_);
+void Worker::stop_transport() {
+  bool wake = false;
+  {
+    MutexLock lock(mu_);
+    stop_transport_ = true;
+    wake = must_wake();
+  }
+  if (wake) transport_.wakeup();
+}
+
+Worker::Round Worker::take_round() {
+  Round round;
+  MutexLock lock(mu_);
+  waiting_ = false;
+  // Stopping: timers still pending run now (a retry then meets the stopped
+  // transport, or the stopping pool, and ends its call).
+  const auto due = stopping_ ? Clock::SteadyTime::max() : clock_.steady_now();
+  while (!timers_.empty() && timers_.begin()->first <= due) {
+    tasks_.push_back(std::move(timers_.begin()->second));
+    timers_.erase(timers_.begin());
+  }
+  round.tasks.swap(tasks_);
+  round.stop_transport = stop_transport_ && !transport_stopped_;
+  transport_stopped_ = transport_stopped_ || round.stop_transport;
+  return round;
+}
+
+std::optional<int> Worker::wait_ms() {
+  MutexLock lock(mu_);
+  // Queued since the round began: the next round runs it.
+  if (!tasks_.empty() || (stop_transport_ && !transport_stopped_) || transport_.ready()) return 0;
+  if (stopping_) {
+    if (timers_.empty() && transport_.idle()) return std::nullopt;
+    if (!timers_.empty()) return 0;  // the next round runs them
+  }
+  int ms = kMaxWaitMs;
+  if (!timers_.empty()) {
+    const auto left = timers_.begin()->first - clock_.steady_now();
+    // Rounded up: waking before the timer is due would only spin.
+    const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    ms = static_cast<int>(std::clamp<int64_t>(left_ms, 0, kMaxWaitMs));
+  }
+  waiting_ = ms > 0;
+  return ms;
+}
+
+void Worker::run() {
   while (true) {
-    auto now = std::chrono::steady_clock::now();
-    while (!timers_.empty() && timers_.begin()->first <= now) {
-      tasks_.push_back(std::move(timers_.begin()->second));
-      timers_.erase(timers_.begin());
-    }
-    if (!tasks_.empty()) {
-      Task task = std::move(tasks_.front());
-      tasks_.pop_front();
-      lock.unlock();
+    Round round = take_round();
+    if (round.stop_transport) transport_.stop();
+    for (auto& task : round.tasks) {
       try {
         task();
       } catch (const std::exception& e) {
         spdlog::error("worker task failed: {}", e.what());
       }
-      lock.lock();
-      continue;
     }
-    if (stop.stop_requested()) {
-      // Timers still pending at shutdown run now: a retry then meets the
-      // stopped HttpClient and ends its call with "shutting down".
-      if (timers_.empty()) return;
-      for (auto& [when, task] : timers_) tasks_.push_back(std::move(task));
-      timers_.clear();
-      continue;
-    }
-    if (timers_.empty()) {
-      cv_.wait(lock, stop, [&] { return !tasks_.empty(); });
-    } else {
-      // A copy: wait_until reads its deadline again after every wake-up,
-      // and flush_timers() may free the timer node meanwhile (the lock is
-      // released while waiting).
-      const auto next = timers_.begin()->first;
-      cv_.wait_until(lock, stop, next, [&] { return !tasks_.empty(); });
-    }
+    transport_.perform();
+    const std::optional<int> ms = wait_ms();
+    if (!ms) return;
+    transport_.wait(*ms);
   }
 }
 

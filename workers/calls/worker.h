@@ -1,56 +1,94 @@
-// Worker: one provider worker thread. It runs the call state machines
-// (workers/calls/call_run.h) assigned to it: every step of a call — planning,
-// handling a ledger answer, handling an HTTP answer, a retry timer — is a
-// task on this thread, so a call's state needs no lock. HTTP transfers run
-// on the worker's own HttpClient (one curl multi handle with its own
-// thread); ledger and HTTP callbacks only post() the next step back here.
+// Worker: one provider worker thread running one loop, the shape of redis's
+// aeMain: run the tasks posted and the timers due, let the curl transport
+// move its transfers along (CurlTransport::perform, which runs the
+// callbacks of finished ones), then block in curl_multi_poll until a socket
+// is ready, the next timer is due, or another thread posts a task (it wakes
+// the poll with curl_multi_wakeup). Every step of a call (planning, a
+// ledger answer, an HTTP answer, a retry timer) runs on this one thread, so
+// a call's state needs no lock and an HTTP answer never changes thread.
 //
-// Threads: post() and post_after() from any thread; the tasks run on the
-// worker thread. The destructor stops the HttpClient (its callbacks post
-// "shutting down" steps), runs what is queued, then joins.
+// Threads: post(), post_after(), flush_timers() and stop_transport() from
+// any thread; everything else on the worker thread. The destructor stops
+// the transport (its callbacks run, ending their calls with "shutting
+// down"), runs the tasks and timers still queued, then joins.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
-#include <functional>
 #include <map>
-#include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
+#include <utility>
 
-#include "workers/providers/http_client.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/sync.h"
+#include "workers/calls/call_loop.h"
+#include "workers/providers/curl_transport.h"
 
 namespace tollgate::workers {
 
-class Worker {
+class Worker final : public CallLoop {
  public:
-  using Task = std::function<void()>;
-
-  explicit Worker(HttpClientOptions http_options = {});
-  ~Worker();
+  explicit Worker(CurlTransportOptions transport_options = {},
+                  const Clock& clock = SystemClock::instance());
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  void post(Task task);
-  void post_after(std::chrono::milliseconds delay, Task task);
+  void post(Task task) override;
+  void post_after(std::chrono::milliseconds delay, Task task) override;
   // Shutdown: every pending timer runs now.
   void flush_timers();
-  HttpClient& http() { return http_; }
-  // Worker thread only: a uniform draw in [0, 1) for retry jitter. One
-  // generator per worker, seeded once (a std::random_device per call
+  // Shutdown: the transport aborts its transfers (each on_done gets
+  // "shutting down", on this worker) before the next queued task runs; later
+  // submissions get "shutting down" too.
+  void stop_transport();
+
+  // Any thread: requests submitted to the transport and not answered yet.
+  size_t transfers_pending() const { return transport_.pending(); }
+
+  // Worker thread only.
+  Transport& transport() override { return transport_; }
+  // One generator per worker, seeded once (a std::random_device per call
   // costs more than the rest of the call's CPU).
-  double jitter01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+  double jitter01() override { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
  private:
-  void run(std::stop_token stop);
+  using Timers = std::multimap<Clock::SteadyTime, Task>;
+  struct Round {
+    std::deque<Task> tasks;
+    bool stop_transport = false;
+  };
+  void run();
+  // The tasks to run now (with the timers that are due) and whether the
+  // transport must stop first.
+  Round take_round() EXCLUDES(mu_);
+  // How long the loop may wait for the transport: 0 when work is queued,
+  // else until the next timer (at most a second); nullopt: stopped with
+  // nothing left, the loop ends.
+  std::optional<int> wait_ms() EXCLUDES(mu_);
+  // Under mu_, after queueing work: whether the loop waits (or is about
+  // to) and must be woken, once the lock is released.
+  bool must_wake() REQUIRES(mu_) { return std::exchange(waiting_, false); }
 
-  HttpClient http_;
-  std::mt19937_64 rng_{std::random_device{}()};  // worker thread only
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  std::deque<Task> tasks_;                                       // guarded by mu_
-  std::multimap<std::chrono::steady_clock::time_point, Task> timers_;  // guarded by mu_
+  // Constant after construction.
+  const Clock& clock_;
+
+  // Worker thread only.
+  CurlTransport transport_;
+  std::mt19937_64 rng_{std::random_device{}()};
+
+  Mutex mu_;
+  std::deque<Task> tasks_ GUARDED_BY(mu_);
+  Timers timers_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;            // the destructor runs
+  bool stop_transport_ GUARDED_BY(mu_) = false;      // stop_transport() was called
+  bool transport_stopped_ GUARDED_BY(mu_) = false;   // and the loop did it
+  // The loop is in (or about to enter) transport_.wait(): a post must
+  // wake it. Cleared by the one who wakes it, so one wake-up per wait.
+  bool waiting_ GUARDED_BY(mu_) = false;
+
   std::jthread thread_;  // last: starts after, and is joined before, the rest
 };
 

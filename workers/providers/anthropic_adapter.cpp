@@ -1,12 +1,15 @@
 // Anthropic Messages API: request building and response parsing.
+#include "workers/providers/anthropic_adapter.h"
+
 #include <algorithm>
 #include <cctype>
 
-#include "workers/providers/provider_formats.h"
-
-namespace tollgate::workers::detail {
+namespace tollgate::workers {
 namespace {
 
+using detail::MalformedResponse;
+using detail::ProviderErrorBody;
+using detail::token_count;
 using nlohmann::json;
 
 constexpr std::string_view kAnthropicVersion = "2023-06-01";
@@ -21,10 +24,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 json anthropic_messages(const ProviderCall& call) {
   json messages = json::array();
   for (const auto& m : call.messages) {
@@ -36,17 +35,17 @@ json anthropic_messages(const ProviderCall& call) {
 HttpRequest anthropic_post(const ProviderCall& call, std::string_view path, const json& body) {
   HttpRequest req;
   req.method = "POST";
-  req.url = join_url(call.base_url, path);
+  req.url = detail::join_url(call.base_url, path);
   req.headers = {{"x-api-key", call.api_key},
                  {"anthropic-version", std::string(kAnthropicVersion)},
                  {"content-type", "application/json"}};
-  req.body = dump_json(body);
+  req.body = detail::dump_json(body);
   return req;
 }
 
 }  // namespace
 
-HttpRequest build_anthropic_request(const ProviderCall& call) {
+HttpRequest AnthropicAdapter::build_request(const ProviderCall& call) const {
   json body = {{"model", call.model},
                {"max_tokens", call.max_tokens},
                {"messages", anthropic_messages(call)},
@@ -55,13 +54,24 @@ HttpRequest build_anthropic_request(const ProviderCall& call) {
   return anthropic_post(call, "/v1/messages", body);
 }
 
-HttpRequest build_anthropic_count_request(const ProviderCall& call) {
+std::optional<HttpRequest> AnthropicAdapter::build_count_request(const ProviderCall& call) const {
   json body = {{"model", call.model}, {"messages", anthropic_messages(call)}};
   if (call.system) body["system"] = *call.system;
   return anthropic_post(call, "/v1/messages/count_tokens", body);
 }
 
-ProviderResult parse_anthropic_success(const json& body) {
+std::optional<uint64_t> AnthropicAdapter::parse_count_response(const HttpResponse& response) const {
+  if (!response.transport_ok() || response.status != 200) return std::nullopt;
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return std::nullopt;
+  try {
+    return token_count(body, "input_tokens");
+  } catch (const MalformedResponse&) {
+    return std::nullopt;
+  }
+}
+
+ProviderResult AnthropicAdapter::parse_success(const json& body) const {
   ProviderResult result;
   const json& content = body.at("content");
   if (!content.is_array()) throw MalformedResponse("content is not an array");
@@ -82,7 +92,7 @@ ProviderResult parse_anthropic_success(const json& body) {
   return result;
 }
 
-ProviderErrorBody parse_anthropic_error(std::string_view text) {
+ProviderErrorBody AnthropicAdapter::parse_error_body(std::string_view text) const {
   ProviderErrorBody out;
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return out;
@@ -98,7 +108,7 @@ ProviderErrorBody parse_anthropic_error(std::string_view text) {
   return out;
 }
 
-bool anthropic_out_of_credit(long status, const ProviderErrorBody& error) {
+bool AnthropicAdapter::out_of_credit(long status, const ProviderErrorBody& error) const {
   std::string msg = lower(error.message);
   bool credit = msg.find("credit balance") != std::string::npos ||
                 msg.find("usage limit") != std::string::npos;
@@ -108,4 +118,4 @@ bool anthropic_out_of_credit(long status, const ProviderErrorBody& error) {
   return false;
 }
 
-}  // namespace tollgate::workers::detail
+}  // namespace tollgate::workers

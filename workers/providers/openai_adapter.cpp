@@ -1,16 +1,16 @@
 // OpenAI Chat Completions API: request building and response parsing.
+#include "workers/providers/openai_adapter.h"
+
 #include <algorithm>
 
-#include "workers/providers/provider_formats.h"
+namespace tollgate::workers {
 
-namespace tollgate::workers::detail {
-namespace {
-
+using detail::MalformedResponse;
+using detail::ProviderErrorBody;
+using detail::token_count;
 using nlohmann::json;
 
-}  // namespace
-
-HttpRequest build_openai_request(const ProviderCall& call) {
+HttpRequest OpenAiAdapter::build_request(const ProviderCall& call) const {
   json messages = json::array();
   if (call.system) messages.push_back({{"role", "system"}, {"content", *call.system}});
   for (const auto& m : call.messages) {
@@ -23,14 +23,14 @@ HttpRequest build_openai_request(const ProviderCall& call) {
 
   HttpRequest req;
   req.method = "POST";
-  req.url = join_url(call.base_url, "/chat/completions");
+  req.url = detail::join_url(call.base_url, "/chat/completions");
   req.headers = {{"Authorization", "Bearer " + call.api_key},
                  {"content-type", "application/json"}};
-  req.body = dump_json(body);
+  req.body = detail::dump_json(body);
   return req;
 }
 
-ProviderResult parse_openai_success(const json& body) {
+ProviderResult OpenAiAdapter::parse_success(const json& body) const {
   ProviderResult result;
   const json& choices = body.at("choices");
   if (!choices.is_array() || choices.empty()) {
@@ -56,7 +56,7 @@ ProviderResult parse_openai_success(const json& body) {
   return result;
 }
 
-ProviderErrorBody parse_openai_error(std::string_view text) {
+ProviderErrorBody OpenAiAdapter::parse_error_body(std::string_view text) const {
   ProviderErrorBody out;
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return out;
@@ -76,7 +76,7 @@ ProviderErrorBody parse_openai_error(std::string_view text) {
   return out;
 }
 
-bool openai_out_of_credit(long status, const ProviderErrorBody& error) {
+bool OpenAiAdapter::out_of_credit(long status, const ProviderErrorBody& error) const {
   auto is = [&](std::string_view what) { return error.code == what || error.type == what; };
   if (status == 429 || status == 402 || status == 403) {
     return is("insufficient_quota") || is("billing_hard_limit_reached");
@@ -84,4 +84,4 @@ bool openai_out_of_credit(long status, const ProviderErrorBody& error) {
   return false;
 }
 
-}  // namespace tollgate::workers::detail
+}  // namespace tollgate::workers

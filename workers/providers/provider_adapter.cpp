@@ -1,4 +1,6 @@
-// Dispatch by API, failure classification and one-line failure messages.
+// What every adapter shares: transport failures, the JSON adapters'
+// response framing (failure classification, one-line redacted messages),
+// and which failures the provider may have served.
 #include "workers/providers/provider_adapter.h"
 
 #include <cctype>
@@ -61,73 +63,7 @@ bool retryable_status(long status) {
          status == 529;
 }
 
-FailureKind kind_for_status(long status, const detail::ProviderErrorBody& error) {
-  if (status == 429) return FailureKind::kRateLimited;
-  if (status == 529 || error.type == "overloaded_error") return FailureKind::kOverloaded;
-  if (status >= 500) return FailureKind::kServer;
-  if (status == 401 || status == 403) return FailureKind::kAuth;
-  if (status >= 400) return FailureKind::kBadRequest;
-  return FailureKind::kInvalidResponse;  // 1xx/3xx: nothing we asked for
-}
-
-ProviderResult parse_error(ProviderApi api, long status, const HttpHeaders& headers,
-                           std::string_view body, int64_t now_ms, std::string_view api_key) {
-  detail::ProviderErrorBody error = api == ProviderApi::kAnthropic
-                                        ? detail::parse_anthropic_error(body)
-                                        : detail::parse_openai_error(body);
-  bool out_of_credit = api == ProviderApi::kAnthropic
-                           ? detail::anthropic_out_of_credit(status, error)
-                           : detail::openai_out_of_credit(status, error);
-  FailureKind kind = out_of_credit ? FailureKind::kOutOfCredit : kind_for_status(status, error);
-  bool retryable = !out_of_credit && retryable_status(status);
-
-  std::string text = std::string(api_name(api)) + " HTTP " + std::to_string(status);
-  if (error.parsed) {
-    std::string label = !error.code.empty() ? error.code : error.type;
-    if (!label.empty()) text += " " + label;
-    if (!error.message.empty()) text += ": " + error.message;
-  } else if (!body.empty()) {
-    text += ": " + std::string(body.substr(0, kMaxMessageBytes));
-  }
-  ProviderResult r = failed(kind, status, retryable, one_line(std::move(text), api_key));
-  if (retryable || kind == FailureKind::kRateLimited) {
-    r.failure.retry_after_ms = parse_retry_after(headers, now_ms);
-  }
-  return r;
-}
-
-ProviderResult parse_success(ProviderApi api, long status, std::string_view body,
-                             std::string_view api_key) {
-  auto invalid = [&](std::string_view why) {
-    return failed(FailureKind::kInvalidResponse, status, false,
-                  one_line(std::string(api_name(api)) + " HTTP " + std::to_string(status) +
-                               " invalid response: " + std::string(why),
-                           api_key));
-  };
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return invalid("body is not JSON");
-  if (!j.is_object()) return invalid("body is not a JSON object");
-  try {
-    return api == ProviderApi::kAnthropic ? detail::parse_anthropic_success(j)
-                                          : detail::parse_openai_success(j);
-  } catch (const json::exception& e) {
-    return invalid(e.what());
-  } catch (const detail::MalformedResponse& e) {
-    return invalid(e.what());
-  }
-}
-
 }  // namespace
-
-std::string_view api_name(ProviderApi api) {
-  return api == ProviderApi::kAnthropic ? "anthropic" : "openai";
-}
-
-std::optional<ProviderApi> api_from_name(std::string_view name) {
-  if (name == "anthropic") return ProviderApi::kAnthropic;
-  if (name == "openai") return ProviderApi::kOpenAi;
-  return std::nullopt;
-}
 
 std::string_view kind_name(FailureKind kind) {
   switch (kind) {
@@ -170,25 +106,25 @@ std::string dump_json(const json& j) {
 
 }  // namespace detail
 
-HttpRequest build_request(ProviderApi api, const ProviderCall& call) {
-  return api == ProviderApi::kAnthropic ? detail::build_anthropic_request(call)
-                                        : detail::build_openai_request(call);
+
+std::optional<HttpRequest> ProviderAdapter::build_count_request(const ProviderCall&) const {
+  return std::nullopt;
 }
 
-std::optional<HttpRequest> build_count_request(ProviderApi api, const ProviderCall& call) {
-  if (api != ProviderApi::kAnthropic) return std::nullopt;
-  return detail::build_anthropic_count_request(call);
+std::optional<uint64_t> ProviderAdapter::parse_count_response(const HttpResponse&) const {
+  return std::nullopt;
 }
 
-std::optional<uint64_t> parse_count_response(const HttpResponse& response) {
-  if (!response.transport_ok() || response.status != 200) return std::nullopt;
-  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) return std::nullopt;
-  try {
-    return detail::token_count(body, "input_tokens");
-  } catch (const detail::MalformedResponse&) {
-    return std::nullopt;
+ProviderResult ProviderAdapter::interpret_response(const HttpResponse& response, int64_t now_ms,
+                                                   std::string_view api_key) const {
+  if (!response.transport_ok()) {
+    FailureKind kind = response.timed_out ? FailureKind::kTimeout : FailureKind::kTransport;
+    return failed(kind, 0, true,
+                  one_line(std::string(name()) + " " + std::string(kind_name(kind)) + ": " +
+                               response.error,
+                           api_key));
   }
+  return parse_response(response.status, response.headers, response.body, now_ms, api_key);
 }
 
 bool may_have_served(const ProviderFailure& failure, bool request_sent, bool gateway_5xx_served) {
@@ -206,22 +142,67 @@ bool may_have_served(const ProviderFailure& failure, bool request_sent, bool gat
   }
 }
 
-ProviderResult parse_response(ProviderApi api, long status, const HttpHeaders& headers,
-                              std::string_view body, int64_t now_ms, std::string_view api_key) {
-  if (status >= 200 && status < 300) return parse_success(api, status, body, api_key);
-  return parse_error(api, status, headers, body, now_ms, api_key);
+ProviderResult JsonAdapter::parse_response(long status, const HttpHeaders& headers,
+                                           std::string_view body, int64_t now_ms,
+                                           std::string_view api_key) const {
+  if (status >= 200 && status < 300) return parse_ok(status, body, api_key);
+  return parse_error(status, headers, body, now_ms, api_key);
 }
 
-ProviderResult interpret_response(ProviderApi api, const HttpResponse& response, int64_t now_ms,
-                                  std::string_view api_key) {
-  if (!response.transport_ok()) {
-    FailureKind kind = response.timed_out ? FailureKind::kTimeout : FailureKind::kTransport;
-    return failed(kind, 0, true,
-                  one_line(std::string(api_name(api)) + " " + std::string(kind_name(kind)) +
-                               ": " + response.error,
-                           api_key));
+StreamEvent JsonAdapter::parse_stream_event(std::string_view, std::string_view) const {
+  return StreamEvent{};  // kNotSupported: no request asks for a stream yet
+}
+
+FailureKind JsonAdapter::classify(long status, const detail::ProviderErrorBody& error) const {
+  if (status == 429) return FailureKind::kRateLimited;
+  if (status == 529 || error.type == "overloaded_error") return FailureKind::kOverloaded;
+  if (status >= 500) return FailureKind::kServer;
+  if (status == 401 || status == 403) return FailureKind::kAuth;
+  if (status >= 400) return FailureKind::kBadRequest;
+  return FailureKind::kInvalidResponse;  // 1xx/3xx: nothing we asked for
+}
+
+ProviderResult JsonAdapter::parse_error(long status, const HttpHeaders& headers,
+                                        std::string_view body, int64_t now_ms,
+                                        std::string_view api_key) const {
+  const detail::ProviderErrorBody error = parse_error_body(body);
+  const bool no_credit = out_of_credit(status, error);
+  FailureKind kind = no_credit ? FailureKind::kOutOfCredit : classify(status, error);
+  bool retryable = !no_credit && retryable_status(status);
+
+  std::string text = std::string(name()) + " HTTP " + std::to_string(status);
+  if (error.parsed) {
+    std::string label = !error.code.empty() ? error.code : error.type;
+    if (!label.empty()) text += " " + label;
+    if (!error.message.empty()) text += ": " + error.message;
+  } else if (!body.empty()) {
+    text += ": " + std::string(body.substr(0, kMaxMessageBytes));
   }
-  return parse_response(api, response.status, response.headers, response.body, now_ms, api_key);
+  ProviderResult r = failed(kind, status, retryable, one_line(std::move(text), api_key));
+  if (retryable || kind == FailureKind::kRateLimited) {
+    r.failure.retry_after_ms = parse_retry_after(headers, now_ms);
+  }
+  return r;
+}
+
+ProviderResult JsonAdapter::parse_ok(long status, std::string_view body,
+                                     std::string_view api_key) const {
+  auto invalid = [&](std::string_view why) {
+    return failed(FailureKind::kInvalidResponse, status, false,
+                  one_line(std::string(name()) + " HTTP " + std::to_string(status) +
+                               " invalid response: " + std::string(why),
+                           api_key));
+  };
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return invalid("body is not JSON");
+  if (!j.is_object()) return invalid("body is not a JSON object");
+  try {
+    return parse_success(j);
+  } catch (const json::exception& e) {
+    return invalid(e.what());
+  } catch (const detail::MalformedResponse& e) {
+    return invalid(e.what());
+  }
 }
 
 }  // namespace tollgate::workers

@@ -1,52 +1,86 @@
-// Provider adapters: turn a provider-neutral call into the HTTP request a
-// provider's API expects, and turn the HTTP answer back into a result with
-// the provider's reported usage or a classified failure.
+// ProviderAdapter: one provider wire format. It turns a provider-neutral
+// call into the HTTP request the provider's API expects, and the HTTP
+// answer back into a result with the provider's reported usage or a
+// classified failure (its own error shapes, its own out-of-credit and
+// key-rejected signals). A new wire format is one adapter (a class deriving
+// from this one, in its own file pair) added to the AdapterRegistry
+// (adapter_registry.h); the call code only ever sees this interface.
 //
-// Pure functions of their arguments (the current time is passed in as
-// now_ms, unix epoch milliseconds): no I/O, no clock, no globals, callable
-// from any thread. They never throw on bad input: malformed provider JSON is
-// a kInvalidResponse failure. Failure messages are one line and never
-// contain the api key (it is redacted when a provider echoes it).
-//
-// Formats: Anthropic Messages API (POST <base>/v1/messages) and OpenAI Chat
-// Completions (POST <base>/chat/completions); see PROTOCOL.md section 3.
+// Adapters are stateless and immutable: every member is a pure function of
+// its arguments (the current time comes in as now_ms, unix epoch
+// milliseconds), callable from any thread on a shared instance. They never
+// throw on bad input: malformed provider JSON is a kInvalidResponse
+// failure. Failure messages are one line and never contain the api key (it
+// is redacted when a provider echoes it).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "workers/providers/provider_types.h"
 
 namespace tollgate::workers {
 
-// The HTTP request for `call`. Anthropic: headers x-api-key,
-// anthropic-version: 2023-06-01, content-type; body {model, max_tokens,
-// messages, system (when set), temperature clamped to 0..1}. OpenAI:
-// Authorization: Bearer, content-type; body {model, messages (system prompt
-// first as role "system"), max_tokens, temperature clamped to 0..2}.
-// A trailing '/' on base_url is ignored.
-HttpRequest build_request(ProviderApi api, const ProviderCall& call);
+// One event of a streamed answer, as parse_stream_event reads it.
+// Streaming is not built yet: every adapter answers kNotSupported.
+struct StreamEvent {
+  enum class Kind {
+    kNotSupported,  // this adapter cannot read streamed answers (yet)
+    kText,          // text: the next piece of the reply
+    kUsage,         // input_tokens / output_tokens: usage reported so far
+    kDone,          // the answer is complete
+    kFailed,        // failure: the provider ended the stream with an error
+    kIgnored,       // an event with nothing for the caller (ping, ...)
+  };
+  Kind kind = Kind::kNotSupported;
+  std::string text;
+  std::optional<uint64_t> input_tokens;
+  std::optional<uint64_t> output_tokens;
+  ProviderFailure failure;
+};
 
-// The provider's own count of a call's input tokens, where it has one:
-// Anthropic's POST <base>/v1/messages/count_tokens with the call's model,
-// system and messages (no max_tokens, temperature). nullopt for OpenAI,
-// which has no counting endpoint.
-std::optional<HttpRequest> build_count_request(ProviderApi api, const ProviderCall& call);
-// The input_tokens of a count_tokens answer; nullopt unless it is a 200
-// with an unsigned count (anything else: the caller keeps its own bound).
-std::optional<uint64_t> parse_count_response(const HttpResponse& response);
+class ProviderAdapter {
+ public:
+  virtual ~ProviderAdapter() = default;
 
-// Interprets one complete HTTP response (status, lower-cased headers, body).
-// `api_key` is only used to redact it from messages.
-ProviderResult parse_response(ProviderApi api, long status, const HttpHeaders& headers,
-                              std::string_view body, int64_t now_ms,
-                              std::string_view api_key = {});
+  // The API name in configuration (`api = "anthropic"`) and in messages.
+  virtual std::string_view name() const = 0;
 
-// parse_response for what the HTTP client returned, including transport
-// errors (kTransport or kTimeout, both retryable).
-ProviderResult interpret_response(ProviderApi api, const HttpResponse& response,
-                                  int64_t now_ms, std::string_view api_key = {});
+  // The HTTP request for `call`. A trailing '/' on base_url is ignored.
+  virtual HttpRequest build_request(const ProviderCall& call) const = 0;
+
+  // Interprets one complete HTTP response (status, lower-cased headers,
+  // body). `api_key` is only used to redact it from messages. A 2xx is the
+  // reply with its usage (kOk), without usage (kUsageMissing) or, when it
+  // is not the documented shape, kInvalidResponse. Anything else is a
+  // failure classified by kind (FailureKind), retryable or not, with the
+  // provider's wait hint (parse_retry_after) when it may be retried.
+  virtual ProviderResult parse_response(long status, const HttpHeaders& headers,
+                                        std::string_view body, int64_t now_ms,
+                                        std::string_view api_key = {}) const = 0;
+
+  // The provider's own count of a call's input tokens, where it has one
+  // (Anthropic's count_tokens). nullopt: this API cannot count (the
+  // default), and the caller keeps its own bound.
+  virtual std::optional<HttpRequest> build_count_request(const ProviderCall& call) const;
+  // The count in the answer to build_count_request; nullopt unless it is a
+  // 200 with an unsigned count (the default: always nullopt).
+  virtual std::optional<uint64_t> parse_count_response(const HttpResponse& response) const;
+
+  // Later (streaming): one server-sent event of an answer to a request
+  // that asked for a stream. `event` is the SSE event name (empty when the
+  // stream names none), `data` its data lines joined by '\n'. Events of one
+  // answer are passed in order; kDone or kFailed ends it. Today every
+  // adapter returns kNotSupported and no request asks for a stream.
+  virtual StreamEvent parse_stream_event(std::string_view event, std::string_view data) const = 0;
+
+  // parse_response for what a transport returned, including transport
+  // errors (kTransport or kTimeout, both retryable).
+  ProviderResult interpret_response(const HttpResponse& response, int64_t now_ms,
+                                    std::string_view api_key = {}) const;
+};
 
 // Could the provider have served (and billed) an attempt that failed this
 // way? Then its reservation is charged in full: usage is never

@@ -1,7 +1,10 @@
-// Internal to tollgate_providers: the per-API halves of the adapters
-// (provider_adapter.h is the public face). Pure functions; the parse_*
-// functions may throw nlohmann::json::exception or MalformedResponse, which parse_response
-// catches and turns into kInvalidResponse.
+// Internal to tollgate_providers: what the JSON adapters (Anthropic,
+// OpenAI) share. JsonAdapter implements parse_response once (2xx bodies,
+// error bodies, classification, one-line redacted messages, retry hints)
+// over a few per-format hooks; each adapter fills in the hooks and builds
+// its requests. Pure; the hooks may throw nlohmann::json::exception or
+// MalformedResponse, which parse_response catches and turns into
+// kInvalidResponse.
 #pragma once
 
 #include <cstdint>
@@ -12,9 +15,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "workers/providers/provider_types.h"
+#include "workers/providers/provider_adapter.h"
 
-namespace tollgate::workers::detail {
+namespace tollgate::workers {
+namespace detail {
 
 // A 2xx body that is JSON but not the documented shape.
 struct MalformedResponse : std::runtime_error {
@@ -43,19 +47,31 @@ std::string join_url(std::string_view base, std::string_view path);
 // JSON text that never throws (invalid UTF-8 is replaced).
 std::string dump_json(const nlohmann::json& j);
 
-HttpRequest build_anthropic_request(const ProviderCall& call);
-HttpRequest build_openai_request(const ProviderCall& call);
-HttpRequest build_anthropic_count_request(const ProviderCall& call);
+}  // namespace detail
 
-ProviderResult parse_anthropic_success(const nlohmann::json& body);
-ProviderResult parse_openai_success(const nlohmann::json& body);
+class JsonAdapter : public ProviderAdapter {
+ public:
+  ProviderResult parse_response(long status, const HttpHeaders& headers, std::string_view body,
+                                int64_t now_ms, std::string_view api_key = {}) const final;
+  StreamEvent parse_stream_event(std::string_view event, std::string_view data) const override;
 
-ProviderErrorBody parse_anthropic_error(std::string_view body);
-ProviderErrorBody parse_openai_error(std::string_view body);
+ protected:
+  // A 2xx body that is a JSON object: the reply and its usage.
+  virtual ProviderResult parse_success(const nlohmann::json& body) const = 0;
+  // The provider's error body, as far as it has the provider's shape.
+  virtual detail::ProviderErrorBody parse_error_body(std::string_view body) const = 0;
+  // Out of credit or over the account's usage limit: the provider will
+  // refuse every call until the account is topped up (not retryable).
+  virtual bool out_of_credit(long status, const detail::ProviderErrorBody& error) const = 0;
+  // The kind of a non-2xx answer that is not out of credit: 429 rate
+  // limited, 529 or overloaded_error overloaded, other 5xx server, 401/403
+  // key rejected (kAuth), other 4xx bad request.
+  virtual FailureKind classify(long status, const detail::ProviderErrorBody& error) const;
 
-// Out of credit or over the account's usage limit: the provider will refuse
-// every call until the account is topped up (not retryable).
-bool anthropic_out_of_credit(long status, const ProviderErrorBody& error);
-bool openai_out_of_credit(long status, const ProviderErrorBody& error);
+ private:
+  ProviderResult parse_error(long status, const HttpHeaders& headers, std::string_view body,
+                             int64_t now_ms, std::string_view api_key) const;
+  ProviderResult parse_ok(long status, std::string_view body, std::string_view api_key) const;
+};
 
-}  // namespace tollgate::workers::detail
+}  // namespace tollgate::workers

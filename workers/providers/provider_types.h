@@ -1,4 +1,4 @@
-// Plain data exchanged between the provider adapters, the HTTP client and
+// Plain data exchanged between the provider adapters, the transport and
 // the worker that drives a call: a provider-neutral call, an HTTP request and
 // response, and the interpreted result of one provider attempt.
 //
@@ -14,14 +14,6 @@
 #include <vector>
 
 namespace tollgate::workers {
-
-// The wire format a provider speaks.
-enum class ProviderApi { kAnthropic, kOpenAi };
-
-// "anthropic" / "openai".
-std::string_view api_name(ProviderApi api);
-// Inverse of api_name; nullopt for any other name.
-std::optional<ProviderApi> api_from_name(std::string_view name);
 
 struct Message {
   std::string role;  // "user" or "assistant"
@@ -49,7 +41,7 @@ struct HttpRequest {
 // Response header names are lower-cased; a repeated header keeps its last value.
 using HttpHeaders = std::map<std::string, std::string>;
 
-// What the HTTP client hands back for one request. When `error` is non-empty
+// What the transport hands back for one request. When `error` is non-empty
 // the transfer failed (no complete HTTP response): `status` is then whatever
 // was received (often 0) and must not be trusted.
 struct HttpResponse {
@@ -60,7 +52,7 @@ struct HttpResponse {
   int curl_code = 0;       // CURLcode of the transfer; 0 = CURLE_OK
   bool timed_out = false;  // the connect or total timeout fired
   // Did any byte of the request leave (curl's CURLINFO_REQUEST_SIZE > 0)?
-  // False until the HTTP client saw bytes go out: when the connection or
+  // False until the transport saw bytes go out: when the connection or
   // the TLS handshake failed, when the transfer never started (queued at
   // stop(), submitted after it) the provider cannot have served it, and a
   // request that was never sent must never be charged.

@@ -1,28 +1,32 @@
-// DESIGN: one thread, one CURLM. submit() moves a CurlTransfer into queue_ under
-// mu_ and calls curl_multi_wakeup. The loop (run) repeatedly: takes the
-// queue, adds an easy handle per transfer, curl_multi_perform, reaps finished
-// transfers (curl_multi_info_read) and invokes their callbacks, then blocks in
-// curl_multi_poll until socket activity, a curl timer, or a wakeup. Easy
-// handles are created per transfer; connections live in the multi handle's
-// cache, so keep-alive reuse does not depend on reusing easy handles.
-#include "workers/providers/http_client.h"
+// DESIGN: one CURLM, driven by its owner's loop. submit() appends a
+// CurlTransfer to waiting; perform() gives waiting transfers an easy handle
+// while fewer than max_active_transfers are active, calls
+// curl_multi_perform, reaps finished transfers (curl_multi_info_read) and
+// runs their callbacks, then starts what those callbacks submitted. wait()
+// is curl_multi_poll, which also honours curl's own timers and returns at
+// once after curl_multi_wakeup. Nothing is added to the multi handle from
+// inside a curl callback (on_chunk runs in one): submissions always queue.
+// Easy handles are created per transfer; connections live in the multi
+// handle's cache, so keep-alive reuse does not depend on reusing easy
+// handles.
+#include "workers/providers/curl_transport.h"
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 
 namespace tollgate::workers {
 namespace {
 
-constexpr int kPollTimeoutMs = 1000;
+constexpr const char* kShuttingDown = "shutting down";
 
 void global_init_once() {
   static std::once_flag once;
@@ -44,7 +48,8 @@ std::string_view trim(std::string_view s) {
 struct CurlTransfer {
   HttpRequest request;
   HttpRequestOptions options;
-  HttpCallback callback;
+  ChunkCallback on_chunk;
+  DoneCallback on_done;
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
   HttpResponse response;
@@ -60,6 +65,8 @@ struct CurlTransfer {
 
 namespace {
 
+using TransferQueue = std::deque<std::unique_ptr<CurlTransfer>>;
+
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<CurlTransfer*>(user);
   size_t n = size * count;
@@ -68,6 +75,14 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     return 0;  // any short count aborts the transfer
   }
   t->response.body.append(data, n);
+  if (t->on_chunk) {
+    // An exception must not cross libcurl's C frames.
+    try {
+      t->on_chunk(std::string_view(data, n));
+    } catch (const std::exception& e) {
+      spdlog::error("curl transport: chunk callback threw: {}", e.what());
+    }
+  }
   return n;
 }
 
@@ -88,82 +103,57 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-void invoke(CurlTransfer& t) {
-  try {
-    t.callback(std::move(t.response));
-  } catch (const std::exception& e) {
-    spdlog::error("http client: completion callback threw: {}", e.what());
-  }
-}
-
-void fail(CurlTransfer& t, std::string error) {
-  t.response.error = std::move(error);
-  invoke(t);
-}
-
 }  // namespace
 
-struct HttpClient::Impl {
-  explicit Impl(HttpClientOptions o) : options(std::move(o)) {
+struct CurlTransport::Impl {
+  explicit Impl(CurlTransportOptions o) : options(std::move(o)) {
     global_init_once();
     multi = curl_multi_init();
     if (!multi) throw std::runtime_error("curl_multi_init failed");
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, options.max_connections);
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
-    thread = std::jthread([this] { run(); });
   }
 
-  ~Impl() {
-    stop();
-    curl_multi_cleanup(multi);
-  }
+  ~Impl() { curl_multi_cleanup(multi); }
 
-  void stop() {
-    std::lock_guard stop_lock(stop_mu);  // concurrent stop() calls join once
-    {
-      std::lock_guard lock(mu);
-      stopping = true;
-    }
-    curl_multi_wakeup(multi);
-    if (thread.joinable()) thread.join();
-  }
-
-  void run();
-  void start(std::unique_ptr<CurlTransfer> t);
   bool configure(CurlTransfer& t);
+  void start(std::unique_ptr<CurlTransfer> t);
+  void start_waiting();
   void reap();
   void abort_all();
-  // Counts the transfer done, then runs its callback.
+  void report_finished();
+  bool can_start() const { return !waiting.empty() && active.size() < options.max_active_transfers; }
+  // Counts the transfer done, then runs its on_done.
   void complete(CurlTransfer& t) {
-    {
-      std::lock_guard lock(mu);
-      --pending;
+    --pending;
+    try {
+      t.on_done(std::move(t.response));
+    } catch (const std::exception& e) {
+      spdlog::error("curl transport: completion callback threw: {}", e.what());
     }
-    invoke(t);
+  }
+  void complete_with(CurlTransfer& t, std::string error, bool request_sent) {
+    t.response.error = std::move(error);
+    t.response.request_sent = request_sent;
+    complete(t);
   }
 
   // Constant after construction.
-  const HttpClientOptions options;
+  const CurlTransportOptions options;
   CURLM* multi = nullptr;
 
-  std::mutex stop_mu;  // serialises stop()
+  std::atomic<size_t> pending{0};  // submitted, on_done not yet run
 
-  // Guarded by mu.
-  mutable std::mutex mu;
-  std::deque<std::unique_ptr<CurlTransfer>> queue;
-  bool stopping = false;
-  size_t pending = 0;  // submitted, callback not yet run
-
-  // Client thread only. Transfers beyond max_active_transfers wait here
+  // Driving thread only. Transfers beyond max_active_transfers wait
   // without an easy handle (libcurl allocates its buffers per handle).
   std::unordered_map<CURL*, std::unique_ptr<CurlTransfer>> active;
-  std::deque<std::unique_ptr<CurlTransfer>> waiting;
-  void start_waiting();
-
-  std::jthread thread;  // last: started after everything above exists
+  TransferQueue waiting;
+  TransferQueue finished;  // ended without starting (after stop): report at perform()
+  bool stopped = false;
+  bool sockets_ready = false;  // the last wait() saw socket activity
 };
 
-bool HttpClient::Impl::configure(CurlTransfer& t) {
+bool CurlTransport::Impl::configure(CurlTransfer& t) {
   CURL* e = t.easy;
   const HttpRequest& r = t.request;
   bool ok = true;
@@ -208,23 +198,42 @@ bool HttpClient::Impl::configure(CurlTransfer& t) {
   return ok;
 }
 
-void HttpClient::Impl::start(std::unique_ptr<CurlTransfer> t) {
+void CurlTransport::Impl::start(std::unique_ptr<CurlTransfer> t) {
   t->easy = curl_easy_init();
   if (!t->easy || !configure(*t)) {
-    t->response.error = "cannot set up the transfer for " + t->request.url;
-    complete(*t);
+    complete_with(*t, "cannot set up the transfer for " + t->request.url, false);
     return;
   }
   if (CURLMcode mc = curl_multi_add_handle(multi, t->easy); mc != CURLM_OK) {
-    t->response.error = std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc);
-    complete(*t);
+    complete_with(*t, std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc), false);
     return;
   }
   CURL* key = t->easy;
   active.emplace(key, std::move(t));
 }
 
-void HttpClient::Impl::reap() {
+void CurlTransport::Impl::start_waiting() {
+  while (can_start()) {
+    std::unique_ptr<CurlTransfer> t = std::move(waiting.front());
+    waiting.pop_front();
+    // The total timeout counts from submit(): time spent waiting here too.
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t->submitted).count();
+    int64_t left = t->options.total_timeout_ms - waited;
+    if (left <= 0) {
+      // Never sent: reported like a refused connection, not a timeout, so
+      // the caller knows the provider cannot have served it.
+      t->response.curl_code = CURLE_COULDNT_CONNECT;
+      complete_with(*t, "no connection became free within the total timeout", false);
+      continue;
+    }
+    t->options.total_timeout_ms = left;
+    t->options.connect_timeout_ms = std::min(t->options.connect_timeout_ms, left);
+    start(std::move(t));
+  }
+}
+
+void CurlTransport::Impl::reap() {
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
@@ -255,107 +264,89 @@ void HttpClient::Impl::reap() {
   }
 }
 
-void HttpClient::Impl::abort_all() {
-  std::deque<std::unique_ptr<CurlTransfer>> queued;
-  {
-    std::lock_guard lock(mu);
-    queued.swap(queue);
-  }
-  for (auto& [easy, t] : active) {
+void CurlTransport::Impl::report_finished() {
+  TransferQueue done;
+  done.swap(finished);  // what these callbacks submit waits for the next round
+  for (auto& t : done) complete_with(*t, kShuttingDown, false);
+}
+
+void CurlTransport::Impl::abort_all() {
+  std::unordered_map<CURL*, std::unique_ptr<CurlTransfer>> aborted;
+  aborted.swap(active);
+  for (auto& [easy, t] : aborted) {
     long request_bytes = 0;
     curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
     curl_multi_remove_handle(multi, easy);
-    t->response.error = "shutting down";
-    t->response.request_sent = request_bytes > 0;
-    complete(*t);
+    complete_with(*t, kShuttingDown, request_bytes > 0);
   }
-  active.clear();
   // Transfers that never got an easy handle never left this process.
-  for (auto& t : queued) {
-    t->response.error = "shutting down";
-    t->response.request_sent = false;
-    complete(*t);
-  }
-  for (auto& t : waiting) {
-    t->response.error = "shutting down";
-    t->response.request_sent = false;
-    complete(*t);
-  }
-  waiting.clear();
+  TransferQueue queued;
+  queued.swap(waiting);
+  for (auto& t : queued) complete_with(*t, kShuttingDown, false);
+  report_finished();
 }
 
-void HttpClient::Impl::start_waiting() {
-  while (!waiting.empty() && active.size() < options.max_active_transfers) {
-    std::unique_ptr<CurlTransfer> t = std::move(waiting.front());
-    waiting.pop_front();
-    // The total timeout counts from submit(): time spent waiting here too.
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t->submitted).count();
-    int64_t left = t->options.total_timeout_ms - waited;
-    if (left <= 0) {
-      // Never sent: reported like a refused connection, not a timeout, so
-      // the caller knows the provider cannot have served it.
-      t->response.error = "no connection became free within the total timeout";
-      t->response.curl_code = CURLE_COULDNT_CONNECT;
-      t->response.request_sent = false;
-      complete(*t);
-      continue;
-    }
-    t->options.total_timeout_ms = left;
-    t->options.connect_timeout_ms = std::min(t->options.connect_timeout_ms, left);
-    start(std::move(t));
-  }
-}
-
-void HttpClient::Impl::run() {
-  while (true) {
-    std::deque<std::unique_ptr<CurlTransfer>> incoming;
-    {
-      std::lock_guard lock(mu);
-      if (stopping) break;
-      incoming.swap(queue);
-    }
-    for (auto& t : incoming) waiting.push_back(std::move(t));
-    start_waiting();
-    int running = 0;
-    curl_multi_perform(multi, &running);
-    reap();
-    start_waiting();
-    curl_multi_poll(multi, nullptr, 0, kPollTimeoutMs, nullptr);
-  }
-  abort_all();
-}
-
-HttpClient::HttpClient(HttpClientOptions options)
+CurlTransport::CurlTransport(CurlTransportOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 
-HttpClient::~HttpClient() = default;
+CurlTransport::~CurlTransport() {
+  stop();
+  // What the last callbacks submitted: told "shutting down" too.
+  while (!impl_->finished.empty()) impl_->report_finished();
+}
 
-void HttpClient::submit(HttpRequest request, HttpRequestOptions options, HttpCallback callback) {
+void CurlTransport::submit(HttpRequest request, HttpRequestOptions options,
+                           ChunkCallback on_chunk, DoneCallback on_done) {
   auto t = std::make_unique<CurlTransfer>();
   t->request = std::move(request);
   t->options = options;
-  t->callback = std::move(callback);
-  {
-    std::lock_guard lock(impl_->mu);
-    if (!impl_->stopping) {
-      impl_->queue.push_back(std::move(t));
-      ++impl_->pending;
-    }
-  }
-  if (t) {  // not queued: the client is stopping; nothing of it left
-    t->response.request_sent = false;
-    fail(*t, "shutting down");
-    return;
-  }
-  curl_multi_wakeup(impl_->multi);
+  t->on_chunk = std::move(on_chunk);
+  t->on_done = std::move(on_done);
+  ++impl_->pending;
+  // Nothing of it will leave: reported at the next perform(), never from
+  // inside submit().
+  (impl_->stopped ? impl_->finished : impl_->waiting).push_back(std::move(t));
 }
 
-void HttpClient::stop() { impl_->stop(); }
-
-size_t HttpClient::pending() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->pending;
+void CurlTransport::perform() {
+  Impl& i = *impl_;
+  i.start_waiting();
+  // curl_multi_perform checks every active transfer's socket (a poll
+  // each), so it runs only when there is something for it: a socket the
+  // last wait() saw ready, or a curl timer due (a transfer just added, a
+  // timeout). The loop's own wake-ups (a task posted) do not need it.
+  long timer_ms = -1;
+  curl_multi_timeout(i.multi, &timer_ms);
+  const bool due = i.sockets_ready || timer_ms == 0;
+  i.sockets_ready = false;
+  if (due && !i.active.empty()) {
+    int running = 0;
+    curl_multi_perform(i.multi, &running);
+    i.reap();
+  }
+  i.start_waiting();  // what the callbacks submitted
+  i.report_finished();
 }
+
+void CurlTransport::wait(int timeout_ms) {
+  int sockets = 0;  // curl does not count its wakeup() socket
+  curl_multi_poll(impl_->multi, nullptr, 0, ready() ? 0 : timeout_ms, &sockets);
+  impl_->sockets_ready = impl_->sockets_ready || sockets > 0;
+}
+
+void CurlTransport::wakeup() { curl_multi_wakeup(impl_->multi); }
+
+bool CurlTransport::ready() const { return !impl_->finished.empty() || impl_->can_start(); }
+
+bool CurlTransport::idle() const {
+  return impl_->active.empty() && impl_->waiting.empty() && impl_->finished.empty();
+}
+
+void CurlTransport::stop() {
+  impl_->stopped = true;
+  impl_->abort_all();
+}
+
+size_t CurlTransport::pending() const { return impl_->pending.load(); }
 
 }  // namespace tollgate::workers
