@@ -60,6 +60,23 @@ struct LateLog {
   }
 };
 
+// A ledger whose writes fail from the commit of a 700-token reservation on
+// (charging 150) keeps that commit, and closes; with space_returns, writes
+// work again before it closes (no probe ran: the close tries one).
+template <class Backend>
+void close_with_a_kept_commit(Backend& backend, bool space_returns) {
+  std::atomic<bool> broken{false};
+  SuiteOptions o;
+  o.write_fault = [&] { return broken.load() ? ENOSPC : 0; };
+  auto l = backend.open(test_policy(10000, std::nullopt), kNov15, o);
+  const uint64_t id = l->reserve("a1", "anthropic", 700, "x", kNov15)->reservation_id;
+  broken = true;
+  auto c = l->commit(id, 100, 50, 0, kNov15);
+  REQUIRE(c.ok());
+  CHECK(c->deferred);
+  if (space_returns) broken = false;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("a failed commit degrades the ledger until a probe write succeeds", "[ledger]",
@@ -173,17 +190,7 @@ TEMPLATE_TEST_CASE("settlements refused by a degraded ledger are applied in orde
 TEMPLATE_TEST_CASE("settlements still kept when a degraded ledger closes are charged in full at the next open", "[ledger]",
                    LEDGER_BACKENDS) {
   TestType backend;
-  std::atomic<bool> broken{false};
-  {
-    SuiteOptions o;
-    o.write_fault = [&] { return broken.load() ? ENOSPC : 0; };
-    auto l = backend.open(test_policy(10000, std::nullopt), kNov15, o);
-    const uint64_t id = l->reserve("a1", "anthropic", 700, "x", kNov15)->reservation_id;
-    broken = true;
-    auto c = l->commit(id, 100, 50, 0, kNov15);
-    REQUIRE(c.ok());
-    CHECK(c->deferred);
-  }
+  close_with_a_kept_commit(backend, false);
   // Never applied, and never lost: the reservation is still there.
   auto l = backend.open(test_policy(10000, std::nullopt));
   CHECK(l->report().recovered_tokens == 700);
@@ -194,16 +201,7 @@ TEMPLATE_TEST_CASE("settlements still kept when a degraded ledger closes are cha
 TEMPLATE_TEST_CASE("settlements kept while degraded are applied when the ledger closes after space returned", "[ledger]",
                    LEDGER_BACKENDS) {
   TestType backend;
-  std::atomic<bool> broken{false};
-  {
-    SuiteOptions o;
-    o.write_fault = [&] { return broken.load() ? ENOSPC : 0; };
-    auto l = backend.open(test_policy(10000, std::nullopt), kNov15, o);
-    const uint64_t id = l->reserve("a1", "anthropic", 700, "x", kNov15)->reservation_id;
-    broken = true;
-    REQUIRE(l->commit(id, 100, 50, 0, kNov15)->deferred);
-    broken = false;  // no probe ran yet: the close tries one
-  }
+  close_with_a_kept_commit(backend, true);
   auto l = backend.open(test_policy(10000, std::nullopt));
   CHECK(l->report().recovered_tokens == 0);
   CHECK(usage_of(*l, "a1", "anthropic").used == 150);

@@ -74,13 +74,6 @@ std::vector<AlertLevel> levels(const std::vector<Alert>& alerts) {
   return out;
 }
 
-std::optional<IdempotencyRecord> record_of(const Ledger& l, const std::string& key,
-                                           int64_t now_ms = kNov15) {
-  auto r = l.idempotency_record("imperium", key, now_ms);
-  REQUIRE(r.ok());
-  return *r;
-}
-
 // Puts a reservation record as a tollgated from before full_cost_usd wrote
 // it (msgpack [agent, provider, period, request_id, amount, created_ms])
 // into the closed ledger in dir.
@@ -226,11 +219,13 @@ TEST_CASE("a stored reply written by an older tollgated reads as done without a 
   value += "\xa3old";
   put_raw(dir.path, "idempotency", std::string("imperium") + '\0' + "legacy", std::move(value));
   auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
-  auto record = record_of(*l, "legacy");
+  auto read = l->idempotency_record("imperium", "legacy", kNov15);
+  REQUIRE(read.ok());
+  const auto& record = read.value();
   REQUIRE(record.has_value());
   CHECK(record->state == IdempotencyState::kDone);
   CHECK(record->fingerprint.empty());
   CHECK(record->reply == "old");
   CHECK(record->expiry_ms == kNov15 + 1000);
-  CHECK_FALSE(record_of(*l, "legacy", kNov15 + 1000).has_value());
+  CHECK_FALSE(l->idempotency_record("imperium", "legacy", kNov15 + 1000)->has_value());
 }
