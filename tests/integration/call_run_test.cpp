@@ -17,6 +17,7 @@
 
 #include "daemon/core/config.h"
 #include "daemon/ledger/ledger.h"
+#include "daemon/ledger/lmdb/lmdb_ledger.h"
 #include "daemon/core/provider_runtime.h"
 #include "daemon/core/reports.h"
 #include "daemon/server/mailbox_sink.h"
@@ -78,11 +79,11 @@ class CallBench {
     auto loaded = load_config(sources);
     REQUIRE(loaded.ok());
     config_ = std::make_shared<const Config>(std::move(loaded).value());
-    ledger::LedgerOptions options;
+    ledger::LmdbLedgerOptions options;
     options.dir = dir_.path();
     options.durable = false;
     options.before_batch = [this] { gate_.before_batch(); };
-    auto opened = ledger::Ledger::open(options, budget_policy(*config_), wall_ms());
+    auto opened = ledger::LmdbLedger::open(options, budget_policy(*config_), wall_ms());
     REQUIRE(opened.ok());
     ledger_ = std::move(opened).value();
     runtime_ = std::make_unique<ProviderRuntime>(*config_, std::map<std::string, uint64_t>{},

@@ -1,8 +1,8 @@
 // The ledger's admission queue (PROTOCOL.md section 3, rule 6): a
 // reservation held back only by other calls' reservations waits, first come
-// first served per budget, until it fits or its wait ends. Real LMDB in a
-// temporary directory; waits are bounded by each request's own deadline,
-// never by sleeping.
+// first served per budget, until it fits or its wait ends. Every case runs
+// against every ledger backend (ledger_test_util.h); waits are bounded by
+// each request's own deadline, never by sleeping.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -52,9 +52,10 @@ void wait_for_waiting(const Ledger& l, const std::string& provider, uint64_t n) 
 
 }  // namespace
 
-TEST_CASE("a reservation held back by another call's reservation waits and is admitted when it settles") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(5000));
+TEMPLATE_TEST_CASE("a reservation held back by another call's reservation waits and is admitted when it settles", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(5000));
   auto first = l->reserve("imperium", "anthropic", 4000, "a", kNov15);
   REQUIRE(first->reserved());
   Pending second;
@@ -73,9 +74,10 @@ TEST_CASE("a reservation held back by another call's reservation waits and is ad
   CHECK(u.reserved == 3000);
 }
 
-TEST_CASE("a reservation that can never fit is refused at once even while others wait") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(5000));
+TEMPLATE_TEST_CASE("a reservation that can never fit is refused at once even while others wait", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(5000));
   auto first = l->reserve("imperium", "anthropic", 4000, "a", kNov15);
   REQUIRE(l->commit(first->reservation_id, 4000, 0, 0, kNov15).ok());
   const auto started = std::chrono::steady_clock::now();
@@ -87,9 +89,10 @@ TEST_CASE("a reservation that can never fit is refused at once even while others
   CHECK(r->left == 1000);
 }
 
-TEST_CASE("a waiting reservation is refused when its wait ends and nothing else changes") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(5000));
+TEMPLATE_TEST_CASE("a waiting reservation is refused when its wait ends and nothing else changes", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(5000));
   auto first = l->reserve("imperium", "anthropic", 4500, "a", kNov15);
   REQUIRE(first->reserved());
   auto r = l->reserve(reserve_request("imperium", "anthropic", 1000, "b", kNov15, 50ms));
@@ -105,9 +108,10 @@ TEST_CASE("a waiting reservation is refused when its wait ends and nothing else 
   CHECK(l->reserve("imperium", "anthropic", 5000, "c", kNov15)->reserved());
 }
 
-TEST_CASE("a large reservation at the head of the queue is not starved by small ones behind it") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(5000));
+TEMPLATE_TEST_CASE("a large reservation at the head of the queue is not starved by small ones behind it", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(5000));
   auto a = l->reserve("imperium", "anthropic", 3000, "a", kNov15);
   auto b = l->reserve("imperium", "anthropic", 2000, "b", kNov15);
   REQUIRE(a->reserved());
@@ -133,9 +137,10 @@ TEST_CASE("a large reservation at the head of the queue is not starved by small 
   CHECK(l->usage("imperium", "2024-11").value()["anthropic"].reserved == 4500);
 }
 
-TEST_CASE("the queue of one budget does not hold back another agent's budget") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(5000));
+TEMPLATE_TEST_CASE("the queue of one budget does not hold back another agent's budget", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(5000));
   auto a = l->reserve("imperium", "anthropic", 5000, "a", kNov15);
   REQUIRE(a->reserved());
   Pending waiting;
@@ -147,9 +152,10 @@ TEST_CASE("the queue of one budget does not hold back another agent's budget") {
   CHECK(waiting.get()->reserved());
 }
 
-TEST_CASE("cancelling the waits answers every waiting reservation at once") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(5000));
+TEMPLATE_TEST_CASE("cancelling the waits answers every waiting reservation at once", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(5000));
   auto a = l->reserve("imperium", "anthropic", 5000, "a", kNov15);
   REQUIRE(a->reserved());
   Pending w1;
@@ -166,11 +172,12 @@ TEST_CASE("cancelling the waits answers every waiting reservation at once") {
   wait_for_waiting(*l, "anthropic", 0);
 }
 
-TEST_CASE("closing the ledger answers the reservations still waiting") {
-  TempDir dir;
+TEMPLATE_TEST_CASE("closing the ledger answers the reservations still waiting", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
   Pending w;
   {
-    auto l = open_ledger(dir.path, test_policy(5000));
+    auto l = backend.open(test_policy(5000));
     REQUIRE(l->reserve("imperium", "anthropic", 5000, "a", kNov15)->reserved());
     submit(*l, reserve_request("imperium", "anthropic", 100, "w", kNov15, 600s), w);
     wait_for_waiting(*l, "anthropic", 1);
@@ -180,9 +187,10 @@ TEST_CASE("closing the ledger answers the reservations still waiting") {
   CHECK_FALSE(r->reserved());
 }
 
-TEST_CASE("concurrent reservations from many threads spend a budget to the end and never over it") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(5000));
+TEMPLATE_TEST_CASE("concurrent reservations from many threads spend a budget to the end and never over it", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(5000));
   // 40 threads, 10 calls each, reserving 400 and using 100..320.
   std::atomic<uint64_t> charged{0};
   std::atomic<int> served{0};

@@ -1,5 +1,6 @@
-// Alerts: edge-triggered per (scope, provider, level, period), persisted in
-// alerts_log across restarts, re-armed by reset; emergency status.
+// Alerts: edge-triggered per (scope, provider, level, period), kept in the
+// alerts log across restarts, re-armed by reset; emergency status. Every
+// case runs against every ledger backend (ledger_test_util.h).
 #include <catch2/catch.hpp>
 
 #include <optional>
@@ -38,9 +39,10 @@ std::vector<AlertLevel> levels_of(const std::vector<Alert>& alerts, const std::s
 
 }  // namespace
 
-TEST_CASE("each alert level fires once per budget and period") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+TEMPLATE_TEST_CASE("each alert level fires once per budget and period", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(std::nullopt));
   CHECK(charge(*l, "a1", "openai", 7999, kNov15).empty());
   auto warn = charge(*l, "a1", "openai", 1, kNov15 + 1);
   REQUIRE(warn.size() == 1);
@@ -58,23 +60,24 @@ TEST_CASE("each alert level fires once per budget and period") {
                                 AlertLevel::kExhausted});
 }
 
-TEST_CASE("global budgets fire alerts under the name star") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(20000));
+TEMPLATE_TEST_CASE("global budgets fire alerts under the name star", "[ledger]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(20000));
   charge(*l, "a1", "anthropic", 9000, kNov15);
   auto alerts = charge(*l, "a2", "anthropic", 8000, kNov15 + 1);
   CHECK(levels_of(alerts, "*") == std::vector<AlertLevel>{AlertLevel::kWarning});
   CHECK(levels_of(alerts, "a2") == std::vector<AlertLevel>{AlertLevel::kWarning});
 }
 
-TEST_CASE("alerts survive a restart and are listed newest first") {
-  TempDir dir;
+TEMPLATE_TEST_CASE("alerts survive a restart and are listed newest first", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
   {
-    auto l = open_ledger(dir.path, test_policy(std::nullopt));
+    auto l = backend.open(test_policy(std::nullopt));
     charge(*l, "a1", "openai", 8000, kNov15);
     charge(*l, "a2", "anthropic", 9600, kNov15 + 100);
   }
-  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+  auto l = backend.open(test_policy(std::nullopt));
   auto all = l->alerts(100, std::nullopt, std::nullopt);
   REQUIRE(all.ok());
   REQUIRE(all->size() == 3);
@@ -89,9 +92,9 @@ TEST_CASE("alerts survive a restart and are listed newest first") {
   CHECK(charge(*l, "a1", "openai", 10, kNov15 + 200).empty());
 }
 
-TEST_CASE("reset re-arms the agent alerts") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+TEMPLATE_TEST_CASE("reset re-arms the agent alerts", "[ledger]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(std::nullopt));
   CHECK(charge(*l, "a1", "openai", 8500, kNov15).size() == 1);
   REQUIRE(l->reset("a1", std::string("openai"), kNov15 + 1).ok());
   CHECK(charge(*l, "a1", "openai", 5000, kNov15 + 2).empty());
@@ -101,9 +104,10 @@ TEST_CASE("reset re-arms the agent alerts") {
   CHECK(l->alerts(100, std::nullopt, std::string("a1"))->size() == 2);
 }
 
-TEST_CASE("emergency shutdown follows exhausted global budgets and lifts on reset") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(10000));
+TEMPLATE_TEST_CASE("emergency shutdown follows exhausted global budgets and lifts on reset", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(10000));
   CHECK(l->emergency_status(kNov15)->level == EmergencyLevel::kNormal);
   charge(*l, "a1", "anthropic", 10000, kNov15);
   auto st = l->emergency_status(kNov15);
@@ -129,18 +133,20 @@ TEST_CASE("emergency shutdown follows exhausted global budgets and lifts on rese
   CHECK_FALSE(st->providers["anthropic"].exhausted);
 }
 
-TEST_CASE("shutdown on emergency triggers at the emergency threshold of a global budget") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(10000, true));
+TEMPLATE_TEST_CASE("shutdown on emergency triggers at the emergency threshold of a global budget", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(10000, true));
   charge(*l, "a1", "openai", 9700, kNov15);
   CHECK_FALSE(l->emergency_status(kNov15)->shutdown);
   charge(*l, "a1", "openai", 100, kNov15);
   CHECK(l->emergency_status(kNov15)->shutdown);
 }
 
-TEST_CASE("without global limits there is no emergency shutdown") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(std::nullopt, true));
+TEMPLATE_TEST_CASE("without global limits there is no emergency shutdown", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(std::nullopt, true));
   charge(*l, "a1", "openai", 10000, kNov15);
   auto st = l->emergency_status(kNov15);
   CHECK_FALSE(st->shutdown);
@@ -148,9 +154,10 @@ TEST_CASE("without global limits there is no emergency shutdown") {
   CHECK(st->agents_at_risk.size() == 1);
 }
 
-TEST_CASE("a commit above its reservation fires over_reservation once per agent provider and period") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+TEMPLATE_TEST_CASE("a commit above its reservation fires over_reservation once per agent provider and period", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(std::nullopt));
   auto over = [&](const std::string& agent, uint64_t reserved, uint64_t charged, int64_t at_ms) {
     auto r = l->reserve(agent, "openai", reserved, "req-" + agent, at_ms);
     REQUIRE(r.ok());
@@ -195,14 +202,15 @@ TEST_CASE("a commit above its reservation fires over_reservation once per agent 
   CHECK(status->agents_at_risk.empty());
 }
 
-TEST_CASE("over_reservation is no threshold level and a reset does not re-arm it") {
+TEMPLATE_TEST_CASE("over_reservation is no threshold level and a reset does not re-arm it",
+                   "[ledger]", LEDGER_BACKENDS) {
   Thresholds th;
   CHECK_FALSE(level_reached(AlertLevel::kOverReservation, 10000, 10000, th));
   CHECK(budget_level(10000, 10000, th) == AgentLevel::kExhausted);
   CHECK(reached_levels(0, 0, th).size() == 4);
   CHECK(alert_level_from_name("over_reservation") == AlertLevel::kOverReservation);
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(std::nullopt));
+  TestType backend;
+  auto l = backend.open(test_policy(std::nullopt));
   auto r = l->reserve("a1", "anthropic", 10, "x", kNov15);
   REQUIRE(l->commit(r->reservation_id, 20, 0, 0, kNov15)->alerts.size() == 1);
   REQUIRE(l->reset("a1", std::nullopt, kNov15 + 1).ok());

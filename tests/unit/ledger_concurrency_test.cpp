@@ -1,7 +1,7 @@
 // Concurrent reserve/commit/release from 8 threads against tight budgets:
 // after every durable batch no budget has used + reserved over its limit;
 // at the end used equals exactly what the threads committed and nothing
-// stays reserved.
+// stays reserved. Runs against every ledger backend (ledger_test_util.h).
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -43,14 +43,14 @@ std::string over_limit(const Ledger& l) {
 
 }  // namespace
 
-TEST_CASE("concurrent calls never push a budget over its limit and every charge is counted once") {
-  TempDir dir;
+TEMPLATE_TEST_CASE("concurrent calls never push a budget over its limit and every charge is counted once", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
   std::atomic<Ledger*> ledger{nullptr};
   std::atomic<uint64_t> batches{0};
   std::mutex violation_mu;
   std::string violation;
-  LedgerOptions o;
-  o.dir = dir.path;
+  SuiteOptions o;
   o.durable = false;  // durability is the crash test's subject; this one is about races
   o.after_batch = [&] {
     Ledger* l = ledger.load();
@@ -61,8 +61,8 @@ TEST_CASE("concurrent calls never push a budget over its limit and every charge 
       if (violation.empty()) violation = v;
     }
   };
-  auto opened =
-      open_ledger(o, fixed_policy({kProviders.begin(), kProviders.end()}, kAgentLimit, kGlobalLimit));
+  auto opened = backend.open(
+      fixed_policy({kProviders.begin(), kProviders.end()}, kAgentLimit, kGlobalLimit), kNov15, o);
   ledger = opened.get();
   Ledger& l = *opened;
 

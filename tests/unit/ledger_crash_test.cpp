@@ -43,9 +43,9 @@ BudgetPolicy crash_policy() {
 
 // The child: never returns.
 [[noreturn]] void run_child(const std::string& dir, int ack_fd, uint64_t seed) {
-  LedgerOptions o;
+  LmdbLedgerOptions o;
   o.dir = dir;
-  auto opened = Ledger::open(o, crash_policy(), kNov15);
+  auto opened = LmdbLedger::open(o, crash_policy(), kNov15);
   if (!opened.ok()) _exit(3);
   Ledger& l = *opened.value();
   std::vector<std::jthread> threads;
@@ -140,7 +140,7 @@ TEST_CASE("after a kill at a random moment the reopened ledger keeps every ackno
 
     Totals before;
     {
-      LedgerOptions o;
+      LmdbLedgerOptions o;
       o.dir = dir.path;
       o.recover_on_open = false;  // look at what the crash left
       before = read_totals(*open_ledger(o, crash_policy()));

@@ -22,7 +22,7 @@ using namespace tollgate::ledger::testing;
 
 TEST_CASE("a tiny map grows when full and keeps every write") {
   TempDir dir;
-  LedgerOptions o;
+  LmdbLedgerOptions o;
   o.dir = dir.path;
   o.initial_map_bytes = 64 * 1024;
   auto opened = open_ledger(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt));
@@ -55,13 +55,13 @@ namespace {
 // answers one byte ('d' done, anything else failed). Forked before the test
 // opens anything, so it shares no LMDB state with it. Never returns.
 [[noreturn]] void run_growing_process(const std::string& dir, int go_fd, int done_fd) {
-  LedgerOptions o;
+  LmdbLedgerOptions o;
   o.dir = dir;
   o.initial_map_bytes = 256 * 1024;
   o.recover_on_open = false;  // the test's reservations are not leftovers
   char c = 0;
   if (read(go_fd, &c, 1) != 1) _exit(3);
-  auto other = Ledger::open(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt), kNov15);
+  auto other = LmdbLedger::open(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt), kNov15);
   if (!other.ok()) _exit(4);
   const std::string reply(8000, 'o');
   for (int round = 0;; ++round) {
@@ -102,7 +102,7 @@ TEST_CASE("a map grown by another process is adopted by the next write and the n
     REQUIRE(c == 'd');
   };
 
-  LedgerOptions o;
+  LmdbLedgerOptions o;
   o.dir = dir.path;
   o.initial_map_bytes = 256 * 1024;
   auto opened = open_ledger(o, fixed_policy({"anthropic"}, 1u << 30, std::nullopt));
@@ -147,7 +147,7 @@ TEST_CASE("a map growth completes within a bound while readers keep the map busy
   int inside = 0;
   int handoffs = 0;  // a reader left with another one inside
   std::atomic<bool> stop{false};
-  LedgerOptions o;
+  LmdbLedgerOptions o;
   o.dir = dir.path;
   o.initial_map_bytes = 64 * 1024;
   o.inside_read = [&] {
@@ -217,7 +217,7 @@ TEST_CASE("a growth that readers hold off past grow_wait fails its batch and deg
   std::condition_variable cv;
   bool holding = false;
   bool let_go = false;
-  LedgerOptions o;
+  LmdbLedgerOptions o;
   o.dir = dir.path;
   o.initial_map_bytes = 64 * 1024;
   o.grow_wait = std::chrono::milliseconds(100);

@@ -2,9 +2,9 @@
 // DESIGN.md invariant 4): the pending marker travels with each reservation,
 // the stored reply with the commit that charges the call, a failed call's
 // marker goes only once its reservation is settled, and the expiry sweep
-// works in bounded steps. Real LMDB in a temporary directory, fake clock.
+// works in bounded steps. Every case runs against every ledger backend
+// (ledger_test_util.h), with a fake clock.
 #include <catch2/catch.hpp>
-#include <lmdb.h>
 
 #include <atomic>
 #include <cerrno>
@@ -60,9 +60,10 @@ Result<CommitOutcome> commit_with(Ledger& l, uint64_t reservation_id, StoredRepl
 
 }  // namespace
 
-TEST_CASE("a reservation of an idempotent call writes its pending marker with the reservation") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(10000));
+TEMPLATE_TEST_CASE("a reservation of an idempotent call writes its pending marker with the reservation", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(10000));
   auto first = l->reserve(idempotent_reserve("order-1", 1000));
   REQUIRE(first.ok());
   REQUIRE(first->reserved());
@@ -82,23 +83,23 @@ TEST_CASE("a reservation of an idempotent call writes its pending marker with th
   CHECK(record_of(*l, "order-1")->reservation_id == retry->reservation_id);
 }
 
-TEST_CASE("a reservation that does not fit writes no pending marker") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(500));
+TEMPLATE_TEST_CASE("a reservation that does not fit writes no pending marker", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(500));
   auto refused = l->reserve(idempotent_reserve("order-2", 1000));
   REQUIRE(refused.ok());
   REQUIRE_FALSE(refused->reserved());
   CHECK_FALSE(record_of(*l, "order-2").has_value());
 }
 
-TEST_CASE("a failed reservation write leaves neither the reservation nor its marker") {
-  TempDir dir;
+TEMPLATE_TEST_CASE("a failed reservation write leaves neither the reservation nor its marker", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
   std::atomic<int> fail_next{0};
-  LedgerOptions o;
-  o.dir = dir.path;
-  o.probe_interval = std::chrono::hours(1);  // only explicit probes
-  o.commit_fault = [&] { return fail_next.exchange(0); };
-  auto l = open_ledger(o, test_policy(10000));
+  SuiteOptions o;
+  o.write_fault = [&] { return fail_next.exchange(0); };
+  auto l = backend.open(test_policy(10000), kNov15, o);
   fail_next = EIO;
   REQUIRE_FALSE(l->reserve(idempotent_reserve("order-3", 1000)).ok());
   REQUIRE(l->probe().ok());
@@ -106,14 +107,13 @@ TEST_CASE("a failed reservation write leaves neither the reservation nor its mar
   CHECK_FALSE(record_of(*l, "order-3").has_value());
 }
 
-TEST_CASE("a commit with a stored reply charges the call and stores the reply in one transaction") {
-  TempDir dir;
+TEMPLATE_TEST_CASE("a commit with a stored reply charges the call and stores the reply in one transaction", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
   std::atomic<int> fail_next{0};
-  LedgerOptions o;
-  o.dir = dir.path;
-  o.probe_interval = std::chrono::hours(1);
-  o.commit_fault = [&] { return fail_next.exchange(0); };
-  auto l = open_ledger(o, test_policy(10000));
+  SuiteOptions o;
+  o.write_fault = [&] { return fail_next.exchange(0); };
+  auto l = backend.open(test_policy(10000), kNov15, o);
   auto r = l->reserve(idempotent_reserve("order-4", 1000));
   REQUIRE(r->reserved());
   const std::string reply("reply\0bytes", 11);
@@ -141,16 +141,18 @@ TEST_CASE("a commit with a stored reply charges the call and stores the reply in
   CHECK(l->idempotency_get("imperium", "order-4", kNov15)->value() == reply);
 }
 
-TEST_CASE("a commit of an unknown reservation stores no reply") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(10000));
+TEMPLATE_TEST_CASE("a commit of an unknown reservation stores no reply", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(10000));
   REQUIRE_FALSE(commit_with(*l, 999, StoredReply{held_key("order-5"), "reply", 5}).ok());
   CHECK_FALSE(record_of(*l, "order-5").has_value());
 }
 
-TEST_CASE("a reply too large to keep is recorded with its size and no reply") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(10000));
+TEMPLATE_TEST_CASE("a reply too large to keep is recorded with its size and no reply", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(10000));
   auto r = l->reserve(idempotent_reserve("order-6", 1000));
   REQUIRE(commit_with(*l, r->reservation_id, StoredReply{held_key("order-6"), std::nullopt, 2000000}).ok());
   auto record = record_of(*l, "order-6");
@@ -162,16 +164,17 @@ TEST_CASE("a reply too large to keep is recorded with its size and no reply") {
   CHECK(anthropic_usage(*l).used == 400);
 }
 
-TEST_CASE("a crash between reserve and commit leaves the pending marker and recovery charges the reservation") {
-  TempDir dir;
+TEMPLATE_TEST_CASE("a crash between reserve and commit leaves the pending marker and recovery charges the reservation", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
   uint64_t reservation = 0;
   {
-    auto l = open_ledger(dir.path, test_policy(10000));
+    auto l = backend.open(test_policy(10000));
     auto r = l->reserve(idempotent_reserve("order-7", 1000));
     REQUIRE(r->reserved());
     reservation = r->reservation_id;
   }  // closed with the reservation open: what a crash leaves
-  auto l = open_ledger(dir.path, test_policy(10000), kNov15 + 60000);
+  auto l = backend.open(test_policy(10000), kNov15 + 60000);
   CHECK(l->report().recovered_tokens == 1000);
   CHECK(anthropic_usage(*l).used == 1000);
   CHECK(anthropic_usage(*l).reserved == 0);
@@ -182,9 +185,10 @@ TEST_CASE("a crash between reserve and commit leaves the pending marker and reco
   CHECK(marker->fingerprint == kFingerprint);
 }
 
-TEST_CASE("a failed call's pending marker is forgotten only once its reservation is settled") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(10000));
+TEMPLATE_TEST_CASE("a failed call's pending marker is forgotten only once its reservation is settled", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(10000));
   auto r = l->reserve(idempotent_reserve("order-8", 1000));
   REQUIRE(r->reserved());
   // Still open (a commit that failed): the provider may have served it.
@@ -197,55 +201,21 @@ TEST_CASE("a failed call's pending marker is forgotten only once its reservation
   CHECK(l->idempotency_forget("imperium", "order-8").value() == false);
 }
 
-TEST_CASE("forgetting never deletes a stored reply") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(10000));
+TEMPLATE_TEST_CASE("forgetting never deletes a stored reply", "[ledger]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(10000));
   auto r = l->reserve(idempotent_reserve("order-9", 1000));
   REQUIRE(commit_with(*l, r->reservation_id, StoredReply{held_key("order-9"), "reply", 5}).ok());
   CHECK(l->idempotency_forget("imperium", "order-9").value() == false);
   CHECK(record_of(*l, "order-9")->state == IdempotencyState::kDone);
 }
 
-TEST_CASE("a stored reply written by an older tollgated reads as done without a fingerprint") {
-  TempDir dir;
-  { auto l = open_ledger(dir.path, test_policy(10000)); }
-  {
-    // [expiry_ms, reply] in msgpack: what tollgated wrote before pending markers.
-    const uint64_t expiry = static_cast<uint64_t>(kNov15 + 1000);
-    std::string value = "\x92\xcf";
-    for (int shift = 56; shift >= 0; shift -= 8) value.push_back(static_cast<char>((expiry >> shift) & 0xff));
-    value += "\xa3old";
-    const std::string key = std::string("imperium") + '\0' + "legacy";
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, 16);
-    REQUIRE(mdb_env_open(env, dir.path.c_str(), 0, 0640) == 0);
-    MDB_txn* txn = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-    MDB_dbi dbi = 0;
-    REQUIRE(mdb_dbi_open(txn, "idempotency", 0, &dbi) == 0);
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v{value.size(), value.data()};
-    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
-    REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
-  }
-  auto l = open_ledger(dir.path, test_policy(10000));
-  auto record = record_of(*l, "legacy");
-  REQUIRE(record.has_value());
-  CHECK(record->state == IdempotencyState::kDone);
-  CHECK(record->fingerprint.empty());
-  CHECK(record->reply == "old");
-  CHECK(record->expiry_ms == kNov15 + 1000);
-  CHECK_FALSE(record_of(*l, "legacy", kNov15 + 1000).has_value());
-}
-
-TEST_CASE("a prune over many rows is done in bounded steps that resume where the last stopped") {
-  TempDir dir;
-  LedgerOptions o;
-  o.dir = dir.path;
+TEMPLATE_TEST_CASE("a prune over many rows is done in bounded steps that resume where the last stopped", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  SuiteOptions o;
   o.prune_rows_per_step = 100;
-  auto l = open_ledger(o, test_policy(10000));
+  auto l = backend.open(test_policy(10000), kNov15, o);
   // 300 rows, every sixth one still live.
   uint64_t expired = 0;
   for (int i = 0; i < 300; ++i) {

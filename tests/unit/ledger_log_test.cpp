@@ -1,7 +1,7 @@
 // The ledger log: every reset, rollover and crash recovery is kept durably
-// (ledger_log) and read back newest first for the `ledger_events` op.
+// and read back newest first for the `ledger_events` op. Every case runs
+// against every ledger backend (ledger_test_util.h).
 #include <catch2/catch.hpp>
-#include <lmdb.h>
 
 #include <map>
 #include <memory>
@@ -32,8 +32,9 @@ std::vector<LedgerRecord> log_of(const Ledger& l, size_t limit = 100,
 // November: 500 anthropic tokens charged to a1, then a reset of a1, then a
 // reservation of 1200 openai tokens that a crash leaves behind. The ledger
 // is closed without committing it; the caller reopens in December.
-void november_then_crash(const std::string& dir) {
-  auto l = open_ledger(dir, test_policy(), kNov15);
+template <class Backend>
+void november_then_crash(Backend& backend) {
+  auto l = backend.open(test_policy(), kNov15);
   auto r = l->reserve("a1", "anthropic", 800, "charged", kNov15 + 1);
   REQUIRE(r->reserved());
   REQUIRE(l->commit(r->reservation_id, 400, 100, 0.01, kNov15 + 1).ok());
@@ -73,10 +74,11 @@ void check_reset(const LedgerRecord& rec) {
 
 }  // namespace
 
-TEST_CASE("the ledger log keeps resets rollovers and crash recoveries newest first") {
-  TempDir dir;
-  november_then_crash(dir.path);
-  auto l = open_ledger(dir.path, test_policy(), kReopen);
+TEMPLATE_TEST_CASE("the ledger log keeps resets rollovers and crash recoveries newest first", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  november_then_crash(backend);
+  auto l = backend.open(test_policy(), kReopen);
   REQUIRE(l->report().recovered_tokens == 1200);
   CHECK(l->report().at_ms == kReopen);
 
@@ -90,10 +92,11 @@ TEST_CASE("the ledger log keeps resets rollovers and crash recoveries newest fir
   CHECK(records[1].log_seq > records[2].log_seq);
 }
 
-TEST_CASE("the ledger log honours limit and an inclusive since_ms") {
-  TempDir dir;
-  november_then_crash(dir.path);
-  auto l = open_ledger(dir.path, test_policy(), kReopen);
+TEMPLATE_TEST_CASE("the ledger log honours limit and an inclusive since_ms", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  november_then_crash(backend);
+  auto l = backend.open(test_policy(), kReopen);
 
   const auto newest = log_of(*l, 1);
   REQUIRE(newest.size() == 1);
@@ -109,11 +112,12 @@ TEST_CASE("the ledger log honours limit and an inclusive since_ms") {
   CHECK(log_of(*l, 1, kNov15).size() == 1);
 }
 
-TEST_CASE("the ledger log survives reopening and a quiet reopen adds nothing") {
-  TempDir dir;
-  november_then_crash(dir.path);
-  { open_ledger(dir.path, test_policy(), kReopen); }
-  auto l = open_ledger(dir.path, test_policy(), kReopen + 1000);
+TEMPLATE_TEST_CASE("the ledger log survives reopening and a quiet reopen adds nothing", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  november_then_crash(backend);
+  { backend.open(test_policy(), kReopen); }
+  auto l = backend.open(test_policy(), kReopen + 1000);
   CHECK(l->report().charges.empty());
   CHECK_FALSE(l->report().rollover.has_value());
   const auto records = log_of(*l);
@@ -123,9 +127,10 @@ TEST_CASE("the ledger log survives reopening and a quiet reopen adds nothing") {
   check_reset(records[2]);
 }
 
-TEST_CASE("a rollover started by a budget operation is logged once") {
-  TempDir dir;
-  auto l = open_ledger(dir.path, test_policy(), kNov15);
+TEMPLATE_TEST_CASE("a rollover started by a budget operation is logged once", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(test_policy(), kNov15);
   CHECK(log_of(*l).empty());
   auto r = l->reserve("a1", "anthropic", 100, "dec", kDec1 + 5);
   REQUIRE(r->rollover.has_value());
@@ -138,30 +143,4 @@ TEST_CASE("a rollover started by a budget operation is logged once") {
   REQUIRE(rollover != nullptr);
   CHECK(rollover->from == "2024-11");
   CHECK(rollover->to == "2024-12");
-}
-
-TEST_CASE("a ledger made before the ledger log existed opens and starts logging") {
-  TempDir dir;
-  { open_ledger(dir.path, test_policy(), kNov15); }
-  {
-    // Remove the table, as a ledger written by an older tollgated lacks it.
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, 16);
-    REQUIRE(mdb_env_open(env, dir.path.c_str(), 0, 0640) == 0);
-    MDB_txn* txn = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-    MDB_dbi log = 0;
-    REQUIRE(mdb_dbi_open(txn, "ledger_log", 0, &log) == 0);
-    REQUIRE(mdb_drop(txn, log, 1) == 0);
-    REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
-  }
-  auto l = open_ledger(dir.path, test_policy(), kNov15 + 1);
-  REQUIRE(l->reset("a1", std::string("openai"), kNov15 + 2).ok());
-  const auto records = log_of(*l);
-  REQUIRE(records.size() == 1);
-  const auto* reset = std::get_if<ResetChange>(&records[0].change);
-  REQUIRE(reset != nullptr);
-  CHECK(reset->cleared == std::map<std::string, uint64_t>{{"openai", 0}});
 }

@@ -1,4 +1,5 @@
-// Month rollover with a fake clock: November usage, then December.
+// Month rollover with a fake clock: November usage, then December. Every
+// case runs against every ledger backend (ledger_test_util.h).
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -12,15 +13,17 @@ using namespace tollgate::ledger::testing;
 
 namespace {
 
-std::unique_ptr<Ledger> open_at(const std::string& dir, int64_t now_ms) {
-  return open_ledger(dir, fixed_policy({"anthropic", "openai"}, 10000, 15000), now_ms);
+template <class Backend>
+std::unique_ptr<Ledger> open_at(Backend& backend, int64_t now_ms) {
+  return backend.open(fixed_policy({"anthropic", "openai"}, 10000, 15000), now_ms);
 }
 
 }  // namespace
 
-TEST_CASE("the first operation in a new month starts it at zero and reports the rollover once") {
-  TempDir dir;
-  auto l = open_at(dir.path, kNov15);
+TEMPLATE_TEST_CASE("the first operation in a new month starts it at zero and reports the rollover once", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = open_at(backend, kNov15);
   CHECK_FALSE(l->report().rollover.has_value());
   auto r = l->reserve("imperium", "anthropic", 9000, "nov", kNov15);
   REQUIRE(r->reserved());
@@ -62,9 +65,10 @@ TEST_CASE("the first operation in a new month starts it at zero and reports the 
   CHECK((*hist)[2].providers.empty());
 }
 
-TEST_CASE("a reservation made before the rollover is charged to its own month") {
-  TempDir dir;
-  auto l = open_at(dir.path, kNov15);
+TEMPLATE_TEST_CASE("a reservation made before the rollover is charged to its own month", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = open_at(backend, kNov15);
   auto r = l->reserve("a1", "openai", 1000, "x", kDec1 - 1);
   auto c = l->commit(r->reservation_id, 400, 100, 0, kDec1 + 1);
   REQUIRE(c.ok());
@@ -75,13 +79,14 @@ TEST_CASE("a reservation made before the rollover is charged to its own month") 
   CHECK(l->usage("a1", "2024-12")->at("openai").used == 0);
 }
 
-TEST_CASE("opening the ledger in a later month reports the rollover") {
-  TempDir dir;
+TEMPLATE_TEST_CASE("opening the ledger in a later month reports the rollover", "[ledger]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
   {
-    auto l = open_at(dir.path, kNov15);
+    auto l = open_at(backend, kNov15);
     REQUIRE(l->reserve("a1", "openai", 10, "x", kNov15)->reserved());
   }
-  auto l = open_at(dir.path, kDec1 + 1000);
+  auto l = open_at(backend, kDec1 + 1000);
   REQUIRE(l->report().rollover.has_value());
   CHECK(l->report().rollover->from == "2024-11");
   CHECK(l->report().charges.size() == 1);

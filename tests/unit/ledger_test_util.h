@@ -1,14 +1,33 @@
-// Helpers shared by the ledger unit tests: a fake "now", a temporary data
-// directory, a budget policy with fixed limits and opening a ledger that
-// must open. Test threads only (they use Catch2's REQUIRE); each TempDir
-// owns its directory and removes it when destroyed.
+// Helpers shared by the ledger tests: a fake "now", a temporary data
+// directory, a budget policy with fixed limits, and the backends of the
+// conformance suite.
+//
+// The conformance suite (tests/unit/ledger_*_test.cpp) runs each
+// behavioural case against every backend in LEDGER_BACKENDS:
+//
+//   TEMPLATE_TEST_CASE("a sentence about behaviour", "[ledger]", LEDGER_BACKENDS) {
+//     TestType backend;
+//     auto l = backend.open(policy);        // a Ledger
+//     ...
+//     l.reset(); l = backend.open(policy);  // reopened: what it left is kept
+//   }
+//
+// A backend is a class with open(policy, now_ms, SuiteOptions) returning
+// an open std::unique_ptr<Ledger> over its store (the store outlives each
+// ledger, as a data directory does), and where(): how its failure reasons
+// name the store. A new backend (PostgreSQL) is one such class here and
+// one more name in LEDGER_BACKENDS.
+//
+// Test threads only (they use Catch2's REQUIRE).
 #pragma once
 
 #include <stdlib.h>
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +37,10 @@
 #include <catch2/catch.hpp>
 
 #include "daemon/ledger/ledger.h"
+#include "daemon/ledger/lmdb/lmdb_ledger.h"
+#include "daemon/ledger/memory/memory_ledger.h"
+
+#define LEDGER_BACKENDS Lmdb, Memory
 
 namespace tollgate::ledger::testing {
 
@@ -68,18 +91,85 @@ inline ReserveRequest reserve_request(std::string agent, std::string provider, u
   return r;
 }
 
-// Opens a ledger with these options; the test stops if it does not open.
-inline std::unique_ptr<Ledger> open_ledger(LedgerOptions options, BudgetPolicy policy,
-                                           int64_t now_ms = kNov15) {
-  auto l = Ledger::open(std::move(options), std::move(policy), now_ms);
+// What the suite asks of every backend besides the policy.
+struct SuiteOptions {
+  // Called before each write (probes included); a non-zero errno-style
+  // code fails that write as a failing disk would. Set: only explicit
+  // probes clear the degraded state.
+  std::function<int()> write_fault;
+  // Called after every durable batch of writes.
+  std::function<void()> after_batch;
+  std::function<void(const LateSettlement&)> on_late_settlement;
+  size_t prune_rows_per_step = kPruneRowsPerStep;
+  // false: no fsync where the backend has one (tests about races only).
+  bool durable = true;
+};
+
+// The LMDB backend: a ledger in a temporary directory.
+class Lmdb {
+ public:
+  std::unique_ptr<Ledger> open(BudgetPolicy policy, int64_t now_ms = kNov15,
+                               SuiteOptions suite = {}) {
+    LmdbLedgerOptions o;
+    o.dir = dir_.path;
+    o.durable = suite.durable;
+    o.after_batch = std::move(suite.after_batch);
+    o.on_late_settlement = std::move(suite.on_late_settlement);
+    o.prune_rows_per_step = suite.prune_rows_per_step;
+    if (suite.write_fault) {
+      o.commit_fault = std::move(suite.write_fault);
+      o.probe_interval = std::chrono::hours(1);  // only explicit probes
+    }
+    auto l = LmdbLedger::open(std::move(o), std::move(policy), now_ms);
+    REQUIRE(l.ok());
+    return std::move(l.value());
+  }
+  std::string where() const { return dir_.path; }
+  const std::string& dir() const { return dir_.path; }
+
+ private:
+  TempDir dir_;
+};
+
+// The memory backend: tables kept from one ledger to the next.
+class Memory {
+ public:
+  std::unique_ptr<Ledger> open(BudgetPolicy policy, int64_t now_ms = kNov15,
+                               SuiteOptions suite = {}) {
+    MemoryLedgerOptions o;
+    o.tables = tables_;
+    o.after_write = std::move(suite.after_batch);
+    o.on_late_settlement = std::move(suite.on_late_settlement);
+    o.prune_rows_per_step = suite.prune_rows_per_step;
+    if (suite.write_fault) {
+      o.write_fault = [fault = std::move(suite.write_fault)]() -> std::string {
+        const int code = fault();
+        return code == 0 ? std::string() : "injected fault: " + std::string(std::strerror(code));
+      };
+    }
+    auto l = MemoryLedger::open(std::move(o), std::move(policy), now_ms);
+    REQUIRE(l.ok());
+    return std::move(l.value());
+  }
+  std::string where() const { return "memory"; }
+
+ private:
+  std::shared_ptr<MemoryTables> tables_ = std::make_shared<MemoryTables>();
+};
+
+// LMDB-only tests: opens a ledger with these options; the test stops if it
+// does not open.
+inline std::unique_ptr<LmdbLedger> open_ledger(LmdbLedgerOptions options, BudgetPolicy policy,
+                                               int64_t now_ms = kNov15) {
+  auto l = LmdbLedger::open(std::move(options), std::move(policy), now_ms);
   REQUIRE(l.ok());
   return std::move(l.value());
 }
 
-// Opens a ledger in dir with default options.
-inline std::unique_ptr<Ledger> open_ledger(const std::string& dir, BudgetPolicy policy,
-                                           int64_t now_ms = kNov15) {
-  LedgerOptions o;
+// Opens an LMDB ledger in dir with default options.
+inline std::unique_ptr<LmdbLedger> open_ledger(const std::string& dir, BudgetPolicy policy,
+                                               int64_t now_ms = kNov15) {
+  LmdbLedgerOptions o;
   o.dir = dir;
   return open_ledger(std::move(o), std::move(policy), now_ms);
 }

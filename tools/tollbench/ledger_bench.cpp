@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/ledger/ledger.h"
+#include "daemon/ledger/lmdb/lmdb_ledger.h"
 
 namespace tollgate::tollbench {
 namespace {
@@ -70,7 +71,7 @@ void start_pair(BenchState& s, size_t chain) {
 
 protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& options) {
   auto batches = std::make_shared<std::atomic<uint64_t>>(0);
-  ledger::LedgerOptions lo;
+  ledger::LmdbLedgerOptions lo;
   lo.dir = options.dir;
   lo.durable = options.durable;
   lo.max_batch_ops = options.group_commit ? 4096 : 1;
@@ -81,7 +82,7 @@ protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& o
   policy.global_limit = [](const std::string&) -> std::optional<uint64_t> {
     return uint64_t{1} << 62;
   };
-  auto opened = Ledger::open(lo, policy, kBenchNowMs);
+  auto opened = ledger::LmdbLedger::open(lo, policy, kBenchNowMs);
   if (!opened.ok()) return opened.error();
 
   BenchState state;

@@ -19,6 +19,7 @@
 #include "daemon/server/http_api.h"
 #include "daemon/ledger/lmdb/data_dir_lock.h"
 #include "daemon/ledger/ledger.h"
+#include "daemon/ledger/lmdb/lmdb_ledger.h"
 #include "daemon/server/metrics.h"
 #include "daemon/core/provider_runtime.h"
 #include "daemon/core/reports.h"
@@ -52,7 +53,7 @@ void setup_logging(const std::string& level) {
 tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledger(
     const tollgate::Config& config, tollgate::metrics::DaemonMetrics& metrics,
     tollgate::Mailbox& mailbox) {
-  tollgate::ledger::LedgerOptions options;
+  tollgate::ledger::LmdbLedgerOptions options;
   options.dir = config.data_dir;
   options.on_batch = [&metrics](size_t ops, double commit_seconds) {
     metrics.ledger_batch_ops.observe(static_cast<double>(ops));
@@ -69,8 +70,10 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledge
     tollgate::append_alert_events(late.commit->alerts, m.events);
     if (!m.events.empty()) mailbox.post(std::move(m));
   };
-  return tollgate::ledger::Ledger::open(options, tollgate::budget_policy(config),
-                                        tollgate::system_now_ms());
+  auto opened = tollgate::ledger::LmdbLedger::open(options, tollgate::budget_policy(config),
+                                                   tollgate::system_now_ms());
+  if (!opened) return opened.error();
+  return std::unique_ptr<tollgate::ledger::Ledger>(std::move(opened).value());
 }
 
 std::map<std::string, uint64_t> day_counts(const tollgate::ledger::Ledger& ledger,

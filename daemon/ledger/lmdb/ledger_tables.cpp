@@ -180,12 +180,12 @@ std::string idempotency_key(std::string_view agent, std::string_view key) {
   return out;
 }
 
-std::string encode_reservation(const ReservationRecord& r) {
+std::string encode_reservation(const ReservationRow& r) {
   return pack(ReservationTuple{r.agent, r.provider, r.period, r.request_id, r.amount, r.created_ms,
                                r.full_cost_usd.value_or(0.0)});
 }
 
-std::optional<ReservationRecord> decode_reservation(std::string_view bytes) {
+std::optional<ReservationRow> decode_reservation(std::string_view bytes) {
   try {
     const msgpack::object_handle oh = msgpack::unpack(bytes.data(), bytes.size());
     const msgpack::object& o = oh.get();
@@ -194,7 +194,7 @@ std::optional<ReservationRecord> decode_reservation(std::string_view bytes) {
     ReservationTuple t;
     o.convert(t);
     auto& [agent, provider, period, request_id, amount, created_ms, cost] = t;
-    ReservationRecord r{std::move(agent), std::move(provider), std::move(period),
+    ReservationRow r{std::move(agent), std::move(provider), std::move(period),
                         std::move(request_id), amount, created_ms, std::nullopt};
     if (o.via.array.size >= kReservationFieldsWithCost) r.full_cost_usd = cost;
     return r;
@@ -334,11 +334,6 @@ void store_usage(MDB_txn* txn, const Tables& t, std::string_view key, const Usag
   kv_put(txn, t.usage, key, std::string_view(reinterpret_cast<const char*>(&row), sizeof row));
 }
 
-bool alert_fired(MDB_txn* txn, const Tables& t, std::string_view period, std::string_view scope,
-                 std::string_view provider, AlertLevel level) {
-  return kv_get(txn, t.alerts_fired, fired_key(period, scope, provider, level)).has_value();
-}
-
 std::optional<std::string> meta_string(MDB_txn* txn, const Tables& t, std::string_view name) {
   const auto v = kv_get(txn, t.meta, name);
   if (!v) return std::nullopt;
@@ -361,25 +356,6 @@ std::optional<uint32_t> meta_u32(MDB_txn* txn, const Tables& t, std::string_view
 
 void put_meta_u32(MDB_txn* txn, const Tables& t, std::string_view name, uint32_t v) {
   kv_put(txn, t.meta, name, std::string_view(reinterpret_cast<const char*>(&v), sizeof v));
-}
-
-BudgetUsage to_budget_usage(const UsageRow& row, std::optional<uint64_t> limit, bool exhausted,
-                            const Thresholds& thresholds) {
-  BudgetUsage u;
-  u.used = row.used;
-  u.reserved = row.reserved;
-  u.limit = limit;
-  u.requests = row.requests;
-  u.cost_usd = row.cost_usd;
-  u.cleared = row.cleared;
-  u.exhausted = exhausted;
-  if (limit) {
-    const uint64_t taken = row.used + row.reserved;
-    u.remaining = taken >= *limit ? 0 : *limit - taken;
-    u.percentage = percentage(row.used, *limit);
-    u.level = exhausted ? AgentLevel::kExhausted : budget_level(row.used, *limit, thresholds);
-  }
-  return u;
 }
 
 }  // namespace tollgate::ledger::detail

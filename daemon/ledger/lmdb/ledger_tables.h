@@ -1,6 +1,6 @@
 // Key encoding, value codecs and per-table accessors of the ledger's LMDB
-// tables (internal to tollgate_ledger; the layout is described in the
-// DESIGN block of ledger.h). Every accessor works inside a caller-owned
+// tables (internal to the LMDB backend; the layout is described in the
+// DESIGN block of lmdb_ledger.h). Every accessor works inside a caller-owned
 // transaction and throws MdbError for LMDB failures; a record that cannot
 // be decoded is reported as std::nullopt / false plus an error log, never
 // as a crash.
@@ -16,6 +16,7 @@
 
 #include "daemon/core/budget.h"
 #include "daemon/core/ledger_types.h"
+#include "daemon/ledger/rows.h"
 #include "daemon/ledger/lmdb/lmdb_env.h"
 
 namespace tollgate::ledger::detail {
@@ -39,28 +40,8 @@ std::string day_key(std::string_view provider, int64_t day);
 std::string idempotency_key(std::string_view agent, std::string_view key);
 
 // ---- values
-struct UsageRow {
-  uint64_t used = 0;
-  uint64_t reserved = 0;
-  uint64_t requests = 0;
-  uint64_t cleared = 0;
-  double cost_usd = 0;
-};
-
-struct ReservationRecord {
-  std::string agent;
-  std::string provider;
-  std::string period;
-  std::string request_id;
-  uint64_t amount = 0;
-  int64_t created_ms = 0;
-  // What charging the whole amount costs (ReserveRequest::full_cost_usd);
-  // nullopt in a record written before it was kept (6 fields, not 7).
-  std::optional<double> full_cost_usd;
-};
-
-std::string encode_reservation(const ReservationRecord& r);
-std::optional<ReservationRecord> decode_reservation(std::string_view bytes);
+std::string encode_reservation(const ReservationRow& r);
+std::optional<ReservationRow> decode_reservation(std::string_view bytes);
 std::string encode_alert(const Alert& a);
 std::optional<Alert> decode_alert(std::string_view bytes);
 std::string encode_reset(const ResetRecord& r);
@@ -81,16 +62,10 @@ std::optional<uint64_t> decode_u64(std::string_view bytes);
 UsageRow decode_usage(std::string_view bytes);  // zeros for a malformed row (logged)
 UsageRow load_usage(MDB_txn* txn, const Tables& t, std::string_view key);
 void store_usage(MDB_txn* txn, const Tables& t, std::string_view key, const UsageRow& row);
-bool alert_fired(MDB_txn* txn, const Tables& t, std::string_view period, std::string_view scope,
-                 std::string_view provider, AlertLevel level);
 
 std::optional<std::string> meta_string(MDB_txn* txn, const Tables& t, std::string_view name);
 std::optional<uint64_t> meta_u64(MDB_txn* txn, const Tables& t, std::string_view name);
 std::optional<uint32_t> meta_u32(MDB_txn* txn, const Tables& t, std::string_view name);
 void put_meta_u32(MDB_txn* txn, const Tables& t, std::string_view name, uint32_t v);
-
-// A usage row plus the limit that applies to it, as reads report it.
-BudgetUsage to_budget_usage(const UsageRow& row, std::optional<uint64_t> limit, bool exhausted,
-                            const Thresholds& thresholds);
 
 }  // namespace tollgate::ledger::detail

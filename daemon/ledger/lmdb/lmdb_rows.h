@@ -1,0 +1,57 @@
+// The ledger's rows (daemon/ledger/rows.h) in one LMDB transaction:
+// LmdbRows reads them from the tables of lmdb_ledger.h's DESIGN block and,
+// in a write transaction, writes RowChanges back (internal to the LMDB
+// backend). Read methods work in any transaction; apply() and probe() need
+// the writer's write transaction. Every method throws MdbError for an
+// LMDB failure; a row that cannot be decoded is logged and read as absent.
+//
+// The thread that owns the transaction only, for as long as it is open.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/ledger/lmdb/lmdb_env.h"
+#include "daemon/ledger/rows.h"
+
+namespace tollgate::ledger::detail {
+
+class LmdbRows final : public RowStore {
+ public:
+  LmdbRows(MDB_txn* txn, const Tables& tables) : txn_(txn), t_(tables) {}
+
+  LedgerMeta meta() const override;
+  UsageRow usage(const BudgetKey& key) const override;
+  std::vector<std::pair<BudgetKey, UsageRow>> usage_rows(
+      const std::string& period, const std::optional<std::string>& scope) const override;
+  std::vector<std::pair<BudgetKey, UsageRow>> all_usage_rows() const override;
+  std::optional<ReservationRow> reservation(uint64_t id) const override;
+  bool has_reservation(uint64_t id) const override;
+  std::vector<std::pair<uint64_t, std::optional<ReservationRow>>> reservations() const override;
+  bool fired(const FiredKey& key) const override;
+  std::optional<IdempotencyRecord> idempotency(const IdempotencyKey& key) const override;
+  std::vector<std::pair<IdempotencyKey, std::optional<IdempotencyRecord>>> idempotency_rows(
+      const std::optional<IdempotencyKey>& from, size_t limit) const override;
+  uint64_t day_count(const DayKey& key) const override;
+  void visit_alerts(const std::function<bool(Alert&&)>& visit) const override;
+  void visit_ledger_log(const std::function<bool(LedgerRecord&&)>& visit) const override;
+  std::vector<ResetRecord> resets() const override;
+
+  void apply(const RowChanges& changes) override;
+  void probe() override;
+
+ private:
+  // The usage rows whose keys start with prefix, in key order.
+  std::vector<std::pair<BudgetKey, UsageRow>> usage_from(const std::string& prefix) const;
+
+  MDB_txn* txn_;
+  const Tables& t_;
+};
+
+}  // namespace tollgate::ledger::detail

@@ -1,0 +1,71 @@
+// The stored state of the in-memory ledger (memory_ledger.h): the same rows
+// as the LMDB tables (daemon/ledger/rows.h), in ordered maps. MemoryTables
+// outlives a MemoryLedger when the caller keeps it, as a data directory
+// outlives a daemon: a MemoryLedger opened again over it recovers what the
+// previous one left. MemoryRows is the LedgerRows/RowStore view over it.
+//
+// Not thread-safe: the MemoryLedger that has the tables open guards them
+// with its mutex; only one MemoryLedger has them open at a time (in_use).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "daemon/ledger/rows.h"
+
+namespace tollgate::ledger {
+
+struct MemoryTables {
+  // The logs' keys: (at_ms, log_seq), as LMDB sorts them.
+  using LogKey = std::pair<int64_t, uint64_t>;
+
+  LedgerMeta meta;
+  uint64_t probes = 0;  // successful probe writes
+  std::map<BudgetKey, UsageRow> usage;
+  std::map<uint64_t, ReservationRow> reservations;
+  std::map<FiredKey, int64_t> fired;
+  std::map<LogKey, Alert> alerts;
+  std::map<LogKey, ResetRecord> resets;
+  std::map<LogKey, LedgerRecord> log;
+  std::map<IdempotencyKey, IdempotencyRecord> idempotency;
+  std::map<DayKey, uint64_t> days;
+
+  // Set while a MemoryLedger has these tables open.
+  std::atomic<bool> in_use{false};
+};
+
+class MemoryRows final : public RowStore {
+ public:
+  explicit MemoryRows(MemoryTables& tables) : t_(tables) {}
+
+  LedgerMeta meta() const override { return t_.meta; }
+  UsageRow usage(const BudgetKey& key) const override;
+  std::vector<std::pair<BudgetKey, UsageRow>> usage_rows(
+      const std::string& period, const std::optional<std::string>& scope) const override;
+  std::vector<std::pair<BudgetKey, UsageRow>> all_usage_rows() const override;
+  std::optional<ReservationRow> reservation(uint64_t id) const override;
+  bool has_reservation(uint64_t id) const override { return t_.reservations.count(id) > 0; }
+  std::vector<std::pair<uint64_t, std::optional<ReservationRow>>> reservations() const override;
+  bool fired(const FiredKey& key) const override { return t_.fired.count(key) > 0; }
+  std::optional<IdempotencyRecord> idempotency(const IdempotencyKey& key) const override;
+  std::vector<std::pair<IdempotencyKey, std::optional<IdempotencyRecord>>> idempotency_rows(
+      const std::optional<IdempotencyKey>& from, size_t limit) const override;
+  uint64_t day_count(const DayKey& key) const override;
+  void visit_alerts(const std::function<bool(Alert&&)>& visit) const override;
+  void visit_ledger_log(const std::function<bool(LedgerRecord&&)>& visit) const override;
+  std::vector<ResetRecord> resets() const override;
+
+  void apply(const RowChanges& changes) override;
+  void probe() override { ++t_.probes; }
+
+ private:
+  MemoryTables& t_;
+};
+
+}  // namespace tollgate::ledger
