@@ -5,6 +5,8 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# The Release configure that build, test-fast and demo share (one cache).
+CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
 
 .PHONY: all deps build test test-fast test-asan test-tsan demo fuzz bench deb clean
 
@@ -15,14 +17,14 @@ deps:
 
 # Release build of every binary into $(BUILD)/bin.
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
+	$(CONFIGURE)
 	cmake --build $(BUILD) -j$(JOBS)
 
 # The whole suite twice: a -Werror build, then ASan+UBSan.
 test: deps test-fast test-asan
 
 test-fast:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
+	$(CONFIGURE)
 	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
 
@@ -52,7 +54,12 @@ test-tsan: deps
 	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  ctest --output-on-failure -j$(JOBS) --timeout 900
 
-demo: build
+# Builds only the programs the demo runs (tollgated, fake-provider, tollctl;
+# its producer is Python: python3-zmq, python3-msgpack), not the tests. Same
+# configure as build, so a later `make build` or `make test` reuses them.
+demo: deps
+	$(CONFIGURE)
+	cmake --build $(BUILD) -j$(JOBS) --target demo_programs
 	tools/demo.sh $(BUILD)/bin
 
 # libFuzzer targets, built with clang; FUZZ_SECONDS per target (10 minutes
