@@ -58,8 +58,13 @@ MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80
 TABLE_MARKER = "size-check: table"
 
-SCOPE_RE = re.compile(r"\b(namespace|class|struct|union)\b|^extern\s*$")
+SCOPE_RE = re.compile(r"\s*((inline\s+)?namespace|class|struct|union)\b|\s*extern\s*$")
 ENUM_RE = re.compile(r"\benum\b")
+# How a function's head ends once parenthesised parts are emptied (`f(`):
+# after its parameters, qualifiers and annotation macros, or a trailing
+# return type.
+FUNCTION_TAIL_RE = re.compile(r"\((\s*(const|noexcept|override|final|mutable|volatile|try|&&?|\w+\())*\s*$"
+                              r"|\(\s*[^(]*->[^(]*$")
 NAME_RE = re.compile(r"(operator\s*(?:\(\)|[^\s(]+)|~?[A-Za-z_][\w:~<>,\s]*?)\s*$")
 
 
@@ -165,6 +170,18 @@ def outside_parens(head):
     return "".join(out)
 
 
+def strip_template_prefix(text):
+    """text without a leading `template <...>` (its defaults hold `=`)."""
+    m = re.match(r"\s*template\s*<", text)
+    if not m:
+        return text
+    depth, k = 1, m.end()
+    while k < len(text) and depth:
+        depth += {"<": 1, ">": -1}.get(text[k], 0)
+        k += 1
+    return strip_template_prefix(text[k:])
+
+
 def init_list_start(head):
     """Offset in head of a constructor's `:` initializer list, or -1."""
     depth = 0
@@ -229,16 +246,19 @@ class Scanner:
         close = match_brace(code, i)
         if ENUM_RE.search(bare):
             return close
-        if SCOPE_RE.search(bare) and "(" not in bare:
+        declarator = strip_template_prefix(bare)
+        if SCOPE_RE.match(declarator):
             self.scan(i + 1, close - 1)
             return close
-        if "(" not in bare or "=" in bare.split("(")[0] and "operator" not in bare:
+        if "(" not in declarator or "=" in declarator.split("(")[0] and "operator" not in declarator:
             return close
-        colon = init_list_start(head)
-        if colon >= 0 and re.search(r"[\w>]\s*$", head):
-            # `member_{value}` inside an initializer list: skip it and
-            # keep reading the list up to the body.
-            return self.follow_init_list(head_start, close)
+        if init_list_start(head) >= 0:
+            if re.search(r"[\w>]\s*$", head):
+                # `member_{value}` inside an initializer list: skip it and
+                # keep reading the list up to the body.
+                return self.follow_init_list(head_start, close)
+        elif not FUNCTION_TAIL_RE.search(declarator):
+            return close  # e.g. `std::function<void()> member_{...}`
         self.add_function(head_start, i, close)
         return close
 
@@ -286,7 +306,7 @@ def check_file(root, rel):
         if length > MAX_FUNCTION_LINES and not table:
             breaches.append(f"{rel}:{scanner.line_of(first)}: function {name}: "
                             f"{length} lines (limit {MAX_FUNCTION_LINES})")
-    return breaches
+    return breaches, len(scanner.functions)
 
 
 def main(argv):
@@ -296,14 +316,18 @@ def main(argv):
     parser.add_argument("files", nargs="*", help="check only these (relative to --root)")
     args = parser.parse_args(argv)
     files = args.files or list(source_files(args.root))
-    breaches = [b for rel in files for b in check_file(args.root, rel)]
+    breaches, functions = [], 0
+    for rel in files:
+        found, count = check_file(args.root, rel)
+        breaches += found
+        functions += count
     for line in breaches:
         print(line)
     if breaches:
         print(f"check-sizes: {len(breaches)} breach(es)", file=sys.stderr)
         return 1
-    print(f"check-sizes: {len(files)} files, none over {MAX_FILE_LINES} lines, "
-          f"no function over {MAX_FUNCTION_LINES}")
+    print(f"check-sizes: {len(files)} files and {functions} functions: no file over "
+          f"{MAX_FILE_LINES} lines, no function over {MAX_FUNCTION_LINES}")
     return 0
 
 

@@ -62,6 +62,25 @@ class CheckSizesTest(unittest.TestCase):
         self.assertEqual(code, 1, out)
         self.assertIn("function Foo::Foo: 85 lines", out)
 
+    def test_a_class_whose_head_has_an_attribute_macro_is_walked_into(self):
+        text = ('class CAPABILITY("mutex") Mutex {\n public:\n'
+                + function("lock", 82, "  void {name}() ACQUIRE()") + "};\n")
+        code, out = run({"daemon/core/a.h": text})
+        self.assertEqual(code, 1, out)
+        self.assertIn("function lock: 82 lines", out)
+
+    def test_a_template_with_a_default_argument_is_counted(self):
+        text = function("f", 81, "template <class T = int>\nT {name}(T x) noexcept")
+        code, out = run({"protocol/a.h": text})
+        self.assertEqual(code, 1, out)
+        self.assertIn("function f: 81 lines", out)
+
+    def test_a_braced_member_initializer_is_not_a_function(self):
+        text = ("struct S {\n  std::function<void()> on_done_{\n" + "    nullptr\n" * 90
+                + "  };\n};\n")
+        code, out = run({"workers/calls/a.h": text})
+        self.assertEqual(code, 0, out)
+
     def test_braces_in_comments_and_strings_are_ignored(self):
         text = ("// } unbalanced {\nconst char* k = \"}}\";\nchar c = '{';\n"
                 "auto r = R\"x(}})x\";\n" + function("f", 81))
