@@ -5,8 +5,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# The Release configure that build, test-fast and demo share (one cache).
+CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
 
-.PHONY: all deps build test test-fast test-asan test-tsan demo fuzz bench deb clean
+.PHONY: all deps build test test-fast test-asan test-tsan demo check-thread-safety fuzz bench deb clean
 
 all: build
 
@@ -15,14 +17,14 @@ deps:
 
 # Release build of every binary into $(BUILD)/bin.
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
+	$(CONFIGURE)
 	cmake --build $(BUILD) -j$(JOBS)
 
 # The whole suite twice: a -Werror build, then ASan+UBSan.
 test: deps test-fast test-asan
 
 test-fast:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTOLLGATE_WERROR=ON $(CMAKE_FLAGS)
+	$(CONFIGURE)
 	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
 
@@ -52,8 +54,27 @@ test-tsan: deps
 	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  ctest --output-on-failure -j$(JOBS) --timeout 900
 
-demo: build
+# Builds only the programs the demo runs (tollgated, fake-provider, tollctl;
+# its producer is Python: python3-zmq, python3-msgpack), not the tests. Same
+# configure as build, so a later `make build` or `make test` reuses them.
+demo: deps
+	$(CONFIGURE)
+	cmake --build $(BUILD) -j$(JOBS) --target demo_programs
 	tools/demo.sh $(BUILD)/bin
+
+# clang's -Wthread-safety over every target of the tree, findings as errors
+# (TOLLGATE_THREAD_SAFETY): the GUARDED_BY/REQUIRES annotations of
+# daemon/core/sync.h. Tests off (they hold no annotated state); -O0 and no
+# debug info, since this build is only checked, never run. Its own build
+# directory: the fuzz build instruments protocol/ and workers/providers/
+# with sanitizers, so the two cannot share objects.
+CLANG_BUILD ?= build-clang
+check-thread-safety:
+	tools/install-deps.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(CLANG_BUILD) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_FLAGS_DEBUG=-O0 -DCMAKE_CXX_FLAGS_DEBUG=-O0 \
+	  -DTOLLGATE_BUILD_TESTS=OFF -DTOLLGATE_THREAD_SAFETY=ON $(CMAKE_FLAGS)
+	cmake --build $(CLANG_BUILD) -j$(JOBS)
 
 # libFuzzer targets, built with clang; FUZZ_SECONDS per target (10 minutes
 # each by default; CI runs `make fuzz FUZZ_SECONDS=60`).
@@ -76,4 +97,4 @@ deb: build
 	@echo "deb: $$(ls $(abspath $(BUILD))/deb/*.deb)"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(CLANG_BUILD) build-fuzz

@@ -3,19 +3,20 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "daemon/core/config_toml.h"
-#include "daemon/core/endpoint.h"
+#include "daemon/core/config_validate.h"
 #include "daemon/core/name_match.h"
 #include "daemon/core/nearest_name.h"
-#include "daemon/core/policy/recommend.h"
 #include "daemon/core/setting_reader.h"
 
 namespace tollgate {
 
-using config_detail::bad_setting;
+using config_detail::check_agent_providers;
+using config_detail::check_daemon_settings;
+using config_detail::check_names;
+using config_detail::EnvFileRead;
 using config_detail::kTomlPriceKeys;
 using config_detail::kTomlTopLevel;
 using config_detail::read_toml;
@@ -141,60 +142,6 @@ Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
   return p;
 }
 
-// "NAME=VALUE (FILE:LINE)" as set, or "NAME=VALUE (default)".
-std::string shown(const SettingReader& r, const std::string& name, double value) {
-  if (const auto* s = r.setting(name)) {
-    return name + "=" + s->value + (s->origin.empty() ? "" : " (" + s->origin + ")");
-  }
-  std::ostringstream o;
-  o << name << "=" << value << " (default)";
-  return o.str();
-}
-
-// The levels of PROTOCOL.md section 4 must come in order, or a typo turns
-// into a different budget (a warning at 99% and an emergency at 50%).
-Result<void> check_thresholds(const SettingReader& r, const Config& c) {
-  const std::string warning = shown(r, "ALERT_WARNING_THRESHOLD", c.warning_threshold);
-  const std::string critical = shown(r, "OPENAI_FALLBACK_THRESHOLD", c.fallback_threshold);
-  const std::string emergency = shown(r, "ALERT_EMERGENCY_THRESHOLD", c.emergency_threshold);
-  if (!(c.warning_threshold < c.fallback_threshold && c.fallback_threshold < c.emergency_threshold &&
-        c.emergency_threshold < 1.0)) {
-    return Error::bad_request(warning + ", " + critical + ", " + emergency +
-                              ": the levels must rise: ALERT_WARNING_THRESHOLD < OPENAI_FALLBACK_THRESHOLD "
-                              "(critical) < ALERT_EMERGENCY_THRESHOLD < 1");
-  }
-  if (!(c.exhausted_fraction < 1.0 - c.emergency_threshold)) {
-    return Error::bad_request(shown(r, "TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction) + ", " +
-                              emergency +
-                              ": TOLLGATE_EXHAUSTED_FRACTION must be below 1 - ALERT_EMERGENCY_THRESHOLD, "
-                              "so that a budget is exhausted only after its emergency level");
-  }
-  return {};
-}
-
-// A call with the default max_tokens and a short prompt (what `recommend`
-// answers for) must fit under the per-request cap, or every such call is
-// too_large while `recommend` says a provider is available.
-Result<void> check_default_max_tokens(const SettingReader& r, const Config& c) {
-  const uint64_t room = policy::recommendation_reservation(c.default_max_tokens);
-  if (room <= c.max_tokens_per_request) return {};
-  return Error::bad_request(
-      shown(r, "OPENAI_MAX_TOKENS", static_cast<double>(c.default_max_tokens)) + ", " +
-      shown(r, "MAX_TOKENS_PER_REQUEST", static_cast<double>(c.max_tokens_per_request)) +
-      ": every call with the default max_tokens would be too_large; OPENAI_MAX_TOKENS must leave " +
-      std::to_string(policy::kShortPromptTokens) + " tokens of MAX_TOKENS_PER_REQUEST for the input (at most " +
-      std::to_string(c.max_tokens_per_request > policy::kShortPromptTokens
-                         ? c.max_tokens_per_request - policy::kShortPromptTokens
-                         : 0) +
-      ")");
-}
-
-// "tcp://host:0" and "tcp://host:*" bind a fresh port each time.
-bool zmq_ephemeral(const std::string& endpoint) {
-  return endpoint.rfind("tcp://", 0) == 0 &&
-         (endpoint.ends_with(":0") || endpoint.ends_with(":*"));
-}
-
 }  // namespace
 
 bool vendor_api_host(std::string_view api, std::string_view base_url) {
@@ -261,76 +208,12 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
 }
 
-// Names the whole configuration knows: the variables read, the key variable
-// of each provider, and the variables of tollctl and the tests.
-std::vector<std::string> known_names(const SettingReader& r,
-                                     const std::map<std::string, ProviderConfig>& providers) {
-  std::set<std::string> names(r.names_read().begin(), r.names_read().end());
-  for (const auto& [name, p] : providers) names.insert(p.api_key_env);
-  names.insert(other_tools_variables().begin(), other_tools_variables().end());
-  return {names.begin(), names.end()};
-}
+namespace {
 
-bool is_known(const std::vector<std::string>& known, const std::string& name) {
-  return std::binary_search(known.begin(), known.end(), name);
-}
-
-std::string not_read(const std::string& name, const std::vector<std::string>& known) {
-  const auto near = nearest_name(name, known);
-  return name + " is not a tollgated variable and is ignored" +
-         (near.name.empty() ? "" : " (the closest known one is " + near.name + ")");
-}
-
-// A name in the process environment that looks meant for tollgated: one of
-// its prefixes, or a couple of typos away from a known name.
-bool looks_like_ours(const std::string& name, const std::vector<std::string>& known) {
-  for (const char* prefix : {"ANTHROPIC_", "OPENAI_", "TOLLGATE_"}) {
-    if (name.starts_with(prefix)) return true;
-  }
-  return nearest_name(name, known).distance <= 2;
-}
-
-// Names no part of the configuration reads: an error in the TOML file
-// (where every key is meant for tollgated), a warning from the .env file
-// and the environment.
-Result<void> check_names(const std::vector<std::string>& known, const TomlExtras& extras,
-                         const std::vector<EnvEntry>& env_file, const std::string& env_file_path,
-                         const std::vector<std::string>& environment, std::vector<std::string>& warnings) {
-  for (const auto& s : extras.settings) {
-    if (!is_known(known, s.name)) return unknown_name(s.origin, "settings." + s.name, s.name, "variable", known);
-  }
-  for (const auto& e : env_file) {
-    if (!is_known(known, e.name)) {
-      warnings.push_back(env_file_path + ":" + std::to_string(e.line) + ": " + not_read(e.name, known));
-    }
-  }
-  for (const auto& line : environment) {
-    const std::string name = line.substr(0, line.find('='));
-    if (!name.empty() && !is_known(known, name) && looks_like_ours(name, known)) {
-      warnings.push_back("environment: " + not_read(name, known));
-    }
-  }
-  return {};
-}
-
-Result<void> check_agent_providers(const TomlExtras& extras,
-                                   const std::map<std::string, ProviderConfig>& providers) {
-  std::vector<std::string> names;
-  for (const auto& [name, p] : providers) names.push_back(name);
-  for (const auto& [limit, agent] : extras.agent_limits) {
-    if (providers.count(limit.name)) continue;
-    const auto near = nearest_name(limit.name, names);
-    return Error::bad_request(limit.origin + ": agents." + agent + "." + limit.name + ": " + limit.name +
-                              " is not a configured provider (the closest is " + near.name + ")");
-  }
-  return {};
-}
-
-Result<Config> load_config(const ConfigSources& sources) {
-  Settings settings;
-  TomlExtras extras;
-  std::vector<EnvEntry> env_file;
-  std::string env_file_path;
+// The TOML file, the .env file and the environment, in that order, into
+// `settings` (later sources win).
+Result<void> read_sources(const ConfigSources& sources, Settings& settings, TomlExtras& extras,
+                          EnvFileRead& env_file) {
   if (!sources.toml_path.empty()) {
     if (auto r = read_toml(sources.toml_path, settings, extras); !r) return r.error();
   }
@@ -345,55 +228,22 @@ Result<Config> load_config(const ConfigSources& sources) {
       auto entries = parse_env_file(*text, path);
       if (!entries) return entries.error();
       add_env_file(*entries, path, settings);
-      env_file = std::move(entries).value();
-      env_file_path = path;
+      env_file.entries = std::move(entries).value();
+      env_file.path = path;
     }
   }
   add_environment(sources.environment, settings);
+  return {};
+}
 
-  Config c;
-  SettingReader r(settings);
-  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
-                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400,
-                           std::nullopt};
-  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
-                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400,
-                        std::nullopt};
-  read_settings(r, c, anthropic, openai);
-  if (r.error()) return *r.error();
-  if (auto e = check_thresholds(r, c); !e) return e.error();
-  if (auto e = check_default_max_tokens(r, c); !e) return e.error();
-
-  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
-  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-    return r.bad("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
-  }
-  for (const auto& [name, value] : {std::pair{"TOLLGATE_LISTEN", c.listen}, std::pair{"TOLLGATE_EVENTS", c.events}}) {
-    if (auto why = zmq_bind_problem(value)) return r.bad(name, value, *why);
-  }
-  if (c.listen == c.events && !zmq_ephemeral(c.listen)) {
-    return r.bad("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
-  }
-  if (c.data_dir.empty()) return r.bad("TOLLGATE_DATA_DIR", "", "must name a directory");
-  // The HTTP checks name TOLLGATE_HTTP themselves; say which file set it.
-  auto located = [&r](const std::string& name, Error e) {
-    if (const auto* s = r.setting(name); s && !s->origin.empty()) e.message = s->origin + ": " + e.message;
-    return e;
-  };
-  if (auto http = parse_http_address(c.http); !http) {
-    return located("TOLLGATE_HTTP", http.error());
-  } else if (*http) {
-    if (auto e = check_http_bind_allowed(**http, c.allow_insecure_bind); !e) {
-      return located("TOLLGATE_HTTP", e.error());
-    }
-  }
-
-  // Built-in providers may be refined in TOML ([providers.anthropic]).
-  std::map<std::string, ProviderConfig> known = {{"anthropic", anthropic}, {"openai", openai}};
+// The built-in providers as read into `builtin`, refined and joined by the
+// TOML file's [providers.NAME] tables, by name.
+Result<std::map<std::string, ProviderConfig>> all_providers(const TomlExtras& extras, const Settings& settings,
+                                                            std::map<std::string, ProviderConfig> known,
+                                                            const std::vector<std::string>& apis) {
   for (const auto& [name, ps] : extras.provider_settings) {
     auto it = known.find(name);
-    auto p = toml_provider(name, ps, it == known.end() ? nullptr : &it->second, settings,
-                           sources.apis);
+    auto p = toml_provider(name, ps, it == known.end() ? nullptr : &it->second, settings, apis);
     if (!p) return p.error();
     if (it != known.end()) {
       // The environment overrides TOML: re-apply it on top.
@@ -403,6 +253,12 @@ Result<Config> load_config(const ConfigSources& sources) {
     }
     known[name] = *p;
   }
+  return known;
+}
+
+// The chain to call, in order: the TOML file's `chain`, or the built-in
+// providers then the others by name.
+std::vector<std::string> chain_names(const TomlExtras& extras, const std::map<std::string, ProviderConfig>& known) {
   std::vector<std::string> chain = extras.chain;
   if (chain.empty()) {
     chain = {"anthropic", "openai"};
@@ -410,12 +266,12 @@ Result<Config> load_config(const ConfigSources& sources) {
       if (name != "anthropic" && name != "openai") chain.push_back(name);
     }
   }
-  if (auto e = check_agent_providers(extras, known); !e) return e.error();
-  if (auto e = check_names(known_names(r, known), extras, env_file, env_file_path, sources.environment,
-                           c.warnings);
-      !e) {
-    return e.error();
-  }
+  return chain;
+}
+
+// c.providers from the chain's names.
+Result<void> add_chain(const std::vector<std::string>& chain, const std::map<std::string, ProviderConfig>& known,
+                       Config& c) {
   for (const auto& name : chain) {
     auto it = known.find(name);
     if (it == known.end()) {
@@ -429,6 +285,36 @@ Result<Config> load_config(const ConfigSources& sources) {
     c.providers.push_back(it->second);
   }
   if (c.providers.empty()) return Error::bad_request("chain: no provider left to call");
+  return {};
+}
+
+}  // namespace
+
+Result<Config> load_config(const ConfigSources& sources) {
+  Settings settings;
+  TomlExtras extras;
+  EnvFileRead env_file;
+  if (auto e = read_sources(sources, settings, extras, env_file); !e) return e.error();
+
+  Config c;
+  SettingReader r(settings);
+  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
+                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400,
+                           std::nullopt};
+  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
+                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400,
+                        std::nullopt};
+  read_settings(r, c, anthropic, openai);
+  if (r.error()) return *r.error();
+  if (auto e = check_daemon_settings(r, c); !e) return e.error();
+
+  // Built-in providers may be refined in TOML ([providers.anthropic]).
+  auto known = all_providers(extras, settings, {{"anthropic", anthropic}, {"openai", openai}}, sources.apis);
+  if (!known) return known.error();
+  const std::vector<std::string> chain = chain_names(extras, *known);
+  if (auto e = check_agent_providers(extras, *known); !e) return e.error();
+  if (auto e = check_names(r, *known, extras, env_file, sources.environment, c.warnings); !e) return e.error();
+  if (auto e = add_chain(chain, *known, c); !e) return e.error();
 
   c.agents = extras.agents;
   c.restrict_agents = extras.restrict_agents.value_or(false);

@@ -23,7 +23,7 @@ ProviderRuntime::ProviderRuntime(const Config& config,
 }
 
 void ProviderRuntime::reconfigure(const Config& config) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& p : config.providers) {
     auto it = entries_.find(p.name);
     if (it == entries_.end()) {
@@ -48,7 +48,7 @@ void ProviderRuntime::roll_day(Entry& e, int64_t now_ms) const {
 }
 
 ProviderRuntime::View ProviderRuntime::view(const std::string& provider, int64_t now_ms) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(provider);
   if (it == entries_.end()) return {};
   Entry& e = it->second;
@@ -64,7 +64,7 @@ std::vector<protocol::ProviderEvent> ProviderRuntime::events_for(
 }
 
 ProviderRuntime::Admission ProviderRuntime::admit(const std::string& provider, int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Admission a;
   auto it = entries_.find(provider);
   if (it == entries_.end()) {
@@ -98,7 +98,7 @@ std::vector<protocol::ProviderEvent> ProviderRuntime::record(const std::string& 
                                                              const policy::Permit& permit,
                                                              bool success, int http_status,
                                                              int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(provider);
   if (it == entries_.end() || !permit.allowed) return {};
   auto& breaker = it->second.breaker;
@@ -111,19 +111,19 @@ std::vector<protocol::ProviderEvent> ProviderRuntime::record(const std::string& 
 }
 
 void ProviderRuntime::abandon(const std::string& provider, const policy::Permit& permit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(provider);
   if (it != entries_.end() && permit.allowed) it->second.breaker.abandon(permit);
 }
 
 void ProviderRuntime::mark_unusable(const std::string& provider, policy::Skip why) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(provider);
   if (it != entries_.end()) it->second.unusable = std::move(why);
 }
 
 protocol::ProviderState ProviderRuntime::state(const std::string& provider, int64_t now_ms) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   protocol::ProviderState s;
   auto it = entries_.find(provider);
   if (it == entries_.end()) return s;

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +20,7 @@
 #include "daemon/core/policy/circuit_breaker.h"
 #include "daemon/core/policy/rate_window.h"
 #include "daemon/core/policy/selection.h"
+#include "daemon/core/sync.h"
 #include "protocol/events.h"
 #include "protocol/replies.h"
 
@@ -81,12 +81,12 @@ class ProviderRuntime {
     bool configured = false;
   };
 
-  void roll_day(Entry& e, int64_t now_ms) const;
+  void roll_day(Entry& e, int64_t now_ms) const REQUIRES(mu_);
   static std::vector<protocol::ProviderEvent> events_for(const std::string& provider,
                                                          const std::optional<policy::CircuitTransition>& t);
 
-  mutable std::mutex mu_;
-  mutable std::map<std::string, Entry> entries_;  // guarded by mu_
+  mutable Mutex mu_;
+  mutable std::map<std::string, Entry> entries_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate

@@ -177,11 +177,11 @@ Child& Family<Child>::with(const std::vector<std::string>& label_values) {
                                 std::to_string(label_values.size()));
   }
   {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     auto it = children_.find(label_values);
     if (it != children_.end()) return *it->second;
   }
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   auto& slot = children_[label_values];  // another thread may have made it meanwhile
   if (!slot) slot = make_child();
   return *slot;
@@ -227,7 +227,7 @@ Registry::Entry& Registry::find_or_check(std::string_view name, MetricType type,
 
 CounterFamily& Registry::counter(std::string_view name, std::string_view help,
                                  std::vector<std::string> label_names) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   bool created = false;
   Entry& e = find_or_check(name, MetricType::kCounter, label_names, created);
   if (created) {
@@ -241,7 +241,7 @@ CounterFamily& Registry::counter(std::string_view name, std::string_view help,
 
 GaugeFamily& Registry::gauge(std::string_view name, std::string_view help,
                              std::vector<std::string> label_names) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   bool created = false;
   Entry& e = find_or_check(name, MetricType::kGauge, label_names, created);
   if (created) {
@@ -258,7 +258,7 @@ HistogramFamily& Registry::histogram(std::string_view name, std::string_view hel
                                      std::vector<double> bounds,
                                      std::vector<std::string> label_names) {
   bounds = checked_bounds(std::move(bounds), name);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   bool created = false;
   Entry& e = find_or_check(name, MetricType::kHistogram, label_names, created);
   if (created) {
@@ -274,7 +274,7 @@ HistogramFamily& Registry::histogram(std::string_view name, std::string_view hel
 }
 
 void Registry::add_collector(Collector collector) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   collectors_.push_back(std::move(collector));
 }
 
@@ -285,7 +285,7 @@ std::string Registry::render_prometheus() const {
   std::vector<Collector> collectors;
   std::map<std::string, size_t, std::less<>> arity;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [name, entry] : families_) entries.push_back(&entry);
     collectors = collectors_;
     arity = gauge_arity_;

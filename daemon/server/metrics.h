@@ -26,11 +26,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "daemon/core/sync.h"
 
 namespace tollgate::metrics {
 
@@ -138,7 +138,7 @@ class Family {
   // the family's shared lock.
   template <typename Fn>
   void for_each(Fn&& fn) const {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     for (const auto& [values, child] : children_) fn(values, *child);
   }
 
@@ -151,8 +151,8 @@ class Family {
   const std::string help_;
   const std::vector<std::string> label_names_;
 
-  mutable std::shared_mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<Child>> children_;  // guarded by mu_
+  mutable SharedMutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<Child>> children_ GUARDED_BY(mu_);
 };
 
 class CounterFamily : public Family<Counter> {
@@ -236,12 +236,12 @@ class Registry {
     std::unique_ptr<HistogramFamily> histogram;
   };
   Entry& find_or_check(std::string_view name, MetricType type,
-                       const std::vector<std::string>& label_names, bool& created);
+                       const std::vector<std::string>& label_names, bool& created) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> families_;        // guarded by mu_
-  std::map<std::string, size_t, std::less<>> gauge_arity_;    // guarded by mu_
-  std::vector<Collector> collectors_;                         // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, Entry, std::less<>> families_ GUARDED_BY(mu_);
+  std::map<std::string, size_t, std::less<>> gauge_arity_ GUARDED_BY(mu_);
+  std::vector<Collector> collectors_ GUARDED_BY(mu_);
 };
 
 // Text helpers, exposed for tests.

@@ -155,7 +155,7 @@ void FakeProvider::handle_count(const httplib::Request& req, httplib::Response& 
   const ParsedCall& call = std::get<ParsedCall>(checked);
   const uint64_t tokens = input_tokens(call);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++anthropic_.count_requests;
   }
   res.set_content(dump({{"input_tokens", tokens}}), kJson);
@@ -210,12 +210,15 @@ void FakeProvider::send_error(const std::string& api, const ApiError& error,
 }
 
 void FakeProvider::delay(int ms) {
-  std::unique_lock lock(mu_);
-  shutdown_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return shutting_down_; });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  MutexLock lock(mu_);
+  while (!shutting_down_) {
+    if (!shutdown_cv_.wait_until(deadline)) return;  // the delay is over
+  }
 }
 
 void FakeProvider::count(const std::string& api, uint64_t in, uint64_t out, bool error) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ApiStats& s = api == "anthropic" ? anthropic_ : openai_;
   ++s.requests;
   s.input_tokens += in;
@@ -224,7 +227,7 @@ void FakeProvider::count(const std::string& api, uint64_t in, uint64_t out, bool
 }
 
 json FakeProvider::stats_json() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto one = [](const ApiStats& s) {
     return json{{"requests", s.requests},
                 {"count_requests", s.count_requests},
@@ -236,17 +239,17 @@ json FakeProvider::stats_json() const {
 }
 
 void FakeProvider::reset_stats() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   anthropic_ = {};
   openai_ = {};
 }
 
 void FakeProvider::shutdown() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     shutting_down_ = true;
   }
-  shutdown_cv_.notify_all();
+  shutdown_cv_.signal_all();
 }
 
 }  // namespace tollgate::fake_provider

@@ -25,14 +25,13 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon/core/sync.h"
 #include "tools/fake-provider/api_formats.h"
 #include "tools/fake-provider/fault_script.h"
 
@@ -84,11 +83,11 @@ class FakeProvider {
   FaultScript faults_;  // thread-safe itself
   std::atomic<uint64_t> next_id_{1};
 
-  mutable std::mutex mu_;
-  std::condition_variable shutdown_cv_;
-  bool shutting_down_ = false;  // guarded by mu_
-  ApiStats anthropic_;          // guarded by mu_
-  ApiStats openai_;             // guarded by mu_
+  mutable Mutex mu_;
+  CondVar shutdown_cv_{mu_};
+  bool shutting_down_ GUARDED_BY(mu_) = false;
+  ApiStats anthropic_ GUARDED_BY(mu_);
+  ApiStats openai_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate::fake_provider

@@ -161,14 +161,14 @@ std::optional<std::vector<Fault>> parse_faults(const json& list, std::string& er
 }
 
 void FaultScript::replace(std::vector<Fault> faults) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   faults_ = std::move(faults);
 }
 
 void FaultScript::clear() { replace({}); }
 
 std::optional<Fault> FaultScript::next(const std::string& api) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (it->api != api && it->api != "*") continue;
     if (it->times && *it->times <= 0) continue;
@@ -181,7 +181,7 @@ std::optional<Fault> FaultScript::next(const std::string& api) {
 }
 
 json FaultScript::to_json() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   json list = json::array();
   for (const auto& f : faults_) list.push_back(f.to_json());
   return list;

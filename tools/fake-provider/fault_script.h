@@ -20,12 +20,13 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "daemon/core/sync.h"
 
 namespace tollgate::fake_provider {
 
@@ -67,8 +68,8 @@ class FaultScript {
   nlohmann::json to_json() const;
 
  private:
-  mutable std::mutex mu_;
-  std::vector<Fault> faults_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<Fault> faults_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate::fake_provider

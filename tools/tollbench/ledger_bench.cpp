@@ -2,13 +2,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "daemon/core/sync.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/ledger/lmdb/lmdb_ledger.h"
 
@@ -21,21 +20,34 @@ constexpr int64_t kBenchNowMs = 1731664800000;  // a fixed instant: one period
 constexpr size_t kBenchAgents = 16;
 
 // Shared by every chain; outlives them (the main thread waits for done).
-struct BenchState {
+class BenchState {
+ public:
   Ledger* ledger = nullptr;
   uint64_t total = 0;
   std::atomic<uint64_t> started{0};
   std::atomic<uint64_t> completed{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t chains_running = 0;
-  std::optional<protocol::Error> error;
 
-  void chain_finished(std::optional<protocol::Error> e) {
-    std::lock_guard lock(mu);
-    if (e && !error) error = std::move(e);
-    if (--chains_running == 0) cv.notify_all();
+  void start(size_t chains) {
+    MutexLock lock(mu_);
+    chains_running_ = chains;
   }
+  void chain_finished(std::optional<protocol::Error> e) {
+    MutexLock lock(mu_);
+    if (e && !error_) error_ = std::move(e);
+    if (--chains_running_ == 0) all_finished_.signal_all();
+  }
+  // Waits until every chain has finished; the first error, if any.
+  std::optional<protocol::Error> wait() {
+    MutexLock lock(mu_);
+    while (chains_running_ > 0) all_finished_.wait();
+    return error_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar all_finished_{mu_};
+  size_t chains_running_ GUARDED_BY(mu_) = 0;
+  std::optional<protocol::Error> error_ GUARDED_BY(mu_);
 };
 
 void start_pair(BenchState& s, size_t chain);
@@ -89,17 +101,14 @@ protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& o
   state.ledger = opened.value().get();
   state.total = options.pairs;
   const size_t chains = options.submitters == 0 ? 1 : options.submitters;
-  state.chains_running = chains;
+  state.start(chains);
   const uint64_t batches_before = batches->load();
   const auto t0 = std::chrono::steady_clock::now();
   for (size_t c = 0; c < chains; ++c) start_pair(state, c);
-  {
-    std::unique_lock lock(state.mu);
-    state.cv.wait(lock, [&] { return state.chains_running == 0; });
-  }
+  const std::optional<protocol::Error> error = state.wait();
   const auto t1 = std::chrono::steady_clock::now();
   opened.value().reset();  // join the writer before `state` goes out of scope
-  if (state.error) return *state.error;
+  if (error) return *error;
 
   LedgerBenchResult r;
   r.pairs = state.completed.load();
