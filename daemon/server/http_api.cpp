@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <set>
 #include <optional>
@@ -178,10 +177,10 @@ int http_status_for(std::string_view code) {
 // A POST handed to the loop: the loop thread fills `reply`, stop() sets
 // `cancelled`; the HTTP thread waits for either.
 struct HttpApi::Waiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Reply> reply;  // guarded by mu
-  bool cancelled = false;      // guarded by mu
+  Mutex mu;
+  CondVar cv{mu};
+  std::optional<Reply> reply GUARDED_BY(mu);
+  bool cancelled GUARDED_BY(mu) = false;
 };
 
 HttpApi::HttpApi(std::shared_ptr<const Config> config, Deps deps)
@@ -225,24 +224,24 @@ protocol::Result<std::unique_ptr<HttpApi>> HttpApi::start(const HttpAddress& add
 }
 
 void HttpApi::set_config(std::shared_ptr<const Config> config) {
-  std::lock_guard lock(config_mu_);
+  MutexLock lock(config_mu_);
   config_ = std::move(config);
 }
 
 std::shared_ptr<const Config> HttpApi::config() const {
-  std::lock_guard lock(config_mu_);
+  MutexLock lock(config_mu_);
   return config_;
 }
 
 void HttpApi::stop() {
   {
-    std::lock_guard lock(waiters_mu_);
+    MutexLock lock(waiters_mu_);
     if (stopped_) return;
     stopped_ = true;
     for (const auto& w : waiters_) {
-      std::lock_guard wl(w->mu);
+      MutexLock wl(w->mu);
       w->cancelled = true;
-      w->cv.notify_all();
+      w->cv.signal_all();
     }
   }
   http_->stop();
@@ -439,7 +438,7 @@ void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
   }
   auto waiter = std::make_shared<Waiter>();
   {
-    std::lock_guard lock(waiters_mu_);
+    MutexLock lock(waiters_mu_);
     if (stopped_) {
       send_error(res, 503, Error::internal("tollgated is shutting down"));
       return;
@@ -448,18 +447,24 @@ void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
   }
   deps_.server->submit(decoded->id, std::move(*decoded->body), curve::ClientRole::kAdmin,
                        [waiter](const Reply& reply) {
-                         std::lock_guard lock(waiter->mu);
+                         MutexLock lock(waiter->mu);
                          waiter->reply = reply;
-                         waiter->cv.notify_all();
+                         waiter->cv.signal_all();
                        });
-  std::unique_lock lock(waiter->mu);
-  const bool done = waiter->cv.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                                        [&] { return waiter->reply || waiter->cancelled; });
-  std::optional<Reply> reply = std::move(waiter->reply);
-  const bool cancelled = waiter->cancelled;
-  lock.unlock();
+  std::optional<Reply> reply;
+  bool cancelled = false;
+  bool done = false;
   {
-    std::lock_guard wl(waiters_mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    MutexLock lock(waiter->mu);
+    while (!waiter->reply && !waiter->cancelled && waiter->cv.wait_until(deadline)) {
+    }
+    done = waiter->reply || waiter->cancelled;
+    reply = std::move(waiter->reply);
+    cancelled = waiter->cancelled;
+  }
+  {
+    MutexLock wl(waiters_mu_);
     waiters_.erase(waiter);
   }
   if (reply) {

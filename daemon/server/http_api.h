@@ -27,12 +27,12 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "daemon/core/config.h"
+#include "daemon/core/sync.h"
 #include "daemon/core/endpoint.h"
 #include "daemon/server/metrics.h"
 #include "daemon/server/request_metrics.h"
@@ -103,12 +103,12 @@ class HttpApi {
   std::thread thread_;
   std::atomic<bool> listen_returned_{false};  // set by thread_ when listening ends
 
-  mutable std::mutex config_mu_;
-  std::shared_ptr<const Config> config_;  // guarded by config_mu_
+  mutable Mutex config_mu_;
+  std::shared_ptr<const Config> config_ GUARDED_BY(config_mu_);
 
-  std::mutex waiters_mu_;
-  std::set<std::shared_ptr<Waiter>> waiters_;  // guarded by waiters_mu_
-  bool stopped_ = false;                       // guarded by waiters_mu_
+  Mutex waiters_mu_;
+  std::set<std::shared_ptr<Waiter>> waiters_ GUARDED_BY(waiters_mu_);
+  bool stopped_ GUARDED_BY(waiters_mu_) = false;
   std::atomic<uint64_t> next_id_{1};
 };
 

@@ -18,7 +18,7 @@ Mailbox::~Mailbox() { close(fd_); }
 void Mailbox::post(LoopMessage message) {
   bool was_empty;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     was_empty = queue_.empty();
     queue_.push_back(std::move(message));
   }
@@ -33,7 +33,7 @@ std::deque<LoopMessage> Mailbox::drain() {
   uint64_t count;
   [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
   std::deque<LoopMessage> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   out.swap(queue_);
   return out;
 }

@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "daemon/core/sync.h"
 #include "daemon/server/reply.h"
 #include "protocol/events.h"
 
@@ -45,8 +45,8 @@ class Mailbox {
 
  private:
   const int fd_;
-  std::mutex mu_;
-  std::deque<LoopMessage> queue_;  // guarded by mu_
+  Mutex mu_;
+  std::deque<LoopMessage> queue_ GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate

@@ -46,8 +46,7 @@ void EventPublisher::publish(const protocol::Event& event) {
 }
 
 Server::Server(zmq::context_t& context, const Config& config, const Clock& clock)
-    : max_request_bytes_(config.max_request_bytes),
-      limits_{config.max_request_bytes, config.max_tokens_per_request},
+    : limits_{config.max_request_bytes, config.max_tokens_per_request},
       clock_(clock),
       router_(context, zmq::socket_type::router),
       pub_(context, zmq::socket_type::pub),

@@ -155,7 +155,6 @@ class Server : private ReplyEdge {
   curve::ClientRole role_of(const zmq::message_t& body_frame) const;
 
   // Constant after construction.
-  const uint64_t max_request_bytes_;
   const protocol::DecodeLimits limits_;
   const Clock& clock_;
   Endpoints endpoints_;

@@ -109,6 +109,11 @@ tollgate::protocol::Result<void> check_before_binding(const tollgate::Config& co
   return {};
 }
 
+int critical(const tollgate::protocol::Error& error, int exit_code) {
+  spdlog::critical("{}", error.message);
+  return exit_code;
+}
+
 int configuration_error(const std::string& message, bool check_only) {
   std::cerr << "tollgated: configuration error: " << message << "\n";
   if (check_only) std::cerr << "tollgated: start-up would refuse this configuration\n";
@@ -136,12 +141,11 @@ void publish_open_report(const tollgate::ledger::OpenReport& report,
   for (const auto& a : alerts) events.publish(a);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line: --version and --help answered here (their exit code
+// returned), the rest into `sources` and `check_config`.
+std::optional<int> parse_command_line(int argc, char** argv, tollgate::ConfigSources& sources,
+                                      bool& check_config) {
   CLI::App app{"tollgated: shared LLM provider gateway with hard token budgets"};
-  tollgate::ConfigSources sources;
-  bool check_config = false;
   bool version = false;
   app.add_option("--config", sources.toml_path, "TOML configuration file");
   app.add_option("--env-file", sources.env_file_path,
@@ -159,25 +163,34 @@ int main(int argc, char** argv) {
               << CLI::Formatter().make_usage(&app, "tollgated") << "Run with --help for more information.\n";
     return 2;
   }
-
   if (version) {
     std::cout << "tollgated " << TOLLGATE_VERSION << "\n";
     return 0;
   }
-  sources.environment = process_environment();
-  // A provider's api must be one an adapter reads (also on SIGHUP: the
-  // reloader keeps these sources).
-  sources.apis = tollgate::workers::AdapterRegistry::builtin().names();
-  auto loaded = tollgate::load_config(sources);
-  if (!loaded) return configuration_error(loaded.error().message, check_config);
-  auto config = std::make_shared<const tollgate::Config>(std::move(loaded).value());
-  if (auto ok = check_before_binding(*config); !ok) return configuration_error(ok.error().message, check_config);
-  if (check_config) {
-    for (const auto& w : config->warnings) std::cerr << "tollgated: warning: " << w << "\n";
-    std::cout << tollgate::describe_config(*config);
-    return 0;
-  }
+  return std::nullopt;
+}
 
+// The HTTP listener (TOLLGATE_HTTP), reading through its own StatusReader
+// on its threads; nullptr when it is off. Exits the process when it cannot
+// start, as a bind failure of the ZeroMQ sockets does.
+tollgate::protocol::Result<std::unique_ptr<tollgate::HttpApi>> start_http(
+    const std::shared_ptr<const tollgate::Config>& config, tollgate::HttpApi::Deps deps,
+    tollgate::metrics::Registry& registry, tollgate::StatusReader& status,
+    tollgate::Dispatcher& dispatcher) {
+  auto address = tollgate::parse_http_address(config->http);
+  if (!address || !*address) return std::unique_ptr<tollgate::HttpApi>();
+  auto started = tollgate::HttpApi::start(**address, config, std::move(deps));
+  if (!started) return started.error();
+  auto http = std::move(started).value();
+  tollgate::add_budget_collector(registry, status, [api = http.get()] { return api->config(); });
+  dispatcher.set_config_listener(
+      [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
+  return http;
+}
+
+// Runs the daemon with a valid configuration until SIGTERM/SIGINT; the
+// process's exit code.
+int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const tollgate::ConfigSources& sources) {
   setup_logging(config->log_level);
   for (const auto& w : config->warnings) spdlog::warn("{}", w);
   // Before any thread starts, so every thread inherits the blocked mask.
@@ -190,24 +203,15 @@ int main(int argc, char** argv) {
 
   // Before anything binds or opens the ledger: a second daemon on this
   // directory would charge the first one's live reservations as leftovers
-  // of a crash. Held until main returns.
+  // of a crash. Held until this returns.
   auto dir_lock = tollgate::ledger::DataDirLock::acquire(config->data_dir);
-  if (!dir_lock) {
-    spdlog::critical("{}", dir_lock.error().message);
-    return 2;
-  }
+  if (!dir_lock) return critical(dir_lock.error(), 2);
 
   zmq::context_t context(1);
   auto server = tollgate::Server::create(context, *config);
-  if (!server) {
-    spdlog::critical("{}", server.error().message);
-    return 1;
-  }
+  if (!server) return critical(server.error(), 1);
   auto ledger = open_ledger(*config, metrics, (*server)->mailbox());
-  if (!ledger) {
-    spdlog::critical("{}", ledger.error().message);
-    return 1;
-  }
+  if (!ledger) return critical(ledger.error(), 1);
   const int64_t now = tollgate::system_now_ms();
   tollgate::ProviderRuntime runtime(*config, day_counts(**ledger, *config, now), now);
   tollgate::Dispatcher dispatcher(config, **ledger, runtime, (*server)->mailbox());
@@ -222,37 +226,26 @@ int main(int argc, char** argv) {
   (*server)->set_handler(&dispatcher);
   (*server)->set_metrics(&request_metrics);
 
-  // The HTTP listener reads through its own StatusReader on its threads.
   tollgate::StatusReader status(**ledger, runtime, tollgate::system_now_ms);
   std::atomic<bool> serving{false};
-  std::unique_ptr<tollgate::HttpApi> http;
-  if (auto address = tollgate::parse_http_address(config->http); address && *address) {
-    tollgate::HttpApi::Deps deps;
-    deps.status = &status;
-    deps.server = server->get();
-    deps.metrics = &registry;
-    deps.requests = &request_metrics;
-    deps.not_ready = [&serving, &ledger]() -> std::optional<std::string> {
-      if (!serving) return "not serving requests (starting or stopping)";
-      if ((*ledger)->degraded()) return "the ledger is degraded: writes are refused";
-      return std::nullopt;
-    };
-    auto started = tollgate::HttpApi::start(**address, config, std::move(deps));
-    if (!started) {
-      spdlog::critical("{}", started.error().message);
-      return 1;
-    }
-    http = std::move(started).value();
-    tollgate::add_budget_collector(registry, status, [api = http.get()] { return api->config(); });
-    dispatcher.set_config_listener(
-        [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
-  }
+  tollgate::HttpApi::Deps deps;
+  deps.status = &status;
+  deps.server = server->get();
+  deps.metrics = &registry;
+  deps.requests = &request_metrics;
+  deps.not_ready = [&serving, &ledger]() -> std::optional<std::string> {
+    if (!serving) return "not serving requests (starting or stopping)";
+    if ((*ledger)->degraded()) return "the ledger is degraded: writes are refused";
+    return std::nullopt;
+  };
+  auto http = start_http(config, std::move(deps), registry, status, dispatcher);
+  if (!http) return critical(http.error(), 1);
   publish_open_report((*ledger)->report(), (*server)->events());
   // Ready before saying so: whoever reads the line may ask /readyz at once.
   serving = true;
   spdlog::info("tollgated {} ready requests={} events={} http={} pid={}", TOLLGATE_VERSION,
                (*server)->endpoints().requests, (*server)->endpoints().events,
-               http ? http->bound() : std::string("off"), getpid());
+               *http ? (*http)->bound() : std::string("off"), getpid());
   sd_notify(0, "READY=1");
   (*server)->run(signals);
   serving = false;
@@ -264,8 +257,30 @@ int main(int argc, char** argv) {
   // its last batch as it closes.
   calls->stop_waiting();
   (*server)->drain(std::chrono::seconds(10));
-  if (http) http->stop();
+  if (*http) (*http)->stop();
   calls.reset();
   spdlog::info("tollgated stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tollgate::ConfigSources sources;
+  bool check_config = false;
+  if (auto exit_code = parse_command_line(argc, argv, sources, check_config)) return *exit_code;
+  sources.environment = process_environment();
+  // A provider's api must be one an adapter reads (also on SIGHUP: the
+  // reloader keeps these sources).
+  sources.apis = tollgate::workers::AdapterRegistry::builtin().names();
+  auto loaded = tollgate::load_config(sources);
+  if (!loaded) return configuration_error(loaded.error().message, check_config);
+  auto config = std::make_shared<const tollgate::Config>(std::move(loaded).value());
+  if (auto ok = check_before_binding(*config); !ok) return configuration_error(ok.error().message, check_config);
+  if (check_config) {
+    for (const auto& w : config->warnings) std::cerr << "tollgated: warning: " << w << "\n";
+    std::cout << tollgate::describe_config(*config);
+    return 0;
+  }
+  return run_daemon(config, sources);
 }

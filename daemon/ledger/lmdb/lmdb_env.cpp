@@ -34,48 +34,50 @@ int begin_txn(const LmdbEnv& env, unsigned flags, MDB_txn** txn,
 }  // namespace
 
 void ResizeMutex::lock_shared() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !writer_ && writers_waiting_ == 0; });
+  MutexLock lock(mu_);
+  while (writer_ || writers_waiting_ > 0) cv_.wait();
   ++readers_;
 }
 
 void ResizeMutex::unlock_shared() {
   bool last = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last = --readers_ == 0;
   }
-  if (last) cv_.notify_all();
+  if (last) cv_.signal_all();
 }
 
 void ResizeMutex::lock() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   ++writers_waiting_;
-  cv_.wait(lock, [&] { return !writer_ && readers_ == 0; });
+  while (writer_ || readers_ > 0) cv_.wait();
   --writers_waiting_;
   writer_ = true;
 }
 
 bool ResizeMutex::try_lock_until(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  ++writers_waiting_;
-  const bool got = cv_.wait_until(lock, deadline, [&] { return !writer_ && readers_ == 0; });
-  --writers_waiting_;
-  if (got) {
-    writer_ = true;
-    return true;
+  {
+    MutexLock lock(mu_);
+    ++writers_waiting_;
+    while ((writer_ || readers_ > 0) && cv_.wait_until(deadline)) {
+    }
+    --writers_waiting_;
+    if (!writer_ && readers_ == 0) {
+      writer_ = true;
+      return true;
+    }
   }
-  lock.unlock();
-  cv_.notify_all();  // readers held back by this waiter may start now
+  cv_.signal_all();  // readers held back by this waiter may start now
   return false;
 }
 
 void ResizeMutex::unlock() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     writer_ = false;
   }
-  cv_.notify_all();
+  cv_.signal_all();
 }
 
 MdbError::MdbError(int code, const std::string& what)

@@ -24,7 +24,6 @@
 #include <lmdb.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,6 +34,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/core/sync.h"
 #include "protocol/error.h"
 
 namespace tollgate::ledger::detail {
@@ -75,11 +75,11 @@ class ResizeMutex {
   void unlock();
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t readers_ = 0;          // guarded by mu_
-  size_t writers_waiting_ = 0;  // guarded by mu_
-  bool writer_ = false;         // guarded by mu_
+  Mutex mu_;
+  CondVar cv_{mu_};
+  size_t readers_ GUARDED_BY(mu_) = 0;
+  size_t writers_waiting_ GUARDED_BY(mu_) = 0;
+  bool writer_ GUARDED_BY(mu_) = false;
 };
 
 class LmdbEnv {
