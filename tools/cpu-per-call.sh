@@ -44,8 +44,9 @@ results=()
 measure() {  # LABEL BIN_DIR ROUND
   local label=$1 round=$3 pid t0 t1 out line
   bin=$2
+  # (info: start_tollgated waits for the ready line, logged at info)
   start_tollgated "$work/tg-$label-$round.log" "$fake_addr" "$work/data-$label-$round" \
-    ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench "${no_limits_env[@]}" TOLLGATE_LOG_LEVEL=warn
+    ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench "${no_limits_env[@]}" TOLLGATE_LOG_LEVEL=info
   pid=$tollgated_pid
   bin=$load_bin
   "$bin/tollbench" call --endpoint "$tollgated_requests" --inflight "$inflight" \

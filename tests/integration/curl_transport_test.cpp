@@ -297,3 +297,40 @@ TEST_CASE("body chunks arrive in order before the complete answer") {
   CHECK(pieces > 1);
   CHECK(chunks == r.body);
 }
+
+TEST_CASE("transfers beyond max_active_transfers wait their turn and all complete") {
+  FakeProviderProcess fake;
+  CurlTransportOptions options;
+  options.max_active_transfers = 2;
+  Worker worker(options);
+  Collector got;
+  constexpr int kCount = 20;
+  for (int i = 0; i < kCount; ++i) {
+    submit(worker, anthropic_request(fake, "queued " + std::to_string(i)), {}, got.callback(i));
+  }
+  REQUIRE(got.wait_for(kCount));
+  for (int i = 0; i < kCount; ++i) {
+    INFO("request " << i << " error " << got.response(i).error);
+    CHECK(got.response(i).status == 200);
+  }
+  CHECK(worker.transfers_pending() == 0);
+}
+
+TEST_CASE("a request still queued at its total timeout fails unsent") {
+  const auto slow = scaled(std::chrono::milliseconds(1500)).count();
+  FakeProviderProcess fake({"--fault", "openai:delay_ms=" + std::to_string(slow) + ":times=1"});
+  CurlTransportOptions one_at_a_time;
+  one_at_a_time.max_active_transfers = 1;
+  Worker worker(one_at_a_time);
+  Collector got;
+  submit(worker, openai_request(fake, "slow"), {}, got.callback(0));
+  HttpRequestOptions short_wait;
+  short_wait.total_timeout_ms = 300;  // over before the slow one is done
+  submit(worker, openai_request(fake, "queued"), short_wait, got.callback(1));
+  REQUIRE(got.wait_for(2));
+  CHECK(got.response(0).status == 200);
+  HttpResponse queued = got.response(1);
+  CHECK(queued.error == "no connection became free within the total timeout");
+  CHECK_FALSE(queued.request_sent);
+  CHECK_FALSE(queued.timed_out);
+}

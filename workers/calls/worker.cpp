@@ -2,9 +2,9 @@
 // timers due (and whether stop_transport() was called), runs them without
 // the lock, lets the transport perform, then waits in the transport until
 // a socket or the next timer is ready. A post() that finds the loop waiting
-// wakes it with curl_multi_wakeup (one syscall); a post() from the worker
-// thread itself, or while the loop runs, only queues: the loop looks at the
-// queue again before it waits. Tasks posted during a round run in the next
+// wakes it with curl_multi_wakeup (one syscall, once per wait); a post()
+// from the worker thread itself, or while the loop runs, only queues: the
+// loop looks at the queue again before it waits. Tasks posted during a round run in the next
 // one, after the transport performed.
 #include "workers/calls/worker.h"
 
@@ -25,56 +25,44 @@ Worker::Worker(CurlTransportOptions transport_options, const Clock& clock)
     : clock_(clock), transport_(std::move(transport_options)), thread_([this] { run(); }) {}
 
 Worker::~Worker() {
-  bool wake = false;
   {
     MutexLock lock(mu_);
     stopping_ = true;
     stop_transport_ = true;
-    wake = must_wake();
+    wake();
   }
-  if (wake) transport_.wakeup();
   thread_.join();
 }
 
 void Worker::post(Task task) {
-  bool wake = false;
-  {
-    MutexLock lock(mu_);
-    tasks_.push_back(std::move(task));
-    wake = must_wake();
-  }
-  if (wake) transport_.wakeup();
+  MutexLock lock(mu_);
+  tasks_.push_back(std::move(task));
+  wake();
 }
 
 void Worker::post_after(std::chrono::milliseconds delay, Task task) {
-  bool wake = false;
-  {
-    MutexLock lock(mu_);
-    timers_.emplace(clock_.steady_now() + delay, std::move(task));
-    wake = must_wake();
-  }
-  if (wake) transport_.wakeup();
+  MutexLock lock(mu_);
+  timers_.emplace(clock_.steady_now() + delay, std::move(task));
+  wake();
 }
 
 void Worker::flush_timers() {
-  bool wake = false;
-  {
-    MutexLock lock(mu_);
-    for (auto& [when, task] : timers_) tasks_.push_back(std::move(task));
-    timers_.clear();
-    wake = must_wake();
-  }
-  if (wake) transport_.wakeup();
+  MutexLock lock(mu_);
+  for (auto& [when, task] : timers_) tasks_.push_back(std::move(task));
+  timers_.clear();
+  wake();
 }
 
 void Worker::stop_transport() {
-  bool wake = false;
-  {
-    MutexLock lock(mu_);
-    stop_transport_ = true;
-    wake = must_wake();
-  }
-  if (wake) transport_.wakeup();
+  MutexLock lock(mu_);
+  stop_transport_ = true;
+  wake();
+}
+
+void Worker::wake() {
+  if (!waiting_) return;
+  waiting_ = false;  // one wake-up per wait
+  transport_.wakeup();
 }
 
 Worker::Round Worker::take_round() {

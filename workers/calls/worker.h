@@ -19,7 +19,6 @@
 #include <optional>
 #include <random>
 #include <thread>
-#include <utility>
 
 #include "daemon/core/clock.h"
 #include "daemon/core/sync.h"
@@ -68,9 +67,8 @@ class Worker final : public CallLoop {
   // else until the next timer (at most a second); nullopt: stopped with
   // nothing left, the loop ends.
   std::optional<int> wait_ms() EXCLUDES(mu_);
-  // Under mu_, after queueing work: whether the loop waits (or is about
-  // to) and must be woken, once the lock is released.
-  bool must_wake() REQUIRES(mu_) { return std::exchange(waiting_, false); }
+  // After queueing work: wakes the loop if it waits (or is about to).
+  void wake() REQUIRES(mu_);
 
   // Constant after construction.
   const Clock& clock_;
@@ -86,7 +84,7 @@ class Worker final : public CallLoop {
   bool stop_transport_ GUARDED_BY(mu_) = false;      // stop_transport() was called
   bool transport_stopped_ GUARDED_BY(mu_) = false;   // and the loop did it
   // The loop is in (or about to enter) transport_.wait(): a post must
-  // wake it. Cleared by the one who wakes it, so one wake-up per wait.
+  // wake it. Cleared by the one who wakes it.
   bool waiting_ GUARDED_BY(mu_) = false;
 
   std::jthread thread_;  // last: starts after, and is joined before, the rest

@@ -58,10 +58,8 @@ ProviderResult OpenAiAdapter::parse_success(const json& body) const {
 
 ProviderErrorBody OpenAiAdapter::parse_error_body(std::string_view text) const {
   ProviderErrorBody out;
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return out;
-  auto err = j.find("error");
-  if (err == j.end() || !err->is_object()) return out;
+  const std::optional<json> err = detail::error_object(text);
+  if (!err) return out;
   auto str = [&](const char* key) {
     auto it = err->find(key);
     if (it == err->end()) return std::string();

@@ -95,6 +95,14 @@ std::optional<uint64_t> token_count(const json& usage, const char* key) {
   return n;
 }
 
+std::optional<json> error_object(std::string_view body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  auto err = j.find("error");
+  if (err == j.end() || !err->is_object()) return std::nullopt;
+  return *err;  // a copy: error bodies are small, and g++ sees a null in the move
+}
+
 std::string join_url(std::string_view base, std::string_view path) {
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
   return std::string(base) + std::string(path);

@@ -42,6 +42,10 @@ inline constexpr uint64_t kMaxReportedTokens = uint64_t{1} << 40;
 // is not an unsigned integer or is above kMaxReportedTokens.
 std::optional<uint64_t> token_count(const nlohmann::json& usage, const char* key);
 
+// The `error` object of an error body ({"error": {...}}); nullopt when the
+// body is not JSON or has no such object.
+std::optional<nlohmann::json> error_object(std::string_view body);
+
 // base without trailing '/' + path.
 std::string join_url(std::string_view base, std::string_view path);
 // JSON text that never throws (invalid UTF-8 is replaced).
