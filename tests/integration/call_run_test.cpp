@@ -90,12 +90,9 @@ class CallBench {
                                                  wall_ms());
     env_.ledger = ledger_.get();
     env_.runtime = runtime_.get();
-    env_.now_ms = wall_ms;
     env_.stopping = &stopping_;
     env_.draining = &draining_;
     env_.alive = &alive_;
-    env_.alive_cv = &alive_cv_;
-    env_.alive_mu = &alive_mu_;
     env_.finish = [this](const workers::CallSpec& spec, CallOutcome outcome) {
       std::lock_guard lock(mu_);
       reply_ = wire_reply(spec.id, reply_of(std::move(outcome.reply)));
@@ -159,10 +156,7 @@ class CallBench {
     return out;
   }
 
-  void wait_idle() {
-    std::unique_lock lock(alive_mu_);
-    alive_cv_.wait(lock, [&] { return alive_.load() == 0; });
-  }
+  void wait_idle() { alive_.wait_none(); }
 
   BatchGate& gate() { return gate_; }
   ledger::Ledger& ledger() { return *ledger_; }
@@ -175,9 +169,7 @@ class CallBench {
   std::unique_ptr<ProviderRuntime> runtime_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
-  std::atomic<int64_t> alive_{0};
-  std::mutex alive_mu_;
-  std::condition_variable alive_cv_;
+  workers::LiveCalls alive_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<std::string> reply_;              // guarded by mu_

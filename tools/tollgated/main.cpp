@@ -218,7 +218,7 @@ int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const toll
   dispatcher.set_reloader([sources] { return reload_config(sources); });
   const size_t workers = config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
   auto calls = std::make_unique<tollgate::workers::CallPool>(**ledger, runtime, (*server)->call_sink(),
-                                                             tollgate::system_now_ms, workers);
+                                                             tollgate::SystemClock::instance(), workers);
   calls->set_attempt_observer([&metrics](const std::string& provider, double seconds) {
     metrics.provider_request_duration.with({provider}).observe(seconds);
   });

@@ -51,23 +51,27 @@ CallResult replay_of_stored(const std::string& stored_reply) {
 }
 
 CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink,
-                   std::function<int64_t()> now_ms, size_t workers)
-    : ledger_(ledger), sink_(sink) {
+                   const Clock& clock, std::vector<CallLoop*> loops)
+    : ledger_(ledger), sink_(sink), loops_(std::move(loops)) {
   env_.stopping = &stopping_;
   env_.draining = &draining_;
   env_.alive = &alive_;
-  env_.alive_cv = &alive_cv_;
-  env_.alive_mu = &alive_mu_;
   env_.ledger = &ledger;
   env_.runtime = &runtime;
-  env_.now_ms = std::move(now_ms);
+  env_.clock = &clock;
   env_.finish = [this](const CallSpec& spec, CallOutcome outcome) {
     finish(spec, std::move(outcome));
   };
   env_.publish = [this](std::vector<protocol::Event> events) { sink_.publish(std::move(events)); };
   env_.stored_reply = stored_reply;
+}
+
+CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink,
+                   const Clock& clock, size_t workers)
+    : CallPool(ledger, runtime, sink, clock, std::vector<CallLoop*>{}) {
   for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) {
-    workers_.push_back(std::make_unique<Worker>());
+    workers_.push_back(std::make_unique<Worker>(CurlTransportOptions{}, clock));
+    loops_.push_back(workers_.back().get());
   }
 }
 
@@ -87,9 +91,7 @@ CallPool::~CallPool() {
     w->stop_transport();
     w->flush_timers();
   }
-  std::unique_lock lock(alive_mu_);
-  alive_cv_.wait(lock, [&] { return alive_.load() == 0; });
-  lock.unlock();
+  alive_.wait_none();
   workers_.clear();
 }
 
@@ -180,12 +182,12 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
   spec.request = std::move(request);
   spec.config = config;
   spec.received_ms = now;
-  spec.received = std::chrono::steady_clock::now();
+  spec.received = env_.clock->steady_now();
   spec.idempotency = std::move(held);
   ++inflight_;
-  Worker& worker = *workers_[next_worker_++ % workers_.size()];
-  worker.post([this, &worker, spec = std::move(spec)]() mutable {
-    std::make_shared<CallRun>(std::move(spec), env_, worker)->start();
+  CallLoop& loop = *loops_[next_loop_++ % loops_.size()];
+  loop.post([this, &loop, spec = std::move(spec)]() mutable {
+    std::make_shared<CallRun>(std::move(spec), env_, loop)->start();
   });
   return std::nullopt;
 }

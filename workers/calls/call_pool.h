@@ -1,5 +1,5 @@
 // CallPool: runs `call` requests on N Worker threads (the CallService the
-// Dispatcher hands calls to).
+// Dispatcher hands calls to), or on call loops a unit test steps by hand.
 //
 // On the loop thread, start() first answers idempotent repeats (from the
 // ledger record, or by waiting for the first call with the same key still
@@ -27,14 +27,18 @@
 // it decodes it once.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "daemon/core/clock.h"
 #include "daemon/server/call_service.h"
+#include "workers/calls/call_loop.h"
 #include "workers/calls/call_run.h"
+#include "workers/calls/live_calls.h"
 #include "workers/calls/worker.h"
 
 namespace tollgate::workers {
@@ -46,10 +50,18 @@ inline constexpr int64_t kIdempotencyTtlMs = 24LL * 3600 * 1000;
 
 class CallPool : public CallService {
  public:
+  // Runs calls on `workers` Worker threads of its own (at least one).
   // `sink` (the server's) must outlive the ledger: a failed idempotent
   // call is delivered from a ledger callback, which may run as it closes.
-  CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink,
-           std::function<int64_t()> now_ms, size_t workers);
+  // `clock` (SystemClock in tollgated) is the only time the calls read.
+  CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink, const Clock& clock,
+           size_t workers);
+  // Runs calls on `loops` (at least one), which it does not own: unit
+  // tests, with loops they step by hand. They must outlive the pool, and
+  // every call must have ended before it is destroyed (the destructor
+  // waits for that, and cannot stop or flush these loops itself).
+  CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink, const Clock& clock,
+           std::vector<CallLoop*> loops);
   ~CallPool() override;
 
   std::optional<CallResult> start(uint64_t token, const protocol::RequestId& id,
@@ -88,14 +100,13 @@ class CallPool : public CallService {
   CallSink& sink_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
-  std::atomic<int64_t> alive_{0};
-  std::mutex alive_mu_;
-  std::condition_variable alive_cv_;
+  LiveCalls alive_;
   CallEnvironment env_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // owned (empty: the loops are the caller's)
+  std::vector<CallLoop*> loops_;                  // where calls run, round-robin
 
   // Loop thread only.
-  size_t next_worker_ = 0;
+  size_t next_loop_ = 0;
   size_t inflight_ = 0;
   std::optional<std::string> shutdown_;
   std::map<std::string, RunningKey> running_keys_;  // agent \0 key -> its call

@@ -75,15 +75,10 @@ double priced(const Config& config, const std::string& model, const std::string&
 
 CallRun::CallRun(CallSpec spec, const CallEnvironment& env, CallLoop& worker)
     : spec_(std::move(spec)), env_(env), worker_(worker) {
-  env_.alive->fetch_add(1);
+  env_.alive->add();
 }
 
-CallRun::~CallRun() {
-  if (env_.alive->fetch_sub(1) == 1) {
-    std::lock_guard lock(*env_.alive_mu);
-    env_.alive_cv->notify_all();
-  }
-}
+CallRun::~CallRun() { env_.alive->remove(); }
 
 void CallRun::post(std::function<void(CallRun&)> step) {
   worker_.post([self = shared_from_this(), step = std::move(step)] { step(*self); });
@@ -111,13 +106,12 @@ std::pair<uint64_t, uint64_t> CallRun::full_charge() const {
 }
 
 double CallRun::elapsed_ms() const {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - spec_.received)
+  return std::chrono::duration<double, std::milli>(env_.clock->steady_now() - spec_.received)
       .count();
 }
 
 double CallRun::attempt_ms() const {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                   attempt_started_)
+  return std::chrono::duration<double, std::milli>(env_.clock->steady_now() - attempt_started_)
       .count();
 }
 
@@ -230,7 +224,7 @@ void CallRun::try_provider(const policy::PlanStep& step) {
   r.now_ms = now;
   const int64_t wait_ms =
       std::clamp<int64_t>(remaining_ms(), 0, static_cast<int64_t>(spec_.config->admission_wait_ms));
-  r.wait_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  r.wait_until = env_.clock->steady_now() + std::chrono::milliseconds(wait_ms);
   if (!last_in_chain(step.provider)) r.soft_threshold = spec_.config->fallback_threshold;
   // Crash recovery charges the whole reservation; it is priced like a
   // charge in full here (full_charge).
@@ -292,7 +286,7 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
 
 void CallRun::send() {
   ++attempts_;
-  attempt_started_ = std::chrono::steady_clock::now();
+  attempt_started_ = env_.clock->steady_now();
   const int64_t remaining = remaining_ms();
   HttpRequestOptions options;
   options.total_timeout_ms = std::max<int64_t>(1, remaining);

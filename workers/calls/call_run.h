@@ -46,9 +46,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -56,6 +54,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/core/clock.h"
 #include "daemon/core/config.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/server/call_sink.h"
@@ -64,6 +63,7 @@
 #include "daemon/core/provider_runtime.h"
 #include "protocol/codec.h"
 #include "workers/calls/call_loop.h"
+#include "workers/calls/live_calls.h"
 #include "workers/providers/adapter_registry.h"
 #include "workers/providers/provider_types.h"
 
@@ -82,7 +82,10 @@ struct CallEnvironment {
   // The adapter of each provider's api (the config only names APIs this
   // registry has).
   const AdapterRegistry* adapters = &AdapterRegistry::builtin();
-  std::function<int64_t()> now_ms;
+  // The only time the call reads (deadlines, backoff timers, admission
+  // waits, latencies, the ledger's now_ms): SystemClock in tollgated, a
+  // ManualClock in unit tests (with a loop whose timers follow it).
+  const Clock* clock = &SystemClock::instance();
   // Takes the finished call: its reply or error, typed (the server's edge
   // encodes it), and the events it produced. Worker threads.
   std::function<void(const CallSpec&, CallOutcome)> finish;
@@ -95,10 +98,8 @@ struct CallEnvironment {
   // Set when shutdown begins: a reservation refused after waiting ends the
   // call ("shutting down") instead of moving on.
   const std::atomic<bool>* draining = nullptr;
-  // Calls alive (CallRun objects); the pool waits for 0 before it stops.
-  std::atomic<int64_t>* alive = nullptr;
-  std::condition_variable* alive_cv = nullptr;
-  std::mutex* alive_mu = nullptr;
+  // Calls alive (CallRun objects); the pool waits for none before it stops.
+  LiveCalls* alive = nullptr;
   // Metrics (optional): every HTTP attempt that got an answer or failed,
   // with its provider and duration in seconds. Runs on the worker thread.
   std::function<void(const std::string& provider, double seconds)> on_attempt;
@@ -106,6 +107,9 @@ struct CallEnvironment {
   // brings after its call was answered (the usage event and alerts of a
   // charge that outlived the call's deadline). Worker threads.
   std::function<void(std::vector<protocol::Event>)> publish;
+
+  // Unix ms on the clock.
+  int64_t now_ms() const { return clock->wall_ms(); }
 };
 
 struct CallSpec {
@@ -114,7 +118,7 @@ struct CallSpec {
   protocol::CallRequest request;
   std::shared_ptr<const Config> config;
   int64_t received_ms = 0;                 // unix ms when the loop took it
-  std::chrono::steady_clock::time_point received;  // for latency_ms
+  Clock::SteadyTime received;              // for latency_ms (env.clock)
   uint64_t reservation = 0;                // token upper bound
   // Set when the call holds an idempotency key: each reservation writes
   // its pending marker, the commit its stored reply (ledger.h).
@@ -203,7 +207,7 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   policy::Permit permit_;
   uint64_t reservation_id_ = 0;
   std::string period_;
-  std::chrono::steady_clock::time_point attempt_started_;
+  Clock::SteadyTime attempt_started_;
   ProviderFailure last_failure_;
   double provider_latency_ms_ = 0;
 

@@ -19,7 +19,6 @@
 #include <cctype>
 #include <chrono>
 #include <deque>
-#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -28,13 +27,16 @@ namespace {
 
 constexpr const char* kShuttingDown = "shutting down";
 
+// A function-local static is initialised once, thread-safely (and again
+// by the next caller when the first attempt threw).
 void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+  static const bool initialised = [] {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       throw std::runtime_error("curl_global_init failed");
     }
-  });
+    return true;
+  }();
+  (void)initialised;
 }
 
 std::string_view trim(std::string_view s) {

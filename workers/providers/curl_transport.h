@@ -20,7 +20,7 @@
 // Connections: HTTP/1.1, kept alive in the multi handle's connection cache
 // and reused across transfers; HTTPS verified against the system CA bundle.
 // curl_global_init is called once per process by the first CurlTransport
-// constructed (std::call_once); curl_global_cleanup is never called.
+// constructed (a function-local static); curl_global_cleanup is never called.
 //
 // Ownership: the transport owns the multi handle and all easy handles;
 // requests and callbacks are moved in.
