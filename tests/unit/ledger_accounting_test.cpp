@@ -23,12 +23,6 @@ BudgetPolicy test_policy(uint64_t agent_limit, std::optional<uint64_t> global_li
   return fixed_policy({"anthropic", "openai"}, agent_limit, global_limit);
 }
 
-BudgetUsage usage_of(const Ledger& l, const std::string& scope, const std::string& provider) {
-  auto u = l.usage(scope, "2024-11");
-  REQUIRE(u.ok());
-  return u.value()[provider];
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("a reservation that fits is held and a commit charges what the provider reported", "[ledger]",

@@ -26,12 +26,6 @@ BudgetPolicy test_policy(uint64_t agent_limit, std::optional<uint64_t> global_li
   return fixed_policy({"anthropic", "openai"}, agent_limit, global_limit);
 }
 
-BudgetUsage usage_of(const Ledger& l, const std::string& scope, const std::string& provider) {
-  auto u = l.usage(scope, "2024-11");
-  REQUIRE(u.ok());
-  return u.value()[provider];
-}
-
 // write_fault script: each write (probes included) takes the next code;
 // 0 once the script is empty.
 struct FaultScript {

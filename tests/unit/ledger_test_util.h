@@ -174,4 +174,12 @@ inline std::unique_ptr<LmdbLedger> open_ledger(const std::string& dir, BudgetPol
   return open_ledger(std::move(o), std::move(policy), now_ms);
 }
 
+// The usage of `provider` in `scope` (an agent, or "*") in November 2024,
+// the month of kNov15.
+inline BudgetUsage usage_of(const Ledger& l, const std::string& scope, const std::string& provider) {
+  auto u = l.usage(scope, "2024-11");
+  REQUIRE(u.ok());
+  return u.value()[provider];
+}
+
 }  // namespace tollgate::ledger::testing
