@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/content.h"
 #include "protocol/events.h"
 
 namespace tollgate::protocol {
@@ -29,6 +30,10 @@ struct TokenUsage {
   uint64_t input_tokens = 0;
   uint64_t output_tokens = 0;
   uint64_t total_tokens = 0;
+  // Section 8: the provider's prompt-cache counts, when it reports them
+  // (already included in input_tokens). Written only when set.
+  std::optional<uint64_t> cache_creation_input_tokens{};
+  std::optional<uint64_t> cache_read_input_tokens{};
   bool operator==(const TokenUsage&) const = default;
 };
 
@@ -50,6 +55,10 @@ struct CallReply {
   std::vector<CallAttempt> attempts{};
   double latency_ms = 0;
   bool replayed = false;
+  // Section 8: the reply's text and tool_use blocks in order, and why the
+  // model stopped. `text` is the text blocks joined.
+  std::vector<ContentBlock> content{};
+  std::optional<StopReason> stop_reason{};
   bool operator==(const CallReply&) const = default;
 };
 

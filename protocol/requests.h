@@ -13,16 +13,23 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/content.h"
+
 namespace tollgate::protocol {
 
 struct PingRequest {
   bool operator==(const PingRequest&) const = default;
 };
 
+// A turn of the conversation. `content` is either a string (`blocks`
+// empty) or an array of blocks (section 8; then `content` is empty).
 struct ChatMessage {
   std::string role{};     // "user" or "assistant"
   std::string content{};
+  std::vector<ContentBlock> blocks{};
   bool operator==(const ChatMessage&) const = default;
+
+  bool has_blocks() const { return !blocks.empty(); }
 };
 
 struct CallRequest {
@@ -30,13 +37,23 @@ struct CallRequest {
   std::optional<std::string> prompt{};         // exactly one of prompt ...
   std::vector<ChatMessage> messages{};         // ... or messages (empty = absent)
   std::optional<std::string> system{};
+  std::vector<ContentBlock> system_blocks{};   // system as text blocks (then `system` is empty)
   std::optional<uint64_t> max_tokens{};        // 1 .. DecodeLimits::max_tokens_per_request
   std::optional<double> temperature{};         // 0 .. 2
   std::optional<std::string> preferred_provider{};
   std::optional<std::string> model{};
   std::optional<std::string> idempotency_key{};  // 1-128 bytes
   std::optional<int64_t> timeout_ms{};         // 1 .. kMaxTimeoutMs
+  // Section 8 (empty / absent: a text-only call, exactly as before).
+  std::vector<ToolSpec> tools{};
+  std::optional<ToolChoice> tool_choice{};
+  std::vector<std::string> stop_sequences{};   // at most kMaxStopSequences
+  std::optional<double> top_p{};               // 0 .. 1
   bool operator==(const CallRequest&) const = default;
+
+  // Does the call use any part of section 8 (blocks, tools, stop
+  // sequences, top_p)? A text-only call encodes and hashes as before.
+  bool full_fidelity() const;
 };
 
 struct UsageRequest {

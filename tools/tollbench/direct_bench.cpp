@@ -44,7 +44,9 @@ protocol::Result<ZmqBenchResult> run_direct_bench(const DirectBenchOptions& o) {
   call.base_url = o.base_url;
   call.model = "claude-sonnet-4-5";
   call.max_tokens = o.max_tokens;
-  call.messages = {{"user", "Benchmark prompt: reply briefly."}};
+  call.messages.resize(1);
+  call.messages[0].role = "user";
+  call.messages[0].content = "Benchmark prompt: reply briefly.";
   const auto request = workers::AnthropicAdapter().build_request(call);
 
   Progress p;

@@ -119,11 +119,19 @@ void CallRun::start() {
   const auto& req = spec_.request;
   const auto& config = *spec_.config;
   if (req.prompt) {
-    call_.messages.push_back({"user", *req.prompt});
+    Message m;
+    m.role = "user";
+    m.content = *req.prompt;
+    call_.messages.push_back(std::move(m));
   } else {
-    for (const auto& m : req.messages) call_.messages.push_back(Message{m.role, m.content});
+    call_.messages = req.messages;
   }
   call_.system = req.system;
+  call_.system_blocks = req.system_blocks;
+  call_.tools = req.tools;
+  call_.tool_choice = req.tool_choice;
+  call_.stop_sequences = req.stop_sequences;
+  call_.top_p = req.top_p;
   call_.max_tokens = static_cast<uint32_t>(req.max_tokens.value_or(config.default_max_tokens));
   call_.temperature = req.temperature.value_or(config.default_temperature);
   deadline_ms_ = spec_.received_ms +

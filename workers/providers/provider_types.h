@@ -13,12 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/content.h"
+#include "protocol/requests.h"
+
 namespace tollgate::workers {
 
-struct Message {
-  std::string role;  // "user" or "assistant"
-  std::string content;
-};
+// A turn: role and content (a string, or blocks; see protocol::ChatMessage).
+using Message = protocol::ChatMessage;
 
 // One call to one provider, independent of its wire format.
 struct ProviderCall {
@@ -26,9 +27,15 @@ struct ProviderCall {
   std::string base_url;  // anthropic: https://api.anthropic.com; openai: https://api.openai.com/v1
   std::string model;
   std::optional<std::string> system;
+  std::vector<protocol::ContentBlock> system_blocks;  // system as text blocks
   std::vector<Message> messages;
   uint32_t max_tokens = 1024;
   double temperature = 0.7;
+  // PROTOCOL.md section 8; empty/absent for a text-only call.
+  std::vector<protocol::ToolSpec> tools;
+  std::optional<protocol::ToolChoice> tool_choice;
+  std::vector<std::string> stop_sequences;
+  std::optional<double> top_p;
 };
 
 struct HttpRequest {
@@ -89,10 +96,19 @@ struct ProviderFailure {
 };
 
 struct ProviderReply {
-  std::string text;
+  std::string text;   // the text blocks of `content` joined
   std::string model;  // as the provider reports it
-  uint64_t input_tokens = 0;   // Anthropic: includes cache creation + cache reads
+  uint64_t input_tokens = 0;   // all input, including cache creation + cache reads
   uint64_t output_tokens = 0;
+  // The reply's text and tool_use blocks in order, and why it stopped
+  // (nullopt when the provider did not say or said something unknown).
+  std::vector<protocol::ContentBlock> content;
+  std::optional<protocol::StopReason> stop_reason;
+  // Prompt-cache counts, when reported; both are part of input_tokens.
+  // Anthropic: cache_creation_input_tokens / cache_read_input_tokens;
+  // OpenAI: prompt_tokens_details.cached_tokens (reads only).
+  std::optional<uint64_t> cache_creation_input_tokens;
+  std::optional<uint64_t> cache_read_input_tokens;
 };
 
 // The outcome of one attempt.
