@@ -74,9 +74,18 @@ protocol::CallReply CallRun::make_reply() {
   reply.provider = current_.provider;
   reply.model = reply_.model;
   reply.reason = std::string(policy::reason_name(policy::reason_after(records_, current_.preferred)));
-  reply.usage = {reply_.input_tokens, reply_.output_tokens,
-                 reply_.input_tokens + reply_.output_tokens};
+  reply.usage.input_tokens = reply_.input_tokens;
+  reply.usage.output_tokens = reply_.output_tokens;
+  reply.usage.total_tokens = reply_.input_tokens + reply_.output_tokens;
+  reply.usage.cache_creation_input_tokens = reply_.cache_creation_input_tokens;
+  reply.usage.cache_read_input_tokens = reply_.cache_read_input_tokens;
   reply.cost_usd = cost_usd_;
+  reply.content = reply_.content;
+  // An adapter that read no blocks (a text-only answer): the text is one.
+  if (reply.content.empty() && !reply_.text.empty()) {
+    reply.content.push_back(protocol::ContentBlock::make_text(reply_.text));
+  }
+  reply.stop_reason = reply_.stop_reason;
   records_.push_back(policy::ok_record(current_.provider, provider_latency_ms_));
   for (const auto& rec : records_) {
     auto code = policy::attempt_code(rec);

@@ -1,0 +1,210 @@
+// Full-fidelity calls (PROTOCOL.md section 8) end to end: real tollgated,
+// real fake-provider speaking both wire formats over HTTP, which validates
+// tool and image parts the way the real APIs do.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "tests/integration/call_harness.h"
+
+using namespace std::chrono_literals;
+using namespace tollgate::testing;
+using nlohmann::json;
+
+namespace {
+
+json weather_tools() {
+  return json::array({{{"name", "get_weather"},
+                       {"description", "Current weather in a city"},
+                       {"input_schema",
+                        {{"type", "object"},
+                         {"properties", {{"city", {{"type", "string"}}}}},
+                         {"required", {"city"}}}}}});
+}
+
+json tool_call(const std::string& agent, const json& messages) {
+  json body = {{"op", "call"}, {"ai_name", agent}, {"messages", messages},
+               {"tools", weather_tools()}, {"max_tokens", 200}};
+  return body;
+}
+
+json forced(json body) {
+  body["tool_choice"] = {{"type", "tool"}, {"name", "get_weather"}};
+  return body;
+}
+
+// The user turn answering every tool_use block of `reply`.
+json results_for(const json& reply, const std::string& result) {
+  json blocks = json::array();
+  for (const auto& b : reply["content"]) {
+    if (b["type"] != "tool_use") continue;
+    blocks.push_back({{"type", "tool_result"}, {"tool_use_id", b["id"]}, {"content", result}});
+  }
+  return {{"role", "user"}, {"content", blocks}};
+}
+
+const json kFirstTurn = {{"role", "user"}, {"content", "What is the weather in Paris?"}};
+
+// Runs a forced tool call on `provider`, answers it, and returns both replies.
+std::pair<json, json> two_turns(TestClient& client, const std::string& provider) {
+  json messages = json::array({kFirstTurn});
+  json body = forced(tool_call("imperium", messages));
+  body["preferred_provider"] = provider;
+  json first = client.request(body);
+  INFO(first.dump());
+  REQUIRE(first["ok"] == true);
+  messages.push_back({{"role", "assistant"}, {"content", first["content"]}});
+  messages.push_back(results_for(first, "18 celsius and clear"));
+  body = tool_call("imperium", messages);
+  body["preferred_provider"] = provider;
+  json second = client.request(body);
+  return {first, second};
+}
+
+}  // namespace
+
+TEST_CASE("a two-turn tool conversation works on Anthropic") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto [first, second] = two_turns(client, "anthropic");
+  INFO(first.dump() << "\n" << second.dump());
+  CHECK(first["provider"] == "anthropic");
+  CHECK(first["stop_reason"] == "tool_use");
+  REQUIRE(first["content"].size() >= 1);
+  const json& use = first["content"].back();
+  CHECK(use["type"] == "tool_use");
+  CHECK(use["name"] == "get_weather");
+  CHECK(use["id"].get<std::string>().rfind("toolu_", 0) == 0);
+  CHECK(use["input"].is_object());
+  REQUIRE(second["ok"] == true);
+  CHECK(second["provider"] == "anthropic");
+  CHECK(second["stop_reason"] == "end_turn");
+  CHECK(second["text"].get<std::string>().find("18 celsius") != std::string::npos);
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(usage["providers"]["anthropic"]["used"] ==
+        first["usage"]["total_tokens"].get<uint64_t>() + second["usage"]["total_tokens"].get<uint64_t>());
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+}
+
+TEST_CASE("a two-turn tool conversation works on OpenAI") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto [first, second] = two_turns(client, "openai");
+  INFO(first.dump() << "\n" << second.dump());
+  CHECK(first["provider"] == "openai");
+  CHECK(first["stop_reason"] == "tool_use");
+  const json& use = first["content"].back();
+  CHECK(use["type"] == "tool_use");
+  CHECK(use["name"] == "get_weather");
+  CHECK(use["id"].get<std::string>().rfind("call_", 0) == 0);
+  REQUIRE(second["ok"] == true);
+  CHECK(second["provider"] == "openai");
+  CHECK(second["stop_reason"] == "end_turn");
+  CHECK(second["text"].get<std::string>().find("18 celsius") != std::string::npos);
+}
+
+TEST_CASE("a tool conversation started on Anthropic continues on OpenAI after a fallback") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  json messages = json::array({kFirstTurn});
+  json first = client.request(forced(tool_call("imperium", messages)));
+  INFO(first.dump());
+  REQUIRE(first["ok"] == true);
+  REQUIRE(first["provider"] == "anthropic");
+  // Anthropic now rejects the key: the next call passes to OpenAI, which
+  // gets Anthropic's tool ids in its tool_calls and tool messages.
+  fake.set_faults(json::array({"anthropic:status=401"}));
+  messages.push_back({{"role", "assistant"}, {"content", first["content"]}});
+  messages.push_back(results_for(first, "18 celsius and clear"));
+  json second = client.request(tool_call("imperium", messages));
+  INFO(second.dump());
+  REQUIRE(second["ok"] == true);
+  CHECK(second["provider"] == "openai");
+  CHECK(second["reason"] == "fallback_error");
+  CHECK(second["stop_reason"] == "end_turn");
+  CHECK(second["text"].get<std::string>().find("18 celsius") != std::string::npos);
+}
+
+TEST_CASE("a tool_result that answers no tool_use is refused before anything is reserved") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  json messages = json::array(
+      {kFirstTurn,
+       {{"role", "assistant"}, {"content", "Let me look."}},
+       {{"role", "user"},
+        {"content", json::array({{{"type", "tool_result"}, {"tool_use_id", "toolu_missing"},
+                                  {"content", "18 celsius"}}})}}});
+  json reply = client.request(tool_call("imperium", messages));
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == false);
+  CHECK(reply["error"]["code"] == "bad_request");
+  CHECK(reply["error"]["message"].get<std::string>().find("messages[2].content[0].tool_use_id") !=
+        std::string::npos);
+  CHECK(fake.stats()["anthropic"]["requests"] == 0);
+}
+
+TEST_CASE("images reach both providers and are counted as input") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  // A 1x1 PNG.
+  const std::string png =
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+  for (const std::string provider : {"anthropic", "openai"}) {
+    json content = json::array(
+        {{{"type", "text"}, {"text", "What is in this picture?"}},
+         {{"type", "image"},
+          {"source", {{"type", "base64"}, {"media_type", "image/png"}, {"data", png}}}},
+         {{"type", "image"}, {"source", {{"type", "url"}, {"url", "https://example.com/cat.jpg"}}}}});
+    json body = {{"op", "call"}, {"ai_name", "imperium"}, {"preferred_provider", provider},
+                 {"messages", json::array({{{"role", "user"}, {"content", content}}})},
+                 {"max_tokens", 50}};
+    json reply = client.request(body);
+    INFO(reply.dump());
+    REQUIRE(reply["ok"] == true);
+    CHECK(reply["provider"] == provider);
+    // Text alone is a handful of tokens; the images add their own.
+    CHECK(reply["usage"]["input_tokens"].get<uint64_t>() > 60);
+  }
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+  CHECK(usage["providers"]["openai"]["reserved"] == 0);
+}
+
+TEST_CASE("a stop sequence ends the reply with stop_reason stop_sequence") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  json body = call_body("imperium", "first part HALT second part", 100);
+  body["stop_sequences"] = json::array({"HALT"});
+  json reply = client.request(body);
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == true);
+  CHECK(reply["stop_reason"] == "stop_sequence");
+  CHECK(reply["text"].get<std::string>().find("HALT") == std::string::npos);
+  CHECK(reply["text"].get<std::string>().find("second part") == std::string::npos);
+}
+
+TEST_CASE("a text-only call answers with one text block and end_turn") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  json reply = client.request(call_body("imperium", "hello there"));
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == true);
+  REQUIRE(reply["content"].size() == 1);
+  CHECK(reply["content"][0]["type"] == "text");
+  CHECK(reply["content"][0]["text"] == reply["text"]);
+  CHECK(reply["stop_reason"] == "end_turn");
+}
