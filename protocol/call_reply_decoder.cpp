@@ -6,6 +6,7 @@
 
 #include "protocol/bounded_unpack.h"
 #include "protocol/codec.h"
+#include "protocol/content_decoder.h"
 #include "protocol/field_reader.h"
 
 namespace tollgate::protocol {
@@ -14,7 +15,8 @@ namespace {
 constexpr size_t kAny = std::numeric_limits<size_t>::max();
 constexpr uint64_t kMaxU = std::numeric_limits<uint64_t>::max();
 constexpr double kMaxNumber = std::numeric_limits<double>::max();
-constexpr size_t kMaxDepth = 8;
+// A tool_use input in `content` nests as deep as the provider sent it.
+constexpr size_t kMaxDepth = 64;
 
 void read_usage(detail::FieldReader& f, TokenUsage& out) {
   const msgpack::object* o = f.find("usage");
@@ -26,6 +28,8 @@ void read_usage(detail::FieldReader& f, TokenUsage& out) {
   u.uint("input_tokens", 0, kMaxU, out.input_tokens);
   u.uint("output_tokens", 0, kMaxU, out.output_tokens);
   u.uint("total_tokens", 0, kMaxU, out.total_tokens);
+  u.uint("cache_creation_input_tokens", 0, kMaxU, out.cache_creation_input_tokens);
+  u.uint("cache_read_input_tokens", 0, kMaxU, out.cache_read_input_tokens);
   if (!u.ok()) f.fail_with(u.error());
 }
 
@@ -57,6 +61,24 @@ void read_attempts(detail::FieldReader& f, std::vector<CallAttempt>& out) {
   }
 }
 
+// Section 8's `content` and `stop_reason`; a reply stored before they
+// existed has neither (empty content, unknown stop reason).
+void read_content(detail::FieldReader& f, CallReply& out) {
+  if (const msgpack::object* o = f.find("content")) {
+    if (auto e = detail::read_blocks(*o, f.path_of("content"), detail::BlockMode::kStoredReply, out.content)) {
+      f.fail_with(*e);
+    }
+  }
+  std::optional<std::string> reason;
+  f.string("stop_reason", 1, kAny, reason);
+  if (!reason) return;
+  for (auto r : {StopReason::kEndTurn, StopReason::kMaxTokens, StopReason::kStopSequence, StopReason::kToolUse,
+                 StopReason::kRefusal}) {
+    if (stop_reason_name(r) == *reason) out.stop_reason = r;
+  }
+  if (!out.stop_reason) f.fail("stop_reason", "end_turn, max_tokens, stop_sequence, tool_use or refusal");
+}
+
 }  // namespace
 
 Result<CallReply> decode_call_reply(std::string_view body) {
@@ -82,6 +104,7 @@ Result<CallReply> decode_call_reply(std::string_view body) {
       read_attempts(f, r.attempts);
       f.number("latency_ms", 0, kMaxNumber, r.latency_ms);
       f.boolean("replayed", r.replayed);
+      read_content(f, r);
     }
     if (!f.ok()) return f.error();
     return r;

@@ -104,36 +104,6 @@ json convert(const msgpack::object& o) {
   return nullptr;
 }
 
-void pack_json(detail::Packer& p, const json& j) {
-  auto& pk = p.raw();
-  switch (j.type()) {
-    case json::value_t::null:
-    case json::value_t::discarded: pk.pack_nil(); return;
-    case json::value_t::boolean: p.put(j.get<bool>()); return;
-    case json::value_t::number_integer: p.put(j.get<int64_t>()); return;
-    case json::value_t::number_unsigned: p.put(j.get<uint64_t>()); return;
-    case json::value_t::number_float: p.put(j.get<double>()); return;
-    case json::value_t::string: p.str(j.get_ref<const std::string&>()); return;
-    case json::value_t::binary: {
-      const auto& b = j.get_binary();
-      pk.pack_bin(static_cast<uint32_t>(b.size()));
-      pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), static_cast<uint32_t>(b.size()));
-      return;
-    }
-    case json::value_t::array:
-      pk.pack_array(static_cast<uint32_t>(j.size()));
-      for (const auto& e : j) pack_json(p, e);
-      return;
-    case json::value_t::object:
-      pk.pack_map(static_cast<uint32_t>(j.size()));
-      for (const auto& [key, value] : j.items()) {
-        p.str(key);
-        pack_json(p, value);
-      }
-      return;
-  }
-}
-
 // A request id as JSON: its msgpack bytes converted as to_json converts
 // the id of an encoded reply.
 json id_json(const RequestId& id) {
@@ -152,14 +122,22 @@ template <class T>
 json struct_json(const T& v) {
   json o = json::object();
   for_each_field(v, [&](std::string_view key, const auto& field) {
-    o[std::string(key)] = value_json(field);
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (detail::IsOmitWhenAbsent<Field>::value) {
+      if (detail::is_set(field.value)) o[std::string(key)] = value_json(field.value);
+    } else {
+      o[std::string(key)] = value_json(field);
+    }
   });
   return o;
 }
 
 template <class T>
 json value_json(const T& v) {
-  if constexpr (std::is_same_v<T, bool>) {
+  // JSON first: nlohmann's values convert implicitly to almost anything.
+  if constexpr (detail::IsBasicJson<T>::value) {
+    return json(v);
+  } else if constexpr (std::is_same_v<T, bool>) {
     return v;
   } else if constexpr (std::is_floating_point_v<T>) {
     return static_cast<double>(v);
@@ -223,7 +201,13 @@ Result<nlohmann::json> to_json(std::string_view body, size_t max_depth) {
 
 std::string from_json(const nlohmann::json& value) {
   detail::Packer p(detail::Absent::kNil);
-  pack_json(p, value);
+  p.json_value(value);
+  return p.take();
+}
+
+std::string from_ordered_json(const nlohmann::ordered_json& value) {
+  detail::Packer p(detail::Absent::kNil);
+  p.json_value(value);
   return p.take();
 }
 

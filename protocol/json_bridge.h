@@ -33,6 +33,9 @@ namespace tollgate::protocol {
 Result<nlohmann::json> to_json(std::string_view body, size_t max_depth = 64);
 
 std::string from_json(const nlohmann::json& value);
+// The same keeping each object's keys in their order (section 8: the order
+// of a tool's input_schema properties is part of what the model sees).
+std::string from_ordered_json(const nlohmann::ordered_json& value);
 
 // {v: 1, id, ok: true, <fields of the reply>}, as JSON.
 nlohmann::json reply_json(const RequestId& id, const ReplyBody& reply);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <msgpack.hpp>
+#include <nlohmann/json.hpp>
 
 #include "protocol/request_id.h"
 
@@ -56,6 +57,41 @@ template <class T>
 struct IsVector : std::false_type {};
 template <class T>
 struct IsVector<std::vector<T>> : std::true_type {};
+template <class T>
+struct IsBasicJson : std::false_type {};
+template <>
+struct IsBasicJson<nlohmann::json> : std::true_type {};
+template <>
+struct IsBasicJson<nlohmann::ordered_json> : std::true_type {};
+
+// A field written only when it is set, in either mode: an optional with a
+// value, a non-empty string or vector, a JSON value that is not null. For
+// keys a newer protocol version added to a reply (usage's cache counts)
+// and for optional parts of a block (cache_control).
+template <class T>
+struct OmitWhenAbsent {
+  const T& value;
+};
+template <class T>
+OmitWhenAbsent<T> omit_when_absent(const T& value) {
+  return OmitWhenAbsent<T>{value};
+}
+template <class T>
+struct IsOmitWhenAbsent : std::false_type {};
+template <class T>
+struct IsOmitWhenAbsent<OmitWhenAbsent<T>> : std::true_type {};
+
+template <class T>
+bool is_set(const T& v) {
+  if constexpr (IsBasicJson<T>::value) {
+    return !v.is_null();
+  } else if constexpr (IsOptional<T>::value) {
+    return v.has_value();
+  } else {
+    return !v.empty();  // strings and vectors
+  }
+}
+
 template <class T>
 struct IsStringMap : std::false_type {};
 template <class T>
@@ -97,9 +133,46 @@ class Packer {
     sink_.write(buf, sizeof buf);
   }
 
+  // A JSON value with its keys in their order: integers in their smallest
+  // form, floats as float64, binary as bin.
+  template <class Json>
+  void json_value(const Json& j) {
+    switch (j.type()) {
+      case Json::value_t::null:
+      case Json::value_t::discarded: pk_.pack_nil(); return;
+      case Json::value_t::boolean: put(j.template get<bool>()); return;
+      case Json::value_t::number_integer: put(j.template get<int64_t>()); return;
+      case Json::value_t::number_unsigned: put(j.template get<uint64_t>()); return;
+      case Json::value_t::number_float: put(j.template get<double>()); return;
+      case Json::value_t::string: str(j.template get_ref<const std::string&>()); return;
+      case Json::value_t::binary: {
+        const auto& b = j.get_binary();
+        pk_.pack_bin(static_cast<uint32_t>(b.size()));
+        pk_.pack_bin_body(reinterpret_cast<const char*>(b.data()), static_cast<uint32_t>(b.size()));
+        return;
+      }
+      case Json::value_t::array:
+        pk_.pack_array(static_cast<uint32_t>(j.size()));
+        for (const auto& e : j) json_value(e);
+        return;
+      case Json::value_t::object:
+        pk_.pack_map(static_cast<uint32_t>(j.size()));
+        for (const auto& [key, value] : j.items()) {
+          str(key);
+          json_value(value);
+        }
+        return;
+    }
+  }
+
   template <class T>
   void put(const T& v) {
-    if constexpr (std::is_same_v<T, bool>) {
+    // JSON first: nlohmann's values convert implicitly to almost anything.
+    if constexpr (IsBasicJson<T>::value) {
+      json_value(v);
+    } else if constexpr (IsOmitWhenAbsent<T>::value) {
+      put(v.value);
+    } else if constexpr (std::is_same_v<T, bool>) {
       v ? pk_.pack_true() : pk_.pack_false();
     } else if constexpr (std::is_floating_point_v<T>) {
       float64(static_cast<double>(v));
@@ -148,8 +221,13 @@ class Packer {
 
   template <class T>
   bool present(const T& v) const {
-    if (absent_ == Absent::kNil) return true;
-    if constexpr (IsOptional<T>::value) {
+    if constexpr (IsOmitWhenAbsent<T>::value) {
+      return is_set(v.value);
+    } else if (absent_ == Absent::kNil) {
+      return true;
+    } else if constexpr (IsBasicJson<T>::value) {
+      return !v.is_null();
+    } else if constexpr (IsOptional<T>::value) {
       return v.has_value();
     } else if constexpr (IsVector<T>::value) {
       return !v.empty();

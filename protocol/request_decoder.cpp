@@ -9,6 +9,7 @@
 
 #include "protocol/bounded_unpack.h"
 #include "protocol/codec.h"
+#include "protocol/content_decoder.h"
 #include "protocol/field_reader.h"
 #include "protocol/packer.h"
 
@@ -91,7 +92,7 @@ void read_messages(FieldReader& f, std::vector<ChatMessage>& out) {
     if (mf.check_string_keys()) {
       mf.string("role", 1, 16, msg.role);
       if (mf.ok() && msg.role != "user" && msg.role != "assistant") mf.fail("role", "user or assistant");
-      mf.string("content", 0, kAnyLength, msg.content);
+      detail::read_message_content(mf, msg);
     }
     if (!mf.ok()) {
       f.fail_with(mf.error());  // keeps the nested path
@@ -112,13 +113,17 @@ RequestBody decode_call(FieldReader& f, const DecodeLimits& limits) {
   if (f.ok() && r.prompt.has_value() == !r.messages.empty()) {
     f.fail("call", "exactly one of prompt or messages");
   }
-  f.string("system", 0, kAnyLength, r.system);
+  // system, and the other parts of section 8 (content_decoder.h).
+  detail::read_call_content(f, r);
   f.uint("max_tokens", 1, limits.max_tokens_per_request, r.max_tokens);
   f.number("temperature", 0, 2, r.temperature);
   f.string("preferred_provider", 1, kMaxProviderName, r.preferred_provider);
   f.string("model", 1, kMaxModelName, r.model);
   f.string("idempotency_key", 1, kMaxIdempotencyKeyBytes, r.idempotency_key);
   f.int64("timeout_ms", 1, kMaxTimeoutMs, r.timeout_ms);
+  if (f.ok()) {
+    if (auto e = detail::check_conversation(r)) f.fail_with(*e);
+  }
   return r;
 }
 

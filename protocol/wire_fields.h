@@ -4,14 +4,86 @@
 // Keys are PROTOCOL.md's names exactly; change them only with the contract.
 #pragma once
 
+#include <array>
+#include <optional>
 #include <string_view>
 #include <variant>
 
+#include "protocol/content.h"
 #include "protocol/events.h"
+#include "protocol/packer.h"
 #include "protocol/replies.h"
 #include "protocol/requests.h"
 
 namespace tollgate::protocol {
+
+namespace detail {
+
+// Wire names of ToolChoice::Type, in enum order.
+inline constexpr std::array<std::string_view, 4> kToolChoiceNames = {"auto", "any", "none", "tool"};
+
+// A reply's stop_reason; nil when unknown.
+inline std::optional<std::string_view> stop_reason_text(const std::optional<StopReason>& r) {
+  if (!r) return std::nullopt;
+  return stop_reason_name(*r);
+}
+
+}  // namespace detail
+
+// ---- section 8 content (content.h) ----
+// Optional parts (cache_control, is_error, a tool's description, a
+// tool_result's content) are written only when set, so that a decoded
+// block encodes back to the same bytes.
+
+template <class F>
+void for_each_field(const ImageSource& s, F&& f) {
+  if (s.kind == ImageSource::Kind::kUrl) {
+    f("type", std::string_view("url"));
+    f("url", s.url);
+  } else {
+    f("type", std::string_view("base64"));
+    f("media_type", s.media_type);
+    f("data", s.data);
+  }
+}
+
+template <class F>
+void for_each_field(const ContentBlock& b, F&& f) {
+  f("type", block_type_name(b.type));
+  switch (b.type) {
+    case ContentBlock::Type::kText: f("text", b.text); break;
+    case ContentBlock::Type::kImage: f("source", b.image); break;
+    case ContentBlock::Type::kToolUse:
+      f("id", b.id);
+      f("name", b.name);
+      f("input", b.input);
+      break;
+    case ContentBlock::Type::kToolResult:
+      f("tool_use_id", b.tool_use_id);
+      if (b.content_is_string && b.content.size() == 1) {
+        f("content", b.content.front().text);
+      } else {
+        f("content", detail::omit_when_absent(b.content));
+      }
+      if (b.is_error) f("is_error", b.is_error);
+      break;
+  }
+  f("cache_control", detail::omit_when_absent(b.cache_control));
+}
+
+template <class F>
+void for_each_field(const ToolSpec& t, F&& f) {
+  f("name", t.name);
+  f("description", detail::omit_when_absent(t.description));
+  f("input_schema", t.input_schema);
+  f("cache_control", detail::omit_when_absent(t.cache_control));
+}
+
+template <class F>
+void for_each_field(const ToolChoice& c, F&& f) {
+  f("type", detail::kToolChoiceNames[static_cast<size_t>(c.type)]);
+  if (c.type == ToolChoice::Type::kTool) f("name", c.name);
+}
 
 // ---- requests (op and the common keys are written by encode_request) ----
 
@@ -22,7 +94,11 @@ template <class F> void for_each_field(const EmergencyStatusRequest&, F&&) {}
 template <class F>
 void for_each_field(const ChatMessage& m, F&& f) {
   f("role", m.role);
-  f("content", m.content);
+  if (m.has_blocks()) {
+    f("content", m.blocks);
+  } else {
+    f("content", m.content);
+  }
 }
 
 template <class F>
@@ -30,13 +106,22 @@ void for_each_field(const CallRequest& r, F&& f) {
   f("ai_name", r.ai_name);
   f("prompt", r.prompt);
   f("messages", r.messages);
-  f("system", r.system);
+  if (!r.system_blocks.empty()) {
+    f("system", r.system_blocks);
+  } else {
+    f("system", r.system);
+  }
   f("max_tokens", r.max_tokens);
   f("temperature", r.temperature);
   f("preferred_provider", r.preferred_provider);
   f("model", r.model);
   f("idempotency_key", r.idempotency_key);
   f("timeout_ms", r.timeout_ms);
+  // Section 8; a text-only call has none of them and encodes as before.
+  f("tools", r.tools);
+  f("tool_choice", r.tool_choice);
+  f("stop_sequences", r.stop_sequences);
+  f("top_p", r.top_p);
 }
 
 template <class F> void for_each_field(const UsageRequest& r, F&& f) { f("ai_name", r.ai_name); }
@@ -157,6 +242,8 @@ void for_each_field(const TokenUsage& u, F&& f) {
   f("input_tokens", u.input_tokens);
   f("output_tokens", u.output_tokens);
   f("total_tokens", u.total_tokens);
+  f("cache_creation_input_tokens", detail::omit_when_absent(u.cache_creation_input_tokens));
+  f("cache_read_input_tokens", detail::omit_when_absent(u.cache_read_input_tokens));
 }
 
 template <class F>
@@ -178,6 +265,8 @@ void for_each_field(const CallReply& r, F&& f) {
   f("attempts", r.attempts);
   f("latency_ms", r.latency_ms);
   f("replayed", r.replayed);
+  f("content", r.content);
+  f("stop_reason", detail::stop_reason_text(r.stop_reason));
 }
 
 template <class F>

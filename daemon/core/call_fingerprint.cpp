@@ -4,6 +4,8 @@
 
 #include <msgpack.hpp>
 
+#include "protocol/codec.h"
+
 namespace tollgate {
 namespace {
 
@@ -16,13 +18,9 @@ void pack_optional(msgpack::packer<msgpack::sbuffer>& pk, const std::optional<T>
   }
 }
 
-}  // namespace
-
-std::string call_fingerprint(const protocol::CallRequest& request) {
-  // A version tag first: a later change of what is hashed must not make an
-  // old fingerprint match a different request.
-  msgpack::sbuffer buf;
-  msgpack::packer<msgpack::sbuffer> pk(buf);
+// Version 1, for text-only calls (so that a record stored before section 8
+// still matches its repeat): the fields one by one.
+void pack_text_only(msgpack::packer<msgpack::sbuffer>& pk, const protocol::CallRequest& request) {
   pk.pack_array(9);
   pk.pack(std::string("call/1"));
   pk.pack(request.ai_name);
@@ -43,6 +41,35 @@ std::string call_fingerprint(const protocol::CallRequest& request) {
   }
   pack_optional(pk, request.model);
   pack_optional(pk, request.preferred_provider);
+}
+
+// Version 2, for a call using any part of section 8: the call's canonical
+// encoding (encode_request: fixed key order, floats as float64, tool
+// inputs and schemas in the client's key order) without what a repeat may
+// change.
+void pack_full_fidelity(msgpack::packer<msgpack::sbuffer>& pk, const protocol::CallRequest& request) {
+  protocol::CallRequest content = request;
+  content.idempotency_key.reset();
+  content.timeout_ms.reset();
+  const std::string bytes = protocol::encode_request(protocol::RequestId{}, content);
+  pk.pack_array(2);
+  pk.pack(std::string("call/2"));
+  pk.pack_bin(static_cast<uint32_t>(bytes.size()));
+  pk.pack_bin_body(bytes.data(), static_cast<uint32_t>(bytes.size()));
+}
+
+}  // namespace
+
+std::string call_fingerprint(const protocol::CallRequest& request) {
+  // A version tag first: a later change of what is hashed must not make an
+  // old fingerprint match a different request.
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  if (request.full_fidelity()) {
+    pack_full_fidelity(pk, request);
+  } else {
+    pack_text_only(pk, request);
+  }
   // sodium_init is idempotent and thread-safe; SHA-256 needs nothing it
   // could fail to set up, so its result is not checked.
   static const int sodium_ready = sodium_init();

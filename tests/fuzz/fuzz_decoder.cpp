@@ -2,6 +2,8 @@
 // return a value (never crash, throw or hang), a decoded request must
 // survive a re-encode round trip, and the reply/JSON paths must accept
 // whatever the decoder accepted, with JSON text linear in the body's size.
+// A decoded call's text and tool_use blocks (section 8) also go through a
+// call reply: stored (encode_reply -> decode_call_reply) and as JSON.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +12,31 @@
 #include "protocol/codec.h"
 
 namespace protocol = tollgate::protocol;
+
+namespace {
+
+// The call's text and tool_use blocks as a reply's content, stored and read
+// back as an idempotent repeat would, and written as JSON as the HTTP edge does.
+void check_reply_content(const protocol::CallRequest& call) {
+  protocol::CallReply reply;
+  for (const auto& m : call.messages) {
+    for (const auto& b : m.blocks) {
+      if (b.type == protocol::ContentBlock::Type::kText || b.type == protocol::ContentBlock::Type::kToolUse) {
+        reply.content.push_back(b);
+      }
+    }
+  }
+  if (reply.content.empty()) return;
+  reply.stop_reason = protocol::StopReason::kToolUse;
+  reply.usage.cache_read_input_tokens = 1;
+  const std::string stored = protocol::encode_reply(protocol::RequestId{}, reply);
+  auto back = protocol::decode_call_reply(stored);
+  if (!back || !(*back == reply)) std::abort();
+  auto converted = protocol::to_json(stored);
+  if (!converted || protocol::reply_json(protocol::RequestId{}, reply) != *converted) std::abort();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
@@ -35,5 +62,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto again = protocol::decode_request(protocol::encode_request(decoded.id, *decoded.body));
   if (!again.body || !(*again.body == *decoded.body) || !(again.id == decoded.id)) std::abort();
+  if (const auto* call = std::get_if<protocol::CallRequest>(&*decoded.body)) check_reply_content(*call);
   return 0;
 }

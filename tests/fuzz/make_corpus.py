@@ -40,6 +40,51 @@ seeds = {
     "bad_temperature": dict(call, temperature=3.5),
     "unknown_nested": {"op": "ping", "x": [[[{"a": b"\x00\x01"}]]]},
 }
+
+# Section 8 (PROTOCOL.md): content blocks, system blocks, tools,
+# tool_choice, stop_sequences, top_p; valid and each broken on purpose.
+tool_use = {"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+            "input": {"city": "Paris", "days": [1, 2.5, None, True], "opts": {"unit": "C"}}}
+tool_turns = [
+    {"role": "user", "content": [
+        {"type": "text", "text": "weather?", "cache_control": {"type": "ephemeral"}},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.jpg"}}]},
+    {"role": "assistant", "content": [{"type": "text", "text": "checking"}, tool_use]},
+    {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"},
+        {"type": "text", "text": "and tomorrow?"}]},
+]
+tool_call = {"op": "call", "id": 8, "ai_name": "imperium", "messages": tool_turns,
+             "system": [{"type": "text", "text": "be brief"}],
+             "tools": [{"name": "get_weather", "description": "the forecast",
+                        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                                         "required": ["city"]},
+                        "cache_control": {"type": "ephemeral"}}],
+             "tool_choice": {"type": "auto"}, "stop_sequences": ["END", "\n\nHuman:"], "top_p": 0.9,
+             "max_tokens": 300}
+result_blocks = dict(tool_call, messages=tool_turns[:2] + [{"role": "user", "content": [
+    {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+     "content": [{"type": "text", "text": "failed"},
+                 {"type": "image", "source": {"type": "url", "url": "http://example.com/x.png"}}]}]}])
+seeds.update({
+    "call_tools": tool_call,
+    "call_tool_result_blocks": result_blocks,
+    "call_tool_choice_tool": dict(tool_call, tool_choice={"type": "tool", "name": "get_weather"}),
+    "call_tool_choice_any_no_tools": dict(tool_call, tools=[], tool_choice={"type": "any"}),
+    "call_unanswered_tool_use": dict(tool_call, messages=tool_turns[:2] + [{"role": "user", "content": "hm"}]),
+    "call_orphan_tool_result": dict(tool_call, messages=[tool_turns[2]]),
+    "call_tool_use_in_user_turn": dict(tool_call, messages=[{"role": "user", "content": [tool_use]}]),
+    "call_bad_base64": dict(tool_call, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "a!b="}}]}]),
+    "call_bin_in_input": dict(tool_call, messages=[tool_turns[0], dict(tool_turns[1], content=[
+        dict(tool_use, input={"blob": b"\x00\x01"})]), tool_turns[2]]),
+    "call_deep_schema": dict(tool_call, tools=[{"name": "deep", "input_schema": {"a": {"a": {"a": {"a": {
+        "a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": {"a": 1}}}}}}}}}}}}}}}}}}]),
+    "call_too_many_stops": dict(tool_call, stop_sequences=[str(i) for i in range(9)]),
+    "call_duplicate_tools": dict(tool_call, tools=tool_call["tools"] * 2),
+})
+
 for name, body in seeds.items():
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(msgpack.packb(body, use_bin_type=True))

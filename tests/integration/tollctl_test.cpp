@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <initializer_list>
 #include <optional>
 #include <sstream>
@@ -363,4 +364,54 @@ TEST_CASE("tollctl requests carry ids unique across runs") {
   REQUIRE(first["id"].is_string());
   CHECK(first["id"].get<std::string>().rfind("tollctl-", 0) == 0);
   CHECK(first["id"] != second["id"]);
+}
+
+TEST_CASE("tollctl call prints the tool calls of a reply with their input and the stop reason") {
+  const json reply = {{"ok", true}, {"text", "checking"}, {"provider", "anthropic"}, {"model", "m"},
+                      {"reason", "primary"}, {"cost_usd", 0.5}, {"stop_reason", "tool_use"},
+                      {"usage", {{"input_tokens", 10}, {"output_tokens", 2}, {"total_tokens", 12},
+                                 {"cache_read_input_tokens", 8}}},
+                      {"content", {{{"type", "text"}, {"text", "checking"}},
+                                   {{"type", "tool_use"}, {"id", "toolu_1"}, {"name", "get_weather"},
+                                    {"input", {{"city", "Paris"}}}}}}};
+  std::ostringstream out;
+  std::ostringstream info;
+  tollgate::tools::render_call(reply, out, info);
+  CHECK(out.str() == "checking\ntool_use get_weather (toolu_1): {\"city\":\"Paris\"}\n");
+  INFO(info.str());
+  CHECK(has(info.str(), "  stop tool_use"));
+  CHECK(has(info.str(), "(cache: 8 read, - written)"));
+  std::ostringstream old_out;
+  std::ostringstream old_info;
+  tollgate::tools::render_call({{"text", "hi"}, {"stop_reason", nullptr}}, old_out, old_info);
+  CHECK(old_out.str() == "hi\n");
+  CHECK_FALSE(has(old_info.str(), "stop"));
+}
+
+TEST_CASE("tollctl call --request sends the call fields of a json file") {
+  Fixture f;
+  TempDir dir;
+  const std::string file = dir.path() + "/call.json";
+  {
+    std::ofstream out(file);
+    out << R"({"messages": [{"role": "user", "content": "hello from a file"}], "max_tokens": 12})";
+  }
+  auto reply = f.tollctl_json({"call", "guardian", "--request", file, "--idempotency-key", "from-file-1"});
+  CHECK(reply["ok"] == true);
+  // The same messages through TestClient replay the call: the file's fields were sent.
+  auto repeat = f.op({{"op", "call"}, {"ai_name", "guardian"}, {"max_tokens", 12},
+                      {"messages", {{{"role", "user"}, {"content", "hello from a file"}}}},
+                      {"idempotency_key", "from-file-1"}});
+  CHECK(repeat["replayed"] == true);
+
+  {
+    std::ofstream out(file);
+    out << R"({"messages": [{"role": "user", "content": [{"type": "tool_result", "content": "x"}]}]})";
+  }
+  Run broken = f.tollctl({"call", "guardian", "--request", file});
+  INFO(broken.output);
+  CHECK(broken.status == 2);
+  CHECK(has(broken.output, "tollctl: --request " + file + ": messages[0].content[0].tool_use_id: required"));
+  CHECK(f.tollctl({"call", "guardian", "a prompt", "--request", file}).status == 2);
+  CHECK(f.tollctl({"call", "guardian"}).status == 2);
 }

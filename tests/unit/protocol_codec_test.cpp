@@ -133,19 +133,21 @@ TEST_CASE("golden bytes of a call request") {
 }
 
 TEST_CASE("golden bytes of a call reply") {
-  // 8c map of 12: v 1, id 7, ok true, text "ok", provider "anthropic",
+  // 8e map of 14: v 1, id 7, ok true, text "ok", provider "anthropic",
   // model "m", reason "primary", usage {input 1 output 2 total 3},
   // cost_usd float64 0.5 (cb 3f e0 ...), attempts [ {provider anthropic
-  // outcome ok code nil latency_ms 1.5} ], latency_ms 2.0, replayed false.
+  // outcome ok code nil latency_ms 1.5} ], latency_ms 2.0, replayed false,
+  // content [] and stop_reason nil (section 8: always written).
   const std::string golden = from_hex(
-      "8c a1 76 01 a2 69 64 07 a2 6f 6b c3 a4 74 65 78 74 a2 6f 6b a8 70 72 6f 76 69 64 65 72 a9"
+      "8e a1 76 01 a2 69 64 07 a2 6f 6b c3 a4 74 65 78 74 a2 6f 6b a8 70 72 6f 76 69 64 65 72 a9"
       " 61 6e 74 68 72 6f 70 69 63 a5 6d 6f 64 65 6c a1 6d a6 72 65 61 73 6f 6e a7 70 72 69 6d 61"
       " 72 79 a5 75 73 61 67 65 83 ac 69 6e 70 75 74 5f 74 6f 6b 65 6e 73 01 ad 6f 75 74 70 75 74"
       " 5f 74 6f 6b 65 6e 73 02 ac 74 6f 74 61 6c 5f 74 6f 6b 65 6e 73 03 a8 63 6f 73 74 5f 75 73"
       " 64 cb 3f e0 00 00 00 00 00 00 a8 61 74 74 65 6d 70 74 73 91 84 a8 70 72 6f 76 69 64 65 72"
       " a9 61 6e 74 68 72 6f 70 69 63 a7 6f 75 74 63 6f 6d 65 a2 6f 6b a4 63 6f 64 65 c0 aa 6c 61"
       " 74 65 6e 63 79 5f 6d 73 cb 3f f8 00 00 00 00 00 00 aa 6c 61 74 65 6e 63 79 5f 6d 73 cb 40"
-      " 00 00 00 00 00 00 00 a8 72 65 70 6c 61 79 65 64 c2");
+      " 00 00 00 00 00 00 00 a8 72 65 70 6c 61 79 65 64 c2 a7 63 6f 6e 74 65 6e 74 90 ab 73 74 6f 70"
+      " 5f 72 65 61 73 6f 6e c0");
   CallReply reply;
   reply.text = "ok";
   reply.provider = "anthropic";
@@ -247,8 +249,9 @@ TEST_CASE("each reply type carries the fields named in the protocol") {
   CHECK(keys_of(HistoryReply{}) == with_common({"ai_name", "months"}));
   CHECK(keys_of(ResetReply{}) == with_common({"ai_name", "cleared", "period"}));
   CHECK(keys_of(LedgerEventsReply{}) == with_common({"events"}));
-  CHECK(keys_of(CallReply{}) == with_common({"attempts", "cost_usd", "latency_ms", "model",
-                                             "provider", "reason", "replayed", "text", "usage"}));
+  CHECK(keys_of(CallReply{}) == with_common({"attempts", "content", "cost_usd", "latency_ms", "model",
+                                             "provider", "reason", "replayed", "stop_reason", "text",
+                                             "usage"}));
 }
 
 TEST_CASE("nested reply structures encode with their protocol keys") {

@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
+#include <sstream>
 
 #include "tools/tollctl/client.h"
 #include "tools/tollctl/render.h"
@@ -69,9 +72,40 @@ bool since_ms(const std::optional<std::string>& since, std::optional<int64_t>& o
 }
 
 // How long `call` waits for its reply: past the daemon's deadline for it.
-int64_t call_reply_wait_ms(const GlobalOptions& o, const CallArgs& args) {
-  return std::max<int64_t>(o.timeout_ms,
-                           args.call_timeout_ms.value_or(kDaemonCallTimeoutMs) + kCallReplyMarginMs);
+int64_t call_reply_wait_ms(const GlobalOptions& o, const protocol::CallRequest& req) {
+  return std::max<int64_t>(o.timeout_ms, req.timeout_ms.value_or(kDaemonCallTimeoutMs) + kCallReplyMarginMs);
+}
+
+// The call of `tollctl call --request FILE`: the file's JSON object (key
+// order kept, so tool schemas reach the model as written) with AGENT and
+// the options given set over it, checked here as the daemon will check it
+// (except for its own limits), so a mistake is reported with its path
+// before anything is sent. nullopt after printing the problem.
+std::optional<protocol::CallRequest> call_from_file(const CallArgs& args) {
+  std::ifstream in(*args.request_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::ordered_json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!in || j.is_discarded() || !j.is_object()) {
+    std::cerr << "tollctl: --request " << *args.request_file << ": not a readable JSON object\n";
+    return std::nullopt;
+  }
+  j["op"] = "call";
+  j["ai_name"] = args.agent;
+  if (args.provider) j["preferred_provider"] = *args.provider;
+  if (args.max_tokens) j["max_tokens"] = *args.max_tokens;
+  if (args.system) j["system"] = *args.system;
+  if (args.idempotency_key) j["idempotency_key"] = *args.idempotency_key;
+  if (args.call_timeout_ms) j["timeout_ms"] = *args.call_timeout_ms;
+  protocol::DecodeLimits limits;
+  limits.max_request_bytes = std::numeric_limits<size_t>::max();
+  limits.max_tokens_per_request = std::numeric_limits<uint64_t>::max();
+  auto decoded = protocol::decode_request(protocol::from_ordered_json(j), limits);
+  if (!decoded.body) {
+    std::cerr << "tollctl: --request " << *args.request_file << ": " << decoded.body.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::get<protocol::CallRequest>(*decoded.body);
 }
 
 // Asks on the terminal; true only for an answer starting with y or Y.
@@ -175,18 +209,24 @@ int run_reset(const GlobalOptions& o, const ResetArgs& args) {
 
 int run_call(const GlobalOptions& o, const CallArgs& args) {
   protocol::CallRequest req;
-  req.ai_name = args.agent;
-  req.prompt = args.prompt;
-  req.system = args.system;
-  req.max_tokens = args.max_tokens;
-  req.preferred_provider = args.provider;
-  req.idempotency_key = args.idempotency_key;
-  // The daemon's deadline, not --timeout: a call cut at tollctl's short
-  // wait would be charged in full for a reply nobody reads.
-  req.timeout_ms = args.call_timeout_ms;
+  if (args.request_file) {
+    auto from_file = call_from_file(args);
+    if (!from_file) return kExitUsage;
+    req = std::move(*from_file);
+  } else {
+    req.ai_name = args.agent;
+    req.prompt = args.prompt;
+    req.system = args.system;
+    req.max_tokens = args.max_tokens;
+    req.preferred_provider = args.provider;
+    req.idempotency_key = args.idempotency_key;
+    // The daemon's deadline, not --timeout: a call cut at tollctl's short
+    // wait would be charged in full for a reply nobody reads.
+    req.timeout_ms = args.call_timeout_ms;
+  }
   return run_request(
       o, req, [](const json& r, const Style&) { render_call(r, std::cout, std::cerr); },
-      call_reply_wait_ms(o, args));
+      call_reply_wait_ms(o, req));
 }
 
 }  // namespace tollgate::tools

@@ -59,7 +59,11 @@ struct ResetArgs {
 
 struct CallArgs {
   std::string agent;
-  std::string prompt;
+  std::string prompt;  // empty with request_file
+  // --request FILE: the call's fields as a JSON object (messages with
+  // content blocks, system, tools, tool_choice, stop_sequences, top_p, ...,
+  // as in PROTOCOL.md section 8). AGENT and the options given override it.
+  std::optional<std::string> request_file;
   std::optional<std::string> provider;
   std::optional<uint64_t> max_tokens;
   std::optional<std::string> system;

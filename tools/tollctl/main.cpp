@@ -77,7 +77,12 @@ class Cli {
     }
     if (reset_->parsed()) return t::run_reset(o_, {agent_, if_given(provider_opt_reset_, provider_), yes_, force_});
     if (call_->parsed()) {
-      return t::run_call(o_, {agent_, prompt_, if_given(provider_opt_call_, provider_),
+      if ((prompt_opt_->count() > 0) == (request_opt_->count() > 0)) {
+        std::cerr << "tollctl: call needs a PROMPT or --request FILE (one of them)\n";
+        return t::kExitUsage;
+      }
+      return t::run_call(o_, {agent_, prompt_, if_given(request_opt_, request_file_),
+                              if_given(provider_opt_call_, provider_),
                               if_given(max_tokens_opt_, max_tokens_), if_given(system_opt_, system_),
                               if_given(idem_opt_, idempotency_key_),
                               if_given(call_timeout_opt_, call_timeout_ms_)});
@@ -122,9 +127,15 @@ class Cli {
     provider_opt_reset_ = reset_->add_option("--provider", provider_, "only this provider");
     reset_->add_flag("--yes,-y", yes_, "do not ask");
     reset_->add_flag("--force", force_, "reset an agent that has no usage in the ledger (a typo otherwise)");
-    call_ = app.add_subcommand("call", "run a prompt through tollgated");
+    call_ = app.add_subcommand("call", "run a prompt (or a call given as JSON) through tollgated");
     call_->add_option("AGENT", agent_, "agent name")->required();
-    call_->add_option("PROMPT", prompt_, "the prompt")->required();
+    prompt_opt_ = call_->add_option("PROMPT", prompt_, "the prompt (or --request)");
+    request_opt_ = call_->add_option("--request", request_file_,
+                                     "the call's fields as a JSON object: messages with content blocks, "
+                                     "system, tools, tool_choice, stop_sequences, top_p, ... (PROTOCOL.md "
+                                     "section 8); AGENT and the options given override it")
+                       ->type_name("FILE")
+                       ->check(CLI::ExistingFile);
     provider_opt_call_ = call_->add_option("--provider", provider_, "preferred provider");
     // The daemon judges the upper bound (MAX_TOKENS_PER_REQUEST); here only
     // "at least 1", said plainly (CLI::PositiveNumber printed a float range).
@@ -155,7 +166,7 @@ class Cli {
   }
 
   GlobalOptions o_;
-  std::string agent_, since_, provider_, prompt_, system_, idempotency_key_, keygen_path_;
+  std::string agent_, since_, provider_, prompt_, system_, idempotency_key_, keygen_path_, request_file_;
   uint32_t limit_ = 0, months_ = 0;
   uint64_t max_tokens_ = 0, count_ = 0;
   int64_t call_timeout_ms_ = 0;
@@ -166,7 +177,7 @@ class Cli {
       *ledger_events_, *reset_, *call_, *events_, *keygen_;
   CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *ledger_since_opt_,
       *ledger_limit_opt_, *provider_opt_reset_, *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_,
-      *call_timeout_opt_, *count_opt_, *keygen_out_, *timeout_opt_;
+      *call_timeout_opt_, *count_opt_, *keygen_out_, *timeout_opt_, *prompt_opt_, *request_opt_;
 };
 
 }  // namespace

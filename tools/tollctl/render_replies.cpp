@@ -246,12 +246,25 @@ void render_reset(const json& reply, std::ostream& out) {
 
 void render_call(const json& reply, std::ostream& out, std::ostream& info) {
   out << field_str(reply, "text") << "\n";
+  // Section 8: the tools the model asked for, one line each, after the text.
+  const json& content = member(reply, "content");
+  for (const auto& block : content.is_array() ? content : json::array()) {
+    if (!block.is_object() || field_str(block, "type") != "tool_use") continue;
+    const json& input = member(block, "input");
+    out << "tool_use " << field_str(block, "name") << " (" << field_str(block, "id")
+        << "): " << input.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  }
   out.flush();
   const json& usage = member(reply, "usage");
   info << "provider " << field_str(reply, "provider") << "  model " << field_str(reply, "model")
        << "  reason " << field_str(reply, "reason") << "  tokens " << field_tokens(usage, "input_tokens")
-       << " in + " << field_tokens(usage, "output_tokens") << " out = " << field_tokens(usage, "total_tokens")
-       << "  cost " << field_cost(reply, "cost_usd");
+       << " in + " << field_tokens(usage, "output_tokens") << " out = " << field_tokens(usage, "total_tokens");
+  if (usage.contains("cache_read_input_tokens") || usage.contains("cache_creation_input_tokens")) {
+    info << " (cache: " << field_tokens(usage, "cache_read_input_tokens") << " read, "
+         << field_tokens(usage, "cache_creation_input_tokens") << " written)";
+  }
+  info << "  cost " << field_cost(reply, "cost_usd");
+  if (reply.contains("stop_reason") && reply["stop_reason"].is_string()) info << "  stop " << field_str(reply, "stop_reason");
   if (reply.contains("replayed") && reply["replayed"] == true) info << "  (replayed)";
   info << "\n";
 }
