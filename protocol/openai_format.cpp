@@ -377,7 +377,7 @@ std::optional<std::string> openai_unsupported(const std::vector<ChatMessage>& me
       const std::string role = assistant ? "an assistant" : "a user";
       if ((b.type == Type::kImage && assistant) || (b.type == Type::kToolUse && !assistant) ||
           (b.type == Type::kToolResult && assistant)) {
-        return where + ": a " + std::string(block_type_name(b.type)) + " block in " + role +
+        return where + ": " + std::string(block_type_name(b.type)) + " in " + role +
                " turn cannot be sent in the OpenAI format";
       }
       if (b.type == Type::kImage && b.image.kind == ImageSource::Kind::kUrl && !url_images) {
