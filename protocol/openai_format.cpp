@@ -98,9 +98,9 @@ JsonValue messages_json(const ChatParts& parts) {
   JsonValue out = JsonValue::array();
   if (!parts.system_blocks.empty()) {
     std::string system;
-    for (const auto& b : parts.system_blocks) {
-      if (!system.empty()) system += kSystemBlockSeparator;
-      system += b.text;
+    for (size_t i = 0; i < parts.system_blocks.size(); ++i) {
+      if (i > 0) system += kSystemBlockSeparator;
+      system += parts.system_blocks[i].text;
     }
     out.push_back(message("system", system));
   } else if (parts.system) {
