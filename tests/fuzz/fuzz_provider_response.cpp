@@ -8,6 +8,12 @@
 // Input layout: byte 0 picks the HTTP status, byte 1 which headers are
 // present; each present header takes the bytes up to the next '\n' as its
 // value; the rest is the body.
+//
+// The body is also read as a request in the adapter's format (the HTTP
+// ingress will read them): reading must return a value, never throw, and
+// what it reads must translate to both formats and, written back in its
+// own format, read again. A reply read as kOk keeps tool inputs as JSON
+// objects and writes back to its own format readably.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -15,8 +21,11 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/anthropic_format.h"
+#include "protocol/openai_format.h"
 #include "workers/providers/adapter_registry.h"
 
+namespace protocol = tollgate::protocol;
 namespace workers = tollgate::workers;
 
 namespace {
@@ -36,6 +45,38 @@ std::string_view take_line(std::string_view& in) {
   return line;
 }
 
+constexpr bool kAnthropic = std::string_view(TOLLGATE_FUZZ_API) == "anthropic";
+
+// The body as a request body in the adapter's format.
+void fuzz_request(std::string_view body) {
+  const auto json = protocol::JsonValue::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return;
+  auto parts = kAnthropic ? protocol::parse_anthropic_request(json) : protocol::parse_openai_request(json);
+  if (!parts.ok()) {
+    if (parts.error().message.empty()) std::abort();
+    return;
+  }
+  const auto anthropic = protocol::anthropic_request(*parts);
+  const auto openai = protocol::openai_request(*parts);
+  (void)protocol::anthropic_unsupported(parts->messages, false);
+  (void)protocol::openai_unsupported(parts->messages, false);
+  auto again = kAnthropic ? protocol::parse_anthropic_request(anthropic) : protocol::parse_openai_request(openai);
+  if (!again.ok()) std::abort();
+}
+
+// A reply read as a success: tool inputs are objects, and it writes back.
+void check_reply(const workers::ProviderReply& reply) {
+  protocol::ChatReply neutral;
+  neutral.content = reply.content;
+  neutral.stop_reason = reply.stop_reason;
+  for (const auto& b : reply.content) {
+    if (b.type == protocol::ContentBlock::Type::kToolUse && !b.input.is_object()) std::abort();
+  }
+  const auto written = kAnthropic ? protocol::anthropic_response(neutral) : protocol::openai_response(neutral, 0);
+  auto again = kAnthropic ? protocol::parse_anthropic_response(written) : protocol::parse_openai_response(written);
+  if (!again.ok()) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -52,6 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       workers::AdapterRegistry::builtin().find(TOLLGATE_FUZZ_API);
   if (adapter == nullptr) std::abort();
   const auto result = adapter->parse_response(status, headers, in, kNow, kKey);
+  fuzz_request(in);
 
   using Status = workers::ProviderResult::Status;
   if (result.status == Status::kOk) {
@@ -61,6 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (result.status != Status::kFailed) {
     if (status < 200 || status > 299) std::abort();  // only a 2xx is a success
+    check_reply(result.reply);
     return 0;
   }
   const auto& f = result.failure;

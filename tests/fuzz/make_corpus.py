@@ -169,6 +169,36 @@ provider_seeds = {
         "server": answer(500, error("openai", "server_error", "The server had an error")),
     },
 }
+# Full-fidelity answers and requests (section 8), from the documented
+# examples the unit tests use: the fuzzer reads every body both as an answer
+# and as a request in the provider's format.
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "fixtures", "providers")
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as f:
+        return json.dumps(json.load(f), ensure_ascii=False)
+
+
+for api, names in {
+    "anthropic": ["tool_use_response", "parallel_tool_use_response", "cached_usage_response",
+                  "tool_use_request", "tool_results_request", "image_request"],
+    "openai": ["tool_calls_response", "parallel_tool_calls_response", "cached_usage_response",
+               "refusal_response", "function_call_request", "image_request"],
+}.items():
+    for name in names:
+        provider_seeds[api + "_response"][name] = answer(200, fixture(api + "_" + name + ".json"))
+provider_seeds["openai_response"]["raw_arguments"] = answer(200, json.dumps({
+    "id": "chatcmpl-raw", "choices": [{"message": {"content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"cut\":"}},
+        {"type": "function", "function": {"name": "g", "arguments": {"already": "an object"}}}]},
+        "finish_reason": "tool_calls"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 2}}}))
+provider_seeds["anthropic_response"]["pause_turn_thinking"] = answer(200, json.dumps({
+    "content": [{"type": "thinking", "thinking": "...", "signature": "s"},
+                {"type": "text", "text": "partial"}], "stop_reason": "pause_turn",
+    "usage": {"input_tokens": 3, "output_tokens": 1, "cache_read_input_tokens": 10}}))
+
 for directory, bodies in provider_seeds.items():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", directory)
     os.makedirs(out, exist_ok=True)

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "protocol/anthropic_format.h"
+
 namespace tollgate::workers {
 namespace {
 
@@ -14,9 +16,6 @@ using nlohmann::json;
 
 constexpr std::string_view kAnthropicVersion = "2023-06-01";
 
-// An Anthropic count field: absent or null is 0.
-uint64_t count_or_zero(const json& usage, const char* key) { return token_count(usage, key).value_or(0); }
-
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -24,15 +23,8 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-json anthropic_messages(const ProviderCall& call) {
-  json messages = json::array();
-  for (const auto& m : call.messages) {
-    messages.push_back({{"role", m.role}, {"content", m.content}});
-  }
-  return messages;
-}
-
-HttpRequest anthropic_post(const ProviderCall& call, std::string_view path, const json& body) {
+HttpRequest anthropic_post(const ProviderCall& call, std::string_view path,
+                          const protocol::JsonValue& body) {
   HttpRequest req;
   req.method = "POST";
   req.url = detail::join_url(call.base_url, path);
@@ -46,18 +38,17 @@ HttpRequest anthropic_post(const ProviderCall& call, std::string_view path, cons
 }  // namespace
 
 HttpRequest AnthropicAdapter::build_request(const ProviderCall& call) const {
-  json body = {{"model", call.model},
-               {"max_tokens", call.max_tokens},
-               {"messages", anthropic_messages(call)},
-               {"temperature", std::clamp(call.temperature, 0.0, 1.0)}};
-  if (call.system) body["system"] = *call.system;
-  return anthropic_post(call, "/v1/messages", body);
+  return anthropic_post(call, "/v1/messages", protocol::anthropic_request(to_chat_parts(call)));
 }
 
 std::optional<HttpRequest> AnthropicAdapter::build_count_request(const ProviderCall& call) const {
-  json body = {{"model", call.model}, {"messages", anthropic_messages(call)}};
-  if (call.system) body["system"] = *call.system;
-  return anthropic_post(call, "/v1/messages/count_tokens", body);
+  return anthropic_post(call, "/v1/messages/count_tokens",
+                        protocol::anthropic_count_request(to_chat_parts(call)));
+}
+
+std::optional<std::string> AnthropicAdapter::unsupported(const ProviderCall& call,
+                                                         bool url_images) const {
+  return protocol::anthropic_unsupported(call.messages, url_images);
 }
 
 std::optional<uint64_t> AnthropicAdapter::parse_count_response(const HttpResponse& response) const {
@@ -71,25 +62,8 @@ std::optional<uint64_t> AnthropicAdapter::parse_count_response(const HttpRespons
   }
 }
 
-ProviderResult AnthropicAdapter::parse_success(const json& body) const {
-  ProviderResult result;
-  const json& content = body.at("content");
-  if (!content.is_array()) throw MalformedResponse("content is not an array");
-  for (const auto& block : content) {
-    if (block.value("type", "") == "text") result.reply.text += block.at("text").get<std::string>();
-  }
-  result.reply.model = body.value("model", "");
-  auto usage = body.find("usage");
-  if (usage == body.end() || !usage->is_object() || !usage->contains("output_tokens")) {
-    result.status = ProviderResult::Status::kUsageMissing;
-    return result;
-  }
-  result.reply.input_tokens = count_or_zero(*usage, "input_tokens") +
-                              count_or_zero(*usage, "cache_creation_input_tokens") +
-                              count_or_zero(*usage, "cache_read_input_tokens");
-  result.reply.output_tokens = count_or_zero(*usage, "output_tokens");
-  result.status = ProviderResult::Status::kOk;
-  return result;
+ProviderResult AnthropicAdapter::parse_success(const protocol::JsonValue& body) const {
+  return detail::result_from(protocol::parse_anthropic_response(body));
 }
 
 ProviderErrorBody AnthropicAdapter::parse_error_body(std::string_view text) const {

@@ -1,10 +1,12 @@
-// The Anthropic Messages API (PROTOCOL.md section 3): POST
+// The Anthropic Messages API (PROTOCOL.md sections 3 and 8): POST
 // <base>/v1/messages with headers x-api-key, anthropic-version: 2023-06-01
-// and content-type; body {model, max_tokens, messages, system (when set),
-// temperature clamped to 0..1}. Usage is input_tokens (plus cache creation
-// and cache reads) and output_tokens. It can count a call's input: POST
-// <base>/v1/messages/count_tokens with the call's model, system and
-// messages (no max_tokens, temperature). Stateless; any thread.
+// and content-type; the body is protocol::anthropic_request (model,
+// max_tokens, messages, system, temperature clamped to 0..1, and the
+// section 8 parts when set). The reply's content blocks, stop_reason and
+// usage (input_tokens plus cache creation and cache reads, the two cache
+// counts kept) are read by protocol::parse_anthropic_response. It can count
+// a call's input: POST <base>/v1/messages/count_tokens with the call's
+// model, system, messages, tools and tool_choice. Stateless; any thread.
 #pragma once
 
 #include "workers/providers/provider_formats.h"
@@ -16,10 +18,12 @@ class AnthropicAdapter final : public JsonAdapter {
   std::string_view name() const override { return "anthropic"; }
   HttpRequest build_request(const ProviderCall& call) const override;
   std::optional<HttpRequest> build_count_request(const ProviderCall& call) const override;
+  // A url image when the provider takes none; a tool id outside [A-Za-z0-9_-].
+  std::optional<std::string> unsupported(const ProviderCall& call, bool url_images) const override;
   std::optional<uint64_t> parse_count_response(const HttpResponse& response) const override;
 
  protected:
-  ProviderResult parse_success(const nlohmann::json& body) const override;
+  ProviderResult parse_success(const protocol::JsonValue& body) const override;
   detail::ProviderErrorBody parse_error_body(std::string_view body) const override;
   // A 400 or 402 about the credit balance or a usage limit; a 403 (or a
   // permission_error) about billing or credit.

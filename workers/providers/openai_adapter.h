@@ -1,9 +1,13 @@
-// The OpenAI Chat Completions API (PROTOCOL.md section 3): POST
-// <base>/chat/completions with headers Authorization: Bearer and
-// content-type; body {model, messages (the system prompt first, as role
-// "system"), max_tokens, temperature clamped to 0..2}. Usage is
-// prompt_tokens and completion_tokens. It has no endpoint that counts a
-// call's input (build_count_request: nullopt). Stateless; any thread.
+// The OpenAI Chat Completions API (PROTOCOL.md sections 3 and 8), also
+// spoken by OpenAI-compatible servers: POST <base>/chat/completions with
+// headers Authorization: Bearer and content-type; the body is
+// protocol::openai_request (model, messages with the system prompt first as
+// role "system", max_tokens, temperature clamped to 0..2, and the section 8
+// parts translated). The reply (first choice: text, tool_calls,
+// finish_reason; usage prompt_tokens, completion_tokens and
+// prompt_tokens_details.cached_tokens) is read by
+// protocol::parse_openai_response. It has no endpoint that counts a call's
+// input (build_count_request: nullopt). Stateless; any thread.
 #pragma once
 
 #include "workers/providers/provider_formats.h"
@@ -14,9 +18,12 @@ class OpenAiAdapter final : public JsonAdapter {
  public:
   std::string_view name() const override { return "openai"; }
   HttpRequest build_request(const ProviderCall& call) const override;
+  // A url image when the provider takes none; an image in a tool_result or
+  // an assistant turn; a tool block in the wrong turn.
+  std::optional<std::string> unsupported(const ProviderCall& call, bool url_images) const override;
 
  protected:
-  ProviderResult parse_success(const nlohmann::json& body) const override;
+  ProviderResult parse_success(const protocol::JsonValue& body) const override;
   detail::ProviderErrorBody parse_error_body(std::string_view body) const override;
   // A 429, 402 or 403 whose code or type is insufficient_quota or
   // billing_hard_limit_reached.

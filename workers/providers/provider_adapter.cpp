@@ -112,8 +112,51 @@ std::string dump_json(const json& j) {
   return j.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
 }
 
+std::string dump_json(const protocol::JsonValue& j) {
+  return j.dump(-1, ' ', /*ensure_ascii=*/false, protocol::JsonValue::error_handler_t::replace);
+}
+
+ProviderResult result_from(protocol::Result<protocol::ChatReply> parsed) {
+  if (!parsed) throw MalformedResponse(parsed.error().message);
+  protocol::ChatReply& reply = parsed.value();
+  ProviderResult result;
+  result.reply.text = protocol::joined_text(reply.content);
+  result.reply.model = std::move(reply.model);
+  result.reply.content = std::move(reply.content);
+  result.reply.stop_reason = reply.stop_reason;
+  if (!reply.usage) {
+    result.status = ProviderResult::Status::kUsageMissing;
+    return result;
+  }
+  result.reply.input_tokens = reply.usage->input_tokens;
+  result.reply.output_tokens = reply.usage->output_tokens;
+  result.reply.cache_creation_input_tokens = reply.usage->cache_creation_input_tokens;
+  result.reply.cache_read_input_tokens = reply.usage->cache_read_input_tokens;
+  result.status = ProviderResult::Status::kOk;
+  return result;
+}
+
 }  // namespace detail
 
+
+protocol::ChatParts to_chat_parts(const ProviderCall& call) {
+  protocol::ChatParts parts;
+  parts.model = call.model;
+  parts.system = call.system;
+  parts.system_blocks = call.system_blocks;
+  parts.messages = call.messages;
+  parts.max_tokens = call.max_tokens;
+  parts.temperature = call.temperature;
+  parts.tools = call.tools;
+  parts.tool_choice = call.tool_choice;
+  parts.stop_sequences = call.stop_sequences;
+  parts.top_p = call.top_p;
+  return parts;
+}
+
+std::optional<std::string> ProviderAdapter::unsupported(const ProviderCall&, bool) const {
+  return std::nullopt;
+}
 
 std::optional<HttpRequest> ProviderAdapter::build_count_request(const ProviderCall&) const {
   return std::nullopt;
@@ -201,7 +244,7 @@ ProviderResult JsonAdapter::parse_ok(long status, std::string_view body,
                                " invalid response: " + std::string(why),
                            api_key));
   };
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  protocol::JsonValue j = protocol::JsonValue::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return invalid("body is not JSON");
   if (!j.is_object()) return invalid("body is not a JSON object");
   try {

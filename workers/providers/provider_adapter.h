@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/chat_parts.h"
 #include "workers/providers/provider_types.h"
 
 namespace tollgate::workers {
@@ -51,6 +52,14 @@ class ProviderAdapter {
   // The HTTP request for `call`. A trailing '/' on base_url is ignored.
   virtual HttpRequest build_request(const ProviderCall& call) const = 0;
 
+  // Why this format cannot carry `call`, naming the block (e.g.
+  // "messages[1].content[0]: image by url cannot be sent to this provider
+  // (image_urls = false)"), or nullopt when it can. url_images: the
+  // provider takes images by URL (its configuration). The caller checks
+  // before reserving anything and answers bad_request with this message.
+  // The default: nothing is refused.
+  virtual std::optional<std::string> unsupported(const ProviderCall& call, bool url_images) const;
+
   // Interprets one complete HTTP response (status, lower-cased headers,
   // body). `api_key` is only used to redact it from messages. A 2xx is the
   // reply with its usage (kOk), without usage (kUsageMissing) or, when it
@@ -81,6 +90,10 @@ class ProviderAdapter {
   ProviderResult interpret_response(const HttpResponse& response, int64_t now_ms,
                                     std::string_view api_key = {}) const;
 };
+
+// The neutral parts of a call (a copy), as the provider formats
+// (protocol/anthropic_format.h, openai_format.h) translate them.
+protocol::ChatParts to_chat_parts(const ProviderCall& call);
 
 // Could the provider have served (and billed) an attempt that failed this
 // way? Then its reservation is charged in full: usage is never

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/chat_parts.h"
+#include "protocol/error.h"
 #include "workers/providers/provider_adapter.h"
 
 namespace tollgate::workers {
@@ -36,7 +38,7 @@ struct ProviderErrorBody {
 // No real call reports anywhere near this many tokens; a count above it is
 // a malformed response (charged as a full reservation, like any other),
 // never a number the ledger adds up: sums of counts cannot overflow.
-inline constexpr uint64_t kMaxReportedTokens = uint64_t{1} << 40;
+inline constexpr uint64_t kMaxReportedTokens = protocol::kMaxReportedTokens;
 
 // usage[key]: nullopt when absent or null; throws MalformedResponse when it
 // is not an unsigned integer or is above kMaxReportedTokens.
@@ -50,6 +52,12 @@ std::optional<nlohmann::json> error_object(std::string_view body);
 std::string join_url(std::string_view base, std::string_view path);
 // JSON text that never throws (invalid UTF-8 is replaced).
 std::string dump_json(const nlohmann::json& j);
+std::string dump_json(const protocol::JsonValue& j);
+
+// The reply of a provider format reader (parse_anthropic_response, ...)
+// as a result: kOk with usage, kUsageMissing without; throws
+// MalformedResponse with the reader's message when it could not read it.
+ProviderResult result_from(protocol::Result<protocol::ChatReply> reply);
 
 }  // namespace detail
 
@@ -60,8 +68,9 @@ class JsonAdapter : public ProviderAdapter {
   StreamEvent parse_stream_event(std::string_view event, std::string_view data) const override;
 
  protected:
-  // A 2xx body that is a JSON object: the reply and its usage.
-  virtual ProviderResult parse_success(const nlohmann::json& body) const = 0;
+  // A 2xx body that is a JSON object (keys in the provider's order): the
+  // reply and its usage.
+  virtual ProviderResult parse_success(const protocol::JsonValue& body) const = 0;
   // The provider's error body, as far as it has the provider's shape.
   virtual detail::ProviderErrorBody parse_error_body(std::string_view body) const = 0;
   // Out of credit or over the account's usage limit: the provider will
