@@ -232,40 +232,42 @@ Error check_message(const json& m, const std::string& at, Walk& w, Turn& turn) {
 }
 
 // Every tool_result answers a tool_use of the assistant message just
-// before; every tool_use is answered by a tool_result at the start of the
-// next message.
-Error check_turn_pairs(const std::vector<Turn>& turns) {
+// before (checked first: a wrong id is reported as such, not as the
+// tool_use it leaves unanswered).
+Error check_results_answer(const std::vector<Turn>& turns) {
+  const std::vector<std::string> none;
   for (size_t i = 0; i < turns.size(); ++i) {
-    const Turn& t = turns[i];
-    if (!t.assistant && !t.result_ids.empty()) {
-      const std::vector<std::string> none;
-      const auto& asked = i > 0 && turns[i - 1].assistant ? turns[i - 1].tool_use_ids : none;
-      std::vector<std::string> unexpected;
-      for (const auto& id : t.result_ids) {
-        if (!has(asked, asked.size(), id)) unexpected.push_back(id);
-      }
-      if (!unexpected.empty()) {
-        return invalid("messages." + std::to_string(i) +
-                       ".content.0: unexpected `tool_use_id` found in `tool_result` blocks: " +
-                       joined(unexpected) +
-                       ". Each `tool_result` block must have a corresponding `tool_use` block "
-                       "in the previous message.");
-      }
+    if (turns[i].assistant) continue;
+    const auto& asked = i > 0 && turns[i - 1].assistant ? turns[i - 1].tool_use_ids : none;
+    std::vector<std::string> unexpected;
+    for (const auto& id : turns[i].result_ids) {
+      if (!has(asked, asked.size(), id)) unexpected.push_back(id);
     }
-    if (!t.assistant || t.tool_use_ids.empty()) continue;
+    if (unexpected.empty()) continue;
+    return invalid("messages." + std::to_string(i) +
+                   ".content.0: unexpected `tool_use_id` found in `tool_result` blocks: " +
+                   joined(unexpected) +
+                   ". Each `tool_result` block must have a corresponding `tool_use` block in the "
+                   "previous message.");
+  }
+  return std::nullopt;
+}
+
+// Every tool_use is answered by a tool_result at the start of the next message.
+Error check_uses_answered(const std::vector<Turn>& turns) {
+  for (size_t i = 0; i < turns.size(); ++i) {
     std::vector<std::string> missing;
-    for (const auto& id : t.tool_use_ids) {
+    for (const auto& id : turns[i].tool_use_ids) {
       const bool answered = i + 1 < turns.size() && !turns[i + 1].assistant &&
                             has(turns[i + 1].result_ids, turns[i + 1].leading_results, id);
       if (!answered) missing.push_back(id);
     }
-    if (!missing.empty()) {
-      return invalid("messages." + std::to_string(i) +
-                     ": `tool_use` ids were found without `tool_result` blocks immediately "
-                     "after: " + joined(missing) +
-                     ". Each `tool_use` block must have a corresponding `tool_result` block in "
-                     "the next message.");
-    }
+    if (missing.empty()) continue;
+    return invalid("messages." + std::to_string(i) +
+                   ": `tool_use` ids were found without `tool_result` blocks immediately after: " +
+                   joined(missing) +
+                   ". Each `tool_use` block must have a corresponding `tool_result` block in the "
+                   "next message.");
   }
   return std::nullopt;
 }
@@ -277,7 +279,8 @@ Error check_messages(const json& messages, Walk& w) {
   for (size_t i = 0; i < messages.size(); ++i) {
     if (auto e = check_message(messages[i], "messages." + std::to_string(i), w, turns[i])) return e;
   }
-  if (auto e = check_turn_pairs(turns)) return e;
+  if (auto e = check_results_answer(turns)) return e;
+  if (auto e = check_uses_answered(turns)) return e;
   ParsedCall& call = w.call;
   for (const Turn& t : turns) {
     if (!t.assistant) call.last_user_text = t.text;
