@@ -2,10 +2,10 @@
 // service answers) and the reply body. Paths in messages are the service's:
 // `messages.1.content.0.tool_use.id`.
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include "tools/fake-provider/api_formats.h"
+#include "tools/fake-provider/fake_anthropic.h"
 #include "tools/fake-provider/image_tokens.h"
 
 namespace tollgate::fake_provider {
@@ -14,16 +14,15 @@ namespace {
 using nlohmann::json;
 using Error = std::optional<ApiError>;
 
+using anthropic_detail::invalid;
+using anthropic_detail::is_string;
+
 constexpr int kMaxCacheMarks = 4;
 constexpr size_t kMaxImageBase64Bytes = 5 * 1024 * 1024;
 // The tool-use system prompt Anthropic adds when tools are given (its
 // documented count for current models): tool_choice auto or none / any or tool.
 constexpr uint64_t kToolPromptAuto = 346;
 constexpr uint64_t kToolPromptForced = 313;
-
-ApiError invalid(const std::string& message) {
-  return anthropic_error(400, "invalid_request_error", message);
-}
 
 // What the prompt holds so far, walked in the service's cache order: tools,
 // system, messages.
@@ -43,8 +42,6 @@ struct Turn {
   std::vector<std::string> results;  // "tool result: ..." / "tool error: ..."
   std::string text;
 };
-
-bool is_string(const json& j, const char* key) { return j.contains(key) && j[key].is_string(); }
 
 bool has(const std::vector<std::string>& ids, size_t first_n, const std::string& id) {
   auto end = ids.begin() + static_cast<std::ptrdiff_t>(std::min(first_n, ids.size()));
@@ -84,7 +81,8 @@ Error check_base64_image(const json& source, const std::string& at, Walk& w) {
   const std::string path = at + ".source.base64";
   static const std::set<std::string> kTypes = {"image/jpeg", "image/png", "image/gif", "image/webp"};
   if (!is_string(source, "media_type") || !kTypes.count(source["media_type"])) {
-    return invalid(path + ".media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'");
+    return invalid(path +
+                   ".media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'");
   }
   if (!is_string(source, "data")) return invalid(path + ".data: Field required");
   const std::string& data = source["data"].get_ref<const std::string&>();
@@ -136,7 +134,8 @@ Error check_text(const json& block, const std::string& at, Walk& w, std::string&
 Error check_tool_use(const json& block, const std::string& at, Walk& w, Turn& turn) {
   if (!is_string(block, "id")) return invalid(at + ".id: Field required");
   const std::string id = block["id"];
-  if (id.empty() || id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
+  static const char* kIdChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+  if (id.empty() || id.find_first_not_of(kIdChars) != std::string::npos) {
     return invalid(at + ".id: String should match pattern '^[a-zA-Z0-9_-]+$'");
   }
   if (!is_string(block, "name")) return invalid(at + ".name: Field required");
@@ -166,11 +165,13 @@ Error check_tool_result(const json& block, const std::string& at, Walk& w, Turn&
     for (size_t k = 0; k < content.size(); ++k) {
       const json& part = content[k];
       const std::string pat = at + ".content." + std::to_string(k);
-      const std::string type = part.is_object() && is_string(part, "type") ? part["type"].get<std::string>() : "";
+      const std::string type =
+          part.is_object() && is_string(part, "type") ? part["type"].get<std::string>() : "";
       Error e;
       if (type == "text") e = check_text(part, pat + ".text", w, text);
       else if (type == "image") e = check_image(part, pat + ".image", w);
-      else e = invalid(pat + ": Input tag '" + type + "' found using 'type' does not match any of the expected tags: 'text', 'image'");
+      else e = invalid(pat + ": Input tag '" + type +
+                       "' found using 'type' does not match any of the expected tags: 'text', 'image'");
       if (e) return e;
     }
   }
@@ -292,73 +293,6 @@ Error check_messages(const json& messages, Walk& w) {
   return std::nullopt;
 }
 
-// Tool definitions: fills call.tools (sizes and cache marks come later, in
-// walk order).
-Error check_tools(const json& body, ParsedCall& call) {
-  auto tools = body.find("tools");
-  if (tools == body.end()) return std::nullopt;
-  if (!tools->is_array()) return invalid("tools: Input should be a valid list");
-  std::set<std::string> names;
-  for (size_t i = 0; i < tools->size(); ++i) {
-    const json& t = (*tools)[i];
-    const std::string at = "tools." + std::to_string(i) + ".custom";
-    if (!t.is_object()) return invalid("tools." + std::to_string(i) + ": Input should be a valid dictionary");
-    if (t.contains("type") && t["type"] != "custom") {
-      return invalid("tools." + std::to_string(i) + ": Input tag '" + dump(t["type"]) +
-                     "' found using 'type' does not match any of the expected tags: 'custom'");
-    }
-    if (!is_string(t, "name")) return invalid(at + ".name: Field required");
-    if (!detail::valid_tool_name(t["name"])) {
-      return invalid(at + ".name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'");
-    }
-    if (t.contains("description") && !t["description"].is_string()) {
-      return invalid(at + ".description: Input should be a valid string");
-    }
-    if (!t.contains("input_schema")) return invalid(at + ".input_schema: Field required");
-    const json& schema = t["input_schema"];
-    if (!schema.is_object()) return invalid(at + ".input_schema: Input should be a valid dictionary");
-    if (schema.value("type", json()) != "object") return invalid(at + ".input_schema.type: Input should be 'object'");
-    if (!names.insert(t["name"]).second) return invalid("tools: Tool names must be unique.");
-    call.tools.push_back({t["name"], schema});
-  }
-  return std::nullopt;
-}
-
-Error check_tool_choice(const json& body, ParsedCall& call) {
-  auto choice = body.find("tool_choice");
-  if (choice == body.end()) return std::nullopt;
-  if (!choice->is_object() || !is_string(*choice, "type")) return invalid("tool_choice.type: Field required");
-  const std::string type = (*choice)["type"];
-  static const std::map<std::string, ToolMode> kModes = {
-      {"auto", ToolMode::kAuto}, {"any", ToolMode::kAny}, {"none", ToolMode::kNone}, {"tool", ToolMode::kTool}};
-  auto mode = kModes.find(type);
-  if (mode == kModes.end()) {
-    return invalid("tool_choice: Input tag '" + type +
-                   "' found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'");
-  }
-  const std::string at = "tool_choice." + type;
-  call.tool_mode = mode->second;
-  if (call.tool_mode == ToolMode::kTool) {
-    if (!is_string(*choice, "name")) return invalid(at + ".name: Field required");
-    call.tool_name = (*choice)["name"];
-    const bool known = std::any_of(call.tools.begin(), call.tools.end(),
-                                   [&](const ToolDef& t) { return t.name == call.tool_name; });
-    if (!known) return invalid(at + ".name: tool '" + call.tool_name + "' is not one of the tools provided");
-  } else if (choice->contains("name")) {
-    return invalid(at + ".name: Extra inputs are not permitted");
-  }
-  if (auto d = choice->find("disable_parallel_tool_use"); d != choice->end()) {
-    if (!d->is_boolean() || call.tool_mode == ToolMode::kNone) {
-      return invalid(at + ".disable_parallel_tool_use: Input should be a valid boolean");
-    }
-    call.parallel_tools = !d->get<bool>();
-  }
-  if (call.tools.empty() && (call.tool_mode == ToolMode::kAny || call.tool_mode == ToolMode::kTool)) {
-    return invalid("tool_choice: tool_choice may only be specified while providing tools");
-  }
-  return std::nullopt;
-}
-
 // tools, then system: sizes, hash and cache marks in the service's order.
 Error walk_tools_and_system(const json& body, Walk& w) {
   if (!w.call.tools.empty()) {
@@ -384,48 +318,13 @@ Error walk_tools_and_system(const json& body, Walk& w) {
   for (size_t i = 0; i < system->size(); ++i) {
     const json& block = (*system)[i];
     const std::string at = "system." + std::to_string(i);
-    if (!block.is_object() || block.value("type", json()) != "text") return invalid(at + ".type: Input should be 'text'");
+    if (!block.is_object() || block.value("type", json()) != "text") {
+      return invalid(at + ".type: Input should be 'text'");
+    }
     std::string ignored;
     if (auto e = check_text(block, at, w, ignored)) return e;
     if (auto e = add_part(w, block, at)) return e;
   }
-  return std::nullopt;
-}
-
-Error check_sampling(const json& body, ParsedCall& call) {
-  if (auto t = body.find("temperature"); t != body.end()) {
-    if (!t->is_number()) return invalid("temperature: Input should be a valid number");
-    if (t->get<double>() < 0) return invalid("temperature: Input should be greater than or equal to 0");
-    if (t->get<double>() > 1) return invalid("temperature: Input should be less than or equal to 1");
-  }
-  if (auto p = body.find("top_p"); p != body.end()) {
-    if (!p->is_number()) return invalid("top_p: Input should be a valid number");
-    if (p->get<double>() < 0 || p->get<double>() > 1) return invalid("top_p: Input should be less than or equal to 1");
-  }
-  auto stops = body.find("stop_sequences");
-  if (stops == body.end()) return std::nullopt;
-  if (!stops->is_array()) return invalid("stop_sequences: Input should be a valid list");
-  for (size_t i = 0; i < stops->size(); ++i) {
-    const json& s = (*stops)[i];
-    if (!s.is_string()) return invalid("stop_sequences." + std::to_string(i) + ": Input should be a valid string");
-    if (s.get<std::string>().find_first_not_of(" \t\r\n") == std::string::npos) {
-      return invalid("stop_sequences: each stop sequence must contain non-whitespace");
-    }
-    call.stop_sequences.push_back(s);
-  }
-  return std::nullopt;
-}
-
-Error check_max_tokens(const json& body, ParsedCall& call, bool count) {
-  auto max_tokens = body.find("max_tokens");
-  if (count) {
-    if (max_tokens != body.end()) return invalid("max_tokens: Extra inputs are not permitted");
-    return std::nullopt;
-  }
-  if (max_tokens == body.end()) return invalid("max_tokens: Field required");
-  if (!max_tokens->is_number_integer()) return invalid("max_tokens: Input should be a valid integer");
-  if (max_tokens->get<int64_t>() < 1) return invalid("max_tokens: Input should be greater than or equal to 1");
-  call.max_tokens = max_tokens->get<uint64_t>();
   return std::nullopt;
 }
 
@@ -435,10 +334,10 @@ Error check_body(const json& body, ParsedCall& call, bool count) {
   if (model == body.end()) return invalid("model: Field required");
   if (!model->is_string()) return invalid("model: Input should be a valid string");
   call.model = model->get<std::string>();
-  if (auto e = check_max_tokens(body, call, count)) return e;
-  if (auto e = check_sampling(body, call)) return e;
-  if (auto e = check_tools(body, call)) return e;
-  if (auto e = check_tool_choice(body, call)) return e;
+  if (auto e = anthropic_detail::check_max_tokens(body, call, count)) return e;
+  if (auto e = anthropic_detail::check_sampling(body, call)) return e;
+  if (auto e = anthropic_detail::check_tools(body, call)) return e;
+  if (auto e = anthropic_detail::check_tool_choice(body, call)) return e;
   Walk w{call, {}, 0};
   w.hash.add(call.model);
   if (auto e = walk_tools_and_system(body, w)) return e;

@@ -276,7 +276,8 @@ Error check_tool_choice(const json& body, ParsedCall& call) {
     if (*choice == "auto") call.tool_mode = ToolMode::kAuto;
     else if (*choice == "none") call.tool_mode = ToolMode::kNone;
     else if (*choice == "required") call.tool_mode = ToolMode::kAny;
-    else return bad("Invalid value: " + dump(*choice) + ". Supported values are: 'none', 'auto', and 'required'.", "tool_choice");
+    else return bad("Invalid value: " + dump(*choice) +
+                    ". Supported values are: 'none', 'auto', and 'required'.", "tool_choice");
     return std::nullopt;
   }
   if (!choice->is_object() || choice->value("type", json()) != "function") return missing("tool_choice.type");

@@ -65,7 +65,9 @@ json placeholder(const json& schema, int depth) {
     const json props = schema.value("properties", json::object());
     for (const auto& r : schema.value("required", json::array())) {
       if (!r.is_string()) continue;
-      out[r.get<std::string>()] = placeholder(props.is_object() ? props.value(r.get<std::string>(), json::object()) : json::object(), depth + 1);
+      const std::string name = r.get<std::string>();
+      const json property = props.is_object() ? props.value(name, json::object()) : json::object();
+      out[name] = placeholder(property, depth + 1);
     }
     return out;
   }

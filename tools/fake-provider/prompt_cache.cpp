@@ -11,7 +11,8 @@ CacheUsage PromptCache::anthropic(const std::vector<CachedPrefix>& marks) {
   for (const auto& mark : marks) {
     if (seen(mark.hash)) usage.read = std::max(usage.read, mark.tokens);
   }
-  if (!seen(marks.back().hash)) usage.creation = marks.back().tokens - std::min(usage.read, marks.back().tokens);
+  const CachedPrefix& last = marks.back();
+  if (!seen(last.hash)) usage.creation = last.tokens - std::min(usage.read, last.tokens);
   for (const auto& mark : marks) remember(mark.hash);
   return usage;
 }
