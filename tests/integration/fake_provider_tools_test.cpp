@@ -149,6 +149,8 @@ TEST_CASE("openai requests with bad tool image and message parts get the real 40
   no_function["tools"][0].erase("function");
   json bad_name = openai({u});
   bad_name["tools"][0]["function"]["name"] = "get weather";
+  json number_description = openai({u});
+  number_description["tools"][0]["function"]["description"] = 7;
   json odd_choice = openai({u});
   odd_choice["tool_choice"] = "sometimes";
   json no_tools = openai({u});
@@ -173,6 +175,7 @@ TEST_CASE("openai requests with bad tool image and message parts get the real 40
       {unanswered_tool, "messages[3].tool_call_id", "missing_required_parameter", "Missing required parameter"},
       {no_function, "tools[0].function", "missing_required_parameter", "Missing required parameter: 'tools[0].function'."},
       {bad_name, "tools[0].function.name", "invalid_value", "string does not match pattern"},
+      {number_description, "tools[0].function.description", "invalid_type", "expected a string, but got a number"},
       {odd_choice, "tool_choice", "invalid_value", "Supported values are: 'none', 'auto', and 'required'."},
       {no_tools, "tool_choice", nullptr, "'tool_choice' is only allowed when 'tools' are specified."},
       {unknown_choice, "tool_choice.function.name", "invalid_value", "function 'nope'"},

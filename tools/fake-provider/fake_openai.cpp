@@ -57,7 +57,8 @@ Error check_image_url(const json& part, const std::string& at, const std::string
   if (image == part.end() || !image->is_object()) return missing(at + ".image_url");
   auto url = image->find("url");
   if (url == image->end() || !url->is_string()) return missing(at + ".image_url.url");
-  const std::string detail = image->value("detail", std::string("auto"));
+  const json detail_value = image->value("detail", json("auto"));
+  const std::string detail = detail_value.is_string() ? detail_value.get<std::string>() : "";
   if (detail != "auto" && detail != "low" && detail != "high") {
     return bad("Invalid value: '" + detail + "'. Supported values are: 'auto', 'low', and 'high'.",
                at + ".image_url.detail");
@@ -247,6 +248,9 @@ Error check_tools(const json& body, ParsedCall& call, detail::PrefixHash& hash) 
       return bad("Invalid '" + at + ".function.name': string does not match pattern. Expected a "
                  "string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.",
                  at + ".function.name");
+    }
+    if (f.contains("description") && !f["description"].is_string()) {
+      return bad_type(at + ".function.description", "a string", f["description"]);
     }
     json params = f.value("parameters", json::object());
     if (!params.is_object()) return bad_type(at + ".function.parameters", "an object", params);

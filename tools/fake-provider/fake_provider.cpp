@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <cstdio>
 #include <memory>
+#include <random>
 
 #include "tools/fake-provider/fake_tools.h"
 
@@ -49,7 +51,20 @@ bool shutdown_connection(int local_port, int remote_port) {
 
 }  // namespace
 
-FakeProvider::FakeProvider(FakeProviderOptions options) : options_(std::move(options)) {}
+namespace {
+
+// 8 hex digits, different for each fake process.
+std::string random_instance() {
+  std::random_device device;
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(device()));
+  return text;
+}
+
+}  // namespace
+
+FakeProvider::FakeProvider(FakeProviderOptions options)
+    : options_(std::move(options)), instance_(random_instance()) {}
 
 void FakeProvider::install(httplib::Server& server) {
   server.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) {
@@ -160,8 +175,8 @@ ReplySpec FakeProvider::build_reply(const std::string& api, const ParsedCall& ca
   spec.model = call.model;
   const ToolPlan plan = plan_tool_calls(call);
   for (size_t i = 0; i < plan.calls.size(); ++i) {
-    const std::string unique = std::to_string(id) + "_" + std::to_string(i + 1);
-    spec.tool_calls.push_back({(api == "anthropic" ? "toolu_fake_" : "call_fake_") + unique,
+    const std::string unique = instance_ + "_" + std::to_string(id) + "_" + std::to_string(i + 1);
+    spec.tool_calls.push_back({(api == "anthropic" ? "toolu_" : "call_") + unique,
                                plan.calls[i].name, plan.calls[i].input});
     if (plan.from_markers) spec.text += (i == 0 ? "calling " : ", ") + plan.calls[i].name;
   }

@@ -9,9 +9,9 @@
 //
 // Reply: tool calls when tool_choice forces one or the final user message
 // holds `[call_tool NAME]` / `[call_tool NAME {json input}]` markers
-// (fake_tools.h): Anthropic tool_use blocks (ids toolu_fake_...,
+// (fake_tools.h): Anthropic tool_use blocks (ids toolu_<instance>_...,
 // stop_reason tool_use; marker replies start with a text block "calling
-// NAME"), OpenAI tool_calls (ids call_fake_..., finish_reason tool_calls).
+// NAME"), OpenAI tool_calls (ids call_<instance>_..., finish_reason tool_calls).
 // Otherwise text: "echo: " + the last user message (first 200 bytes), or
 // the tool results of the final turn ("tool result: ..."), cut before the
 // first of the request's stop sequences it contains (stop_reason
@@ -102,6 +102,9 @@ class FakeProvider {
 
   // Constant after construction.
   const FakeProviderOptions options_;
+  // Part of every tool call id, so two fake processes (two providers in a
+  // chain) never give one conversation the same id twice.
+  const std::string instance_;
 
   FaultScript faults_;  // thread-safe itself
   PromptCache anthropic_cache_;  // thread-safe itself

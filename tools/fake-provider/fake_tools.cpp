@@ -46,7 +46,7 @@ json placeholder(const json& schema, int depth) {
   if (auto e = schema.find("enum"); e != schema.end() && e->is_array() && !e->empty()) return (*e)[0];
   for (const char* key : {"anyOf", "oneOf"}) {
     if (auto alt = schema.find(key); alt != schema.end() && alt->is_array() && !alt->empty()) {
-      return placeholder((*alt)[0], depth);
+      return depth >= kMaxSchemaDepth ? json("fake") : placeholder((*alt)[0], depth + 1);
     }
   }
   std::string type;
