@@ -11,9 +11,14 @@
 #include <vector>
 
 #include "tests/integration/call_harness.h"
+#include "tests/integration/fake_provider_client.h"
 
 using nlohmann::json;
+using tollgate::testing::anthropic_headers;
 using tollgate::testing::FakeProviderProcess;
+using tollgate::testing::openai_headers;
+using tollgate::testing::post;
+using tollgate::testing::stats;
 
 namespace {
 
@@ -29,23 +34,6 @@ const json kOpenAiCall = {
     {"temperature", 1.5},
     {"messages", json::array({{{"role", "system"}, {"content", "Be brief"}},
                               {{"role", "user"}, {"content", "Hello there"}}})}};
-
-httplib::Headers anthropic_headers() {
-  return {{"x-api-key", "k"}, {"anthropic-version", "2023-06-01"}};
-}
-
-httplib::Headers openai_headers() { return {{"Authorization", "Bearer k"}}; }
-
-httplib::Result post(httplib::Client& c, const std::string& path, const httplib::Headers& h,
-                     const json& body) {
-  return c.Post(path.c_str(), h, body.dump(), "application/json");
-}
-
-json stats(httplib::Client& c) {
-  auto r = c.Get("/_control/stats");
-  REQUIRE(r);
-  return json::parse(r->body);
-}
 
 }  // namespace
 

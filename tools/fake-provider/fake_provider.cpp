@@ -7,14 +7,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <cstdio>
 #include <memory>
+#include <random>
+
+#include "tools/fake-provider/fake_tools.h"
 
 namespace tollgate::fake_provider {
 namespace {
 
 using nlohmann::json;
 
-constexpr size_t kEchoBytes = 200;
 constexpr const char* kJson = "application/json";
 
 // Shuts down the TCP connection with these local and remote ports, so the
@@ -46,19 +49,22 @@ bool shutdown_connection(int local_port, int remote_port) {
   return done;
 }
 
-std::string echo_text(const std::string& prompt) {
-  std::string cut = prompt.substr(0, kEchoBytes);
-  // Do not end inside a UTF-8 sequence.
-  while (!cut.empty() && cut.size() < prompt.size() &&
-         (static_cast<unsigned char>(prompt[cut.size()]) & 0xC0) == 0x80) {
-    cut.pop_back();
-  }
-  return "echo: " + cut;
+}  // namespace
+
+namespace {
+
+// 8 hex digits, different for each fake process.
+std::string random_instance() {
+  std::random_device device;
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(device()));
+  return text;
 }
 
 }  // namespace
 
-FakeProvider::FakeProvider(FakeProviderOptions options) : options_(std::move(options)) {}
+FakeProvider::FakeProvider(FakeProviderOptions options)
+    : options_(std::move(options)), instance_(random_instance()) {}
 
 void FakeProvider::install(httplib::Server& server) {
   server.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) {
@@ -141,9 +147,11 @@ void FakeProvider::handle_call(const std::string& api, const httplib::Request& r
   answer_success(api, call, fault, req, res);
 }
 
-uint64_t FakeProvider::input_tokens(const ParsedCall& call) const {
-  if (options_.tokenizer != "chars") return call.input_tokens;
-  return std::max<uint64_t>(1, call.text_chars + 3 * call.messages + 3);
+uint64_t FakeProvider::input_tokens(const PromptSize& size) const {
+  const uint64_t text = options_.tokenizer == "chars"
+                            ? std::max<uint64_t>(1, size.chars + 3 * size.messages + 3)
+                            : std::max<uint64_t>(1, (size.bytes + 3) / 4);
+  return text + size.fixed_tokens;
 }
 
 void FakeProvider::handle_count(const httplib::Request& req, httplib::Response& res) {
@@ -153,7 +161,7 @@ void FakeProvider::handle_count(const httplib::Request& req, httplib::Response& 
     return;
   }
   const ParsedCall& call = std::get<ParsedCall>(checked);
-  const uint64_t tokens = input_tokens(call);
+  const uint64_t tokens = input_tokens(call.size);
   {
     MutexLock lock(mu_);
     ++anthropic_.count_requests;
@@ -161,22 +169,52 @@ void FakeProvider::handle_count(const httplib::Request& req, httplib::Response& 
   res.set_content(dump({{"input_tokens", tokens}}), kJson);
 }
 
-void FakeProvider::answer_success(const std::string& api, const ParsedCall& call,
-                                  const Fault& fault, const httplib::Request&,
-                                  httplib::Response& res) {
-  uint64_t id = next_id_.fetch_add(1);
+ReplySpec FakeProvider::build_reply(const std::string& api, const ParsedCall& call,
+                                    const Fault& fault, uint64_t id) {
   ReplySpec spec;
   spec.model = call.model;
-  spec.text = echo_text(call.last_user_text);
-  if (fault.body_bytes && spec.text.size() < *fault.body_bytes) {
-    spec.text.resize(*fault.body_bytes, 'x');
+  const ToolPlan plan = plan_tool_calls(call);
+  for (size_t i = 0; i < plan.calls.size(); ++i) {
+    const std::string unique = instance_ + "_" + std::to_string(id) + "_" + std::to_string(i + 1);
+    spec.tool_calls.push_back({(api == "anthropic" ? "toolu_" : "call_") + unique,
+                               plan.calls[i].name, plan.calls[i].input});
+    if (plan.from_markers) spec.text += (i == 0 ? "calling " : ", ") + plan.calls[i].name;
   }
-  spec.input_tokens = input_tokens(call);
+  if (plan.calls.empty()) {
+    std::string text = answer_text(call);
+    if (fault.body_bytes && text.size() < *fault.body_bytes) text.resize(*fault.body_bytes, 'x');
+    StopCut cut = cut_at_stop(text, call.stop_sequences);
+    spec.text = std::move(cut.text);
+    spec.stop_sequence = cut.sequence;
+    if (cut.sequence) spec.stop_reason = "stop_sequence";
+  } else {
+    spec.stop_reason = "tool_use";
+  }
+  spec.input_tokens = input_tokens(call.size);
+  std::vector<CachedPrefix> prefixes;
+  prefixes.reserve(call.cache_points.size());
+  for (const auto& point : call.cache_points) prefixes.push_back({point.hash, input_tokens(point.size)});
+  if (api == "anthropic") {
+    const CacheUsage cache = anthropic_cache_.anthropic(prefixes);
+    spec.cache_read_input_tokens = cache.read;
+    spec.cache_creation_input_tokens = cache.creation;
+    spec.input_tokens -= std::min(spec.input_tokens, cache.read + cache.creation);
+  } else {
+    spec.cached_tokens = openai_cache_.openai(prefixes).read;
+  }
   spec.output_tokens = fault.output_tokens.value_or(options_.output_tokens);
   if (call.max_tokens) spec.output_tokens = std::min(spec.output_tokens, *call.max_tokens);
   spec.output_tokens += fault.extra_output_tokens;
   spec.with_usage = !fault.no_usage;
   spec.created_s = static_cast<int64_t>(std::time(nullptr));
+  return spec;
+}
+
+void FakeProvider::answer_success(const std::string& api, const ParsedCall& call,
+                                  const Fault& fault, const httplib::Request&,
+                                  httplib::Response& res) {
+  const uint64_t id = next_id_.fetch_add(1);
+  ReplySpec spec = build_reply(api, call, fault, id);
   if (api == "anthropic") {
     spec.id = "msg_fake_" + std::to_string(id);
     res.set_header("request-id", "req_fake_" + std::to_string(id));
@@ -197,7 +235,9 @@ void FakeProvider::answer_success(const std::string& api, const ParsedCall& call
                              });
     return;
   }
-  count(api, spec.input_tokens, spec.output_tokens, false);
+  const uint64_t all_input =
+      spec.input_tokens + spec.cache_creation_input_tokens + spec.cache_read_input_tokens;
+  count(api, all_input, spec.output_tokens, false);
   res.set_content(*body, kJson);
 }
 
@@ -239,6 +279,8 @@ json FakeProvider::stats_json() const {
 }
 
 void FakeProvider::reset_stats() {
+  anthropic_cache_.clear();
+  openai_cache_.clear();
   MutexLock lock(mu_);
   anthropic_ = {};
   openai_ = {};

@@ -1,23 +1,41 @@
 // FakeProvider: the request handlers of the fake Anthropic/OpenAI server.
-// Validates requests like the real services, answers deterministically,
-// applies the fault script, and counts every request and token it serves.
+// Validates requests like the real services (api_formats.h), answers
+// deterministically (fake_tools.h), applies the fault script, and counts
+// every request and token it serves.
 //
 // Routes (install()): POST /v1/messages (Anthropic); POST
 // /v1/chat/completions and /chat/completions (OpenAI); control endpoints
 // under /_control (faults, stats, reset, health).
 //
-// Reply text: "echo: " + the last user message (first 200 bytes). Usage:
-// input = ceil(bytes of all prompt text / 4), at least 1 (tokenizer
+// Reply: tool calls when tool_choice forces one or the final user message
+// holds `[call_tool NAME]` / `[call_tool NAME {json input}]` markers
+// (fake_tools.h): Anthropic tool_use blocks (ids toolu_<instance>_...,
+// stop_reason tool_use; marker replies start with a text block "calling
+// NAME"), OpenAI tool_calls (ids call_<instance>_..., finish_reason tool_calls).
+// Otherwise text: "echo: " + the last user message (first 200 bytes), or
+// the tool results of the final turn ("tool result: ..."), cut before the
+// first of the request's stop sequences it contains (stop_reason
+// stop_sequence / finish_reason stop).
+//
+// Usage: input = ceil(bytes of all prompt text / 4), at least 1 (tokenizer
 // "bytes4"), or one token per UTF-8 code point plus 3 per message and 3 per
 // request (tokenizer "chars": as dense as real tokenizers are on CJK text,
-// digits and code); output = min(max_tokens, the fault's output_tokens or
-// the configured count). POST /v1/messages/count_tokens answers
-// {input_tokens} with the same count (stats: count_requests).
+// digits and code); tool definitions count as their text, tool_use inputs
+// and tool results as theirs; images and the tool-use system prompt add
+// fixed counts (image_tokens.h; Anthropic 346 tokens with tool_choice auto
+// or none, 313 with any or tool; OpenAI 12). Prompt caching
+// (prompt_cache.h): Anthropic input_tokens excludes
+// cache_creation_input_tokens and cache_read_input_tokens; OpenAI
+// prompt_tokens includes usage.prompt_tokens_details.cached_tokens (present
+// only when non-zero). output = min(max_tokens, the fault's output_tokens
+// or the configured count). POST /v1/messages/count_tokens answers
+// {input_tokens} with the whole count (stats: count_requests).
 // Stats count, per API: every request received (`requests`), every answer
 // that was not a complete success (`errors`: validation errors, fault
 // statuses, truncate, drop, invalid_json), and the tokens of every complete
-// success (including no_usage answers, whose tokens were served but not
-// reported).
+// success (input: all prompt tokens, cached ones included; including
+// no_usage answers, whose tokens were served but not reported).
+// POST /_control/reset zeroes the stats and forgets the prompt caches.
 //
 // Threads: handlers run on httplib's pool threads; all state is guarded.
 // shutdown() wakes handlers sleeping in a delay_ms fault so the server can
@@ -34,6 +52,7 @@
 #include "daemon/core/sync.h"
 #include "tools/fake-provider/api_formats.h"
 #include "tools/fake-provider/fault_script.h"
+#include "tools/fake-provider/prompt_cache.h"
 
 namespace tollgate::fake_provider {
 
@@ -68,7 +87,11 @@ class FakeProvider {
  private:
   void handle_call(const std::string& api, const httplib::Request& req, httplib::Response& res);
   void handle_count(const httplib::Request& req, httplib::Response& res);
-  uint64_t input_tokens(const ParsedCall& call) const;
+  uint64_t input_tokens(const PromptSize& size) const;
+  // The reply to a request that passed every check and fault: content,
+  // stop reason and usage (recording its cacheable prefixes).
+  ReplySpec build_reply(const std::string& api, const ParsedCall& call, const Fault& fault,
+                        uint64_t id);
   void answer_success(const std::string& api, const ParsedCall& call, const Fault& fault,
                       const httplib::Request& req, httplib::Response& res);
   void send_error(const std::string& api, const ApiError& error,
@@ -79,8 +102,13 @@ class FakeProvider {
 
   // Constant after construction.
   const FakeProviderOptions options_;
+  // Part of every tool call id, so two fake processes (two providers in a
+  // chain) never give one conversation the same id twice.
+  const std::string instance_;
 
   FaultScript faults_;  // thread-safe itself
+  PromptCache anthropic_cache_;  // thread-safe itself
+  PromptCache openai_cache_;     // thread-safe itself
   std::atomic<uint64_t> next_id_{1};
 
   mutable Mutex mu_;

@@ -111,6 +111,17 @@ int serve(const Args& args, const std::vector<Fault>& faults) {
 int main(int argc, char** argv) {
   Args args;
   CLI::App app{"fake-provider: local Anthropic/OpenAI stand-in with fault injection"};
+  app.footer(
+      "Tool calls: when a request offers tools, a final user message containing\n"
+      "  [call_tool NAME]  or  [call_tool NAME {\"json\": \"input\"}]\n"
+      "gets a tool_use block (Anthropic) / tool_calls entry (OpenAI) per marker, in\n"
+      "order (two markers: parallel calls); without JSON the input is built from the\n"
+      "tool's schema (its required properties). tool_choice any/required or a named\n"
+      "tool forces a call without a marker; tool_choice none ignores markers. A turn\n"
+      "carrying tool results is answered \"tool result: ...\" per result. Replies are\n"
+      "cut before the request's first stop sequence they contain. Control: GET/POST/\n"
+      "DELETE /_control/faults, GET /_control/stats, POST /_control/reset (stats and\n"
+      "prompt caches), GET /_control/health.");
   app.add_option("--host", args.host, "address to bind")->capture_default_str();
   app.add_option("--port", args.port, "port; 0 picks a free one")->capture_default_str();
   app.add_option("--threads", args.threads, "server threads (one per open connection)")
