@@ -14,6 +14,8 @@
 //   overhead per message and per request (role markers and chat-template
 //   tokens the provider adds), bound the input. bytes / 4 is no bound: CJK
 //   text, digits and code give about one token per character.
+// input_bound.h measures a whole CallRequest (content blocks, tools, images)
+// the same way; for a text-only call it gives exactly these numbers.
 // The reservation is bound + max_tokens (token_upper_bound). Near the end of
 // a budget, where that does not fit, the call pool may replace the bound by
 // the provider's own count (Anthropic's count_tokens) plus a margin.

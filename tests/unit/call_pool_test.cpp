@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/core/budget.h"
+#include "daemon/core/input_bound.h"
 #include "tests/unit/call_test_util.h"
 #include "workers/calls/call_pool.h"
 
@@ -217,6 +218,47 @@ TEST_CASE("a call over the per request token cap is refused too_large before any
   b.run_loops();
   CHECK(b.loop.fake().submitted() == 0);
   CHECK(b.usage("anthropic").reserved == 0);
+}
+
+// A call with an image (by URL: its size unknown, so the largest any
+// provider formula gives) and a tool.
+protocol::CallRequest call_with_image_and_tool(size_t images = 1) {
+  auto r = call_request("look");
+  protocol::ChatMessage m;
+  m.role = "user";
+  for (size_t i = 0; i < images; ++i) {
+    protocol::ContentBlock image;
+    image.type = protocol::ContentBlock::Type::kImage;
+    image.image.kind = protocol::ImageSource::Kind::kUrl;
+    image.image.url = "https://example.com/" + std::to_string(i) + ".png";
+    m.blocks.push_back(image);
+  }
+  r.messages = {m};
+  r.prompt.reset();
+  protocol::ToolSpec tool;
+  tool.name = "search";
+  tool.input_schema = protocol::JsonValue::parse(R"({"type":"object"})");
+  r.tools = {tool};
+  return r;
+}
+
+TEST_CASE("a call with images and tools reserves the bound of its whole input") {
+  PoolBench b;
+  const auto request = call_with_image_and_tool();
+  CHECK_FALSE(b.start(1, request));
+  b.run_loops();
+  const uint64_t reservation = ledger::token_upper_bound(request, 20);
+  CHECK(reservation > reservation_of("", 20) + ledger::kToolUseSystemOverhead + 40000);
+  CHECK(b.usage("anthropic").reserved == reservation);
+}
+
+TEST_CASE("images count towards the per request cap by their tokens") {
+  PoolBench b;
+  // About 1600 tokens an image: eleven are over the cap of 17000.
+  CHECK_FALSE(b.start(1, call_with_image_and_tool(10)));
+  const auto answer = b.start(2, call_with_image_and_tool(11));
+  CHECK(code_of(answer) == "too_large");
+  CHECK_THAT(answer->error().message, Catch::Contains("per-request cap of 17000"));
 }
 
 TEST_CASE("stop_waiting answers the calls queued for budget room shutting down") {

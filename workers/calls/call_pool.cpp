@@ -4,6 +4,7 @@
 
 #include "daemon/core/call_fingerprint.h"
 #include "daemon/core/budget.h"
+#include "daemon/core/input_bound.h"
 
 namespace tollgate::workers {
 
@@ -161,12 +162,10 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
         kOverloadedRetryMs);
   }
   const uint64_t max_tokens = request.max_tokens.value_or(config->default_max_tokens);
-  std::vector<std::string> contents;
-  if (request.prompt) contents.push_back(*request.prompt);
-  for (const auto& m : request.messages) contents.push_back(m.content);
-  // One measure of the input for both the cap (its ordinary estimate, as
-  // PROTOCOL.md defines the cap) and the reservation (its bound).
-  const ledger::InputSize input = ledger::input_size(request.system.value_or(""), contents);
+  // One measure of the whole input (text, blocks, images, tools) for both
+  // the cap (its ordinary estimate, as PROTOCOL.md defines the cap) and the
+  // reservation (its bound).
+  const ledger::InputSize input = ledger::input_size(request);
   if (input.estimate + max_tokens > config->max_tokens_per_request) {
     return Error::too_large("call: max_tokens " + std::to_string(max_tokens) + " + about " +
                             std::to_string(input.estimate) +
