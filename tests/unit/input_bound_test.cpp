@@ -120,8 +120,8 @@ TEST_CASE("a text only call measures exactly as its string contents did") {
 }
 
 TEST_CASE("a text block costs a block overhead more than the same string") {
-  const CallRequest blocks =
-      call_with({block_message("user", {ContentBlock::make_text("What is the weather in Paris?")})});
+  const ContentBlock question = ContentBlock::make_text("What is the weather in Paris?");
+  const CallRequest blocks = call_with({block_message("user", {question})});
   CHECK(input_size(blocks).bound == input_size(kQuestion).bound + kPerBlockOverhead);
   CHECK(input_size(blocks).estimate == input_size(kQuestion).estimate);
 }
@@ -279,7 +279,8 @@ TEST_CASE("the openai tile formula gives the documented token counts") {
   CHECK(openai_tile_tokens({512, 512}, kGpt4oTileRates) == 255);
   CHECK(openai_tile_tokens({100, 100}, kGpt4oTileRates) == 255);
   CHECK(openai_tile_tokens({2049, 513}, kGpt4oTileRates) == 1445);
-  CHECK(openai_tile_tokens({768, 2048}, kGpt4oTileRates) == max_openai_tile_tokens(kGpt4oTileRates));
+  CHECK(openai_tile_tokens({768, 2048}, kGpt4oTileRates) ==
+        max_openai_tile_tokens(kGpt4oTileRates));
   CHECK(openai_tile_tokens({1024, 1024}, kGpt4oMiniTileRates) == 2833 + 4 * 5667);
 }
 
@@ -381,7 +382,8 @@ class CallGenerator {
       ToolSpec tool = weather_tool();
       tool.description = text();
       call.request.tools.push_back(tool);
-      call.text_bytes += tool.name.size() + tool.description.size() + tool.input_schema.dump().size();
+      call.text_bytes +=
+          tool.name.size() + tool.description.size() + tool.input_schema.dump().size();
     }
     if (chance(0.5)) call.request.stop_sequences = {text()};
     return call;
