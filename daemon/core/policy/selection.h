@@ -30,8 +30,10 @@
 // - A call naming a model a provider does not accept (its `models`) skips
 //   it first of all (model_not_accepted): it is no candidate for this
 //   call, so it does not change the `reason` of whoever answers (the first
-//   candidate after such skips only is primary), and the chain's last
-//   provider keeps no threshold even when it is the one skipped.
+//   candidate after such skips only is primary). "The last provider" is
+//   still the chain's last, even when the call's model skips it.
+// - The chain is the agent's (Config::chain_for): its [agents.NAME] chain
+//   or the configured one; selection_input() builds it.
 // - When several skip rules apply, the reason reported is the first of:
 //   model not accepted, not configured, unusable until reload (key rejected, out of credit),
 //   budget (exhausted flag, threshold, reservation does not fit the
