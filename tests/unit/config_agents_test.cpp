@@ -4,7 +4,6 @@
 // docs/configuration.md, which must load as written.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -13,9 +12,6 @@
 #include "tests/unit/config_test_util.h"
 
 using tollgate::Config;
-using tollgate::ConfigSources;
-using tollgate::load_config;
-using tollgate::protocol::Result;
 using namespace tollgate::config_testing;
 
 namespace {
@@ -24,25 +20,12 @@ const std::string kThree =
     "[providers.ollama]\napi = \"openai\"\nkeyless = true\nbase_url = \"http://127.0.0.1:11434/v1\"\n"
     "model = \"llama3.1:8b\"\nmodels = [\"llama3.1:8b\", \"qwen2.5:7b\"]\nmonthly_limit = 1000\n";
 
-Result<Config> load_toml(const std::string& text, std::vector<std::string> env = {}) {
-  const auto toml = write_temp("agents.toml", text);
-  auto c = load_config(ConfigSources{toml, "", std::move(env), kApis});
-  std::remove(toml.c_str());
-  return c;
-}
-
 Config loaded(const std::string& text, std::vector<std::string> env = {}) {
-  auto c = load_toml(text, std::move(env));
-  if (!c) FAIL(c.error().message);
-  return *c;
+  return toml_config("agents.toml", text, std::move(env));
 }
 
 std::string error_at(const std::string& text, int line, std::vector<std::string> env = {}) {
-  auto c = load_toml(text, std::move(env));
-  REQUIRE_FALSE(c.ok());
-  INFO(c.error().message);
-  CHECK(c.error().message.find("agents.toml:" + std::to_string(line) + ": ") != std::string::npos);
-  return c.error().message;
+  return toml_error_at("agents.toml", text, line, std::move(env));
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

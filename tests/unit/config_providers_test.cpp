@@ -13,8 +13,6 @@
 #include "tests/unit/config_test_util.h"
 
 using tollgate::Config;
-using tollgate::ConfigSources;
-using tollgate::load_config;
 using tollgate::protocol::Result;
 using namespace tollgate::config_testing;
 
@@ -26,25 +24,15 @@ const std::string kOllama =
 
 Result<Config> load_toml(const std::string& text, std::vector<std::string> env = {},
                          const std::string& env_file = "") {
-  const auto toml = write_temp("providers.toml", text);
-  auto c = load_config(ConfigSources{toml, env_file, std::move(env), kApis});
-  std::remove(toml.c_str());
-  return c;
+  return load_toml_text("providers.toml", text, std::move(env), env_file);
 }
 
 Config loaded(const std::string& text, std::vector<std::string> env = {}) {
-  auto c = load_toml(text, std::move(env));
-  if (!c) FAIL(c.error().message);
-  return *c;
+  return toml_config("providers.toml", text, std::move(env));
 }
 
-// The error `text` gives, which must name its line of the TOML file.
 std::string error_at(const std::string& text, int line, std::vector<std::string> env = {}) {
-  auto c = load_toml(text, std::move(env));
-  REQUIRE_FALSE(c.ok());
-  INFO(c.error().message);
-  CHECK(c.error().message.find("providers.toml:" + std::to_string(line) + ": ") != std::string::npos);
-  return c.error().message;
+  return toml_error_at("providers.toml", text, line, std::move(env));
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

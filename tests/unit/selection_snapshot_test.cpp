@@ -4,7 +4,6 @@
 // then skips a provider that does not accept the call's model.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -15,7 +14,6 @@
 #include "tests/unit/config_test_util.h"
 
 using tollgate::Config;
-using tollgate::ConfigSources;
 using tollgate::policy::Reason;
 using namespace tollgate::config_testing;
 
@@ -31,13 +29,7 @@ const std::string kToml =
     "model = \"llama3.1:8b\"\nmodels = [\"llama3.1:8b\", \"qwen2.5:7b\"]\nmonthly_limit = 100000\n"
     "[agents.batch]\nchain = [\"ollama\", \"anthropic\"]\n";
 
-Config config(const std::vector<std::string>& env = {"ANTHROPIC_API_KEY=a", "OPENAI_API_KEY=o"}) {
-  const auto toml = write_temp("selection.toml", kToml);
-  auto c = tollgate::load_config(ConfigSources{toml, "", env, kApis});
-  std::remove(toml.c_str());
-  if (!c) FAIL(c.error().message);
-  return *c;
-}
+Config config() { return toml_config("selection.toml", kToml, {"ANTHROPIC_API_KEY=a", "OPENAI_API_KEY=o"}); }
 
 tollgate::policy::SelectionInput input_for(const Config& c, const std::string& agent,
                                            std::optional<std::string> model = std::nullopt) {
@@ -70,14 +62,7 @@ TEST_CASE("a keyless provider with a base URL is configured and one without name
   const auto c = config();
   auto in = input_for(c, "imperium");
   CHECK(in.chain[2].configured);
-  const auto unset = [] {
-    const auto toml = write_temp("keyless.toml",
-                                 "[providers.ollama]\napi = \"openai\"\nkeyless = true\nmodel = \"m\"\n");
-    auto loaded = tollgate::load_config(ConfigSources{toml, "", {}, kApis});
-    std::remove(toml.c_str());
-    REQUIRE(loaded.ok());
-    return *loaded;
-  }();
+  const auto unset = toml_config("keyless.toml", "[providers.ollama]\napi = \"openai\"\nkeyless = true\nmodel = \"m\"\n");
   auto plan = tollgate::policy::select_providers(input_for(unset, "imperium"));
   REQUIRE(plan.steps.size() == 3);
   CHECK(plan.steps[2].reason == Reason::kFallbackNotConfigured);
