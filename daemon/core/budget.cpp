@@ -1,5 +1,6 @@
 #include "daemon/core/budget.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace tollgate::ledger {
@@ -149,6 +150,24 @@ double percentage(uint64_t used, uint64_t limit) {
 double cost_usd(const Price& price, uint64_t input_tokens, uint64_t output_tokens) {
   return (static_cast<double>(input_tokens) * price.input_per_million +
           static_cast<double>(output_tokens) * price.output_per_million) /
+         1e6;
+}
+
+UsageSplit split_usage(uint64_t input_tokens, std::optional<uint64_t> cache_creation,
+                       std::optional<uint64_t> cache_read, uint64_t output_tokens) {
+  UsageSplit s;
+  s.cache_creation = std::min(cache_creation.value_or(0), input_tokens);
+  s.cache_read = std::min(cache_read.value_or(0), input_tokens - s.cache_creation);
+  s.uncached_input = input_tokens - s.cache_creation - s.cache_read;
+  s.output = output_tokens;
+  return s;
+}
+
+double cost_usd(const Price& price, const UsageSplit& usage) {
+  return (static_cast<double>(usage.uncached_input) * price.input_per_million +
+          static_cast<double>(usage.cache_creation) * price.cache_write() +
+          static_cast<double>(usage.cache_read) * price.cache_read() +
+          static_cast<double>(usage.output) * price.output_per_million) /
          1e6;
 }
 

@@ -137,11 +137,46 @@ bool exhausted(uint64_t used, uint64_t limit, const Thresholds& thresholds);
 // reads as 100 (nothing left).
 double percentage(uint64_t used, uint64_t limit);
 
-// Dollars per million tokens; 0 when no price is configured.
+// Dollars per million tokens; 0 when no price is configured. The prompt
+// cache rates default to the input rate: a model with no cache prices
+// costs what it cost before caching was reported (every input token at the
+// input rate).
 struct Price {
+  // Not an aggregate: Price{input, output} stays valid as fields are added.
+  Price() = default;
+  Price(double input, double output, std::optional<double> cache_write = std::nullopt,
+        std::optional<double> cache_read = std::nullopt)
+      : input_per_million(input),
+        output_per_million(output),
+        cache_write_per_million(cache_write),
+        cache_read_per_million(cache_read) {}
+
   double input_per_million = 0.0;
   double output_per_million = 0.0;
+  std::optional<double> cache_write_per_million;  // nullopt: input_per_million
+  std::optional<double> cache_read_per_million;   // nullopt: input_per_million
+
+  double cache_write() const { return cache_write_per_million.value_or(input_per_million); }
+  double cache_read() const { return cache_read_per_million.value_or(input_per_million); }
 };
+// Every input token at the input rate (no cache split known).
 double cost_usd(const Price& price, uint64_t input_tokens, uint64_t output_tokens);
+
+// One reply's tokens, by the rate each is priced at.
+struct UsageSplit {
+  uint64_t uncached_input = 0;  // input neither written to nor read from the cache
+  uint64_t cache_creation = 0;  // input written to the prompt cache
+  uint64_t cache_read = 0;      // input read from the prompt cache
+  uint64_t output = 0;
+};
+// The split of a provider's counts, where input_tokens includes both cache
+// counts (ProviderReply, TokenUsage). Absent counts are 0; cache counts
+// larger than input_tokens are cut down to it (creation first), so the
+// three input parts always add up to input_tokens.
+UsageSplit split_usage(uint64_t input_tokens, std::optional<uint64_t> cache_creation,
+                       std::optional<uint64_t> cache_read, uint64_t output_tokens);
+// Each part at its own rate: uncached input at input, cache creation at
+// cache_write(), cache reads at cache_read(), output at output.
+double cost_usd(const Price& price, const UsageSplit& usage);
 
 }  // namespace tollgate::ledger

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/core/config_provider.h"
 #include "daemon/core/config_toml.h"
 #include "daemon/core/config_validate.h"
 #include "daemon/core/name_match.h"
@@ -13,12 +14,17 @@
 
 namespace tollgate {
 
+using config_detail::all_providers;
+using config_detail::check_agent_chains;
+using config_detail::check_agent_models;
 using config_detail::check_agent_providers;
 using config_detail::check_daemon_settings;
 using config_detail::check_names;
 using config_detail::EnvFileRead;
+using config_detail::kTomlAgentKeys;
 using config_detail::kTomlPriceKeys;
 using config_detail::kTomlTopLevel;
+using config_detail::read_provider_variables;
 using config_detail::read_toml;
 using config_detail::Setting;
 using config_detail::SettingReader;
@@ -57,109 +63,41 @@ void add_env_file(const std::vector<EnvEntry>& entries, const std::string& path,
 
 // Reads the builtin provider `p` (prefix ANTHROPIC_ or OPENAI_) from settings.
 void read_builtin_provider(SettingReader& r, const std::string& prefix, ProviderConfig& p) {
-  r.str(prefix + "API_KEY", p.api_key);
-  r.url(prefix + "BASE_URL", p.base_url);
-  r.nonempty(prefix + "MODEL", p.model, "must name a model");
-  r.uint(prefix + "MONTHLY_LIMIT", p.monthly_limit, 0, UINT64_MAX, "must be a whole number of tokens");
-  r.optional_uint(prefix + "GLOBAL_MONTHLY_LIMIT", p.global_monthly_limit);
-  r.uint(prefix + "RPM", p.rpm, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
-  r.uint(prefix + "RPD", p.rpd, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
-  r.optional_bool(prefix + "GATEWAY_5XX_SERVED", p.gateway_5xx_served);
-}
-
-// The host of a URL: after "scheme://" and any "user@", before the port,
-// path, query or fragment; lower case, without a trailing dot.
-std::string url_host(std::string_view url) {
-  if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
-  url = url.substr(0, url.find_first_of("/?#"));
-  if (auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
-  if (!url.empty() && url.front() == '[') {
-    url = url.substr(0, url.find(']') + 1);  // an IPv6 literal keeps its colons
-  } else {
-    url = url.substr(0, url.find(':'));
-  }
-  std::string host(url);
-  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (!host.empty() && host.back() == '.') host.pop_back();
-  return host;
-}
-
-// The keys of a [providers.NAME] table, as "P_KEY" (upper case).
-void read_provider_table(SettingReader& r, ProviderConfig& p) {
-  r.str("P_API", p.api);
-  r.str("P_API_KEY_ENV", p.api_key_env);
-  r.str("P_API_KEY", p.api_key);
-  read_builtin_provider(r, "P_", p);
-}
-
-// The TOML keys read_provider_table asks for ("base_url", ...), sorted.
-std::vector<std::string> provider_table_keys(const SettingReader& r) {
-  std::vector<std::string> keys;
-  for (const auto& n : r.names_read()) {
-    if (!n.starts_with("P_")) continue;
-    std::string key = n.substr(2);
-    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
-    keys.push_back(key);
-  }
-  return keys;
-}
-
-Result<ProviderConfig> toml_provider(const std::string& name, const Settings& s,
-                                     const ProviderConfig* base, const Settings& env,
-                                     const std::vector<std::string>& apis) {
-  ProviderConfig p = base ? *base : ProviderConfig{};
-  p.name = name;
-  Settings prefixed;
-  for (const auto& [k, v] : s) {
-    std::string up = k;
-    std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
-    prefixed["P_" + up] = v;
-  }
-  SettingReader r(prefixed);
-  read_provider_table(r, p);
-  if (r.error()) return *r.error();
-  const auto keys = provider_table_keys(r);
-  for (const auto& [k, v] : s) {
-    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
-      return unknown_name(v.origin, v.label, k, "key", keys);
-    }
-  }
-  if (std::find(apis.begin(), apis.end(), p.api) == apis.end()) {
-    return Error::bad_request("providers." + name + ".api=" + p.api + ": " +
-                              (apis.empty() ? "no provider API is known (no adapter registered)"
-                                            : "must be " + alternatives(apis)));
-  }
-  if (!base) {
-    if (p.base_url.empty()) return Error::bad_request("providers." + name + ".base_url: required");
-    if (p.model.empty()) return Error::bad_request("providers." + name + ".model: required");
-    if (p.api_key_env.empty()) {
-      std::string up = name;
-      std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
-      p.api_key_env = up + "_API_KEY";
-    }
-    if (auto it = env.find(p.api_key_env); it != env.end()) p.api_key = it->second.value;
-  }
-  return p;
+  read_provider_variables(r, prefix, prefix + "API_KEY", p);
 }
 
 }  // namespace
-
-bool vendor_api_host(std::string_view api, std::string_view base_url) {
-  const std::string host = url_host(base_url);
-  if (api == "anthropic") return host == "api.anthropic.com";
-  if (api == "openai") return host == "api.openai.com";
-  return false;
-}
-
-bool ProviderConfig::gateway_5xx_charged() const {
-  return gateway_5xx_served.value_or(!vendor_api_host(api, base_url));
-}
 
 const ProviderConfig* Config::provider(const std::string& name) const {
   for (const auto& p : providers) {
     if (p.name == name) return &p;
   }
   return nullptr;
+}
+
+std::vector<const ProviderConfig*> Config::chain_for(const std::string& agent) const {
+  std::vector<const ProviderConfig*> out;
+  if (auto a = agents.find(agent); a != agents.end() && !a->second.chain.empty()) {
+    for (const auto& name : a->second.chain) {
+      if (const auto* p = provider(name)) out.push_back(p);
+    }
+    return out;
+  }
+  for (const auto& p : providers) out.push_back(&p);
+  return out;
+}
+
+bool Config::last_in_chain(const std::string& agent, const std::string& provider_name) const {
+  const auto chain = chain_for(agent);
+  return !chain.empty() && chain.back()->name == provider_name;
+}
+
+std::string Config::model_for(const std::string& agent, const std::string& provider_name) const {
+  if (auto a = agents.find(agent); a != agents.end()) {
+    if (auto m = a->second.models.find(provider_name); m != a->second.models.end()) return m->second;
+  }
+  const auto* p = provider(provider_name);
+  return p ? p->model : std::string();
 }
 
 uint64_t Config::agent_limit(const std::string& agent, const std::string& provider_name) const {
@@ -236,26 +174,6 @@ Result<void> read_sources(const ConfigSources& sources, Settings& settings, Toml
   return {};
 }
 
-// The built-in providers as read into `builtin`, refined and joined by the
-// TOML file's [providers.NAME] tables, by name.
-Result<std::map<std::string, ProviderConfig>> all_providers(const TomlExtras& extras, const Settings& settings,
-                                                            std::map<std::string, ProviderConfig> known,
-                                                            const std::vector<std::string>& apis) {
-  for (const auto& [name, ps] : extras.provider_settings) {
-    auto it = known.find(name);
-    auto p = toml_provider(name, ps, it == known.end() ? nullptr : &it->second, settings, apis);
-    if (!p) return p.error();
-    if (it != known.end()) {
-      // The environment overrides TOML: re-apply it on top.
-      SettingReader env_r(settings);
-      read_builtin_provider(env_r, name == "anthropic" ? "ANTHROPIC_" : "OPENAI_", *p);
-      if (env_r.error()) return *env_r.error();
-    }
-    known[name] = *p;
-  }
-  return known;
-}
-
 // The chain to call, in order: the TOML file's `chain`, or the built-in
 // providers then the others by name.
 std::vector<std::string> chain_names(const TomlExtras& extras, const std::map<std::string, ProviderConfig>& known) {
@@ -270,22 +188,44 @@ std::vector<std::string> chain_names(const TomlExtras& extras, const std::map<st
 }
 
 // c.providers from the chain's names.
-Result<void> add_chain(const std::vector<std::string>& chain, const std::map<std::string, ProviderConfig>& known,
-                       Config& c) {
+Result<void> add_chain(const std::vector<std::string>& chain, const std::string& origin,
+                       const std::map<std::string, ProviderConfig>& known, Config& c) {
+  const std::string at = origin.empty() ? "" : origin + ": ";
   for (const auto& name : chain) {
     auto it = known.find(name);
     if (it == known.end()) {
       std::vector<std::string> names;
       for (const auto& [n, p] : known) names.push_back(n);
-      return Error::bad_request("chain: unknown provider " + name + " (the closest is " +
+      return Error::bad_request(at + "chain: unknown provider " + name + " (the closest is " +
                                 nearest_name(name, names).name + ")");
     }
     if (name == "openai" && !c.enable_openai_fallback) continue;
-    if (c.provider(name)) return Error::bad_request("chain: provider " + name + " listed twice");
+    if (c.provider(name)) return Error::bad_request(at + "chain: provider " + name + " listed twice");
     c.providers.push_back(it->second);
   }
-  if (c.providers.empty()) return Error::bad_request("chain: no provider left to call");
+  if (c.providers.empty()) return Error::bad_request(at + "chain: no provider left to call");
   return {};
+}
+
+ProviderConfig builtin_provider(const std::string& name, const std::string& base_url, const std::string& model,
+                                uint64_t monthly_limit) {
+  ProviderConfig p;
+  p.name = name;
+  p.api = name;
+  p.env_prefix = config_detail::env_prefix(name);
+  p.api_key_env = p.env_prefix + "API_KEY";
+  p.base_url = base_url;
+  p.model = model;
+  p.monthly_limit = monthly_limit;
+  return p;
+}
+
+// The built-in price table, dollars per million tokens, with the vendors'
+// published prompt-cache rates: Anthropic writes at 1.25 x input and reads
+// at 0.1 x; OpenAI charges no write and reads cached input at 0.25 x.
+std::map<std::string, Price> default_prices() {
+  return {{kDefaultAnthropicModel, Price{3.0, 15.0, 3.75, 0.30}},
+          {kDefaultOpenAIModel, Price{2.0, 8.0, 2.0, 0.50}}};
 }
 
 }  // namespace
@@ -298,27 +238,26 @@ Result<Config> load_config(const ConfigSources& sources) {
 
   Config c;
   SettingReader r(settings);
-  ProviderConfig anthropic{"anthropic", "anthropic", "", "ANTHROPIC_API_KEY",
-                           "https://api.anthropic.com", kDefaultAnthropicModel, 140000, {}, 42, 3400,
-                           std::nullopt};
-  ProviderConfig openai{"openai", "openai", "", "OPENAI_API_KEY",
-                        "https://api.openai.com/v1", kDefaultOpenAIModel, 9000, {}, 42, 3400,
-                        std::nullopt};
+  ProviderConfig anthropic = builtin_provider("anthropic", "https://api.anthropic.com", kDefaultAnthropicModel, 140000);
+  ProviderConfig openai = builtin_provider("openai", "https://api.openai.com/v1", kDefaultOpenAIModel, 9000);
   read_settings(r, c, anthropic, openai);
   if (r.error()) return *r.error();
   if (auto e = check_daemon_settings(r, c); !e) return e.error();
 
   // Built-in providers may be refined in TOML ([providers.anthropic]).
-  auto known = all_providers(extras, settings, {{"anthropic", anthropic}, {"openai", openai}}, sources.apis);
+  auto known = all_providers(extras, settings, {{"anthropic", anthropic}, {"openai", openai}}, sources.apis,
+                             c.warnings);
   if (!known) return known.error();
   const std::vector<std::string> chain = chain_names(extras, *known);
   if (auto e = check_agent_providers(extras, *known); !e) return e.error();
   if (auto e = check_names(r, *known, extras, env_file, sources.environment, c.warnings); !e) return e.error();
-  if (auto e = add_chain(chain, *known, c); !e) return e.error();
+  if (auto e = add_chain(chain, extras.chain_origin, *known, c); !e) return e.error();
 
   c.agents = extras.agents;
+  if (auto e = check_agent_chains(extras, *known, c); !e) return e.error();
+  if (auto e = check_agent_models(extras, *known); !e) return e.error();
   c.restrict_agents = extras.restrict_agents.value_or(false);
-  c.prices = {{kDefaultAnthropicModel, {3.0, 15.0}}, {kDefaultOpenAIModel, {2.0, 8.0}}};
+  c.prices = default_prices();
   for (const auto& [model, price] : extras.prices) c.prices[model] = price;
   return c;
 }
@@ -340,69 +279,7 @@ const std::vector<std::string>& other_tools_variables() {
 }
 
 TomlKeys known_toml_keys() {
-  const Settings none;
-  SettingReader r(none);
-  ProviderConfig p;
-  read_provider_table(r, p);
-  auto provider = provider_table_keys(r);
-  std::sort(provider.begin(), provider.end());
-  return TomlKeys{kTomlTopLevel, provider, kTomlPriceKeys};
-}
-
-std::string describe_config(const Config& c) {
-  std::ostringstream o;
-  auto secret = [](const std::string& v) { return v.empty() ? "(not set)" : "(set, redacted)"; };
-  auto opt = [](const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "(none)"; };
-  for (const auto& p : c.providers) {
-    o << "provider." << p.name << ".api=" << p.api << "\n"
-      << "provider." << p.name << "." << p.api_key_env << "=" << secret(p.api_key) << "\n"
-      << "provider." << p.name << ".base_url=" << p.base_url << "\n"
-      << "provider." << p.name << ".model=" << p.model << "\n"
-      << "provider." << p.name << ".monthly_limit=" << p.monthly_limit << "\n"
-      << "provider." << p.name << ".global_monthly_limit=" << opt(p.global_monthly_limit) << "\n"
-      << "provider." << p.name << ".rpm=" << p.rpm << "\n"
-      << "provider." << p.name << ".rpd=" << p.rpd << "\n"
-      << "provider." << p.name << ".gateway_5xx_served=" << (p.gateway_5xx_charged() ? "true" : "false")
-      << (p.gateway_5xx_served ? " (set)"
-          : vendor_api_host(p.api, p.base_url) ? " (auto: the vendor's own API host)"
-                                               : " (auto: not the vendor's own API host)")
-      << "\n";
-  }
-  for (const auto& [name, a] : c.agents) {
-    for (const auto& [prov, lim] : a.monthly_limits) o << "agent." << name << "." << prov << "=" << lim << "\n";
-  }
-  for (const auto& [model, p] : c.prices) {
-    o << "price." << model << "=" << p.input_per_million << "/" << p.output_per_million << " USD per Mtok\n";
-  }
-  o << "RESTRICT_AGENTS=" << (c.restrict_agents ? "true" : "false") << "\n"
-    << "OPENAI_MAX_TOKENS=" << c.default_max_tokens << "\n"
-    << "OPENAI_TEMPERATURE=" << c.default_temperature << "\n"
-    << "ENABLE_OPENAI_FALLBACK=" << (c.enable_openai_fallback ? "true" : "false") << "\n"
-    << "OPENAI_FALLBACK_THRESHOLD=" << c.fallback_threshold << "\n"
-    << "ALERT_WARNING_THRESHOLD=" << c.warning_threshold << "\n"
-    << "ALERT_EMERGENCY_THRESHOLD=" << c.emergency_threshold << "\n"
-    << "SHUTDOWN_ON_EMERGENCY=" << (c.shutdown_on_emergency ? "true" : "false") << "\n"
-    << "MAX_TOKENS_PER_REQUEST=" << c.max_tokens_per_request << "\n"
-    << "TOLLGATE_LISTEN=" << c.listen << "\n"
-    << "TOLLGATE_EVENTS=" << c.events << "\n"
-    << "TOLLGATE_DATA_DIR=" << c.data_dir << "\n"
-    << "TOLLGATE_MAX_ATTEMPTS=" << c.max_attempts << "\n"
-    << "TOLLGATE_CIRCUIT_FAILURES=" << c.circuit_failures << "\n"
-    << "TOLLGATE_CIRCUIT_OPEN_SECONDS=" << c.circuit_open_seconds << "\n"
-    << "TOLLGATE_ALLOW_INSECURE_BIND=" << (c.allow_insecure_bind ? "1" : "0") << "\n"
-    << "TOLLGATE_HTTP=" << c.http << "\n"
-    << "TOLLGATE_HTTP_ADMIN_TOKEN=" << secret(c.http_admin_token) << "\n"
-    << "TOLLGATE_CURVE_SECRET_KEY_FILE=" << c.curve_secret_key_file << "\n"
-    << "TOLLGATE_CURVE_CLIENTS_FILE=" << c.curve_clients_file << "\n"
-    << "TOLLGATE_MAX_REQUEST_BYTES=" << c.max_request_bytes << "\n"
-    << "TOLLGATE_EVENTS_HWM=" << c.events_hwm << "\n"
-    << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
-    << "TOLLGATE_WORKERS=" << c.workers << "\n"
-    << "TOLLGATE_CALL_TIMEOUT_MS=" << c.call_timeout_ms << "\n"
-    << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n"
-    << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
-    << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n";
-  return o.str();
+  return TomlKeys{kTomlTopLevel, config_detail::provider_table_keys(), kTomlPriceKeys, kTomlAgentKeys};
 }
 
 }  // namespace tollgate

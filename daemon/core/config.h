@@ -24,10 +24,24 @@ namespace tollgate {
 struct ProviderConfig {
   std::string name;         // "anthropic", "openai", or a TOML-defined name
   std::string api;          // wire format: "anthropic" or "openai"
-  std::string api_key;      // empty: not configured
-  std::string api_key_env;  // variable that sets the key, for error messages
+  std::string api_key;      // empty: not configured (unless keyless); never sent when empty
+  std::string api_key_env;  // variable that sets the key, for error messages; empty when keyless
   std::string base_url;     // anthropic: <base>/v1/messages; openai: <base>/chat/completions
-  std::string model;
+  std::string model;        // the model a call sends when neither it nor its agent names one
+  // The prefix of the environment variables that set it: "ANTHROPIC_",
+  // "OPENAI_", or the upper-cased name of a TOML-defined provider and "_"
+  // (<NAME>_API_KEY, <NAME>_BASE_URL, <NAME>_MODEL, ...).
+  std::string env_prefix;
+  // A local server that needs no key (vLLM, Ollama): configured when its
+  // base URL is set, sends no Authorization / x-api-key header. TOML keyless.
+  bool keyless = false;
+  // The models it accepts; empty: any. A call naming another model skips
+  // it (model_not_accepted). TOML models.
+  std::vector<std::string> models;
+  // Does it accept images by URL (PROTOCOL.md section 8)? A call with a
+  // url image is refused before reserving when the provider would get it
+  // and this is false. TOML image_urls.
+  bool image_urls = true;
   uint64_t monthly_limit = 0;                  // per agent per month, tokens
   std::optional<uint64_t> global_monthly_limit;  // all agents; nullopt = unlimited
   uint32_t rpm = 42;                           // requests per minute, 0 = unlimited
@@ -40,6 +54,13 @@ struct ProviderConfig {
   // gateway_5xx_served, or when it is not set: true unless base_url's host
   // is the vendor's own API host (vendor_api_host).
   bool gateway_5xx_charged() const;
+  // Can it be called: a key is set, or it is keyless and has a base URL.
+  bool configured() const;
+  // The variable whose absence leaves it unconfigured, for not_configured
+  // messages: its key variable, or <NAME>_BASE_URL when keyless.
+  std::string missing_variable() const;
+  // Does it accept `model` (models is empty, or lists it)?
+  bool accepts(const std::string& model) const;
 };
 
 // Is base_url's host the vendor's own API host for this wire format
@@ -52,6 +73,12 @@ bool vendor_api_host(std::string_view api, std::string_view base_url);
 // Per-agent overrides from the TOML file ([agents.NAME]).
 struct AgentConfig {
   std::map<std::string, uint64_t> monthly_limits;  // provider name -> tokens
+  // This agent's chain order (provider names, each in Config::providers);
+  // empty: the configured chain.
+  std::vector<std::string> chain;
+  // This agent's default model per provider (provider name -> model), sent
+  // when the call names no model; providers not listed use their own.
+  std::map<std::string, std::string> models;
 };
 
 // Dollars per million tokens, by model name.
@@ -106,6 +133,15 @@ struct Config {
   std::vector<std::string> warnings;
 
   const ProviderConfig* provider(const std::string& name) const;
+  // The chain an agent's calls walk, in order: its [agents.NAME] chain, or
+  // every provider (the configured chain). Pointers into `providers`.
+  std::vector<const ProviderConfig*> chain_for(const std::string& agent) const;
+  // Is `provider` the last one of the agent's chain (no fallback threshold)?
+  bool last_in_chain(const std::string& agent, const std::string& provider) const;
+  // The model a call of `agent` sends to `provider` when the call names
+  // none: the agent's default for it, else the provider's model ("" for a
+  // provider that is not configured).
+  std::string model_for(const std::string& agent, const std::string& provider) const;
   // The agent's monthly limit for a provider: TOML override or the default.
   uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
 };
@@ -134,7 +170,9 @@ protocol::Result<Config> load_config(const ConfigSources& sources);
 // The variables load_config reads (from the environment, the .env file or
 // the TOML file's [settings]), sorted: the names it asks for, so the list
 // cannot drift from the loader. Besides these it reads the key variable of
-// each TOML-defined provider (`api_key_env`, default <NAME>_API_KEY).
+// each TOML-defined provider (`api_key_env`, default <NAME>_API_KEY) and its
+// <NAME>_BASE_URL, <NAME>_MODEL, <NAME>_MONTHLY_LIMIT, ... (the variables
+// of the built-in providers, with its own prefix).
 // Other variables from the .env file, and variables in the environment
 // with the prefixes ANTHROPIC_, OPENAI_ or TOLLGATE_ (or a typo or two
 // away from a known name), get a warning in Config::warnings; in the TOML
@@ -147,12 +185,15 @@ const std::vector<std::string>& other_tools_variables();
 
 // The keys the TOML file may hold, sorted: top level (including the tables
 // `settings`, `agents`, `providers`, `prices`), in a [providers.NAME] table
-// (the names the loader asks for), and in a [prices."MODEL"] table. Any
-// other key is an error naming the closest known one.
+// (the names the loader asks for), in a [prices."MODEL"] table, and the
+// reserved keys of an [agents.NAME] table (its other keys are provider
+// names). Any other key is an error naming the closest known one.
 struct TomlKeys {
   std::vector<std::string> top_level;
   std::vector<std::string> provider;
   std::vector<std::string> price;
+  // Keys of an [agents.NAME] table that are not provider names (chain, models).
+  std::vector<std::string> agent;
 };
 TomlKeys known_toml_keys();
 

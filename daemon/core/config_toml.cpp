@@ -14,7 +14,8 @@ using protocol::Result;
 
 const std::vector<std::string> kTomlTopLevel = {"agents", "chain", "prices", "providers", "restrict_agents",
                                                 "settings"};
-const std::vector<std::string> kTomlPriceKeys = {"input", "output"};
+const std::vector<std::string> kTomlPriceKeys = {"cache_read", "cache_write", "input", "output"};
+const std::vector<std::string> kTomlAgentKeys = {"chain", "models"};
 
 Error unknown_name(const std::string& origin, const std::string& key, const std::string& word,
                    const std::string& what, const std::vector<std::string>& known) {
@@ -84,12 +85,68 @@ Result<void> read_toml_prices(const std::string& path, const toml::node& node, T
     }
     auto in = (*mt)["input"].value<double>();
     auto out = (*mt)["output"].value<double>();
-    if (!in || !out || *in < 0 || *out < 0) {
+    if (!in || !out) {
       return Error::bad_request(toml_origin(path, price) + ": " + key +
                                 ": needs input and output, dollars per million tokens");
     }
-    extras.prices[std::string(model.str())] = Price{*in, *out};
+    for (const auto& [k, v] : *mt) {
+      if (*v.value<double>() < 0) {
+        return Error::bad_request(toml_origin(path, v) + ": " + key + "." + std::string(k.str()) + "=" +
+                                  toml_scalar(v) + ": must be a number of dollars per million tokens (0 or more)");
+      }
+    }
+    extras.prices[std::string(model.str())] =
+        Price{*in, *out, (*mt)["cache_write"].value<double>(), (*mt)["cache_read"].value<double>()};
   }
+  return {};
+}
+
+// A non-empty array of non-empty strings (`what`: "provider names",
+// "models"); `empty_rule` says what an empty array means instead.
+Result<std::vector<std::string>> string_list(const std::string& path, const std::string& key,
+                                             const toml::node& node, const std::string& what,
+                                             const std::string& empty_rule) {
+  const auto* a = node.as_array();
+  if (!a) return wrong_type(path, key, node, "an array of " + what);
+  if (a->empty()) return Error::bad_request(toml_origin(path, node) + ": " + key + ": " + empty_rule);
+  std::vector<std::string> out;
+  for (const auto& e : *a) {
+    auto v = e.value_exact<std::string>();
+    if (!v) return wrong_type(path, key, e, "an array of " + what);
+    if (v->empty()) return Error::bad_request(toml_origin(path, e) + ": " + key + ": an empty name");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+// [agents.NAME] models = { PROVIDER = "model" }.
+Result<void> read_agent_models(const std::string& path, const std::string& agent_name,
+                               const toml::node& node, AgentConfig& agent, TomlExtras& extras) {
+  const std::string key = "agents." + agent_name + ".models";
+  const auto* t = node.as_table();
+  if (!t) return wrong_type(path, key, node, "a table of PROVIDER = \"model\"");
+  for (const auto& [prov, model] : *t) {
+    const std::string provider(prov.str());
+    auto v = model.value_exact<std::string>();
+    if (!v) return wrong_type(path, key + "." + provider, model, "a model name");
+    if (v->empty()) {
+      return Error::bad_request(toml_origin(path, model) + ": " + key + "." + provider + ": must name a model");
+    }
+    agent.models[provider] = *v;
+    extras.agent_models.push_back({agent_name, NameAt{provider, toml_origin(path, prov)}, *v});
+  }
+  return {};
+}
+
+// The reserved keys of an [agents.NAME] table: chain and models.
+Result<void> read_agent_key(const std::string& path, const std::string& agent_name, const std::string& word,
+                            const toml::node& v, AgentConfig& agent, TomlExtras& extras) {
+  if (word == "models") return read_agent_models(path, agent_name, v, agent, extras);
+  auto chain = string_list(path, "agents." + agent_name + ".chain", v, "provider names",
+                           "must name at least one provider (leave it out for the configured chain)");
+  if (!chain) return chain.error();
+  agent.chain = *chain;
+  extras.agent_chains[agent_name] = ListAt{*chain, toml_origin(path, v)};
   return {};
 }
 
@@ -102,6 +159,11 @@ Result<void> read_toml_agents(const std::string& path, const toml::node& node, T
     if (!at) return wrong_type(path, "agents." + agent_name, agent_node, "a table of PROVIDER = tokens");
     AgentConfig agent;
     for (const auto& [prov, lim] : *at) {
+      const std::string word(prov.str());
+      if (std::find(kTomlAgentKeys.begin(), kTomlAgentKeys.end(), word) != kTomlAgentKeys.end()) {
+        if (auto r = read_agent_key(path, agent_name, word, lim, agent, extras); !r) return r;
+        continue;
+      }
       const std::string key = "agents." + agent_name + "." + std::string(prov.str());
       auto v = lim.value_exact<int64_t>();
       if (!v) return wrong_type(path, key, lim, "a whole number of tokens");
@@ -154,23 +216,23 @@ Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& 
       auto& ps = extras.provider_settings[std::string(name.str())];
       for (const auto& [k, v] : *pt) {
         const std::string key = "providers." + std::string(name.str()) + "." + std::string(k.str());
+        if (k.str() == "models") {
+          auto models = string_list(path, key, v, "models", "must name at least one model (leave it out to accept any)");
+          if (!models) return models.error();
+          extras.provider_models[std::string(name.str())] = ListAt{*models, toml_origin(path, v)};
+          continue;
+        }
         if (!toml_is_scalar(v)) return wrong_type(path, key, v, "a string, number or boolean");
         ps[std::string(k.str())] = Setting{toml_scalar(v), toml_origin(path, v), key};
       }
     }
   }
   if (auto* n = root.get("chain")) {
-    auto* a = n->as_array();
-    if (!a) return wrong_type(path, "chain", *n, "an array of provider names");
-    if (a->empty()) {
-      return Error::bad_request(toml_origin(path, *n) +
-                                ": chain: must name at least one provider (leave it out for the default chain)");
-    }
-    for (const auto& e : *a) {
-      auto s = e.value_exact<std::string>();
-      if (!s) return wrong_type(path, "chain", e, "an array of provider names");
-      extras.chain.push_back(*s);
-    }
+    auto chain = string_list(path, "chain", *n, "provider names",
+                             "must name at least one provider (leave it out for the default chain)");
+    if (!chain) return chain.error();
+    extras.chain = *chain;
+    extras.chain_origin = toml_origin(path, *n);
   }
   if (auto* n = root.get("agents")) {
     if (auto r = read_toml_agents(path, *n, extras); !r) return r;

@@ -19,9 +19,11 @@
 
 namespace tollgate::config_detail {
 
-// The keys allowed at the top level and in a [prices."MODEL"] table, sorted.
+// The keys allowed at the top level and in a [prices."MODEL"] table, and
+// the keys of an [agents.NAME] table that are not provider names, sorted.
 extern const std::vector<std::string> kTomlTopLevel;
 extern const std::vector<std::string> kTomlPriceKeys;
+extern const std::vector<std::string> kTomlAgentKeys;
 
 // A name and the FILE:LINE that set it, for checks that need the whole
 // configuration first.
@@ -30,10 +32,27 @@ struct NameAt {
   std::string origin;
 };
 
+// A list of names (providers, models) and the FILE:LINE that set it.
+struct ListAt {
+  std::vector<std::string> names;
+  std::string origin;
+};
+
+// One [agents.NAME] models entry: PROVIDER = "model".
+struct AgentModelAt {
+  std::string agent;
+  NameAt provider;  // the provider's name and where
+  std::string model;
+};
+
 // Structured parts of the TOML file that the environment cannot express.
 struct TomlExtras {
   std::vector<ProviderConfig> extra_providers;
   std::vector<std::string> chain;
+  std::string chain_origin;  // FILE:LINE of `chain`, when set
+  std::map<std::string, ListAt> provider_models;  // [providers.NAME] models, by provider
+  std::map<std::string, ListAt> agent_chains;     // [agents.NAME] chain, by agent
+  std::vector<AgentModelAt> agent_models;         // [agents.NAME] models
   std::map<std::string, AgentConfig> agents;
   std::vector<std::pair<NameAt, std::string>> agent_limits;  // (provider, where), agent
   std::map<std::string, Price> prices;

@@ -4,7 +4,9 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/core/config_provider.h"
 #include "daemon/core/endpoint.h"
+#include "daemon/core/name_match.h"
 #include "daemon/core/nearest_name.h"
 #include "daemon/core/policy/recommend.h"
 
@@ -102,7 +104,10 @@ Result<void> check_endpoints(const SettingReader& r, const Config& c) {
 std::vector<std::string> known_names(const SettingReader& r,
                                      const std::map<std::string, ProviderConfig>& providers) {
   std::set<std::string> names(r.names_read().begin(), r.names_read().end());
-  for (const auto& [name, p] : providers) names.insert(p.api_key_env);
+  for (const auto& [name, p] : providers) {
+    const auto vars = provider_variables(p);
+    names.insert(vars.begin(), vars.end());
+  }
   names.insert(other_tools_variables().begin(), other_tools_variables().end());
   return {names.begin(), names.end()};
 }
@@ -143,6 +148,69 @@ Result<void> check_agent_providers(const TomlExtras& extras,
     const auto near = nearest_name(limit.name, names);
     return Error::bad_request(limit.origin + ": agents." + agent + "." + limit.name + ": " + limit.name +
                               " is not a configured provider (the closest is " + near.name + ")");
+  }
+  return {};
+}
+
+namespace {
+
+std::string closest_provider(const std::string& name, const std::map<std::string, ProviderConfig>& providers) {
+  std::vector<std::string> names;
+  for (const auto& [n, p] : providers) names.push_back(n);
+  return nearest_name(name, names).name;
+}
+
+// One agent's chain, as the providers left to call.
+Result<std::vector<std::string>> agent_chain(const std::string& agent, const ListAt& chain,
+                                             const std::map<std::string, ProviderConfig>& providers,
+                                             const Config& c) {
+  const std::string key = chain.origin + ": agents." + agent + ".chain: ";
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& name : chain.names) {
+    if (!providers.count(name)) {
+      return Error::bad_request(key + "unknown provider " + name + " (the closest is " +
+                                closest_provider(name, providers) + ")");
+    }
+    if (!seen.insert(name).second) return Error::bad_request(key + "provider " + name + " listed twice");
+    if (name == "openai" && !c.enable_openai_fallback) continue;
+    if (!c.provider(name)) {
+      return Error::bad_request(key + "provider " + name +
+                                " is not in the configured chain (an agent's chain orders providers of "
+                                "`chain`; add it there)");
+    }
+    out.push_back(name);
+  }
+  if (out.empty()) {
+    return Error::bad_request(key + "no provider left to call (ENABLE_OPENAI_FALLBACK=false drops openai)");
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<void> check_agent_chains(const TomlExtras& extras, const std::map<std::string, ProviderConfig>& providers,
+                                Config& c) {
+  for (const auto& [agent, chain] : extras.agent_chains) {
+    auto names = agent_chain(agent, chain, providers, c);
+    if (!names) return names.error();
+    c.agents[agent].chain = std::move(*names);
+  }
+  return {};
+}
+
+Result<void> check_agent_models(const TomlExtras& extras, const std::map<std::string, ProviderConfig>& providers) {
+  for (const auto& m : extras.agent_models) {
+    const std::string key = m.provider.origin + ": agents." + m.agent + ".models." + m.provider.name;
+    auto p = providers.find(m.provider.name);
+    if (p == providers.end()) {
+      return Error::bad_request(key + ": " + m.provider.name + " is not a configured provider (the closest is " +
+                                closest_provider(m.provider.name, providers) + ")");
+    }
+    if (!p->second.accepts(m.model)) {
+      return Error::bad_request(key + "=" + m.model + ": " + m.provider.name + " does not accept it (its models: " +
+                                alternatives(p->second.models) + ")");
+    }
   }
   return {};
 }

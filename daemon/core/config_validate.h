@@ -28,6 +28,18 @@ protocol::Result<void> check_daemon_settings(const SettingReader& r, const Confi
 protocol::Result<void> check_agent_providers(const TomlExtras& extras,
                                              const std::map<std::string, ProviderConfig>& providers);
 
+// Each [agents.NAME] chain names providers of the configured chain
+// (c.providers), each once; openai is dropped from it when
+// ENABLE_OPENAI_FALLBACK is false, and something must be left. Sets
+// c.agents[NAME].chain to what is left.
+protocol::Result<void> check_agent_chains(const TomlExtras& extras,
+                                          const std::map<std::string, ProviderConfig>& providers, Config& c);
+
+// Each [agents.NAME] models entry names a configured provider and a model
+// that provider accepts.
+protocol::Result<void> check_agent_models(const TomlExtras& extras,
+                                          const std::map<std::string, ProviderConfig>& providers);
+
 // The .env file as read: its entries and its path (both empty when none).
 struct EnvFileRead {
   std::vector<EnvEntry> entries;

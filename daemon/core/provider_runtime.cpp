@@ -16,7 +16,7 @@ ProviderRuntime::ProviderRuntime(const Config& config,
   for (const auto& p : config.providers) {
     Entry e{policy::CircuitBreaker(circuit_settings(config)),
             policy::RateWindow({p.rpm, p.rpd}), policy::utc_day(now_ms), 0, std::nullopt,
-            !p.api_key.empty()};
+            p.configured()};
     if (auto it = day_counts.find(p.name); it != day_counts.end()) e.day_count = it->second;
     entries_.emplace(p.name, std::move(e));
   }
@@ -29,12 +29,12 @@ void ProviderRuntime::reconfigure(const Config& config) {
     if (it == entries_.end()) {
       entries_.emplace(p.name, Entry{policy::CircuitBreaker(circuit_settings(config)),
                                      policy::RateWindow({p.rpm, p.rpd}), 0, 0, std::nullopt,
-                                     !p.api_key.empty()});
+                                     p.configured()});
       continue;
     }
     it->second.breaker.set_settings(circuit_settings(config));
     it->second.window.set_limits({p.rpm, p.rpd});
-    it->second.configured = !p.api_key.empty();
+    it->second.configured = p.configured();
     it->second.unusable.reset();
   }
 }

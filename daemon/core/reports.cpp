@@ -80,17 +80,18 @@ protocol::LedgerEvent ledger_event(const ledger::LedgerRecord& record) {
   return std::visit(Body{record.at_ms}, record.change);
 }
 
-std::string agent_level(const ledger::ProviderUsage& usage, const Config& config) {
-  if (config.providers.empty()) return "normal";
+std::string agent_level(const std::string& agent, const ledger::ProviderUsage& usage, const Config& config) {
+  const auto chain = config.chain_for(agent);
+  if (chain.empty()) return "normal";
   bool all_exhausted = true;
-  for (const auto& p : config.providers) {
-    auto it = usage.find(p.name);
+  for (const auto* p : chain) {
+    auto it = usage.find(p->name);
     bool exhausted = it != usage.end() && (it->second.exhausted ||
                                            it->second.level == ledger::AgentLevel::kExhausted);
     all_exhausted = all_exhausted && exhausted;
   }
   if (all_exhausted) return "exhausted";
-  auto primary = usage.find(config.providers.front().name);
+  auto primary = usage.find(chain.front()->name);
   if (primary == usage.end()) return "normal";
   auto level = std::min(primary->second.level, ledger::AgentLevel::kEmergency);
   return std::string(ledger::agent_level_name(level));
@@ -102,7 +103,7 @@ protocol::UsageReply usage_reply(const std::string& agent, const std::string& pe
   protocol::UsageReply r;
   r.ai_name = agent;
   r.period = period;
-  r.level = agent_level(usage, config);
+  r.level = agent_level(agent, usage, config);
   r.recommended = std::move(recommended);
   for (const auto& [name, u] : usage) {
     r.providers[name] = {u.used,       u.reserved, u.limit.value_or(0), u.remaining,
@@ -128,7 +129,7 @@ protocol::SummaryReply summary_reply(const std::string& period, const ledger::Pr
   for (const auto& a : agents) {
     protocol::AgentSummary s;
     s.ai_name = a.agent;
-    s.level = agent_level(a.usage, config);
+    s.level = agent_level(a.agent, a.usage, config);
     for (const auto& [name, u] : a.usage) {
       s.providers[name] = {u.used, u.limit.value_or(0), u.percentage};
     }

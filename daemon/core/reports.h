@@ -29,10 +29,10 @@ protocol::LedgerEvent reset_event(const ledger::ResetOutcome& reset, int64_t now
 // (the same mapping as the three above), for the `ledger_events` op.
 protocol::LedgerEvent ledger_event(const ledger::LedgerRecord& record);
 
-// The agent's level: the highest threshold reached on its primary (first
-// configured) provider; `exhausted` only when every provider is used up,
-// else at most `emergency`.
-std::string agent_level(const ledger::ProviderUsage& usage, const Config& config);
+// The agent's level: the highest threshold reached on its primary provider
+// (the first of its chain, Config::chain_for); `exhausted` only when every
+// provider of its chain is used up, else at most `emergency`.
+std::string agent_level(const std::string& agent, const ledger::ProviderUsage& usage, const Config& config);
 
 protocol::UsageReply usage_reply(const std::string& agent, const std::string& period,
                                  const ledger::ProviderUsage& usage, const Config& config,

@@ -12,11 +12,13 @@ policy::SelectionInput selection_input(const Config& config, const ledger::Budge
   in.reservation = reservation;
   in.fallback_threshold = config.fallback_threshold;
   in.preferred_provider = std::move(preferred_provider);
-  for (const auto& p : config.providers) {
+  for (const ProviderConfig* provider : config.chain_for(agent)) {
+    const ProviderConfig& p = *provider;
     policy::ProviderSnapshot s;
     s.name = p.name;
-    s.api_key_env = p.api_key_env;
-    s.configured = !p.api_key.empty();
+    s.api_key_env = p.missing_variable();
+    s.configured = p.configured();
+    s.models = p.models;
     if (auto it = budgets.providers.find(p.name); it != budgets.providers.end()) {
       const auto& b = it->second;
       s.agent = {b.agent.used, b.agent.reserved, b.agent.limit};

@@ -1,5 +1,7 @@
 // Builds provider selection's input (policy::SelectionInput) from one
-// ledger snapshot, the configuration and the providers' live state.
+// ledger snapshot, the configuration and the providers' live state. The
+// chain is the agent's (Config::chain_for); the caller sets `model` when
+// the call names one.
 // Any thread (ProviderRuntime locks itself).
 #pragma once
 

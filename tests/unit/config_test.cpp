@@ -492,6 +492,7 @@ TEST_CASE("docs configuration lists exactly the variables and TOML keys the load
   CHECK(table_names(doc, "key") == as_set(keys.top_level));
   CHECK(table_names(doc, "`[providers.NAME]` key") == as_set(keys.provider));
   CHECK(table_names(doc, "`[prices.\"MODEL\"]` key") == as_set(keys.price));
+  CHECK(table_names(doc, "`[agents.NAME]` key") == as_set(keys.agent));
   CHECK(as_set(keys.provider).count("base_url") == 1);
   for (const auto& v : tollgate::other_tools_variables()) CHECK(std::find(variables.begin(), variables.end(), v) == variables.end());
 }

@@ -46,6 +46,34 @@ inline std::string write_temp(const std::string& name, const std::string& text) 
   return path.string();
 }
 
+// Loads `text` as a TOML file named `name` (a temporary file, removed
+// again) with these environment lines and .env file.
+inline protocol::Result<Config> load_toml_text(const std::string& name, const std::string& text,
+                                               std::vector<std::string> env = {},
+                                               const std::string& env_file = "") {
+  const auto toml = write_temp(name, text);
+  auto c = load_config(ConfigSources{toml, env_file, std::move(env), kApis});
+  std::filesystem::remove(toml);
+  return c;
+}
+
+// load_toml_text, which must load.
+inline Config toml_config(const std::string& name, const std::string& text, std::vector<std::string> env = {}) {
+  auto c = load_toml_text(name, text, std::move(env));
+  if (!c) FAIL(c.error().message);
+  return *c;
+}
+
+// The error load_toml_text gives, which must name line `line` of the file.
+inline std::string toml_error_at(const std::string& name, const std::string& text, int line,
+                                 std::vector<std::string> env = {}) {
+  auto c = load_toml_text(name, text, std::move(env));
+  REQUIRE_FALSE(c.ok());
+  INFO(c.error().message);
+  CHECK(c.error().message.find(name + ":" + std::to_string(line) + ": ") != std::string::npos);
+  return c.error().message;
+}
+
 inline std::vector<std::string> env_lines(const std::vector<EnvEntry>& entries) {
   std::vector<std::string> out;
   for (const auto& e : entries) out.push_back(e.name + "=" + e.value);

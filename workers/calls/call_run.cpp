@@ -153,6 +153,7 @@ void CallRun::plan() {
   auto input = selection_input(*spec_.config, *snapshot, *env_.runtime, spec_.request.ai_name,
                                0, spec_.request.preferred_provider, now);
   input.needed = spec_.reservation;
+  input.model = spec_.request.model;
   plan_ = policy::select_providers(input);
   step_ = 0;
   next_step();
@@ -186,7 +187,7 @@ void CallRun::next_step() {
     }
     call_.api_key = provider_->api_key;
     call_.base_url = provider_->base_url;
-    call_.model = spec_.request.model.value_or(provider_->model);
+    call_.model = spec_.request.model.value_or(spec_.config->model_for(spec_.request.ai_name, provider_->name));
     attempts_ = 0;
     provider_latency_ms_ = 0;
     amount_ = spec_.reservation;
@@ -198,8 +199,7 @@ void CallRun::next_step() {
 }
 
 bool CallRun::last_in_chain(const std::string& provider) const {
-  const auto& providers = spec_.config->providers;
-  return !providers.empty() && providers.back().name == provider;
+  return spec_.config->last_in_chain(spec_.request.ai_name, provider);
 }
 
 void CallRun::try_provider(const policy::PlanStep& step) {

@@ -31,6 +31,7 @@ HttpRequest anthropic_post(const ProviderCall& call, std::string_view path,
   req.headers = {{"x-api-key", call.api_key},
                  {"anthropic-version", std::string(kAnthropicVersion)},
                  {"content-type", "application/json"}};
+  if (call.api_key.empty()) req.headers.erase(req.headers.begin());  // a keyless provider: no key header
   req.body = detail::dump_json(body);
   return req;
 }

@@ -14,6 +14,7 @@ HttpRequest OpenAiAdapter::build_request(const ProviderCall& call) const {
   req.url = detail::join_url(call.base_url, "/chat/completions");
   req.headers = {{"Authorization", "Bearer " + call.api_key},
                  {"content-type", "application/json"}};
+  if (call.api_key.empty()) req.headers.erase(req.headers.begin());  // a keyless provider: no key header
   req.body = detail::dump_json(protocol::openai_request(to_chat_parts(call)));
   return req;
 }

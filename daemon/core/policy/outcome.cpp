@@ -69,6 +69,20 @@ std::optional<protocol::Error> budget_exhausted(std::string_view agent,
                                            ")");
 }
 
+// Every provider considered was skipped because it does not accept the
+// call's model (the details name it): the request asks for what the chain
+// cannot serve.
+std::optional<protocol::Error> model_not_accepted(std::string_view agent,
+                                                  const std::vector<AttemptRecord>& attempts) {
+  if (attempts.empty()) return std::nullopt;
+  for (const auto& r : attempts) {
+    if (!skipped_for(r, Reason::kModelNotAccepted)) return std::nullopt;
+  }
+  return protocol::Error::bad_request("model: no provider in the chain of agent " + std::string(agent) +
+                                      " accepts it (" + join_details(attempts, Reason::kModelNotAccepted) +
+                                      ")");
+}
+
 }  // namespace
 
 std::string_view outcome_name(Outcome outcome) {
@@ -123,9 +137,11 @@ std::string attempt_code(const AttemptRecord& record) {
 }
 
 Reason reason_after(const std::vector<AttemptRecord>& before, bool preferred) {
-  if (before.empty()) return preferred ? Reason::kPreferred : Reason::kPrimary;
-  const AttemptRecord& last = before.back();
-  return last.outcome == Outcome::kSkipped ? last.skip_reason : reason_after_failure();
+  for (auto it = before.rbegin(); it != before.rend(); ++it) {
+    if (skipped_for(*it, Reason::kModelNotAccepted)) continue;  // no candidate for this call
+    return it->outcome == Outcome::kSkipped ? it->skip_reason : reason_after_failure();
+  }
+  return preferred ? Reason::kPreferred : Reason::kPrimary;
 }
 
 protocol::Error final_error(std::string_view agent, const std::vector<AttemptRecord>& attempts) {
@@ -135,6 +151,7 @@ protocol::Error final_error(std::string_view agent, const std::vector<AttemptRec
                                        " answered");
     }
   }
+  if (auto e = model_not_accepted(agent, attempts)) return *e;
   if (auto e = rate_limited(attempts)) return *e;
   if (auto e = provider_failed(attempts)) return *e;
   if (auto e = budget_exhausted(agent, attempts)) return *e;

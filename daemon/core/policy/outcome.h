@@ -57,6 +57,8 @@ std::string attempt_code(const AttemptRecord& record);
 // when it was moved first as the preferred provider) when it is the first
 // considered; else the reason the provider just before it was passed
 // over: its skip reason, or fallback_error when it was called and failed.
+// Providers skipped for model_not_accepted were no candidates: they are
+// left out of this.
 Reason reason_after(const std::vector<AttemptRecord>& before, bool preferred);
 
 // The reason the next candidate gets when a called provider failed after
@@ -68,6 +70,10 @@ inline constexpr std::string_view kAnthropic = "anthropic";
 inline constexpr std::string_view kOpenAi = "openai";
 
 // Rule 5, applied to every record of a call that no provider answered:
+// - bad_request when every provider was skipped for model_not_accepted:
+//   "model: no provider in the chain of agent A accepts it (P: does not
+//   accept model M (it accepts ...); ...)"; otherwise such skips count
+//   for nothing below;
 // - rate_limited if any provider was skipped for its local rate limit;
 //   retry_after_ms = the smallest wait among them;
 // - else provider_error if any failed, had its circuit open or was

@@ -1,5 +1,6 @@
 #include "daemon/core/policy/selection.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <limits>
@@ -84,10 +85,20 @@ PlanStep skip_step(const ProviderSnapshot& p, Skip s) {
   return step;
 }
 
-// The reason a call step reports: see reason_after() in outcome.h.
+// The reason a call step reports: see reason_after() in outcome.h. A
+// provider skipped for the model was no candidate: it is passed over.
 Reason call_reason(const std::vector<PlanStep>& before, bool preferred) {
-  if (before.empty()) return preferred ? Reason::kPreferred : Reason::kPrimary;
-  return before.back().skip ? before.back().reason : Reason::kFallbackError;
+  for (auto it = before.rbegin(); it != before.rend(); ++it) {
+    if (it->skip && it->reason == Reason::kModelNotAccepted) continue;
+    return it->skip ? it->reason : Reason::kFallbackError;
+  }
+  return preferred ? Reason::kPreferred : Reason::kPrimary;
+}
+
+std::string model_list(const std::vector<std::string>& models) {
+  std::string out;
+  for (const auto& m : models) out += (out.empty() ? "" : ", ") + m;
+  return out;
 }
 
 void append(std::vector<PlanStep>& steps, const SelectionInput& input, size_t index,
@@ -117,6 +128,7 @@ std::string_view reason_name(Reason reason) {
     case Reason::kFallbackError: return "fallback_error";
     case Reason::kFallbackCircuitOpen: return "fallback_circuit_open";
     case Reason::kFallbackNotConfigured: return "fallback_not_configured";
+    case Reason::kModelNotAccepted: return "model_not_accepted";
   }
   return "primary";
 }
@@ -133,6 +145,12 @@ std::string grouped_number(uint64_t n) {
 
 std::optional<Skip> evaluate_provider(const SelectionInput& input, size_t index) {
   const ProviderSnapshot& p = input.chain.at(index);
+  if (input.model && !p.models.empty() &&
+      std::find(p.models.begin(), p.models.end(), *input.model) == p.models.end()) {
+    return Skip{Reason::kModelNotAccepted,
+                p.name + ": does not accept model " + *input.model + " (it accepts " + model_list(p.models) + ")",
+                std::nullopt};
+  }
   if (!p.configured) {
     return Skip{Reason::kFallbackNotConfigured, key_env(p) + " environment variable not set",
                 std::nullopt};

@@ -27,8 +27,15 @@
 // - "The last provider in the chain" is the last one in configured chain
 //   order (usually openai); it is used up to 100% even when a preferred
 //   provider was moved in front of it.
+// - A call naming a model a provider does not accept (its `models`) skips
+//   it first of all (model_not_accepted): it is no candidate for this
+//   call, so it does not change the `reason` of whoever answers (the first
+//   candidate after such skips only is primary). "The last provider" is
+//   still the chain's last, even when the call's model skips it.
+// - The chain is the agent's (Config::chain_for): its [agents.NAME] chain
+//   or the configured one; selection_input() builds it.
 // - When several skip rules apply, the reason reported is the first of:
-//   not configured, unusable until reload (key rejected, out of credit),
+//   model not accepted, not configured, unusable until reload (key rejected, out of credit),
 //   budget (exhausted flag, threshold, reservation does not fit the
 //   agent's or the global budget), circuit open, rate limit. A
 //   provider without budget is therefore never counted as rate limited,
@@ -63,10 +70,15 @@ enum class Reason {
   kFallbackError,
   kFallbackCircuitOpen,
   kFallbackNotConfigured,
+  // A skip code only, never a reply's reason: the call names a model the
+  // provider does not accept. Such a provider is no candidate for the
+  // call, so whoever answers reports the reason it would have without it.
+  kModelNotAccepted,
 };
 
 // "primary", "preferred", "fallback_threshold", "fallback_rate_limit",
-// "fallback_error", "fallback_circuit_open", "fallback_not_configured".
+// "fallback_error", "fallback_circuit_open", "fallback_not_configured",
+// "model_not_accepted".
 std::string_view reason_name(Reason reason);
 
 // 3320 -> "3,320": token counts in messages a person reads.
@@ -89,10 +101,14 @@ struct Skip {
 // One provider as selection sees it at now_ms.
 struct ProviderSnapshot {
   std::string name;
-  // The variable that sets its key, for the not_configured message
-  // (ProviderConfig::api_key_env). Empty: upper-cased name + "_API_KEY".
+  // The variable whose absence leaves it unconfigured, for the
+  // not_configured message (ProviderConfig::missing_variable(): the key
+  // variable, or the base URL variable of a keyless provider). Empty:
+  // upper-cased name + "_API_KEY".
   std::string api_key_env;
-  bool configured = false;  // API key set
+  bool configured = false;  // API key set (keyless: base URL set)
+  // The models it accepts (ProviderConfig::models); empty: any.
+  std::vector<std::string> models;
   BudgetUsage agent;        // this agent; limit = Config::agent_limit(...)
   BudgetUsage global;       // all agents; limit = global_monthly_limit
   // The provider said it is out of credit, or one of the budgets is
@@ -115,6 +131,9 @@ struct SelectionInput {
   uint64_t needed = 0;
   double fallback_threshold = 0.95;     // OPENAI_FALLBACK_THRESHOLD
   std::optional<std::string> preferred_provider;
+  // The model the call names; a provider that does not accept it is
+  // skipped with model_not_accepted. nullopt: each provider's own model.
+  std::optional<std::string> model;
 };
 
 struct PlanStep {

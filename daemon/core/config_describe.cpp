@@ -1,0 +1,91 @@
+// describe_config (config.h): the effective configuration for --check-config.
+#include <sstream>
+
+#include "daemon/core/config.h"
+
+namespace tollgate {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+void describe_provider(std::ostream& o, const ProviderConfig& p) {
+  auto opt = [](const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "(none)"; };
+  const std::string k = "provider." + p.name + ".";
+  o << k << "api=" << p.api << "\n";
+  if (p.keyless) {
+    o << k << "keyless=true (sends no key; "
+      << (p.configured() ? std::string("configured") : "not configured: " + p.missing_variable() + " not set")
+      << ")\n";
+  } else {
+    o << k << p.api_key_env << "=" << (p.api_key.empty() ? "(not set)" : "(set, redacted)") << "\n";
+  }
+  o << k << "base_url=" << p.base_url << "\n"
+    << k << "model=" << p.model << "\n"
+    << k << "models=" << (p.models.empty() ? "(any)" : joined(p.models)) << "\n"
+    << k << "image_urls=" << (p.image_urls ? "true" : "false") << "\n"
+    << k << "monthly_limit=" << p.monthly_limit << "\n"
+    << k << "global_monthly_limit=" << opt(p.global_monthly_limit) << "\n"
+    << k << "rpm=" << p.rpm << "\n"
+    << k << "rpd=" << p.rpd << "\n"
+    << k << "gateway_5xx_served=" << (p.gateway_5xx_charged() ? "true" : "false")
+    << (p.gateway_5xx_served ? " (set)"
+        : vendor_api_host(p.api, p.base_url) ? " (auto: the vendor's own API host)"
+                                             : " (auto: not the vendor's own API host)")
+    << "\n";
+}
+
+void describe_agent(std::ostream& o, const std::string& name, const AgentConfig& a) {
+  for (const auto& [prov, lim] : a.monthly_limits) o << "agent." << name << "." << prov << "=" << lim << "\n";
+  if (!a.chain.empty()) o << "agent." << name << ".chain=" << joined(a.chain) << "\n";
+  for (const auto& [prov, model] : a.models) o << "agent." << name << ".model." << prov << "=" << model << "\n";
+}
+
+}  // namespace
+
+std::string describe_config(const Config& c) {
+  std::ostringstream o;
+  auto secret = [](const std::string& v) { return v.empty() ? "(not set)" : "(set, redacted)"; };
+  for (const auto& p : c.providers) describe_provider(o, p);
+  for (const auto& [name, a] : c.agents) describe_agent(o, name, a);
+  for (const auto& [model, p] : c.prices) {
+    o << "price." << model << "=" << p.input_per_million << "/" << p.output_per_million
+      << " USD per Mtok (cache write " << p.cache_write() << (p.cache_write_per_million ? "" : " = input")
+      << ", cache read " << p.cache_read() << (p.cache_read_per_million ? "" : " = input") << ")\n";
+  }
+  o << "RESTRICT_AGENTS=" << (c.restrict_agents ? "true" : "false") << "\n"
+    << "OPENAI_MAX_TOKENS=" << c.default_max_tokens << "\n"
+    << "OPENAI_TEMPERATURE=" << c.default_temperature << "\n"
+    << "ENABLE_OPENAI_FALLBACK=" << (c.enable_openai_fallback ? "true" : "false") << "\n"
+    << "OPENAI_FALLBACK_THRESHOLD=" << c.fallback_threshold << "\n"
+    << "ALERT_WARNING_THRESHOLD=" << c.warning_threshold << "\n"
+    << "ALERT_EMERGENCY_THRESHOLD=" << c.emergency_threshold << "\n"
+    << "SHUTDOWN_ON_EMERGENCY=" << (c.shutdown_on_emergency ? "true" : "false") << "\n"
+    << "MAX_TOKENS_PER_REQUEST=" << c.max_tokens_per_request << "\n"
+    << "TOLLGATE_LISTEN=" << c.listen << "\n"
+    << "TOLLGATE_EVENTS=" << c.events << "\n"
+    << "TOLLGATE_DATA_DIR=" << c.data_dir << "\n"
+    << "TOLLGATE_MAX_ATTEMPTS=" << c.max_attempts << "\n"
+    << "TOLLGATE_CIRCUIT_FAILURES=" << c.circuit_failures << "\n"
+    << "TOLLGATE_CIRCUIT_OPEN_SECONDS=" << c.circuit_open_seconds << "\n"
+    << "TOLLGATE_ALLOW_INSECURE_BIND=" << (c.allow_insecure_bind ? "1" : "0") << "\n"
+    << "TOLLGATE_HTTP=" << c.http << "\n"
+    << "TOLLGATE_HTTP_ADMIN_TOKEN=" << secret(c.http_admin_token) << "\n"
+    << "TOLLGATE_CURVE_SECRET_KEY_FILE=" << c.curve_secret_key_file << "\n"
+    << "TOLLGATE_CURVE_CLIENTS_FILE=" << c.curve_clients_file << "\n"
+    << "TOLLGATE_MAX_REQUEST_BYTES=" << c.max_request_bytes << "\n"
+    << "TOLLGATE_EVENTS_HWM=" << c.events_hwm << "\n"
+    << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
+    << "TOLLGATE_WORKERS=" << c.workers << "\n"
+    << "TOLLGATE_CALL_TIMEOUT_MS=" << c.call_timeout_ms << "\n"
+    << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n"
+    << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
+    << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n";
+  return o.str();
+}
+
+}  // namespace tollgate
