@@ -74,23 +74,28 @@ uint64_t max_openai_patch_tokens(uint64_t multiplier_permille) {
   return ceil_div(kOpenAiMaxPatches * multiplier_permille, 1000);
 }
 
-ImageTokens image_tokens(std::optional<ImageDimensions> size) {
+ImageTokens image_tokens(std::optional<ImageDimensions> size, bool gpt4o_mini) {
   ImageTokens out;
+  const OpenAiTileRates tiles = gpt4o_mini ? kGpt4oMiniTileRates : kGpt4oTileRates;
   if (!size || size->width == 0 || size->height == 0) {
     out.estimate = std::max(max_anthropic_image_tokens(kClaudeImageLimits),
                             max_openai_tile_tokens(kGpt4oTileRates));
     out.bound = std::max({max_anthropic_image_tokens(kClaudeHighResImageLimits),
-                          max_openai_tile_tokens(kGpt4oMiniTileRates),
+                          max_openai_tile_tokens(tiles),
                           max_openai_patch_tokens(kOpenAiMaxPatchMultiplierPermille)});
   } else {
     out.estimate = std::max(anthropic_image_tokens(*size, kClaudeImageLimits),
                             openai_tile_tokens(*size, kGpt4oTileRates));
     out.bound = std::max({out.estimate, anthropic_image_tokens(*size, kClaudeHighResImageLimits),
-                          openai_tile_tokens(*size, kGpt4oMiniTileRates),
+                          openai_tile_tokens(*size, tiles),
                           openai_patch_tokens(*size, kOpenAiMaxPatchMultiplierPermille)});
   }
   out.bound += kPerImageOverhead;
   return out;
+}
+
+bool bills_gpt4o_mini_image_rates(std::string_view model) {
+  return model.find("4o-mini") != std::string_view::npos;
 }
 
 }  // namespace tollgate::ledger

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "daemon/core/image_size.h"
 
@@ -70,7 +71,12 @@ struct ImageTokens {
   uint64_t estimate = 0;
   uint64_t bound = 0;
 };
-// nullopt: the size is unknown.
-ImageTokens image_tokens(std::optional<ImageDimensions> size);
+// nullopt: the size is unknown. gpt4o_mini: the call may go to a
+// gpt-4o-mini model, whose tile rates (2833 + 5667) are far above every
+// other formula; without it the bound takes gpt-4o's 85 + 170.
+ImageTokens image_tokens(std::optional<ImageDimensions> size, bool gpt4o_mini = true);
+
+// Does a model name bill images at gpt-4o-mini's tile rates?
+bool bills_gpt4o_mini_image_rates(std::string_view model);
 
 }  // namespace tollgate::ledger

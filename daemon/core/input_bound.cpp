@@ -34,6 +34,8 @@ uint64_t line_breaks(std::string_view s) {
 // Both numbers of a call, summed part by part.
 class InputTally {
  public:
+  explicit InputTally(bool gpt4o_mini) : gpt4o_mini_(gpt4o_mini) {}
+
   InputSize result() const {
     return InputSize{saturating_add(text_bytes_ / 4, image_estimate_), bound_};
   }
@@ -66,7 +68,7 @@ class InputTally {
     if (source.kind == protocol::ImageSource::Kind::kBase64) {
       size = image_dimensions_base64(source.data);
     }
-    const ImageTokens tokens = image_tokens(size);
+    const ImageTokens tokens = image_tokens(size, gpt4o_mini_);
     image_estimate_ = saturating_add(image_estimate_, tokens.estimate);
     overhead(tokens.bound);
   }
@@ -121,12 +123,13 @@ class InputTally {
   uint64_t image_estimate_ = 0;
   uint64_t bound_ = 0;
   bool saw_tool_block_ = false;
+  bool gpt4o_mini_ = true;
 };
 
 }  // namespace
 
-InputSize input_size(const protocol::CallRequest& request) {
-  InputTally tally;
+InputSize input_size(const protocol::CallRequest& request, bool gpt4o_mini_images) {
+  InputTally tally(gpt4o_mini_images);
   // The text-only parts, in the order and with the overheads of
   // input_size(system, contents).
   tally.overhead(kPerRequestOverhead);
@@ -151,7 +154,7 @@ InputSize input_size(const protocol::CallRequest& request) {
 }
 
 uint64_t token_upper_bound(const protocol::CallRequest& request, uint64_t max_tokens) {
-  return saturating_add(input_size(request).bound, max_tokens);
+  return saturating_add(input_size(request, true).bound, max_tokens);
 }
 
 }  // namespace tollgate::ledger

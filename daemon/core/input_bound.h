@@ -51,7 +51,10 @@ inline constexpr uint64_t kPerLineAllowance = 4;
 // namespace around the tools is a few dozen.
 inline constexpr uint64_t kToolUseSystemOverhead = 600;
 
-InputSize input_size(const protocol::CallRequest& request);
+// gpt4o_mini_images: the call may go to a model billing images at
+// gpt-4o-mini's rates (bills_gpt4o_mini_image_rates); false lowers each
+// image's bound from up to 48,185 tokens to up to about 5,000.
+InputSize input_size(const protocol::CallRequest& request, bool gpt4o_mini_images = true);
 
 // input_size(request).bound + max_tokens, saturating.
 uint64_t token_upper_bound(const protocol::CallRequest& request, uint64_t max_tokens);

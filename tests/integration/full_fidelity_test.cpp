@@ -208,3 +208,98 @@ TEST_CASE("a text-only call answers with one text block and end_turn") {
   CHECK(reply["content"][0]["text"] == reply["text"]);
   CHECK(reply["stop_reason"] == "end_turn");
 }
+
+namespace {
+
+// A tollgated whose TOML file is `toml`, on top of `env`.
+struct ConfiguredDaemon {
+  TempDir dir;
+  std::unique_ptr<TollgatedProcess> d;
+  zmq::context_t ctx;
+  std::unique_ptr<TestClient> client;
+
+  ConfiguredDaemon(const Env& env, const std::string& toml) {
+    const std::string path = dir.path() + "/tollgate.toml";
+    std::ofstream(path) << toml;
+    d = std::make_unique<TollgatedProcess>(env, std::vector<std::string>{"--config", path});
+    client = std::make_unique<TestClient>(ctx, d->requests());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a keyless OpenAI-compatible third provider serves a tool conversation") {
+  FakeProviderProcess fake;
+  FakeProviderProcess local({"--no-auth"});
+  // Anthropic's key is rejected and OpenAI has no budget: only the local
+  // server (no key, as vLLM or Ollama) is left.
+  fake.set_faults(json::array({"anthropic:status=401"}));
+  ConfiguredDaemon c(merge(fake.provider_env(), {{"OPENAI_MONTHLY_LIMIT", "0"}}),
+                     "chain = [\"anthropic\", \"openai\", \"local\"]\n"
+                     "[providers.local]\napi = \"openai\"\nkeyless = true\nbase_url = \"" +
+                         local.base_url() + "/v1\"\nmodel = \"qwen3\"\nmonthly_limit = 100000\n");
+  json messages = json::array({kFirstTurn});
+  json first = c.client->request(forced(tool_call("imperium", messages)));
+  INFO(first.dump());
+  REQUIRE(first["ok"] == true);
+  CHECK(first["provider"] == "local");
+  CHECK(first["model"] == "qwen3");
+  CHECK(attempt_codes(first) ==
+        "anthropic:error:provider_error openai:skipped:fallback_threshold local:ok ");
+  CHECK(first["stop_reason"] == "tool_use");
+  messages.push_back({{"role", "assistant"}, {"content", first["content"]}});
+  messages.push_back(results_for(first, "18 celsius and clear"));
+  json second = c.client->request(tool_call("imperium", messages));
+  INFO(second.dump());
+  REQUIRE(second["ok"] == true);
+  CHECK(second["provider"] == "local");
+  CHECK(second["text"].get<std::string>().find("18 celsius") != std::string::npos);
+  CHECK(local.stats()["openai"]["requests"] == 2);
+}
+
+TEST_CASE("a url image to a provider without url images is refused before anything is reserved") {
+  FakeProviderProcess fake;
+  ConfiguredDaemon c(merge(fake.provider_env(), {{"ENABLE_OPENAI_FALLBACK", "false"}}),
+                     "[providers.anthropic]\nimage_urls = false\n");
+  json content = json::array(
+      {{{"type", "text"}, {"text", "What is this?"}},
+       {{"type", "image"}, {"source", {{"type", "url"}, {"url", "https://example.com/cat.jpg"}}}}});
+  json reply = c.client->request({{"op", "call"}, {"ai_name", "imperium"}, {"max_tokens", 50},
+                                  {"messages", json::array({{{"role", "user"}, {"content", content}}})}});
+  INFO(reply.dump());
+  REQUIRE(reply["ok"] == false);
+  CHECK(reply["error"]["code"] == "bad_request");
+  CHECK(reply["error"]["message"].get<std::string>().find("messages[0].content[1]") != std::string::npos);
+  CHECK(fake.stats()["anthropic"]["requests"] == 0);
+  auto usage = c.client->request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(usage["providers"]["anthropic"]["used"] == 0);
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+}
+
+TEST_CASE("prompt cache reads are reported counted in the budget and priced at the cache rate") {
+  FakeProviderProcess fake;
+  ConfiguredDaemon c(fake.provider_env(),
+                     "[prices.\"claude-sonnet-4-5\"]\ninput = 3.0\noutput = 15.0\n"
+                     "cache_write = 3.75\ncache_read = 0.30\n");
+  const std::string manual(3000, 'm');
+  json system = json::array({{{"type", "text"}, {"text", "Operating manual: " + manual},
+                              {"cache_control", {{"type", "ephemeral"}}}}});
+  json body = call_body("imperium", "What does the manual say?", 20);
+  body["system"] = system;
+  json first = c.client->request(body);
+  json second = c.client->request(body);
+  INFO(first.dump() << "\n" << second.dump());
+  REQUIRE(first["ok"] == true);
+  REQUIRE(second["ok"] == true);
+  CHECK(first["usage"]["cache_creation_input_tokens"].get<uint64_t>() > 700);
+  const uint64_t read = second["usage"]["cache_read_input_tokens"].get<uint64_t>();
+  CHECK(read > 700);
+  const uint64_t in = second["usage"]["input_tokens"].get<uint64_t>();
+  const uint64_t out = second["usage"]["output_tokens"].get<uint64_t>();
+  REQUIRE(in >= read);
+  const double expected = ((in - read) * 3.0 + read * 0.30 + out * 15.0) / 1e6;
+  CHECK(second["cost_usd"].get<double>() == Approx(expected).epsilon(1e-9));
+  auto usage = c.client->request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(usage["providers"]["anthropic"]["used"] ==
+        first["usage"]["total_tokens"].get<uint64_t>() + second["usage"]["total_tokens"].get<uint64_t>());
+}

@@ -247,6 +247,21 @@ TEST_CASE("a call with images and tools reserves the bound of its whole input") 
   const auto request = call_with_image_and_tool();
   CHECK_FALSE(b.start(1, request));
   b.run_loops();
+  // The default chain (claude-sonnet-4-5, gpt-4.1) has no model billing
+  // images at gpt-4o-mini's rates.
+  const uint64_t reservation =
+      ledger::input_size(request, /*gpt4o_mini_images=*/false).bound + 20;
+  CHECK(reservation > reservation_of("", 20) + ledger::kToolUseSystemOverhead + 1000);
+  CHECK(reservation < ledger::token_upper_bound(request, 20));
+  CHECK(b.usage("anthropic").reserved == reservation);
+}
+
+TEST_CASE("a call that may reach gpt-4o-mini reserves its image rates") {
+  PoolBench b;
+  auto request = call_with_image_and_tool();
+  request.model = "gpt-4o-mini";
+  CHECK_FALSE(b.start(1, request));
+  b.run_loops();
   const uint64_t reservation = ledger::token_upper_bound(request, 20);
   CHECK(reservation > reservation_of("", 20) + ledger::kToolUseSystemOverhead + 40000);
   CHECK(b.usage("anthropic").reserved == reservation);

@@ -82,9 +82,10 @@ using CheckResult = std::variant<ParsedCall, ApiError>;
 
 // `required_key` empty: any non-empty key is accepted. count: the body of
 // POST /v1/messages/count_tokens (no max_tokens).
-CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key,
+// no_auth: a request without a key is accepted too (as a local server).
+CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key, bool no_auth,
                             bool count = false);
-CheckResult check_openai(const httplib::Request& req, const std::string& required_key);
+CheckResult check_openai(const httplib::Request& req, const std::string& required_key, bool no_auth);
 
 ApiError anthropic_error(int status, const std::string& type, const std::string& message);
 ApiError openai_error(int status, const std::string& message, const std::string& type,

@@ -348,11 +348,11 @@ Error check_body(const json& body, ParsedCall& call, bool count) {
 
 }  // namespace
 
-CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key,
+CheckResult check_anthropic(const httplib::Request& req, const std::string& required_key, bool no_auth,
                             bool count) {
   std::string key = req.get_header_value("x-api-key");
-  if (key.empty()) return anthropic_error(401, "authentication_error", "x-api-key header is required");
-  if (!required_key.empty() && key != required_key) {
+  if (key.empty() && !no_auth) return anthropic_error(401, "authentication_error", "x-api-key header is required");
+  if (!key.empty() && !required_key.empty() && key != required_key) {
     return anthropic_error(401, "authentication_error", "invalid x-api-key");
   }
   if (req.get_header_value("anthropic-version").empty()) {

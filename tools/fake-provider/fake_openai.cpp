@@ -365,10 +365,11 @@ std::string mask_key(const std::string& key) {
 
 }  // namespace
 
-CheckResult check_openai(const httplib::Request& req, const std::string& required_key) {
+CheckResult check_openai(const httplib::Request& req, const std::string& required_key, bool no_auth) {
   std::string auth = req.get_header_value("Authorization");
   const std::string bearer = "Bearer ";
-  if (auth.rfind(bearer, 0) != 0 || auth.size() == bearer.size()) {
+  const bool keyless = no_auth && auth.empty();
+  if (!keyless && (auth.rfind(bearer, 0) != 0 || auth.size() == bearer.size())) {
     return openai_error(401,
                         "You didn't provide an API key. You need to provide your API key in an "
                         "Authorization header using Bearer auth (i.e. Authorization: Bearer "
@@ -378,8 +379,8 @@ CheckResult check_openai(const httplib::Request& req, const std::string& require
                         "https://platform.openai.com/account/api-keys.",
                         "invalid_request_error");
   }
-  std::string key = auth.substr(bearer.size());
-  if (!required_key.empty() && key != required_key) {
+  std::string key = keyless ? std::string() : auth.substr(bearer.size());
+  if (!keyless && !required_key.empty() && key != required_key) {
     return openai_error(401,
                         "Incorrect API key provided: " + mask_key(key) +
                             ". You can find your API key at "

@@ -111,8 +111,9 @@ void FakeProvider::install(httplib::Server& server) {
 
 void FakeProvider::handle_call(const std::string& api, const httplib::Request& req,
                                httplib::Response& res) {
-  CheckResult checked = api == "anthropic" ? check_anthropic(req, options_.api_key)
-                                           : check_openai(req, options_.api_key);
+  CheckResult checked = api == "anthropic"
+                            ? check_anthropic(req, options_.api_key, options_.no_auth)
+                            : check_openai(req, options_.api_key, options_.no_auth);
   if (auto* error = std::get_if<ApiError>(&checked)) {
     count(api, 0, 0, true);
     send_error(api, *error, std::nullopt, res);
@@ -155,7 +156,7 @@ uint64_t FakeProvider::input_tokens(const PromptSize& size) const {
 }
 
 void FakeProvider::handle_count(const httplib::Request& req, httplib::Response& res) {
-  CheckResult checked = check_anthropic(req, options_.api_key, /*count=*/true);
+  CheckResult checked = check_anthropic(req, options_.api_key, options_.no_auth, /*count=*/true);
   if (auto* error = std::get_if<ApiError>(&checked)) {
     send_error("anthropic", *error, std::nullopt, res);
     return;

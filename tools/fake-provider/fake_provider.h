@@ -59,6 +59,7 @@ namespace tollgate::fake_provider {
 struct FakeProviderOptions {
   uint64_t output_tokens = 20;  // default output token count per reply
   std::string api_key;          // empty: accept any key
+  bool no_auth = false;         // accept requests without a key (a local server)
   std::string tokenizer = "bytes4";  // or "chars"
 };
 

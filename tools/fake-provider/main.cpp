@@ -131,6 +131,8 @@ int main(int argc, char** argv) {
                  "output tokens per reply (capped by max_tokens)")
       ->capture_default_str();
   app.add_option("--api-key", args.provider.api_key, "accept only this key (default: any)");
+  app.add_flag("--no-auth", args.provider.no_auth,
+               "accept requests without a key too, as a local server (vLLM, Ollama) does");
   app.add_option("--tokenizer", args.provider.tokenizer,
                  "input token count: bytes4 (ceil(bytes/4)) or chars (one per code point, "
                  "+3 per message and per request)")

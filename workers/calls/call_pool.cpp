@@ -4,6 +4,7 @@
 
 #include "daemon/core/call_fingerprint.h"
 #include "daemon/core/budget.h"
+#include "daemon/core/image_tokens.h"
 #include "daemon/core/input_bound.h"
 
 namespace tollgate::workers {
@@ -11,6 +12,19 @@ namespace tollgate::workers {
 using protocol::Error;
 
 namespace {
+
+// May the call reach a model that bills images at gpt-4o-mini's rates
+// (the model it names, else the default model of each provider it may go
+// to)? Only then does each image reserve that much.
+bool may_bill_gpt4o_mini_images(const Config& config, const protocol::CallRequest& request) {
+  if (request.model) return ledger::bills_gpt4o_mini_image_rates(*request.model);
+  std::vector<const ProviderConfig*> providers = config.chain_for(request.ai_name);
+  if (request.preferred_provider) providers.push_back(config.provider(*request.preferred_provider));
+  for (const ProviderConfig* p : providers) {
+    if (p && ledger::bills_gpt4o_mini_image_rates(config.model_for(request.ai_name, p->name))) return true;
+  }
+  return false;
+}
 
 constexpr int64_t kOverloadedRetryMs = 100;
 
@@ -165,7 +179,7 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
   // One measure of the whole input (text, blocks, images, tools) for both
   // the cap (its ordinary estimate, as PROTOCOL.md defines the cap) and the
   // reservation (its bound).
-  const ledger::InputSize input = ledger::input_size(request);
+  const ledger::InputSize input = ledger::input_size(request, may_bill_gpt4o_mini_images(*config, request));
   if (input.estimate + max_tokens > config->max_tokens_per_request) {
     return Error::too_large("call: max_tokens " + std::to_string(max_tokens) + " + about " +
                             std::to_string(input.estimate) +

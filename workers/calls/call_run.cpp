@@ -63,12 +63,17 @@ bool ends_call(const ProviderFailure& f) { return f.kind == FailureKind::kBadReq
 // Dollars for these tokens at the configured prices of `model`, else of
 // `fallback_model` (the model asked for, when the provider reports another
 // name); 0 when neither has a price.
+// Cache tokens (part of input_tokens) are priced at the model's cache
+// rates when the provider reported them.
 double priced(const Config& config, const std::string& model, const std::string& fallback_model,
-              uint64_t input_tokens, uint64_t output_tokens) {
+              uint64_t input_tokens, uint64_t output_tokens,
+              std::optional<uint64_t> cache_creation = std::nullopt,
+              std::optional<uint64_t> cache_read = std::nullopt) {
   auto price = config.prices.find(model);
   if (price == config.prices.end()) price = config.prices.find(fallback_model);
   if (price == config.prices.end()) return 0.0;
-  return ledger::cost_usd(price->second, input_tokens, output_tokens);
+  return ledger::cost_usd(price->second, ledger::split_usage(input_tokens, cache_creation,
+                                                             cache_read, output_tokens));
 }
 
 }  // namespace
@@ -188,6 +193,12 @@ void CallRun::next_step() {
     call_.api_key = provider_->api_key;
     call_.base_url = provider_->base_url;
     call_.model = spec_.request.model.value_or(spec_.config->model_for(spec_.request.ai_name, provider_->name));
+    // A part this provider's format cannot carry is the request's fault:
+    // refused before anything is reserved or sent.
+    if (auto unsupported = adapter_->unsupported(call_, provider_->image_urls)) {
+      finish_error(Error::bad_request(step.provider + ": " + *unsupported));
+      return;
+    }
     attempts_ = 0;
     provider_latency_ms_ = 0;
     amount_ = spec_.reservation;
@@ -339,7 +350,8 @@ void CallRun::on_response(const HttpResponse& response) {
     std::tie(reply_.input_tokens, reply_.output_tokens) = full_charge();
   }
   cost_usd_ = priced(*spec_.config, reply_.model, call_.model, reply_.input_tokens,
-                     reply_.output_tokens);
+                     reply_.output_tokens, reply_.cache_creation_input_tokens,
+                     reply_.cache_read_input_tokens);
   ledger::CommitRequest c{reservation_id_, reply_.input_tokens, reply_.output_tokens, cost_usd_, now};
   answer_ = make_reply();
   if (spec_.idempotency && env_.stored_reply) {
