@@ -303,3 +303,28 @@ TEST_CASE("prompt cache reads are reported counted in the budget and priced at t
   CHECK(usage["providers"]["anthropic"]["used"] ==
         first["usage"]["total_tokens"].get<uint64_t>() + second["usage"]["total_tokens"].get<uint64_t>());
 }
+
+TEST_CASE("a repeated tool call with the same idempotency key gets the stored blocks") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  json body = forced(tool_call("imperium", json::array({kFirstTurn})));
+  body["idempotency_key"] = "weather-1";
+  json first = client.request(body);
+  json again = client.request(body);
+  INFO(first.dump() << "\n" << again.dump());
+  REQUIRE(first["ok"] == true);
+  REQUIRE(again["ok"] == true);
+  CHECK(again["replayed"] == true);
+  CHECK(again["content"] == first["content"]);
+  CHECK(again["stop_reason"] == "tool_use");
+  CHECK(fake.stats()["anthropic"]["requests"] == 1);
+  // The same key with other tools is another request.
+  body["tools"][0]["description"] = "Weather, in Fahrenheit";
+  json other = client.request(body);
+  INFO(other.dump());
+  REQUIRE(other["ok"] == false);
+  CHECK(other["error"]["code"] == "bad_request");
+  CHECK(other["error"]["message"].get<std::string>().find("idempotency_key reused") != std::string::npos);
+}
