@@ -65,8 +65,9 @@ Run run(std::string_view stream, const std::vector<size_t>& cuts) {
 bool same(const workers::ProviderResult& x, const workers::ProviderResult& y) {
   return x.status == y.status && x.reply.text == y.reply.text && x.reply.model == y.reply.model &&
          x.reply.content == y.reply.content && x.reply.stop_reason == y.reply.stop_reason &&
-         x.reply.input_tokens == y.reply.input_tokens && x.reply.output_tokens == y.reply.output_tokens &&
-         x.failure.kind == y.failure.kind && x.failure.message == y.failure.message;
+         x.reply.input_tokens == y.reply.input_tokens &&
+         x.reply.output_tokens == y.reply.output_tokens && x.failure.kind == y.failure.kind &&
+         x.failure.message == y.failure.message;
 }
 
 // Safe to send and to charge.
@@ -82,18 +83,21 @@ void check(const std::vector<workers::StreamPart>& parts, const workers::Provide
     const auto& block = content[p.index];
     const bool tool = block.type == tollgate::protocol::ContentBlock::Type::kToolUse;
     if (tool != (p.type != workers::StreamPart::Type::kTextDelta)) std::abort();
-    if (p.type == workers::StreamPart::Type::kToolUseStart && (p.id != block.id || p.name != block.name)) {
+    if (p.type == workers::StreamPart::Type::kToolUseStart &&
+        (p.id != block.id || p.name != block.name)) {
       std::abort();
     }
     if (p.type == workers::StreamPart::Type::kTextDelta) text[p.index] += p.text;
   }
   for (size_t i = 0; i < content.size(); ++i) {
-    if (content[i].type == tollgate::protocol::ContentBlock::Type::kText && text[i] != content[i].text) {
+    if (content[i].type == tollgate::protocol::ContentBlock::Type::kText &&
+        text[i] != content[i].text) {
       std::abort();
     }
   }
   for (const auto& b : content) {
-    if (b.type == tollgate::protocol::ContentBlock::Type::kToolUse && !b.input.is_object()) std::abort();
+    if (b.type == tollgate::protocol::ContentBlock::Type::kToolUse && !b.input.is_object())
+      std::abort();
   }
 }
 
@@ -107,7 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.size() < 2 * n) return 0;
   std::vector<size_t> offsets;
   for (size_t i = 0; i < n; ++i) {
-    offsets.push_back(static_cast<uint8_t>(in[2 * i]) | (static_cast<size_t>(static_cast<uint8_t>(in[2 * i + 1])) << 8));
+    offsets.push_back(static_cast<uint8_t>(in[2 * i]) |
+                      (static_cast<size_t>(static_cast<uint8_t>(in[2 * i + 1])) << 8));
   }
   in.remove_prefix(2 * n);
   for (size_t& o : offsets) o = in.empty() ? 0 : o % (in.size() + 1);

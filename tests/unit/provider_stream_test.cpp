@@ -4,7 +4,6 @@
 // mid-stream; streams cut before their usage; the request asking for a
 // stream.
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -71,7 +70,8 @@ ProviderCall tool_call() {
 
 }  // namespace
 
-TEST_CASE("the documented anthropic tool use stream gives the reply of the same answer not streamed") {
+TEST_CASE(
+    "the documented anthropic tool use stream gives the reply of the same answer not streamed") {
   const Streamed s = run_stream(kAnthropic, stream_fixture("anthropic_tool_use.sse"));
   CHECK(s.done);
   CHECK(s.usage_reported);
@@ -80,7 +80,8 @@ TEST_CASE("the documented anthropic tool use stream gives the reply of the same 
   CHECK(s.result.reply.output_tokens == 89);
 }
 
-TEST_CASE("the documented anthropic stream gives its text and then its tool call as parts in order") {
+TEST_CASE(
+    "the documented anthropic stream gives its text and then its tool call as parts in order") {
   const Streamed s = run_stream(kAnthropic, stream_fixture("anthropic_tool_use.sse"));
   REQUIRE(s.parts.size() == 13 + 1 + 8);
   CHECK(s.parts[0] == StreamPart{Part::kTextDelta, 0, "Okay", "", ""});
@@ -99,10 +100,12 @@ TEST_CASE("the documented openai text stream gives the reply of the same answer 
   CHECK(s.usage_reported);
   check_same_reply(s.result, not_streamed(kOpenAi, "openai_text_reply.json"));
   CHECK(s.parts.size() == 10);
-  CHECK(joined_parts(s.parts) == std::vector<std::string>{"Hello there, how may I assist you today?"});
+  CHECK(joined_parts(s.parts) ==
+        std::vector<std::string>{"Hello there, how may I assist you today?"});
 }
 
-TEST_CASE("the documented openai tool call stream gives the reply of the same answer not streamed") {
+TEST_CASE(
+    "the documented openai tool call stream gives the reply of the same answer not streamed") {
   const Streamed s = run_stream(kOpenAi, stream_fixture("openai_tool_calls.sse"));
   CHECK(s.done);
   check_same_reply(s.result, not_streamed(kOpenAi, "openai_tool_calls_reply.json"));
@@ -114,8 +117,8 @@ TEST_CASE("the documented openai tool call stream gives the reply of the same an
 
 TEST_CASE("every split of a documented stream gives the same parts and reply") {
   for (const char* name : {"anthropic_tool_use.sse", "openai_text.sse", "openai_tool_calls.sse"}) {
-    const ProviderAdapter& adapter = name[0] == 'a' ? static_cast<const ProviderAdapter&>(kAnthropic)
-                                                    : kOpenAi;
+    const ProviderAdapter& adapter =
+        name[0] == 'a' ? static_cast<const ProviderAdapter&>(kAnthropic) : kOpenAi;
     const std::string bytes = stream_fixture(name);
     const Streamed whole = run_stream(adapter, bytes);
     const Streamed bytewise = run_stream(adapter, bytes, every_byte(bytes));
@@ -144,16 +147,19 @@ TEST_CASE("a stream with crlf or cr line ends reads like one with lf") {
 
 TEST_CASE("an overloaded error event mid stream fails the answer like a 529 body") {
   std::string bytes = stream_fixture("anthropic_tool_use.sse");
-  const std::string error_body = R"({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})";
-  bytes = bytes.substr(0, bytes.find("event: content_block_stop")) + "event: error\ndata: " + error_body +
-          "\n\n" + bytes.substr(bytes.find("event: content_block_stop"));
+  const std::string error_body =
+      R"({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})";
+  bytes = bytes.substr(0, bytes.find("event: content_block_stop")) +
+          "event: error\ndata: " + error_body + "\n\n" +
+          bytes.substr(bytes.find("event: content_block_stop"));
   const Streamed s = run_stream(kAnthropic, bytes);
   const ProviderResult body = kAnthropic.parse_response(529, {}, error_body, kNow);
   REQUIRE(s.result.status == ProviderResult::Status::kFailed);
   CHECK(s.result.failure.kind == FailureKind::kOverloaded);
   CHECK(s.result.failure.kind == body.failure.kind);
   CHECK(s.result.failure.retryable == body.failure.retryable);
-  CHECK(s.result.failure.message == "anthropic stream error (as HTTP 529) overloaded_error: Overloaded");
+  CHECK(s.result.failure.message ==
+        "anthropic stream error (as HTTP 529) overloaded_error: Overloaded");
   CHECK(s.parts.size() == 13);  // the text sent before the error stays sent
   CHECK_FALSE(s.done);
   CHECK_FALSE(s.usage_reported);
@@ -163,9 +169,10 @@ TEST_CASE("an overloaded error event mid stream fails the answer like a 529 body
 TEST_CASE("an openai error chunk mid stream fails the answer like the same error body") {
   std::string bytes = stream_fixture("openai_text.sse");
   const std::string error_body =
-      R"({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "code": null}})";
-  bytes = bytes.substr(0, 2000) + bytes.substr(2000, bytes.find("\n\n", 2000) + 2 - 2000) + "data: " +
-          error_body + "\n\n";
+      R"({"error": {"message": "The server had an error while processing your request.",)"
+      R"( "type": "server_error", "code": null}})";
+  bytes = bytes.substr(0, 2000) + bytes.substr(2000, bytes.find("\n\n", 2000) + 2 - 2000) +
+          "data: " + error_body + "\n\n";
   const Streamed s = run_stream(kOpenAi, bytes);
   REQUIRE(s.result.status == ProviderResult::Status::kFailed);
   CHECK(s.result.failure.kind == kOpenAi.parse_response(500, {}, error_body, kNow).failure.kind);
@@ -173,7 +180,9 @@ TEST_CASE("an openai error chunk mid stream fails the answer like the same error
   CHECK_FALSE(s.parts.empty());
 }
 
-TEST_CASE("an anthropic stream cut before message_delta reports no usage but keeps the input it reported") {
+TEST_CASE(
+    "an anthropic stream cut before message_delta reports no usage but keeps the input it "
+    "reported") {
   const std::string bytes = stream_fixture("anthropic_tool_use.sse");
   const Streamed s = run_stream(kAnthropic, bytes.substr(0, bytes.find("event: message_delta")));
   CHECK_FALSE(s.done);
@@ -202,10 +211,18 @@ TEST_CASE("data that is not json fails the stream as an invalid response") {
 
 TEST_CASE("anthropic thinking blocks are skipped and later blocks renumbered") {
   const std::string bytes =
-      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n"
-      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}\n\n"
-      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
-      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"21\"}}\n\n";
+      "event: content_block_start\ndata: "
+      "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\","
+      "\"thinking\":\"\"}}\n\n"
+      "event: content_block_delta\ndata: "
+      "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\","
+      "\"thinking\":\"hmm\"}}\n\n"
+      "event: content_block_start\ndata: "
+      "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":"
+      "\"\"}}\n\n"
+      "event: content_block_delta\ndata: "
+      "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":"
+      "\"21\"}}\n\n";
   const Streamed s = run_stream(kAnthropic, bytes);
   CHECK(s.parts == std::vector<StreamPart>{{Part::kTextDelta, 0, "21", "", ""}});
   CHECK(s.result.reply.text == "21");
@@ -213,8 +230,14 @@ TEST_CASE("anthropic thinking blocks are skipped and later blocks renumbered") {
 
 TEST_CASE("message_delta usage with cache counts replaces the counts of message_start") {
   const std::string bytes =
-      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"m\",\"usage\":{\"input_tokens\":2679,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":3}}}\n\n"
-      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"input_tokens\":10682,\"cache_creation_input_tokens\":5,\"cache_read_input_tokens\":7,\"output_tokens\":510}}\n\n"
+      "event: message_start\ndata: "
+      "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"m\",\"usage\":{"
+      "\"input_tokens\":2679,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+      "\"output_tokens\":3}}}\n\n"
+      "event: message_delta\ndata: "
+      "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"input_"
+      "tokens\":10682,\"cache_creation_input_tokens\":5,\"cache_read_input_tokens\":7,\"output_"
+      "tokens\":510}}\n\n"
       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   const Streamed s = run_stream(kAnthropic, bytes);
   REQUIRE(s.result.status == ProviderResult::Status::kOk);
@@ -245,14 +268,17 @@ TEST_CASE("a streamed request adds the stream fields and nothing else") {
   nlohmann::json anthropic = nlohmann::json::parse(plain_anthropic.body);
   anthropic["stream"] = true;
   CHECK(nlohmann::json::parse(kAnthropic.build_request(call).body) == anthropic);
-  CHECK(kAnthropic.build_request(call).body ==
-        R"({"max_tokens":1024,"messages":[{"content":"What is the weather like in San Francisco?","role":"user"}],"model":"model-x","stream":true,"temperature":0.7})");
+  CHECK(
+      kAnthropic.build_request(call).body ==
+      R"({"max_tokens":1024,"messages":[{"content":"What is the weather like in San Francisco?",)"
+      R"("role":"user"}],"model":"model-x","stream":true,"temperature":0.7})");
   const HttpRequest streamed_openai = kOpenAi.build_request(call);
   nlohmann::json openai = nlohmann::json::parse(plain_openai.body);
   openai["stream"] = true;
   openai["stream_options"] = {{"include_usage", true}};
   CHECK(nlohmann::json::parse(streamed_openai.body) == openai);
-  CHECK(streamed_openai.body.find(R"("stream":true,"stream_options":{"include_usage":true},"temperature")") !=
+  CHECK(streamed_openai.body.find(
+            R"("stream":true,"stream_options":{"include_usage":true},"temperature")") !=
         std::string::npos);
   CHECK(streamed_openai.headers == plain_openai.headers);
   CHECK(streamed_openai.url == plain_openai.url);

@@ -1,11 +1,10 @@
 // SseParser: every rule of the event stream format, fed whole, byte by byte
 // and split at every point.
-#include <catch2/catch.hpp>
+#include "workers/providers/sse_parser.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include "workers/providers/sse_parser.h"
 
 using tollgate::workers::SseEvent;
 using tollgate::workers::SseParser;
@@ -48,7 +47,8 @@ TEST_CASE("a blank line dispatches the event with its name and data") {
 
 TEST_CASE("lines may end with lf or crlf or a lone cr") {
   const std::vector<SseEvent> expected = {event("a", "1"), event("b", "2"), event("c", "3")};
-  check_every_split("event: a\r\ndata: 1\r\n\r\nevent: b\rdata: 2\r\revent: c\ndata: 3\r\n\n", expected);
+  check_every_split("event: a\r\ndata: 1\r\n\r\nevent: b\rdata: 2\r\revent: c\ndata: 3\r\n\n",
+                    expected);
 }
 
 TEST_CASE("a cr at the end of one chunk and a lf at the start of the next end one line") {
@@ -98,11 +98,17 @@ TEST_CASE("unknown fields and retry are ignored") {
 }
 
 TEST_CASE("a bom at the start of the stream is skipped") {
-  check_every_split("\xEF\xBB\xBF" "data: a\n\n", {event("", "a")});
+  check_every_split(
+      "\xEF\xBB\xBF"
+      "data: a\n\n",
+      {event("", "a")});
 }
 
 TEST_CASE("a bom after the start is part of the field name") {
-  check_every_split("data: a\n\n\xEF\xBB\xBF" "data: b\n\n", {event("", "a")});
+  check_every_split(
+      "data: a\n\n\xEF\xBB\xBF"
+      "data: b\n\n",
+      {event("", "a")});
 }
 
 TEST_CASE("a stream shorter than a bom is held until it cannot be one") {
@@ -110,7 +116,10 @@ TEST_CASE("a stream shorter than a bom is held until it cannot be one") {
   std::vector<SseEvent> out;
   parser.feed("\xEF", out);
   parser.feed("\xBB", out);
-  parser.feed("\xBF" "data: a\n\n", out);
+  parser.feed(
+      "\xBF"
+      "data: a\n\n",
+      out);
   CHECK(out == std::vector<SseEvent>{event("", "a")});
   SseParser other;
   std::vector<SseEvent> out2;
@@ -120,7 +129,8 @@ TEST_CASE("a stream shorter than a bom is held until it cannot be one") {
 }
 
 TEST_CASE("a utf-8 character split between chunks arrives whole") {
-  check_every_split("data: caf\xC3\xA9 \xF0\x9F\x98\x80\n\n", {event("", "caf\xC3\xA9 \xF0\x9F\x98\x80")});
+  check_every_split("data: caf\xC3\xA9 \xF0\x9F\x98\x80\n\n",
+                    {event("", "caf\xC3\xA9 \xF0\x9F\x98\x80")});
 }
 
 TEST_CASE("an event still open when the stream ends is not dispatched") {

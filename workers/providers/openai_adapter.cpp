@@ -29,7 +29,8 @@ void read_tool_calls(const json& calls, StreamEvent& e) {
     const json& call = calls[i];
     if (!call.is_object()) throw detail::MalformedResponse("delta.tool_calls[] is not an object");
     const uint64_t index = call.contains("index") ? detail::need_index(call, "index") : i;
-    const json* fn = call.contains("function") && call["function"].is_object() ? &call["function"] : nullptr;
+    auto fn_it = call.find("function");
+    const json* fn = fn_it != call.end() && fn_it->is_object() ? &*fn_it : nullptr;
     const std::string name = fn != nullptr ? detail::maybe_text(*fn, "name").value_or("") : "";
     if (!name.empty()) {
       std::string id = detail::maybe_text(call, "id").value_or("");
@@ -39,7 +40,9 @@ void read_tool_calls(const json& calls, StreamEvent& e) {
       e.deltas.back().name = name;
     }
     std::string args = fn != nullptr ? detail::maybe_text(*fn, "arguments").value_or("") : "";
-    if (!args.empty()) add_delta(e, StreamDelta::Type::kInputJson, kFirstToolBlock + index, std::move(args));
+    if (!args.empty()) {
+      add_delta(e, StreamDelta::Type::kInputJson, kFirstToolBlock + index, std::move(args));
+    }
   }
 }
 
@@ -70,7 +73,8 @@ void read_usage(const json& usage, StreamEvent& e) {
   e.input_tokens = in;
   e.output_tokens = out;
   e.final_usage = true;
-  if (auto details = usage.find("prompt_tokens_details"); details != usage.end() && details->is_object()) {
+  auto details = usage.find("prompt_tokens_details");
+  if (details != usage.end() && details->is_object()) {
     e.cache_read_input_tokens = detail::token_count(*details, "cached_tokens");
   }
 }
@@ -86,7 +90,9 @@ StreamEvent OpenAiAdapter::read_stream_event(std::string_view, const json& data)
     if (!choices->is_array()) throw detail::MalformedResponse("choices is not an array");
     if (!choices->empty()) read_choice((*choices)[0], e);
   }
-  if (auto usage = data.find("usage"); usage != data.end() && usage->is_object()) read_usage(*usage, e);
+  if (auto usage = data.find("usage"); usage != data.end() && usage->is_object()) {
+    read_usage(*usage, e);
+  }
   return e;
 }
 

@@ -298,13 +298,13 @@ StreamEvent JsonAdapter::stream_failure(std::string_view data, std::string_view 
   return event;
 }
 
-StreamEvent JsonAdapter::invalid_stream_event(std::string_view why, std::string_view api_key) const {
+StreamEvent JsonAdapter::invalid_stream_event(std::string_view why,
+                                              std::string_view api_key) const {
+  std::string text = std::string(name()) + " invalid stream event: " + std::string(why);
   StreamEvent event;
   event.kind = StreamEvent::Kind::kFailed;
-  event.failure = failed(FailureKind::kInvalidResponse, 200, false,
-                         one_line(std::string(name()) + " invalid stream event: " + std::string(why),
-                                  api_key))
-                      .failure;
+  event.failure =
+      failed(FailureKind::kInvalidResponse, 200, false, one_line(std::move(text), api_key)).failure;
   return event;
 }
 
@@ -325,7 +325,8 @@ ProviderResult JsonAdapter::parse_error(long status, const HttpHeaders& headers,
   FailureKind kind = no_credit ? FailureKind::kOutOfCredit : classify(status, error);
   bool retryable = !no_credit && retryable_status(status);
 
-  std::string text = std::string(name()) + " HTTP " + std::to_string(status) + error_detail(error, body);
+  std::string text =
+      std::string(name()) + " HTTP " + std::to_string(status) + error_detail(error, body);
   ProviderResult r = failed(kind, status, retryable, one_line(std::move(text), api_key));
   if (retryable || kind == FailureKind::kRateLimited) {
     r.failure.retry_after_ms = parse_retry_after(headers, now_ms);

@@ -54,7 +54,8 @@ std::optional<nlohmann::json> error_object(std::string_view body);
 inline constexpr uint64_t kMaxStreamIndex = 1 << 16;
 const nlohmann::json& need_member(const nlohmann::json& j, const char* key);
 std::string need_text(const nlohmann::json& j, const char* key);
-std::optional<std::string> maybe_text(const nlohmann::json& j, const char* key);  // absent or null: nullopt
+// absent or null: nullopt
+std::optional<std::string> maybe_text(const nlohmann::json& j, const char* key);
 uint64_t need_index(const nlohmann::json& j, const char* key);
 
 // base without trailing '/' + path.
@@ -99,7 +100,8 @@ class JsonAdapter : public ProviderAdapter {
   virtual ProviderResult parse_success(const protocol::JsonValue& body) const = 0;
   // One streamed event's JSON object (not an error), as parse_stream_event
   // documents; may throw like parse_success.
-  virtual StreamEvent read_stream_event(std::string_view event, const nlohmann::json& data) const = 0;
+  virtual StreamEvent read_stream_event(std::string_view event,
+                                        const nlohmann::json& data) const = 0;
   // The provider's error body, as far as it has the provider's shape.
   virtual detail::ProviderErrorBody parse_error_body(std::string_view body) const = 0;
   // Out of credit or over the account's usage limit: the provider will

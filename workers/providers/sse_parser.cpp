@@ -95,8 +95,8 @@ void SseParser::dispatch(std::vector<SseEvent>& out) {
 }
 
 void SseParser::fail(std::string_view what) {
-  error_ = "server-sent event " + std::string(what) + " over " + std::to_string(max_bytes_) +
-           " bytes";
+  error_ =
+      "server-sent event " + std::string(what) + " over " + std::to_string(max_bytes_) + " bytes";
   line_.clear();
   line_.shrink_to_fit();
   data_.clear();

@@ -65,13 +65,13 @@ class SseParser {
   const size_t max_bytes_;
 
   // The stream so far.
-  bool started_ = false;     // the first bytes were checked for a BOM
-  std::string head_;         // the first bytes, while they may still be a BOM
-  bool after_cr_ = false;    // the last byte ended a line with CR: a LF next is part of it
-  std::string line_;         // the unfinished line
-  std::string event_;        // the event name buffer
-  std::string data_;         // the data buffer: each data line and a '\n'
-  std::string id_;           // the last event id buffer
+  bool started_ = false;   // the first bytes were checked for a BOM
+  std::string head_;       // the first bytes, while they may still be a BOM
+  bool after_cr_ = false;  // the last byte ended a line with CR: a LF next is part of it
+  std::string line_;       // the unfinished line
+  std::string event_;      // the event name buffer
+  std::string data_;       // the data buffer: each data line and a '\n'
+  std::string id_;         // the last event id buffer
   std::string error_;
 };
 

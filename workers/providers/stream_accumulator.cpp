@@ -37,7 +37,6 @@ void StreamAccumulator::add(const StreamEvent& event, std::vector<StreamPart>& p
     case Kind::kUpdate:
       break;
   }
-  if (!event.message_id.empty()) message_id_ = event.message_id;
   if (!event.model.empty()) model_ = event.model;
   for (const StreamDelta& delta : event.deltas) apply(delta, parts);
   if (event.stop_reason) stop_reason_ = *event.stop_reason;
@@ -53,14 +52,16 @@ void StreamAccumulator::take_usage(const StreamEvent& event) {
   usage_reported_ = usage_reported_ || event.final_usage;
 }
 
-StreamAccumulator::Block* StreamAccumulator::find(uint64_t provider_block, ContentBlock::Type type) {
+StreamAccumulator::Block* StreamAccumulator::find(uint64_t provider_block,
+                                                  ContentBlock::Type type) {
   auto it = index_of_.find(provider_block);
   if (it == index_of_.end()) return nullptr;
   Block& b = blocks_[it->second];
   return b.block.type == type ? &b : nullptr;
 }
 
-StreamAccumulator::Block& StreamAccumulator::open(uint64_t provider_block, ContentBlock::Type type) {
+StreamAccumulator::Block& StreamAccumulator::open(uint64_t provider_block,
+                                                  ContentBlock::Type type) {
   index_of_[provider_block] = blocks_.size();
   Block& b = blocks_.emplace_back();
   b.block.type = type;
@@ -77,15 +78,15 @@ void StreamAccumulator::apply(const StreamDelta& delta, std::vector<StreamPart>&
     Block& opened = open(delta.block, ContentBlock::Type::kToolUse);
     opened.block.id = delta.id;
     opened.block.name = delta.name;
-    parts.push_back(StreamPart{StreamPart::Type::kToolUseStart, blocks_.size() - 1, "", delta.id,
-                               delta.name});
+    parts.push_back(
+        StreamPart{StreamPart::Type::kToolUseStart, blocks_.size() - 1, "", delta.id, delta.name});
     return;
   }
   if (delta.type == DType::kInputJson) {
     if (b == nullptr || delta.text.empty()) return;  // a block the reply does not keep
     b->input_json += delta.text;
-    parts.push_back(StreamPart{StreamPart::Type::kInputJsonDelta, index_of_[delta.block], delta.text,
-                               "", ""});
+    parts.push_back(
+        StreamPart{StreamPart::Type::kInputJsonDelta, index_of_[delta.block], delta.text, "", ""});
     return;
   }
   // Text: a start, or a piece (which opens the block when nothing started it).
@@ -97,7 +98,8 @@ void StreamAccumulator::apply(const StreamDelta& delta, std::vector<StreamPart>&
   }
   if (delta.text.empty()) return;
   b->block.text += delta.text;
-  parts.push_back(StreamPart{StreamPart::Type::kTextDelta, index_of_[delta.block], delta.text, "", ""});
+  parts.push_back(
+      StreamPart{StreamPart::Type::kTextDelta, index_of_[delta.block], delta.text, "", ""});
 }
 
 ProviderResult StreamAccumulator::result() const {

@@ -37,10 +37,10 @@ namespace tollgate::workers {
 struct StreamPart {
   enum class Type { kTextDelta, kToolUseStart, kInputJsonDelta };
   Type type = Type::kTextDelta;
-  size_t index = 0;      // the content block, as in the final reply
-  std::string text{};    // kTextDelta: text; kInputJsonDelta: partial_json
-  std::string id{};      // kToolUseStart
-  std::string name{};    // kToolUseStart
+  size_t index = 0;    // the content block, as in the final reply
+  std::string text{};  // kTextDelta: text; kInputJsonDelta: partial_json
+  std::string id{};    // kToolUseStart
+  std::string name{};  // kToolUseStart
   bool operator==(const StreamPart&) const = default;
 };
 
@@ -76,7 +76,6 @@ class StreamAccumulator {
 
   std::map<uint64_t, size_t> index_of_;  // provider block -> index in blocks_
   std::vector<Block> blocks_;
-  std::string message_id_;
   std::string model_;
   std::optional<protocol::StopReason> stop_reason_;
   bool refusal_ = false;
