@@ -287,10 +287,10 @@ TEST_CASE("a streamed request adds the stream fields and nothing else") {
 TEST_CASE("a stream error naming the api key is reported without it") {
   const std::string key = "sk-live-abcdef0123456789";
   const ProviderAdapter& adapter = kAnthropic;
-  const StreamEvent e = adapter.parse_stream_event(
-      "error",
-      R"({"type":"error","error":{"type":"authentication_error","message":"bad key )" + key + R"("}})",
-      key);
+  const std::string data =
+      R"({"type":"error","error":{"type":"authentication_error","message":"bad key )" + key +
+      R"("}})";
+  const StreamEvent e = adapter.parse_stream_event("error", data, key);
   REQUIRE(e.kind == StreamEvent::Kind::kFailed);
   CHECK(e.failure.kind == FailureKind::kAuth);
   CHECK(e.failure.message.find(key) == std::string::npos);
