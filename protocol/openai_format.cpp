@@ -148,15 +148,6 @@ JsonValue tools_json(const std::vector<ToolSpec>& tools) {
   return out;
 }
 
-std::string synthetic_call_id(std::string_view reply_id, size_t index) {
-  std::string id = "call_";
-  for (char c : reply_id) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') id += c;
-  }
-  if (id.size() > 5) id += '_';
-  return id + std::to_string(index);
-}
-
 ContentBlock tool_use_from_call(const JsonValue& call, const std::string& path,
                                 std::string_view reply_id, size_t index) {
   need_object(call, path);
@@ -166,7 +157,7 @@ ContentBlock tool_use_from_call(const JsonValue& call, const std::string& path,
   ContentBlock b;
   b.type = Type::kToolUse;
   b.id = maybe_string(call, "id", path).value_or("");
-  if (b.id.empty()) b.id = synthetic_call_id(reply_id, index);
+  if (b.id.empty()) b.id = openai_synthetic_call_id(reply_id, index);
   b.name = need_string(fn, "name", fn_path);
   const JsonValue* args = find(fn, "arguments");
   if (args == nullptr) {
@@ -307,6 +298,15 @@ JsonValue openai_response(const ChatReply& reply, int64_t created) {
     j["usage"] = std::move(usage);
   }
   return j;
+}
+
+std::string openai_synthetic_call_id(std::string_view reply_id, size_t index) {
+  std::string id = "call_";
+  for (char c : reply_id) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') id += c;
+  }
+  if (id.size() > 5) id += '_';
+  return id + std::to_string(index);
 }
 
 std::optional<StopReason> openai_finish_reason(std::string_view name) {

@@ -51,6 +51,10 @@ JsonValue openai_response(const ChatReply& reply, int64_t created);
 std::optional<std::string> openai_unsupported(const std::vector<ChatMessage>& messages,
                                               bool url_images);
 
+// The id given to a tool call the reply left without one:
+// call_<reply id, [A-Za-z0-9_-] only>_<index in tool_calls>.
+std::string openai_synthetic_call_id(std::string_view reply_id, size_t index);
+
 // finish_reason stop/length/tool_calls/function_call/content_filter ->
 // end_turn/max_tokens/tool_use/tool_use/refusal; anything else nullopt.
 std::optional<StopReason> openai_finish_reason(std::string_view name);

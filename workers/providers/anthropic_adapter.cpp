@@ -36,10 +36,112 @@ HttpRequest anthropic_post(const ProviderCall& call, std::string_view path,
   return req;
 }
 
+StreamEvent update() {
+  StreamEvent e;
+  e.kind = StreamEvent::Kind::kUpdate;
+  return e;
+}
+
+StreamEvent ignored() {
+  StreamEvent e;
+  e.kind = StreamEvent::Kind::kIgnored;
+  return e;
+}
+
+// message_start's message.usage and message_delta's usage (cumulative).
+void read_usage(const json& usage, StreamEvent& e) {
+  if (!usage.is_object()) return;
+  const auto in = token_count(usage, "input_tokens");
+  e.cache_creation_input_tokens = token_count(usage, "cache_creation_input_tokens");
+  e.cache_read_input_tokens = token_count(usage, "cache_read_input_tokens");
+  if (in || e.cache_creation_input_tokens || e.cache_read_input_tokens) {
+    e.input_tokens = in.value_or(0) + e.cache_creation_input_tokens.value_or(0) +
+                     e.cache_read_input_tokens.value_or(0);
+  }
+  e.output_tokens = token_count(usage, "output_tokens");
+}
+
+StreamEvent message_start(const json& data) {
+  const json& message = detail::need_member(data, "message");
+  if (!message.is_object()) throw MalformedResponse("message is not an object");
+  StreamEvent e = update();
+  e.message_id = detail::maybe_text(message, "id").value_or("");
+  e.model = detail::maybe_text(message, "model").value_or("");
+  if (auto usage = message.find("usage"); usage != message.end()) read_usage(*usage, e);
+  return e;
+}
+
+StreamEvent block_start(const json& data) {
+  const json& block = detail::need_member(data, "content_block");
+  const std::string type = block.is_object() ? detail::maybe_text(block, "type").value_or("") : "";
+  StreamDelta d;
+  d.block = detail::need_index(data, "index");
+  if (type == "text") {
+    d.type = StreamDelta::Type::kTextStart;
+    d.text = detail::maybe_text(block, "text").value_or("");
+  } else if (type == "tool_use") {
+    d.type = StreamDelta::Type::kToolUseStart;
+    d.id = detail::need_text(block, "id");
+    d.name = detail::need_text(block, "name");
+  } else {
+    return ignored();  // thinking, server tools, ...: not part of the neutral reply
+  }
+  StreamEvent e = update();
+  e.deltas.push_back(std::move(d));
+  return e;
+}
+
+StreamEvent block_delta(const json& data) {
+  const json& delta = detail::need_member(data, "delta");
+  const std::string type = delta.is_object() ? detail::maybe_text(delta, "type").value_or("") : "";
+  StreamDelta d;
+  d.block = detail::need_index(data, "index");
+  if (type == "text_delta") {
+    d.text = detail::need_text(delta, "text");
+  } else if (type == "input_json_delta") {
+    d.type = StreamDelta::Type::kInputJson;
+    d.text = detail::need_text(delta, "partial_json");
+  } else {
+    return ignored();  // thinking_delta, signature_delta, citations_delta, ...
+  }
+  StreamEvent e = update();
+  e.deltas.push_back(std::move(d));
+  return e;
+}
+
+StreamEvent message_delta(const json& data) {
+  StreamEvent e = update();
+  if (auto delta = data.find("delta"); delta != data.end() && delta->is_object()) {
+    if (auto stop = detail::maybe_text(*delta, "stop_reason")) {
+      e.stop_reason = protocol::anthropic_stop_reason(*stop);
+    }
+  }
+  if (auto usage = data.find("usage"); usage != data.end()) read_usage(*usage, e);
+  e.final_usage = e.output_tokens.has_value();
+  return e;
+}
+
 }  // namespace
 
 HttpRequest AnthropicAdapter::build_request(const ProviderCall& call) const {
-  return anthropic_post(call, "/v1/messages", protocol::anthropic_request(to_chat_parts(call)));
+  protocol::JsonValue body = protocol::anthropic_request(to_chat_parts(call));
+  if (call.stream) body = detail::with_fields(body, protocol::JsonValue{{"stream", true}});
+  return anthropic_post(call, "/v1/messages", body);
+}
+
+StreamEvent AnthropicAdapter::read_stream_event(std::string_view event, const json& data) const {
+  const std::string type = event.empty() ? detail::maybe_text(data, "type").value_or("")
+                                         : std::string(event);
+  if (type == "message_start") return message_start(data);
+  if (type == "content_block_start") return block_start(data);
+  if (type == "content_block_delta") return block_delta(data);
+  if (type == "message_delta") return message_delta(data);
+  if (type == "message_stop") {
+    StreamEvent done;
+    done.kind = StreamEvent::Kind::kDone;
+    return done;
+  }
+  return ignored();  // ping, content_block_stop, and event types added later
 }
 
 std::optional<HttpRequest> AnthropicAdapter::build_count_request(const ProviderCall& call) const {

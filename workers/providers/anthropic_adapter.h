@@ -6,7 +6,9 @@
 // usage (input_tokens plus cache creation and cache reads, the two cache
 // counts kept) are read by protocol::parse_anthropic_response. It can count
 // a call's input: POST <base>/v1/messages/count_tokens with the call's
-// model, system, messages, tools and tool_choice. Stateless; any thread.
+// model, system, messages, tools and tool_choice. A call with `stream` adds
+// "stream": true and is answered in server-sent events (read_stream_event).
+// Stateless; any thread.
 #pragma once
 
 #include "workers/providers/provider_formats.h"
@@ -24,6 +26,12 @@ class AnthropicAdapter final : public JsonAdapter {
 
  protected:
   ProviderResult parse_success(const protocol::JsonValue& body) const override;
+  // message_start (id, model, usage so far), content_block_start of text
+  // and tool_use blocks, content_block_delta text_delta and
+  // input_json_delta, message_delta (stop_reason, cumulative usage; final
+  // when it has output_tokens), message_stop (kDone). ping,
+  // content_block_stop, other block kinds and unknown events: kIgnored.
+  StreamEvent read_stream_event(std::string_view event, const nlohmann::json& data) const override;
   detail::ProviderErrorBody parse_error_body(std::string_view body) const override;
   // A 400 or 402 about the credit balance or a usage limit; a 403 (or a
   // permission_error) about billing or credit.

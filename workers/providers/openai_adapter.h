@@ -7,7 +7,9 @@
 // finish_reason; usage prompt_tokens, completion_tokens and
 // prompt_tokens_details.cached_tokens) is read by
 // protocol::parse_openai_response. It has no endpoint that counts a call's
-// input (build_count_request: nullopt). Stateless; any thread.
+// input (build_count_request: nullopt). A call with `stream` adds
+// "stream": true and "stream_options": {"include_usage": true}; the answer
+// is chunks in server-sent events (read_stream_event). Stateless; any thread.
 #pragma once
 
 #include "workers/providers/provider_formats.h"
@@ -24,6 +26,12 @@ class OpenAiAdapter final : public JsonAdapter {
 
  protected:
   ProviderResult parse_success(const protocol::JsonValue& body) const override;
+  // A chat.completion.chunk: id, model, choices[0].delta content (block 0),
+  // refusal (block 0, refusal set), tool_calls (block 1 + index: a start
+  // when the piece names the function, its id or the id a non-streamed
+  // reply would give; the arguments piece), finish_reason, and the usage
+  // chunk (both counts: final usage; cached_tokens as cache reads).
+  StreamEvent read_stream_event(std::string_view event, const nlohmann::json& data) const override;
   detail::ProviderErrorBody parse_error_body(std::string_view body) const override;
   // A 429, 402 or 403 whose code or type is insufficient_quota or
   // billing_hard_limit_reached.

@@ -58,6 +58,20 @@ ProviderResult failed(FailureKind kind, long status, bool retryable, std::string
   return r;
 }
 
+// " <code or type>: <message>" of an error body, or ": <the body>" when it
+// is not the provider's error shape.
+std::string error_detail(const detail::ProviderErrorBody& error, std::string_view body) {
+  std::string text;
+  if (error.parsed) {
+    std::string label = !error.code.empty() ? error.code : error.type;
+    if (!label.empty()) text += " " + label;
+    if (!error.message.empty()) text += ": " + error.message;
+  } else if (!body.empty()) {
+    text += ": " + std::string(body.substr(0, kMaxMessageBytes));
+  }
+  return text;
+}
+
 bool retryable_status(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504 ||
          status == 529;
@@ -136,6 +150,57 @@ ProviderResult result_from(protocol::Result<protocol::ChatReply> parsed) {
   return result;
 }
 
+const json& need_member(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) throw MalformedResponse(std::string(key) + " is missing");
+  return *it;
+}
+
+std::string need_text(const json& j, const char* key) {
+  const json& v = need_member(j, key);
+  if (!v.is_string()) throw MalformedResponse(std::string(key) + " is not a string");
+  return v.get<std::string>();
+}
+
+std::optional<std::string> maybe_text(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) throw MalformedResponse(std::string(key) + " is not a string");
+  return it->get<std::string>();
+}
+
+uint64_t need_index(const json& j, const char* key) {
+  const json& v = need_member(j, key);
+  if (!v.is_number_unsigned() || v.get<uint64_t>() >= kMaxStreamIndex) {
+    throw MalformedResponse(std::string(key) + " is not a block index");
+  }
+  return v.get<uint64_t>();
+}
+
+protocol::JsonValue with_fields(const protocol::JsonValue& body, const protocol::JsonValue& extra) {
+  protocol::JsonValue out = protocol::JsonValue::object();
+  auto e = extra.begin();
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    for (; e != extra.end() && e.key() < it.key(); ++e) out[e.key()] = e.value();
+    out[it.key()] = it.value();
+  }
+  for (; e != extra.end(); ++e) out[e.key()] = e.value();
+  return out;
+}
+
+long stream_error_status(std::string_view type) {
+  if (type == "overloaded_error") return 529;
+  if (type == "rate_limit_error" || type == "rate_limit_exceeded" || type == "insufficient_quota") {
+    return 429;
+  }
+  if (type == "authentication_error" || type == "invalid_api_key") return 401;
+  if (type == "permission_error") return 403;
+  if (type == "not_found_error") return 404;
+  if (type == "request_too_large") return 413;
+  if (type == "invalid_request_error") return 400;
+  return 500;
+}
+
 }  // namespace detail
 
 
@@ -200,8 +265,47 @@ ProviderResult JsonAdapter::parse_response(long status, const HttpHeaders& heade
   return parse_error(status, headers, body, now_ms, api_key);
 }
 
-StreamEvent JsonAdapter::parse_stream_event(std::string_view, std::string_view) const {
-  return StreamEvent{};  // kNotSupported: no request asks for a stream yet
+StreamEvent JsonAdapter::parse_stream_event(std::string_view event, std::string_view data,
+                                            std::string_view api_key) const {
+  if (data == "[DONE]") {
+    StreamEvent done;
+    done.kind = StreamEvent::Kind::kDone;
+    return done;
+  }
+  const json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return invalid_stream_event("data is not a JSON object", api_key);
+  if (auto err = j.find("error"); err != j.end() && err->is_object()) {
+    return stream_failure(data, api_key);
+  }
+  try {
+    return read_stream_event(event, j);
+  } catch (const json::exception& e) {
+    return invalid_stream_event(e.what(), api_key);
+  } catch (const detail::MalformedResponse& e) {
+    return invalid_stream_event(e.what(), api_key);
+  }
+}
+
+StreamEvent JsonAdapter::stream_failure(std::string_view data, std::string_view api_key) const {
+  const detail::ProviderErrorBody error = parse_error_body(data);
+  const long status = detail::stream_error_status(error.type.empty() ? error.code : error.type);
+  StreamEvent event;
+  event.kind = StreamEvent::Kind::kFailed;
+  event.failure = parse_error(status, {}, data, 0, api_key).failure;
+  event.failure.message = one_line(std::string(name()) + " stream error (as HTTP " +
+                                       std::to_string(status) + ")" + error_detail(error, data),
+                                   api_key);
+  return event;
+}
+
+StreamEvent JsonAdapter::invalid_stream_event(std::string_view why,
+                                              std::string_view api_key) const {
+  std::string text = std::string(name()) + " invalid stream event: " + std::string(why);
+  StreamEvent event;
+  event.kind = StreamEvent::Kind::kFailed;
+  event.failure =
+      failed(FailureKind::kInvalidResponse, 200, false, one_line(std::move(text), api_key)).failure;
+  return event;
 }
 
 FailureKind JsonAdapter::classify(long status, const detail::ProviderErrorBody& error) const {
@@ -221,14 +325,8 @@ ProviderResult JsonAdapter::parse_error(long status, const HttpHeaders& headers,
   FailureKind kind = no_credit ? FailureKind::kOutOfCredit : classify(status, error);
   bool retryable = !no_credit && retryable_status(status);
 
-  std::string text = std::string(name()) + " HTTP " + std::to_string(status);
-  if (error.parsed) {
-    std::string label = !error.code.empty() ? error.code : error.type;
-    if (!label.empty()) text += " " + label;
-    if (!error.message.empty()) text += ": " + error.message;
-  } else if (!body.empty()) {
-    text += ": " + std::string(body.substr(0, kMaxMessageBytes));
-  }
+  std::string text =
+      std::string(name()) + " HTTP " + std::to_string(status) + error_detail(error, body);
   ProviderResult r = failed(kind, status, retryable, one_line(std::move(text), api_key));
   if (retryable || kind == FailureKind::kRateLimited) {
     r.failure.retry_after_ms = parse_retry_after(headers, now_ms);

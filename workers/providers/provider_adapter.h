@@ -18,28 +18,60 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/chat_parts.h"
 #include "workers/providers/provider_types.h"
 
 namespace tollgate::workers {
 
-// One event of a streamed answer, as parse_stream_event reads it.
-// Streaming is not built yet: every adapter answers kNotSupported.
+// One piece of a streamed answer, in the provider's own block numbering
+// (`block`: Anthropic's content index; OpenAI: 0 for the message text and
+// 1 + tool_calls[].index for a tool call). StreamAccumulator
+// (stream_accumulator.h) renumbers the blocks it keeps.
+struct StreamDelta {
+  enum class Type {
+    kTextStart,     // a text block begins (text: its first text, often empty)
+    kText,          // text: the next piece of a text block
+    kToolUseStart,  // a tool_use block begins: id, name
+    kInputJson,     // text: the next piece of a tool_use block's input JSON
+  };
+  Type type = Type::kText;
+  uint64_t block = 0;
+  std::string text{};
+  std::string id{};
+  std::string name{};
+  bool operator==(const StreamDelta&) const = default;
+};
+
+// One server-sent event of a streamed answer, as parse_stream_event reads
+// it. Plain data.
 struct StreamEvent {
   enum class Kind {
-    kNotSupported,  // this adapter cannot read streamed answers (yet)
-    kText,          // text: the next piece of the reply
-    kUsage,         // input_tokens / output_tokens: usage reported so far
-    kDone,          // the answer is complete
-    kFailed,        // failure: the provider ended the stream with an error
-    kIgnored,       // an event with nothing for the caller (ping, ...)
+    kNotSupported,  // this adapter cannot read streamed answers
+    kUpdate,        // some of the fields below are set
+    kDone,          // the answer is complete (Anthropic message_stop, OpenAI [DONE])
+    kFailed,        // failure: the provider ended the stream with an error (or garbage)
+    kIgnored,       // an event with nothing for the caller (ping, thinking, ...)
   };
   Kind kind = Kind::kNotSupported;
-  std::string text;
-  std::optional<uint64_t> input_tokens;
-  std::optional<uint64_t> output_tokens;
-  ProviderFailure failure;
+  std::string message_id{};  // when the event says it
+  std::string model{};       // when the event says it
+  std::vector<StreamDelta> deltas{};
+  // Why the model stopped, when the event says it (nullopt inside: a name
+  // this format does not know, as in a non-streamed reply).
+  std::optional<std::optional<protocol::StopReason>> stop_reason{};
+  bool refusal = false;  // OpenAI delta.refusal: the text is a refusal
+  // Usage as the event reports it. input_tokens counts all input, cache
+  // creation and reads included (as ProviderReply). final_usage: these are
+  // the answer's totals (Anthropic message_delta with output_tokens; the
+  // OpenAI usage chunk), not the counts at its start.
+  std::optional<uint64_t> input_tokens{};
+  std::optional<uint64_t> output_tokens{};
+  std::optional<uint64_t> cache_creation_input_tokens{};
+  std::optional<uint64_t> cache_read_input_tokens{};
+  bool final_usage = false;
+  ProviderFailure failure{};  // kFailed
 };
 
 class ProviderAdapter {
@@ -78,12 +110,16 @@ class ProviderAdapter {
   // 200 with an unsigned count (the default: always nullopt).
   virtual std::optional<uint64_t> parse_count_response(const HttpResponse& response) const;
 
-  // Later (streaming): one server-sent event of an answer to a request
-  // that asked for a stream. `event` is the SSE event name (empty when the
-  // stream names none), `data` its data lines joined by '\n'. Events of one
-  // answer are passed in order; kDone or kFailed ends it. Today every
-  // adapter returns kNotSupported and no request asks for a stream.
-  virtual StreamEvent parse_stream_event(std::string_view event, std::string_view data) const = 0;
+  // One server-sent event of an answer to a request that asked for a
+  // stream (ProviderCall::stream): `event` is the SSE event name (empty when
+  // the stream names none), `data` its data lines joined by '\n'. Events of
+  // one answer are passed in order; kDone or kFailed ends it. An error event
+  // is a kFailed classified like the same error in a non-streamed answer
+  // (its type read as the HTTP status it stands for: overloaded_error as
+  // 529, rate_limit_error as 429, ...); data that is not the documented
+  // JSON is kInvalidResponse. `api_key` is only used to redact messages.
+  virtual StreamEvent parse_stream_event(std::string_view event, std::string_view data,
+                                         std::string_view api_key = {}) const = 0;
 
   // parse_response for what a transport returned, including transport
   // errors (kTransport or kTimeout, both retryable).

@@ -48,6 +48,16 @@ std::optional<uint64_t> token_count(const nlohmann::json& usage, const char* key
 // body is not JSON or has no such object.
 std::optional<nlohmann::json> error_object(std::string_view body);
 
+// Readers of streamed event JSON; each throws MalformedResponse naming the
+// key when it is missing (need_) or has the wrong type. An index is an
+// unsigned integer below kMaxStreamIndex.
+inline constexpr uint64_t kMaxStreamIndex = 1 << 16;
+const nlohmann::json& need_member(const nlohmann::json& j, const char* key);
+std::string need_text(const nlohmann::json& j, const char* key);
+// absent or null: nullopt
+std::optional<std::string> maybe_text(const nlohmann::json& j, const char* key);
+uint64_t need_index(const nlohmann::json& j, const char* key);
+
 // base without trailing '/' + path.
 std::string join_url(std::string_view base, std::string_view path);
 // JSON text that never throws (invalid UTF-8 is replaced).
@@ -59,18 +69,39 @@ std::string dump_json(const protocol::JsonValue& j);
 // MalformedResponse with the reader's message when it could not read it.
 ProviderResult result_from(protocol::Result<protocol::ChatReply> reply);
 
+// `body` (an object with its keys in alphabetical order) with the keys of
+// `extra` (the same) merged in, still in alphabetical order: the stream
+// fields of a request, leaving a non-streamed request's bytes unchanged.
+protocol::JsonValue with_fields(const protocol::JsonValue& body, const protocol::JsonValue& extra);
+
+// The HTTP status a streamed error stands for, from its error type
+// (Anthropic or OpenAI names): overloaded_error 529, rate_limit_error and
+// insufficient_quota 429, authentication_error 401, permission_error 403,
+// not_found_error 404, request_too_large 413, invalid_request_error 400,
+// anything else (api_error, server_error, unknown) 500.
+long stream_error_status(std::string_view type);
+
 }  // namespace detail
 
 class JsonAdapter : public ProviderAdapter {
  public:
   ProviderResult parse_response(long status, const HttpHeaders& headers, std::string_view body,
                                 int64_t now_ms, std::string_view api_key = {}) const final;
-  StreamEvent parse_stream_event(std::string_view event, std::string_view data) const override;
+  // OpenAI's `data: [DONE]` is kDone; data that is not a JSON object is
+  // kInvalidResponse; data with an `error` object (Anthropic's error event,
+  // OpenAI's error chunk) is stream_failure; anything else is read by
+  // read_stream_event.
+  StreamEvent parse_stream_event(std::string_view event, std::string_view data,
+                                 std::string_view api_key = {}) const final;
 
  protected:
   // A 2xx body that is a JSON object (keys in the provider's order): the
   // reply and its usage.
   virtual ProviderResult parse_success(const protocol::JsonValue& body) const = 0;
+  // One streamed event's JSON object (not an error), as parse_stream_event
+  // documents; may throw like parse_success.
+  virtual StreamEvent read_stream_event(std::string_view event,
+                                        const nlohmann::json& data) const = 0;
   // The provider's error body, as far as it has the provider's shape.
   virtual detail::ProviderErrorBody parse_error_body(std::string_view body) const = 0;
   // Out of credit or over the account's usage limit: the provider will
@@ -80,6 +111,13 @@ class JsonAdapter : public ProviderAdapter {
   // limited, 529 or overloaded_error overloaded, other 5xx server, 401/403
   // key rejected (kAuth), other 4xx bad request.
   virtual FailureKind classify(long status, const detail::ProviderErrorBody& error) const;
+
+  // For parse_stream_event: an error event's data (the provider's error
+  // body), classified like that body in an HTTP answer with the status its
+  // type stands for (stream_error_status); and data that is not the
+  // documented shape (kInvalidResponse, `why` in the message).
+  StreamEvent stream_failure(std::string_view data, std::string_view api_key) const;
+  StreamEvent invalid_stream_event(std::string_view why, std::string_view api_key) const;
 
  private:
   ProviderResult parse_error(long status, const HttpHeaders& headers, std::string_view body,

@@ -36,6 +36,10 @@ struct ProviderCall {
   std::optional<protocol::ToolChoice> tool_choice;
   std::vector<std::string> stop_sequences;
   std::optional<double> top_p;
+  // Ask for the answer as server-sent events (PROTOCOL.md section 9): the
+  // adapters add their format's stream fields; false leaves the request's
+  // bytes as they were before streaming.
+  bool stream = false;
 };
 
 struct HttpRequest {
