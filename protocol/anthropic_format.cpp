@@ -292,11 +292,7 @@ ChatParts parse_request(const JsonValue& body) {
   if (const JsonValue* tools = find(body, "tools")) parts.tools = parse_tools(*tools);
   if (const JsonValue* choice = find(body, "tool_choice")) parts.tool_choice = parse_tool_choice(*choice);
   if (const JsonValue* stops = find(body, "stop_sequences")) {
-    need_array(*stops, "stop_sequences");
-    for (size_t i = 0; i < stops->size(); ++i) {
-      if (!(*stops)[i].is_string()) fail(at_index("stop_sequences", i), "not a string");
-      parts.stop_sequences.push_back((*stops)[i].get<std::string>());
-    }
+    append_strings(*stops, "stop_sequences", parts.stop_sequences);
   }
   return parts;
 }

@@ -83,6 +83,14 @@ void need_array(const JsonValue& v, const std::string& path) {
   if (!v.is_array()) fail(path, "not an array");
 }
 
+void append_strings(const JsonValue& v, const std::string& path, std::vector<std::string>& out) {
+  need_array(v, path);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string()) fail(at_index(path, i), "not a string");
+    out.push_back(v[i].get<std::string>());
+  }
+}
+
 void need_object(const JsonValue& v, const std::string& path) {
   if (!v.is_object()) fail(path, "not an object");
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "protocol/chat_parts.h"
 #include "protocol/error.h"
@@ -46,6 +47,9 @@ std::optional<uint64_t> maybe_count(const JsonValue& obj, std::string_view key,
                                     const std::string& path);
 void need_array(const JsonValue& v, const std::string& path);
 void need_object(const JsonValue& v, const std::string& path);
+// An array of strings at `path` (stop sequences), appended to `out`; fails
+// naming the path of the first element that is not a string.
+void append_strings(const JsonValue& v, const std::string& path, std::vector<std::string>& out);
 
 // value ? JsonValue(value) : null.
 JsonValue string_or_null(const std::optional<std::string>& value);

@@ -198,11 +198,7 @@ ChatParts read_request(const JsonValue& body) {
     if (stop->is_string()) {
       parts.stop_sequences.push_back(stop->get<std::string>());
     } else {
-      need_array(*stop, "stop");
-      for (size_t i = 0; i < stop->size(); ++i) {
-        if (!(*stop)[i].is_string()) fail(at_index("stop", i), "not a string");
-        parts.stop_sequences.push_back((*stop)[i].get<std::string>());
-      }
+      append_strings(*stop, "stop", parts.stop_sequences);
     }
   }
   return parts;
