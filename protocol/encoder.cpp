@@ -59,6 +59,8 @@ template std::string encode_reply(const RequestId&, const AlertsReply&);
 template std::string encode_reply(const RequestId&, const HistoryReply&);
 template std::string encode_reply(const RequestId&, const ResetReply&);
 template std::string encode_reply(const RequestId&, const LedgerEventsReply&);
+template std::string encode_reply(const RequestId&, const CallPartReply&);
+template std::string encode_reply(const RequestId&, const CancelReply&);
 
 std::string encode_reply(const RequestId& id, const ReplyBody& reply) {
   return std::visit([&](const auto& r) { return encode_reply(id, r); }, reply);
@@ -66,15 +68,19 @@ std::string encode_reply(const RequestId& id, const ReplyBody& reply) {
 
 std::string encode_error_reply(const RequestId& id, const Error& error) {
   detail::Packer p(detail::Absent::kNil, 64 + error.message.size());
-  p.map_header(4);
+  p.map_header(error.partial ? 5 : 4);
   p.str("v");
   p.put(kProtocolVersion);
   p.str("id");
   p.id(id);
   p.str("ok");
   p.put(false);
+  if (error.partial) {
+    p.str("partial");
+    p.put(true);
+  }
   p.str("error");
-  p.map_header(error.retry_after_ms ? 3 : 2);
+  p.map_header(2 + (error.retry_after_ms ? 1 : 0) + (error.partial ? 1 : 0));
   p.str("code");
   p.str(code_name(error.code));
   p.str("message");
@@ -82,6 +88,10 @@ std::string encode_error_reply(const RequestId& id, const Error& error) {
   if (error.retry_after_ms) {
     p.str("retry_after_ms");
     p.put(*error.retry_after_ms);
+  }
+  if (error.partial) {
+    p.str("partial");
+    p.put(true);
   }
   return p.take();
 }

@@ -5,7 +5,7 @@
 namespace tollgate::protocol {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kNames = {{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 15> kNames = {{
     {ErrorCode::kBadRequest, "bad_request"},
     {ErrorCode::kUnsupportedVersion, "unsupported_version"},
     {ErrorCode::kUnknownOp, "unknown_op"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 14> kNames = {{
     {ErrorCode::kUnauthorized, "unauthorized"},
     {ErrorCode::kTimeout, "timeout"},
     {ErrorCode::kOverloaded, "overloaded"},
+    {ErrorCode::kCancelled, "cancelled"},
     {ErrorCode::kInternal, "internal"},
 }};
 

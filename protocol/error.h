@@ -31,6 +31,7 @@ enum class ErrorCode {
   kUnauthorized,
   kTimeout,
   kOverloaded,
+  kCancelled,  // section 9: the `cancel` op ended the call
   kInternal,
 };
 
@@ -43,21 +44,25 @@ struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
   std::optional<int64_t> retry_after_ms;
+  // Section 9: a streamed call that failed after its first part was sent
+  // (the parts already sent are all the client gets). Written only when true.
+  bool partial = false;
 
-  static Error bad_request(std::string m) { return {ErrorCode::kBadRequest, std::move(m), {}}; }
-  static Error unsupported_version(std::string m) { return {ErrorCode::kUnsupportedVersion, std::move(m), {}}; }
-  static Error unknown_op(std::string m) { return {ErrorCode::kUnknownOp, std::move(m), {}}; }
-  static Error unknown_agent(std::string m) { return {ErrorCode::kUnknownAgent, std::move(m), {}}; }
-  static Error too_large(std::string m) { return {ErrorCode::kTooLarge, std::move(m), {}}; }
-  static Error budget_exhausted(std::string m) { return {ErrorCode::kBudgetExhausted, std::move(m), {}}; }
-  static Error rate_limited(std::string m, int64_t retry_ms) { return {ErrorCode::kRateLimited, std::move(m), retry_ms}; }
-  static Error provider_error(std::string m) { return {ErrorCode::kProviderError, std::move(m), {}}; }
-  static Error not_configured(std::string m) { return {ErrorCode::kNotConfigured, std::move(m), {}}; }
-  static Error emergency_shutdown(std::string m) { return {ErrorCode::kEmergencyShutdown, std::move(m), {}}; }
-  static Error unauthorized(std::string m) { return {ErrorCode::kUnauthorized, std::move(m), {}}; }
-  static Error timeout(std::string m) { return {ErrorCode::kTimeout, std::move(m), {}}; }
-  static Error overloaded(std::string m, int64_t retry_ms) { return {ErrorCode::kOverloaded, std::move(m), retry_ms}; }
-  static Error internal(std::string m) { return {ErrorCode::kInternal, std::move(m), {}}; }
+  static Error bad_request(std::string m) { return {ErrorCode::kBadRequest, std::move(m), {}, false}; }
+  static Error unsupported_version(std::string m) { return {ErrorCode::kUnsupportedVersion, std::move(m), {}, false}; }
+  static Error unknown_op(std::string m) { return {ErrorCode::kUnknownOp, std::move(m), {}, false}; }
+  static Error unknown_agent(std::string m) { return {ErrorCode::kUnknownAgent, std::move(m), {}, false}; }
+  static Error too_large(std::string m) { return {ErrorCode::kTooLarge, std::move(m), {}, false}; }
+  static Error budget_exhausted(std::string m) { return {ErrorCode::kBudgetExhausted, std::move(m), {}, false}; }
+  static Error rate_limited(std::string m, int64_t retry_ms) { return {ErrorCode::kRateLimited, std::move(m), retry_ms, false}; }
+  static Error provider_error(std::string m) { return {ErrorCode::kProviderError, std::move(m), {}, false}; }
+  static Error not_configured(std::string m) { return {ErrorCode::kNotConfigured, std::move(m), {}, false}; }
+  static Error emergency_shutdown(std::string m) { return {ErrorCode::kEmergencyShutdown, std::move(m), {}, false}; }
+  static Error unauthorized(std::string m) { return {ErrorCode::kUnauthorized, std::move(m), {}, false}; }
+  static Error timeout(std::string m) { return {ErrorCode::kTimeout, std::move(m), {}, false}; }
+  static Error overloaded(std::string m, int64_t retry_ms) { return {ErrorCode::kOverloaded, std::move(m), retry_ms, false}; }
+  static Error cancelled(std::string m) { return {ErrorCode::kCancelled, std::move(m), {}, false}; }
+  static Error internal(std::string m) { return {ErrorCode::kInternal, std::move(m), {}, false}; }
 };
 
 // A value or an Error. Minimal std::expected stand-in (C++20 has none).

@@ -5,6 +5,7 @@
 
 #include "protocol/events.h"
 #include "protocol/packer.h"
+#include "protocol/replies.h"
 #include "protocol/request_id.h"
 #include "protocol/requests.h"
 
@@ -14,11 +15,21 @@ namespace {
 // Index i is the op of RequestBody alternative i.
 constexpr std::array<std::string_view, std::variant_size_v<RequestBody>> kOpNames = {
     "ping",   "call",    "usage",           "summary", "provider_status", "recommend",
-    "emergency_status", "alerts", "history", "reset", "ledger_events"};
+    "emergency_status", "alerts", "history", "reset", "ledger_events",
+    "cancel"};
 
 }  // namespace
 
 std::string_view op_name(const RequestBody& body) { return kOpNames[body.index()]; }
+
+std::string_view chunk_type_name(StreamChunk::Type type) {
+  switch (type) {
+    case StreamChunk::Type::kTextDelta: return "text_delta";
+    case StreamChunk::Type::kToolUseStart: return "tool_use_start";
+    case StreamChunk::Type::kInputJsonDelta: return "input_json_delta";
+  }
+  return "text_delta";
+}
 
 std::string_view ledger_kind(const LedgerEvent& event) {
   constexpr std::array<std::string_view, 3> kKinds = {"reset", "rollover", "recovered"};

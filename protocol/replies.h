@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -225,9 +226,37 @@ struct LedgerEventsReply {
   bool operator==(const LedgerEventsReply&) const = default;
 };
 
+// Section 9: what one part of a streamed reply carries (`chunk`).
+struct StreamChunk {
+  enum class Type { kTextDelta, kToolUseStart, kInputJsonDelta };
+  Type type = Type::kTextDelta;
+  uint64_t index = 0;  // the content block, as in the final reply's `content`
+  std::string text{};  // kTextDelta: `text`; kInputJsonDelta: `partial_json`
+  std::string id{};    // kToolUseStart
+  std::string name{};  // kToolUseStart
+  bool operator==(const StreamChunk&) const = default;
+};
+
+// "text_delta", "tool_use_start", "input_json_delta".
+std::string_view chunk_type_name(StreamChunk::Type type);
+
+// Section 9: one part of a streamed `call` reply (every message but the
+// last; the last is the ordinary CallReply or an error).
+struct CallPartReply {
+  uint64_t part = 0;  // 1, 2, ... in the order sent
+  StreamChunk chunk{};
+  bool operator==(const CallPartReply&) const = default;
+};
+
+// Section 9: the reply to `cancel`.
+struct CancelReply {
+  bool found = false;  // a call with that id was in flight on this connection
+  bool operator==(const CancelReply&) const = default;
+};
+
 using ReplyBody =
     std::variant<PingReply, CallReply, UsageReply, SummaryReply, ProviderStatusReply,
                  RecommendReply, EmergencyStatusReply, AlertsReply, HistoryReply, ResetReply,
-                 LedgerEventsReply>;
+                 LedgerEventsReply, CallPartReply, CancelReply>;
 
 }  // namespace tollgate::protocol

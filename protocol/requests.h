@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "protocol/content.h"
+#include "protocol/request_id.h"
 
 namespace tollgate::protocol {
 
@@ -49,6 +50,10 @@ struct CallRequest {
   std::optional<ToolChoice> tool_choice{};
   std::vector<std::string> stop_sequences{};   // at most kMaxStopSequences
   std::optional<double> top_p{};               // 0 .. 1
+  // Section 9: the reply comes in parts on the same envelope, then the
+  // ordinary reply. Written only when true; not part of the fingerprint
+  // (a repeat of a streamed call gets the stored final reply).
+  bool stream = false;
   bool operator==(const CallRequest&) const = default;
 
   // Does the call use any part of section 8 (blocks, tools, stop
@@ -107,10 +112,16 @@ struct LedgerEventsRequest {
   bool operator==(const LedgerEventsRequest&) const = default;
 };
 
+// Section 9: aborts a call in flight on the same connection.
+struct CancelRequest {
+  RequestId target{};  // the `id` of that call (string or int)
+  bool operator==(const CancelRequest&) const = default;
+};
+
 using RequestBody =
     std::variant<PingRequest, CallRequest, UsageRequest, SummaryRequest, ProviderStatusRequest,
                  RecommendRequest, EmergencyStatusRequest, AlertsRequest, HistoryRequest,
-                 ResetRequest, LedgerEventsRequest>;
+                 ResetRequest, LedgerEventsRequest, CancelRequest>;
 
 // Range limits the decoder enforces that are not configuration.
 inline constexpr uint32_t kMaxAlertsLimit = 10000;

@@ -122,6 +122,8 @@ void for_each_field(const CallRequest& r, F&& f) {
   f("tool_choice", r.tool_choice);
   f("stop_sequences", r.stop_sequences);
   f("top_p", r.top_p);
+  // Section 9; written only when true.
+  f("stream", detail::omit_when_absent(r.stream ? std::optional<bool>(true) : std::nullopt));
 }
 
 template <class F> void for_each_field(const UsageRequest& r, F&& f) { f("ai_name", r.ai_name); }
@@ -147,6 +149,8 @@ void for_each_field(const ResetRequest& r, F&& f) {
   f("provider", r.provider);
   f("force", r.force);
 }
+
+template <class F> void for_each_field(const CancelRequest& r, F&& f) { f("target", r.target); }
 
 template <class F>
 void for_each_field(const LedgerEventsRequest& r, F&& f) {
@@ -423,5 +427,32 @@ void for_each_field(const ResetReply& r, F&& f) {
 }
 
 template <class F> void for_each_field(const LedgerEventsReply& r, F&& f) { f("events", r.events); }
+
+// Section 9: each type of chunk has its own fields.
+template <class F>
+void for_each_field(const StreamChunk& c, F&& f) {
+  f("type", chunk_type_name(c.type));
+  f("index", c.index);
+  switch (c.type) {
+    case StreamChunk::Type::kTextDelta:
+      f("text", c.text);
+      break;
+    case StreamChunk::Type::kToolUseStart:
+      f("id", c.id);
+      f("name", c.name);
+      break;
+    case StreamChunk::Type::kInputJsonDelta:
+      f("partial_json", c.text);
+      break;
+  }
+}
+
+template <class F>
+void for_each_field(const CallPartReply& r, F&& f) {
+  f("part", r.part);
+  f("chunk", r.chunk);
+}
+
+template <class F> void for_each_field(const CancelReply& r, F&& f) { f("found", r.found); }
 
 }  // namespace tollgate::protocol

@@ -8,15 +8,6 @@ namespace tollgate::workers {
 using protocol::ContentBlock;
 using Kind = StreamEvent::Kind;
 
-std::string_view part_type_name(StreamPart::Type type) {
-  switch (type) {
-    case StreamPart::Type::kTextDelta: return "text_delta";
-    case StreamPart::Type::kToolUseStart: return "tool_use_start";
-    case StreamPart::Type::kInputJsonDelta: return "input_json_delta";
-  }
-  return "text_delta";
-}
-
 void StreamAccumulator::add(const StreamEvent& event, std::vector<StreamPart>& parts) {
   if (done_ || failed_) return;
   switch (event.kind) {

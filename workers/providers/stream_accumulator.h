@@ -29,23 +29,13 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/replies.h"
 #include "workers/providers/provider_adapter.h"
 
 namespace tollgate::workers {
 
 // One part of a streamed reply (section 9 `chunk`).
-struct StreamPart {
-  enum class Type { kTextDelta, kToolUseStart, kInputJsonDelta };
-  Type type = Type::kTextDelta;
-  size_t index = 0;    // the content block, as in the final reply
-  std::string text{};  // kTextDelta: text; kInputJsonDelta: partial_json
-  std::string id{};    // kToolUseStart
-  std::string name{};  // kToolUseStart
-  bool operator==(const StreamPart&) const = default;
-};
-
-// "text_delta", "tool_use_start", "input_json_delta".
-std::string_view part_type_name(StreamPart::Type type);
+using StreamPart = protocol::StreamChunk;
 
 class StreamAccumulator {
  public:
