@@ -138,11 +138,13 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.str("TOLLGATE_CURVE_CLIENTS_FILE", c.curve_clients_file);
   r.uint("TOLLGATE_MAX_REQUEST_BYTES", c.max_request_bytes, 64, 16u << 20, "must be a whole number of bytes from 64 to 16777216");
   r.uint("TOLLGATE_EVENTS_HWM", c.events_hwm, 1, 10'000'000, "must be a whole number of events from 1 to 10000000");
+  r.uint("TOLLGATE_REPLIES_HWM", c.replies_hwm, 1, 10'000'000, "must be a whole number of messages from 1 to 10000000");
   r.str("TOLLGATE_LOG_LEVEL", c.log_level);
   r.uint("TOLLGATE_WORKERS", c.workers, 0, 256, "must be a whole number from 0 (CPU count) to 256");
   r.uint("TOLLGATE_CALL_TIMEOUT_MS", c.call_timeout_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
   r.uint("TOLLGATE_MAX_INFLIGHT", c.max_inflight, 1, 10'000'000, "must be a whole number from 1");
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
+  r.uint("TOLLGATE_STREAM_IDLE_MS", c.stream_idle_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
 }
 

@@ -117,6 +117,9 @@ struct Config {
   // Events queued per subscriber before PUB drops them (ZMQ_SNDHWM); a
   // subscriber that falls this far behind sees a gap in `seq`.
   uint64_t events_hwm = 10000;                  // TOLLGATE_EVENTS_HWM
+  // Replies and streamed parts queued for one client connection (ROUTER
+  // ZMQ_SNDHWM); a streamed call whose part finds it full is cut.
+  uint64_t replies_hwm = 100000;                // TOLLGATE_REPLIES_HWM
   std::string log_level = "info";               // TOLLGATE_LOG_LEVEL
   uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = CPU count
   uint64_t call_timeout_ms = 120000;            // TOLLGATE_CALL_TIMEOUT_MS
@@ -124,6 +127,9 @@ struct Config {
   // How long a call may queue for other calls' reservations to settle
   // (PROTOCOL.md section 3, rule 6); capped by the call's deadline.
   uint64_t admission_wait_ms = 30000;           // TOLLGATE_ADMISSION_WAIT_MS
+  // A streamed answer with no bytes from the provider for this long ends
+  // (PROTOCOL.md section 9).
+  uint64_t stream_idle_ms = 60000;              // TOLLGATE_STREAM_IDLE_MS
   // A budget with less than this fraction of its limit left is exhausted.
   double exhausted_fraction = 0.01;             // TOLLGATE_EXHAUSTED_FRACTION
 

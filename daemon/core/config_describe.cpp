@@ -79,11 +79,13 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_CURVE_CLIENTS_FILE=" << c.curve_clients_file << "\n"
     << "TOLLGATE_MAX_REQUEST_BYTES=" << c.max_request_bytes << "\n"
     << "TOLLGATE_EVENTS_HWM=" << c.events_hwm << "\n"
+    << "TOLLGATE_REPLIES_HWM=" << c.replies_hwm << "\n"
     << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
     << "TOLLGATE_WORKERS=" << c.workers << "\n"
     << "TOLLGATE_CALL_TIMEOUT_MS=" << c.call_timeout_ms << "\n"
     << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n"
     << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
+    << "TOLLGATE_STREAM_IDLE_MS=" << c.stream_idle_ms << "\n"
     << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n";
   return o.str();
 }

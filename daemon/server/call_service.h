@@ -22,6 +22,10 @@ class CallService {
   virtual std::optional<CallResult> start(uint64_t token, const protocol::RequestId& id,
                                           protocol::CallRequest request,
                                           const std::shared_ptr<const Config>& config) = 0;
+  // Loop thread: ends the call under `token` if it is still running (the
+  // `cancel` op, a streaming client gone or too far behind): it is answered
+  // `why` once what it reserved is settled (PROTOCOL.md section 9).
+  virtual void cancel(uint64_t token, protocol::Error why) = 0;
   // Loop thread, SIGHUP.
   virtual void reconfigure(const std::shared_ptr<const Config>& config) = 0;
   // Loop thread: emergency shutdown on (with its reason) or off.

@@ -35,6 +35,9 @@ class CallSink {
   // closes the request; then `after` (may be empty) runs on the loop thread
   // (bookkeeping of the caller's that belongs on the loop).
   virtual void deliver(uint64_t token, CallOutcome outcome, std::function<void()> after) = 0;
+  // One part of a streamed reply to `token` (PROTOCOL.md section 9), sent
+  // at once; the request stays open for more parts and its deliver().
+  virtual void part(uint64_t token, protocol::CallPartReply part) = 0;
   // Events outside any reply (a charge that outlived its call), in order.
   virtual void publish(std::vector<protocol::Event> events) = 0;
 };

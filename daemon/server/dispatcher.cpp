@@ -128,6 +128,10 @@ Dispatcher::MaybeReply Dispatcher::call(uint64_t token, const protocol::RequestI
   return reply_of(std::move(*now));
 }
 
+void Dispatcher::cancel(uint64_t token, protocol::Error why) {
+  if (calls_) calls_->cancel(token, std::move(why));
+}
+
 void Dispatcher::tick() {
   auto now = std::chrono::steady_clock::now();
   // systemd's WatchdogSec=: a keep-alive from the loop proves the loop runs.

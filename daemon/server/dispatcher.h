@@ -42,6 +42,7 @@ class Dispatcher : public RequestHandler {
   // is open to every allowed client.
   std::optional<Reply> handle(uint64_t token, const protocol::RequestId& id,
                               protocol::RequestBody& body, curve::ClientRole role) override;
+  void cancel(uint64_t token, protocol::Error why) override;
   void tick() override;
   void reload() override;
   void published(const protocol::Event& event) override;

@@ -16,6 +16,14 @@ void MailboxCallSink::deliver(uint64_t token, CallOutcome outcome, std::function
   mailbox_.post(std::move(m));
 }
 
+void MailboxCallSink::part(uint64_t token, protocol::CallPartReply part) {
+  LoopMessage m;
+  m.token = token;
+  m.reply = Reply(std::move(part));
+  m.last = false;
+  mailbox_.post(std::move(m));
+}
+
 void MailboxCallSink::publish(std::vector<protocol::Event> events) {
   if (events.empty()) return;
   LoopMessage m;

@@ -15,6 +15,7 @@ class MailboxCallSink final : public CallSink {
  public:
   explicit MailboxCallSink(Mailbox& mailbox) : mailbox_(mailbox) {}
   void deliver(uint64_t token, CallOutcome outcome, std::function<void()> after) override;
+  void part(uint64_t token, protocol::CallPartReply part) override;
   void publish(std::vector<protocol::Event> events) override;
 
  private:

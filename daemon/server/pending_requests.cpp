@@ -18,11 +18,24 @@ void PendingRequests::park(uint64_t token, OpenRequest request) {
   open_.insert_or_assign(token, std::move(request));
 }
 
-bool PendingRequests::part(uint64_t token, const Reply& reply) {
+PendingRequests::PartSent PendingRequests::part(uint64_t token, const Reply& reply) {
   auto it = open_.find(token);
-  if (it == open_.end()) return false;
-  edge_.send(it->second, reply, false);
-  return true;
+  if (it == open_.end()) return PartSent::kNoRequest;
+  OpenRequest& request = it->second;
+  if (request.cut) return PartSent::kSkipped;
+  if (edge_.send(request, reply, false)) return PartSent::kSent;
+  request.cut = true;
+  return PartSent::kCut;
+}
+
+std::optional<uint64_t> PendingRequests::find_call(const zmq::message_t& identity,
+                                                   const protocol::RequestId& id) const {
+  for (const auto& [token, request] : open_) {
+    if (request.op != kCallOp || request.from.is_local() || request.id != id) continue;
+    const auto& envelope = request.from.envelope;
+    if (!envelope.empty() && envelope.front() == identity) return token;
+  }
+  return std::nullopt;
 }
 
 bool PendingRequests::finish(uint64_t token, const Reply& reply) {

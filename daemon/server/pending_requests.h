@@ -4,8 +4,10 @@
 // A request is answered at once (answer) or kept open under its token
 // until its reply arrives (finish). An open request may first get any
 // number of reply parts (part): each goes to the requester at once, in
-// order, and the request stays open; the final reply closes it. No op
-// streams yet; streamed replies will arrive as parts.
+// order, and the request stays open; the final reply closes it (a
+// streamed `call`, PROTOCOL.md section 9). A part the edge could not hand
+// to the client (gone, or its queue full) cuts the stream: no later part
+// goes out (the client would see a gap), and the caller cancels the call.
 //
 // Each final reply is counted into the metrics (op, code, transport,
 // duration, calls in flight) from its typed value.
@@ -15,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +46,7 @@ struct OpenRequest {
   protocol::RequestId id;
   std::string_view op = kInvalidOp;  // static storage (protocol::op_name)
   Clock::SteadyTime started{};
+  bool cut = false;  // a part could not be delivered: no more parts go out
 };
 
 // Where replies leave the daemon, each encoded once (the Server: ROUTER or
@@ -51,7 +55,9 @@ class ReplyEdge {
  public:
   virtual ~ReplyEdge() = default;
   // `last`: the final reply; false for a part (the request stays open).
-  virtual void send(const OpenRequest& to, const Reply& reply, bool last) = 0;
+  // False when the reply could not be handed on (the client is gone, or
+  // its send queue is full): it is dropped.
+  virtual bool send(const OpenRequest& to, const Reply& reply, bool last) = 0;
 };
 
 class PendingRequests {
@@ -67,12 +73,22 @@ class PendingRequests {
   void answer(const OpenRequest& request, const Reply& reply);
   // Keeps `request` open under `token` until finish().
   void park(uint64_t token, OpenRequest request);
-  // One part of the reply to `token`; the request stays open. False when
-  // no request is open under `token`.
-  bool part(uint64_t token, const Reply& reply);
+  enum class PartSent {
+    kSent,       // handed to the client
+    kCut,        // not delivered: the stream is cut from now on (cancel the call)
+    kSkipped,    // the stream was cut before: not sent
+    kNoRequest,  // no request is open under `token`
+  };
+  // One part of the reply to `token`; the request stays open.
+  PartSent part(uint64_t token, const Reply& reply);
   // The final reply to `token`; the request is closed. False when no
   // request is open under `token`.
   bool finish(uint64_t token, const Reply& reply);
+
+  // The token of the `call` open under request id `id` from the ROUTER
+  // client whose envelope starts with `identity`; nullopt when none is.
+  std::optional<uint64_t> find_call(const zmq::message_t& identity,
+                                    const protocol::RequestId& id) const;
 
   size_t size() const { return open_.size(); }
   bool empty() const { return open_.empty(); }

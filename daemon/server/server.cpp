@@ -53,9 +53,12 @@ Server::Server(zmq::context_t& context, const Config& config, const Clock& clock
       pending_(*this, clock) {
   router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   router_.set(zmq::sockopt::linger, 0);
-  router_.set(zmq::sockopt::router_mandatory, false);
+  // A reply the ROUTER cannot queue (client gone, or its queue of
+  // ZMQ_SNDHWM messages full) fails the send instead of vanishing: a
+  // streamed call whose part cannot go out is cut and cancelled.
+  router_.set(zmq::sockopt::router_mandatory, true);
   router_.set(zmq::sockopt::rcvhwm, 100000);
-  router_.set(zmq::sockopt::sndhwm, 100000);
+  router_.set(zmq::sockopt::sndhwm, static_cast<int>(config.replies_hwm));
   pub_.set(zmq::sockopt::linger, 0);
   pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config.events_hwm));
   events_ = std::make_unique<EventPublisher>(pub_);
@@ -237,6 +240,10 @@ void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body
   // Per-request detail at trace only; never the prompt.
   spdlog::trace("request {}: decoded op {} ai_name {} via {}", id.to_display(), request.op,
                 agent_of(body), request.from.is_local() ? "http" : "zmq");
+  if (const auto* cancel_request = std::get_if<protocol::CancelRequest>(&body)) {
+    pending_.answer(request, cancel(*cancel_request, request));
+    return;
+  }
   const uint64_t token = next_token_++;
   std::optional<Reply> reply;
   if (handler_) {
@@ -251,21 +258,36 @@ void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body
   pending_.park(token, std::move(request));
 }
 
-void Server::send(const OpenRequest& to, const Reply& reply, bool last) {
+Reply Server::cancel(const protocol::CancelRequest& r, const OpenRequest& request) {
+  std::optional<uint64_t> token;
+  if (!request.from.is_local() && !request.from.envelope.empty()) {
+    token = pending_.find_call(request.from.envelope.front(), r.target);
+  }
+  spdlog::debug("cancel of request {}: {}", r.target.to_display(), token ? "found" : "not found");
+  if (token && handler_) {
+    handler_->cancel(*token, Error::cancelled("call " + r.target.to_display() +
+                                              " was cancelled by the cancel op"));
+  }
+  return protocol::CancelReply{token.has_value()};
+}
+
+bool Server::send(const OpenRequest& to, const Reply& reply, bool last) {
   size_t bytes = 0;
+  bool sent = true;
   if (to.from.is_local()) {
     // The HTTP listener answers with the final reply only (no streaming).
     if (last) to.from.local(reply);
   } else {
     const std::string body = wire_reply(to.id, reply);
     bytes = body.size();
-    send_reply(to.from.envelope, body);
+    sent = send_reply(to.from.envelope, body);
   }
   if (spdlog::should_log(spdlog::level::trace)) {
     const double ms = std::chrono::duration<double, std::milli>(clock_.steady_now() - to.started).count();
-    spdlog::trace("reply {}to {}: {} {} bytes after {:.1f} ms", last ? "" : "part ", to.op,
-                  reply.code(), bytes, ms);
+    spdlog::trace("reply {}to {}: {} {} bytes after {:.1f} ms{}", last ? "" : "part ", to.op,
+                  reply.code(), bytes, ms, sent ? "" : " (dropped)");
   }
+  return sent;
 }
 
 void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::ClientRole role,
@@ -287,26 +309,52 @@ void Server::drain_mailbox() {
       events_->publish(event);
       if (handler_) handler_->published(event);
     }
-    if (message.token != 0 && message.reply) {
-      const bool open = message.last ? pending_.finish(message.token, *message.reply)
-                                     : pending_.part(message.token, *message.reply);
-      if (!open) spdlog::error("reply for unknown token {}", message.token);
+    if (message.token != 0 && message.reply && message.last) {
+      if (!pending_.finish(message.token, *message.reply)) {
+        spdlog::error("reply for unknown token {}", message.token);
+      }
+    } else if (message.token != 0 && message.reply) {
+      using Sent = PendingRequests::PartSent;
+      switch (pending_.part(message.token, *message.reply)) {
+        case Sent::kSent:
+        case Sent::kSkipped:
+          break;
+        case Sent::kCut:
+          // PROTOCOL.md section 9: a client that cannot take the parts
+          // (gone, or ZMQ_SNDHWM messages behind) has its stream cut.
+          spdlog::warn("a streamed call's part could not be sent (the client is gone or too far "
+                       "behind); cancelling the call");
+          if (handler_) {
+            handler_->cancel(message.token,
+                             Error::cancelled("the stream was cut: the client was gone or too "
+                                              "far behind to take its parts"));
+          }
+          break;
+        case Sent::kNoRequest:
+          break;  // a part that came after its call was answered (a timeout)
+      }
     }
     if (message.then) message.then();
   }
 }
 
-void Server::send_reply(const std::vector<zmq::message_t>& envelope, const std::string& body) {
+bool Server::send_reply(const std::vector<zmq::message_t>& envelope, const std::string& body) {
   try {
+    // With ZMQ_ROUTER_MANDATORY the identity frame fails (EHOSTUNREACH, or
+    // EAGAIN when the client's queue is full) before anything is queued.
     for (const auto& frame : envelope) {
-      router_.send(zmq::buffer(frame.data(), frame.size()),
-                   zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      if (!router_.send(zmq::buffer(frame.data(), frame.size()),
+                        zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        spdlog::debug("reply dropped: the client's send queue is full");
+        return false;
+      }
     }
     router_.send(zmq::buffer(body), zmq::send_flags::dontwait);
+    return true;
   } catch (const zmq::error_t& e) {
-    // The peer vanished or its queue is full: the reply is dropped, as
-    // ZeroMQ's ROUTER does for unroutable messages.
+    // The peer vanished: the reply is dropped.
     spdlog::debug("reply dropped: {}", e.what());
+    return false;
   }
 }
 

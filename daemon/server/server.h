@@ -61,6 +61,8 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   virtual std::optional<Reply> handle(uint64_t token, const protocol::RequestId& id,
                                       protocol::RequestBody& body, curve::ClientRole role) = 0;
+  // Ends a `call` still running under `token` (see CallService::cancel).
+  virtual void cancel(uint64_t token, protocol::Error why) { (void)token, (void)why; }
   // Called about every 100 ms from the loop (housekeeping, timers).
   virtual void tick() {}
   // SIGHUP.
@@ -148,8 +150,12 @@ class Server : private ReplyEdge {
   void drain_mailbox();
   // ReplyEdge: encodes the reply (once) and sends it to a ROUTER client, or
   // hands a final reply to a local submitter.
-  void send(const OpenRequest& to, const Reply& reply, bool last) override;
-  void send_reply(const std::vector<zmq::message_t>& envelope, const std::string& body);
+  bool send(const OpenRequest& to, const Reply& reply, bool last) override;
+  // False when the ROUTER could not queue it (the client is gone or its
+  // send queue is full): it is dropped.
+  bool send_reply(const std::vector<zmq::message_t>& envelope, const std::string& body);
+  // The `cancel` op (PROTOCOL.md section 9): only a call of the same client.
+  Reply cancel(const protocol::CancelRequest& r, const OpenRequest& request);
   // Starts the ZAP handler and makes both sockets CURVE servers (unbound).
   protocol::Result<void> secure(zmq::context_t& context, curve::CurveKeys keys);
   curve::ClientRole role_of(const zmq::message_t& body_frame) const;

@@ -67,6 +67,9 @@ class RecordingSink final : public CallSink {
     deliveries.push_back(Delivery{token, std::move(outcome)});
     if (after) after();
   }
+  void part(uint64_t token, protocol::CallPartReply part) override {
+    parts.push_back({token, std::move(part)});
+  }
   void publish(std::vector<protocol::Event> events) override {
     for (auto& e : events) published.push_back(std::move(e));
   }
@@ -98,6 +101,7 @@ class RecordingSink final : public CallSink {
   }
 
   std::vector<Delivery> deliveries;
+  std::vector<std::pair<uint64_t, protocol::CallPartReply>> parts;  // in the order sent
   std::vector<protocol::Event> published;
 };
 
@@ -149,13 +153,17 @@ class CallFakes {
       sink.deliver(spec.token, std::move(outcome), {});
     };
     env.publish = [this](std::vector<protocol::Event> events) { sink.publish(std::move(events)); };
+    env.part = [this](const CallSpec& spec, protocol::CallPartReply part) {
+      sink.part(spec.token, std::move(part));
+    };
   }
 
   FakeTransport& transport() { return loop.fake(); }
 
   // Starts a call under `token` on `loop` with `env`, as the pool would
   // (its spec, received now), and runs what it does at once.
-  void start(uint64_t token, protocol::CallRequest request, uint64_t reservation = 200) {
+  std::shared_ptr<CallRun> start(uint64_t token, protocol::CallRequest request,
+                                 uint64_t reservation = 200) {
     CallSpec spec;
     spec.token = token;
     spec.id = protocol::RequestId::from_int(static_cast<int64_t>(token));
@@ -164,8 +172,10 @@ class CallFakes {
     spec.received_ms = clock.wall_ms();
     spec.received = clock.steady_now();
     spec.reservation = reservation;
-    std::make_shared<CallRun>(std::move(spec), env, loop)->start();
+    auto run = std::make_shared<CallRun>(std::move(spec), env, loop);
+    run->start();
     loop.run_ready();
+    return run;
   }
   // Answers request i of `loop` and runs what follows.
   void answer(size_t i, long status, std::string body) {

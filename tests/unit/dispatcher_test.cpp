@@ -44,11 +44,13 @@ class FakeCallService final : public CallService {
     reconfigured.push_back(config);
   }
   void set_shutdown(std::optional<std::string> reason) override { shutdown = std::move(reason); }
+  void cancel(uint64_t token, protocol::Error why) override { cancelled.emplace_back(token, why); }
 
   std::optional<CallResult> answer;  // what start() answers now (nullopt: later)
   std::vector<std::pair<uint64_t, protocol::CallRequest>> started;
   std::vector<std::shared_ptr<const Config>> reconfigured;
   std::optional<std::string> shutdown;
+  std::vector<std::pair<uint64_t, protocol::Error>> cancelled;
 };
 
 Config base_config(std::vector<std::string> extra = {}) {

@@ -26,14 +26,33 @@ namespace tollgate::workers::testing {
 
 class FakeTransport final : public Transport {
  public:
-  void submit(HttpRequest request, HttpRequestOptions options, ChunkCallback on_chunk,
-              DoneCallback on_done) override {
+  TransferId submit(HttpRequest request, HttpRequestOptions options, ChunkCallback on_chunk,
+                    DoneCallback on_done) override {
     Exchange e;
     e.request = std::move(request);
     e.options = options;
     e.on_chunk = std::move(on_chunk);
     e.on_done = std::move(on_done);
     exchanges_.push_back(std::move(e));
+    return exchanges_.size();  // request i is TransferId i + 1
+  }
+  // Recorded only: the test ends the request with end_cancelled(i), as the
+  // real transport would at its next step.
+  void cancel(TransferId id, std::string reason) override {
+    if (id == 0 || id > exchanges_.size() || exchanges_[id - 1].answered) return;
+    exchanges_[id - 1].cancel_reason = std::move(reason);
+  }
+  // The reason request i was cancelled with; empty when it was not.
+  const std::string& cancel_reason(size_t i) const { return exchanges_.at(i).cancel_reason; }
+  // Request i (cancelled) ends: on_done gets the cancel's reason.
+  void end_cancelled(size_t i, long status = 200) {
+    HttpResponse r;
+    r.status = status;
+    r.error = open(i).cancel_reason;
+    if (r.error.empty()) throw std::logic_error("FakeTransport: request was not cancelled");
+    r.cancelled = true;
+    r.request_sent = true;
+    answer(i, std::move(r));
   }
 
   size_t submitted() const { return exchanges_.size(); }
@@ -97,6 +116,7 @@ class FakeTransport final : public Transport {
     ChunkCallback on_chunk;
     DoneCallback on_done;
     std::string streamed;  // chunk() bytes so far
+    std::string cancel_reason;
     bool answered = false;
   };
 

@@ -26,7 +26,8 @@ struct Sent {
 
 class RecordingEdge : public ReplyEdge {
  public:
-  void send(const OpenRequest& to, const Reply& reply, bool last) override {
+  bool send(const OpenRequest& to, const Reply& reply, bool last) override {
+    if (refuse_parts && !last) return false;
     Sent s;
     s.client = to.from.is_local() ? "local" : to.from.envelope.at(0).to_string();
     s.id = to.id.to_display();
@@ -36,8 +37,10 @@ class RecordingEdge : public ReplyEdge {
     }
     s.last = last;
     sent.push_back(std::move(s));
+    return true;
   }
   std::vector<Sent> sent;
+  bool refuse_parts = false;  // as a ROUTER whose client's queue is full
 };
 
 OpenRequest from_client(const std::string& identity, int64_t id, std::string_view op,
@@ -74,8 +77,8 @@ TEST_CASE("reply parts reach the client in order before the final reply which cl
   Bench b;
   b.pending.park(7, from_client("client-a", 41, "call", b.clock));
   REQUIRE(b.pending.is_open(7));
-  CHECK(b.pending.part(7, call_text("Hel")));
-  CHECK(b.pending.part(7, call_text("lo")));
+  CHECK(b.pending.part(7, call_text("Hel")) == PendingRequests::PartSent::kSent);
+  CHECK(b.pending.part(7, call_text("lo")) == PendingRequests::PartSent::kSent);
   CHECK(b.pending.is_open(7));
   CHECK(b.pending.finish(7, call_text("Hello")));
   CHECK_FALSE(b.pending.is_open(7));
@@ -97,7 +100,7 @@ TEST_CASE("a closed request takes no more parts or replies") {
   Bench b;
   b.pending.park(3, from_client("client-a", 1, "call", b.clock));
   REQUIRE(b.pending.finish(3, call_text("done")));
-  CHECK_FALSE(b.pending.part(3, call_text("late part")));
+  CHECK(b.pending.part(3, call_text("late part")) == PendingRequests::PartSent::kNoRequest);
   CHECK_FALSE(b.pending.finish(3, call_text("late reply")));
   CHECK_FALSE(b.pending.finish(99, protocol::Error::internal("never parked")));
   CHECK(b.edge.sent.size() == 1);
@@ -123,7 +126,7 @@ TEST_CASE("metrics count the final reply of a call from its value and not its pa
   b.pending.park(5, from_client("client-a", 5, "call", b.clock));
   CHECK(b.m.calls_in_flight.value() == 1);
   b.clock.advance(100ms);
-  REQUIRE(b.pending.part(5, call_text("part")));
+  REQUIRE(b.pending.part(5, call_text("part")) == PendingRequests::PartSent::kSent);
   CHECK(b.m.requests.with({"call", "ok", "zmq"}).value() == 0);
   CHECK(b.m.calls_in_flight.value() == 1);
   b.clock.advance(150ms);
@@ -153,4 +156,34 @@ TEST_CASE("a request answered at once is counted by transport and never kept ope
   REQUIRE(b.edge.sent.size() == 2);
   CHECK(b.edge.sent[0].client == "local");
   CHECK(b.edge.sent[0].last);
+}
+
+TEST_CASE("a part the client cannot take cuts the stream and no later part goes out") {
+  Bench b;
+  b.pending.park(4, from_client("client-a", 4, "call", b.clock));
+  REQUIRE(b.pending.part(4, call_text("one")) == PendingRequests::PartSent::kSent);
+  b.edge.refuse_parts = true;
+  CHECK(b.pending.part(4, call_text("two")) == PendingRequests::PartSent::kCut);
+  b.edge.refuse_parts = false;
+  CHECK(b.pending.part(4, call_text("three")) == PendingRequests::PartSent::kSkipped);
+  REQUIRE(b.pending.finish(4, protocol::Error::cancelled("cut")));
+  REQUIRE(b.edge.sent.size() == 2);
+  CHECK(b.edge.sent[0].text == "one");
+  CHECK(b.edge.sent[1].code == "cancelled");
+  CHECK(b.edge.sent[1].last);
+}
+
+TEST_CASE("find_call names the open call of that client under that id only") {
+  Bench b;
+  b.pending.park(1, from_client("client-a", 10, "call", b.clock));
+  b.pending.park(2, from_client("client-b", 10, "call", b.clock));
+  b.pending.park(3, from_client("client-a", 11, "usage", b.clock));
+  const zmq::message_t a("client-a", 8);
+  const zmq::message_t b_id("client-b", 8);
+  CHECK(b.pending.find_call(a, protocol::RequestId::from_int(10)) == std::optional<uint64_t>(1));
+  CHECK(b.pending.find_call(b_id, protocol::RequestId::from_int(10)) == std::optional<uint64_t>(2));
+  CHECK_FALSE(b.pending.find_call(a, protocol::RequestId::from_int(11)));  // not a call
+  CHECK_FALSE(b.pending.find_call(a, protocol::RequestId::from_int(12)));
+  REQUIRE(b.pending.finish(1, call_text("done")));
+  CHECK_FALSE(b.pending.find_call(a, protocol::RequestId::from_int(10)));
 }

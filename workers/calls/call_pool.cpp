@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "daemon/core/call_fingerprint.h"
 #include "daemon/core/budget.h"
 #include "daemon/core/image_tokens.h"
@@ -78,6 +80,9 @@ CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& s
     finish(spec, std::move(outcome));
   };
   env_.publish = [this](std::vector<protocol::Event> events) { sink_.publish(std::move(events)); };
+  env_.part = [this](const CallSpec& spec, protocol::CallPartReply part) {
+    sink_.part(spec.token, std::move(part));
+  };
   env_.stored_reply = stored_reply;
 }
 
@@ -199,19 +204,59 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
   spec.idempotency = std::move(held);
   ++inflight_;
   CallLoop& loop = *loops_[next_loop_++ % loops_.size()];
+  loop_of_[token] = &loop;
   loop.post([this, &loop, spec = std::move(spec)]() mutable {
-    std::make_shared<CallRun>(std::move(spec), env_, loop)->start();
+    const uint64_t t = spec.token;
+    auto run = std::make_shared<CallRun>(std::move(spec), env_, loop);
+    add_run(t, run);
+    run->start();
   });
   return std::nullopt;
 }
 
+void CallPool::add_run(uint64_t token, const std::shared_ptr<CallRun>& run) {
+  MutexLock lock(runs_mu_);
+  runs_[token] = run;
+}
+
+void CallPool::cancel(uint64_t token, protocol::Error why) {
+  for (auto& [key, running] : running_keys_) {
+    auto& w = running.waiters;
+    if (auto it = std::find(w.begin(), w.end(), token); it != w.end()) {
+      w.erase(it);
+      sink_.deliver(token, CallOutcome{std::move(why), {}}, {});
+      return;
+    }
+  }
+  auto loop = loop_of_.find(token);
+  if (loop == loop_of_.end()) return;  // answered already
+  loop->second->post([this, token, why = std::move(why)]() mutable {
+    std::shared_ptr<CallRun> run;
+    {
+      MutexLock lock(runs_mu_);
+      auto it = runs_.find(token);
+      if (it != runs_.end()) run = it->second.lock();
+    }
+    if (run) run->cancel(std::move(why));
+  });
+}
+
 void CallPool::finish(const CallSpec& spec, CallOutcome outcome) {
-  std::function<void()> after = [this] { --inflight_; };
+  {
+    MutexLock lock(runs_mu_);
+    runs_.erase(spec.token);
+  }
+  std::function<void()> after = [this, token = spec.token] {
+    --inflight_;
+    loop_of_.erase(token);
+  };
   if (spec.idempotency) {
     // The repeats that waited for this call get a copy of its answer.
-    after = [this, key = idempotency_key(spec.idempotency->agent, spec.idempotency->key),
+    after = [this, token = spec.token,
+             key = idempotency_key(spec.idempotency->agent, spec.idempotency->key),
              answer = outcome.reply] {
       --inflight_;
+      loop_of_.erase(token);
       settle(key, answer);
     };
   }

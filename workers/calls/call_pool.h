@@ -32,9 +32,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "daemon/core/clock.h"
+#include "daemon/core/sync.h"
 #include "daemon/server/call_service.h"
 #include "workers/calls/call_loop.h"
 #include "workers/calls/call_run.h"
@@ -68,6 +70,9 @@ class CallPool : public CallService {
                                   protocol::CallRequest request,
                                   const std::shared_ptr<const Config>& config) override;
   void reconfigure(const std::shared_ptr<const Config>&) override {}
+  // Loop thread. A repeat waiting for its key's first call is answered
+  // `why` now; a running call is told on its worker (CallRun::cancel).
+  void cancel(uint64_t token, protocol::Error why) override;
 
   // Loop thread: emergency shutdown on (with the reason) or off.
   void set_shutdown(std::optional<std::string> reason) override { shutdown_ = std::move(reason); }
@@ -95,6 +100,8 @@ class CallPool : public CallService {
   void finish(const CallSpec& spec, CallOutcome outcome);
   // Loop thread: after the first call's reply went out.
   void settle(const std::string& key, const CallResult& answer);
+  // Worker thread: the call is running there (until finish()).
+  void add_run(uint64_t token, const std::shared_ptr<CallRun>& run);
 
   ledger::Ledger& ledger_;
   CallSink& sink_;
@@ -110,6 +117,13 @@ class CallPool : public CallService {
   size_t inflight_ = 0;
   std::optional<std::string> shutdown_;
   std::map<std::string, RunningKey> running_keys_;  // agent \0 key -> its call
+  std::unordered_map<uint64_t, CallLoop*> loop_of_;  // calls handed to a loop, by token
+
+  // Running calls by token: added on their worker when they start, removed
+  // when they are answered; cancel() finds them here (on the same worker:
+  // its task is queued after the one that started the call).
+  Mutex runs_mu_;
+  std::unordered_map<uint64_t, std::weak_ptr<CallRun>> runs_ GUARDED_BY(runs_mu_);
 };
 
 // A call's answer as a repeat gets it: a reply is marked replayed, an

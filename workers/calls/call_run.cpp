@@ -8,6 +8,7 @@
 
 #include "daemon/core/policy/backoff.h"
 #include "daemon/core/selection_snapshot.h"
+#include "workers/calls/call_run_rules.h"
 
 namespace tollgate::workers {
 
@@ -15,8 +16,6 @@ using protocol::Error;
 
 namespace {
 
-constexpr int64_t kBackoffBaseMs = 200;
-constexpr int64_t kBackoffCapMs = 5000;
 // How long past the deadline a ledger operation started at the deadline may
 // take before the call is answered `timeout` anyway.
 constexpr int64_t kLedgerGraceMs = 1000;
@@ -28,52 +27,6 @@ const char* refused_by_name(ledger::RefusedBy by) {
     case ledger::RefusedBy::kInFlight: return "held by calls in flight";
   }
   return "limit";
-}
-
-// The `code` of an attempts entry for a provider that failed.
-std::string failure_code(const ProviderFailure& f) {
-  if (f.kind == FailureKind::kTimeout) return "timeout";
-  if (f.kind == FailureKind::kRateLimited) return "rate_limited";
-  return "provider_error";
-}
-
-Error shutdown_error() { return Error::internal("tollgated is shutting down"); }
-
-// PROTOCOL.md section 3, rule 3: a provider that rejected its key or is out
-// of credit is passed over (the call moves on) and skipped until a reload.
-std::optional<policy::Skip> unusable_after(const std::string& provider, const ProviderFailure& f) {
-  if (f.kind == FailureKind::kAuth) {
-    return policy::Skip{policy::Reason::kFallbackError,
-                        provider + ": API key rejected (HTTP " + std::to_string(f.http_status) +
-                            "); skipped until a reload",
-                        std::nullopt};
-  }
-  if (f.kind == FailureKind::kOutOfCredit) {
-    return policy::Skip{policy::Reason::kFallbackThreshold,
-                        provider + ": the account is out of credit; skipped until a reload",
-                        std::nullopt};
-  }
-  return std::nullopt;
-}
-
-// A 4xx other than 429, key rejected or out of credit ends the call: no
-// retry, no fallback.
-bool ends_call(const ProviderFailure& f) { return f.kind == FailureKind::kBadRequest; }
-
-// Dollars for these tokens at the configured prices of `model`, else of
-// `fallback_model` (the model asked for, when the provider reports another
-// name); 0 when neither has a price.
-// Cache tokens (part of input_tokens) are priced at the model's cache
-// rates when the provider reported them.
-double priced(const Config& config, const std::string& model, const std::string& fallback_model,
-              uint64_t input_tokens, uint64_t output_tokens,
-              std::optional<uint64_t> cache_creation = std::nullopt,
-              std::optional<uint64_t> cache_read = std::nullopt) {
-  auto price = config.prices.find(model);
-  if (price == config.prices.end()) price = config.prices.find(fallback_model);
-  if (price == config.prices.end()) return 0.0;
-  return ledger::cost_usd(price->second, ledger::split_usage(input_tokens, cache_creation,
-                                                             cache_read, output_tokens));
 }
 
 }  // namespace
@@ -102,6 +55,12 @@ ledger::Callback<T> CallRun::await_ledger(const char* what,
     });
   };
 }
+
+// The other files of CallRun await these (call_run_settle.cpp).
+template ledger::Callback<ledger::CommitOutcome> CallRun::await_ledger(
+    const char*, void (CallRun::*)(const protocol::Result<ledger::CommitOutcome>&));
+template ledger::Callback<ledger::ReleaseOutcome> CallRun::await_ledger(
+    const char*, void (CallRun::*)(const protocol::Result<ledger::ReleaseOutcome>&));
 
 int64_t CallRun::remaining_ms() const { return deadline_ms_ - env_.now_ms(); }
 
@@ -137,6 +96,7 @@ void CallRun::start() {
   call_.tool_choice = req.tool_choice;
   call_.stop_sequences = req.stop_sequences;
   call_.top_p = req.top_p;
+  call_.stream = req.stream;
   call_.max_tokens = static_cast<uint32_t>(req.max_tokens.value_or(config.default_max_tokens));
   call_.temperature = req.temperature.value_or(config.default_temperature);
   deadline_ms_ = spec_.received_ms +
@@ -165,6 +125,11 @@ void CallRun::plan() {
 }
 
 void CallRun::next_step() {
+  if (done_) return;
+  if (cancelled_) {
+    finish_error(*cancelled_);
+    return;
+  }
   if (env_.stopping->load()) {
     finish_error(shutdown_error());
     return;
@@ -214,6 +179,7 @@ bool CallRun::last_in_chain(const std::string& provider) const {
 }
 
 void CallRun::try_provider(const policy::PlanStep& step) {
+  if (done_) return;  // cancelled while it waited to retry
   // A retry whose wait ended because the daemon is stopping (the pool
   // fires pending timers at shutdown) must not reserve: its request would
   // never be sent, and nothing unsent may be charged.
@@ -314,13 +280,28 @@ void CallRun::send() {
   spdlog::trace("request {}: {} attempt {} start: model {}, max_tokens {}, timeout {} ms",
                 spec_.id.to_display(), current_.provider, attempts_, call_.model, call_.max_tokens,
                 options.total_timeout_ms);
-  worker_.transport().submit(adapter_->build_request(call_), options, {},
-                             [self = shared_from_this()](HttpResponse response) {
-                               self->on_response(response);
-                             });
+  ChunkCallback on_chunk;
+  if (call_.stream) {
+    stream_ = std::make_unique<StreamAttempt>();
+    stream_->last_bytes = env_.clock->steady_now();
+    options.stream = true;
+    options.max_response_bytes = kMaxStreamBytes;
+    on_chunk = [self = shared_from_this()](std::string_view bytes) { self->on_stream_bytes(bytes); };
+  }
+  transfer_ = worker_.transport().submit(adapter_->build_request(call_), options,
+                                         std::move(on_chunk),
+                                         [self = shared_from_this()](HttpResponse response) {
+                                           self->on_response(response);
+                                         });
+  if (stream_) arm_idle_check(static_cast<int64_t>(spec_.config->stream_idle_ms));
 }
 
 void CallRun::on_response(const HttpResponse& response) {
+  transfer_ = 0;
+  if (stream_) {
+    on_stream_end(response);
+    return;
+  }
   const double this_attempt_ms = attempt_ms();
   provider_latency_ms_ += this_attempt_ms;
   if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
@@ -331,14 +312,28 @@ void CallRun::on_response(const HttpResponse& response) {
                 response.transport_ok() ? "HTTP " + std::to_string(response.status) : "no answer (" + response.error + ")",
                 this_attempt_ms, result.ok() ? std::string("ok") : std::string(kind_name(result.failure.kind)));
   if (!result.ok()) {
-    auto events = env_.runtime->record(current_.provider, permit_, false,
-                                       static_cast<int>(result.failure.http_status), now);
-    for (auto& e : events) events_.emplace_back(std::move(e));
-    mark_if_refused(result.failure);
+    record_failure(result.failure, response);
     attempt_failed(result.failure, may_have_served(result.failure, response.request_sent,
                                                    provider_->gateway_5xx_charged()));
     return;
   }
+  commit_answer(std::move(result), full_charge());
+}
+
+void CallRun::record_failure(const ProviderFailure& failure, const HttpResponse& response) {
+  if (response.cancelled && cancelled_) {
+    // The client ended it: no mark against the provider.
+    env_.runtime->abandon(current_.provider, permit_);
+    return;
+  }
+  auto events = env_.runtime->record(current_.provider, permit_, false,
+                                     static_cast<int>(failure.http_status), env_.now_ms());
+  for (auto& e : events) events_.emplace_back(std::move(e));
+  mark_if_refused(failure);
+}
+
+void CallRun::commit_answer(ProviderResult result, std::pair<uint64_t, uint64_t> if_no_usage) {
+  const int64_t now = env_.now_ms();
   for (auto& e : env_.runtime->record(current_.provider, permit_, true, 200, now)) {
     events_.emplace_back(std::move(e));
   }
@@ -346,8 +341,8 @@ void CallRun::on_response(const HttpResponse& response) {
   if (reply_.model.empty()) reply_.model = call_.model;
   if (result.status == ProviderResult::Status::kUsageMissing) {
     spdlog::warn("request {}: {} reported no usage; charging the reservation of {} tokens in full",
-                 spec_.id.to_display(), current_.provider, amount_);
-    std::tie(reply_.input_tokens, reply_.output_tokens) = full_charge();
+                 spec_.id.to_display(), current_.provider, if_no_usage.first + if_no_usage.second);
+    std::tie(reply_.input_tokens, reply_.output_tokens) = if_no_usage;
   }
   cost_usd_ = priced(*spec_.config, reply_.model, call_.model, reply_.input_tokens,
                      reply_.output_tokens, reply_.cache_creation_input_tokens,
@@ -360,101 +355,6 @@ void CallRun::on_response(const HttpResponse& response) {
   } else {
     env_.ledger->commit_async(c, await_ledger("commit", &CallRun::on_committed));
   }
-}
-
-void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
-  last_failure_ = failure;
-  const int64_t now = env_.now_ms();
-  const uint64_t reservation = reservation_id_;
-  reservation_id_ = 0;
-  // The reservation is settled (durably, or kept by a degraded ledger until
-  // it recovers) before the call moves on, so no reply (and no retry) ever
-  // leaves a reservation behind.
-  if (served) {
-    // The provider may have served it: charge the reservation in full.
-    spdlog::warn("request {}: {} failed after possibly serving it ({}); charging {} tokens",
-                 spec_.id.to_display(), current_.provider, failure.message, amount_);
-    const auto [in, out] = full_charge();
-    // Priced like any charge: the model asked for, at its configured rates.
-    const double cost = priced(*spec_.config, call_.model, call_.model, in, out);
-    events_.emplace_back(protocol::UsageEvent{spec_.request.ai_name, current_.provider,
-                                              call_.model, in, out, in + out, cost, attempt_ms(),
-                                              "unconfirmed", spec_.id, period_, now});
-    env_.ledger->commit_async({reservation, in, out, cost, now},
-                              await_ledger("commit", &CallRun::on_charged_in_full));
-  } else {
-    spdlog::info("request {}: {} attempt {} failed before it was served ({}); releasing {} tokens",
-                 spec_.id.to_display(), current_.provider, attempts_, failure.message, amount_);
-    env_.ledger->release_async(reservation, await_ledger("release", &CallRun::on_released));
-  }
-}
-
-// A settlement the ledger kept because it is degraded (deferred) counts as
-// settled: the ledger applies it once it recovers (ledger.h).
-void CallRun::on_charged_in_full(const protocol::Result<ledger::CommitOutcome>& r) {
-  if (done_) {
-    if (r && !r->deferred) publish_late({}, r->alerts, r->rollover);
-    return;
-  }
-  if (!r) {
-    finish_error(protocol::Error::internal("ledger: " + r.error().message));
-    return;
-  }
-  add_ledger_events(r->alerts, r->rollover);
-  retry_or_move_on();
-}
-
-void CallRun::on_released(const protocol::Result<ledger::ReleaseOutcome>& r) {
-  if (done_) {
-    if (!r) spdlog::error("request {}: release failed: {}", spec_.id.to_display(), r.error().message);
-    return;
-  }
-  if (!r) {
-    finish_error(protocol::Error::internal("ledger: " + r.error().message));
-    return;
-  }
-  retry_or_move_on();
-}
-
-void CallRun::release_unsent(uint64_t reservation) {
-  spdlog::info("request {}: answered before its reservation at {} was made; releasing it",
-               spec_.id.to_display(), current_.provider);
-  env_.ledger->release_async(reservation, [id = spec_.id.to_display()](auto r) {
-    if (!r) spdlog::error("request {}: release failed: {}", id, r.error().message);
-  });
-}
-
-void CallRun::mark_if_refused(const ProviderFailure& failure) {
-  if (auto why = unusable_after(current_.provider, failure)) {
-    spdlog::warn("{}: {}", why->detail, failure.message);
-    env_.runtime->mark_unusable(current_.provider, std::move(*why));
-  }
-}
-
-void CallRun::retry_or_move_on() {
-  const auto& failure = last_failure_;
-  if (ends_call(failure)) {
-    // Any other 4xx: the request itself is wrong, so every provider would
-    // refuse it too; the caller gets the provider's own words.
-    finish_error(Error::provider_error(current_.provider + " refused the request (not retried, " +
-                                       "no fallback): " + failure.message));
-    return;
-  }
-  if (failure.retryable && attempts_ < spec_.config->max_attempts && !env_.stopping->load()) {
-    auto backoff = policy::backoff_delay_ms(attempts_, kBackoffBaseMs, kBackoffCapMs,
-                                            failure.retry_after_ms, remaining_ms(), worker_.jitter01());
-    if (!backoff.give_up) {
-      worker_.post_after(std::chrono::milliseconds(backoff.delay_ms),
-                         [self = shared_from_this()] { self->try_provider(self->current_); });
-      return;
-    }
-  }
-  give_up_provider(failure_code(failure), failure.message);
-}
-
-void CallRun::give_up_provider(const std::string& code, const std::string& message) {
-  records_.push_back(policy::error_record(current_.provider, code, message, provider_latency_ms_));
-  next_step();
 }
 
 void CallRun::arm_deadline(int64_t in_ms) {

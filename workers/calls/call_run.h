@@ -51,6 +51,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,8 @@
 #include "workers/calls/live_calls.h"
 #include "workers/providers/adapter_registry.h"
 #include "workers/providers/provider_types.h"
+#include "workers/providers/sse_parser.h"
+#include "workers/providers/stream_accumulator.h"
 
 namespace tollgate::workers {
 
@@ -75,6 +78,8 @@ struct CallSpec;
 // How long one provider request may take to connect (capped by the call's
 // deadline); shared by the call's requests.
 inline constexpr int64_t kConnectTimeoutMs = 10000;
+// The most bytes a streamed answer may take (events and all).
+inline constexpr size_t kMaxStreamBytes = size_t{64} << 20;
 
 struct CallEnvironment {
   ledger::Ledger* ledger = nullptr;
@@ -107,6 +112,9 @@ struct CallEnvironment {
   // brings after its call was answered (the usage event and alerts of a
   // charge that outlived the call's deadline). Worker threads.
   std::function<void(std::vector<protocol::Event>)> publish;
+  // Sends one part of a streamed call's reply (PROTOCOL.md section 9).
+  // Worker threads.
+  std::function<void(const CallSpec&, protocol::CallPartReply)> part;
 
   // Unix ms on the clock.
   int64_t now_ms() const { return clock->wall_ms(); }
@@ -130,6 +138,12 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   CallRun(CallSpec spec, const CallEnvironment& env, CallLoop& worker);
   ~CallRun();
   void start();
+  // Worker thread: ends the call with `why` (the `cancel` op, a streaming
+  // client gone or too far behind). An HTTP attempt in flight is aborted
+  // and charged as a cut stream; a reservation being made is released; the
+  // answer (`why`, partial once parts were sent) follows the settlement. A
+  // call already answered, or whose charge is being written, is left as is.
+  void cancel(protocol::Error why);
 
  private:
   void plan();
@@ -142,8 +156,29 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   bool last_in_chain(const std::string& provider) const;
   void send();
   void on_response(const HttpResponse& response);
+  // Streamed attempts (call_run_stream.cpp).
+  struct StreamAttempt;
+  void on_stream_bytes(std::string_view bytes);
+  void on_stream_end(const HttpResponse& response);
+  void arm_idle_check(int64_t in_ms);
+  void on_idle_check(TransferId transfer);
+  // A stream that ended without the provider's final usage: the input it
+  // reported (else the input bound) plus the output bound, or the usage
+  // when it came before the cut.
+  std::pair<uint64_t, uint64_t> cut_stream_charge() const;
+  // The error a call ends with when its attempt failed after parts were
+  // sent: partial.
+  protocol::Error partial_error(const ProviderFailure& failure) const;
+  // A served answer: its usage (or `if_no_usage` when it reported none) is
+  // committed, with the reply made of it.
+  void commit_answer(ProviderResult result, std::pair<uint64_t, uint64_t> if_no_usage);
   void on_committed(const protocol::Result<ledger::CommitOutcome>& r);
+  // The provider's state after a failed attempt (circuit, rate, a key
+  // rejected); nothing against it when the client cancelled the call.
+  void record_failure(const ProviderFailure& failure, const HttpResponse& response);
   void attempt_failed(const ProviderFailure& failure, bool provider_may_have_served);
+  // The attempt failed and is charged `charge` (input, output) as served.
+  void charge_failed_attempt(const ProviderFailure& failure, std::pair<uint64_t, uint64_t> charge);
   void on_charged_in_full(const protocol::Result<ledger::CommitOutcome>& r);
   void on_released(const protocol::Result<ledger::ReleaseOutcome>& r);
   // A reservation made after the call was answered: released, unsent.
@@ -217,10 +252,30 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   protocol::CallReply answer_;
   bool done_ = false;  // answered (the reply went to the loop)
 
+  // The HTTP request in flight (0: none), for cancel().
+  TransferId transfer_ = 0;
+  // The streamed attempt in flight (request.stream), and the parts sent so
+  // far over all attempts: after the first, no retry and no fallback.
+  std::unique_ptr<StreamAttempt> stream_;
+  uint64_t parts_sent_ = 0;
+  // Set by cancel(): the call ends with it once its attempt is settled.
+  std::optional<protocol::Error> cancelled_;
+
   // The ledger operation awaited ("reserve", "commit", "release"), or null.
   const char* ledger_wait_ = nullptr;
   int64_t ledger_wait_since_ms_ = 0;  // when it was submitted (unix ms)
   bool deadline_armed_ = false;       // a deadline timer is pending
+};
+
+// One streamed HTTP attempt: the bytes read so far, as events and parts.
+struct CallRun::StreamAttempt {
+  SseParser parser;
+  StreamAccumulator accumulator;
+  std::vector<SseEvent> events;  // scratch, per chunk of bytes
+  std::vector<StreamPart> parts;  // scratch, per chunk of bytes
+  Clock::SteadyTime last_bytes{};  // when the provider last sent bytes (or the request left)
+  bool began = false;  // bytes of a 2xx answer came (only those reach on_stream_bytes)
+  bool idle = false;   // ended by the idle timeout
 };
 
 }  // namespace tollgate::workers

@@ -21,6 +21,7 @@
 #include <deque>
 #include <stdexcept>
 #include <unordered_map>
+#include <vector>
 
 namespace tollgate::workers {
 namespace {
@@ -48,6 +49,7 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 struct CurlTransfer {
+  TransferId id = 0;
   HttpRequest request;
   HttpRequestOptions options;
   ChunkCallback on_chunk;
@@ -56,6 +58,7 @@ struct CurlTransfer {
   curl_slist* header_list = nullptr;
   HttpResponse response;
   bool over_size = false;
+  size_t body_bytes = 0;  // every body byte received (a stream's are not kept)
   char error_buffer[CURL_ERROR_SIZE] = {};
   std::chrono::steady_clock::time_point submitted = std::chrono::steady_clock::now();
 
@@ -72,11 +75,21 @@ using TransferQueue = std::deque<std::unique_ptr<CurlTransfer>>;
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<CurlTransfer*>(user);
   size_t n = size * count;
-  if (t->response.body.size() + n > t->options.max_response_bytes) {
+  if (t->body_bytes + n > t->options.max_response_bytes) {
     t->over_size = true;
     return 0;  // any short count aborts the transfer
   }
-  t->response.body.append(data, n);
+  t->body_bytes += n;
+  if (t->options.stream) {
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+      t->response.body.append(data, n);  // the provider's error, read at the end
+      return n;
+    }
+  } else {
+    t->response.body.append(data, n);
+  }
   if (t->on_chunk) {
     // An exception must not cross libcurl's C frames.
     try {
@@ -124,6 +137,7 @@ struct CurlTransport::Impl {
   void reap();
   void abort_all();
   void report_finished();
+  void apply_cancels();
   bool can_start() const { return !waiting.empty() && active.size() < options.max_active_transfers; }
   // Counts the transfer done, then runs its on_done.
   void complete(CurlTransfer& t) {
@@ -151,6 +165,10 @@ struct CurlTransport::Impl {
   std::unordered_map<CURL*, std::unique_ptr<CurlTransfer>> active;
   TransferQueue waiting;
   TransferQueue finished;  // ended without starting (after stop): report at perform()
+  // cancel() calls not applied yet: applied at perform(), outside curl's
+  // callbacks (a chunk callback may cancel).
+  std::vector<std::pair<TransferId, std::string>> cancels;
+  TransferId next_id = 1;
   bool stopped = false;
   bool sockets_ready = false;  // the last wait() saw socket activity
 };
@@ -272,6 +290,35 @@ void CurlTransport::Impl::report_finished() {
   for (auto& t : done) complete_with(*t, kShuttingDown, false);
 }
 
+void CurlTransport::Impl::apply_cancels() {
+  std::vector<std::pair<TransferId, std::string>> todo;
+  todo.swap(cancels);
+  for (auto& [id, reason] : todo) {
+    auto it = std::find_if(active.begin(), active.end(),
+                           [id = id](const auto& entry) { return entry.second->id == id; });
+    if (it != active.end()) {
+      std::unique_ptr<CurlTransfer> t = std::move(it->second);
+      CURL* easy = it->first;
+      active.erase(it);
+      long request_bytes = 0;
+      curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+      curl_multi_remove_handle(multi, easy);
+      t->response.cancelled = true;
+      complete_with(*t, std::move(reason), request_bytes > 0);
+      continue;
+    }
+    auto queued = std::find_if(waiting.begin(), waiting.end(),
+                               [id = id](const auto& t) { return t->id == id; });
+    if (queued != waiting.end()) {
+      std::unique_ptr<CurlTransfer> t = std::move(*queued);
+      waiting.erase(queued);
+      t->response.cancelled = true;
+      complete_with(*t, std::move(reason), false);
+    }
+  }
+}
+
 void CurlTransport::Impl::abort_all() {
   std::unordered_map<CURL*, std::unique_ptr<CurlTransfer>> aborted;
   aborted.swap(active);
@@ -297,9 +344,11 @@ CurlTransport::~CurlTransport() {
   while (!impl_->finished.empty()) impl_->report_finished();
 }
 
-void CurlTransport::submit(HttpRequest request, HttpRequestOptions options,
-                           ChunkCallback on_chunk, DoneCallback on_done) {
+TransferId CurlTransport::submit(HttpRequest request, HttpRequestOptions options,
+                                 ChunkCallback on_chunk, DoneCallback on_done) {
   auto t = std::make_unique<CurlTransfer>();
+  t->id = impl_->next_id++;
+  const TransferId id = t->id;
   t->request = std::move(request);
   t->options = options;
   t->on_chunk = std::move(on_chunk);
@@ -308,10 +357,17 @@ void CurlTransport::submit(HttpRequest request, HttpRequestOptions options,
   // Nothing of it will leave: reported at the next perform(), never from
   // inside submit().
   (impl_->stopped ? impl_->finished : impl_->waiting).push_back(std::move(t));
+  return id;
+}
+
+void CurlTransport::cancel(TransferId id, std::string reason) {
+  if (impl_->stopped) return;  // stop() ended everything
+  impl_->cancels.emplace_back(id, std::move(reason));
 }
 
 void CurlTransport::perform() {
   Impl& i = *impl_;
+  i.apply_cancels();
   i.start_waiting();
   // curl_multi_perform checks every active transfer's socket (a poll
   // each), so it runs only when there is something for it: a socket the
@@ -326,6 +382,7 @@ void CurlTransport::perform() {
     curl_multi_perform(i.multi, &running);
     i.reap();
   }
+  i.apply_cancels();  // what the chunk callbacks cancelled
   i.start_waiting();  // what the callbacks submitted
   i.report_finished();
 }
@@ -338,7 +395,9 @@ void CurlTransport::wait(int timeout_ms) {
 
 void CurlTransport::wakeup() { curl_multi_wakeup(impl_->multi); }
 
-bool CurlTransport::ready() const { return !impl_->finished.empty() || impl_->can_start(); }
+bool CurlTransport::ready() const {
+  return !impl_->finished.empty() || !impl_->cancels.empty() || impl_->can_start();
+}
 
 bool CurlTransport::idle() const {
   return impl_->active.empty() && impl_->waiting.empty() && impl_->finished.empty();

@@ -53,8 +53,10 @@ class CurlTransport final : public Transport {
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   // Queues the request; the next perform() starts it.
-  void submit(HttpRequest request, HttpRequestOptions options, ChunkCallback on_chunk,
-              DoneCallback on_done) override;
+  TransferId submit(HttpRequest request, HttpRequestOptions options, ChunkCallback on_chunk,
+                    DoneCallback on_done) override;
+  // Applied at the next perform() (which runs its on_done).
+  void cancel(TransferId id, std::string reason) override;
 
   // One step of the driving loop: starts queued transfers (up to
   // max_active_transfers), lets curl read and write, and runs the
@@ -68,7 +70,7 @@ class CurlTransport final : public Transport {
   // Any thread: ends the current or next wait() early.
   void wakeup();
   // Something for perform() to do now, without waiting for a socket: a
-  // queued transfer that may start, or an ended one to report.
+  // queued transfer that may start, an ended one to report, a cancel.
   bool ready() const;
   // Nothing submitted is still waiting for its on_done.
   bool idle() const;

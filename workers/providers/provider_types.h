@@ -62,6 +62,7 @@ struct HttpResponse {
   std::string error;       // empty on success: transport error text
   int curl_code = 0;       // CURLcode of the transfer; 0 = CURLE_OK
   bool timed_out = false;  // the connect or total timeout fired
+  bool cancelled = false;  // ended by Transport::cancel (error: its reason)
   // Did any byte of the request leave (curl's CURLINFO_REQUEST_SIZE > 0)?
   // False until the transport saw bytes go out: when the connection or
   // the TLS handshake failed, when the transfer never started (queued at
