@@ -152,8 +152,19 @@ TEST_CASE("stats count the tokens served per api and reset to zero") {
   for (int i = 0; i < 3; ++i) REQUIRE(post(c, "/v1/messages", anthropic_headers(), kAnthropicCall));
   REQUIRE(post(c, "/chat/completions", openai_headers(), kOpenAiCall));
   json s = stats(c);
-  CHECK(s["anthropic"] == json{{"requests", 3}, {"count_requests", 0}, {"input_tokens", 21}, {"output_tokens", 21}, {"errors", 0}});
-  CHECK(s["openai"] == json{{"requests", 1}, {"count_requests", 0}, {"input_tokens", 5}, {"output_tokens", 20}, {"errors", 0}});
+  const json no_streams = {{"streams", 0},
+                           {"streams_cut", 0},
+                           {"streams_client_closed", 0},
+                           {"stream_input_tokens", 0},
+                           {"stream_output_tokens_sent", 0}};
+  json anthropic = {{"requests", 3}, {"count_requests", 0}, {"input_tokens", 21},
+                    {"output_tokens", 21}, {"errors", 0}};
+  json openai = {{"requests", 1}, {"count_requests", 0}, {"input_tokens", 5},
+                 {"output_tokens", 20}, {"errors", 0}};
+  anthropic.update(no_streams);
+  openai.update(no_streams);
+  CHECK(s["anthropic"] == anthropic);
+  CHECK(s["openai"] == openai);
   REQUIRE(c.Post("/_control/reset"));
   CHECK(stats(c)["anthropic"]["requests"] == 0);
 }

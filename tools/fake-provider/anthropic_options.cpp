@@ -114,6 +114,15 @@ Error check_sampling(const json& body, ParsedCall& call) {
   return std::nullopt;
 }
 
+Error check_stream(const json& body, ParsedCall& call, bool count) {
+  if (!body.contains("stream") || body["stream"].is_null()) return std::nullopt;
+  const json& stream = body["stream"];
+  if (count) return invalid("stream: Extra inputs are not permitted");
+  if (!stream.is_boolean()) return invalid("stream: Input should be a valid boolean");
+  call.stream = stream.get<bool>();
+  return std::nullopt;
+}
+
 Error check_max_tokens(const json& body, ParsedCall& call, bool count) {
   auto max_tokens = body.find("max_tokens");
   if (count) {

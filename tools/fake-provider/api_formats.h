@@ -76,6 +76,8 @@ struct ParsedCall {
   bool parallel_tools = true;           // false: at most one tool call
   std::vector<std::string> stop_sequences;
   std::vector<CachePoint> cache_points;
+  bool stream = false;         // "stream": true: answer in server-sent events
+  bool include_usage = false;  // OpenAI stream_options.include_usage
 };
 
 using CheckResult = std::variant<ParsedCall, ApiError>;
@@ -124,6 +126,11 @@ struct ReplySpec {
 
 nlohmann::json anthropic_reply(const ReplySpec& spec);
 nlohmann::json openai_reply(const ReplySpec& spec);
+// The usage objects of the two replies (also sent at the end of a stream).
+nlohmann::json anthropic_usage(const ReplySpec& spec);
+nlohmann::json openai_usage(const ReplySpec& spec);
+// stop_reason in OpenAI's terms: tool_calls, length or stop.
+std::string openai_finish_reason(const std::string& stop_reason);
 
 // JSON text that never throws (invalid UTF-8 is replaced).
 std::string dump(const nlohmann::json& j);

@@ -336,6 +336,7 @@ Error check_body(const json& body, ParsedCall& call, bool count) {
   call.model = model->get<std::string>();
   if (auto e = anthropic_detail::check_max_tokens(body, call, count)) return e;
   if (auto e = anthropic_detail::check_sampling(body, call)) return e;
+  if (auto e = anthropic_detail::check_stream(body, call, count)) return e;
   if (auto e = anthropic_detail::check_tools(body, call)) return e;
   if (auto e = anthropic_detail::check_tool_choice(body, call)) return e;
   Walk w{call, {}, 0};
@@ -378,13 +379,15 @@ json anthropic_reply(const ReplySpec& s) {
             {"content", content},
             {"stop_reason", s.stop_reason},
             {"stop_sequence", s.stop_sequence ? json(*s.stop_sequence) : json(nullptr)}};
-  if (s.with_usage) {
-    j["usage"] = {{"input_tokens", s.input_tokens},
-                  {"output_tokens", s.output_tokens},
-                  {"cache_creation_input_tokens", s.cache_creation_input_tokens},
-                  {"cache_read_input_tokens", s.cache_read_input_tokens}};
-  }
+  if (s.with_usage) j["usage"] = anthropic_usage(s);
   return j;
+}
+
+json anthropic_usage(const ReplySpec& s) {
+  return {{"input_tokens", s.input_tokens},
+          {"output_tokens", s.output_tokens},
+          {"cache_creation_input_tokens", s.cache_creation_input_tokens},
+          {"cache_read_input_tokens", s.cache_read_input_tokens}};
 }
 
 }  // namespace tollgate::fake_provider

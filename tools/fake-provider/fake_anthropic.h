@@ -26,6 +26,8 @@ Error check_tools(const nlohmann::json& body, ParsedCall& call);
 Error check_tool_choice(const nlohmann::json& body, ParsedCall& call);
 // temperature, top_p, stop_sequences.
 Error check_sampling(const nlohmann::json& body, ParsedCall& call);
+// stream (a boolean; count_tokens takes none).
+Error check_stream(const nlohmann::json& body, ParsedCall& call, bool count);
 // count: the body of count_tokens, which takes no max_tokens.
 Error check_max_tokens(const nlohmann::json& body, ParsedCall& call, bool count);
 

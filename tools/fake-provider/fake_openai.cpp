@@ -332,6 +332,26 @@ Error check_sampling(const json& body, ParsedCall& call) {
   return std::nullopt;
 }
 
+// stream, and stream_options only with a stream (as the service checks).
+Error check_stream(const json& body, ParsedCall& call) {
+  if (auto stream = body.find("stream"); stream != body.end() && !stream->is_null()) {
+    if (!stream->is_boolean()) return bad_type("stream", "a boolean", *stream);
+    call.stream = stream->get<bool>();
+  }
+  auto options = body.find("stream_options");
+  if (options == body.end() || options->is_null()) return std::nullopt;
+  if (!call.stream) {
+    return bad("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+               "stream_options", std::nullopt);
+  }
+  if (!options->is_object()) return bad_type("stream_options", "an object", *options);
+  auto usage = options->find("include_usage");
+  if (usage == options->end() || usage->is_null()) return std::nullopt;
+  if (!usage->is_boolean()) return bad_type("stream_options.include_usage", "a boolean", *usage);
+  call.include_usage = usage->get<bool>();
+  return std::nullopt;
+}
+
 Error check_body(const json& body, ParsedCall& call) {
   auto model = body.find("model");
   if (model == body.end() || !model->is_string()) {
@@ -348,6 +368,7 @@ Error check_body(const json& body, ParsedCall& call) {
     call.max_tokens = m->get<uint64_t>();
   }
   if (auto e = check_sampling(body, call)) return e;
+  if (auto e = check_stream(body, call)) return e;
   detail::PrefixHash hash;
   hash.add(call.model);
   if (auto e = check_tools(body, call, hash)) return e;
@@ -412,22 +433,29 @@ json openai_reply(const ReplySpec& s) {
     }
     message["tool_calls"] = calls;
   }
-  const std::string finish = s.stop_reason == "tool_use"     ? "tool_calls"
-                             : s.stop_reason == "max_tokens" ? "length"
-                                                             : "stop";
+  const std::string finish = openai_finish_reason(s.stop_reason);
   json j = {{"id", s.id},
             {"object", "chat.completion"},
             {"created", s.created_s},
             {"model", s.model},
             {"choices", json::array({{{"index", 0}, {"message", message}, {"finish_reason", finish}}})}};
-  if (s.with_usage) {
-    j["usage"] = {{"prompt_tokens", s.input_tokens},
-                  {"completion_tokens", s.output_tokens},
-                  {"total_tokens", s.input_tokens + s.output_tokens}};
-    // Only when a prefix was cached, so text-only replies keep their exact shape.
-    if (s.cached_tokens > 0) j["usage"]["prompt_tokens_details"] = {{"cached_tokens", s.cached_tokens}};
-  }
+  if (s.with_usage) j["usage"] = openai_usage(s);
   return j;
+}
+
+json openai_usage(const ReplySpec& s) {
+  json usage = {{"prompt_tokens", s.input_tokens},
+                {"completion_tokens", s.output_tokens},
+                {"total_tokens", s.input_tokens + s.output_tokens}};
+  // Only when a prefix was cached, so text-only replies keep their exact shape.
+  if (s.cached_tokens > 0) usage["prompt_tokens_details"] = {{"cached_tokens", s.cached_tokens}};
+  return usage;
+}
+
+std::string openai_finish_reason(const std::string& stop_reason) {
+  if (stop_reason == "tool_use") return "tool_calls";
+  if (stop_reason == "max_tokens") return "length";
+  return "stop";
 }
 
 }  // namespace tollgate::fake_provider

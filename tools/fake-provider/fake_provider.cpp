@@ -11,7 +11,9 @@
 #include <memory>
 #include <random>
 
+#include "tools/fake-provider/fake_stream.h"
 #include "tools/fake-provider/fake_tools.h"
+#include "tools/fake-provider/stream_writer.h"
 
 namespace tollgate::fake_provider {
 namespace {
@@ -19,6 +21,9 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kJson = "application/json";
+// Exactly this (no charset): httplib gzips other text/* answers for a
+// client that accepts gzip, and its compressor holds bytes back.
+constexpr const char* kEventStream = "text/event-stream";
 
 // Shuts down the TCP connection with these local and remote ports, so the
 // client sees the connection closed with no answer (httplib's handlers get
@@ -120,7 +125,7 @@ void FakeProvider::handle_call(const std::string& api, const httplib::Request& r
     return;
   }
   const ParsedCall& call = std::get<ParsedCall>(checked);
-  Fault fault = faults_.next(api).value_or(Fault{});
+  Fault fault = faults_.next(api, call.stream).value_or(Fault{});
   if (fault.delay_ms > 0) delay(fault.delay_ms);
   if (fault.drop) {
     count(api, 0, 0, true);
@@ -145,7 +150,11 @@ void FakeProvider::handle_call(const std::string& api, const httplib::Request& r
     res.set_content(R"({"id": "broken", "content": [{"type": "te)", kJson);
     return;
   }
-  answer_success(api, call, fault, req, res);
+  if (call.stream) {
+    answer_stream(api, call, fault, res);
+  } else {
+    answer_success(api, call, fault, req, res);
+  }
 }
 
 uint64_t FakeProvider::input_tokens(const PromptSize& size) const {
@@ -211,9 +220,8 @@ ReplySpec FakeProvider::build_reply(const std::string& api, const ParsedCall& ca
   return spec;
 }
 
-void FakeProvider::answer_success(const std::string& api, const ParsedCall& call,
-                                  const Fault& fault, const httplib::Request&,
-                                  httplib::Response& res) {
+ReplySpec FakeProvider::identified_reply(const std::string& api, const ParsedCall& call,
+                                         const Fault& fault, httplib::Response& res) {
   const uint64_t id = next_id_.fetch_add(1);
   ReplySpec spec = build_reply(api, call, fault, id);
   if (api == "anthropic") {
@@ -223,6 +231,13 @@ void FakeProvider::answer_success(const std::string& api, const ParsedCall& call
     spec.id = "chatcmpl-fake-" + std::to_string(id);
     res.set_header("x-request-id", "req_fake_" + std::to_string(id));
   }
+  return spec;
+}
+
+void FakeProvider::answer_success(const std::string& api, const ParsedCall& call,
+                                  const Fault& fault, const httplib::Request&,
+                                  httplib::Response& res) {
+  const ReplySpec spec = identified_reply(api, call, fault, res);
   auto body = std::make_shared<std::string>(
       dump(api == "anthropic" ? anthropic_reply(spec) : openai_reply(spec)));
   if (fault.truncate) {
@@ -242,6 +257,30 @@ void FakeProvider::answer_success(const std::string& api, const ParsedCall& call
   res.set_content(*body, kJson);
 }
 
+void FakeProvider::answer_stream(const std::string& api, const ParsedCall& call,
+                                 const Fault& fault, httplib::Response& res) {
+  const ReplySpec spec = identified_reply(api, call, fault, res);
+  std::vector<WireEvent> events =
+      api == "anthropic" ? anthropic_stream(spec) : openai_stream(spec, call.include_usage);
+  const StreamFaults faults = StreamFaults::from(fault, events.size());
+  const uint64_t all_input =
+      spec.input_tokens + spec.cache_creation_input_tokens + spec.cache_read_input_tokens;
+  {
+    MutexLock lock(mu_);
+    ApiStats& s = api == "anthropic" ? anthropic_ : openai_;
+    ++s.requests;
+    ++s.streams;
+  }
+  auto writer = std::make_shared<StreamWriter>(
+      std::move(events), stream_error_event(api), faults, [this](int ms) { return delay(ms); },
+      [this, api, all_input, out = spec.output_tokens](const StreamOutcome& outcome) {
+        count_stream(api, all_input, out, outcome);
+      });
+  res.set_chunked_content_provider(
+      kEventStream, [writer](size_t, httplib::DataSink& sink) { return writer->step(sink); },
+      [writer](bool) { writer->release(); });
+}
+
 void FakeProvider::send_error(const std::string& api, const ApiError& error,
                               const std::optional<int>& retry_after_s, httplib::Response& res) {
   res.status = error.status;
@@ -250,12 +289,13 @@ void FakeProvider::send_error(const std::string& api, const ApiError& error,
   res.set_content(dump(error.body), kJson);
 }
 
-void FakeProvider::delay(int ms) {
+bool FakeProvider::delay(int ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   MutexLock lock(mu_);
   while (!shutting_down_) {
-    if (!shutdown_cv_.wait_until(deadline)) return;  // the delay is over
+    if (!shutdown_cv_.wait_until(deadline)) return true;  // the delay is over
   }
+  return false;
 }
 
 void FakeProvider::count(const std::string& api, uint64_t in, uint64_t out, bool error) {
@@ -267,6 +307,22 @@ void FakeProvider::count(const std::string& api, uint64_t in, uint64_t out, bool
   if (error) ++s.errors;
 }
 
+void FakeProvider::count_stream(const std::string& api, uint64_t in, uint64_t out,
+                                const StreamOutcome& outcome) {
+  MutexLock lock(mu_);
+  ApiStats& s = api == "anthropic" ? anthropic_ : openai_;
+  if (outcome.complete) {
+    s.input_tokens += in;
+    s.output_tokens += out;
+    return;
+  }
+  ++s.errors;
+  ++s.streams_cut;
+  if (outcome.client_closed) ++s.streams_client_closed;
+  s.stream_input_tokens += in;
+  s.stream_output_tokens_sent += outcome.output_tokens_sent;
+}
+
 json FakeProvider::stats_json() const {
   MutexLock lock(mu_);
   auto one = [](const ApiStats& s) {
@@ -274,7 +330,12 @@ json FakeProvider::stats_json() const {
                 {"count_requests", s.count_requests},
                 {"input_tokens", s.input_tokens},
                 {"output_tokens", s.output_tokens},
-                {"errors", s.errors}};
+                {"errors", s.errors},
+                {"streams", s.streams},
+                {"streams_cut", s.streams_cut},
+                {"streams_client_closed", s.streams_client_closed},
+                {"stream_input_tokens", s.stream_input_tokens},
+                {"stream_output_tokens_sent", s.stream_output_tokens_sent}};
   };
   return {{"anthropic", one(anthropic_)}, {"openai", one(openai_)}};
 }

@@ -30,15 +30,36 @@
 // only when non-zero). output = min(max_tokens, the fault's output_tokens
 // or the configured count). POST /v1/messages/count_tokens answers
 // {input_tokens} with the whole count (stats: count_requests).
+// Streams: a request with "stream": true (Anthropic; OpenAI also
+// "stream_options": {"include_usage": true}, allowed only with a stream, as
+// the real API says) is answered 200 text/event-stream with the same reply
+// in server-sent events (fake_stream.h), each event written as it is
+// produced (httplib chunked encoding), with the stream faults of
+// fault_script.h (stream_writer.h). Errors (validation, fault statuses)
+// are the plain JSON answers, before any stream.
+//
 // Stats count, per API: every request received (`requests`), every answer
 // that was not a complete success (`errors`: validation errors, fault
-// statuses, truncate, drop, invalid_json), and the tokens of every complete
-// success (input: all prompt tokens, cached ones included; including
-// no_usage answers, whose tokens were served but not reported).
+// statuses, truncate, drop, invalid_json, streams cut short), and the
+// tokens of every complete success (input: all prompt tokens, cached ones
+// included; including no_usage answers, whose tokens were served but not
+// reported). A stream is a complete success once its last event is written
+// (message_stop / data: [DONE]). Streams also count: `streams` (streamed
+// answers begun with a 200), `streams_cut` (of them, the ones that ended
+// before their last event: stream_cut_after, stream_error_after, truncate,
+// the client going away, shutdown), `streams_client_closed` (of those, the
+// ones a failed write ended: the client went away), and for the cut ones
+// `stream_input_tokens` (all their input tokens, cached ones included) and
+// `stream_output_tokens_sent` (the output tokens of the events written
+// whole before the end, as fake_stream.h assigns them: the content deltas
+// share the output count, so a stream cut after k of its n deltas counts
+// ceil(output * k / n), one cut after its stop event the whole count). A
+// stream's stats are updated before the client can see its end.
 // POST /_control/reset zeroes the stats and forgets the prompt caches.
 //
 // Threads: handlers run on httplib's pool threads; all state is guarded.
-// shutdown() wakes handlers sleeping in a delay_ms fault so the server can
+// shutdown() wakes handlers sleeping in a delay_ms fault, and streams
+// waiting in a stall or between events (they end, cut), so the server can
 // stop promptly.
 #pragma once
 
@@ -53,6 +74,7 @@
 #include "tools/fake-provider/api_formats.h"
 #include "tools/fake-provider/fault_script.h"
 #include "tools/fake-provider/prompt_cache.h"
+#include "tools/fake-provider/stream_writer.h"
 
 namespace tollgate::fake_provider {
 
@@ -69,6 +91,11 @@ struct ApiStats {
   uint64_t input_tokens = 0;
   uint64_t output_tokens = 0;
   uint64_t errors = 0;
+  uint64_t streams = 0;                // streamed answers begun (status 200)
+  uint64_t streams_cut = 0;            // of them, ended before their last event
+  uint64_t streams_client_closed = 0;  // of those, because the client went away
+  uint64_t stream_input_tokens = 0;    // all input tokens of the cut streams
+  uint64_t stream_output_tokens_sent = 0;  // output tokens of their events sent
 };
 
 class FakeProvider {
@@ -93,13 +120,22 @@ class FakeProvider {
   // stop reason and usage (recording its cacheable prefixes).
   ReplySpec build_reply(const std::string& api, const ParsedCall& call, const Fault& fault,
                         uint64_t id);
+  // build_reply with the API's message id and request-id header.
+  ReplySpec identified_reply(const std::string& api, const ParsedCall& call, const Fault& fault,
+                             httplib::Response& res);
   void answer_success(const std::string& api, const ParsedCall& call, const Fault& fault,
                       const httplib::Request& req, httplib::Response& res);
+  // A 200 in server-sent events (fake_stream.h), written by a StreamWriter.
+  void answer_stream(const std::string& api, const ParsedCall& call, const Fault& fault,
+                     httplib::Response& res);
   void send_error(const std::string& api, const ApiError& error,
                   const std::optional<int>& retry_after_s, httplib::Response& res);
-  // Sleeps up to `ms`, returning early at shutdown.
-  void delay(int ms);
+  // Sleeps up to `ms`; false (at once) when shutting down.
+  bool delay(int ms);
   void count(const std::string& api, uint64_t in, uint64_t out, bool error);
+  // How a stream ended: in, all its input tokens; out, its output count.
+  void count_stream(const std::string& api, uint64_t in, uint64_t out,
+                    const StreamOutcome& outcome);
 
   // Constant after construction.
   const FakeProviderOptions options_;

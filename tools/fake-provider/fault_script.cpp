@@ -56,6 +56,19 @@ bool apply(Fault& f, const std::string& key, const std::optional<std::string>& v
   if (key == "output_tokens") return need(u) && (f.output_tokens = u, true);
   if (key == "extra_output_tokens") return need(u) && (f.extra_output_tokens = u, true);
   if (key == "body_bytes") return need(z) && (f.body_bytes = z, true);
+  if (key == "stream_cut_after") return need(z) && (f.stream_cut_after = z, true);
+  if (key == "stream_stall_after") return need(z) && (f.stream_stall_after = z, true);
+  if (key == "stall_ms") return need(f.stall_ms);
+  if (key == "stream_error_after") return need(z) && (f.stream_error_after = z, true);
+  if (key == "event_delay_ms") return need(f.event_delay_ms);
+  if (key == "split") {
+    if (!need(f.split)) return false;
+    if (f.split < 1) {
+      error = "fault key 'split' must be at least 1";
+      return false;
+    }
+    return true;
+  }
   if (key == "truncate") return flag(f.truncate);
   if (key == "drop") return flag(f.drop);
   if (key == "no_usage") return flag(f.no_usage);
@@ -63,6 +76,15 @@ bool apply(Fault& f, const std::string& key, const std::optional<std::string>& v
   if (key == "insufficient_quota") return flag(f.insufficient_quota);
   error = "unknown fault key '" + key + "'";
   return false;
+}
+
+// The keys that only make sense together.
+bool check_combination(const Fault& f, std::string& error) {
+  if (f.stream_stall_after.has_value() != (f.stall_ms > 0)) {
+    error = "fault keys 'stream_stall_after' and 'stall_ms' go together";
+    return false;
+  }
+  return true;
 }
 
 std::optional<Fault> fault_from_object(const json& obj, std::string& error) {
@@ -89,6 +111,7 @@ std::optional<Fault> fault_from_object(const json& obj, std::string& error) {
     }
     if (!apply(f, key, text, error)) return std::nullopt;
   }
+  if (!check_combination(f, error)) return std::nullopt;
   return f;
 }
 
@@ -109,7 +132,18 @@ json Fault::to_json() const {
   if (output_tokens) j["output_tokens"] = *output_tokens;
   if (extra_output_tokens) j["extra_output_tokens"] = extra_output_tokens;
   if (body_bytes) j["body_bytes"] = *body_bytes;
+  if (stream_cut_after) j["stream_cut_after"] = *stream_cut_after;
+  if (stream_stall_after) j["stream_stall_after"] = *stream_stall_after;
+  if (stall_ms) j["stall_ms"] = stall_ms;
+  if (stream_error_after) j["stream_error_after"] = *stream_error_after;
+  if (split) j["split"] = split;
+  if (event_delay_ms) j["event_delay_ms"] = event_delay_ms;
   return j;
+}
+
+bool Fault::streams_only() const {
+  return stream_cut_after || stream_stall_after || stream_error_after || split > 0 ||
+         event_delay_ms > 0;
 }
 
 std::optional<Fault> parse_fault(const std::string& text, std::string& error) {
@@ -136,6 +170,7 @@ std::optional<Fault> parse_fault(const std::string& text, std::string& error) {
     if (eq != std::string::npos) value = part.substr(eq + 1);
     if (!apply(f, part.substr(0, eq), value, error)) return std::nullopt;
   }
+  if (!check_combination(f, error)) return std::nullopt;
   return f;
 }
 
@@ -167,10 +202,11 @@ void FaultScript::replace(std::vector<Fault> faults) {
 
 void FaultScript::clear() { replace({}); }
 
-std::optional<Fault> FaultScript::next(const std::string& api) {
+std::optional<Fault> FaultScript::next(const std::string& api, bool stream) {
   MutexLock lock(mu_);
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (it->api != api && it->api != "*") continue;
+    if (it->streams_only() && !stream) continue;
     if (it->times && *it->times <= 0) continue;
     if (it->every > 1 && ++it->seen % static_cast<uint64_t>(it->every) != 0) continue;
     Fault fired = *it;

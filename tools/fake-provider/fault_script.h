@@ -13,7 +13,30 @@
 // objects {"api": "openai", "status": 429, "retry_after": 2, "times": 1,
 // "every": 1, "delay_ms": 0, "truncate": false, "drop": false, "output_tokens": 5,
 // "no_usage": false, "invalid_json": false, "body_bytes": 0,
-// "insufficient_quota": false, "extra_output_tokens": 0}.
+// "insufficient_quota": false, "extra_output_tokens": 0,
+// "stream_cut_after": 3, "stream_stall_after": 2, "stall_ms": 500,
+// "stream_error_after": 4, "split": 3, "event_delay_ms": 20}.
+//
+// Stream faults, for requests with "stream": true (fake_stream.h). N counts
+// the server-sent events of the stream as they are sent (Anthropic
+// message_start is event 1; OpenAI's `data: [DONE]` is an event too); an N
+// of at least the stream's event count has no effect.
+//   anthropic:stream_cut_after=3      send 3 events, then close the connection
+//                                     (no message_stop / [DONE], no final usage)
+//   openai:stream_stall_after=2:stall_ms=5000   after 2 events send nothing
+//                                     for 5 s, then go on
+//   anthropic:stream_error_after=4    after 4 events send the API's mid-stream
+//                                     error event and end the stream
+//   openai:split=3                    write the stream 3 bytes at a time
+//                                     (each event cut in 3-byte writes)
+//   anthropic:event_delay_ms=20       wait 20 ms between events
+// At equal N a stall comes first, then a cut, then an error event. A fault
+// with any of these keys fires on streamed requests only: other requests
+// neither trigger it nor count toward its times or every. Of the other
+// keys, status, insufficient_quota, drop and invalid_json answer before any
+// stream; delay_ms delays the first byte; output_tokens,
+// extra_output_tokens, body_bytes and no_usage shape the streamed reply;
+// truncate cuts a stream after half its events.
 //
 // FaultScript is thread-safe: every method may be called from any server
 // thread.
@@ -48,6 +71,16 @@ struct Fault {
   // the bound the caller reserved for.
   uint64_t extra_output_tokens = 0;
   std::optional<size_t> body_bytes;       // pad the reply text to this many bytes
+  // Streamed requests only (see above).
+  std::optional<size_t> stream_cut_after;
+  std::optional<size_t> stream_stall_after;  // with stall_ms
+  int stall_ms = 0;
+  std::optional<size_t> stream_error_after;
+  size_t split = 0;        // non-zero: write the stream in pieces of this many bytes
+  int event_delay_ms = 0;  // wait between events
+
+  // Has a key that only applies to streamed requests.
+  bool streams_only() const;
 
   nlohmann::json to_json() const;
 };
@@ -63,8 +96,9 @@ class FaultScript {
   void replace(std::vector<Fault> faults);
   void clear();
   // The first fault for `api` still armed, counted down by one; nullopt when
-  // none applies.
-  std::optional<Fault> next(const std::string& api);
+  // none applies. stream: the request asked for a stream (faults with
+  // stream keys apply to those only).
+  std::optional<Fault> next(const std::string& api, bool stream = false);
   nlohmann::json to_json() const;
 
  private:

@@ -119,9 +119,16 @@ int main(int argc, char** argv) {
       "tool's schema (its required properties). tool_choice any/required or a named\n"
       "tool forces a call without a marker; tool_choice none ignores markers. A turn\n"
       "carrying tool results is answered \"tool result: ...\" per result. Replies are\n"
-      "cut before the request's first stop sequence they contain. Control: GET/POST/\n"
-      "DELETE /_control/faults, GET /_control/stats, POST /_control/reset (stats and\n"
-      "prompt caches), GET /_control/health.");
+      "cut before the request's first stop sequence they contain. \"stream\": true\n"
+      "answers in server-sent events. Control: GET/POST/DELETE /_control/faults,\n"
+      "GET /_control/stats, POST /_control/reset (stats and prompt caches),\n"
+      "GET /_control/health.\n"
+      "Faults (--fault, repeatable; API anthropic, openai or *): status=N retry_after=S\n"
+      "times=N every=N delay_ms=MS truncate drop no_usage invalid_json\n"
+      "insufficient_quota output_tokens=N extra_output_tokens=N body_bytes=N; on\n"
+      "streamed requests only: stream_cut_after=N stream_stall_after=N:stall_ms=MS\n"
+      "stream_error_after=N split=BYTES event_delay_ms=MS (N counts events sent).\n"
+      "See tools/fake-provider/fault_script.h.");
   app.add_option("--host", args.host, "address to bind")->capture_default_str();
   app.add_option("--port", args.port, "port; 0 picks a free one")->capture_default_str();
   app.add_option("--threads", args.threads, "server threads (one per open connection)")
