@@ -59,7 +59,8 @@ std::string encode_reply(const RequestId& id, const ReplyBody& reply);
 template <class Reply>
 std::string encode_reply(const RequestId& id, const Reply& reply);
 
-// {v: 1, id, ok: false, error: {code, message[, retry_after_ms]}}.
+// {v: 1, id, ok: false[, partial], error: {code, message[, retry_after_ms]
+// [, partial]}}: `partial: true` at both levels when Error::partial.
 std::string encode_error_reply(const RequestId& id, const Error& error);
 
 struct EncodedEvent {
@@ -73,6 +74,20 @@ EncodedEvent encode_event(const Event& event, uint64_t seq);
 // an idempotent call stored in the ledger; `v`, `id` and unknown keys are
 // ignored. bad_request names the field that does not read.
 Result<CallReply> decode_call_reply(std::string_view body);
+
+// Client side (tollctl, tests): one message received for a request of
+// `op`, "call" or "cancel". `body` is what the daemon answered: for a call,
+// a CallPartReply when the message has `chunk` (a part of a streamed call,
+// section 9) and the CallReply otherwise; for a cancel, the CancelReply;
+// for `ok: false`, the Error (code, message, retry_after_ms, and partial
+// when either `partial` says so). An error of the outer Result is a message
+// that does not read as such a reply (bad_request naming the field, e.g.
+// "chunk.type"), or another op (the other replies are read with to_json).
+struct DecodedReply {
+  RequestId id;  // the echo
+  Result<ReplyBody> body;
+};
+Result<DecodedReply> decode_reply(std::string_view body, std::string_view op);
 
 // Decodes an alert body (an `alert.*` event body or a stored copy of one);
 // `seq` and unknown keys are ignored. For the daemon's alert log.

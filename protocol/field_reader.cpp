@@ -5,6 +5,9 @@
 #include <cstring>
 #include <limits>
 
+#include "protocol/packer.h"
+#include "protocol/requests.h"
+
 namespace tollgate::protocol::detail {
 namespace {
 
@@ -292,6 +295,28 @@ void FieldReader::number(std::string_view key, double lo, double hi, double& out
     return;
   }
   read_number(*o, key, lo, hi, out);
+}
+
+Result<RequestId> read_request_id(FieldReader& fields, std::string_view key) {
+  const msgpack::object* o = fields.find(key);
+  if (!fields.ok()) return fields.error();
+  if (!o) return RequestId{};
+  Packer p(Absent::kNil, 16);
+  switch (o->type) {
+    case msgpack::type::POSITIVE_INTEGER: p.put(o->via.u64); return RequestId{p.take()};
+    case msgpack::type::NEGATIVE_INTEGER: p.put(o->via.i64); return RequestId{p.take()};
+    case msgpack::type::STR: {
+      std::string_view s(o->via.str.ptr, o->via.str.size);
+      if (s.size() <= kMaxIdBytes && valid_utf8(s)) {
+        p.str(s);
+        return RequestId{p.take()};
+      }
+      break;
+    }
+    default: break;
+  }
+  return Error::bad_request(fields.path_of(key) +
+                            ": string of at most 128 bytes (UTF-8) or integer");
 }
 
 }  // namespace tollgate::protocol::detail

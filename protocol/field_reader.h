@@ -17,6 +17,7 @@
 #include <msgpack.hpp>
 
 #include "protocol/error.h"
+#include "protocol/request_id.h"
 
 namespace tollgate::protocol::detail {
 
@@ -76,5 +77,10 @@ class FieldReader {
   std::string path_;
   std::optional<Error> error_;
 };
+
+// A request id (a request's `id`, the `target` of `cancel`, a reply's echo)
+// as canonical msgpack bytes; nil when absent; bad_request naming `key`
+// when it is neither an integer nor a UTF-8 string of at most 128 bytes.
+Result<RequestId> read_request_id(FieldReader& fields, std::string_view key);
 
 }  // namespace tollgate::protocol::detail

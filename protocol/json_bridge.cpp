@@ -180,6 +180,11 @@ json error_reply_json(const RequestId& id, const Error& error) {
   json out = envelope_json(id, false);
   json e = {{"code", std::string(code_name(error.code))}, {"message", to_valid_utf8(error.message)}};
   if (error.retry_after_ms) e["retry_after_ms"] = *error.retry_after_ms;
+  // Section 9, as encode_error_reply writes it: at both levels.
+  if (error.partial) {
+    e["partial"] = true;
+    out["partial"] = true;
+  }
   out["error"] = std::move(e);
   return out;
 }

@@ -39,7 +39,8 @@ std::string from_ordered_json(const nlohmann::ordered_json& value);
 
 // {v: 1, id, ok: true, <fields of the reply>}, as JSON.
 nlohmann::json reply_json(const RequestId& id, const ReplyBody& reply);
-// {v: 1, id, ok: false, error: {code, message[, retry_after_ms]}}, as JSON.
+// {v: 1, id, ok: false[, partial], error: {code, message[, retry_after_ms]
+// [, partial]}}, as JSON (encode_error_reply's message).
 nlohmann::json error_reply_json(const RequestId& id, const Error& error);
 
 }  // namespace tollgate::protocol

@@ -24,28 +24,6 @@ constexpr size_t kMaxModelName = 256;
 
 DecodedRequest failure(RequestId id, Error error) { return {std::move(id), std::move(error)}; }
 
-// The id as canonical msgpack bytes, or an error (and then no id).
-Result<RequestId> read_id(FieldReader& fields) {
-  const msgpack::object* o = fields.find("id");
-  if (!fields.ok()) return fields.error();
-  if (!o) return RequestId{};
-  detail::Packer p(detail::Absent::kNil, 16);
-  switch (o->type) {
-    case msgpack::type::POSITIVE_INTEGER: p.put(o->via.u64); return RequestId{p.take()};
-    case msgpack::type::NEGATIVE_INTEGER: p.put(o->via.i64); return RequestId{p.take()};
-    case msgpack::type::STR: {
-      std::string_view s(o->via.str.ptr, o->via.str.size);
-      if (s.size() <= kMaxIdBytes && detail::valid_utf8(s)) {
-        p.str(s);
-        return RequestId{p.take()};
-      }
-      break;
-    }
-    default: break;
-  }
-  return Error::bad_request("id: string of at most 128 bytes (UTF-8) or integer");
-}
-
 // nullopt when `v` is absent or 1.
 std::optional<Error> check_version(FieldReader& fields) {
   const msgpack::object* v = fields.find("v");
@@ -121,6 +99,7 @@ RequestBody decode_call(FieldReader& f, const DecodeLimits& limits) {
   f.string("model", 1, kMaxModelName, r.model);
   f.string("idempotency_key", 1, kMaxIdempotencyKeyBytes, r.idempotency_key);
   f.int64("timeout_ms", 1, kMaxTimeoutMs, r.timeout_ms);
+  f.boolean("stream", r.stream);  // section 9
   if (f.ok()) {
     if (auto e = detail::check_conversation(r)) f.fail_with(*e);
   }
@@ -179,13 +158,27 @@ RequestBody decode_ledger_events(FieldReader& f, const DecodeLimits&) {
   return r;
 }
 
+// Section 9: the call to abort is named by its id, read by the rules of `id`.
+RequestBody decode_cancel(FieldReader& f, const DecodeLimits&) {
+  CancelRequest r;
+  auto target = detail::read_request_id(f, "target");
+  if (!target) {
+    f.fail_with(target.error());
+  } else if (target->is_nil()) {
+    f.fail("target", "required; the id of a call in flight on this connection (string or integer)");
+  } else {
+    r.target = std::move(*target);
+  }
+  return r;
+}
+
 struct OpDecoder {
   std::string_view name;
   RequestBody (*decode)(FieldReader&, const DecodeLimits&);
 };
 
 // Same order as RequestBody's alternatives (checked in the tests).
-constexpr std::array<OpDecoder, 11> kOps = {{
+constexpr std::array<OpDecoder, 12> kOps = {{
     {"ping", decode_ping},
     {"call", decode_call},
     {"usage", decode_usage},
@@ -197,7 +190,9 @@ constexpr std::array<OpDecoder, 11> kOps = {{
     {"history", decode_history},
     {"reset", decode_reset},
     {"ledger_events", decode_ledger_events},
+    {"cancel", decode_cancel},
 }};
+static_assert(kOps.size() == std::variant_size_v<RequestBody>, "one decoder per op");
 
 Result<RequestBody> decode_op(FieldReader& fields, const DecodeLimits& limits) {
   if (auto e = check_version(fields)) return *e;
@@ -225,7 +220,7 @@ DecodedRequest decode_unpacked(std::string_view body, const DecodeLimits& limits
                                           std::string(detail::type_name(root))));
   }
   FieldReader fields(root);
-  auto id = read_id(fields);
+  auto id = detail::read_request_id(fields, "id");
   if (!id) return failure({}, id.error());
   if (unpacked->consumed != body.size()) {
     return failure(std::move(*id), Error::bad_request(

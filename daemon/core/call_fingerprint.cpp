@@ -51,6 +51,7 @@ void pack_full_fidelity(msgpack::packer<msgpack::sbuffer>& pk, const protocol::C
   protocol::CallRequest content = request;
   content.idempotency_key.reset();
   content.timeout_ms.reset();
+  content.stream = false;  // section 9: a repeat may stream or not
   const std::string bytes = protocol::encode_request(protocol::RequestId{}, content);
   pk.pack_array(2);
   pk.pack(std::string("call/2"));

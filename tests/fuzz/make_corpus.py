@@ -35,6 +35,11 @@ seeds = {
     "history": {"op": "history", "ai_name": "imperium", "months": 6},
     "reset": {"op": "reset", "ai_name": "imperium", "provider": "anthropic"},
     "ledger_events": {"op": "ledger_events", "limit": 10, "since_ms": 0},
+    # Section 9: a streamed call and cancel (target as an id: string or int).
+    "call_stream": dict(call, stream=True),
+    "cancel": {"op": "cancel", "id": 2, "target": 1},
+    "cancel_str": {"op": "cancel", "target": "req-7"},
+    "cancel_bad_target": {"op": "cancel", "target": [1]},
     "bad_version": {"v": 2, "op": "ping"},
     "unknown_op": {"op": "fly"},
     "bad_temperature": dict(call, temperature=3.5),

@@ -191,3 +191,16 @@ TEST_CASE("the timeout and key of a repeat with tools do not change the fingerpr
   repeat.idempotency_key = "another-key";
   CHECK(call_fingerprint(repeat) == call_fingerprint(tool_request()));
 }
+
+TEST_CASE("a streamed call and the same call unstreamed have the same fingerprint") {
+  // Section 9: a repeat of a streamed call with the same key matches the
+  // stored record whether the repeat streams or not.
+  CallRequest streamed = base_request();
+  streamed.stream = true;
+  CHECK(call_fingerprint(streamed) == call_fingerprint(base_request()));
+  CHECK(hex(call_fingerprint(streamed)) ==
+        "13cba6a9eb8e881317cd129a3de8215ef4dae3b143d2b878850c10744baa5012");
+  CallRequest tools_streamed = tool_request();
+  tools_streamed.stream = true;
+  CHECK(call_fingerprint(tools_streamed) == call_fingerprint(tool_request()));
+}

@@ -29,6 +29,7 @@ std::vector<RequestBody> every_op() {
   full_call.model = "gpt-4.1";
   full_call.idempotency_key = std::string(128, 'k');
   full_call.timeout_ms = 30000;
+  full_call.stream = true;
   return {
       PingRequest{},
       full_call,
@@ -41,6 +42,7 @@ std::vector<RequestBody> every_op() {
       HistoryRequest{"imperium", 120},
       ResetRequest{"imperium", "anthropic", true},
       LedgerEventsRequest{10000, 0},
+      CancelRequest{RequestId::from_string("call-7")},
   };
 }
 
@@ -67,7 +69,7 @@ TEST_CASE("every op round trips with only its required fields") {
       ProviderStatusRequest{}, RecommendRequest{"a"},
       EmergencyStatusRequest{}, AlertsRequest{},
       HistoryRequest{"a", std::nullopt}, ResetRequest{"a", std::nullopt, false},
-      LedgerEventsRequest{},
+      LedgerEventsRequest{}, CancelRequest{RequestId::from_int(0)},
   };
   for (const auto& body : minimal) require_round_trip(RequestId{}, body);
 }
@@ -76,7 +78,7 @@ TEST_CASE("op names follow the order of RequestBody") {
   const std::vector<std::string_view> expected = {"ping",      "call",   "usage",   "summary",
                                                   "provider_status", "recommend",
                                                   "emergency_status", "alerts", "history", "reset",
-                                                  "ledger_events"};
+                                                  "ledger_events", "cancel"};
   auto ops = every_op();
   REQUIRE(ops.size() == expected.size());
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -132,6 +134,72 @@ TEST_CASE("golden bytes of a call request") {
   CHECK(std::get<CallRequest>(*decoded.body) == call);
 }
 
+TEST_CASE("a cancel target of every id kind round trips and is read by the rules of id") {
+  for (const auto& target :
+       {RequestId::from_int(0), RequestId::from_int(-5), RequestId::from_int(INT64_MAX),
+        RequestId::from_string(""), RequestId::from_string(std::string(128, 't'))}) {
+    require_round_trip(RequestId::from_string("c1"), CancelRequest{target});
+  }
+  // Above the int64 range, as an id may be: {"op": "cancel", "target": 2^64 - 1}.
+  auto decoded = decode_request(from_hex("82 a2 6f 70 a6 63 61 6e 63 65 6c a6 74 61 72 67 65 74"
+                                         " cf ff ff ff ff ff ff ff ff"));
+  REQUIRE(decoded.body.ok());
+  CHECK(std::get<CancelRequest>(*decoded.body).target.raw ==
+        from_hex("cf ff ff ff ff ff ff ff ff"));
+  // The target is the call's id as the daemon holds it: msgpack's shortest
+  // form, whatever form the client wrote (5 as uint16 here).
+  auto wide = decode_request(
+      from_hex("82 a2 6f 70 a6 63 61 6e 63 65 6c a6 74 61 72 67 65 74 cd 00 05"));
+  REQUIRE(wide.body.ok());
+  CHECK(std::get<CancelRequest>(*wide.body).target == RequestId::from_int(5));
+  CHECK(json_of(encode_request(RequestId{}, CancelRequest{RequestId::from_string("call-7")})) ==
+        json{{"v", 1}, {"op", "cancel"}, {"target", "call-7"}});
+}
+
+TEST_CASE("a streamed call writes stream true and an unstreamed call leaves it out") {
+  CallRequest call{.ai_name = "imperium", .prompt = std::string("hi"), .max_tokens = 100};
+  CHECK_FALSE(json_of(encode_request(RequestId::from_int(7), call)).contains("stream"));
+  call.stream = true;
+  const std::string bytes = encode_request(RequestId::from_int(7), call);
+  CHECK(json_of(bytes)["stream"] == true);
+  auto decoded = decode_request(bytes);
+  REQUIRE(decoded.body.ok());
+  CHECK(std::get<CallRequest>(*decoded.body).stream);
+  // stream is not section 8: the call stays text-only.
+  CHECK_FALSE(call.full_fidelity());
+}
+
+TEST_CASE("an error reply with partial writes partial at the top and in the error map") {
+  Error e = Error::provider_error("anthropic: connection cut after part 3");
+  e.partial = true;
+  auto j = json_of(encode_error_reply(RequestId::from_int(4), e));
+  CHECK(j == json{{"v", 1}, {"id", 4}, {"ok", false}, {"partial", true},
+                  {"error", {{"code", "provider_error"},
+                             {"message", "anthropic: connection cut after part 3"},
+                             {"partial", true}}}});
+  Error timed_out = Error::rate_limited("later", 250);
+  timed_out.partial = true;
+  auto t = json_of(encode_error_reply(RequestId{}, timed_out));
+  CHECK(t["error"] == json{{"code", "rate_limited"}, {"message", "later"}, {"retry_after_ms", 250},
+                           {"partial", true}});
+  CHECK_FALSE(json_of(encode_error_reply(RequestId{}, Error::cancelled("c"))).contains("partial"));
+}
+
+TEST_CASE("each chunk type of a call part writes only its own fields") {
+  auto chunk_of = [](StreamChunk c) {
+    return json_of(encode_reply(RequestId::from_int(1), CallPartReply{3, std::move(c)}));
+  };
+  auto text = chunk_of({StreamChunk::Type::kTextDelta, 0, "Hel", "", ""});
+  CHECK(text == json{{"v", 1}, {"id", 1}, {"ok", true}, {"part", 3},
+                     {"chunk", {{"type", "text_delta"}, {"index", 0}, {"text", "Hel"}}}});
+  CHECK(chunk_of({StreamChunk::Type::kToolUseStart, 1, "", "toolu_1", "get_weather"})["chunk"] ==
+        json{{"type", "tool_use_start"}, {"index", 1}, {"id", "toolu_1"}, {"name", "get_weather"}});
+  CHECK(chunk_of({StreamChunk::Type::kInputJsonDelta, 1, "{\"city\": \"Pa", "", ""})["chunk"] ==
+        json{{"type", "input_json_delta"}, {"index", 1}, {"partial_json", "{\"city\": \"Pa"}});
+  CHECK(json_of(encode_reply(RequestId::from_string("x"), CancelReply{true})) ==
+        json{{"v", 1}, {"id", "x"}, {"ok", true}, {"found", true}});
+}
+
 TEST_CASE("golden bytes of a call reply") {
   // 8e map of 14: v 1, id 7, ok true, text "ok", provider "anthropic",
   // model "m", reason "primary", usage {input 1 output 2 total 3},
@@ -176,9 +244,10 @@ TEST_CASE("every error code encodes with its wire name") {
       {Error::unauthorized("m"), "unauthorized"},
       {Error::timeout("m"), "timeout"},
       {Error::overloaded("m", 20), "overloaded"},
+      {Error::cancelled("m"), "cancelled"},
       {Error::internal("m"), "internal"},
   };
-  REQUIRE(cases.size() == 14);
+  REQUIRE(cases.size() == 15);
   for (const auto& [error, name] : cases) {
     CHECK(code_name(error.code) == name);
     CHECK(code_from_name(name) == error.code);
@@ -249,6 +318,8 @@ TEST_CASE("each reply type carries the fields named in the protocol") {
   CHECK(keys_of(HistoryReply{}) == with_common({"ai_name", "months"}));
   CHECK(keys_of(ResetReply{}) == with_common({"ai_name", "cleared", "period"}));
   CHECK(keys_of(LedgerEventsReply{}) == with_common({"events"}));
+  CHECK(keys_of(CallPartReply{}) == with_common({"chunk", "part"}));
+  CHECK(keys_of(CancelReply{}) == with_common({"found"}));
   CHECK(keys_of(CallReply{}) == with_common({"attempts", "content", "cost_usd", "latency_ms", "model",
                                              "provider", "reason", "replayed", "stop_reason", "text",
                                              "usage"}));

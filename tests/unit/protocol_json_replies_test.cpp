@@ -44,9 +44,13 @@ std::vector<ReplyBody> every_reply() {
   ResetReply reset{"imperium", "2025-02", {{"anthropic", 500}, {"openai", 0}}};
   LedgerEventsReply events{{LedgerEvent{LedgerRollover{"2025-03", "2025-02"}, 6},
                             LedgerEvent{LedgerReset{"imperium", "2025-02", {{"anthropic", 10}}}, 5}}};
+  // Section 9: a part of each chunk type, and the reply to cancel.
+  CallPartReply text{1, {StreamChunk::Type::kTextDelta, 0, "bonjour \xc3\xa9", "", ""}};
+  CallPartReply tool{2, {StreamChunk::Type::kToolUseStart, 1, "", "toolu_1", "get_weather"}};
+  CallPartReply input{3, {StreamChunk::Type::kInputJsonDelta, 1, "{\"city\":", "", ""}};
   return {PingReply{"0.1.0", 5, 6}, sample_call_reply(), usage, summary, status,
           RecommendReply{std::nullopt, "both_exhausted", false}, emergency, AlertsReply{{alert}},
-          history, reset, events};
+          history, reset, events, text, tool, input, CancelReply{true}, CancelReply{false}};
 }
 
 std::string json_of_encoding(const std::string& body) {
@@ -74,6 +78,18 @@ TEST_CASE("error replies written as json from their value read as their encoding
   const json j = error_reply_json(RequestId::from_int(3), Error::overloaded("busy", 100));
   CHECK(j == json{{"v", 1}, {"id", 3}, {"ok", false},
                   {"error", {{"code", "overloaded"}, {"message", "busy"}, {"retry_after_ms", 100}}}});
+}
+
+TEST_CASE("a partial error reply written as json has partial at both levels as its encoding") {
+  for (Error e : {Error::provider_error("cut after part 2"), Error::timeout("deadline"),
+                  Error::cancelled("cancelled by request c-1"), Error::rate_limited("x", 5)}) {
+    e.partial = true;
+    const json j = error_reply_json(RequestId::from_string("s-1"), e);
+    CHECK(j.dump() == json_of_encoding(encode_error_reply(RequestId::from_string("s-1"), e)));
+    CHECK(j["partial"] == true);
+    CHECK(j["error"]["partial"] == true);
+  }
+  CHECK_FALSE(error_reply_json(RequestId{}, Error::cancelled("c")).contains("partial"));
 }
 
 TEST_CASE("invalid utf-8 in a reply value is replaced as the msgpack conversion replaces it") {

@@ -234,6 +234,46 @@ TEST_CASE("reset takes an optional provider string") {
   CHECK(require_ok<ResetRequest>({{"op", "reset"}, {"ai_name", "a"}}).provider == std::nullopt);
 }
 
+TEST_CASE("stream on a call must be a bool") {
+  CHECK(require_ok<CallRequest>(call({{"stream", true}})).stream);
+  CHECK_FALSE(require_ok<CallRequest>(call({{"stream", false}})).stream);
+  CHECK_FALSE(require_ok<CallRequest>(call({{"stream", nullptr}})).stream);
+  CHECK_FALSE(require_ok<CallRequest>(call({})).stream);
+  require_bad(call({{"stream", 1}}), "stream: true or false");
+  require_bad(call({{"stream", "true"}}), "stream: true or false");
+  require_bad(call({{"stream", json::object()}}), "stream: true or false");
+}
+
+TEST_CASE("cancel needs a target that is a string or an integer like an id") {
+  CHECK(require_ok<CancelRequest>({{"op", "cancel"}, {"target", "call-1"}}).target ==
+        RequestId::from_string("call-1"));
+  CHECK(require_ok<CancelRequest>({{"op", "cancel"}, {"target", -3}}).target ==
+        RequestId::from_int(-3));
+  CHECK(require_ok<CancelRequest>({{"op", "cancel"}, {"target", std::string(128, 'x')}}).target ==
+        RequestId::from_string(std::string(128, 'x')));
+  require_bad({{"op", "cancel"}}, "target: required; the id of a call in flight");
+  require_bad({{"op", "cancel"}, {"target", nullptr}}, "target: required");
+  const std::string rule = "target: string of at most 128 bytes (UTF-8) or integer";
+  require_bad({{"op", "cancel"}, {"target", std::string(129, 'x')}}, rule);
+  require_bad({{"op", "cancel"}, {"target", "\xff"}}, rule);
+  require_bad({{"op", "cancel"}, {"target", 1.5}}, rule);
+  require_bad({{"op", "cancel"}, {"target", true}}, rule);
+  require_bad({{"op", "cancel"}, {"target", json::array({1})}}, rule);
+  require_bad({{"op", "cancel"}, {"target", {{"id", 1}}}}, rule);
+  // The cancel's own id is read as always, and echoed in its error reply.
+  auto d = decode_json({{"op", "cancel"}, {"id", 9}});
+  CHECK(d.id == RequestId::from_int(9));
+  REQUIRE_FALSE(d.body.ok());
+}
+
+TEST_CASE("a cancel target given twice is rejected") {
+  // {"op": "cancel", "target": 1, "target": 2}
+  auto d = decode_request(from_hex("83 a2 6f 70 a6 63 61 6e 63 65 6c a6 74 61 72 67 65 74 01"
+                                   " a6 74 61 72 67 65 74 02"));
+  REQUIRE_FALSE(d.body.ok());
+  CHECK(d.body.error().message == "target: given more than once");
+}
+
 TEST_CASE("bodies over max_request_bytes are too_large before parsing") {
   DecodeLimits limits;
   limits.max_request_bytes = 16;

@@ -20,6 +20,26 @@ namespace {
 using nlohmann::json;
 using Render = std::function<void(const json& reply, const Style& style)>;
 
+bool is_ok(const json& reply) { return reply.contains("ok") && reply["ok"] == true; }
+
+// The exit code of an error reply.
+int error_exit_code(const json& reply) {
+  const json& err = reply.contains("error") ? reply["error"] : json::object();
+  // The daemon gave up on the call at its deadline: not "no answer" (3).
+  return field_str(err, "code") == "timeout" ? kExitTimeout : kExitDaemonError;
+}
+
+int no_answer(const GlobalOptions& o, int64_t wait_ms) {
+  std::cerr << "tollctl: no answer from " << o.endpoint << " within " << wait_ms << " ms\n";
+  // A refused CurveZMQ handshake looks exactly like silence to a client.
+  if (o.curve) {
+    std::cerr << "tollctl: with --key: is this client's public key ("
+              << o.curve->public_z85.substr(0, 8)
+              << "...) in the daemon's TOLLGATE_CURVE_CLIENTS_FILE, and --server-key the daemon's?\n";
+  }
+  return kExitNoAnswer;
+}
+
 // Sends `body`, waits up to wait_ms (default --timeout) for the reply, maps
 // the outcome to an exit code, and renders an ok reply.
 int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const Render& render,
@@ -35,26 +55,66 @@ int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const
     std::cerr << "tollctl: " << o.endpoint << ": " << e.what() << "\n";
     return kExitUsage;
   }
-  if (!reply) {
-    std::cerr << "tollctl: no answer from " << o.endpoint << " within " << wait << " ms\n";
-    // A refused CurveZMQ handshake looks exactly like silence to a client.
-    if (o.curve) {
-      std::cerr << "tollctl: with --key: is this client's public key (" << o.curve->public_z85.substr(0, 8)
-                << "...) in the daemon's TOLLGATE_CURVE_CLIENTS_FILE, and --server-key the daemon's?\n";
-    }
-    return kExitNoAnswer;
-  }
-  if (!(reply->contains("ok") && (*reply)["ok"] == true)) {
+  if (!reply) return no_answer(o, wait);
+  if (!is_ok(*reply)) {
     const json& err = reply->contains("error") ? (*reply)["error"] : json::object();
-    const std::string code = field_str(err, "code");
-    std::cerr << "tollctl: " << code << ": " << field_str(err, "message") << "\n";
-    // The daemon gave up on the call at its deadline: not "no answer" (3).
-    return code == "timeout" ? kExitTimeout : kExitDaemonError;
+    std::cerr << "tollctl: " << field_str(err, "code") << ": " << field_str(err, "message") << "\n";
+    return error_exit_code(*reply);
   }
   if (o.json) {
     std::cout << reply->dump(2) << "\n";
   } else {
     render(*reply, detect_style());
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
+// How long `call` waits for its reply: past the daemon's deadline for it.
+int64_t call_reply_wait_ms(const GlobalOptions& o, const protocol::CallRequest& req) {
+  return std::max<int64_t>(o.timeout_ms,
+                           req.timeout_ms.value_or(kDaemonCallTimeoutMs) + kCallReplyMarginMs);
+}
+
+// `call --stream` (PROTOCOL.md section 9): prints each part as it arrives
+// (--json: each message as one line), then the reply as `call` does. The
+// whole call waits as long as `call`; --timeout bounds the wait between
+// parts (before the first, retries and fallback may take their time).
+int run_stream(const GlobalOptions& o, const protocol::CallRequest& req) {
+  const int64_t wait = call_reply_wait_ms(o, req);
+  StreamOutput state;
+  StreamEnd end;
+  try {
+    zmq::context_t ctx(1);
+    Client client(ctx, o.endpoint, o.curve);
+    const StreamWaits waits{std::chrono::milliseconds(wait),
+                            std::chrono::milliseconds(o.timeout_ms)};
+    end = client.stream(req, waits, [&](const json& part) {
+      if (o.json) {
+        std::cout << part.dump() << "\n" << std::flush;
+      } else {
+        render_part(part, state, std::cout);
+      }
+    });
+  } catch (const zmq::error_t& e) {
+    std::cerr << "tollctl: " << o.endpoint << ": " << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (!end.reply) {
+    if (state.line_open) std::cout << "\n" << std::flush;
+    if (!end.stalled) return no_answer(o, wait);
+    std::cerr << "tollctl: the stream from " << o.endpoint << " stopped: nothing after part "
+              << end.parts << " within " << o.timeout_ms << " ms (--timeout)\n";
+    return kExitNoAnswer;
+  }
+  if (!is_ok(*end.reply)) {
+    render_stream_error(*end.reply, state, std::cout, std::cerr);
+    return error_exit_code(*end.reply);
+  }
+  if (o.json) {
+    std::cout << end.reply->dump() << "\n";
+  } else {
+    render_stream_reply(*end.reply, state, std::cout, std::cerr);
   }
   std::cout.flush();
   return kExitOk;
@@ -69,11 +129,6 @@ bool since_ms(const std::optional<std::string>& since, std::optional<int64_t>& o
   std::cerr << "tollctl: --since " << *since
             << ": expected unix milliseconds or an ISO-8601 UTC date/time like 2026-11-27T01:36:00Z\n";
   return false;
-}
-
-// How long `call` waits for its reply: past the daemon's deadline for it.
-int64_t call_reply_wait_ms(const GlobalOptions& o, const protocol::CallRequest& req) {
-  return std::max<int64_t>(o.timeout_ms, req.timeout_ms.value_or(kDaemonCallTimeoutMs) + kCallReplyMarginMs);
 }
 
 // The call of `tollctl call --request FILE`: the file's JSON object (key
@@ -97,6 +152,7 @@ std::optional<protocol::CallRequest> call_from_file(const CallArgs& args) {
   if (args.system) j["system"] = *args.system;
   if (args.idempotency_key) j["idempotency_key"] = *args.idempotency_key;
   if (args.call_timeout_ms) j["timeout_ms"] = *args.call_timeout_ms;
+  if (args.stream) j["stream"] = true;
   protocol::DecodeLimits limits;
   limits.max_request_bytes = std::numeric_limits<size_t>::max();
   limits.max_tokens_per_request = std::numeric_limits<uint64_t>::max();
@@ -223,7 +279,10 @@ int run_call(const GlobalOptions& o, const CallArgs& args) {
     // The daemon's deadline, not --timeout: a call cut at tollctl's short
     // wait would be charged in full for a reply nobody reads.
     req.timeout_ms = args.call_timeout_ms;
+    req.stream = args.stream;
   }
+  // A --request file may ask for the stream itself.
+  if (req.stream) return run_stream(o, req);
   return run_request(
       o, req, [](const json& r, const Style&) { render_call(r, std::cout, std::cerr); },
       call_reply_wait_ms(o, req));

@@ -69,6 +69,9 @@ struct CallArgs {
   std::optional<std::string> system;
   std::optional<std::string> idempotency_key;
   std::optional<int64_t> call_timeout_ms;  // sent as timeout_ms when given
+  // --stream: `stream: true` (PROTOCOL.md section 9); the parts are printed
+  // as they arrive (--json: one JSON line each, then the reply's line).
+  bool stream = false;
 };
 
 struct EventsArgs {

@@ -38,7 +38,8 @@ class Cli {
     app.add_option("--events", o_.events_endpoint, "tollgated events endpoint ($TOLLGATE_EVENTS)")
         ->capture_default_str();
     timeout_opt_ = app.add_option("--timeout", o_.timeout_ms,
-                   "milliseconds to wait for an answer (call: at least its deadline + 5000)")
+                   "milliseconds to wait for an answer (call: at least its deadline + 5000; "
+                   "call --stream: also the longest wait between parts)")
         ->capture_default_str()
         ->check(CLI::Range(1, static_cast<int>(tollgate::protocol::kMaxTimeoutMs)));
     app.add_flag("--json", o_.json, "print replies as JSON (events: one object per line)");
@@ -85,7 +86,7 @@ class Cli {
                               if_given(provider_opt_call_, provider_),
                               if_given(max_tokens_opt_, max_tokens_), if_given(system_opt_, system_),
                               if_given(idem_opt_, idempotency_key_),
-                              if_given(call_timeout_opt_, call_timeout_ms_)});
+                              if_given(call_timeout_opt_, call_timeout_ms_), stream_});
     }
     if (events_->parsed()) {
       return t::run_events(o_, {prefixes_, if_given(count_opt_, count_),
@@ -155,6 +156,9 @@ class Cli {
                           "the call's deadline (timeout_ms); default: the daemon's "
                           "TOLLGATE_CALL_TIMEOUT_MS. tollctl waits 5000 ms longer")
             ->check(CLI::Range(int64_t{1}, tollgate::protocol::kMaxTimeoutMs));
+    call_->add_flag("--stream", stream_,
+                    "print the reply as it is generated (PROTOCOL.md section 9), then the summary; "
+                    "--timeout bounds the wait between parts (--json: one JSON line per message)");
     events_ = app.add_subcommand("events", "print events as they are published until interrupted");
     events_->add_option("PREFIX", prefixes_, "topic prefixes (default: all)");
     count_opt_ = events_->add_option("--count", count_, "exit after this many events")
@@ -172,6 +176,7 @@ class Cli {
   int64_t call_timeout_ms_ = 0;
   bool yes_ = false;
   bool force_ = false;
+  bool stream_ = false;
   std::vector<std::string> prefixes_;
   CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
       *ledger_events_, *reset_, *call_, *events_, *keygen_;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -69,6 +70,41 @@ void render_ledger_events(const nlohmann::json& reply, const Style& style, std::
 void render_reset(const nlohmann::json& reply, std::ostream& out);
 // The text on `out`; provider, model, reason, tokens and cost on `info`.
 void render_call(const nlohmann::json& reply, std::ostream& out, std::ostream& info);
+// Just the second part: one line of provider, model, reason, tokens, cost
+// and stop reason.
+void render_call_summary(const nlohmann::json& reply, std::ostream& info);
+
+// ---- `tollctl call --stream` (PROTOCOL.md section 9; render_stream.cpp) ----
+
+// Where the printed stream stands between parts.
+struct StreamOutput {
+  uint64_t parts = 0;                  // parts printed
+  std::optional<uint64_t> index;       // the content block of the last one
+  bool line_open = false;              // the last thing printed did not end its line
+};
+
+// True for a part of a streamed reply (`ok` and a `chunk`); false for the
+// last message: the call's reply or an error reply.
+bool is_stream_part(const nlohmann::json& message);
+
+// Prints one part as it arrives, on a line of its own when its content
+// block differs from the last part's: text_delta's text as it is,
+// tool_use_start as the line "[tool_use NAME id=ID]", input_json_delta's
+// partial_json as it is. A chunk type this tollctl does not know prints
+// nothing. Flushes `out`.
+void render_part(const nlohmann::json& part, StreamOutput& state, std::ostream& out);
+
+// After the parts, the call's reply: ends the open line and writes the
+// summary on `info`. A reply that came with no parts (a replayed call)
+// is printed whole, as render_call prints it.
+void render_stream_reply(const nlohmann::json& reply, StreamOutput& state, std::ostream& out,
+                         std::ostream& info);
+
+// After the parts, an error reply: ends the open line, then
+// "tollctl: CODE: MESSAGE" on `err`, and when the reply says `partial`, a
+// line saying that the parts printed are all that came.
+void render_stream_error(const nlohmann::json& reply, StreamOutput& state, std::ostream& out,
+                         std::ostream& err);
 // One line, no newline.
 std::string render_event(const std::string& topic, const nlohmann::json& body, const Style& style);
 

@@ -255,6 +255,10 @@ void render_call(const json& reply, std::ostream& out, std::ostream& info) {
         << "): " << input.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   }
   out.flush();
+  render_call_summary(reply, info);
+}
+
+void render_call_summary(const json& reply, std::ostream& info) {
   const json& usage = member(reply, "usage");
   info << "provider " << field_str(reply, "provider") << "  model " << field_str(reply, "model")
        << "  reason " << field_str(reply, "reason") << "  tokens " << field_tokens(usage, "input_tokens")
