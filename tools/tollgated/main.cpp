@@ -252,11 +252,17 @@ int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const toll
   sd_notify(0, "STOPPING=1");
   // Ordered shutdown: no new requests; in-flight calls finish (their
   // reservations committed or released) up to a deadline, including those
-  // the HTTP listener handed in; then the listener stops (answering any
+  // the HTTP listener handed in; the rest are cut and answered; then the
+  // listener stops (answering any
   // POST still waiting with 503), the workers stop and the ledger flushes
   // its last batch as it closes.
   calls->stop_waiting();
   (*server)->drain(std::chrono::seconds(10));
+  // What is still at a provider (a long stream, a stalled provider) is cut
+  // and charged as the provider may have served it; its answer (partial,
+  // for a stream past its first part) still goes out.
+  calls->abort_in_flight();
+  (*server)->drain(std::chrono::seconds(5));
   if (*http) (*http)->stop();
   calls.reset();
   spdlog::info("tollgated stopped");

@@ -100,17 +100,21 @@ void CallPool::stop_waiting() {
   ledger_.cancel_waits();
 }
 
-CallPool::~CallPool() {
-  // Calls still running end now: no more retries or next candidates, HTTP
-  // transfers aborted, retry timers fired. Each settles its reservation in
-  // the ledger; the workers keep running until every call object is gone
-  // (ledger callbacks hold them), and only then stop.
+void CallPool::abort_in_flight() {
   stopping_ = true;
   ledger_.cancel_waits();  // calls queued for budget room are answered now
   for (auto& w : workers_) {
     w->stop_transport();
     w->flush_timers();
   }
+}
+
+CallPool::~CallPool() {
+  // Calls still running end now: no more retries or next candidates, HTTP
+  // transfers aborted, retry timers fired. Each settles its reservation in
+  // the ledger; the workers keep running until every call object is gone
+  // (ledger callbacks hold them), and only then stop.
+  abort_in_flight();
   alive_.wait_none();
   workers_.clear();
 }

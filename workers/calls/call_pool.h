@@ -81,6 +81,12 @@ class CallPool : public CallService {
   // room are answered now ("shutting down"); calls already at a provider
   // finish as usual. Any thread.
   void stop_waiting();
+  // Shutdown, after the drain: calls still at a provider (a long stream, a
+  // slow provider) are cut now: no more retries or candidates, transfers
+  // aborted (charged as the provider may have served them, a stream as
+  // cut), retry timers fired. Their answers go to the sink as usual, so a
+  // second drain can send them. Loop thread.
+  void abort_in_flight();
   // Metrics: told every provider HTTP attempt (worker threads). Set it
   // before the first start().
   void set_attempt_observer(std::function<void(const std::string& provider, double seconds)> f) {
