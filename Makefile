@@ -28,16 +28,22 @@ test-fast:
 	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
 
+# -g1: line tables only (sanitizer reports keep file:line), a quicker build.
 test-asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTOLLGATE_WERROR=ON \
+	  -DCMAKE_C_FLAGS_DEBUG=-g1 -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
 	  -DTOLLGATE_SANITIZE=address,undefined $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 600
 
-# The whole suite under ThreadSanitizer (docs/benchmarks.md "ThreadSanitizer"
-# has the timings). tests/tsan.supp says why each suppression is there: all
+# Under ThreadSanitizer (docs/benchmarks.md "ThreadSanitizer" has the
+# timings): every test that runs more than one thread: the integration and
+# packaging tests (tollgated and fake-provider TSan-built) and the unit
+# tests flagged THREADS (cmake/TollgateTesting.cmake); single-threaded unit
+# tests give TSan nothing to check and are not built here. -g1 as for ASan.
+# tests/tsan.supp says why each suppression is there: all
 # are for uninstrumented Debian libraries, none for our code.
 # -Werror stays with the Release build: g++ 12 reports -Wnull-dereference
 # false positives in nlohmann/json under TSan instrumentation.
@@ -48,6 +54,7 @@ TSAN_BUILD ?= build-tsan
 TSAN_TIME_SCALE ?= 4
 test-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOLLGATE_WERROR=OFF \
+	  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
 	  -DTOLLGATE_SANITIZE=thread $(CMAKE_FLAGS)
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 	cd $(TSAN_BUILD) && TOLLGATE_TEST_TIME_SCALE=$(TSAN_TIME_SCALE) \

@@ -1,11 +1,23 @@
-# tollgate_unit_test(NAME SOURCES src... LIBS lib...)
+# tollgate_unit_test(NAME SOURCES src... LIBS lib... [LABELS l...] [THREADS])
+#
+# THREADS: the test runs more than one thread (an LMDB writer, a metrics
+# server, a child process...). Under ThreadSanitizer (TOLLGATE_SANITIZE=
+# thread) only such tests are built, and every integration and packaging
+# test (they start tollgated or fake-provider, TSan-built): a unit test
+# that never starts a thread gives TSan nothing to check, and the Release
+# and ASan runs run it. Which ones start threads was measured
+# (strace -f -e trace=clone,clone3,fork,vfork over each unit test); flag a
+# new one that does.
 #
 # One Catch2 executable per test file pair; every TEST_CASE becomes its own
 # CTest test (catch_discover_tests), so `ctest` lists behaviours by name.
 # Test names are sentences without commas, semicolons, brackets or quotes
 # (Catch reads those as test-spec syntax).
 function(tollgate_unit_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "THREADS" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(TOLLGATE_SANITIZE STREQUAL "thread" AND NOT T_THREADS AND NOT T_LABELS)
+    return()
+  endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE tollgate_catch_main ${T_LIBS})
   tollgate_warnings(${name})
