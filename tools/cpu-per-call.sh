@@ -11,7 +11,9 @@
 # (BEFORE_BIN_DIR's), so the load is the same. Prints one line per round
 # and the median per build; writes nothing to the repo.
 #
-# Environment: REQUESTS (20000), INFLIGHT (64), WARMUP (2000).
+# Environment: REQUESTS (20000), INFLIGHT (64), WARMUP (2000); AFTER_ARGS:
+# extra tollbench call options for the after runs only (e.g. AFTER_ARGS=
+# --stream with the same BIN_DIR twice: streamed against unstreamed calls).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,6 +28,7 @@ rounds=${3:-3}
 requests=${REQUESTS:-20000}
 inflight=${INFLIGHT:-64}
 warmup=${WARMUP:-2000}
+read -r -a after_args <<< "${AFTER_ARGS:-}"
 ticks_per_second=$(getconf CLK_TCK)
 
 session_start cpu-per-call "$before_dir"
@@ -43,6 +46,8 @@ cpu_ticks() {  # PID
 results=()
 measure() {  # LABEL BIN_DIR ROUND
   local label=$1 round=$3 pid t0 t1 out line
+  local -a extra=()
+  if [[ $label == after ]]; then extra=("${after_args[@]}"); fi
   bin=$2
   # (info: start_tollgated waits for the ready line, logged at info)
   start_tollgated "$work/tg-$label-$round.log" "$fake_addr" "$work/data-$label-$round" \
@@ -50,10 +55,11 @@ measure() {  # LABEL BIN_DIR ROUND
   pid=$tollgated_pid
   bin=$load_bin
   "$bin/tollbench" call --endpoint "$tollgated_requests" --inflight "$inflight" \
-    --requests "$warmup" --warmup 0 > /dev/null
+    --requests "$warmup" --warmup 0 "${extra[@]}" > /dev/null
   t0=$(cpu_ticks "$pid")
   out=$("$bin/tollbench" call --endpoint "$tollgated_requests" --inflight "$inflight" \
-          --requests "$requests" --warmup 0)
+          --requests "$requests" --warmup 0 "${extra[@]}")
+  grep -h '^streamed' <<< "$out" || true
   t1=$(cpu_ticks "$pid")
   kill "$pid"
   wait "$pid" 2>/dev/null || true

@@ -415,3 +415,37 @@ TEST_CASE("tollctl call --request sends the call fields of a json file") {
   CHECK(f.tollctl({"call", "guardian", "a prompt", "--request", file}).status == 2);
   CHECK(f.tollctl({"call", "guardian"}).status == 2);
 }
+
+TEST_CASE("tollctl call --stream prints the reply as its parts come and then how it was routed") {
+  FakeProviderProcess fake({"--fault", "anthropic:event_delay_ms=20"});
+  TollgatedProcess d(fake.provider_env());
+  Run human = run_tollctl(d.requests(), {"call", "guardian", "one two three", "--stream"}, 30s);
+  INFO(human.output);
+  REQUIRE(human.status == 0);
+  CHECK(has(human.output, "echo: one two three"));
+  CHECK(has(human.output, "provider anthropic"));
+
+  Run machine = run_tollctl(d.requests(), {"--json", "call", "guardian", "four five", "--stream"}, 30s);
+  INFO(machine.output);
+  REQUIRE(machine.status == 0);
+  // One JSON line per message: the parts, then the reply.
+  std::istringstream lines(machine.output);
+  std::vector<json> messages;
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) messages.push_back(json::parse(line));
+  }
+  REQUIRE(messages.size() == 4);  // "echo:", " four", " five", the reply
+  std::string text;
+  for (size_t i = 0; i + 1 < messages.size(); ++i) {
+    CHECK(messages[i]["part"] == i + 1);
+    text += messages[i]["chunk"]["text"].get<std::string>();
+  }
+  CHECK_FALSE(messages.back().contains("chunk"));
+  CHECK(messages.back()["text"] == text);
+  CHECK(text == "echo: four five");
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "guardian"}});
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+  CHECK(usage["providers"]["anthropic"]["used"] == served(fake.stats(), "anthropic"));
+}

@@ -43,6 +43,10 @@ int report(const tollgate::tollbench::ZmqBenchOptions& o,
       (o.rate > 0 ? "rate=" + std::to_string(static_cast<long>(o.rate)) + "/s" : "inflight=" + std::to_string(o.inflight)).c_str(), r->per_second,
       static_cast<unsigned long long>(r->ok), static_cast<unsigned long long>(r->errors),
       r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms);
+  if (r->parts > 0) {
+    std::printf("streamed: %llu parts, first part ms p50=%.3f p99=%.3f\n",
+                static_cast<unsigned long long>(r->parts), r->first_part_p50_ms, r->first_part_p99_ms);
+  }
   if (!r->first_error.empty()) std::printf("first error: %s\n", r->first_error.c_str());
   if (!r->errors_by_code.empty()) {
     std::printf("errors by code:");
@@ -103,6 +107,8 @@ int main(int argc, char** argv) {
   add_zmq_options(call, call_opts);
   call->add_option("--agents", call_opts.agents, "agents to spread calls over")->capture_default_str();
   call->add_option("--max-tokens", call_opts.max_tokens, "max_tokens of each call")->capture_default_str();
+  call->add_flag("--stream", call_opts.stream,
+                 "stream every call (stream: true); also reports the first part's latency");
   call->add_flag_callback("--mixed", [&call_opts] { call_opts.op = "mixed"; },
                           "every tenth request is a status op (usage, summary, provider_status, "
                           "alerts, ping in turn) instead of a call");

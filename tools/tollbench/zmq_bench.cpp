@@ -39,6 +39,7 @@ std::string request_body(const ZmqBenchOptions& o, uint64_t n) {
   call.ai_name = o.agent + "-" + std::to_string(n % o.agents);
   call.prompt = "Benchmark prompt number " + std::to_string(n) + ": reply briefly.";
   call.max_tokens = o.max_tokens;
+  call.stream = o.stream;
   return protocol::encode_request(id, call);
 }
 
@@ -47,6 +48,64 @@ double percentile(std::vector<double>& sorted, double p) {
   size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
   return sorted[i];
 }
+
+// What the run has sent and received so far.
+struct Progress {
+  explicit Progress(const ZmqBenchOptions& o) : options(o) { latencies.reserve(o.requests); }
+  const ZmqBenchOptions& options;
+  std::unordered_map<uint64_t, Clock::time_point> sent_at;
+  std::unordered_map<uint64_t, bool> had_part;  // --stream
+  std::vector<double> latencies;
+  std::vector<double> first_parts;
+  ZmqBenchResult r;
+  uint64_t sent = 0, received = 0;
+  Clock::time_point measure_start = Clock::now();
+
+  // One message from tollgated: a part (--stream) or a reply.
+  void take(const nlohmann::json& reply, Clock::time_point done) {
+    if (!reply.contains("id") || !reply["id"].is_number_integer()) return;
+    const uint64_t id = reply["id"].get<uint64_t>();
+    auto it = sent_at.find(id);
+    if (it == sent_at.end()) return;
+    const bool measured = id >= options.warmup;
+    const double ms = std::chrono::duration<double, std::milli>(done - it->second).count();
+    if (reply.contains("chunk")) {  // a part: the reply is still to come
+      if (measured) {
+        ++r.parts;
+        if (!had_part[id]) first_parts.push_back(ms);
+      }
+      had_part[id] = true;
+      return;
+    }
+    had_part.erase(id);
+    if (measured) {
+      latencies.push_back(ms);
+      if (reply["ok"] == true) {
+        ++r.ok;
+      } else {
+        ++r.errors;
+        ++r.errors_by_code[reply["error"].value("code", std::string("?"))];
+        if (r.first_error.empty()) r.first_error = reply["error"].dump();
+      }
+    }
+    sent_at.erase(it);
+    if (++received == options.warmup) measure_start = Clock::now();
+  }
+
+  ZmqBenchResult finish() {
+    r.seconds = std::chrono::duration<double>(Clock::now() - measure_start).count();
+    r.per_second = static_cast<double>(options.requests) / r.seconds;
+    std::sort(latencies.begin(), latencies.end());
+    r.p50_ms = percentile(latencies, 0.50);
+    r.p90_ms = percentile(latencies, 0.90);
+    r.p99_ms = percentile(latencies, 0.99);
+    r.max_ms = latencies.empty() ? 0 : latencies.back();
+    std::sort(first_parts.begin(), first_parts.end());
+    r.first_part_p50_ms = percentile(first_parts, 0.50);
+    r.first_part_p99_ms = percentile(first_parts, 0.99);
+    return r;
+  }
+};
 
 }  // namespace
 
@@ -62,29 +121,23 @@ protocol::Result<ZmqBenchResult> run_zmq_bench(const ZmqBenchOptions& o) {
   s.connect(o.endpoint);
 
   const uint64_t total = o.requests + o.warmup;
-  std::unordered_map<uint64_t, Clock::time_point> sent_at;
-  std::vector<double> latencies;
-  latencies.reserve(o.requests);
-  ZmqBenchResult r;
-  uint64_t sent = 0, received = 0;
-  Clock::time_point start, measure_start;
-  start = measure_start = Clock::now();
+  Progress p(o);
   const auto interval = o.rate > 0 ? std::chrono::duration<double>(1.0 / o.rate) : std::chrono::duration<double>(0);
   auto next_send = Clock::now();
 
-  while (received < total) {
+  while (p.received < total) {
     auto now = Clock::now();
     // Send what the mode allows now.
-    while (sent < total && sent - received < (o.rate > 0 ? UINT32_MAX : o.inflight) &&
+    while (p.sent < total && p.sent - p.received < (o.rate > 0 ? UINT32_MAX : o.inflight) &&
            (o.rate <= 0 || now >= next_send)) {
-      auto body = request_body(o, sent);
-      sent_at[sent] = Clock::now();
+      auto body = request_body(o, p.sent);
+      p.sent_at[p.sent] = Clock::now();
       s.send(zmq::buffer(body), zmq::send_flags::none);
-      ++sent;
+      ++p.sent;
       if (o.rate > 0) next_send += std::chrono::duration_cast<Clock::duration>(interval);
     }
     long wait_ms = 1000;
-    if (o.rate > 0 && sent < total) {
+    if (o.rate > 0 && p.sent < total) {
       wait_ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_send - Clock::now()).count());
     }
     zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
@@ -95,38 +148,13 @@ protocol::Result<ZmqBenchResult> run_zmq_bench(const ZmqBenchOptions& o) {
       }
       continue;
     }
-    while (true) {
-      zmq::message_t m;
-      if (!s.recv(m, zmq::recv_flags::dontwait)) break;
+    zmq::message_t m;
+    while (s.recv(m, zmq::recv_flags::dontwait)) {
       auto reply = protocol::to_json(m.to_string());
-      auto done = Clock::now();
-      if (!reply || !reply->contains("id") || !(*reply)["id"].is_number_integer()) continue;
-      uint64_t id = (*reply)["id"].get<uint64_t>();
-      auto it = sent_at.find(id);
-      if (it == sent_at.end()) continue;
-      if (id >= o.warmup) {
-        latencies.push_back(std::chrono::duration<double, std::milli>(done - it->second).count());
-        if ((*reply)["ok"] == true) {
-          ++r.ok;
-        } else {
-          ++r.errors;
-          ++r.errors_by_code[(*reply)["error"].value("code", std::string("?"))];
-          if (r.first_error.empty()) r.first_error = (*reply)["error"].dump();
-        }
-      }
-      sent_at.erase(it);
-      if (++received == o.warmup) measure_start = Clock::now();
+      if (reply) p.take(*reply, Clock::now());
     }
   }
-  r.seconds = std::chrono::duration<double>(Clock::now() - measure_start).count();
-  r.per_second = static_cast<double>(o.requests) / r.seconds;
-  std::sort(latencies.begin(), latencies.end());
-  r.p50_ms = percentile(latencies, 0.50);
-  r.p90_ms = percentile(latencies, 0.90);
-  r.p99_ms = percentile(latencies, 0.99);
-  r.max_ms = latencies.empty() ? 0 : latencies.back();
-  (void)start;
-  return r;
+  return p.finish();
 }
 
 double run_codec_bench(uint64_t iterations) {

@@ -1,7 +1,8 @@
 // tollbench ping / call: a ZeroMQ load generator against a running
 // tollgated. One DEALER socket keeps `inflight` requests outstanding (max
 // rate) or sends at a fixed rate; each reply's latency is measured from its
-// send. Single thread; the daemon does the concurrency.
+// send (with --stream, also the latency of each call's first part). Single
+// thread; the daemon does the concurrency.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@ struct ZmqBenchOptions {
   uint32_t inflight = 64;         // max-rate mode
   double rate = 0;                // requests/s; 0 = as fast as allowed by inflight
   uint64_t warmup = 1000;         // requests not measured
+  bool stream = false;            // call: stream: true (PROTOCOL.md section 9)
 };
 
 struct ZmqBenchResult {
@@ -32,6 +34,9 @@ struct ZmqBenchResult {
   double seconds = 0;
   double per_second = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  // --stream: parts received, and the latency of each call's first part.
+  uint64_t parts = 0;
+  double first_part_p50_ms = 0, first_part_p99_ms = 0;
   std::string first_error;
   std::map<std::string, uint64_t> errors_by_code;  // error.code -> replies
 };
