@@ -84,7 +84,8 @@ check-thread-safety:
 	cmake --build $(CLANG_BUILD) -j$(JOBS)
 
 # libFuzzer targets, built with clang; FUZZ_SECONDS per target (10 minutes
-# each by default; CI runs `make fuzz FUZZ_SECONDS=60`).
+# each by default; CI runs `make fuzz FUZZ_SECONDS=60`), one per core at a
+# time (tools/run-fuzz.sh).
 FUZZ_SECONDS ?= 600
 fuzz:
 	tools/install-deps.sh --fuzz
