@@ -483,3 +483,84 @@ TEST_CASE("200 concurrent streams against a tight budget never go over it and ev
   CHECK(by["anthropic"] == used(usage, "anthropic"));
   CHECK(by["openai"] == used(usage, "openai"));
 }
+
+TEST_CASE("a streamed openai text reply and a streamed anthropic tool call add up to their final replies") {
+  FakeProviderProcess fake({"--fault", "*:split=5"});
+  TollgatedProcess d(fake.provider_env());
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+
+  json text = stream_body();
+  text["preferred_provider"] = "openai";
+  Streamed s = stream_call(client, text);
+  INFO(s.reply.dump());
+  REQUIRE(s.reply["ok"] == true);
+  CHECK(s.reply["provider"] == "openai");
+  check_numbering(s);
+  CHECK(s.parts.size() == 9);
+  CHECK(s.text() == s.reply["text"]);
+  CHECK(s.reply["stop_reason"] == "end_turn");
+
+  json tool = stream_body();
+  tool.erase("prompt");
+  tool["messages"] = json::array({{{"role", "user"}, {"content", "weather in Paris?"}}});
+  tool["tools"] = json::array({{{"name", "get_weather"},
+                                {"input_schema",
+                                 {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}}});
+  tool["tool_choice"] = {{"type", "tool"}, {"name", "get_weather"}};
+  Streamed t = stream_call(client, tool);
+  INFO(t.reply.dump());
+  REQUIRE(t.reply["ok"] == true);
+  CHECK(t.reply["provider"] == "anthropic");
+  check_numbering(t);
+  std::string arguments;
+  size_t starts = 0;
+  for (const auto& p : t.parts) {
+    if (p["chunk"]["type"] == "tool_use_start") {
+      ++starts;
+      CHECK(p["chunk"]["name"] == "get_weather");
+    }
+    if (p["chunk"]["type"] == "input_json_delta") arguments += p["chunk"]["partial_json"].get<std::string>();
+  }
+  CHECK(starts == 1);
+  const json& block = t.reply["content"].back();
+  CHECK(block["type"] == "tool_use");
+  CHECK(json::parse(arguments) == block["input"]);
+  CHECK(t.reply["stop_reason"] == "tool_use");
+
+  const auto stats = fake.stats();
+  const auto usage = usage_of(client);
+  CHECK(used(usage, "openai") == s.reply["usage"]["total_tokens"]);
+  CHECK(used(usage, "anthropic") == t.reply["usage"]["total_tokens"]);
+  CHECK(used(usage, "openai") == served(stats, "openai"));
+  CHECK(used(usage, "anthropic") == served(stats, "anthropic"));
+}
+
+TEST_CASE("tollgated killed mid-stream has the reservation charged in full by recovery") {
+  TempDir dir;
+  FakeProviderProcess fake({"--fault", "anthropic:stream_stall_after=5:stall_ms=20000"});
+  uint64_t reserved = 0;
+  {
+    TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", dir.path()}}));
+    zmq::context_t ctx;
+    TestClient client(ctx, d.requests());
+    client.send(stream_body());
+    size_t parts = 0;
+    while (parts < 2) {
+      auto m = client.receive(scaled(10s));
+      REQUIRE(m);
+      if (m->contains("chunk")) ++parts;
+    }
+    reserved = usage_of(client)["providers"]["anthropic"]["reserved"].get<uint64_t>();
+    CHECK(reserved >= (std::string(kPrompt).size() + 3) / 4 + 40);
+    d.process().signal(SIGKILL);
+    REQUIRE(d.process().wait_exit(scaled(10s)).has_value());
+  }
+  TollgatedProcess again(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", dir.path()}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, again.requests());
+  const auto usage = usage_of(client);
+  // The whole reservation (input bound plus max_tokens): never less than used.
+  CHECK(used(usage, "anthropic") == reserved);
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+}
