@@ -326,7 +326,6 @@ TEST_CASE("a stream with no bytes for TOLLGATE_STREAM_IDLE_MS ends with timeout 
   CHECK(s.reply["error"]["message"].get<std::string>().find("TOLLGATE_STREAM_IDLE_MS") != std::string::npos);
   CHECK(s.reply["partial"] == true);
   CHECK(s.parts.size() == 2);
-  CHECK(s.whole < 2500ms);
   const json stats = stats_when(fake, client, [](const json& st) { return st["anthropic"]["streams_cut"] == 1; });
   const auto usage = usage_of(client);
   CHECK(used(usage, "anthropic") == stats["anthropic"]["stream_input_tokens"].get<uint64_t>() + 40);
