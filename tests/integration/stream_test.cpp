@@ -28,6 +28,28 @@ json stream_body(const std::string& prompt = kPrompt, uint64_t max_tokens = 40) 
   return body;
 }
 
+// A streamed call that must call get_weather (forced tool_choice).
+json weather_tool_call() {
+  json body = stream_body();
+  body.erase("prompt");
+  body["messages"] = json::array({{{"role", "user"}, {"content", "weather in Paris?"}}});
+  body["tools"] = json::array({{{"name", "get_weather"},
+                                {"input_schema",
+                                 {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}}});
+  body["tool_choice"] = {{"type", "tool"}, {"name", "get_weather"}};
+  return body;
+}
+
+// Receives until `n` parts came (of any call on the socket).
+void wait_for_parts(TestClient& client, size_t n) {
+  size_t parts = 0;
+  while (parts < n) {
+    auto m = client.receive(scaled(10s));
+    REQUIRE(m);
+    if (m->contains("chunk")) ++parts;
+  }
+}
+
 struct Streamed {
   std::vector<json> parts;
   json reply;
@@ -146,13 +168,7 @@ TEST_CASE("a streamed openai tool call comes as tool_use_start and input_json_de
   zmq::context_t ctx;
   TestClient client(ctx, d.requests());
 
-  json body = stream_body();
-  body.erase("prompt");
-  body["messages"] = json::array({{{"role", "user"}, {"content", "weather in Paris?"}}});
-  body["tools"] = json::array({{{"name", "get_weather"},
-                                {"input_schema",
-                                 {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}}});
-  body["tool_choice"] = {{"type", "tool"}, {"name", "get_weather"}};
+  json body = weather_tool_call();
   body["preferred_provider"] = "openai";
   Streamed s = stream_call(client, body);
   INFO(s.reply.dump());
@@ -340,12 +356,7 @@ TEST_CASE("shutdown mid-stream answers partial and the charge survives the resta
     zmq::context_t ctx;
     TestClient client(ctx, d.requests());
     client.send(stream_body());
-    size_t parts = 0;
-    while (parts < 2) {
-      auto m = client.receive(scaled(10s));
-      REQUIRE(m);
-      if (m->contains("chunk")) ++parts;
-    }
+    wait_for_parts(client, 2);
     d.process().signal(SIGTERM);
     // The drain waits 10 s for calls in flight, then cuts the stream.
     std::optional<json> reply;
@@ -500,13 +511,7 @@ TEST_CASE("a streamed openai text reply and a streamed anthropic tool call add u
   CHECK(s.text() == s.reply["text"]);
   CHECK(s.reply["stop_reason"] == "end_turn");
 
-  json tool = stream_body();
-  tool.erase("prompt");
-  tool["messages"] = json::array({{{"role", "user"}, {"content", "weather in Paris?"}}});
-  tool["tools"] = json::array({{{"name", "get_weather"},
-                                {"input_schema",
-                                 {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}}});
-  tool["tool_choice"] = {{"type", "tool"}, {"name", "get_weather"}};
+  json tool = weather_tool_call();
   Streamed t = stream_call(client, tool);
   INFO(t.reply.dump());
   REQUIRE(t.reply["ok"] == true);
@@ -544,12 +549,7 @@ TEST_CASE("tollgated killed mid-stream has the reservation charged in full by re
     zmq::context_t ctx;
     TestClient client(ctx, d.requests());
     client.send(stream_body());
-    size_t parts = 0;
-    while (parts < 2) {
-      auto m = client.receive(scaled(10s));
-      REQUIRE(m);
-      if (m->contains("chunk")) ++parts;
-    }
+    wait_for_parts(client, 2);
     reserved = usage_of(client)["providers"]["anthropic"]["reserved"].get<uint64_t>();
     CHECK(reserved >= (std::string(kPrompt).size() + 3) / 4 + 40);
     d.process().signal(SIGKILL);

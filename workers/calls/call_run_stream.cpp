@@ -152,8 +152,7 @@ void CallRun::on_stream_end(const HttpResponse& response) {
   // What the provider reported before the cut is its word; else the bounds.
   std::pair<uint64_t, uint64_t> charge = cut_stream_charge();
   if (acc.usage_reported() && !acc.failed()) {
-    const ProviderResult so_far = acc.result();
-    charge = {so_far.reply.input_tokens, so_far.reply.output_tokens};
+    charge = {result.reply.input_tokens, result.reply.output_tokens};
   }
   stream_.reset();
   spdlog::warn("request {}: {} stream cut after {} parts ({}); charging {} input + {} output tokens",
