@@ -61,6 +61,9 @@ template std::string encode_reply(const RequestId&, const ResetReply&);
 template std::string encode_reply(const RequestId&, const LedgerEventsReply&);
 template std::string encode_reply(const RequestId&, const CallPartReply&);
 template std::string encode_reply(const RequestId&, const CancelReply&);
+template std::string encode_reply(const RequestId&, const LimitsReply&);
+template std::string encode_reply(const RequestId&, const ForecastReply&);
+template std::string encode_reply(const RequestId&, const DailyReply&);
 
 std::string encode_reply(const RequestId& id, const ReplyBody& reply) {
   return std::visit([&](const auto& r) { return encode_reply(id, r); }, reply);

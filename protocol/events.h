@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -89,9 +90,22 @@ struct LedgerRecovered {
   bool operator==(const LedgerRecovered&) const = default;
 };
 
+// Topic `ledger`, kind `limit` (section 10): an operator changed a limit
+// with set_limit. nil limits: the configured ones apply.
+struct LedgerLimit {
+  std::string ai_name{};  // "*": the global budget
+  std::string provider{};
+  std::optional<uint64_t> limit{};
+  std::optional<double> limit_usd{};
+  std::optional<uint64_t> previous_limit{};    // the override it replaced (nil: none)
+  std::optional<double> previous_limit_usd{};
+  std::string set_by{};
+  bool operator==(const LedgerLimit&) const = default;
+};
+
 // Body: {kind, <fields of data>, at_ms, seq}.
 struct LedgerEvent {
-  std::variant<LedgerReset, LedgerRollover, LedgerRecovered> data{};
+  std::variant<LedgerReset, LedgerRollover, LedgerRecovered, LedgerLimit> data{};
   int64_t at_ms = 0;
   bool operator==(const LedgerEvent&) const = default;
 };

@@ -16,7 +16,7 @@ namespace {
 constexpr std::array<std::string_view, std::variant_size_v<RequestBody>> kOpNames = {
     "ping",   "call",    "usage",           "summary", "provider_status", "recommend",
     "emergency_status", "alerts", "history", "reset", "ledger_events",
-    "cancel"};
+    "cancel", "set_limit", "limits", "forecast", "daily"};
 
 }  // namespace
 
@@ -32,7 +32,7 @@ std::string_view chunk_type_name(StreamChunk::Type type) {
 }
 
 std::string_view ledger_kind(const LedgerEvent& event) {
-  constexpr std::array<std::string_view, 3> kKinds = {"reset", "rollover", "recovered"};
+  constexpr std::array<std::string_view, 4> kKinds = {"reset", "rollover", "recovered", "limit"};
   return kKinds[event.data.index()];
 }
 

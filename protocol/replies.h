@@ -72,6 +72,8 @@ struct AgentProviderUsage {
   double percentage = 0;
   uint64_t requests = 0;
   double cost_usd = 0;
+  // Section 10: the dollar budget, when one is set (written only then).
+  std::optional<double> limit_usd{};
   bool operator==(const AgentProviderUsage&) const = default;
 };
 
@@ -254,9 +256,65 @@ struct CancelReply {
   bool operator==(const CancelReply&) const = default;
 };
 
+// Section 10: one operator override (the `limits` op).
+struct LimitEntry {
+  std::string ai_name{};  // "*": the global budget
+  std::string provider{};
+  std::optional<uint64_t> limit{};    // nil: the configured token limit applies
+  std::optional<double> limit_usd{};  // nil: the configured dollar limit applies
+  int64_t set_at_ms = 0;
+  std::string set_by{};   // who: "curve:<client key>", "http:<token digest>" or "local"
+  bool operator==(const LimitEntry&) const = default;
+};
+
+struct LimitsReply {
+  std::vector<LimitEntry> limits{};  // by ai_name, then provider
+  bool operator==(const LimitsReply&) const = default;
+};
+
+// Section 10: one budget's projection to the end of its period.
+struct ForecastBudget {
+  uint64_t used = 0;
+  std::optional<uint64_t> limit{};  // nil: a global budget without a limit
+  double daily_rate = 0;            // tokens per day over the forecast window
+  uint64_t projected_period_end_usage = 0;
+  std::optional<int64_t> projected_exhausted_at_ms{};  // nil: not before the period ends
+  bool operator==(const ForecastBudget&) const = default;
+};
+
+struct ForecastReply {
+  std::string period{};
+  int64_t period_end_ms = 0;  // when the period ends (UTC)
+  uint32_t window_days = 0;   // the burn rate's window (TOLLGATE_FORECAST_WINDOW_DAYS)
+  // ai_name ("*": the global budgets) -> provider -> projection.
+  std::map<std::string, std::map<std::string, ForecastBudget>> agents{};
+  bool operator==(const ForecastReply&) const = default;
+};
+
+// Section 10: one provider's use on one UTC day.
+struct DailyProvider {
+  uint64_t used = 0;
+  uint64_t requests = 0;
+  double cost_usd = 0;
+  bool operator==(const DailyProvider&) const = default;
+};
+
+struct DailyEntry {
+  std::string date{};  // "YYYY-MM-DD" (UTC)
+  std::map<std::string, DailyProvider> providers{};
+  bool operator==(const DailyEntry&) const = default;
+};
+
+struct DailyReply {
+  std::optional<std::string> ai_name{};  // nil: every agent together
+  std::vector<DailyEntry> days{};        // exactly `days` entries, newest (today) first
+  bool operator==(const DailyReply&) const = default;
+};
+
 using ReplyBody =
     std::variant<PingReply, CallReply, UsageReply, SummaryReply, ProviderStatusReply,
                  RecommendReply, EmergencyStatusReply, AlertsReply, HistoryReply, ResetReply,
-                 LedgerEventsReply, CallPartReply, CancelReply>;
+                 LedgerEventsReply, CallPartReply, CancelReply, LimitsReply, ForecastReply,
+                 DailyReply>;
 
 }  // namespace tollgate::protocol

@@ -172,13 +172,38 @@ RequestBody decode_cancel(FieldReader& f, const DecodeLimits&) {
   return r;
 }
 
+// Section 10. ai_name "*" names the global budget.
+RequestBody decode_set_limit(FieldReader& f, const DecodeLimits&) {
+  SetLimitRequest r;
+  f.agent_name("ai_name", r.ai_name, /*allow_star=*/true);
+  f.string("provider", 1, kMaxProviderName, r.provider);
+  f.uint("limit", 0, kMaxLimitTokens, r.limit);
+  f.number("limit_usd", 0, kMaxLimitUsd, r.limit_usd);
+  return r;
+}
+
+RequestBody decode_limits(FieldReader&, const DecodeLimits&) { return LimitsRequest{}; }
+
+RequestBody decode_forecast(FieldReader& f, const DecodeLimits&) {
+  ForecastRequest r;
+  f.agent_name("ai_name", r.ai_name, /*allow_star=*/true);
+  return r;
+}
+
+RequestBody decode_daily(FieldReader& f, const DecodeLimits&) {
+  DailyRequest r;
+  f.agent_name("ai_name", r.ai_name);
+  f.uint("days", 1, kMaxDailyDays, r.days);
+  return r;
+}
+
 struct OpDecoder {
   std::string_view name;
   RequestBody (*decode)(FieldReader&, const DecodeLimits&);
 };
 
 // Same order as RequestBody's alternatives (checked in the tests).
-constexpr std::array<OpDecoder, 12> kOps = {{
+constexpr std::array<OpDecoder, 16> kOps = {{
     {"ping", decode_ping},
     {"call", decode_call},
     {"usage", decode_usage},
@@ -191,6 +216,10 @@ constexpr std::array<OpDecoder, 12> kOps = {{
     {"reset", decode_reset},
     {"ledger_events", decode_ledger_events},
     {"cancel", decode_cancel},
+    {"set_limit", decode_set_limit},
+    {"limits", decode_limits},
+    {"forecast", decode_forecast},
+    {"daily", decode_daily},
 }};
 static_assert(kOps.size() == std::variant_size_v<RequestBody>, "one decoder per op");
 

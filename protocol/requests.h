@@ -118,15 +118,47 @@ struct CancelRequest {
   bool operator==(const CancelRequest&) const = default;
 };
 
+// Section 10: replaces the operator's override of one budget (an agent's,
+// or the global one with ai_name "*") for one provider. Both limits nil
+// (or left out): the override is removed and the configured limits apply.
+struct SetLimitRequest {
+  std::string ai_name{};                // an agent name, or "*" for the global budget
+  std::string provider{};
+  std::optional<uint64_t> limit{};      // tokens; nil: the configured limit
+  std::optional<double> limit_usd{};    // US dollars; nil: the configured one (if any)
+  bool operator==(const SetLimitRequest&) const = default;
+};
+
+struct LimitsRequest {
+  bool operator==(const LimitsRequest&) const = default;
+};
+
+struct ForecastRequest {
+  std::optional<std::string> ai_name{};  // every agent (and "*") when absent
+  bool operator==(const ForecastRequest&) const = default;
+};
+
+struct DailyRequest {
+  std::optional<std::string> ai_name{};  // every agent together when absent
+  std::optional<uint32_t> days{};        // 1 .. kMaxDailyDays (daemon default 31)
+  bool operator==(const DailyRequest&) const = default;
+};
+
 using RequestBody =
     std::variant<PingRequest, CallRequest, UsageRequest, SummaryRequest, ProviderStatusRequest,
                  RecommendRequest, EmergencyStatusRequest, AlertsRequest, HistoryRequest,
-                 ResetRequest, LedgerEventsRequest, CancelRequest>;
+                 ResetRequest, LedgerEventsRequest, CancelRequest, SetLimitRequest, LimitsRequest,
+                 ForecastRequest, DailyRequest>;
 
 // Range limits the decoder enforces that are not configuration.
 inline constexpr uint32_t kMaxAlertsLimit = 10000;
 inline constexpr uint32_t kMaxLedgerEventsLimit = 10000;
 inline constexpr uint32_t kMaxHistoryMonths = 120;
+inline constexpr uint32_t kMaxDailyDays = 400;
+// set_limit's bounds: 2^53 tokens (exact in every JSON client), and a
+// billion dollars.
+inline constexpr uint64_t kMaxLimitTokens = uint64_t{1} << 53;
+inline constexpr double kMaxLimitUsd = 1e9;
 inline constexpr int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
 inline constexpr size_t kMaxIdBytes = 128;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 128;

@@ -226,6 +226,17 @@ void for_each_field(const LedgerRecovered& e, F&& f) {
 }
 
 template <class F>
+void for_each_field(const LedgerLimit& e, F&& f) {
+  f("ai_name", e.ai_name);
+  f("provider", e.provider);
+  f("limit", e.limit);
+  f("limit_usd", e.limit_usd);
+  f("previous_limit", e.previous_limit);
+  f("previous_limit_usd", e.previous_limit_usd);
+  f("set_by", e.set_by);
+}
+
+template <class F>
 void for_each_field(const LedgerEvent& e, F&& f) {
   f("kind", ledger_kind(e));
   std::visit([&](const auto& data) { for_each_field(data, f); }, e.data);
@@ -282,6 +293,7 @@ void for_each_field(const AgentProviderUsage& u, F&& f) {
   f("percentage", u.percentage);
   f("requests", u.requests);
   f("cost_usd", u.cost_usd);
+  f("limit_usd", detail::omit_when_absent(u.limit_usd));  // section 10
 }
 
 template <class F>
@@ -456,3 +468,6 @@ void for_each_field(const CallPartReply& r, F&& f) {
 template <class F> void for_each_field(const CancelReply& r, F&& f) { f("found", r.found); }
 
 }  // namespace tollgate::protocol
+
+// Section 10 (operator ops).
+#include "protocol/wire_fields_operator.h"

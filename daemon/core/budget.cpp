@@ -61,6 +61,7 @@ std::string_view alert_level_name(AlertLevel level) {
     case AlertLevel::kEmergency: return "emergency";
     case AlertLevel::kExhausted: return "exhausted";
     case AlertLevel::kOverReservation: return "over_reservation";
+    case AlertLevel::kForecast: return "forecast";
   }
   return "exhausted";
 }
@@ -69,7 +70,9 @@ std::optional<AlertLevel> alert_level_from_name(std::string_view name) {
   for (AlertLevel level : kAllAlertLevels) {
     if (alert_level_name(level) == name) return level;
   }
-  if (name == alert_level_name(AlertLevel::kOverReservation)) return AlertLevel::kOverReservation;
+  for (AlertLevel kind : {AlertLevel::kOverReservation, AlertLevel::kForecast}) {
+    if (alert_level_name(kind) == name) return kind;
+  }
   return std::nullopt;
 }
 
@@ -79,13 +82,14 @@ double threshold_of(AlertLevel level, const Thresholds& thresholds) {
     case AlertLevel::kCritical: return thresholds.critical;
     case AlertLevel::kEmergency: return thresholds.emergency;
     case AlertLevel::kExhausted: return 1.0 - thresholds.exhausted_fraction;
-    case AlertLevel::kOverReservation: return 0.0;
+    case AlertLevel::kOverReservation:
+    case AlertLevel::kForecast: return 0.0;
   }
   return 1.0;
 }
 
 bool level_reached(AlertLevel level, uint64_t used, uint64_t limit, const Thresholds& thresholds) {
-  if (level == AlertLevel::kOverReservation) return false;
+  if (level == AlertLevel::kOverReservation || level == AlertLevel::kForecast) return false;
   if (limit == 0) return true;
   if (level == AlertLevel::kExhausted) return exhausted(used, limit, thresholds);
   // One correctly rounded division: 112000/140000 equals the literal 0.80.
@@ -129,7 +133,8 @@ AgentLevel to_agent_level(AlertLevel level) {
     case AlertLevel::kCritical: return AgentLevel::kCritical;
     case AlertLevel::kEmergency: return AgentLevel::kEmergency;
     case AlertLevel::kExhausted: return AgentLevel::kExhausted;
-    case AlertLevel::kOverReservation: return AgentLevel::kNormal;  // no level
+    case AlertLevel::kOverReservation:
+    case AlertLevel::kForecast: return AgentLevel::kNormal;  // no level
   }
   return AgentLevel::kNormal;
 }

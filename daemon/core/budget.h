@@ -101,12 +101,18 @@ enum class AlertLevel : uint8_t {
   kEmergency = 3,
   kExhausted = 4,
   kOverReservation = 5,
+  // Also a kind, not a threshold level: the forecast (PROTOCOL.md section
+  // 10) projects the budget to reach its limit before its period ends.
+  // Once per budget and period; never a budget's level, like
+  // kOverReservation.
+  kForecast = 6,
 };
 // The threshold levels, in ascending severity.
 inline constexpr AlertLevel kAllAlertLevels[] = {AlertLevel::kWarning, AlertLevel::kCritical,
                                                  AlertLevel::kEmergency, AlertLevel::kExhausted};
 
-// "warning", "critical", "emergency", "exhausted", "over_reservation".
+// "warning", "critical", "emergency", "exhausted", "over_reservation",
+// "forecast".
 std::string_view alert_level_name(AlertLevel level);
 std::optional<AlertLevel> alert_level_from_name(std::string_view name);
 // The fraction of the limit at which `level` is reached (exhausted:

@@ -82,4 +82,16 @@ std::string call_fingerprint(const protocol::CallRequest& request) {
   return out;
 }
 
+std::string secret_digest(std::string_view secret) {
+  unsigned char hash[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < 6; ++i) {
+    out.push_back(kHex[hash[i] >> 4]);
+    out.push_back(kHex[hash[i] & 0xf]);
+  }
+  return out;
+}
+
 }  // namespace tollgate

@@ -29,4 +29,8 @@ inline constexpr size_t kCallFingerprintBytes = 32;
 // kCallFingerprintBytes raw bytes.
 std::string call_fingerprint(const protocol::CallRequest& request);
 
+// The first 12 hex digits of SHA-256(secret): names a secret (the HTTP
+// admin token in the audit trail) without revealing it.
+std::string secret_digest(std::string_view secret);
+
 }  // namespace tollgate

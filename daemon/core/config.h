@@ -132,6 +132,10 @@ struct Config {
   uint64_t stream_idle_ms = 60000;              // TOLLGATE_STREAM_IDLE_MS
   // A budget with less than this fraction of its limit left is exhausted.
   double exhausted_fraction = 0.01;             // TOLLGATE_EXHAUSTED_FRACTION
+  // Forecasts (PROTOCOL.md section 10): the burn rate's window, and how
+  // often every budget's projection is checked for alert.forecast (0: never).
+  uint32_t forecast_window_days = 7;            // TOLLGATE_FORECAST_WINDOW_DAYS
+  uint32_t forecast_check_seconds = 300;        // TOLLGATE_FORECAST_CHECK_SECONDS
 
   // Not settings: what loading noticed and accepted, each a line for the
   // log at start and on reload and for --check-config (e.g. a variable

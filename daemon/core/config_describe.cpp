@@ -86,7 +86,9 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n"
     << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
     << "TOLLGATE_STREAM_IDLE_MS=" << c.stream_idle_ms << "\n"
-    << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n";
+    << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n"
+    << "TOLLGATE_FORECAST_WINDOW_DAYS=" << c.forecast_window_days << "\n"
+    << "TOLLGATE_FORECAST_CHECK_SECONDS=" << c.forecast_check_seconds << "\n";
   return o.str();
 }
 

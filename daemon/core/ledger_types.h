@@ -20,6 +20,8 @@ namespace tollgate::ledger {
 // the `ai_name` of global alerts.
 inline constexpr const char* kGlobalScope = "*";
 
+struct Alert;
+
 // Limits and thresholds, evaluated by the ledger at the moment of each
 // operation. The functions are called on the ledger's writer thread and on
 // reader threads: they must be thread-safe and cheap (capture a config
@@ -35,6 +37,12 @@ struct BudgetPolicy {
   // tracked under scope "*").
   std::function<std::optional<uint64_t>(const std::string& provider)> global_limit;
   bool shutdown_on_emergency = false;  // SHUTDOWN_ON_EMERGENCY
+  // The burn rate's window of forecasts (TOLLGATE_FORECAST_WINDOW_DAYS).
+  uint32_t forecast_window_days = 7;
+  // The notification destinations an alert is delivered to (their names);
+  // each gets an outbox row in the alert's own transaction. Unset or
+  // empty: no outbox rows.
+  std::function<std::vector<std::string>(const Alert& alert)> notify_destinations;
 };
 
 // The first operation in a new month starts it; the server publishes one
@@ -172,15 +180,93 @@ struct RecoveryChange {
   uint64_t tokens = 0;
 };
 
-// kind `rollover` is Rollover (above). A new kind (`limit`) is a new
-// alternative here, its codec in ledger_tables.cpp and its mapping in the
-// server; the change that produces it logs it with one call.
-using LedgerChange = std::variant<ResetChange, Rollover, RecoveryChange>;
+// An operator's override of one budget's limits (PROTOCOL.md section 10,
+// `set_limit`): it wins over the configured limits until it is cleared.
+// nullopt limits: the configured one applies.
+struct LimitOverride {
+  std::optional<uint64_t> tokens;
+  std::optional<double> usd;
+  int64_t set_at_ms = 0;
+  std::string set_by;  // who set it ("curve:<key>", "http:<token digest>", "local")
+};
+
+// kind `limit`: set_limit replaced (or cleared) one budget's override.
+struct LimitChange {
+  std::string scope;  // an agent, or kGlobalScope
+  std::string provider;
+  std::optional<uint64_t> tokens;  // the new override (nullopt: configured)
+  std::optional<double> usd;
+  std::optional<uint64_t> previous_tokens;  // the override it replaced
+  std::optional<double> previous_usd;
+  std::string set_by;
+};
+
+// kind `rollover` is Rollover (above). A new kind is a new alternative
+// here, its codec in ledger_tables.cpp and its mapping in the server; the
+// change that produces it logs it with one call.
+using LedgerChange = std::variant<ResetChange, Rollover, RecoveryChange, LimitChange>;
 
 struct LedgerRecord {
   LedgerChange change;
   int64_t at_ms = 0;     // the now_ms of the operation that made the change
   uint64_t log_seq = 0;  // the ledger's own order (shared with alerts and resets)
+};
+
+struct SetLimitRequest {
+  std::string scope;  // an agent, or kGlobalScope
+  std::string provider;
+  std::optional<uint64_t> tokens;  // both nullopt: the override is removed
+  std::optional<double> usd;
+  std::string set_by;
+  int64_t now_ms = 0;
+};
+
+struct SetLimitOutcome {
+  LimitChange change;
+  int64_t change_at_ms = 0;  // the request's now_ms
+  std::string period;
+  std::vector<Alert> alerts;  // levels the new limit reaches that had not fired
+  std::optional<Rollover> rollover;
+};
+
+// One stored override (the `limits` op).
+struct LimitEntry {
+  std::string scope;
+  std::string provider;
+  LimitOverride limit;
+};
+
+// One budget's use on one UTC day (the `daily` op, forecasts).
+struct DayUsage {
+  uint64_t used = 0;
+  uint64_t requests = 0;
+  double cost_usd = 0;
+};
+struct DailyUsage {
+  int64_t day = 0;  // days since the epoch (UTC)
+  std::map<std::string, DayUsage> providers;
+};
+
+// One budget's projection to the end of its period (the `forecast` op).
+struct BudgetForecast {
+  uint64_t used = 0;
+  std::optional<uint64_t> limit;  // nullopt: a global budget without a limit
+  double daily_rate = 0;          // tokens per day over the window
+  uint64_t projected_end_usage = 0;
+  std::optional<int64_t> exhausted_at_ms;  // nullopt: not before the period ends
+};
+struct Forecast {
+  std::string period;
+  int64_t period_end_ms = 0;
+  uint32_t window_days = 0;
+  // scope (an agent, or kGlobalScope) -> provider -> projection
+  std::map<std::string, std::map<std::string, BudgetForecast>> budgets;
+};
+
+// One alert waiting in the notification outbox for one destination.
+struct OutboxEntry {
+  std::string destination;
+  Alert alert;  // its log_seq is the entry's id
 };
 
 // One budget (an agent's or the global one) for one provider and period.

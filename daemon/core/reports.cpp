@@ -20,6 +20,7 @@ ledger::BudgetPolicy budget_policy(const Config& config) {
     return pc ? pc->global_monthly_limit : std::nullopt;
   };
   p.shutdown_on_emergency = config.shutdown_on_emergency;
+  p.forecast_window_days = config.forecast_window_days;
   return p;
 }
 
@@ -73,6 +74,9 @@ protocol::LedgerEvent ledger_event(const ledger::LedgerRecord& record) {
     protocol::LedgerEvent operator()(const ledger::Rollover& r) const {
       return rollover_event(r, at_ms);
     }
+    protocol::LedgerEvent operator()(const ledger::LimitChange& c) const {
+      return limit_event(c, at_ms);
+    }
     protocol::LedgerEvent operator()(const ledger::RecoveryChange& c) const {
       return {recovered_body(c.charges, c.tokens), at_ms};
     }
@@ -107,7 +111,7 @@ protocol::UsageReply usage_reply(const std::string& agent, const std::string& pe
   r.recommended = std::move(recommended);
   for (const auto& [name, u] : usage) {
     r.providers[name] = {u.used,       u.reserved, u.limit.value_or(0), u.remaining,
-                         u.percentage, u.requests, u.cost_usd};
+                         u.percentage, u.requests, u.cost_usd,      std::nullopt};
   }
   return r;
 }

@@ -25,8 +25,9 @@ void append_alert_events(const std::vector<ledger::Alert>& alerts,
 protocol::LedgerEvent rollover_event(const ledger::Rollover& rollover, int64_t now_ms);
 protocol::LedgerEvent recovered_event(const ledger::OpenReport& report, int64_t now_ms);
 protocol::LedgerEvent reset_event(const ledger::ResetOutcome& reset, int64_t now_ms);
+protocol::LedgerEvent limit_event(const ledger::LimitChange& change, int64_t at_ms);
 // A record of the ledger log as the `ledger` event it was published as
-// (the same mapping as the three above), for the `ledger_events` op.
+// (the same mapping as the ones above), for the `ledger_events` op.
 protocol::LedgerEvent ledger_event(const ledger::LedgerRecord& record);
 
 // The agent's level: the highest threshold reached on its primary provider
@@ -57,5 +58,15 @@ protocol::HistoryReply history_reply(const std::string& agent,
 protocol::EmergencyStatusReply emergency_reply(const ledger::EmergencyStatus& status);
 
 protocol::ResetReply reset_reply(const ledger::ResetOutcome& reset);
+
+// ---- section 10 (operator_reports.cpp)
+protocol::LimitsReply limits_reply(const std::vector<ledger::LimitEntry>& limits);
+protocol::ForecastReply forecast_reply(const ledger::Forecast& forecast);
+// ai_name nullopt: every agent together. Every configured provider appears
+// in every day (zeros when unused).
+protocol::DailyReply daily_reply(const std::optional<std::string>& ai_name,
+                                 const std::vector<ledger::DailyUsage>& days, const Config& config);
+// "YYYY-MM-DD" of a UTC day number.
+std::string day_name(int64_t day);
 
 }  // namespace tollgate

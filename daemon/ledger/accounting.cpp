@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "daemon/ledger/accounting_rule.h"
+#include "daemon/ledger/forecast.h"
 
 namespace tollgate::ledger::accounting {
 namespace {
@@ -81,6 +82,11 @@ uint64_t Rule::day_count(const DayKey& key) const {
   return rows_.day_count(key);
 }
 
+std::optional<LimitOverride> Rule::limit_override(const LimitKey& key) const {
+  if (const auto* row = find_in(changes_.limits, key)) return *row;
+  return rows_.limit_override(key);
+}
+
 void Rule::put_idempotency(const IdempotencyKey& key, IdempotencyRecord record) {
   changes_.idempotency[key] = std::move(record);
 }
@@ -104,11 +110,13 @@ std::optional<Rollover> Rule::advance_period(int64_t now_ms) {
 std::string Rule::period_name() const { return ledger::period_name(*state_.period); }
 
 uint64_t Rule::agent_limit(const std::string& agent, const std::string& provider) const {
-  return policy_.agent_limit ? policy_.agent_limit(agent, provider) : 0;
+  return limit_in_force(policy_, limit_override(LimitKey{agent, provider}), agent, provider)
+      .value_or(0);
 }
 
 std::optional<uint64_t> Rule::global_limit(const std::string& provider) const {
-  return policy_.global_limit ? policy_.global_limit(provider) : std::nullopt;
+  return limit_in_force(policy_, limit_override(LimitKey{kGlobalScope, provider}), kGlobalScope,
+                        provider);
 }
 
 std::optional<uint64_t> Rule::limit_of(const BudgetKey& key) const {
@@ -121,6 +129,21 @@ uint64_t Rule::bump_day(const std::string& provider, int64_t now_ms) {
   const uint64_t count = day_count(key) + 1;
   changes_.days[key] = count;
   return count;
+}
+
+void Rule::add_day_usage(const std::string& scope, const std::string& provider, int64_t now_ms,
+                         uint64_t tokens, uint64_t requests, double cost_usd) {
+  const DayUsageKey key{scope, utc_day(now_ms), provider};
+  DayUsage row;
+  if (const auto* changed = find_in(changes_.day_usage, key)) {
+    row = *changed;
+  } else {
+    row = rows_.day_usage(key);
+  }
+  row.used += tokens;
+  row.requests += requests;
+  row.cost_usd += cost_usd;
+  changes_.day_usage[key] = row;
 }
 
 uint64_t Rule::next_log_seq() {
@@ -146,6 +169,11 @@ void Rule::fire(const BudgetKey& budget, AlertLevel level, uint64_t used, uint64
   a.message = std::move(message);
   a.log_seq = next_log_seq();
   changes_.alerts.push_back(a);
+  if (policy_.notify_destinations) {
+    for (std::string& destination : policy_.notify_destinations(a)) {
+      changes_.outbox[OutboxKey{std::move(destination), a.log_seq}] = a;
+    }
+  }
   spdlog::warn("ledger alert: {}", a.message);
   out.push_back(std::move(a));
 }
@@ -261,6 +289,7 @@ Ruling<OpenReport> recover(const LedgerRows& rows, const BudgetPolicy& policy, B
       row.used += c.tokens;  // the provider may have served it: never undercount
       row.cost_usd += costs[key];
       rule.put_usage(budget, row);
+      rule.add_day_usage(scope, c.provider, now_ms, c.tokens, 0, costs[key]);
       if (const auto limit = rule.limit_of(budget)) {
         rule.check_levels(budget, row.used, *limit, now_ms, report.alerts);
       }

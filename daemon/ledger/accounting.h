@@ -133,6 +133,22 @@ Ruling<OpenReport> recover(const LedgerRows& rows, const BudgetPolicy& policy, B
 // else is a bug, zeroed loudly rather than block those budgets forever.
 RowChanges clear_stray_reserved(const LedgerRows& rows);
 
+// set_limit (PROTOCOL.md section 10): replaces (or, with no limit, removes)
+// the budget's override and logs it; the budget's levels are checked
+// against the limit now in force at once: levels no longer reached re-arm
+// (which can lift an emergency shutdown), levels now reached fire. Its
+// forecast alert re-arms too (the projection changed).
+Ruling<SetLimitOutcome> set_limit(const LedgerRows& rows, const BudgetPolicy& policy,
+                                  BatchState& state, const SetLimitRequest& request);
+// Fires alert.forecast for every budget of the current period projected to
+// reach its limit before the period ends (forecast.h), once per budget and
+// period.
+Ruling<std::vector<Alert>> check_forecasts(const LedgerRows& rows, const BudgetPolicy& policy,
+                                           BatchState& state, int64_t now_ms);
+// The outbox entry reached its destination (or was given up): deleted.
+// Yields whether it was there.
+Ruling<bool> outbox_done(const LedgerRows& rows, const OutboxKey& key);
+
 RowChanges idempotency_put(const std::string& agent, const std::string& key,
                            const std::string& reply, int64_t expiry_ms);
 Ruling<bool> idempotency_forget(const LedgerRows& rows, const std::string& agent,

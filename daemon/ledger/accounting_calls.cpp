@@ -161,6 +161,7 @@ Ruling<Result<CommitOutcome>> commit(const LedgerRows& rows, const BudgetPolicy&
     row.requests += 1;
     row.cost_usd += c.cost_usd;
     rule.put_usage(*key, row);
+    rule.add_day_usage(key->scope, key->provider, c.now_ms, out.charged, 1, c.cost_usd);
     if (key == &akey) {
       agent_used = row.used;
       rule.check_levels(akey, row.used, alimit, c.now_ms, out.alerts);

@@ -21,6 +21,7 @@ class Rule {
   std::optional<ReservationRow> reservation(uint64_t id) const;
   bool fired(const FiredKey& key) const;
   uint64_t day_count(const DayKey& key) const;
+  std::optional<LimitOverride> limit_override(const LimitKey& key) const;
   const LedgerRows& rows() const { return rows_; }
   const BudgetPolicy& policy() const { return policy_; }
   BatchState& state() { return state_; }
@@ -38,12 +39,17 @@ class Rule {
   std::optional<Rollover> advance_period(int64_t now_ms);
   std::string period_name() const;  // after advance_period
 
+  // The limits in force: an operator's override (set_limit) wins over the
+  // policy's configured limit.
   uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
   std::optional<uint64_t> global_limit(const std::string& provider) const;
   // The limit of a budget's scope (the agent's always, the global one if any).
   std::optional<uint64_t> limit_of(const BudgetKey& key) const;
   // One more request in the provider's counter for now_ms's UTC day.
   uint64_t bump_day(const std::string& provider, int64_t now_ms);
+  // Adds a charge to the budget's row for now_ms's UTC day.
+  void add_day_usage(const std::string& scope, const std::string& provider, int64_t now_ms,
+                     uint64_t tokens, uint64_t requests, double cost_usd);
 
   // Fires every level `used` reaches that has not fired yet this period.
   void check_levels(const BudgetKey& budget, uint64_t used, uint64_t limit, int64_t now_ms,

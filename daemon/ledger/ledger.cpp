@@ -83,6 +83,20 @@ Result<bool> Ledger::probe() {
   return wait_for<bool>([&](auto done) { probe_async(std::move(done)); });
 }
 
+Result<SetLimitOutcome> Ledger::set_limit(SetLimitRequest request) {
+  return wait_for<SetLimitOutcome>(
+      [&](auto done) { set_limit_async(std::move(request), std::move(done)); });
+}
+
+Result<std::vector<Alert>> Ledger::check_forecasts(int64_t now_ms) {
+  return wait_for<std::vector<Alert>>(
+      [&](auto done) { check_forecasts_async(now_ms, std::move(done)); });
+}
+
+Result<bool> Ledger::outbox_done(const std::string& destination, uint64_t id) {
+  return wait_for<bool>([&](auto done) { outbox_done_async(destination, id, std::move(done)); });
+}
+
 Result<ProviderUsage> Ledger::global_usage(const std::string& period) const {
   return usage(kGlobalScope, period);
 }

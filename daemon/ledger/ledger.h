@@ -155,6 +155,11 @@ class Ledger {
   // A write that changes nothing the accounting reads; success clears the
   // degraded state. Runs even while degraded.
   virtual void probe_async(Callback<bool> done) = 0;
+  // Section 10 (accounting.h): an operator's limit override; the forecast
+  // alerts of every budget; an outbox entry delivered.
+  virtual void set_limit_async(SetLimitRequest request, Callback<SetLimitOutcome> done) = 0;
+  virtual void check_forecasts_async(int64_t now_ms, Callback<std::vector<Alert>> done) = 0;
+  virtual void outbox_done_async(std::string destination, uint64_t id, Callback<bool> done) = 0;
 
   // ---- writes, blocking wrappers of the above (never call from a callback).
   Result<ReserveOutcome> reserve(const std::string& agent, const std::string& provider,
@@ -172,6 +177,9 @@ class Ledger {
   Result<PruneOutcome> prune(int64_t now_ms);
   Result<std::vector<Alert>> reevaluate_levels(int64_t now_ms);
   Result<bool> probe();
+  Result<SetLimitOutcome> set_limit(SetLimitRequest request);
+  Result<std::vector<Alert>> check_forecasts(int64_t now_ms);
+  Result<bool> outbox_done(const std::string& destination, uint64_t id);
 
   // ---- admission queue
   // Answers every waiting reservation now (refused, waited = true), and
@@ -218,6 +226,19 @@ class Ledger {
                                                                       const std::string& key,
                                                                       int64_t now_ms) const = 0;
   virtual Result<uint64_t> requests_today(const std::string& provider, int64_t now_ms) const = 0;
+  // Section 10 (forecast.h): every limit override; the forecast of every
+  // budget of the current period (of one scope, when given); exactly
+  // `days` UTC days of one scope (kGlobalScope: every agent), newest first.
+  virtual Result<std::vector<LimitEntry>> limits() const = 0;
+  virtual Result<Forecast> forecast(const std::optional<std::string>& scope,
+                                    int64_t now_ms) const = 0;
+  virtual Result<std::vector<DailyUsage>> daily(const std::string& scope, size_t days,
+                                                int64_t now_ms) const = 0;
+  // The notification outbox: up to `limit` entries of one destination
+  // after after_id, oldest first; and how many entries wait in all.
+  virtual Result<std::vector<OutboxEntry>> outbox(const std::string& destination,
+                                                  uint64_t after_id, size_t limit) const = 0;
+  virtual Result<uint64_t> outbox_depth() const = 0;
 };
 
 }  // namespace tollgate::ledger

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "daemon/core/period.h"
+#include "daemon/ledger/forecast.h"
 
 namespace tollgate::ledger {
 
@@ -34,18 +35,10 @@ std::vector<std::string> providers_of(const LedgerRows& rows, const BudgetPolicy
   return out;
 }
 
-std::optional<uint64_t> limit_of(const BudgetPolicy& policy, const std::string& scope,
-                                 const std::string& provider) {
-  if (scope == kGlobalScope) {
-    return policy.global_limit ? policy.global_limit(provider) : std::nullopt;
-  }
-  return policy.agent_limit ? policy.agent_limit(scope, provider) : 0;
-}
-
 BudgetUsage budget_at(const LedgerRows& rows, const BudgetPolicy& policy, const std::string& period,
                       const std::string& scope, const std::string& provider) {
   const UsageRow row = rows.usage(BudgetKey{period, scope, provider});
-  const std::optional<uint64_t> limit = limit_of(policy, scope, provider);
+  const std::optional<uint64_t> limit = limit_in_force(rows, policy, scope, provider);
   // Exhausted means empty (budget.h), whatever alerts have fired.
   const bool exhausted = limit && ledger::exhausted(row.used, *limit, policy.thresholds);
   return to_budget_usage(row, limit, exhausted, policy.thresholds);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "daemon/ledger/forecast.h"
 #include "daemon/ledger/reads.h"
 
 namespace tollgate::ledger {
@@ -20,6 +21,18 @@ Result<T> read(const RowLedger& ledger, F f) {
 }  // namespace
 
 // ---- writes
+
+void RowLedger::set_limit_async(SetLimitRequest request, Callback<SetLimitOutcome> done) {
+  submit(detail::set_limit_op(std::move(request), std::move(done)));
+}
+
+void RowLedger::check_forecasts_async(int64_t now_ms, Callback<std::vector<Alert>> done) {
+  submit(detail::forecasts_op(now_ms, std::move(done)));
+}
+
+void RowLedger::outbox_done_async(std::string destination, uint64_t id, Callback<bool> done) {
+  submit(detail::outbox_done_op(OutboxKey{std::move(destination), id}, std::move(done)));
+}
 
 void RowLedger::reserve_async(ReserveRequest request, Callback<ReserveOutcome> done) {
   submit(detail::reserve_op(std::move(request), std::move(done)));
@@ -151,6 +164,37 @@ Result<uint64_t> RowLedger::requests_today(const std::string& provider, int64_t 
   return read<uint64_t>(*this, [&](const LedgerRows& rows, const BudgetPolicy&) {
     return reads::requests_today(rows, provider, now_ms);
   });
+}
+
+Result<std::vector<LimitEntry>> RowLedger::limits() const {
+  return read<std::vector<LimitEntry>>(
+      *this, [&](const LedgerRows& rows, const BudgetPolicy&) { return reads::limits(rows); });
+}
+
+Result<Forecast> RowLedger::forecast(const std::optional<std::string>& scope,
+                                     int64_t now_ms) const {
+  return read<Forecast>(*this, [&](const LedgerRows& rows, const BudgetPolicy& policy) {
+    return reads::forecast(rows, policy, scope, now_ms);
+  });
+}
+
+Result<std::vector<DailyUsage>> RowLedger::daily(const std::string& scope, size_t days,
+                                                 int64_t now_ms) const {
+  return read<std::vector<DailyUsage>>(*this, [&](const LedgerRows& rows, const BudgetPolicy&) {
+    return reads::daily(rows, scope, days, now_ms);
+  });
+}
+
+Result<std::vector<OutboxEntry>> RowLedger::outbox(const std::string& destination,
+                                                   uint64_t after_id, size_t limit) const {
+  return read<std::vector<OutboxEntry>>(*this, [&](const LedgerRows& rows, const BudgetPolicy&) {
+    return rows.outbox(destination, after_id, limit);
+  });
+}
+
+Result<uint64_t> RowLedger::outbox_depth() const {
+  return read<uint64_t>(
+      *this, [&](const LedgerRows& rows, const BudgetPolicy&) { return rows.outbox_depth(); });
 }
 
 }  // namespace tollgate::ledger

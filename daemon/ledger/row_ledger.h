@@ -38,6 +38,9 @@ class RowLedger : public Ledger {
   void idempotency_forget_async(std::string agent, std::string key, Callback<bool> done) override;
   void prune_async(int64_t now_ms, Callback<PruneOutcome> done) override;
   void probe_async(Callback<bool> done) override;
+  void set_limit_async(SetLimitRequest request, Callback<SetLimitOutcome> done) override;
+  void check_forecasts_async(int64_t now_ms, Callback<std::vector<Alert>> done) override;
+  void outbox_done_async(std::string destination, uint64_t id, Callback<bool> done) override;
 
   Result<std::string> current_period(int64_t now_ms) const override;
   Result<ProviderUsage> usage(const std::string& agent, const std::string& period) const override;
@@ -59,6 +62,13 @@ class RowLedger : public Ledger {
                                                               const std::string& key,
                                                               int64_t now_ms) const override;
   Result<uint64_t> requests_today(const std::string& provider, int64_t now_ms) const override;
+  Result<std::vector<LimitEntry>> limits() const override;
+  Result<Forecast> forecast(const std::optional<std::string>& scope, int64_t now_ms) const override;
+  Result<std::vector<DailyUsage>> daily(const std::string& scope, size_t days,
+                                        int64_t now_ms) const override;
+  Result<std::vector<OutboxEntry>> outbox(const std::string& destination, uint64_t after_id,
+                                          size_t limit) const override;
+  Result<uint64_t> outbox_depth() const override;
 
   using RowReader = std::function<void(const LedgerRows& rows, const BudgetPolicy& policy)>;
   // Runs `reader` over one consistent view of the stored rows and the

@@ -77,6 +77,32 @@ struct DayKey {
   auto operator<=>(const DayKey&) const = default;
 };
 
+// An operator's override of a budget's limits (ledger_types.h): scope is
+// an agent or kGlobalScope.
+struct LimitKey {
+  std::string scope;
+  std::string provider;
+  auto operator<=>(const LimitKey&) const = default;
+};
+
+// One budget's use on one UTC day (utc_day): what commits and recovery
+// charged that day (resets do not change it). Ordered by scope, then day:
+// one budget's days are adjacent.
+struct DayUsageKey {
+  std::string scope;
+  int64_t day = 0;
+  std::string provider;
+  auto operator<=>(const DayUsageKey&) const = default;
+};
+
+// An alert waiting in the notification outbox for one destination; the
+// alert's log_seq names it.
+struct OutboxKey {
+  std::string destination;
+  uint64_t id = 0;
+  auto operator<=>(const OutboxKey&) const = default;
+};
+
 // The ledger's own counters and cursors.
 struct LedgerMeta {
   std::optional<std::string> period;  // the current period; nullopt on a new ledger
@@ -95,6 +121,9 @@ struct RowChanges {
   std::map<FiredKey, std::optional<int64_t>> fired;  // when it fired (ms)
   std::map<IdempotencyKey, std::optional<IdempotencyRecord>> idempotency;
   std::map<DayKey, uint64_t> days;
+  std::map<LimitKey, std::optional<LimitOverride>> limits;
+  std::map<DayUsageKey, DayUsage> day_usage;
+  std::map<OutboxKey, std::optional<Alert>> outbox;
   std::vector<Alert> alerts;
   std::vector<std::pair<uint64_t, ResetRecord>> resets;  // (log_seq, record)
   std::vector<LedgerRecord> log;
@@ -131,6 +160,22 @@ class LedgerRows {
   virtual std::vector<std::pair<IdempotencyKey, std::optional<IdempotencyRecord>>>
   idempotency_rows(const std::optional<IdempotencyKey>& from, size_t limit) const = 0;
   virtual uint64_t day_count(const DayKey& key) const = 0;
+  virtual std::optional<LimitOverride> limit_override(const LimitKey& key) const = 0;
+  // Every override, in key order.
+  virtual std::vector<std::pair<LimitKey, LimitOverride>> limit_overrides() const = 0;
+  // Zeros when the budget has no row for that day.
+  virtual DayUsage day_usage(const DayUsageKey& key) const = 0;
+  // One scope's day rows from from_day to to_day (inclusive), in key order.
+  virtual std::vector<std::pair<DayUsageKey, DayUsage>> day_usage_rows(const std::string& scope,
+                                                                       int64_t from_day,
+                                                                       int64_t to_day) const = 0;
+  // Up to `limit` outbox entries of one destination with ids above
+  // after_id, in id order (undecodable ones are skipped).
+  virtual std::vector<OutboxEntry> outbox(const std::string& destination, uint64_t after_id,
+                                          size_t limit) const = 0;
+  virtual bool has_outbox(const OutboxKey& key) const = 0;
+  // Entries in the outbox, every destination.
+  virtual uint64_t outbox_depth() const = 0;
   // The alerts log and the ledger log, newest first, until visit returns false.
   virtual void visit_alerts(const std::function<bool(Alert&&)>& visit) const = 0;
   virtual void visit_ledger_log(const std::function<bool(LedgerRecord&&)>& visit) const = 0;

@@ -134,6 +134,30 @@ WriteOp probe_op(Callback<bool> done) {
   return w;
 }
 
+WriteOp set_limit_op(SetLimitRequest request, Callback<SetLimitOutcome> done) {
+  WriteOp w;
+  auto& op = w.emplace<SetLimitOp>();
+  op.req = std::move(request);
+  op.done = std::move(done);
+  return w;
+}
+
+WriteOp forecasts_op(int64_t now_ms, Callback<std::vector<Alert>> done) {
+  WriteOp w;
+  auto& op = w.emplace<ForecastsOp>();
+  op.now_ms = now_ms;
+  op.done = std::move(done);
+  return w;
+}
+
+WriteOp outbox_done_op(OutboxKey key, Callback<bool> done) {
+  WriteOp w;
+  auto& op = w.emplace<OutboxDoneOp>();
+  op.key = std::move(key);
+  op.done = std::move(done);
+  return w;
+}
+
 WriteOp levels_op(int64_t now_ms, Callback<std::vector<Alert>> done) {
   WriteOp w;
   auto& op = w.emplace<LevelsOp>();
@@ -244,6 +268,24 @@ void BatchApplier::apply_one(RecoverOp& op) {
   op.result = std::move(ruled.outcome);
 }
 
+void BatchApplier::apply_one(SetLimitOp& op) {
+  auto ruled = accounting::set_limit(store_, policy_, state_, op.req);
+  store_.apply(ruled.changes);
+  op.result = std::move(ruled.outcome);
+}
+
+void BatchApplier::apply_one(ForecastsOp& op) {
+  auto ruled = accounting::check_forecasts(store_, policy_, state_, op.now_ms);
+  store_.apply(ruled.changes);
+  op.result = std::move(ruled.outcome);
+}
+
+void BatchApplier::apply_one(OutboxDoneOp& op) {
+  auto ruled = accounting::outbox_done(store_, op.key);
+  store_.apply(ruled.changes);
+  op.result = ruled.outcome;
+}
+
 void BatchApplier::apply_one(LevelsOp& op) {
   auto ruled = accounting::reevaluate_levels(store_, policy_, state_, op.now_ms);
   store_.apply(ruled.changes);
@@ -265,7 +307,7 @@ bool is_settlement(const WriteOp& op) {
 
 bool may_free_room(const WriteOp& op) {
   return is_settlement(op) || std::holds_alternative<ResetOp>(op) ||
-         std::holds_alternative<LevelsOp>(op);
+         std::holds_alternative<LevelsOp>(op) || std::holds_alternative<SetLimitOp>(op);
 }
 
 void answer(WriteOp& op) {

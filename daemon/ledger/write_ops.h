@@ -70,10 +70,13 @@ struct PruneOp : OpBase<PruneOutcome> {
 struct ProbeOp : OpBase<bool> {};
 struct RecoverOp : OpBase<OpenReport> { int64_t now_ms = 0; };
 struct LevelsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
+struct SetLimitOp : OpBase<SetLimitOutcome> { SetLimitRequest req; };
+struct ForecastsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
+struct OutboxDoneOp : OpBase<bool> { OutboxKey key; };
 
 using WriteOp = std::variant<ReserveOp, CommitOp, ReleaseOp, ResetOp, CountRequestOp,
                              IdempotencyPutOp, IdempotencyForgetOp, PruneOp, ProbeOp, RecoverOp,
-                             LevelsOp>;
+                             LevelsOp, SetLimitOp, ForecastsOp, OutboxDoneOp>;
 
 // The operations of the public asynchronous writes (ledger.h).
 WriteOp reserve_op(ReserveRequest request, Callback<ReserveOutcome> done);
@@ -89,6 +92,9 @@ WriteOp idempotency_forget_op(std::string agent, std::string key, Callback<bool>
 WriteOp prune_op(int64_t now_ms, size_t max_rows, Callback<PruneOutcome> done);
 WriteOp probe_op(Callback<bool> done);
 WriteOp levels_op(int64_t now_ms, Callback<std::vector<Alert>> done);
+WriteOp set_limit_op(SetLimitRequest request, Callback<SetLimitOutcome> done);
+WriteOp forecasts_op(int64_t now_ms, Callback<std::vector<Alert>> done);
+WriteOp outbox_done_op(OutboxKey key, Callback<bool> done);
 // What opening a ledger runs first: recovery, then every budget's levels.
 std::vector<WriteOp> open_batch(int64_t now_ms);
 // The OpenReport of a finished open_batch (recovery plus the level alerts).
@@ -116,6 +122,9 @@ class BatchApplier {
   void apply_one(ProbeOp& op);
   void apply_one(RecoverOp& op);
   void apply_one(LevelsOp& op);
+  void apply_one(SetLimitOp& op);
+  void apply_one(ForecastsOp& op);
+  void apply_one(OutboxDoneOp& op);
 
   RowStore& store_;
   const BudgetPolicy& policy_;

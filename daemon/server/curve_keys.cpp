@@ -46,6 +46,16 @@ std::string line_where(const std::string& where, size_t line) {
 
 std::string_view role_name(ClientRole role) { return role == ClientRole::kAdmin ? "admin" : "client"; }
 
+std::string zap_metadata(std::string_view name, std::string_view value) {
+  std::string out;
+  out.push_back(static_cast<char>(name.size()));
+  out.append(name);
+  const uint32_t n = static_cast<uint32_t>(value.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xff));
+  out.append(value);
+  return out;
+}
+
 ClientRole role_from_user_id(std::string_view user_id) {
   return user_id == "admin" ? ClientRole::kAdmin : ClientRole::kClient;
 }

@@ -33,6 +33,20 @@ std::string_view role_name(ClientRole role);
 // missing or odd value never grants admin.
 ClientRole role_from_user_id(std::string_view user_id);
 
+// The ZAP metadata property that carries the client's public key (Z85) to
+// each of its messages (zmq_msg_gets).
+inline constexpr const char* kKeyProperty = "X-Tollgate-Key";
+
+// Who sent a request: its role, and how the audit trail names it (the
+// `set_by` of set_limit): "curve:<client public key>", "http:<digest of
+// the admin token>", or "local" (no keys configured: any local client).
+struct Caller {
+  ClientRole role = ClientRole::kClient;
+  std::string who = "local";
+};
+// ZAP metadata (RFC 27 / ZMTP property list) with one property.
+std::string zap_metadata(std::string_view name, std::string_view value);
+
 struct ServerKey {
   std::string secret_z85;  // never logged
   std::string public_z85;  // derived with zmq_curve_public

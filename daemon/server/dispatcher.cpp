@@ -50,11 +50,14 @@ Dispatcher::Dispatcher(std::shared_ptr<const Config> config, ledger::Ledger& led
       started_(std::chrono::steady_clock::now()) {}
 
 std::optional<Reply> Dispatcher::handle(uint64_t token, const protocol::RequestId& id,
-                                        protocol::RequestBody& body, curve::ClientRole role) {
+                                        protocol::RequestBody& body, const curve::Caller& caller) {
   using namespace protocol;
-  if (std::holds_alternative<ResetRequest>(body) && role != curve::ClientRole::kAdmin) {
-    return Error::unauthorized(
-        "reset: needs an admin client key (this key is not marked admin in TOLLGATE_CURVE_CLIENTS_FILE)");
+  const bool admin_op =
+      std::holds_alternative<ResetRequest>(body) || std::holds_alternative<SetLimitRequest>(body);
+  if (admin_op && caller.role != curve::ClientRole::kAdmin) {
+    return Error::unauthorized(std::string(op_name(body)) +
+                               ": needs an admin client key (this key is not marked admin in "
+                               "TOLLGATE_CURVE_CLIENTS_FILE)");
   }
   if (StatusReader::is_status_op(body)) return status_.answer(*config_, body);
   return std::visit(
@@ -63,6 +66,7 @@ std::optional<Reply> Dispatcher::handle(uint64_t token, const protocol::RequestI
         if constexpr (std::is_same_v<T, PingRequest>) return ping();
         else if constexpr (std::is_same_v<T, CallRequest>) return call(token, id, r);
         else if constexpr (std::is_same_v<T, ResetRequest>) return reset(token, id, r);
+        else if constexpr (std::is_same_v<T, SetLimitRequest>) return set_limit(token, r, caller);
         else return Reply(Error::internal("op not dispatched"));
       },
       body);
@@ -119,6 +123,41 @@ std::optional<Error> Dispatcher::check_reset_target(const protocol::ResetRequest
                               " (force: true resets it anyway)");
 }
 
+// Section 10. The reply is the budget as `usage` shows it once the override
+// is durable, read in the ledger's callback (one read, an admin op).
+Dispatcher::MaybeReply Dispatcher::set_limit(uint64_t token, const protocol::SetLimitRequest& r,
+                                             const curve::Caller& caller) {
+  if (r.ai_name != ledger::kGlobalScope) {
+    if (auto e = StatusReader::check_agent(*config_, r.ai_name)) return Reply(*e);
+  }
+  if (!config_->provider(r.provider)) {
+    return Reply(Error::bad_request("provider: '" + r.provider + "' is not a configured provider"));
+  }
+  if (r.limit_usd) {
+    return Reply(Error::bad_request(
+        "limit_usd: dollar budgets are not enforced by this tollgated yet; set `limit` in tokens"));
+  }
+  ledger::SetLimitRequest req{r.ai_name, r.provider, r.limit, r.limit_usd, caller.who, now_()};
+  Mailbox& mailbox = mailbox_;
+  const StatusReader& status = status_;
+  ledger_.set_limit_async(
+      std::move(req), [&mailbox, &status, config = config_, token,
+                       scope = r.ai_name](protocol::Result<ledger::SetLimitOutcome> done) {
+        LoopMessage m;
+        m.token = token;
+        if (!done) {
+          m.reply = Reply(Error::internal("ledger: " + done.error().message));
+        } else {
+          if (done->rollover) m.events.emplace_back(rollover_event(*done->rollover, done->change_at_ms));
+          append_alert_events(done->alerts, m.events);
+          m.events.emplace_back(limit_event(done->change, done->change_at_ms));
+          m.reply = status.budget_of(*config, scope);
+        }
+        mailbox.post(std::move(m));
+      });
+  return std::nullopt;
+}
+
 Dispatcher::MaybeReply Dispatcher::call(uint64_t token, const protocol::RequestId& id,
                                         protocol::CallRequest& r) {
   if (auto e = StatusReader::check_agent(*config_, r.ai_name)) return Reply(*e);
@@ -144,6 +183,27 @@ void Dispatcher::tick() {
     last_prune_ = now;
     prune_expired(ledger_, now_(), 0);
   }
+  const auto forecast_every = std::chrono::seconds(config_->forecast_check_seconds);
+  if (forecast_every.count() > 0 && now - last_forecast_ >= forecast_every) {
+    last_forecast_ = now;
+    check_forecasts();
+  }
+}
+
+// Section 10: alert.forecast for every budget now projected to run out
+// before its period ends (once per budget and period, by the ledger).
+void Dispatcher::check_forecasts() {
+  Mailbox& mailbox = mailbox_;
+  ledger_.check_forecasts_async(now_(), [&mailbox](protocol::Result<std::vector<ledger::Alert>> r) {
+    if (!r) {
+      spdlog::warn("forecast check failed: {}", r.error().message);
+      return;
+    }
+    if (r->empty()) return;
+    LoopMessage m;
+    append_alert_events(*r, m.events);
+    mailbox.post(std::move(m));
+  });
 }
 
 void Dispatcher::refresh_emergency() {

@@ -38,10 +38,10 @@ class Dispatcher : public RequestHandler {
     refresh_emergency();
   }
 
-  // `reset` needs the admin role (PROTOCOL.md section 6); every other op
-  // is open to every allowed client.
+  // `reset` and `set_limit` need the admin role (PROTOCOL.md sections 6
+  // and 10); every other op is open to every allowed client.
   std::optional<Reply> handle(uint64_t token, const protocol::RequestId& id,
-                              protocol::RequestBody& body, curve::ClientRole role) override;
+                              protocol::RequestBody& body, const curve::Caller& caller) override;
   void cancel(uint64_t token, protocol::Error why) override;
   void tick() override;
   void reload() override;
@@ -64,10 +64,13 @@ class Dispatcher : public RequestHandler {
   Reply ping() const;
   MaybeReply reset(uint64_t token, const protocol::RequestId& id, const protocol::ResetRequest& r);
   std::optional<protocol::Error> check_reset_target(const protocol::ResetRequest& r) const;
+  MaybeReply set_limit(uint64_t token, const protocol::SetLimitRequest& r,
+                       const curve::Caller& caller);
   MaybeReply call(uint64_t token, const protocol::RequestId& id, protocol::CallRequest& r);
 
   // Reads the emergency state and tells the call service (shutdown or not).
   void refresh_emergency();
+  void check_forecasts();
 
   std::shared_ptr<const Config> config_;
   ledger::Ledger& ledger_;
@@ -82,6 +85,7 @@ class Dispatcher : public RequestHandler {
   std::chrono::steady_clock::time_point last_watchdog_{};
   std::chrono::steady_clock::time_point last_prune_{};
   std::chrono::steady_clock::time_point last_emergency_{};
+  std::chrono::steady_clock::time_point last_forecast_{};
 };
 
 }  // namespace tollgate

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/core/call_fingerprint.h"
 #include "daemon/server/dashboard.h"
 #include "protocol/codec.h"
 #include "protocol/json_bridge.h"
@@ -58,9 +59,10 @@ std::string allowed_methods(std::string_view path) {
   static const std::set<std::string_view> kGetPaths = {
       "/", "/healthz", "/readyz", "/metrics", "/index.html", "/app.js", "/style.css"};
   static const std::set<std::string_view> kApiGet = {
-      "summary", "emergency-status", "provider-status", "alerts", "ledger-events"};
-  static const std::set<std::string_view> kApiGetWithName = {"provider-status", "ai", "recommend",
-                                                             "history"};
+      "summary", "emergency-status", "provider-status", "alerts", "ledger-events",
+      "limits",  "forecast",         "daily"};
+  static const std::set<std::string_view> kApiGetWithName = {
+      "provider-status", "ai", "recommend", "history", "forecast", "daily"};
   if (kGetPaths.count(path)) return "GET, HEAD";
   constexpr std::string_view kPrefix = "/api/token-usage/";
   if (!path.starts_with(kPrefix)) return "";
@@ -74,6 +76,7 @@ std::string allowed_methods(std::string_view path) {
   const std::string_view name = rest.substr(slash + 1);
   if (name.empty() || name.find('/') != std::string_view::npos) return "";
   if (kApiGetWithName.count(head)) return "GET, HEAD";
+  if (head == "limits") return "PUT";
   return head == "reset" ? "POST" : "";
 }
 
@@ -309,6 +312,16 @@ void HttpApi::routes() {
   s.Get(api + "/ledger-events", [this](const auto& q, auto& r) {
     status_op(q, r, "ledger_events", "", {"limit", "since_ms"});
   });
+  // Section 10.
+  s.Get(api + "/limits", [this, none](const auto& q, auto& r) { status_op(q, r, "limits", "", none); });
+  s.Put(api + "/limits/([^/]+)",
+        [this](const auto& q, auto& r) { admin_op(q, r, "set_limit", q.matches[1]); });
+  s.Get(api + "/forecast", [this, none](const auto& q, auto& r) { status_op(q, r, "forecast", "", none); });
+  s.Get(api + "/forecast/([^/]+)",
+        [this, none](const auto& q, auto& r) { status_op(q, r, "forecast", q.matches[1], none); });
+  s.Get(api + "/daily", [this](const auto& q, auto& r) { status_op(q, r, "daily", "", {"days"}); });
+  s.Get(api + "/daily/([^/]+)",
+        [this](const auto& q, auto& r) { status_op(q, r, "daily", q.matches[1], {"days"}); });
   s.Post(api + "/test-ai-call", [this](const auto& q, auto& r) { admin_op(q, r, "call", ""); });
   s.Post(api + "/reset/([^/]+)", [this](const auto& q, auto& r) { admin_op(q, r, "reset", q.matches[1]); });
 }
@@ -445,7 +458,9 @@ void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
     }
     waiters_.insert(waiter);
   }
-  deps_.server->submit(decoded->id, std::move(*decoded->body), curve::ClientRole::kAdmin,
+  // Only authorized() callers get here: the admin token is the caller.
+  curve::Caller caller{curve::ClientRole::kAdmin, "http:" + secret_digest(cfg->http_admin_token)};
+  deps_.server->submit(decoded->id, std::move(*decoded->body), std::move(caller),
                        [waiter](const Reply& reply) {
                          MutexLock lock(waiter->mu);
                          waiter->reply = reply;

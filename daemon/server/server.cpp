@@ -113,12 +113,14 @@ protocol::Result<void> Server::secure(zmq::context_t& context, curve::CurveKeys 
   return {};
 }
 
-curve::ClientRole Server::role_of(const zmq::message_t& body_frame) const {
-  if (!zap_) return curve::ClientRole::kAdmin;
+curve::Caller Server::caller_of(const zmq::message_t& body_frame) const {
+  if (!zap_) return curve::Caller{curve::ClientRole::kAdmin, "local"};
   // Set by libzmq from the ZAP handler's reply for this connection; absent
   // only if something bypassed the handler, which must not grant admin.
   const char* user_id = zmq_msg_gets(body_frame.handle(), "User-Id");
-  return user_id ? curve::role_from_user_id(user_id) : curve::ClientRole::kClient;
+  const char* key = zmq_msg_gets(body_frame.handle(), curve::kKeyProperty);
+  return curve::Caller{user_id ? curve::role_from_user_id(user_id) : curve::ClientRole::kClient,
+                       key ? "curve:" + std::string(key) : std::string("curve")};
 }
 
 void Server::run(SignalSource& signals) {
@@ -228,13 +230,13 @@ void Server::handle_message(std::vector<zmq::message_t>& frames) {
     refuse(decoded.id, decoded.body.error());
     return;
   }
-  const auto role = role_of(body_frame);
+  const curve::Caller caller = caller_of(body_frame);
   request.from.envelope.resize(envelope);
-  dispatch(decoded.id, *decoded.body, role, std::move(request));
+  dispatch(decoded.id, *decoded.body, caller, std::move(request));
 }
 
 void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body,
-                      curve::ClientRole role, OpenRequest request) {
+                      const curve::Caller& caller, OpenRequest request) {
   request.id = id;
   request.op = protocol::op_name(body);
   // Per-request detail at trace only; never the prompt.
@@ -247,7 +249,7 @@ void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body
   const uint64_t token = next_token_++;
   std::optional<Reply> reply;
   if (handler_) {
-    reply = handler_->handle(token, id, body, role);
+    reply = handler_->handle(token, id, body, caller);
   } else {
     reply = Reply(Error::internal("no handler"));
   }
@@ -290,15 +292,15 @@ bool Server::send(const OpenRequest& to, const Reply& reply, bool last) {
   return sent;
 }
 
-void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::ClientRole role,
+void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::Caller caller,
                     LocalReply done) {
   LoopMessage m;
-  m.then = [this, id = std::move(id), body = std::move(body), role,
+  m.then = [this, id = std::move(id), body = std::move(body), caller = std::move(caller),
             done = std::move(done)]() mutable {
     OpenRequest request;
     request.from.local = std::move(done);
     request.started = clock_.steady_now();
-    dispatch(id, body, role, std::move(request));
+    dispatch(id, body, caller, std::move(request));
   };
   mailbox_.post(std::move(m));
 }

@@ -60,7 +60,7 @@ class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   virtual std::optional<Reply> handle(uint64_t token, const protocol::RequestId& id,
-                                      protocol::RequestBody& body, curve::ClientRole role) = 0;
+                                      protocol::RequestBody& body, const curve::Caller& caller) = 0;
   // Ends a `call` still running under `token` (see CallService::cancel).
   virtual void cancel(uint64_t token, protocol::Error why) { (void)token, (void)why; }
   // Called about every 100 ms from the loop (housekeeping, timers).
@@ -121,7 +121,7 @@ class Server : private ReplyEdge {
   // listener runs the ops that need the loop (call, reset) without touching
   // a socket. A request submitted after the loop stopped is never run: the
   // submitter must not wait forever.
-  void submit(protocol::RequestId id, protocol::RequestBody body, curve::ClientRole role,
+  void submit(protocol::RequestId id, protocol::RequestBody body, curve::Caller caller,
               LocalReply done);
 
   // Runs until a stop signal; then stops taking requests and returns.
@@ -145,7 +145,7 @@ class Server : private ReplyEdge {
   void drain_requests();
   void handle_message(std::vector<zmq::message_t>& frames);
   // Runs a decoded request: answers it at once or keeps it open.
-  void dispatch(const protocol::RequestId& id, protocol::RequestBody& body, curve::ClientRole role,
+  void dispatch(const protocol::RequestId& id, protocol::RequestBody& body, const curve::Caller& caller,
                 OpenRequest request);
   void drain_mailbox();
   // ReplyEdge: encodes the reply (once) and sends it to a ROUTER client, or
@@ -158,7 +158,7 @@ class Server : private ReplyEdge {
   Reply cancel(const protocol::CancelRequest& r, const OpenRequest& request);
   // Starts the ZAP handler and makes both sockets CURVE servers (unbound).
   protocol::Result<void> secure(zmq::context_t& context, curve::CurveKeys keys);
-  curve::ClientRole role_of(const zmq::message_t& body_frame) const;
+  curve::Caller caller_of(const zmq::message_t& body_frame) const;
 
   // Constant after construction.
   const protocol::DecodeLimits limits_;

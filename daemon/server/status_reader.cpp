@@ -24,6 +24,7 @@ Error ledger_error(const Error& e) {
 constexpr uint32_t kDefaultAlertsLimit = 100;
 constexpr uint32_t kDefaultLedgerEventsLimit = 100;
 constexpr uint32_t kDefaultHistoryMonths = 6;
+constexpr uint32_t kDefaultDailyDays = 31;
 
 }  // namespace
 
@@ -43,7 +44,9 @@ bool StatusReader::is_status_op(const protocol::RequestBody& body) {
          std::holds_alternative<RecommendRequest>(body) ||
          std::holds_alternative<EmergencyStatusRequest>(body) ||
          std::holds_alternative<AlertsRequest>(body) || std::holds_alternative<HistoryRequest>(body) ||
-         std::holds_alternative<LedgerEventsRequest>(body);
+         std::holds_alternative<LedgerEventsRequest>(body) ||
+         std::holds_alternative<LimitsRequest>(body) ||
+         std::holds_alternative<ForecastRequest>(body) || std::holds_alternative<DailyRequest>(body);
 }
 
 std::optional<Reply> StatusReader::answer(const Config& c, const protocol::RequestBody& body) const {
@@ -59,6 +62,9 @@ std::optional<Reply> StatusReader::answer(const Config& c, const protocol::Reque
         else if constexpr (std::is_same_v<T, AlertsRequest>) return alerts(r);
         else if constexpr (std::is_same_v<T, HistoryRequest>) return history(c, r);
         else if constexpr (std::is_same_v<T, LedgerEventsRequest>) return ledger_events(r);
+        else if constexpr (std::is_same_v<T, LimitsRequest>) return limits();
+        else if constexpr (std::is_same_v<T, ForecastRequest>) return forecast(c, r);
+        else if constexpr (std::is_same_v<T, DailyRequest>) return daily(c, r);
         else return std::nullopt;
       },
       body);
@@ -197,6 +203,49 @@ Reply StatusReader::provider_status(const Config& c, const protocol::ProviderSta
 Reply StatusReader::recommend(const Config& c, const protocol::RecommendRequest& r) const {
   if (auto e = check_agent(c, r.ai_name)) return Reply(*e);
   return Reply(recommendation(c, r.ai_name, now_()));
+}
+
+// ---- section 10
+
+Reply StatusReader::limits() const {
+  auto list = ledger_.limits();
+  if (!list) return ledger_error(list.error());
+  return Reply(limits_reply(*list));
+}
+
+Reply StatusReader::forecast(const Config& c, const protocol::ForecastRequest& r) const {
+  if (r.ai_name && *r.ai_name != ledger::kGlobalScope) {
+    if (auto e = check_agent(c, *r.ai_name)) return Reply(*e);
+  }
+  auto f = ledger_.forecast(r.ai_name, now_());
+  if (!f) return ledger_error(f.error());
+  return Reply(forecast_reply(*f));
+}
+
+Reply StatusReader::daily(const Config& c, const protocol::DailyRequest& r) const {
+  if (r.ai_name) {
+    if (auto e = check_agent(c, *r.ai_name)) return Reply(*e);
+  }
+  const std::string scope = r.ai_name.value_or(ledger::kGlobalScope);
+  auto days = ledger_.daily(scope, r.days.value_or(kDefaultDailyDays), now_());
+  if (!days) return ledger_error(days.error());
+  return Reply(daily_reply(r.ai_name, *days, c));
+}
+
+Reply StatusReader::budget_of(const Config& c, const std::string& scope) const {
+  auto period = ledger_.current_period(now_());
+  if (!period) return ledger_error(period.error());
+  auto usage = ledger_.usage(scope, *period);
+  if (!usage) return ledger_error(usage.error());
+  if (scope != ledger::kGlobalScope) return Reply(usage_reply(scope, *period, *usage, c, std::nullopt));
+  for (auto it = usage->begin(); it != usage->end();) {
+    it = it->second.limit ? std::next(it) : usage->erase(it);
+  }
+  protocol::UsageReply reply = usage_reply(scope, *period, *usage, c, std::nullopt);
+  ledger::AgentLevel highest = ledger::AgentLevel::kNormal;
+  for (const auto& [name, u] : *usage) highest = std::max(highest, u.level);
+  reply.level = std::string(ledger::agent_level_name(highest));
+  return Reply(reply);
 }
 
 }  // namespace tollgate

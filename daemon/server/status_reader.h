@@ -1,5 +1,6 @@
 // StatusReader: the status ops (usage, summary, provider_status, recommend,
-// emergency_status, alerts, history, ledger_events), answered from read
+// emergency_status, alerts, history, ledger_events; section 10: limits,
+// forecast, daily), answered from read
 // transactions on the ledger and the providers' live state.
 //
 // Both front ends use it: the server loop (ZeroMQ requests, through the
@@ -55,6 +56,10 @@ class StatusReader {
   // nullopt when the agent may be named; else the unknown_agent error.
   static std::optional<protocol::Error> check_agent(const Config& config, const std::string& agent);
 
+  // The budget an operator's set_limit changed, as `usage` shows it (for
+  // "*": the global budgets of the providers that have a limit).
+  Reply budget_of(const Config& config, const std::string& scope) const;
+
  private:
   Reply usage(const Config& c, const protocol::UsageRequest& r) const;
   Reply summary(const Config& c) const;
@@ -64,6 +69,9 @@ class StatusReader {
   Reply emergency() const;
   Reply provider_status(const Config& c, const protocol::ProviderStatusRequest& r) const;
   Reply recommend(const Config& c, const protocol::RecommendRequest& r) const;
+  Reply limits() const;
+  Reply forecast(const Config& c, const protocol::ForecastRequest& r) const;
+  Reply daily(const Config& c, const protocol::DailyRequest& r) const;
 
   const ledger::Ledger& ledger_;
   const ProviderRuntime& runtime_;

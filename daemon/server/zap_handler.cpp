@@ -118,7 +118,7 @@ void ZapHandler::answer_one() {
   (void)zmq::recv_multipart(zap_, std::back_inserter(request));
   // RFC 27: version, request id, domain, address, routing id, mechanism,
   // credentials...
-  std::string status = "400", text = "refused", user_id;
+  std::string status = "400", text = "refused", user_id, metadata;
   const std::string request_id = request.size() > 1 ? frame_text(request[1]) : std::string();
   if (request.size() < 6 || frame_text(request[0]) != "1.0") {
     status = "500";
@@ -140,6 +140,7 @@ void ZapHandler::answer_one() {
         status = "200";
         text = "OK";
         user_id = std::string(role_name(it->second));
+        metadata = zap_metadata(kKeyProperty, key);
         spdlog::debug("CurveZMQ: accepted {} key {} from {}", user_id, abbreviate_key(key), address);
       } else {
         log_refusal("unknown client key " + abbreviate_key(key), address);
@@ -148,7 +149,7 @@ void ZapHandler::answer_one() {
   }
   std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id),
                                             zmq::buffer(status),      zmq::buffer(text),
-                                            zmq::buffer(user_id),     zmq::const_buffer()};
+                                            zmq::buffer(user_id),     zmq::buffer(metadata)};
   (void)zmq::send_multipart(zap_, reply);
 }
 

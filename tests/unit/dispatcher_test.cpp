@@ -74,7 +74,7 @@ struct DispatchBench {
   std::optional<Reply> handle(protocol::RequestBody body, ClientRole role = ClientRole::kAdmin) {
     ++token;
     return dispatcher->handle(token, protocol::RequestId::from_int(static_cast<int64_t>(token)),
-                              body, role);
+                              body, curve::Caller{role, "test"});
   }
   void charge(const std::string& agent, const std::string& provider, uint64_t tokens) {
     testing::charge(*ledger, agent, provider, tokens, clock.wall_ms());
@@ -159,6 +159,20 @@ TEST_CASE("a reset from a client without the admin role is unauthorized and chan
   CHECK(code_of(reply) == "unauthorized");
   CHECK(b.used(kAgent, "anthropic") == 500);
   CHECK(b.mailbox.drain().empty());
+}
+
+TEST_CASE("a set_limit from a client without the admin role is unauthorized and changes nothing") {
+  DispatchBench b(base_config());
+  protocol::SetLimitRequest r;
+  r.ai_name = kAgent;
+  r.provider = "anthropic";
+  r.limit = 10;
+  const auto reply = b.handle(r, ClientRole::kClient);
+  CHECK(code_of(reply) == "unauthorized");
+  REQUIRE(reply);
+  CHECK(reply->error().message.find("set_limit") != std::string::npos);
+  CHECK(b.mailbox.drain().empty());
+  CHECK(b.ledger->limits()->empty());
 }
 
 TEST_CASE("a reset from an admin is written by the ledger and answered through the mailbox") {

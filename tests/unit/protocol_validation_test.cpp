@@ -293,3 +293,34 @@ TEST_CASE("defaults are not applied by the decoder") {
   CHECK_FALSE(require_ok<HistoryRequest>({{"op", "history"}, {"ai_name", "a"}}).months.has_value());
   CHECK_FALSE(require_ok<AlertsRequest>({{"op", "alerts"}}).limit.has_value());
 }
+
+// ---- section 10
+
+TEST_CASE("set_limit takes a token limit or nil and an agent or the global budget") {
+  auto r = require_ok<SetLimitRequest>(
+      {{"op", "set_limit"}, {"ai_name", "*"}, {"provider", "anthropic"}, {"limit", 0}});
+  CHECK(r.ai_name == "*");
+  CHECK(r.limit == 0u);
+  auto cleared = require_ok<SetLimitRequest>(
+      {{"op", "set_limit"}, {"ai_name", "a1"}, {"provider", "openai"}, {"limit", nullptr}});
+  CHECK_FALSE(cleared.limit);
+  CHECK_FALSE(cleared.limit_usd);
+  require_bad({{"op", "set_limit"}, {"ai_name", "a1"}, {"provider", "openai"}, {"limit", -1}},
+              "limit: ");
+  require_bad({{"op", "set_limit"}, {"ai_name", "a1"}, {"provider", "openai"}, {"limit", "5"}},
+              "limit: ");
+  require_bad({{"op", "set_limit"}, {"ai_name", "a1"}, {"limit", 5}}, "provider: required");
+  require_bad({{"op", "set_limit"}, {"provider", "openai"}, {"limit", 5}}, "ai_name: required");
+  require_bad({{"op", "set_limit"}, {"ai_name", "a1"}, {"provider", "openai"}, {"limit_usd", -2.5}},
+              "limit_usd: ");
+}
+
+TEST_CASE("daily takes 1 to 400 days and forecast an agent or the global budgets") {
+  CHECK(require_ok<DailyRequest>({{"op", "daily"}, {"days", 400}}).days == 400u);
+  CHECK_FALSE(require_ok<DailyRequest>({{"op", "daily"}}).ai_name);
+  require_bad({{"op", "daily"}, {"days", 0}}, "days: ");
+  require_bad({{"op", "daily"}, {"days", 401}}, "days: ");
+  require_bad({{"op", "daily"}, {"ai_name", "*"}}, "ai_name: ");
+  CHECK(require_ok<ForecastRequest>({{"op", "forecast"}, {"ai_name", "*"}}).ai_name == "*");
+  require_ok<LimitsRequest>({{"op", "limits"}});
+}

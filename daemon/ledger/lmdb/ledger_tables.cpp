@@ -67,10 +67,17 @@ using ResetChangeTuple = std::tuple<std::string, std::string, std::map<std::stri
 using RolloverTuple = std::tuple<std::string, std::string>;
 using ChargeTuple = std::tuple<std::string, std::string, std::string, uint64_t, uint64_t>;
 using RecoveryTuple = std::tuple<std::vector<ChargeTuple>, uint64_t>;
+// [scope, provider, tokens, usd, previous_tokens, previous_usd, set_by]
+using LimitChangeTuple =
+    std::tuple<std::string, std::string, std::optional<uint64_t>, std::optional<double>,
+               std::optional<uint64_t>, std::optional<double>, std::string>;
+// limits: [tokens, usd, set_at_ms, set_by]; usage_day: [used, requests, cost_usd]
+using LimitTuple = std::tuple<std::optional<uint64_t>, std::optional<double>, int64_t, std::string>;
+using DayUsageTuple = std::tuple<uint64_t, uint64_t, double>;
 
 // Index i names LedgerChange alternative i.
 constexpr std::array<std::string_view, std::variant_size_v<LedgerChange>> kKinds = {
-    "reset", "rollover", "recovered"};
+    "reset", "rollover", "recovered", "limit"};
 
 // Packs the fields of one change.
 struct PackChange {
@@ -85,6 +92,10 @@ struct PackChange {
       charges.emplace_back(ch.agent, ch.provider, ch.period, ch.tokens, ch.reservations);
     }
     pk.pack(RecoveryTuple{std::move(charges), c.tokens});
+  }
+  void operator()(const LimitChange& c) const {
+    pk.pack(LimitChangeTuple{c.scope, c.provider, c.tokens, c.usd, c.previous_tokens,
+                             c.previous_usd, c.set_by});
   }
 };
 
@@ -111,7 +122,27 @@ std::optional<LedgerChange> unpack_change(std::string_view kind, const msgpack::
     }
     return c;
   }
+  if (kind == kKinds[3]) {
+    LimitChangeTuple t;
+    fields.convert(t);
+    auto& [scope, provider, tokens, usd, previous_tokens, previous_usd, set_by] = t;
+    return LimitChange{std::move(scope), std::move(provider), tokens, usd, previous_tokens,
+                       previous_usd, std::move(set_by)};
+  }
   return std::nullopt;
+}
+
+// "a\0b" into its two parts; nullopt without the NUL.
+std::optional<std::pair<std::string_view, std::string_view>> split_nul(std::string_view key) {
+  const size_t nul = key.find('\0');
+  if (nul == std::string_view::npos) return std::nullopt;
+  return std::make_pair(key.substr(0, nul), key.substr(nul + 1));
+}
+
+uint64_t read_be64(std::string_view bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[i]);
+  return v;
 }
 
 }  // namespace
@@ -180,6 +211,62 @@ std::string idempotency_key(std::string_view agent, std::string_view key) {
   return out;
 }
 
+std::string limit_key(const LimitKey& key) {
+  std::string out(key.scope);
+  out.push_back('\0');
+  out.append(key.provider);
+  return out;
+}
+
+std::optional<LimitKey> parse_limit_key(std::string_view key) {
+  const auto parts = split_nul(key);
+  if (!parts) return std::nullopt;
+  return LimitKey{std::string(parts->first), std::string(parts->second)};
+}
+
+std::string day_usage_key(std::string_view scope, int64_t day, std::string_view provider) {
+  std::string key(scope);
+  key.push_back('\0');
+  append_be64(key, sortable(day));
+  key.append(provider);
+  return key;
+}
+
+std::optional<DayUsageKey> parse_day_usage_key(std::string_view key) {
+  const auto parts = split_nul(key);
+  if (!parts || parts->second.size() < 8) return std::nullopt;
+  const int64_t day = static_cast<int64_t>(read_be64(parts->second) ^ (uint64_t{1} << 63));
+  return DayUsageKey{std::string(parts->first), day, std::string(parts->second.substr(8))};
+}
+
+std::string outbox_key(std::string_view destination, uint64_t id) {
+  std::string key(destination);
+  key.push_back('\0');
+  append_be64(key, id);
+  return key;
+}
+
+std::string encode_limit(const LimitOverride& l) {
+  return pack(LimitTuple{l.tokens, l.usd, l.set_at_ms, l.set_by});
+}
+
+std::optional<LimitOverride> decode_limit(std::string_view bytes) {
+  auto t = unpack<LimitTuple>(bytes, "limit");
+  if (!t) return std::nullopt;
+  auto& [tokens, usd, set_at_ms, set_by] = *t;
+  return LimitOverride{tokens, usd, set_at_ms, std::move(set_by)};
+}
+
+std::string encode_day_usage(const DayUsage& d) {
+  return pack(DayUsageTuple{d.used, d.requests, d.cost_usd});
+}
+
+DayUsage decode_day_usage(std::string_view bytes) {
+  auto t = unpack<DayUsageTuple>(bytes, "usage_day");
+  if (!t) return DayUsage{};
+  return DayUsage{std::get<0>(*t), std::get<1>(*t), std::get<2>(*t)};
+}
+
 std::string encode_reservation(const ReservationRow& r) {
   return pack(ReservationTuple{r.agent, r.provider, r.period, r.request_id, r.amount, r.created_ms,
                                r.full_cost_usd.value_or(0.0)});
@@ -214,7 +301,7 @@ std::optional<Alert> decode_alert(std::string_view bytes) {
   if (!t) return std::nullopt;
   auto& [level, ai_name, provider, threshold, pct, used, limit, period, at_ms, message, seq] = *t;
   if (level < static_cast<uint8_t>(AlertLevel::kWarning) ||
-      level > static_cast<uint8_t>(AlertLevel::kOverReservation)) {
+      level > static_cast<uint8_t>(AlertLevel::kForecast)) {
     return std::nullopt;
   }
   return Alert{static_cast<AlertLevel>(level), std::move(ai_name), std::move(provider), threshold,

@@ -38,6 +38,14 @@ std::string u64_key(uint64_t v);                   // big-endian, sorts numerica
 std::string time_seq_key(int64_t at_ms, uint64_t seq);  // sorts by time, then seq
 std::string day_key(std::string_view provider, int64_t day);
 std::string idempotency_key(std::string_view agent, std::string_view key);
+std::string limit_key(const LimitKey& key);
+std::optional<LimitKey> parse_limit_key(std::string_view key);
+// "scope\0" + day i64 BE (sign-flipped) + provider; the prefix of a scope's
+// rows from a day on is the key without the provider.
+std::string day_usage_key(std::string_view scope, int64_t day, std::string_view provider);
+std::optional<DayUsageKey> parse_day_usage_key(std::string_view key);
+// "destination\0" + id u64 BE.
+std::string outbox_key(std::string_view destination, uint64_t id);
 
 // ---- values
 std::string encode_reservation(const ReservationRow& r);
@@ -54,6 +62,11 @@ std::string encode_idempotency(const IdempotencyRecord& r);
 // Also reads the records of older tollgateds ([expiry_ms, reply]: "done"
 // without a fingerprint); nullopt (logged) for one it cannot read.
 std::optional<IdempotencyRecord> decode_idempotency(std::string_view bytes);
+
+std::string encode_limit(const LimitOverride& l);
+std::optional<LimitOverride> decode_limit(std::string_view bytes);
+std::string encode_day_usage(const DayUsage& d);
+DayUsage decode_day_usage(std::string_view bytes);  // zeros for a malformed row (logged)
 
 std::string encode_u64(uint64_t v);
 std::optional<uint64_t> decode_u64(std::string_view bytes);

@@ -124,6 +124,9 @@ protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
       {"idempotency", &self->tables_.idempotency},
       {"rate_day", &self->tables_.rate_day},
       {"ledger_log", &self->tables_.ledger_log},
+      {"limits", &self->tables_.limits},
+      {"usage_day", &self->tables_.usage_day},
+      {"outbox", &self->tables_.outbox},
   };
   for (const auto& [name, dbi] : tables) {
     rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);

@@ -57,6 +57,9 @@ struct Tables {
   MDB_dbi idempotency = 0;
   MDB_dbi rate_day = 0;
   MDB_dbi ledger_log = 0;
+  MDB_dbi limits = 0;
+  MDB_dbi usage_day = 0;
+  MDB_dbi outbox = 0;
 };
 
 // The resize lock: shared by every open transaction, exclusive for a map

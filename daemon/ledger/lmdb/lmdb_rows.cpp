@@ -130,6 +130,65 @@ uint64_t LmdbRows::day_count(const DayKey& key) const {
   return bytes ? decode_u64(*bytes).value_or(0) : uint64_t{0};
 }
 
+std::optional<LimitOverride> LmdbRows::limit_override(const LimitKey& key) const {
+  const auto bytes = kv_get(txn_, t_.limits, limit_key(key));
+  if (!bytes) return std::nullopt;
+  return decode_limit(*bytes);
+}
+
+std::vector<std::pair<LimitKey, LimitOverride>> LmdbRows::limit_overrides() const {
+  std::vector<std::pair<LimitKey, LimitOverride>> out;
+  Cursor cur(txn_, t_.limits);
+  for (bool ok = cur.first(); ok; ok = cur.next()) {
+    auto key = parse_limit_key(cur.key());
+    auto limit = decode_limit(cur.value());
+    if (key && limit) out.emplace_back(std::move(*key), std::move(*limit));
+  }
+  return out;
+}
+
+DayUsage LmdbRows::day_usage(const DayUsageKey& key) const {
+  const auto bytes = kv_get(txn_, t_.usage_day, day_usage_key(key.scope, key.day, key.provider));
+  return bytes ? decode_day_usage(*bytes) : DayUsage{};
+}
+
+std::vector<std::pair<DayUsageKey, DayUsage>> LmdbRows::day_usage_rows(const std::string& scope,
+                                                                       int64_t from_day,
+                                                                       int64_t to_day) const {
+  std::vector<std::pair<DayUsageKey, DayUsage>> out;
+  Cursor cur(txn_, t_.usage_day);
+  for (bool ok = cur.seek(day_usage_key(scope, from_day, "")); ok; ok = cur.next()) {
+    auto key = parse_day_usage_key(cur.key());
+    if (!key || key->scope != scope || key->day > to_day) break;
+    out.emplace_back(std::move(*key), decode_day_usage(cur.value()));
+  }
+  return out;
+}
+
+std::vector<OutboxEntry> LmdbRows::outbox(const std::string& destination, uint64_t after_id,
+                                          size_t limit) const {
+  std::vector<OutboxEntry> out;
+  if (after_id == UINT64_MAX) return out;
+  const std::string prefix = destination + std::string(1, '\0');
+  Cursor cur(txn_, t_.outbox);
+  for (bool ok = cur.seek(outbox_key(destination, after_id + 1)); ok && out.size() < limit;
+       ok = cur.next()) {
+    if (cur.key().substr(0, prefix.size()) != prefix) break;
+    if (auto alert = decode_alert(cur.value())) out.push_back(OutboxEntry{destination, *alert});
+  }
+  return out;
+}
+
+bool LmdbRows::has_outbox(const OutboxKey& key) const {
+  return kv_get(txn_, t_.outbox, outbox_key(key.destination, key.id)).has_value();
+}
+
+uint64_t LmdbRows::outbox_depth() const {
+  MDB_stat stat;
+  check(mdb_stat(txn_, t_.outbox, &stat), "mdb_stat outbox");
+  return stat.ms_entries;
+}
+
 void LmdbRows::visit_alerts(const std::function<bool(Alert&&)>& visit) const {
   Cursor cur(txn_, t_.alerts_log);
   for (bool ok = cur.last(); ok; ok = cur.prev()) {
@@ -182,6 +241,16 @@ void LmdbRows::apply(const RowChanges& c) {
   }
   for (const auto& [key, count] : c.days) {
     kv_put(txn_, t_.rate_day, day_key(key.provider, key.day), encode_u64(count));
+  }
+  for (const auto& [key, limit] : c.limits) {
+    put_or_delete(txn_, t_.limits, limit_key(key), limit, encode_limit);
+  }
+  for (const auto& [key, row] : c.day_usage) {
+    kv_put(txn_, t_.usage_day, day_usage_key(key.scope, key.day, key.provider),
+           encode_day_usage(row));
+  }
+  for (const auto& [key, alert] : c.outbox) {
+    put_or_delete(txn_, t_.outbox, outbox_key(key.destination, key.id), alert, encode_alert);
   }
   if (c.period) kv_put(txn_, t_.meta, kMetaPeriod, *c.period);
   if (c.next_reservation) kv_put(txn_, t_.meta, kMetaNextReservation, encode_u64(*c.next_reservation));

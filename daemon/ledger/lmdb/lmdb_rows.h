@@ -39,6 +39,16 @@ class LmdbRows final : public RowStore {
   std::vector<std::pair<IdempotencyKey, std::optional<IdempotencyRecord>>> idempotency_rows(
       const std::optional<IdempotencyKey>& from, size_t limit) const override;
   uint64_t day_count(const DayKey& key) const override;
+  std::optional<LimitOverride> limit_override(const LimitKey& key) const override;
+  std::vector<std::pair<LimitKey, LimitOverride>> limit_overrides() const override;
+  DayUsage day_usage(const DayUsageKey& key) const override;
+  std::vector<std::pair<DayUsageKey, DayUsage>> day_usage_rows(const std::string& scope,
+                                                               int64_t from_day,
+                                                               int64_t to_day) const override;
+  std::vector<OutboxEntry> outbox(const std::string& destination, uint64_t after_id,
+                                  size_t limit) const override;
+  bool has_outbox(const OutboxKey& key) const override;
+  uint64_t outbox_depth() const override;
   void visit_alerts(const std::function<bool(Alert&&)>& visit) const override;
   void visit_ledger_log(const std::function<bool(LedgerRecord&&)>& visit) const override;
   std::vector<ResetRecord> resets() const override;

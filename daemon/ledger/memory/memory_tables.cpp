@@ -76,6 +76,40 @@ uint64_t MemoryRows::day_count(const DayKey& key) const {
   return it == t_.days.end() ? 0 : it->second;
 }
 
+std::optional<LimitOverride> MemoryRows::limit_override(const LimitKey& key) const {
+  const auto it = t_.limits.find(key);
+  if (it == t_.limits.end()) return std::nullopt;
+  return it->second;
+}
+
+DayUsage MemoryRows::day_usage(const DayUsageKey& key) const {
+  const auto it = t_.day_usage.find(key);
+  return it == t_.day_usage.end() ? DayUsage{} : it->second;
+}
+
+std::vector<std::pair<DayUsageKey, DayUsage>> MemoryRows::day_usage_rows(const std::string& scope,
+                                                                         int64_t from_day,
+                                                                         int64_t to_day) const {
+  std::vector<std::pair<DayUsageKey, DayUsage>> out;
+  auto it = t_.day_usage.lower_bound(DayUsageKey{scope, from_day, ""});
+  for (; it != t_.day_usage.end() && it->first.scope == scope && it->first.day <= to_day; ++it) {
+    out.emplace_back(it->first, it->second);
+  }
+  return out;
+}
+
+std::vector<OutboxEntry> MemoryRows::outbox(const std::string& destination, uint64_t after_id,
+                                            size_t limit) const {
+  std::vector<OutboxEntry> out;
+  if (after_id == UINT64_MAX) return out;
+  auto it = t_.outbox.lower_bound(OutboxKey{destination, after_id + 1});
+  for (; it != t_.outbox.end() && it->first.destination == destination && out.size() < limit;
+       ++it) {
+    out.push_back(OutboxEntry{destination, it->second});
+  }
+  return out;
+}
+
 void MemoryRows::visit_alerts(const std::function<bool(Alert&&)>& visit) const {
   visit_newest_first(t_.alerts, visit);
 }
@@ -97,6 +131,9 @@ void MemoryRows::apply(const RowChanges& c) {
   put_or_erase(t_.fired, c.fired);
   put_or_erase(t_.idempotency, c.idempotency);
   for (const auto& [key, count] : c.days) t_.days.insert_or_assign(key, count);
+  put_or_erase(t_.limits, c.limits);
+  for (const auto& [key, row] : c.day_usage) t_.day_usage.insert_or_assign(key, row);
+  put_or_erase(t_.outbox, c.outbox);
   for (const auto& a : c.alerts) t_.alerts.insert_or_assign(MemoryTables::LogKey{a.at_ms, a.log_seq}, a);
   for (const auto& [seq, reset] : c.resets) {
     t_.resets.insert_or_assign(MemoryTables::LogKey{reset.at_ms, seq}, reset);
