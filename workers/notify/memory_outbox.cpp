@@ -11,6 +11,7 @@ uint64_t MemoryOutbox::add(const OutboxItem& alert, const std::vector<std::strin
     row.destination = d;
     rows_[{d, row.id}] = row;
   }
+  changed_.notify_all();
   return first;
 }
 
@@ -28,6 +29,7 @@ void MemoryOutbox::done(uint64_t id, const std::string& destination) {
   std::lock_guard lock(mu_);
   rows_.erase({destination, id});
   done_.emplace_back(id, destination);
+  changed_.notify_all();
 }
 
 uint64_t MemoryOutbox::depth() {
@@ -38,6 +40,11 @@ uint64_t MemoryOutbox::depth() {
 std::vector<std::pair<uint64_t, std::string>> MemoryOutbox::done_calls() const {
   std::lock_guard lock(mu_);
   return done_;
+}
+
+bool MemoryOutbox::wait_for_depth(uint64_t depth, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] { return rows_.size() == depth; });
 }
 
 }  // namespace tollgate::notify

@@ -2,6 +2,8 @@
 // the Notifier without a ledger. Not durable. Thread-safe (one mutex).
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -25,9 +27,12 @@ class MemoryOutbox final : public Outbox {
 
   // (id, destination) of every done() call, in order (tests).
   std::vector<std::pair<uint64_t, std::string>> done_calls() const;
+  // Waits until depth() is `depth` or `timeout` passes; true if it is.
+  bool wait_for_depth(uint64_t depth, std::chrono::milliseconds timeout);
 
  private:
   mutable std::mutex mu_;
+  std::condition_variable changed_;
   uint64_t next_id_ = 1;                                      // guarded by mu_
   std::map<std::pair<std::string, uint64_t>, OutboxItem> rows_;  // (destination, id); guarded by mu_
   std::vector<std::pair<uint64_t, std::string>> done_;        // guarded by mu_
