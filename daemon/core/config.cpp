@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/core/config_notify.h"
 #include "daemon/core/config_provider.h"
 #include "daemon/core/config_toml.h"
 #include "daemon/core/config_validate.h"
@@ -146,6 +147,7 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
   r.uint("TOLLGATE_STREAM_IDLE_MS", c.stream_idle_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
+  config_detail::read_notify_variables(r, c.notify);
 }
 
 namespace {
@@ -252,6 +254,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (!known) return known.error();
   const std::vector<std::string> chain = chain_names(extras, *known);
   if (auto e = check_agent_providers(extras, *known); !e) return e.error();
+  if (auto e = config_detail::check_notify(r, extras.notify, c); !e) return e.error();
   if (auto e = check_names(r, *known, extras, env_file, sources.environment, c.warnings); !e) return e.error();
   if (auto e = add_chain(chain, extras.chain_origin, *known, c); !e) return e.error();
 

@@ -114,6 +114,7 @@ struct NotifyConfig {
   std::vector<NotifyDestination> destinations;
   uint64_t retry_min_ms = 1000;    // TOLLGATE_NOTIFY_RETRY_MIN_MS: first backoff ceiling
   uint64_t retry_max_ms = 300000;  // TOLLGATE_NOTIFY_RETRY_MAX_MS: backoff cap
+  uint64_t timeout_ms = 10000;     // TOLLGATE_NOTIFY_TIMEOUT_MS: default timeout_ms
 };
 
 // Dollars per million tokens, by model name.
