@@ -5,9 +5,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <sstream>
 
 #include "daemon/server/metrics.h"
 #include "tests/integration/notify_receivers.h"
@@ -258,4 +262,30 @@ TEST_CASE("an e-mail alert arrives at the SMTP server with its sender recipients
   CHECK(data.find("Message-ID: <") != std::string::npos);
   CHECK(data.find("\r\nused: 95\r\n") != std::string::npos);
   CHECK(notifier.stats().destinations[0].delivered == 1);
+}
+
+TEST_CASE("notification logs name the destination and never its secret or its URL path") {
+  std::ostringstream logs;
+  auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(logs));
+  capture->set_level(spdlog::level::trace);
+  spdlog::set_default_logger(capture);
+  {
+    WebhookReceiver receiver({"--fail-first", "1", "--fail-status", "401"});
+    MemoryOutbox outbox;
+    outbox.add(alert("critical"), {"hook"});
+    auto d = webhook("hook", "http://127.0.0.1:" + std::to_string(receiver.port()) + "/T000/zzPATHzz");
+    d.secret = "zzSECRETzz";
+    Notifier notifier({d}, outbox, fast());
+    notifier.start();
+    receiver.wait_for(2, kWait);
+    REQUIRE(outbox.wait_for_depth(0, kWait));
+  }
+  spdlog::set_default_logger(previous);
+  const std::string text = logs.str();
+  INFO(text);
+  CHECK(text.find("notify: hook refused") != std::string::npos);
+  CHECK(text.find("notify: hook delivered") != std::string::npos);
+  CHECK(text.find("zzSECRETzz") == std::string::npos);
+  CHECK(text.find("zzPATHzz") == std::string::npos);
 }
