@@ -264,6 +264,25 @@ TEST_CASE("an e-mail alert arrives at the SMTP server with its sender recipients
   CHECK(notifier.stats().destinations[0].delivered == 1);
 }
 
+TEST_CASE("an e-mail destination that requires STARTTLS refuses a server without it") {
+  SmtpReceiver smtp;  // plain SMTP, no STARTTLS
+  MemoryOutbox outbox;
+  outbox.add(alert("critical"), {"mail"});
+  NotifyDestination d;
+  d.kind = NotifyDestination::Kind::kEmail;
+  d.name = "mail";
+  d.smtp_url = smtp.url();
+  d.from = "tollgate@example.com";
+  d.to = {"ops@example.com"};
+  d.starttls = "require";
+  d.give_up_after = 1;
+  Notifier notifier({d}, outbox, fast());
+  notifier.start();
+  REQUIRE(outbox.wait_for_depth(0, kWait));
+  CHECK(notifier.stats().destinations[0].failed == 1);
+  CHECK(smtp.received().empty());
+}
+
 TEST_CASE("notification logs name the destination and never its secret or its URL path") {
   std::ostringstream logs;
   auto previous = spdlog::default_logger();

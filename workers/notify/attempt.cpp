@@ -114,7 +114,8 @@ AttemptResult Attempt::finish(CURLcode code) const {
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
   const std::string error = error_[0] ? std::string(error_) : std::string(curl_easy_strerror(code));
   if (email_) {
-    const Outcome o = smtp_outcome(code == CURLE_OK, status, code == CURLE_LOGIN_DENIED);
+    const Outcome o =
+        smtp_outcome(code == CURLE_OK, status, code == CURLE_LOGIN_DENIED || code == CURLE_USE_SSL_FAILED);
     if (o == Outcome::kDelivered) return {o, "SMTP " + std::to_string(status)};
     return {o, error + (status ? " (SMTP " + std::to_string(status) + ")" : "")};
   }

@@ -15,11 +15,11 @@
 //
 // Give-up: retryable failures (no answer, timeouts, 408, 425, 429, 5xx,
 // SMTP 4xx) are retried forever. A refusal (another 4xx or a 3xx, SMTP 5xx,
-// SMTP login denied) is retried too, logged as an error each time as
-// likely permanent, and the item is given up after the destination's
-// give_up_after consecutive refusals (default 20; 0: never): logged with
-// its delivery id, counted as failed and done(), so a poisoned item does not
-// block its destination's later alerts for ever.
+// SMTP login denied, no STARTTLS when required) is retried too, logged as
+// an error each time as likely permanent, and the item is given up after
+// the destination's give_up_after consecutive refusals (default 20; 0:
+// never): logged with its delivery id, counted as failed and done(), so a
+// poisoned item does not block its destination's later alerts for ever.
 //
 // Waiting: the thread blocks in curl_multi_poll until a transfer's socket
 // is ready, a curl timer or the next lane's backoff deadline is due, or

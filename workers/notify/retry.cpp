@@ -27,9 +27,9 @@ Outcome http_outcome(bool answered, long status) {
   return Outcome::kRefused;
 }
 
-Outcome smtp_outcome(bool sent, long reply_code, bool login_denied) {
+Outcome smtp_outcome(bool sent, long reply_code, bool refused) {
   if (sent) return Outcome::kDelivered;
-  if (login_denied || (reply_code >= 500 && reply_code < 600)) return Outcome::kRefused;
+  if (refused || (reply_code >= 500 && reply_code < 600)) return Outcome::kRefused;
   return Outcome::kRetry;
 }
 

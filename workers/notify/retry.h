@@ -48,14 +48,16 @@ class DestinationBackoff {
 enum class Outcome {
   kDelivered,  // 2xx; SMTP accepted the message
   kRetry,      // worth retrying: no answer (connect error, timeout), 408, 425, 429, 5xx, SMTP 4xx
-  kRefused,    // the receiver refused this request: another 4xx (or 1xx/3xx), SMTP 5xx, login denied
+  kRefused,    // the receiver refused this request: another 4xx (or 1xx/3xx), SMTP 5xx,
+               // login denied, no STARTTLS when required
 };
 
 // A webhook attempt: `answered` is false when no HTTP status came back.
 Outcome http_outcome(bool answered, long status);
 // An e-mail attempt: `sent` when libcurl finished without error, the last
-// SMTP reply code (0 when none), and whether the login was refused.
-Outcome smtp_outcome(bool sent, long reply_code, bool login_denied);
+// SMTP reply code (0 when none), and `refused`: the login was denied, or
+// STARTTLS is required and the server does not offer it.
+Outcome smtp_outcome(bool sent, long reply_code, bool refused);
 
 // After an attempt: deliver the next item, try this one again later, or
 // give it up (logged, counted as failed, removed so the destination's later
