@@ -229,7 +229,7 @@ void Notifier::advance(Lane& lane, bool given_up) {
   try {
     outbox_.done(item.id, lane.config.name);
   } catch (const std::exception& e) {
-    spdlog::error("notify: {}: outbox done({}) failed ({}); the item will be delivered again", lane.config.name,
+    spdlog::error("notify: {}: outbox done({}) failed ({}); it is delivered again after a restart", lane.config.name,
                   item.id, e.what());
   }
   if (given_up) spdlog::debug("notify: {} removed {} from the outbox", lane.config.name, item.id);
