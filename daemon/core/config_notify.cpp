@@ -13,25 +13,28 @@ namespace tollgate::config_detail {
 using protocol::Error;
 using protocol::Result;
 
-const std::vector<std::string> kNotifyWebhookKeys = {"format", "give_up_after", "levels", "name", "secret",
-                                                     "secret_env", "timeout_ms", "url"};
-const std::vector<std::string> kNotifyEmailKeys = {"from", "give_up_after", "levels", "name", "password",
-                                                   "password_env", "smtp_url", "starttls", "timeout_ms", "to",
-                                                   "username"};
-const std::vector<std::string> kNotifyLevels = {"critical", "emergency", "exhausted", "forecast",
-                                                "over_reservation", "warning"};
+const std::vector<std::string> kNotifyWebhookKeys = {
+    "format", "give_up_after", "levels", "name", "secret", "secret_env", "timeout_ms", "url"};
+const std::vector<std::string> kNotifyEmailKeys = {
+    "from",     "give_up_after", "levels",     "name", "password", "password_env",
+    "smtp_url", "starttls",      "timeout_ms", "to",   "username"};
+const std::vector<std::string> kNotifyLevels = {"critical", "emergency",        "exhausted",
+                                                "forecast", "over_reservation", "warning"};
 
 namespace {
 
 // The variables of the single webhook and the single e-mail destination.
-const std::vector<std::string> kWebhookVariables = {"TOLLGATE_WEBHOOK_URL", "TOLLGATE_WEBHOOK_FORMAT",
-                                                    "TOLLGATE_WEBHOOK_SECRET", "TOLLGATE_WEBHOOK_LEVELS"};
+const std::vector<std::string> kWebhookVariables = {
+    "TOLLGATE_WEBHOOK_URL", "TOLLGATE_WEBHOOK_FORMAT", "TOLLGATE_WEBHOOK_SECRET",
+    "TOLLGATE_WEBHOOK_LEVELS"};
 const std::vector<std::string> kEmailVariables = {
-    "TOLLGATE_SMTP_URL",      "TOLLGATE_ALERT_EMAIL_FROM", "TOLLGATE_ALERT_EMAIL_TO", "TOLLGATE_SMTP_USERNAME",
-    "TOLLGATE_SMTP_PASSWORD", "TOLLGATE_SMTP_STARTTLS",    "TOLLGATE_ALERT_EMAIL_LEVELS"};
+    "TOLLGATE_SMTP_URL",          "TOLLGATE_ALERT_EMAIL_FROM", "TOLLGATE_ALERT_EMAIL_TO",
+    "TOLLGATE_SMTP_USERNAME",     "TOLLGATE_SMTP_PASSWORD",    "TOLLGATE_SMTP_STARTTLS",
+    "TOLLGATE_ALERT_EMAIL_LEVELS"};
 
 // The error for one field of a destination: "WHERE: KEY=VALUE: RULE".
-using Bad = std::function<Error(const std::string& field, const std::string& value, const std::string& rule)>;
+using Bad = std::function<Error(const std::string& field, const std::string& value,
+                                const std::string& rule)>;
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -68,11 +71,13 @@ bool address_ok(const std::string& a) {
 
 // smtp://host[:port] or smtps://host[:port] (base_url_problem's rules for the rest).
 std::optional<std::string> smtp_url_problem(const std::string& url) {
-  const std::string rule = "must be an smtp:// or smtps:// URL with a host, e.g. smtp://mail.example.com:587";
+  const std::string rule =
+      "must be an smtp:// or smtps:// URL with a host, e.g. smtp://mail.example.com:587";
   for (const char* scheme : {"smtp://", "smtps://"}) {
     if (url.rfind(scheme, 0) == 0) {
-      return base_url_problem("http://" + url.substr(std::string(scheme).size())) ? std::optional(rule)
-                                                                                  : std::nullopt;
+      return base_url_problem("http://" + url.substr(std::string(scheme).size()))
+                 ? std::optional(rule)
+                 : std::nullopt;
     }
   }
   return rule;
@@ -97,14 +102,19 @@ Result<void> check_webhook(const NotifyDestination& d, const Bad& bad) {
 Result<void> check_email(const NotifyDestination& d, const Bad& bad) {
   if (d.smtp_url.empty()) return bad("smtp_url", "", "required: the SMTP server, smtp://host:port");
   if (auto why = smtp_url_problem(d.smtp_url)) return bad("smtp_url", d.smtp_url, *why);
-  if (!address_ok(d.from)) return bad("from", d.from, "must be one e-mail address, name@example.com");
+  if (!address_ok(d.from))
+    return bad("from", d.from, "must be one e-mail address, name@example.com");
   if (d.to.empty()) return bad("to", "", "required: at least one e-mail address");
   for (const auto& t : d.to) {
-    if (!address_ok(t)) return bad("to", joined(d.to), "each must be an e-mail address, name@example.com");
+    if (!address_ok(t))
+      return bad("to", joined(d.to), "each must be an e-mail address, name@example.com");
   }
-  if (!one_of(d.starttls, {"try", "require", "none"})) return bad("starttls", d.starttls, "must be try, require or none");
-  if (!d.username.empty() && d.password.empty()) return bad("password", "", "required with a username");
-  if (d.username.empty() && !d.password.empty()) return bad("username", "", "required with a password");
+  if (!one_of(d.starttls, {"try", "require", "none"}))
+    return bad("starttls", d.starttls, "must be try, require or none");
+  if (!d.username.empty() && d.password.empty())
+    return bad("password", "", "required with a username");
+  if (d.username.empty() && !d.password.empty())
+    return bad("username", "", "required with a password");
   return check_levels(d, bad);
 }
 
@@ -113,20 +123,26 @@ Result<void> check_destination(const NotifyDestination& d, const Bad& bad) {
 }
 
 // A TOML destination: secrets from their variables, the default timeout, checked.
-Result<NotifyDestination> toml_destination(const SettingReader& r, const NotifyAt& a, uint64_t timeout_ms) {
+Result<NotifyDestination> toml_destination(const SettingReader& r, const NotifyAt& a,
+                                           uint64_t timeout_ms) {
   NotifyDestination d = a.destination;
-  const Bad bad = [&a](const std::string& field, const std::string& value, const std::string& rule) {
+  const Bad bad = [&a](const std::string& field, const std::string& value,
+                       const std::string& rule) {
     const auto o = a.origins.find(field);
     const std::string where = o == a.origins.end() ? a.origin : o->second;
     const bool secret = field == "secret" || field == "password";
-    return Error::bad_request(where + ": " + a.key + "." + field + (secret ? "" : "=" + value) + ": " + rule);
+    return Error::bad_request(where + ": " + a.key + "." + field + (secret ? "" : "=" + value) +
+                              ": " + rule);
   };
   if (!a.has_timeout) d.timeout_ms = timeout_ms;
-  auto from_env = [&](const std::string& field, const std::string& var, std::string& out) -> Result<void> {
+  auto from_env = [&](const std::string& field, const std::string& var,
+                      std::string& out) -> Result<void> {
     if (var.empty()) return {};
-    if (!out.empty()) return bad(field + "_env", var, "set " + field + " or " + field + "_env, not both");
+    if (!out.empty())
+      return bad(field + "_env", var, "set " + field + " or " + field + "_env, not both");
     const std::string* v = r.find(var);
-    if (!v || v->empty()) return bad(field + "_env", var, var + " is not set (it holds the " + field + ")");
+    if (!v || v->empty())
+      return bad(field + "_env", var, var + " is not set (it holds the " + field + ")");
     out = *v;
     return {};
   };
@@ -146,13 +162,16 @@ Result<NotifyDestination> toml_destination(const SettingReader& r, const NotifyA
 // may be a secret.
 Error redacted_bad(const SettingReader& r, const std::string& var, const std::string& rule) {
   const Setting* s = r.setting(var);
-  return Error::bad_request((s && !s->origin.empty() ? s->origin + ": " : "") + var + "=(redacted): " + rule);
+  return Error::bad_request((s && !s->origin.empty() ? s->origin + ": " : "") + var +
+                            "=(redacted): " + rule);
 }
 
 // The destination the variables `vars` describe (the first one is its URL),
 // nullopt when none of them is set; `name`: its name.
-Result<std::optional<NotifyDestination>> env_destination(const SettingReader& r, const std::vector<std::string>& vars,
-                                                         NotifyDestination::Kind kind, const std::string& name,
+Result<std::optional<NotifyDestination>> env_destination(const SettingReader& r,
+                                                         const std::vector<std::string>& vars,
+                                                         NotifyDestination::Kind kind,
+                                                         const std::string& name,
                                                          uint64_t timeout_ms) {
   auto value = [&r](const std::string& var) {
     const std::string* v = r.find(var);
@@ -160,7 +179,8 @@ Result<std::optional<NotifyDestination>> env_destination(const SettingReader& r,
   };
   if (value(vars[0]).empty()) {
     for (const auto& v : vars) {
-      if (!value(v).empty()) return redacted_bad(r, v, vars[0] + " is not set, so it would not be used");
+      if (!value(v).empty())
+        return redacted_bad(r, v, vars[0] + " is not set, so it would not be used");
     }
     return std::optional<NotifyDestination>();
   }
@@ -183,13 +203,15 @@ Result<std::optional<NotifyDestination>> env_destination(const SettingReader& r,
     d.levels = split_list(value("TOLLGATE_ALERT_EMAIL_LEVELS"));
   }
   static const std::map<std::string, std::string> kVariable = {
-      {"url", "TOLLGATE_WEBHOOK_URL"},           {"format", "TOLLGATE_WEBHOOK_FORMAT"},
-      {"smtp_url", "TOLLGATE_SMTP_URL"},         {"from", "TOLLGATE_ALERT_EMAIL_FROM"},
-      {"to", "TOLLGATE_ALERT_EMAIL_TO"},         {"username", "TOLLGATE_SMTP_USERNAME"},
-      {"password", "TOLLGATE_SMTP_PASSWORD"},    {"starttls", "TOLLGATE_SMTP_STARTTLS"}};
-  const Bad bad = [&r, email](const std::string& field, const std::string& shown, const std::string& rule) {
-    const std::string var = field == "levels" ? (email ? "TOLLGATE_ALERT_EMAIL_LEVELS" : "TOLLGATE_WEBHOOK_LEVELS")
-                                              : kVariable.at(field);
+      {"url", "TOLLGATE_WEBHOOK_URL"},        {"format", "TOLLGATE_WEBHOOK_FORMAT"},
+      {"smtp_url", "TOLLGATE_SMTP_URL"},      {"from", "TOLLGATE_ALERT_EMAIL_FROM"},
+      {"to", "TOLLGATE_ALERT_EMAIL_TO"},      {"username", "TOLLGATE_SMTP_USERNAME"},
+      {"password", "TOLLGATE_SMTP_PASSWORD"}, {"starttls", "TOLLGATE_SMTP_STARTTLS"}};
+  const Bad bad = [&r, email](const std::string& field, const std::string& shown,
+                              const std::string& rule) {
+    const std::string var =
+        field == "levels" ? (email ? "TOLLGATE_ALERT_EMAIL_LEVELS" : "TOLLGATE_WEBHOOK_LEVELS")
+                          : kVariable.at(field);
     return field == "password" ? redacted_bad(r, var, rule) : r.bad(var, shown, rule);
   };
   if (auto e = check_destination(d, bad); !e) return e.error();
@@ -212,8 +234,9 @@ void read_notify_variables(SettingReader& r, NotifyConfig& n) {
 Result<void> check_notify(const SettingReader& r, const std::vector<NotifyAt>& toml, Config& c) {
   NotifyConfig& n = c.notify;
   if (n.retry_min_ms > n.retry_max_ms) {
-    return r.bad("TOLLGATE_NOTIFY_RETRY_MIN_MS", std::to_string(n.retry_min_ms),
-                 "must not exceed TOLLGATE_NOTIFY_RETRY_MAX_MS (" + std::to_string(n.retry_max_ms) + ")");
+    return r.bad(
+        "TOLLGATE_NOTIFY_RETRY_MIN_MS", std::to_string(n.retry_min_ms),
+        "must not exceed TOLLGATE_NOTIFY_RETRY_MAX_MS (" + std::to_string(n.retry_max_ms) + ")");
   }
   std::vector<NotifyDestination> out;
   std::set<std::string> names;
@@ -233,8 +256,9 @@ Result<void> check_notify(const SettingReader& r, const std::vector<NotifyAt>& t
     if (!d) return d.error();
     if (!*d) continue;
     if (!names.insert(name).second) {
-      return r.bad(vars[0], r.find(vars[0]) ? *r.find(vars[0]) : "",
-                   "makes a destination named " + name + ", and the TOML file has one too (rename it)");
+      return r.bad(
+          vars[0], r.find(vars[0]) ? *r.find(vars[0]) : "",
+          "makes a destination named " + name + ", and the TOML file has one too (rename it)");
     }
     out.push_back(std::move(**d));
   }

@@ -27,12 +27,12 @@ extern const std::vector<std::string> kNotifyLevels;
 // One destination from the TOML file, with where each key was set.
 struct NotifyAt {
   NotifyDestination destination;
-  std::string key;                            // "notify.webhook[0]", for errors
-  std::string origin;                         // FILE:LINE of its table
-  std::map<std::string, std::string> origins; // key -> FILE:LINE
-  std::string secret_env;                     // webhook: the variable holding the secret
-  std::string password_env;                   // e-mail: the variable holding the password
-  bool has_timeout = false;                   // timeout_ms set (else TOLLGATE_NOTIFY_TIMEOUT_MS)
+  std::string key;                             // "notify.webhook[0]", for errors
+  std::string origin;                          // FILE:LINE of its table
+  std::map<std::string, std::string> origins;  // key -> FILE:LINE
+  std::string secret_env;                      // webhook: the variable holding the secret
+  std::string password_env;                    // e-mail: the variable holding the password
+  bool has_timeout = false;                    // timeout_ms set (else TOLLGATE_NOTIFY_TIMEOUT_MS)
 };
 
 // (read_toml_notify, which reads the TOML file's `notify` table into
@@ -45,6 +45,7 @@ void read_notify_variables(SettingReader& r, NotifyConfig& n);
 
 // The TOML destinations (reading secret_env / password_env through `r`),
 // then the variables' ones, each checked, into c.notify.destinations.
-protocol::Result<void> check_notify(const SettingReader& r, const std::vector<NotifyAt>& toml, Config& c);
+protocol::Result<void> check_notify(const SettingReader& r, const std::vector<NotifyAt>& toml,
+                                    Config& c);
 
 }  // namespace tollgate::config_detail

@@ -54,8 +54,8 @@ Result<std::vector<std::string>> string_list(const std::string& origin, const st
 }
 
 // timeout_ms, give_up_after: whole numbers in range.
-Result<uint64_t> whole(const std::string& origin, const std::string& key, const toml::node& v, int64_t min,
-                       int64_t max, const std::string& rule) {
+Result<uint64_t> whole(const std::string& origin, const std::string& key, const toml::node& v,
+                       int64_t min, int64_t max, const std::string& rule) {
   auto n = v.value_exact<int64_t>();
   if (!n) return wrong_type(origin, key, rule);
   if (*n < min || *n > max) {
@@ -72,7 +72,8 @@ Result<void> read_key(const std::string& origin, const std::string& key, const s
     if (!list) return list.error();
     (word == "levels" ? d.levels : d.to) = std::move(*list);
     if (word == "levels" && d.levels.empty()) {
-      return Error::bad_request(origin + ": " + key + ": must name at least one level (leave it out for all)");
+      return Error::bad_request(origin + ": " + key +
+                                ": must name at least one level (leave it out for all)");
     }
   } else if (word == "timeout_ms") {
     auto n = whole(origin, key, v, 1, 600000, "a whole number of milliseconds from 1 to 600000");
@@ -80,7 +81,8 @@ Result<void> read_key(const std::string& origin, const std::string& key, const s
     d.timeout_ms = *n;
     a.has_timeout = true;
   } else if (word == "give_up_after") {
-    auto n = whole(origin, key, v, 0, 1000000, "a whole number of attempts from 0 (never) to 1000000");
+    auto n =
+        whole(origin, key, v, 0, 1000000, "a whole number of attempts from 0 (never) to 1000000");
     if (!n) return n.error();
     d.give_up_after = static_cast<uint32_t>(*n);
   } else {
@@ -95,7 +97,8 @@ Result<void> read_destination(const std::string& path, const std::string& kind, 
                               const toml::node& node, NotifyAt& a) {
   a.key = "notify." + kind + "[" + std::to_string(index) + "]";
   a.origin = origin_of(path, node);
-  a.destination.kind = kind == "email" ? NotifyDestination::Kind::kEmail : NotifyDestination::Kind::kWebhook;
+  a.destination.kind =
+      kind == "email" ? NotifyDestination::Kind::kEmail : NotifyDestination::Kind::kWebhook;
   const auto* t = node.as_table();
   if (!t) return wrong_type(a.origin, a.key, "a table ([[notify." + kind + "]])");
   const auto& keys = kind == "email" ? kNotifyEmailKeys : kNotifyWebhookKeys;
@@ -113,16 +116,21 @@ Result<void> read_destination(const std::string& path, const std::string& kind, 
 
 }  // namespace
 
-Result<void> read_toml_notify(const std::string& path, const toml::node& node, std::vector<NotifyAt>& out) {
+Result<void> read_toml_notify(const std::string& path, const toml::node& node,
+                              std::vector<NotifyAt>& out) {
   const auto* t = node.as_table();
-  if (!t) return wrong_type(origin_of(path, node), "notify", "a table ([[notify.webhook]], [[notify.email]])");
+  if (!t)
+    return wrong_type(origin_of(path, node), "notify",
+                      "a table ([[notify.webhook]], [[notify.email]])");
   for (const auto& [k, v] : *t) {
     const std::string kind(k.str());
     if (std::find(kNotifyKinds.begin(), kNotifyKinds.end(), kind) == kNotifyKinds.end()) {
       return unknown_name(origin_of(path, v), "notify." + kind, kind, "key", kNotifyKinds);
     }
     const auto* list = v.as_array();
-    if (!list) return wrong_type(origin_of(path, v), "notify." + kind, "an array of tables ([[notify." + kind + "]])");
+    if (!list)
+      return wrong_type(origin_of(path, v), "notify." + kind,
+                        "an array of tables ([[notify." + kind + "]])");
     for (size_t i = 0; i < list->size(); ++i) {
       NotifyAt a;
       if (auto r = read_destination(path, kind, i, *list->get(i), a); !r) return r;

@@ -14,7 +14,8 @@ namespace tollgate::testing {
 PythonReceiver::PythonReceiver(const std::string& script, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {std::string(TOLLGATE_RECEIVERS_DIR) + "/" + script};
   argv.insert(argv.end(), args.begin(), args.end());
-  child_ = std::make_unique<ChildProcess>(TOLLGATE_SYSTEM_PYTHON, argv, std::map<std::string, std::string>{});
+  child_ = std::make_unique<ChildProcess>(TOLLGATE_SYSTEM_PYTHON, argv,
+                                          std::map<std::string, std::string>{});
   auto line = child_->wait_for_line("listening ", scaled(std::chrono::seconds(20)));
   INFO(child_->output());
   REQUIRE(line);

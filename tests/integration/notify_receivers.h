@@ -45,7 +45,8 @@ class WebhookReceiver : public PythonReceiver {
 
 class SmtpReceiver : public PythonReceiver {
  public:
-  explicit SmtpReceiver(const std::vector<std::string>& args = {}) : PythonReceiver("smtp_receiver.py", args) {}
+  explicit SmtpReceiver(const std::vector<std::string>& args = {})
+      : PythonReceiver("smtp_receiver.py", args) {}
   std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port()); }
 };
 

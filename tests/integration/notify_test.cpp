@@ -34,9 +34,15 @@ using tollgate::testing::WebhookReceiver;
 namespace {
 
 OutboxItem alert(const std::string& level, uint64_t used = 95, int64_t at_ms = 1795970670000) {
-  const json body = {{"level", level},     {"ai_name", "imperium"}, {"provider", "anthropic"},
-                     {"threshold", 0.95},  {"percentage", 95.0},    {"used", used},
-                     {"limit", 100},       {"period", "2026-11"},   {"at_ms", at_ms},
+  const json body = {{"level", level},
+                     {"ai_name", "imperium"},
+                     {"provider", "anthropic"},
+                     {"threshold", 0.95},
+                     {"percentage", 95.0},
+                     {"used", used},
+                     {"limit", 100},
+                     {"period", "2026-11"},
+                     {"at_ms", at_ms},
                      {"message", "imperium's anthropic budget reached " + level}};
   return OutboxItem{0, "", "alert." + level, body.dump(), level, at_ms};
 }
@@ -106,7 +112,8 @@ TEST_CASE("a webhook delivery arrives signed with its delivery id and the alert 
   CHECK(notifier.stats().outbox_depth == 0);
   notifier.stop();
   const std::string metrics = registry.render_prometheus();
-  CHECK(metrics.find("tollgate_notify_deliveries_total{destination=\"hook\",result=\"delivered\"} 1") !=
+  CHECK(metrics.find(
+            "tollgate_notify_deliveries_total{destination=\"hook\",result=\"delivered\"} 1") !=
         std::string::npos);
   CHECK(metrics.find("tollgate_notify_outbox_depth 0") != std::string::npos);
 }
@@ -122,8 +129,9 @@ TEST_CASE("a slack destination gets a text body and an unsigned one has no signa
   const auto got = receiver.wait_for(1, kWait);
   const json j = json::parse(std::string(got[0]["body"]));
   REQUIRE(j.size() == 1);
-  CHECK(j["text"] == "[tollgate] warning: agent imperium's anthropic budget is at 95.0% (80 of 100 tokens, "
-                     "period 2026-11)");
+  CHECK(j["text"] ==
+        "[tollgate] warning: agent imperium's anthropic budget is at 95.0% (80 of 100 tokens, "
+        "period 2026-11)");
   CHECK_FALSE(got[0]["headers"].contains("X-Tollgate-Signature"));
   CHECK(got[0]["headers"].contains("X-Tollgate-Delivery"));
 }
@@ -156,8 +164,8 @@ TEST_CASE("a destination that is down or hangs does not hold up another destinat
   for (uint64_t used : {81, 96, 99}) outbox.add(alert("warning", used), all);
   auto hang = webhook("hang", hanging.url());
   hang.timeout_ms = 600000;  // only stop() ends its attempt
-  Notifier notifier({webhook("down", "http://127.0.0.1:" + std::to_string(closed_port()) + "/hook"), hang,
-                     webhook("good", good.url())},
+  Notifier notifier({webhook("down", "http://127.0.0.1:" + std::to_string(closed_port()) + "/hook"),
+                     hang, webhook("good", good.url())},
                     outbox, fast());
   notifier.start();
   const auto got = good.wait_for(3, kWait);
@@ -185,7 +193,8 @@ TEST_CASE("items left in the outbox are delivered by the next notifier with the 
   outbox.add(alert("exhausted"), {"hook"});
   const int port = closed_port();
   {
-    Notifier down({webhook("hook", "http://127.0.0.1:" + std::to_string(port) + "/hook")}, outbox, fast());
+    Notifier down({webhook("hook", "http://127.0.0.1:" + std::to_string(port) + "/hook")}, outbox,
+                  fast());
     down.start();
     down.notify_new();
     down.stop();
@@ -196,7 +205,8 @@ TEST_CASE("items left in the outbox are delivered by the next notifier with the 
   up.start();
   const auto got = receiver.wait_for(1, kWait);
   REQUIRE(outbox.wait_for_depth(0, kWait));
-  CHECK(json::parse(std::string(got[0]["body"]))["delivery_id"] == got[0]["headers"]["X-Tollgate-Delivery"]);
+  CHECK(json::parse(std::string(got[0]["body"]))["delivery_id"] ==
+        got[0]["headers"]["X-Tollgate-Delivery"]);
 }
 
 TEST_CASE("a destination filtered to emergency gets no warning and its outbox still drains") {
@@ -217,7 +227,8 @@ TEST_CASE("a destination filtered to emergency gets no warning and its outbox st
   CHECK(outbox.done_calls().size() == 2);
 }
 
-TEST_CASE("a refused item is given up after its destination's count and the next one is delivered") {
+TEST_CASE(
+    "a refused item is given up after its destination's count and the next one is delivered") {
   WebhookReceiver receiver({"--fail-first", "2", "--fail-status", "400"});
   MemoryOutbox outbox;
   outbox.add(alert("warning", 80), {"hook"});
@@ -236,7 +247,8 @@ TEST_CASE("a refused item is given up after its destination's count and the next
   CHECK(s.delivered == 1);
 }
 
-TEST_CASE("an e-mail alert arrives at the SMTP server with its sender recipients subject and body") {
+TEST_CASE(
+    "an e-mail alert arrives at the SMTP server with its sender recipients subject and body") {
   SmtpReceiver smtp;
   MemoryOutbox outbox;
   outbox.add(alert("critical"), {"mail"});
@@ -286,14 +298,16 @@ TEST_CASE("an e-mail destination that requires STARTTLS refuses a server without
 TEST_CASE("notification logs name the destination and never its secret or its URL path") {
   std::ostringstream logs;
   auto previous = spdlog::default_logger();
-  auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(logs));
+  auto capture = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(logs));
   capture->set_level(spdlog::level::trace);
   spdlog::set_default_logger(capture);
   {
     WebhookReceiver receiver({"--fail-first", "1", "--fail-status", "401"});
     MemoryOutbox outbox;
     outbox.add(alert("critical"), {"hook"});
-    auto d = webhook("hook", "http://127.0.0.1:" + std::to_string(receiver.port()) + "/T000/zzPATHzz");
+    auto d =
+        webhook("hook", "http://127.0.0.1:" + std::to_string(receiver.port()) + "/T000/zzPATHzz");
     d.secret = "zzSECRETzz";
     Notifier notifier({d}, outbox, fast());
     notifier.start();

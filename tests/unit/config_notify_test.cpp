@@ -20,7 +20,9 @@ using tollgate::config_testing::toml_error_at;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 std::string docs() {
   std::ifstream in(std::string(TOLLGATE_DOCS_DIR) + "/configuration.md");
@@ -37,7 +39,8 @@ std::set<std::string> table_keys(const std::string& doc, const std::string& head
   std::string line;
   std::getline(in, line);
   std::getline(in, line);
-  while (std::getline(in, line) && line.rfind("| `", 0) == 0) out.insert(line.substr(3, line.find('`', 3) - 3));
+  while (std::getline(in, line) && line.rfind("| `", 0) == 0)
+    out.insert(line.substr(3, line.find('`', 3) - 3));
   return out;
 }
 
@@ -51,9 +54,10 @@ TEST_CASE("no notification variable means no destination") {
 }
 
 TEST_CASE("the webhook variables make one webhook named webhook") {
-  auto c = load_env({"TOLLGATE_WEBHOOK_URL=https://hooks.example.com/x", "TOLLGATE_WEBHOOK_FORMAT=slack",
-                     "TOLLGATE_WEBHOOK_SECRET=zzSECRETzz", "TOLLGATE_WEBHOOK_LEVELS=critical, emergency",
-                     "TOLLGATE_NOTIFY_TIMEOUT_MS=2500"});
+  auto c =
+      load_env({"TOLLGATE_WEBHOOK_URL=https://hooks.example.com/x", "TOLLGATE_WEBHOOK_FORMAT=slack",
+                "TOLLGATE_WEBHOOK_SECRET=zzSECRETzz", "TOLLGATE_WEBHOOK_LEVELS=critical, emergency",
+                "TOLLGATE_NOTIFY_TIMEOUT_MS=2500"});
   REQUIRE(c.notify.destinations.size() == 1);
   const auto& d = c.notify.destinations[0];
   CHECK(d.kind == NotifyDestination::Kind::kWebhook);
@@ -71,9 +75,10 @@ TEST_CASE("the webhook variables make one webhook named webhook") {
 }
 
 TEST_CASE("the SMTP variables make one e-mail destination named email") {
-  auto c = load_env({"TOLLGATE_SMTP_URL=smtp://mail.example.com:587", "TOLLGATE_ALERT_EMAIL_FROM=t@example.com",
-                     "TOLLGATE_ALERT_EMAIL_TO=a@example.com,b@example.com", "TOLLGATE_SMTP_USERNAME=u",
-                     "TOLLGATE_SMTP_PASSWORD=zzPASSzz", "TOLLGATE_SMTP_STARTTLS=require"});
+  auto c = load_env(
+      {"TOLLGATE_SMTP_URL=smtp://mail.example.com:587", "TOLLGATE_ALERT_EMAIL_FROM=t@example.com",
+       "TOLLGATE_ALERT_EMAIL_TO=a@example.com,b@example.com", "TOLLGATE_SMTP_USERNAME=u",
+       "TOLLGATE_SMTP_PASSWORD=zzPASSzz", "TOLLGATE_SMTP_STARTTLS=require"});
   REQUIRE(c.notify.destinations.size() == 1);
   const auto& d = c.notify.destinations[0];
   CHECK(d.kind == NotifyDestination::Kind::kEmail);
@@ -85,11 +90,13 @@ TEST_CASE("the SMTP variables make one e-mail destination named email") {
 }
 
 TEST_CASE("bad notification variables are errors naming the variable") {
-  CHECK(load_error({"TOLLGATE_WEBHOOK_URL=ftp://x"}).rfind("TOLLGATE_WEBHOOK_URL=ftp://x: must be an http://", 0) == 0);
+  CHECK(load_error({"TOLLGATE_WEBHOOK_URL=ftp://x"})
+            .rfind("TOLLGATE_WEBHOOK_URL=ftp://x: must be an http://", 0) == 0);
   CHECK(load_error({"TOLLGATE_WEBHOOK_URL=http://x", "TOLLGATE_WEBHOOK_FORMAT=xml"}) ==
         "TOLLGATE_WEBHOOK_FORMAT=xml: must be json or slack");
-  CHECK(contains(load_error({"TOLLGATE_WEBHOOK_URL=http://x", "TOLLGATE_WEBHOOK_LEVELS=warning,loud"}),
-                 "TOLLGATE_WEBHOOK_LEVELS=warning,loud: each level must be one of"));
+  CHECK(contains(
+      load_error({"TOLLGATE_WEBHOOK_URL=http://x", "TOLLGATE_WEBHOOK_LEVELS=warning,loud"}),
+      "TOLLGATE_WEBHOOK_LEVELS=warning,loud: each level must be one of"));
   CHECK(load_error({"TOLLGATE_SMTP_URL=smtp://m", "TOLLGATE_ALERT_EMAIL_TO=a@b.c"}) ==
         "TOLLGATE_ALERT_EMAIL_FROM=: must be one e-mail address, name@example.com");
   CHECK(contains(load_error({"TOLLGATE_SMTP_URL=http://m", "TOLLGATE_ALERT_EMAIL_FROM=f@b.c",
@@ -101,7 +108,9 @@ TEST_CASE("bad notification variables are errors naming the variable") {
 
 TEST_CASE("a secret without its URL is an error that does not show the secret") {
   const auto e = load_error({"TOLLGATE_WEBHOOK_SECRET=zzSECRETzz"});
-  CHECK(e == "TOLLGATE_WEBHOOK_SECRET=(redacted): TOLLGATE_WEBHOOK_URL is not set, so it would not be used");
+  CHECK(e ==
+        "TOLLGATE_WEBHOOK_SECRET=(redacted): TOLLGATE_WEBHOOK_URL is not set, so it would not be "
+        "used");
   CHECK_FALSE(contains(load_error({"TOLLGATE_SMTP_PASSWORD=zzPASSzz"}), "zzPASSzz"));
 }
 
@@ -118,7 +127,8 @@ TEST_CASE("the notification example of the configuration docs loads as documente
   for (const auto& d : c.notify.destinations) by_name[d.name] = d;
   CHECK(by_name["ops-hook"].secret == "zzSECRETzz");
   CHECK(by_name["ops-hook"].timeout_ms == 10000);
-  CHECK(by_name["ops-hook"].levels == std::vector<std::string>{"critical", "emergency", "exhausted"});
+  CHECK(by_name["ops-hook"].levels ==
+        std::vector<std::string>{"critical", "emergency", "exhausted"});
   CHECK(by_name["slack"].format == "slack");
   CHECK(by_name["oncall"].kind == NotifyDestination::Kind::kEmail);
   CHECK(by_name["oncall"].password == "zzPASSzz");
@@ -127,36 +137,50 @@ TEST_CASE("the notification example of the configuration docs loads as documente
 }
 
 TEST_CASE("bad notify tables are errors naming the file line and key") {
-  CHECK(contains(toml_error_at("n.toml", "[[notify.webhook]]\nname = \"a\"\nurl = \"http://x\"\nformat = \"xml\"\n", 4),
-                 "notify.webhook[0].format=xml: must be json or slack"));
-  CHECK(contains(toml_error_at("n.toml", "[[notify.webhook]]\nname = \"a\"\nulr = \"http://x\"\n", 3),
-                 "notify.webhook[0].ulr: unknown key (the closest known one is url)"));
+  CHECK(contains(
+      toml_error_at("n.toml",
+                    "[[notify.webhook]]\nname = \"a\"\nurl = \"http://x\"\nformat = \"xml\"\n", 4),
+      "notify.webhook[0].format=xml: must be json or slack"));
+  CHECK(
+      contains(toml_error_at("n.toml", "[[notify.webhook]]\nname = \"a\"\nulr = \"http://x\"\n", 3),
+               "notify.webhook[0].ulr: unknown key (the closest known one is url)"));
   CHECK(contains(toml_error_at("n.toml", "[[notify.webhook]]\nurl = \"http://x\"\n", 1),
                  "notify.webhook[0].name=: required"));
-  CHECK(contains(toml_error_at("n.toml", "[[notify.pager]]\nname = \"a\"\n", 1), "notify.pager: unknown key"));
+  CHECK(contains(toml_error_at("n.toml", "[[notify.pager]]\nname = \"a\"\n", 1),
+                 "notify.pager: unknown key"));
   CHECK(contains(toml_error_at("n.toml",
                                "[[notify.webhook]]\nname = \"a\"\nurl = \"http://x\"\n"
-                               "[[notify.webhook]]\nname = \"a\"\nurl = \"http://y\"\n", 5),
+                               "[[notify.webhook]]\nname = \"a\"\nurl = \"http://y\"\n",
+                               5),
                  "another destination has this name"));
-  CHECK(contains(toml_error_at("n.toml", "[[notify.webhook]]\nname = \"a\"\nurl = \"http://x\"\nsecret_env = \"NOPE\"\n", 4),
-                 "NOPE is not set"));
-  CHECK(contains(toml_error_at("n.toml", "[[notify.email]]\nname = \"m\"\nsmtp_url = \"smtp://m\"\n"
-                                         "from = \"f@x.y\"\nto = \"a@x.y\"\n", 5),
+  CHECK(contains(
+      toml_error_at("n.toml",
+                    "[[notify.webhook]]\nname = \"a\"\nurl = \"http://x\"\nsecret_env = \"NOPE\"\n",
+                    4),
+      "NOPE is not set"));
+  CHECK(contains(toml_error_at("n.toml",
+                               "[[notify.email]]\nname = \"m\"\nsmtp_url = \"smtp://m\"\n"
+                               "from = \"f@x.y\"\nto = \"a@x.y\"\n",
+                               5),
                  "notify.email[0].to: must be an array of strings"));
 }
 
 TEST_CASE("a TOML destination named like the variables one is an error") {
-  auto c = tollgate::config_testing::load_toml_text("n.toml", "[[notify.webhook]]\nname = \"webhook\"\nurl = \"http://x\"\n",
-                                                    {"TOLLGATE_WEBHOOK_URL=http://y"});
+  auto c = tollgate::config_testing::load_toml_text(
+      "n.toml", "[[notify.webhook]]\nname = \"webhook\"\nurl = \"http://x\"\n",
+      {"TOLLGATE_WEBHOOK_URL=http://y"});
   REQUIRE_FALSE(c.ok());
-  CHECK(c.error().message == "TOLLGATE_WEBHOOK_URL=http://y: makes a destination named webhook, and the TOML file "
-                             "has one too (rename it)");
+  CHECK(c.error().message ==
+        "TOLLGATE_WEBHOOK_URL=http://y: makes a destination named webhook, and the TOML file "
+        "has one too (rename it)");
 }
 
 TEST_CASE("docs configuration lists exactly the notify table keys the loader reads") {
   const std::string doc = docs();
   const auto& webhook = tollgate::config_detail::kNotifyWebhookKeys;
   const auto& email = tollgate::config_detail::kNotifyEmailKeys;
-  CHECK(table_keys(doc, "`[[notify.webhook]]` key") == std::set<std::string>(webhook.begin(), webhook.end()));
-  CHECK(table_keys(doc, "`[[notify.email]]` key") == std::set<std::string>(email.begin(), email.end()));
+  CHECK(table_keys(doc, "`[[notify.webhook]]` key") ==
+        std::set<std::string>(webhook.begin(), webhook.end()));
+  CHECK(table_keys(doc, "`[[notify.email]]` key") ==
+        std::set<std::string>(email.begin(), email.end()));
 }

@@ -22,7 +22,9 @@ OutboxItem item(uint64_t id = 7, const std::string& destination = "ops") {
   return OutboxItem{id, destination, "alert.critical", kBody, "critical", 1795970670000};
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -57,8 +59,9 @@ TEST_CASE("a body that is not a JSON object is still delivered under body") {
 TEST_CASE("the Slack body is one readable line of text") {
   const json j = json::parse(tollgate::notify::render_slack(item()));
   REQUIRE(j.size() == 1);
-  CHECK(j["text"] == "[tollgate] critical: agent imperium's anthropic budget is at 95.2% "
-                     "(133,280 of 140,000 tokens, period 2026-11)");
+  CHECK(j["text"] ==
+        "[tollgate] critical: agent imperium's anthropic budget is at 95.2% "
+        "(133,280 of 140,000 tokens, period 2026-11)");
 }
 
 TEST_CASE("a global alert says global and a forecast uses its message") {
@@ -72,7 +75,8 @@ TEST_CASE("a global alert says global and a forecast uses its message") {
   forecast.level = "forecast";
   forecast.body_json = R"({"level":"forecast","ai_name":"guardian","provider":"anthropic",)"
                        R"("message":"guardian's anthropic budget runs out on 2026-11-24"})";
-  CHECK(tollgate::notify::alert_line(forecast) == "forecast: guardian's anthropic budget runs out on 2026-11-24");
+  CHECK(tollgate::notify::alert_line(forecast) ==
+        "forecast: guardian's anthropic budget runs out on 2026-11-24");
 }
 
 TEST_CASE("level filters pass every level when empty and only the listed ones otherwise") {
@@ -92,7 +96,8 @@ TEST_CASE("the e-mail is an RFC 5322 message with the alert fields") {
   const auto id = tollgate::notify::delivery_id(item());
   CHECK(m.rfind("From: tollgate@example.com\r\n", 0) == 0);
   CHECK(contains(m, "\r\nTo: ops@example.com, oncall@example.com\r\n"));
-  CHECK(contains(m, "\r\nSubject: [tollgate] critical: agent imperium's anthropic budget is at 95.2%"));
+  CHECK(contains(
+      m, "\r\nSubject: [tollgate] critical: agent imperium's anthropic budget is at 95.2%"));
   CHECK(contains(m, "\r\nDate: Sun, 29 Nov 2026 16:44:30 +0000\r\n"));
   CHECK(contains(m, "\r\nMessage-ID: <" + id + "@tollgate>\r\n"));
   CHECK(contains(m, "\r\n\r\ncritical: agent imperium"));
@@ -118,7 +123,8 @@ TEST_CASE("the signature is HMAC SHA256 of the body in lowercase hex") {
   // RFC 4231 test case 2.
   CHECK(tollgate::notify::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-  CHECK(tollgate::notify::signature_header_value("Jefe", "what do ya want for nothing?").rfind("sha256=5bdc", 0) == 0);
+  CHECK(tollgate::notify::signature_header_value("Jefe", "what do ya want for nothing?")
+            .rfind("sha256=5bdc", 0) == 0);
 }
 
 TEST_CASE("the RFC 5322 date is UTC with English names") {

@@ -46,8 +46,8 @@ TEST_CASE("full jitter draws the delay anywhere below the ceiling") {
   ManualClock clock;
   DestinationBackoff b(RetryPolicy{1000, 300000});
   CHECK(b.failed(clock.steady_now(), 0.0) == 0);
-  CHECK(b.failed(clock.steady_now(), 0.5) == 1000);  // second failure: ceiling 2000
-  CHECK(b.failed(clock.steady_now(), 0.25) == 1000); // third: ceiling 4000
+  CHECK(b.failed(clock.steady_now(), 0.5) == 1000);   // second failure: ceiling 2000
+  CHECK(b.failed(clock.steady_now(), 0.25) == 1000);  // third: ceiling 4000
 }
 
 TEST_CASE("a failed destination is ready again exactly when its delay has passed") {

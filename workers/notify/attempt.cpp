@@ -11,16 +11,20 @@ namespace {
 
 constexpr size_t kAnswerKept = 200;  // bytes of a receiver's answer kept for the log
 
-long as_long(uint64_t v) { return static_cast<long>(std::min<uint64_t>(v, 3'600'000)); }
+long as_long(uint64_t v) {
+  return static_cast<long>(std::min<uint64_t>(v, 3'600'000));
+}
 
 }  // namespace
 
-std::unique_ptr<Attempt> Attempt::start(const NotifyDestination& destination, const OutboxItem& item) {
+std::unique_ptr<Attempt> Attempt::start(const NotifyDestination& destination,
+                                        const OutboxItem& item) {
   std::unique_ptr<Attempt> a(new Attempt());
   a->easy_ = curl_easy_init();
   if (!a->easy_) return nullptr;
-  const bool ok = destination.kind == NotifyDestination::Kind::kEmail ? a->configure_email(destination, item)
-                                                                      : a->configure_webhook(destination, item);
+  const bool ok = destination.kind == NotifyDestination::Kind::kEmail
+                      ? a->configure_email(destination, item)
+                      : a->configure_webhook(destination, item);
   if (!ok) return nullptr;
   return a;
 }
@@ -43,7 +47,9 @@ bool Attempt::configure_webhook(const NotifyDestination& d, const OutboxItem& it
   header("X-Tollgate-Delivery: " + id);
   if (!d.secret.empty()) header("X-Tollgate-Signature: " + signature_header_value(d.secret, body_));
   header("Expect:");  // no 100-continue round trip
-  auto set = [&](CURLoption opt, auto value) { ok = ok && curl_easy_setopt(easy_, opt, value) == CURLE_OK; };
+  auto set = [&](CURLoption opt, auto value) {
+    ok = ok && curl_easy_setopt(easy_, opt, value) == CURLE_OK;
+  };
   set(CURLOPT_URL, d.url.c_str());
   set(CURLOPT_PROTOCOLS_STR, "http,https");
   set(CURLOPT_NOSIGNAL, 1L);
@@ -73,7 +79,9 @@ bool Attempt::configure_email(const NotifyDestination& d, const OutboxItem& item
   const long tls = d.starttls == "require" ? static_cast<long>(CURLUSESSL_ALL)
                    : d.starttls == "none"  ? static_cast<long>(CURLUSESSL_NONE)
                                            : static_cast<long>(CURLUSESSL_TRY);
-  auto set = [&](CURLoption opt, auto value) { ok = ok && curl_easy_setopt(easy_, opt, value) == CURLE_OK; };
+  auto set = [&](CURLoption opt, auto value) {
+    ok = ok && curl_easy_setopt(easy_, opt, value) == CURLE_OK;
+  };
   set(CURLOPT_URL, d.smtp_url.c_str());
   set(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   set(CURLOPT_NOSIGNAL, 1L);
@@ -97,7 +105,8 @@ bool Attempt::configure_email(const NotifyDestination& d, const OutboxItem& item
 size_t Attempt::on_answer(char* data, size_t size, size_t n, void* self) {
   auto* a = static_cast<Attempt*>(self);
   const size_t bytes = size * n;
-  if (a->answer_.size() < kAnswerKept) a->answer_.append(data, std::min(bytes, kAnswerKept - a->answer_.size()));
+  if (a->answer_.size() < kAnswerKept)
+    a->answer_.append(data, std::min(bytes, kAnswerKept - a->answer_.size()));
   return bytes;
 }
 
@@ -114,15 +123,17 @@ AttemptResult Attempt::finish(CURLcode code) const {
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
   const std::string error = error_[0] ? std::string(error_) : std::string(curl_easy_strerror(code));
   if (email_) {
-    const Outcome o =
-        smtp_outcome(code == CURLE_OK, status, code == CURLE_LOGIN_DENIED || code == CURLE_USE_SSL_FAILED);
+    const Outcome o = smtp_outcome(code == CURLE_OK, status,
+                                   code == CURLE_LOGIN_DENIED || code == CURLE_USE_SSL_FAILED);
     if (o == Outcome::kDelivered) return {o, "SMTP " + std::to_string(status)};
     return {o, error + (status ? " (SMTP " + std::to_string(status) + ")" : "")};
   }
   if (code != CURLE_OK) return {http_outcome(false, 0), error};
   std::string answer = answer_;
-  std::replace_if(answer.begin(), answer.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  return {http_outcome(true, status), "HTTP " + std::to_string(status) + (answer.empty() ? "" : ": " + answer)};
+  std::replace_if(
+      answer.begin(), answer.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return {http_outcome(true, status),
+          "HTTP " + std::to_string(status) + (answer.empty() ? "" : ": " + answer)};
 }
 
 }  // namespace tollgate::notify

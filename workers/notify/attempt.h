@@ -32,7 +32,8 @@ struct AttemptResult {
 class Attempt {
  public:
   // Nullptr only when libcurl cannot create a handle or set an option.
-  static std::unique_ptr<Attempt> start(const NotifyDestination& destination, const OutboxItem& item);
+  static std::unique_ptr<Attempt> start(const NotifyDestination& destination,
+                                        const OutboxItem& item);
   ~Attempt();
   Attempt(const Attempt&) = delete;
   Attempt& operator=(const Attempt&) = delete;
@@ -50,10 +51,10 @@ class Attempt {
 
   bool email_ = false;
   CURL* easy_ = nullptr;
-  curl_slist* headers_ = nullptr;     // webhook headers or e-mail recipients
-  std::string body_;                  // the request body or the message; outlives the transfer
-  size_t sent_ = 0;                   // bytes of body_ read by libcurl (e-mail)
-  std::string answer_;                // the start of the receiver's answer, for the log
+  curl_slist* headers_ = nullptr;  // webhook headers or e-mail recipients
+  std::string body_;               // the request body or the message; outlives the transfer
+  size_t sent_ = 0;                // bytes of body_ read by libcurl (e-mail)
+  std::string answer_;             // the start of the receiver's answer, for the log
   char error_[CURL_ERROR_SIZE] = {};
 };
 

@@ -15,7 +15,8 @@ uint64_t MemoryOutbox::add(const OutboxItem& alert, const std::vector<std::strin
   return first;
 }
 
-std::vector<OutboxItem> MemoryOutbox::pending(const std::string& destination, uint64_t after_id, size_t limit) {
+std::vector<OutboxItem> MemoryOutbox::pending(const std::string& destination, uint64_t after_id,
+                                              size_t limit) {
   std::lock_guard lock(mu_);
   std::vector<OutboxItem> out;
   for (auto it = rows_.upper_bound({destination, after_id});

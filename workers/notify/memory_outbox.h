@@ -21,7 +21,8 @@ class MemoryOutbox final : public Outbox {
   // alert's transaction); returns the id of the first one.
   uint64_t add(const OutboxItem& alert, const std::vector<std::string>& destinations);
 
-  std::vector<OutboxItem> pending(const std::string& destination, uint64_t after_id, size_t limit) override;
+  std::vector<OutboxItem> pending(const std::string& destination, uint64_t after_id,
+                                  size_t limit) override;
   void done(uint64_t id, const std::string& destination) override;
   uint64_t depth() override;
 
@@ -33,9 +34,10 @@ class MemoryOutbox final : public Outbox {
  private:
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  uint64_t next_id_ = 1;                                      // guarded by mu_
-  std::map<std::pair<std::string, uint64_t>, OutboxItem> rows_;  // (destination, id); guarded by mu_
-  std::vector<std::pair<uint64_t, std::string>> done_;        // guarded by mu_
+  uint64_t next_id_ = 1;  // guarded by mu_
+  std::map<std::pair<std::string, uint64_t>, OutboxItem>
+      rows_;                                            // (destination, id); guarded by mu_
+  std::vector<std::pair<uint64_t, std::string>> done_;  // guarded by mu_
 };
 
 }  // namespace tollgate::notify

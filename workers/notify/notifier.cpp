@@ -16,11 +16,14 @@ namespace {
 
 constexpr int kIdleWaitMs = 60000;  // a cap only: wakeups come from curl_multi_wakeup
 
-CURLM* as_multi(void* m) { return static_cast<CURLM*>(m); }
+CURLM* as_multi(void* m) {
+  return static_cast<CURLM*>(m);
+}
 
 void global_init_once() {
   static const bool initialised = [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      throw std::runtime_error("curl_global_init failed");
     return true;
   }();
   (void)initialised;
@@ -34,11 +37,11 @@ struct Notifier::Lane {
   Lane(NotifyDestination d, RetryPolicy policy) : config(std::move(d)), backoff(policy) {}
   const NotifyDestination config;
   DestinationBackoff backoff;
-  std::deque<OutboxItem> queue;     // read from the outbox, not yet done
-  uint64_t cursor = 0;              // the last id read from the outbox
-  bool more = true;                 // the outbox may hold more for it
-  std::unique_ptr<Attempt> attempt; // the queue's front, in flight
-  uint32_t refusals = 0;            // consecutive refusals of the front item
+  std::deque<OutboxItem> queue;      // read from the outbox, not yet done
+  uint64_t cursor = 0;               // the last id read from the outbox
+  bool more = true;                  // the outbox may hold more for it
+  std::unique_ptr<Attempt> attempt;  // the queue's front, in flight
+  uint32_t refusals = 0;             // consecutive refusals of the front item
   std::atomic<uint64_t> delivered{0}, retried{0}, failed{0}, filtered{0};
   std::atomic<uint32_t> failing{0};
   metrics::Counter* m_delivered = nullptr;
@@ -54,12 +57,14 @@ struct Notifier::Lane {
 
 NotifierOptions notifier_options(const NotifyConfig& config, metrics::Registry* metrics) {
   NotifierOptions o;
-  o.retry = RetryPolicy{static_cast<int64_t>(config.retry_min_ms), static_cast<int64_t>(config.retry_max_ms)};
+  o.retry = RetryPolicy{static_cast<int64_t>(config.retry_min_ms),
+                        static_cast<int64_t>(config.retry_max_ms)};
   o.metrics = metrics;
   return o;
 }
 
-Notifier::Notifier(std::vector<NotifyDestination> destinations, Outbox& outbox, NotifierOptions options)
+Notifier::Notifier(std::vector<NotifyDestination> destinations, Outbox& outbox,
+                   NotifierOptions options)
     : outbox_(outbox), options_(std::move(options)), random_(options_.random) {
   global_init_once();
   multi_ = curl_multi_init();
@@ -70,13 +75,14 @@ Notifier::Notifier(std::vector<NotifyDestination> destinations, Outbox& outbox, 
   }
   metrics::CounterFamily* family = nullptr;
   if (options_.metrics) {
-    family = &options_.metrics->counter(metrics::kNotifyDeliveriesTotal,
-                                        "Alert notification attempts by destination and result: delivered, "
-                                        "retried (failed, tried again), failed (given up), filtered (level not wanted)",
-                                        {"destination", "result"});
-    depth_gauge_ = &options_.metrics->gauge(metrics::kNotifyOutboxDepth,
-                                            "Alert notifications waiting in the outbox, all destinations")
-                        .with({});
+    family = &options_.metrics->counter(
+        metrics::kNotifyDeliveriesTotal,
+        "Alert notification attempts by destination and result: delivered, "
+        "retried (failed, tried again), failed (given up), filtered (level not wanted)",
+        {"destination", "result"});
+    auto& depth = options_.metrics->gauge(
+        metrics::kNotifyOutboxDepth, "Alert notifications waiting in the outbox, all destinations");
+    depth_gauge_ = &depth.with({});
   }
   for (auto& d : destinations) {
     auto lane = std::make_unique<Lane>(std::move(d), options_.retry);
@@ -114,8 +120,8 @@ void Notifier::stop() {
 NotifyStats Notifier::stats() const {
   NotifyStats s;
   for (const auto& l : lanes_) {
-    s.destinations.push_back(DestinationStats{l->config.name, l->delivered, l->retried, l->failed, l->filtered,
-                                              l->failing});
+    s.destinations.push_back(DestinationStats{l->config.name, l->delivered, l->retried, l->failed,
+                                              l->filtered, l->failing});
   }
   s.outbox_depth = outbox_.depth();
   return s;
@@ -206,16 +212,18 @@ void Notifier::finish(Lane& lane, int code) {
       lane.failing = 0;
       return advance(lane, false);
     case NextStep::kGiveUp:
-      spdlog::error("notify: {} gave up {} after {} refusals in a row: {}", lane.config.name, id, lane.refusals,
-                    r.detail);
+      spdlog::error("notify: {} gave up {} after {} refusals in a row: {}", lane.config.name, id,
+                    lane.refusals, r.detail);
       lane.count(lane.failed, lane.m_failed);
       advance(lane, true);
       return back_off(lane, "");
     case NextStep::kRetryLater:
       lane.count(lane.retried, lane.m_retried);
       if (r.outcome == Outcome::kRefused) {
-        spdlog::error("notify: {} refused {} ({} of {} before giving up; likely permanent, check the "
-                      "destination): {}", lane.config.name, id, lane.refusals, lane.config.give_up_after, r.detail);
+        spdlog::error(
+            "notify: {} refused {} ({} of {} before giving up; likely permanent, check the "
+            "destination): {}",
+            lane.config.name, id, lane.refusals, lane.config.give_up_after, r.detail);
       }
       return back_off(lane, id + ": " + r.detail);
   }
@@ -229,8 +237,8 @@ void Notifier::advance(Lane& lane, bool given_up) {
   try {
     outbox_.done(item.id, lane.config.name);
   } catch (const std::exception& e) {
-    spdlog::error("notify: {}: outbox done({}) failed ({}); it is delivered again after a restart", lane.config.name,
-                  item.id, e.what());
+    spdlog::error("notify: {}: outbox done({}) failed ({}); it is delivered again after a restart",
+                  lane.config.name, item.id, e.what());
   }
   if (given_up) spdlog::debug("notify: {} removed {} from the outbox", lane.config.name, item.id);
   update_depth();

@@ -56,12 +56,12 @@
 namespace tollgate::notify {
 
 struct NotifierOptions {
-  RetryPolicy retry;                 // from NotifyConfig's retry_min_ms / retry_max_ms
-  size_t batch = 16;                 // items read per Outbox::pending() call
+  RetryPolicy retry;  // from NotifyConfig's retry_min_ms / retry_max_ms
+  size_t batch = 16;  // items read per Outbox::pending() call
   // Registers tollgate_notify_deliveries_total{destination, result} and
   // tollgate_notify_outbox_depth on it when set; it must outlive the Notifier.
   metrics::Registry* metrics = nullptr;
-  RandomSource random;               // draws in [0, 1); empty: a seeded std::mt19937_64
+  RandomSource random;  // draws in [0, 1); empty: a seeded std::mt19937_64
   const Clock* clock = &SystemClock::instance();
 };
 
@@ -87,7 +87,8 @@ class Notifier {
  public:
   // `outbox` must outlive the Notifier. Destinations are fixed for its
   // life (a reload that changes them builds a new Notifier).
-  Notifier(std::vector<NotifyDestination> destinations, Outbox& outbox, NotifierOptions options = {});
+  Notifier(std::vector<NotifyDestination> destinations, Outbox& outbox,
+           NotifierOptions options = {});
   ~Notifier();  // stop()
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;

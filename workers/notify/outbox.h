@@ -26,11 +26,12 @@ namespace tollgate::notify {
 
 // One alert waiting for delivery to one destination.
 struct OutboxItem {
-  uint64_t id = 0;            // the outbox row (stable across restarts)
-  std::string destination;    // the destination's name (config)
-  std::string topic;          // "alert.warning", "alert.forecast", ...
-  std::string body_json;      // the alert event body as JSON (PROTOCOL.md section 4 alert body)
-  std::string level;          // "warning", "critical", "emergency", "exhausted", "over_reservation", "forecast"
+  uint64_t id = 0;          // the outbox row (stable across restarts)
+  std::string destination;  // the destination's name (config)
+  std::string topic;        // "alert.warning", "alert.forecast", ...
+  std::string body_json;    // the alert event body as JSON (PROTOCOL.md section 4 alert body)
+  // "warning", "critical", "emergency", "exhausted", "over_reservation", "forecast"
+  std::string level;
   int64_t created_ms = 0;
 };
 
@@ -38,7 +39,8 @@ class Outbox {  // implementations must be thread-safe
  public:
   virtual ~Outbox() = default;
   // Up to `limit` items not yet delivered, oldest first, for one destination, after `after_id`.
-  virtual std::vector<OutboxItem> pending(const std::string& destination, uint64_t after_id, size_t limit) = 0;
+  virtual std::vector<OutboxItem> pending(const std::string& destination, uint64_t after_id,
+                                          size_t limit) = 0;
   // The item reached (or was given up for) the destination: remove it durably.
   virtual void done(uint64_t id, const std::string& destination) = 0;
   // Items not yet delivered, all destinations (metrics).

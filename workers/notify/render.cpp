@@ -21,7 +21,9 @@ uint32_t fnv1a(const std::string& s) {
   return h;
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 // The body as an object, or nullopt when it is not one.
 std::optional<json> body_object(const OutboxItem& item) {
@@ -71,7 +73,8 @@ std::string base64(const std::string& in) {
 
 // A header value as is when ASCII, else RFC 2047 encoded UTF-8.
 std::string header_text(const std::string& s) {
-  const bool ascii = std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  const bool ascii =
+      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
   return ascii ? s : "=?UTF-8?B?" + base64(s) + "?=";
 }
 
@@ -84,8 +87,8 @@ std::string budget_name(const std::string& agent, const std::string& provider) {
 
 // The alert's fields in a stable order: the known ones first.
 std::vector<std::pair<std::string, std::string>> fields(const OutboxItem& item) {
-  static const char* kOrder[] = {"level", "ai_name", "provider", "percentage", "used", "limit", "threshold",
-                                 "period", "at_ms", "message"};
+  static const char* kOrder[] = {"level", "ai_name",   "provider", "percentage", "used",
+                                 "limit", "threshold", "period",   "at_ms",      "message"};
   std::vector<std::pair<std::string, std::string>> out;
   auto j = body_object(item);
   if (!j) return {{"body", item.body_json}};
@@ -110,7 +113,8 @@ std::string delivery_id(const OutboxItem& item) {
 
 bool wants(const NotifyDestination& destination, const std::string& level) {
   return destination.levels.empty() ||
-         std::find(destination.levels.begin(), destination.levels.end(), level) != destination.levels.end();
+         std::find(destination.levels.begin(), destination.levels.end(), level) !=
+             destination.levels.end();
 }
 
 std::string render_json(const OutboxItem& item) {
@@ -128,17 +132,18 @@ std::string alert_line(const OutboxItem& item) {
   const auto pct = j->find("percentage");
   const auto used = j->find("used");
   const auto limit = j->find("limit");
-  const bool numbers = pct != j->end() && pct->is_number() && used != j->end() && used->is_number_unsigned() &&
-                       limit != j->end() && limit->is_number_unsigned();
+  const bool numbers = pct != j->end() && pct->is_number() && used != j->end() &&
+                       used->is_number_unsigned() && limit != j->end() &&
+                       limit->is_number_unsigned();
   if (!numbers || (level == "forecast" && !message.empty())) {
     return level + ": " + (message.empty() ? dump(*j) : message);
   }
   char p[32];
   std::snprintf(p, sizeof p, "%.1f%%", pct->get<double>());
   const std::string period = text(*j, "period");
-  return level + ": " + budget_name(text(*j, "ai_name"), text(*j, "provider")) + " is at " + p + " (" +
-         grouped(used->get<uint64_t>()) + " of " + grouped(limit->get<uint64_t>()) + " tokens" +
-         (period.empty() ? "" : ", period " + period) + ")";
+  return level + ": " + budget_name(text(*j, "ai_name"), text(*j, "provider")) + " is at " + p +
+         " (" + grouped(used->get<uint64_t>()) + " of " + grouped(limit->get<uint64_t>()) +
+         " tokens" + (period.empty() ? "" : ", period " + period) + ")";
 }
 
 std::string render_slack(const OutboxItem& item) {
@@ -153,8 +158,9 @@ std::string rfc5322_date(int64_t unix_ms) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char out[64];
-  std::snprintf(out, sizeof out, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(out, sizeof out, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
   return out;
 }
 

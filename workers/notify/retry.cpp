@@ -38,7 +38,8 @@ NextStep next_step(Outcome outcome, uint32_t refusals, uint32_t give_up_after) {
     case Outcome::kDelivered: return NextStep::kNext;
     case Outcome::kRetry: return NextStep::kRetryLater;
     case Outcome::kRefused:
-      return give_up_after != 0 && refusals >= give_up_after ? NextStep::kGiveUp : NextStep::kRetryLater;
+      return give_up_after != 0 && refusals >= give_up_after ? NextStep::kGiveUp
+                                                             : NextStep::kRetryLater;
   }
   return NextStep::kRetryLater;
 }
