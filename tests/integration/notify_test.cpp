@@ -188,6 +188,26 @@ TEST_CASE("a destination that is down or hangs does not hold up another destinat
   CHECK(s.outbox_depth == 6);
 }
 
+TEST_CASE("a backlog of alerts arrives oldest first") {
+  WebhookReceiver receiver;
+  MemoryOutbox outbox;
+  constexpr uint64_t kBacklog = 100;
+  for (uint64_t used = 1; used <= kBacklog; ++used) outbox.add(alert("warning", used), {"hook"});
+  Notifier notifier({webhook("hook", receiver.url())}, outbox, fast());
+  const auto start = std::chrono::steady_clock::now();
+  notifier.start();
+  const auto got = receiver.wait_for(kBacklog, kWait);
+  REQUIRE(outbox.wait_for_depth(0, kWait));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  INFO(kBacklog << " deliveries in " << ms.count() << " ms");
+  REQUIRE(got.size() == kBacklog);
+  for (uint64_t i = 0; i < kBacklog; ++i) {
+    CHECK(json::parse(std::string(got[i]["body"]))["used"] == i + 1);
+  }
+  CHECK(notifier.stats().destinations[0].delivered == kBacklog);
+}
+
 TEST_CASE("items left in the outbox are delivered by the next notifier with the same delivery id") {
   MemoryOutbox outbox;
   outbox.add(alert("exhausted"), {"hook"});

@@ -36,6 +36,7 @@ def main():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
