@@ -5,7 +5,7 @@ Reads every `#include "..."` in the .h/.cpp files under protocol/, daemon/,
 workers/ and tools/ and checks the folder include graph against the layers
 of DESIGN.md ("Direction"):
 
-    protocol < daemon (core < ledger < server) < workers (providers < calls)
+    protocol < daemon (core < ledger < server) < workers (providers < notify < calls)
              < tools
 
 Definitions. A file's folder is the directory holding it (relative to the
@@ -21,7 +21,7 @@ The rules, for an arrow from folder A to folder B:
    children are ordered (ORDER below), b must come before a: the arrow
    points down. The order is a tree of orders: at the top protocol <
    daemon < workers < tools, inside daemon/ core < ledger < server, inside
-   workers/ providers < calls; everything inside a folder sits in that
+   workers/ providers < notify < calls; everything inside a folder sits in that
    folder's place (daemon/ledger/lmdb is above daemon/core because ledger
    is above core).
 
@@ -74,7 +74,7 @@ SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc")
 ORDER = {
     "": ["protocol", "daemon", "workers", "tools"],
     "daemon": ["core", "ledger", "server"],
-    "workers": ["providers", "calls"],
+    "workers": ["providers", "notify", "calls"],
 }
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/core/config_notify.h"
 #include "daemon/core/config_provider.h"
 #include "daemon/core/config_toml.h"
 #include "daemon/core/config_validate.h"
@@ -148,6 +149,7 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
   r.uint("TOLLGATE_FORECAST_WINDOW_DAYS", c.forecast_window_days, 1, 90, "must be a whole number of days from 1 to 90");
   r.uint("TOLLGATE_FORECAST_CHECK_SECONDS", c.forecast_check_seconds, 0, 86400, "must be a whole number of seconds from 0 (never) to 86400");
+  config_detail::read_notify_variables(r, c.notify);
 }
 
 namespace {
@@ -254,6 +256,7 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (!known) return known.error();
   const std::vector<std::string> chain = chain_names(extras, *known);
   if (auto e = check_agent_providers(extras, *known); !e) return e.error();
+  if (auto e = config_detail::check_notify(r, extras.notify, c); !e) return e.error();
   if (auto e = check_names(r, *known, extras, env_file, sources.environment, c.warnings); !e) return e.error();
   if (auto e = add_chain(chain, extras.chain_origin, *known, c); !e) return e.error();
 

@@ -81,6 +81,42 @@ struct AgentConfig {
   std::map<std::string, std::string> models;
 };
 
+// One place alert notifications go (PROTOCOL.md section 10): a webhook or
+// an SMTP server. TOML [[notify.webhook]] / [[notify.email]], or the
+// TOLLGATE_WEBHOOK_* / TOLLGATE_SMTP_* variables (docs/configuration.md).
+// `secret` and `password` are never logged or shown.
+struct NotifyDestination {
+  enum class Kind { kWebhook, kEmail };
+  Kind kind = Kind::kWebhook;
+  std::string name;                 // unique; the outbox rows' destination
+  std::vector<std::string> levels;  // the alert levels it gets; empty: all
+  uint64_t timeout_ms = 10000;      // one delivery attempt, connect included
+  // Consecutive refusals (a 4xx other than 408/425/429, an SMTP 5xx) after
+  // which one alert is given up (logged, counted as failed); 0: never.
+  uint32_t give_up_after = 20;
+  // Webhook: POST to url, body "json" (the alert event) or "slack" ({text}),
+  // signed with HMAC-SHA256 when secret is set.
+  std::string url;
+  std::string format = "json";
+  std::string secret;
+  // E-mail: smtp://host:port or smtps://host:port; STARTTLS "try",
+  // "require" or "none"; login when username is set.
+  std::string smtp_url;
+  std::string from;
+  std::vector<std::string> to;
+  std::string username;
+  std::string password;
+  std::string starttls = "try";
+};
+
+// Alert notifications: where they go and how often a failing one is retried.
+struct NotifyConfig {
+  std::vector<NotifyDestination> destinations;
+  uint64_t retry_min_ms = 1000;    // TOLLGATE_NOTIFY_RETRY_MIN_MS: first backoff ceiling
+  uint64_t retry_max_ms = 300000;  // TOLLGATE_NOTIFY_RETRY_MAX_MS: backoff cap
+  uint64_t timeout_ms = 10000;     // TOLLGATE_NOTIFY_TIMEOUT_MS: default timeout_ms
+};
+
 // Dollars per million tokens, by model name.
 using Price = ledger::Price;
 
@@ -136,6 +172,8 @@ struct Config {
   // often every budget's projection is checked for alert.forecast (0: never).
   uint32_t forecast_window_days = 7;            // TOLLGATE_FORECAST_WINDOW_DAYS
   uint32_t forecast_check_seconds = 300;        // TOLLGATE_FORECAST_CHECK_SECONDS
+  // Alert notification destinations ([[notify.*]], TOLLGATE_WEBHOOK_*, ...).
+  NotifyConfig notify;
 
   // Not settings: what loading noticed and accepted, each a line for the
   // log at start and on reload and for --check-config (e.g. a variable

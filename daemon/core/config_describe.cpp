@@ -45,6 +45,38 @@ void describe_agent(std::ostream& o, const std::string& name, const AgentConfig&
   for (const auto& [prov, model] : a.models) o << "agent." << name << ".model." << prov << "=" << model << "\n";
 }
 
+// A URL up to its host and port: a webhook's path may itself be a secret
+// (Slack's is).
+std::string url_origin(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return "(set)";
+  const auto path = url.find('/', scheme + 3);
+  return path == std::string::npos ? url : url.substr(0, path) + "/...";
+}
+
+void describe_notify(std::ostream& o, const NotifyConfig& n) {
+  for (const auto& d : n.destinations) {
+    const std::string k = "notify." + d.name + ".";
+    if (d.kind == NotifyDestination::Kind::kWebhook) {
+      o << k << "webhook=" << url_origin(d.url) << "\n"
+        << k << "format=" << d.format << "\n"
+        << k << "secret=" << (d.secret.empty() ? "(not set: unsigned)" : "(set, redacted)") << "\n";
+    } else {
+      o << k << "smtp_url=" << url_origin(d.smtp_url) << "\n"
+        << k << "from=" << d.from << "\n"
+        << k << "to=" << joined(d.to) << "\n"
+        << k << "starttls=" << d.starttls << "\n"
+        << k << "login=" << (d.username.empty() ? "(none)" : d.username + " (password redacted)") << "\n";
+    }
+    o << k << "levels=" << (d.levels.empty() ? "(all)" : joined(d.levels)) << "\n"
+      << k << "timeout_ms=" << d.timeout_ms << "\n"
+      << k << "give_up_after=" << d.give_up_after << "\n";
+  }
+  o << "TOLLGATE_NOTIFY_RETRY_MIN_MS=" << n.retry_min_ms << "\n"
+    << "TOLLGATE_NOTIFY_RETRY_MAX_MS=" << n.retry_max_ms << "\n"
+    << "TOLLGATE_NOTIFY_TIMEOUT_MS=" << n.timeout_ms << "\n";
+}
+
 }  // namespace
 
 std::string describe_config(const Config& c) {
@@ -89,6 +121,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n"
     << "TOLLGATE_FORECAST_WINDOW_DAYS=" << c.forecast_window_days << "\n"
     << "TOLLGATE_FORECAST_CHECK_SECONDS=" << c.forecast_check_seconds << "\n";
+  describe_notify(o, c.notify);
   return o.str();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "daemon/core/config_notify_toml.h"
 #include "daemon/core/nearest_name.h"
 
 namespace tollgate::config_detail {
@@ -12,8 +13,8 @@ namespace tollgate::config_detail {
 using protocol::Error;
 using protocol::Result;
 
-const std::vector<std::string> kTomlTopLevel = {"agents", "chain", "prices", "providers", "restrict_agents",
-                                                "settings"};
+const std::vector<std::string> kTomlTopLevel = {"agents", "chain", "notify", "prices", "providers",
+                                                "restrict_agents", "settings"};
 const std::vector<std::string> kTomlPriceKeys = {"cache_read", "cache_write", "input", "output"};
 const std::vector<std::string> kTomlAgentKeys = {"chain", "models"};
 
@@ -244,6 +245,9 @@ Result<void> read_toml(const std::string& path, Settings& settings, TomlExtras& 
   }
   if (auto* n = root.get("prices")) {
     if (auto r = read_toml_prices(path, *n, extras); !r) return r;
+  }
+  if (auto* n = root.get("notify")) {
+    if (auto r = read_toml_notify(path, *n, extras.notify); !r) return r;
   }
   return {};
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "daemon/core/config.h"
+#include "daemon/core/config_notify.h"
 #include "daemon/core/setting_reader.h"
 #include "protocol/error.h"
 
@@ -59,6 +60,7 @@ struct TomlExtras {
   std::map<std::string, Settings> provider_settings;  // provider -> key -> value
   std::optional<bool> restrict_agents;
   std::vector<NameAt> settings;  // the names under [settings]
+  std::vector<NotifyAt> notify;  // [[notify.webhook]], [[notify.email]]
 };
 
 // "ORIGIN: KEY: unknown WHAT (the closest known one is X)".

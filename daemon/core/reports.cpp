@@ -21,6 +21,13 @@ ledger::BudgetPolicy budget_policy(const Config& config) {
   };
   p.shutdown_on_emergency = config.shutdown_on_emergency;
   p.forecast_window_days = config.forecast_window_days;
+  // Every alert goes to every destination's outbox; each destination's
+  // level filter is applied when sending (workers/notify/notifier.h).
+  std::vector<std::string> destinations;
+  for (const auto& d : config.notify.destinations) destinations.push_back(d.name);
+  if (!destinations.empty()) {
+    p.notify_destinations = [destinations](const ledger::Alert&) { return destinations; };
+  }
   return p;
 }
 

@@ -223,7 +223,9 @@ void Dispatcher::refresh_emergency() {
 void Dispatcher::published(const protocol::Event& event) {
   // Global alerts and ledger changes (reset, rollover) can switch the
   // emergency shutdown on or off: re-read it at once.
-  if (const auto* a = std::get_if<protocol::AlertEvent>(&event); a && a->ai_name == "*") {
+  const auto* a = std::get_if<protocol::AlertEvent>(&event);
+  if (a && alert_listener_) alert_listener_();
+  if (a && a->ai_name == "*") {
     refresh_emergency();
   } else if (std::holds_alternative<protocol::LedgerEvent>(event)) {
     refresh_emergency();
@@ -256,7 +258,7 @@ void Dispatcher::reload() {
   runtime_.reconfigure(*fresh);
   if (calls_) calls_->reconfigure(fresh);
   config_ = std::move(fresh);
-  if (config_listener_) config_listener_(config_);
+  for (const auto& listener : config_listeners_) listener(config_);
   refresh_emergency();
   spdlog::info("configuration reloaded");
 }

@@ -54,10 +54,14 @@ class Dispatcher : public RequestHandler {
     reloader_ = std::move(reloader);
   }
   // Told (on the loop thread) every configuration a reload put in force,
-  // e.g. to hand it to the HTTP listener's thread.
-  void set_config_listener(std::function<void(const std::shared_ptr<const Config>&)> listener) {
-    config_listener_ = std::move(listener);
+  // e.g. to hand it to the HTTP listener's thread. Each listener added is
+  // told, in order.
+  void add_config_listener(std::function<void(const std::shared_ptr<const Config>&)> listener) {
+    config_listeners_.push_back(std::move(listener));
   }
+  // Told (on the loop thread) after alert events were published: the
+  // notification sender looks at its outbox.
+  void set_alert_listener(std::function<void()> listener) { alert_listener_ = std::move(listener); }
 
  private:
   using MaybeReply = std::optional<Reply>;
@@ -80,7 +84,8 @@ class Dispatcher : public RequestHandler {
   StatusReader status_;
   CallService* calls_ = nullptr;
   std::function<protocol::Result<Config>()> reloader_;
-  std::function<void(const std::shared_ptr<const Config>&)> config_listener_;
+  std::vector<std::function<void(const std::shared_ptr<const Config>&)>> config_listeners_;
+  std::function<void()> alert_listener_;
   const std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_watchdog_{};
   std::chrono::steady_clock::time_point last_prune_{};

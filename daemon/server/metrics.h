@@ -64,6 +64,12 @@ inline constexpr std::string_view kLedgerBatchOps = "tollgate_ledger_batch_ops";
 inline constexpr std::string_view kLedgerFsyncDuration = "tollgate_ledger_fsync_duration_seconds";
 // Alerts published, by level {level}.
 inline constexpr std::string_view kAlertsTotal = "tollgate_alerts_total";
+// Alert notification attempts by result: delivered, retried, failed (given
+// up), filtered (level not wanted) {destination, result}; registered by
+// workers/notify's Notifier.
+inline constexpr std::string_view kNotifyDeliveriesTotal = "tollgate_notify_deliveries_total";
+// Alert notifications waiting in the outbox, all destinations.
+inline constexpr std::string_view kNotifyOutboxDepth = "tollgate_notify_outbox_depth";
 
 // tollgate_circuit_state values.
 inline constexpr double kCircuitClosed = 0;

@@ -273,7 +273,7 @@ TEST_CASE("a reload puts the new configuration in force and hands it to the call
   FakeCallService calls;
   b.dispatcher->set_call_service(&calls);
   std::shared_ptr<const Config> heard;
-  b.dispatcher->set_config_listener([&](const std::shared_ptr<const Config>& c) { heard = c; });
+  b.dispatcher->add_config_listener([&](const std::shared_ptr<const Config>& c) { heard = c; });
   b.dispatcher->set_reloader(
       [] { return protocol::Result<Config>(base_config({"TOLLGATE_MAX_INFLIGHT=7"})); });
 

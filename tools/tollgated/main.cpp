@@ -28,6 +28,8 @@
 #include "daemon/server/signals.h"
 #include "daemon/server/status_reader.h"
 #include "workers/calls/call_pool.h"
+#include "workers/notify/ledger_outbox.h"
+#include "workers/notify/notifier.h"
 #include "workers/providers/adapter_registry.h"
 
 extern char** environ;
@@ -183,9 +185,41 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::HttpApi>> start_http(
   if (!started) return started.error();
   auto http = std::move(started).value();
   tollgate::add_budget_collector(registry, status, [api = http.get()] { return api->config(); });
-  dispatcher.set_config_listener(
+  dispatcher.add_config_listener(
       [api = http.get()](const std::shared_ptr<const tollgate::Config>& c) { api->set_config(c); });
   return http;
+}
+
+// Alert notifications (PROTOCOL.md section 10): a Notifier delivering the
+// ledger's outbox to the configured destinations, started; nullptr when
+// there are none (the outbox then gets no rows).
+std::unique_ptr<tollgate::notify::Notifier> start_notifier(const tollgate::Config& config,
+                                                           tollgate::notify::Outbox& outbox,
+                                                           tollgate::metrics::Registry& registry) {
+  if (config.notify.destinations.empty()) return nullptr;
+  auto notifier = std::make_unique<tollgate::notify::Notifier>(
+      config.notify.destinations, outbox, tollgate::notify::notifier_options(config.notify, &registry));
+  notifier->start();
+  spdlog::info("alert notifications to {} destination(s)", config.notify.destinations.size());
+  return notifier;
+}
+
+// Alert notifications: what a previous run left in the outbox goes out
+// first; every alert published wakes the sender; a reload with other
+// destinations replaces it (what it was sending is sent again, with the
+// same delivery id). `notifier` must outlive the dispatcher's listeners.
+void wire_notifications(const tollgate::Config& config, tollgate::notify::Outbox& outbox,
+                        tollgate::metrics::Registry& registry, tollgate::Dispatcher& dispatcher,
+                        std::unique_ptr<tollgate::notify::Notifier>& notifier) {
+  notifier = start_notifier(config, outbox, registry);
+  dispatcher.set_alert_listener([&notifier] {
+    if (notifier) notifier->notify_new();
+  });
+  dispatcher.add_config_listener([&](const std::shared_ptr<const tollgate::Config>& c) {
+    if (!notifier && c->notify.destinations.empty()) return;
+    notifier.reset();
+    notifier = start_notifier(*c, outbox, registry);
+  });
 }
 
 // Runs the daemon with a valid configuration until SIGTERM/SIGINT; the
@@ -240,6 +274,9 @@ int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const toll
   };
   auto http = start_http(config, std::move(deps), registry, status, dispatcher);
   if (!http) return critical(http.error(), 1);
+  tollgate::notify::LedgerOutbox outbox(**ledger);
+  std::unique_ptr<tollgate::notify::Notifier> notifier;
+  wire_notifications(*config, outbox, registry, dispatcher, notifier);
   publish_open_report((*ledger)->report(), (*server)->events());
   // Ready before saying so: whoever reads the line may ask /readyz at once.
   serving = true;
@@ -250,12 +287,10 @@ int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const toll
   (*server)->run(signals);
   serving = false;
   sd_notify(0, "STOPPING=1");
-  // Ordered shutdown: no new requests; in-flight calls finish (their
-  // reservations committed or released) up to a deadline, including those
-  // the HTTP listener handed in; the rest are cut and answered; then the
-  // listener stops (answering any
-  // POST still waiting with 503), the workers stop and the ledger flushes
-  // its last batch as it closes.
+  // Ordered shutdown: no new requests; in-flight calls (HTTP's too) finish
+  // up to a deadline; the rest are cut and answered; then the listener stops
+  // (a POST still waiting gets 503), the workers, the notifier, and the
+  // ledger flushes its last batch as it closes.
   calls->stop_waiting();
   (*server)->drain(std::chrono::seconds(10));
   // What is still at a provider (a long stream, a stalled provider) is cut
@@ -265,6 +300,7 @@ int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const toll
   (*server)->drain(std::chrono::seconds(5));
   if (*http) (*http)->stop();
   calls.reset();
+  notifier.reset();
   spdlog::info("tollgated stopped");
   return 0;
 }
