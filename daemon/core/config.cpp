@@ -110,6 +110,13 @@ uint64_t Config::agent_limit(const std::string& agent, const std::string& provid
   return p ? p->monthly_limit : 0;
 }
 
+bool Config::uses_cache(const std::string& agent, bool asked) const {
+  if (cache_ttl_seconds == 0) return false;
+  if (asked) return true;
+  auto a = agents.find(agent);
+  return a != agents.end() && a->second.cache;
+}
+
 // Every variable the daemon reads, into `c` and the two built-in providers.
 void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, ProviderConfig& openai) {
   read_builtin_provider(r, "ANTHROPIC_", anthropic);
@@ -146,6 +153,9 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
   r.uint("TOLLGATE_STREAM_IDLE_MS", c.stream_idle_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
+  r.uint("TOLLGATE_CACHE_TTL_SECONDS", c.cache_ttl_seconds, 0, 31'536'000, "must be a whole number of seconds from 0 (off) to 31536000");
+  r.uint("TOLLGATE_CACHE_MAX_MB", c.cache_max_mb, 1, 65'536, "must be a whole number of MiB from 1 to 65536");
+  r.boolean("TOLLGATE_CACHE_PER_AGENT", c.cache_per_agent);
 }
 
 namespace {
