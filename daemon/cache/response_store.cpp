@@ -216,7 +216,6 @@ bool ResponseStore::put(std::string_view key, const CachedAnswer& answer, int64_
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
       write(key, value, answer.created_ms, ttl_ms);
-      refresh_stats();
       return true;
     } catch (const MdbError& e) {
       if (e.rc != MDB_MAP_FULL || attempt > 0) {
@@ -267,6 +266,8 @@ void ResponseStore::write(std::string_view key, const std::string& value, int64_
   txn.commit();
   expired_ += expired;
   evicted_ += evicted;
+  refresh_stats();
+  if (options_.on_write) options_.on_write(stats(), evicted, expired);
 }
 
 void ResponseStore::shrink_to(uint64_t target) {
@@ -287,6 +288,8 @@ void ResponseStore::shrink_to(uint64_t target) {
   t.set_bytes(bytes);
   txn.commit();
   evicted_ += evicted;
+  refresh_stats();
+  if (options_.on_write) options_.on_write(stats(), evicted, 0);
 }
 
 void ResponseStore::refresh_stats() {

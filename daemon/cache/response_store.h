@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,16 +52,20 @@ struct CachedAnswer {
   bool operator==(const CachedAnswer&) const = default;
 };
 
-struct StoreOptions {
-  std::string dir;         // created if missing
-  uint64_t max_bytes = 0;  // the most bytes of entries (keys and values) kept
-};
-
 struct StoreStats {
   uint64_t entries = 0;
   uint64_t bytes = 0;      // keys and values, as counted against max_bytes
   uint64_t evicted = 0;    // entries removed to fit max_bytes since open
   uint64_t expired = 0;    // entries removed past their TTL since open
+};
+
+struct StoreOptions {
+  std::string dir;         // created if missing
+  uint64_t max_bytes = 0;  // the most bytes of entries (keys and values) kept
+  // Metrics (optional): told after each write transaction, on the writing
+  // thread under the store's write lock: its size now, and how many
+  // entries that write removed to fit max_bytes and past their TTL.
+  std::function<void(const StoreStats& now, uint64_t evicted, uint64_t expired)> on_write{};
 };
 
 // The most bytes one entry may take: larger answers are not stored.
