@@ -276,3 +276,22 @@ chain = ["openai"]
   CHECK(guardian["cached"] == true);
   CHECK(provider_requests(fake) == 4);
 }
+
+TEST_CASE("tollctl call with the cache flag asks for the cache and says when a reply was cached") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(cache_env(fake));
+  auto tollctl = [&] {
+    ChildProcess p(bin_dir() + "/tollctl",
+                   {"--endpoint", d.requests(), "call", "imperium", "a question for tollctl", "--cache"}, {});
+    auto status = p.wait_exit(scaled(20s));
+    INFO("tollctl output:\n" << p.output());
+    REQUIRE(status == 0);
+    return p.output();
+  };
+  const std::string first = tollctl();
+  CHECK(first.find("(cached)") == std::string::npos);
+  const std::string second = tollctl();
+  INFO(second);
+  CHECK(second.find("(cached)") != std::string::npos);
+  CHECK(provider_requests(fake) == 1);
+}
