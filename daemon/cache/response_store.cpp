@@ -240,9 +240,14 @@ void ResponseStore::write(std::string_view key, const std::string& value, int64_
   Txn txn(env_, 0);
   const Tables t{txn.get(), entries_dbi_, by_age_dbi_, meta_dbi_};
   uint64_t bytes = t.bytes();
+  uint64_t expired = 0, evicted = 0;
+  // The entry replaced: an expired one counts as such.
+  if (auto old = kv_get(txn.get(), entries_dbi_, key);
+      old && static_cast<int64_t>(read_be64(*old)) + ttl_ms <= created_ms) {
+    ++expired;
+  }
   bytes -= std::min(bytes, t.remove(key));
   // Oldest first: expired entries, then whatever does not fit.
-  uint64_t expired = 0, evicted = 0;
   const uint64_t size = key.size() + value.size();
   {
     Cursor age(txn.get(), by_age_dbi_);

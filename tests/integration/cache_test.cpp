@@ -189,19 +189,44 @@ TEST_CASE("a cached answer is served until its TTL passes and then the call runs
   auto hit = client.request(cached_call("imperium"));
   REQUIRE(hit["cached"] == true);
   CHECK(provider_requests(fake) == 1);
-  // Asked again until a reply is not from the cache: that is the entry
-  // expiring (each hit costs nothing, and reaches no provider).
-  const auto deadline = std::chrono::steady_clock::now() + scaled(20s);
-  json reply;
-  do {
-    reply = client.request(cached_call("imperium"));
-    REQUIRE(reply["ok"] == true);
-  } while (reply.value("cached", false) && std::chrono::steady_clock::now() < deadline);
-  CHECK_FALSE(reply.value("cached", false));
+  // The TTL passes while another call is at the provider: the fake holds
+  // it 2.5 s, and the test waits for its reply, not on a timer of its own.
+  fake.set_faults(json::array({"anthropic:delay_ms=2500:times=1"}));
+  REQUIRE(client.request(call_body("imperium", "a slow call in between"))["ok"] == true);
   CHECK(provider_requests(fake) == 2);
+  auto expired = client.request(cached_call("imperium"));
+  INFO(expired.dump());
+  REQUIRE(expired["ok"] == true);
+  CHECK_FALSE(expired.contains("cached"));
+  CHECK(provider_requests(fake) == 3);
   // Stored again: the next one is a hit.
   CHECK(client.request(cached_call("imperium"))["cached"] == true);
-  CHECK(provider_requests(fake) == 2);
+  CHECK(provider_requests(fake) == 3);
+  CHECK(metric(d, "tollgate_cache_evictions_total{reason=\"expired\"}") == 1);
+}
+
+TEST_CASE("the cache stays under TOLLGATE_CACHE_MAX_MB by evicting the oldest answers first") {
+  FakeProviderProcess fake;
+  TollgatedProcess d(cache_env(fake, {{"TOLLGATE_CACHE_MAX_MB", "1"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  // Prompts of 200 bytes: replies of about 600 bytes, so 2000 of them do
+  // not fit 1 MiB.
+  auto prompt = [](int i) { return "question " + std::to_string(i) + " " + std::string(180, 'x'); };
+  REQUIRE(client.request(cached_call("imperium", prompt(0)))["ok"] == true);  // the oldest
+  std::vector<json> burst;
+  for (int i = 1; i <= 2000; ++i) burst.push_back(cached_call("imperium", prompt(i)));
+  for (const auto& [id, r] : send_all(client, burst)) REQUIRE(r["ok"] == true);
+  CHECK(provider_requests(fake) == 2001);
+  CHECK(metric(d, "tollgate_cache_bytes") <= 1 << 20);
+  CHECK(metric(d, "tollgate_cache_bytes") > (1 << 20) - 2000);
+  CHECK(metric(d, "tollgate_cache_evictions_total{reason=\"size\"}") > 0);
+  CHECK(metric(d, "tollgate_cache_entries") < 2001);
+  // The oldest went first: asked again it runs (and is stored anew).
+  auto oldest = client.request(cached_call("imperium", prompt(0)));
+  CHECK_FALSE(oldest.contains("cached"));
+  CHECK(provider_requests(fake) == 2002);
+  CHECK(client.request(cached_call("imperium", prompt(0)))["cached"] == true);
 }
 
 TEST_CASE("an error or a cut stream is never cached") {

@@ -93,6 +93,10 @@ TEST_CASE("a put removes the entries expired by its time") {
   CHECK(store->stats().expired == 1);
   CHECK(store->stats().evicted == 0);
   CHECK(store->get(key_of(2), kT0 + kTtl + 5, kTtl));
+  // An expired entry replaced under its own key counts as expired too.
+  REQUIRE(store->put(key_of(2), answer(kT0 + 2 * kTtl), kTtl));
+  CHECK(store->stats().expired == 2);  // key 1, and key 2 as it was
+  CHECK(store->stats().entries == 2);
 }
 
 TEST_CASE("stored bytes stay under the cap and the oldest entries are evicted first") {
