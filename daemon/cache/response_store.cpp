@@ -30,13 +30,15 @@ constexpr uint64_t kMapSlackBytes = uint64_t{32} << 20;
 
 std::string be64(uint64_t v) {
   std::string out(kStampBytes, '\0');
-  for (size_t i = 0; i < kStampBytes; ++i) out[i] = static_cast<char>(v >> (8 * (kStampBytes - 1 - i)));
+  for (size_t i = 0; i < kStampBytes; ++i)
+    out[i] = static_cast<char>(v >> (8 * (kStampBytes - 1 - i)));
   return out;
 }
 
 uint64_t read_be64(std::string_view s) {
   uint64_t v = 0;
-  for (size_t i = 0; i < kStampBytes && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  for (size_t i = 0; i < kStampBytes && i < s.size(); ++i)
+    v = (v << 8) | static_cast<unsigned char>(s[i]);
   return v;
 }
 
@@ -75,7 +77,9 @@ std::optional<CachedAnswer> decode_value(std::string_view v) {
 // RAII for a transaction of this store's environment.
 class Txn {
  public:
-  Txn(MDB_env* env, unsigned flags) { check(mdb_txn_begin(env, nullptr, flags, &txn_), "mdb_txn_begin"); }
+  Txn(MDB_env* env, unsigned flags) {
+    check(mdb_txn_begin(env, nullptr, flags, &txn_), "mdb_txn_begin");
+  }
   ~Txn() {
     if (txn_) mdb_txn_abort(txn_);
   }
@@ -109,7 +113,8 @@ struct Tables {
     auto v = kv_get(txn, entries, key);
     if (!v) return 0;
     const uint64_t size = key.size() + v->size();
-    if (v->size() >= kStampBytes) kv_del(txn, by_age, std::string(v->substr(0, kStampBytes)) + std::string(key));
+    if (v->size() >= kStampBytes)
+      kv_del(txn, by_age, std::string(v->substr(0, kStampBytes)) + std::string(key));
     kv_del(txn, entries, key);
     return size;
   }
@@ -126,7 +131,8 @@ ResponseStore::ResponseStore(const StoreOptions& options) : options_(options) {}
 protocol::Result<std::unique_ptr<ResponseStore>> ResponseStore::open(const StoreOptions& options) {
   std::error_code ec;
   fs::create_directories(options.dir, ec);
-  if (ec) return Error::internal("response cache: cannot create " + options.dir + ": " + ec.message());
+  if (ec)
+    return Error::internal("response cache: cannot create " + options.dir + ": " + ec.message());
   const fs::path dir(options.dir);
   // Data without the marker: not closed cleanly, so not trusted.
   if (fs::exists(dir / "data.mdb", ec) && !fs::exists(dir / kCleanMarker, ec)) {
@@ -162,7 +168,8 @@ protocol::Result<void> ResponseStore::open_env() {
   if (int rc = mdb_env_set_mapsize(env_, options_.max_bytes * 2 + kMapSlackBytes); rc != 0) {
     return fail("mdb_env_set_mapsize", rc);
   }
-  if (int rc = mdb_env_open(env_, options_.dir.c_str(), MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD, 0600);
+  if (int rc =
+          mdb_env_open(env_, options_.dir.c_str(), MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD, 0600);
       rc != 0) {
     return fail("mdb_env_open", rc);
   }
@@ -184,13 +191,15 @@ ResponseStore::~ResponseStore() {
   const int rc = mdb_env_sync(env_, 1);
   mdb_env_close(env_);
   if (rc != 0) {
-    spdlog::warn("response cache: sync at close failed ({}); it starts empty next time", mdb_strerror(rc));
+    spdlog::warn("response cache: sync at close failed ({}); it starts empty next time",
+                 mdb_strerror(rc));
     return;
   }
   std::ofstream marker(fs::path(options_.dir) / kCleanMarker);
 }
 
-std::optional<CachedAnswer> ResponseStore::get(std::string_view key, int64_t now_ms, int64_t ttl_ms) const {
+std::optional<CachedAnswer> ResponseStore::get(std::string_view key, int64_t now_ms,
+                                               int64_t ttl_ms) const {
   try {
     Txn txn(env_, MDB_RDONLY);
     auto v = kv_get(txn.get(), entries_dbi_, key);
@@ -236,7 +245,8 @@ bool ResponseStore::put(std::string_view key, const CachedAnswer& answer, int64_
   return false;
 }
 
-void ResponseStore::write(std::string_view key, const std::string& value, int64_t created_ms, int64_t ttl_ms) {
+void ResponseStore::write(std::string_view key, const std::string& value, int64_t created_ms,
+                          int64_t ttl_ms) {
   Txn txn(env_, 0);
   const Tables t{txn.get(), entries_dbi_, by_age_dbi_, meta_dbi_};
   uint64_t bytes = t.bytes();
@@ -257,8 +267,11 @@ void ResponseStore::write(std::string_view key, const std::string& value, int64_
       if (!is_expired && bytes + size <= options_.max_bytes) break;
       const std::string old_key(age.key().substr(kStampBytes));
       age.del();
+      // The entry this row indexes (one that does not read goes too: its
+      // own row may be gone).
       auto v = kv_get(txn.get(), entries_dbi_, old_key);
-      if (v && v->substr(0, kStampBytes) == be64(static_cast<uint64_t>(created))) {
+      const bool indexed = v && v->substr(0, kStampBytes) == be64(static_cast<uint64_t>(created));
+      if (v && (indexed || !decode_value(*v))) {
         bytes -= std::min<uint64_t>(bytes, old_key.size() + v->size());
         kv_del(txn.get(), entries_dbi_, old_key);
         ++(is_expired ? expired : evicted);

@@ -54,9 +54,9 @@ struct CachedAnswer {
 
 struct StoreStats {
   uint64_t entries = 0;
-  uint64_t bytes = 0;      // keys and values, as counted against max_bytes
-  uint64_t evicted = 0;    // entries removed to fit max_bytes since open
-  uint64_t expired = 0;    // entries removed past their TTL since open
+  uint64_t bytes = 0;    // keys and values, as counted against max_bytes
+  uint64_t evicted = 0;  // entries removed to fit max_bytes since open
+  uint64_t expired = 0;  // entries removed past their TTL since open
 };
 
 struct StoreOptions {

@@ -24,7 +24,8 @@ namespace {
 
 constexpr const char* kPrompt = "what is in the cache today?";
 
-json cached_call(const std::string& agent, const std::string& prompt = kPrompt, uint64_t max_tokens = 50) {
+json cached_call(const std::string& agent, const std::string& prompt = kPrompt,
+                 uint64_t max_tokens = 50) {
   json body = call_body(agent, prompt, max_tokens);
   body["cache"] = true;
   return body;
@@ -32,15 +33,16 @@ json cached_call(const std::string& agent, const std::string& prompt = kPrompt, 
 
 uint64_t provider_requests(const FakeProviderProcess& fake) {
   const auto stats = fake.stats();
-  return stats["anthropic"]["requests"].get<uint64_t>() + stats["openai"]["requests"].get<uint64_t>();
+  return stats["anthropic"]["requests"].get<uint64_t>() +
+         stats["openai"]["requests"].get<uint64_t>();
 }
 
 // The daemon with the HTTP listener (for /metrics) and no local rate limit.
 Env cache_env(const FakeProviderProcess& fake, Env extra = {}) {
-  return merge(merge(fake.provider_env(), {{"TOLLGATE_HTTP", "127.0.0.1:0"},
-                                           {"ANTHROPIC_RPM", "0"},
-                                           {"OPENAI_RPM", "0"}}),
-               extra);
+  return merge(
+      merge(fake.provider_env(),
+            {{"TOLLGATE_HTTP", "127.0.0.1:0"}, {"ANTHROPIC_RPM", "0"}, {"OPENAI_RPM", "0"}}),
+      extra);
 }
 
 // The value of an unlabelled sample in GET /metrics (-1 when absent).
@@ -79,7 +81,9 @@ std::string write_toml(const TempDir& dir, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("a cache hit costs no tokens and no provider request and says cached in its reply and usage event") {
+TEST_CASE(
+    "a cache hit costs no tokens and no provider request and says cached in its reply and usage "
+    "event") {
   FakeProviderProcess fake;
   TollgatedProcess d(cache_env(fake));
   zmq::context_t ctx;
@@ -108,9 +112,12 @@ TEST_CASE("a cache hit costs no tokens and no provider request and says cached i
   CHECK(client.request({{"op", "usage"}, {"ai_name", "imperium"}})["providers"] == usage_before);
 
   // The usage events: the first charged, the hit with zero tokens and cost.
-  REQUIRE(events.wait_until([](const Events& evs) {
-    return std::count_if(evs.begin(), evs.end(), [](const auto& e) { return e.first == "usage.imperium"; }) >= 2;
-  }, scaled(5s)));
+  REQUIRE(events.wait_until(
+      [](const Events& evs) {
+        return std::count_if(evs.begin(), evs.end(),
+                             [](const auto& e) { return e.first == "usage.imperium"; }) >= 2;
+      },
+      scaled(5s)));
   auto usage_events = events.with_prefix("usage.imperium");
   CHECK_FALSE(usage_events[0].contains("cached"));
   CHECK(usage_events[0]["total_tokens"] == first["usage"]["total_tokens"]);
@@ -268,7 +275,8 @@ TEST_CASE("an error or a cut stream is never cached") {
   CHECK(provider_requests(fake) == 4);
 }
 
-TEST_CASE("other parameters or another model chain miss and agents with the same chain share answers") {
+TEST_CASE(
+    "other parameters or another model chain miss and agents with the same chain share answers") {
   FakeProviderProcess fake;
   TempDir dir;
   const auto toml = write_toml(dir, R"(
@@ -306,8 +314,9 @@ TEST_CASE("tollctl call with the cache flag asks for the cache and says when a r
   FakeProviderProcess fake;
   TollgatedProcess d(cache_env(fake));
   auto tollctl = [&] {
-    ChildProcess p(bin_dir() + "/tollctl",
-                   {"--endpoint", d.requests(), "call", "imperium", "a question for tollctl", "--cache"}, {});
+    ChildProcess p(
+        bin_dir() + "/tollctl",
+        {"--endpoint", d.requests(), "call", "imperium", "a question for tollctl", "--cache"}, {});
     auto status = p.wait_exit(scaled(20s));
     INFO("tollctl output:\n" << p.output());
     REQUIRE(status == 0);

@@ -82,13 +82,16 @@ TEST_CASE("agents share cache keys only when their model chains match") {
   CHECK(response_cache_key(base_request("batch"), c) != imperium);
   CHECK(response_cache_key(base_request("writer"), c) != imperium);
   // A provider's model changed by configuration misses too.
-  const Config other_model = toml_config("cache-model.toml", kAgentsToml, {"ANTHROPIC_MODEL=claude-opus-4-1"});
+  const Config other_model =
+      toml_config("cache-model.toml", kAgentsToml, {"ANTHROPIC_MODEL=claude-opus-4-1"});
   CHECK(response_cache_key(base_request("imperium"), other_model) != imperium);
 }
 
 TEST_CASE("with TOLLGATE_CACHE_PER_AGENT each agent has its own cache keys") {
-  const Config c = toml_config("cache-per-agent.toml", kAgentsToml, {"TOLLGATE_CACHE_PER_AGENT=true"});
-  CHECK(response_cache_key(base_request("imperium"), c) != response_cache_key(base_request("guardian"), c));
+  const Config c =
+      toml_config("cache-per-agent.toml", kAgentsToml, {"TOLLGATE_CACHE_PER_AGENT=true"});
+  CHECK(response_cache_key(base_request("imperium"), c) !=
+        response_cache_key(base_request("guardian"), c));
 }
 
 TEST_CASE("an agent with cache true in TOML uses the cache unless the TTL is 0") {

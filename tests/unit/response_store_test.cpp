@@ -47,7 +47,8 @@ std::string key_of(int n) {
 }
 
 CachedAnswer answer(int64_t created_ms, size_t reply_bytes = 100) {
-  return CachedAnswer{std::string(reply_bytes, 'r'), "anthropic", "claude-sonnet-4-5", 42, created_ms};
+  return CachedAnswer{std::string(reply_bytes, 'r'), "anthropic", "claude-sonnet-4-5", 42,
+                      created_ms};
 }
 
 // Overwrites the stored value of `key` with `value`, as damage would.

@@ -12,7 +12,9 @@ namespace tollgate::workers {
 
 namespace {
 
-int64_t ttl_ms(const Config& config) { return static_cast<int64_t>(config.cache_ttl_seconds) * 1000; }
+int64_t ttl_ms(const Config& config) {
+  return static_cast<int64_t>(config.cache_ttl_seconds) * 1000;
+}
 
 }  // namespace
 
@@ -35,7 +37,8 @@ CallCache::Start CallCache::begin(uint64_t token, const protocol::RequestId& id,
                  reply.error().message);
     return Start::kRun;
   }
-  deliver_hit(CacheWaiter{token, id, std::move(request), config, received}, std::move(reply).value());
+  deliver_hit(CacheWaiter{token, id, std::move(request), config, received},
+              std::move(reply).value());
   return Start::kAnswered;
 }
 
@@ -44,7 +47,8 @@ void CallCache::lead(const std::string& key) {
   count(false);
 }
 
-void CallCache::store(const std::string& key, const protocol::CallReply& reply, const Config& config) {
+void CallCache::store(const std::string& key, const protocol::CallReply& reply,
+                      const Config& config) {
   if (!store_) return;
   cache::CachedAnswer answer{protocol::encode_reply(protocol::RequestId{}, reply), reply.provider,
                              reply.model, reply.usage.total_tokens, clock_.wall_ms()};
@@ -87,9 +91,15 @@ void CallCache::deliver_hit(const CacheWaiter& waiter, protocol::CallReply reply
   reply.latency_ms =
       std::chrono::duration<double, std::milli>(clock_.steady_now() - waiter.received).count();
   // Nothing was charged: zero tokens and cost; who answered it first.
-  protocol::UsageEvent usage{waiter.request.ai_name, reply.provider, reply.model, 0, 0, 0, 0.0,
-                             reply.latency_ms, reply.reason, waiter.id, ledger::period_name_of(now),
-                             now, true};
+  protocol::UsageEvent usage{.ai_name = waiter.request.ai_name,
+                             .provider = reply.provider,
+                             .model = reply.model,
+                             .latency_ms = reply.latency_ms,
+                             .reason = reply.reason,
+                             .request_id = waiter.id,
+                             .period = ledger::period_name_of(now),
+                             .at_ms = now,
+                             .cached = true};
   std::vector<protocol::Event> events;
   events.emplace_back(std::move(usage));
   count(true);
