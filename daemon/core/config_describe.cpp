@@ -88,7 +88,8 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
     << "TOLLGATE_STREAM_IDLE_MS=" << c.stream_idle_ms << "\n"
     << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n";
-  o << "TOLLGATE_CACHE_TTL_SECONDS=" << c.cache_ttl_seconds << (c.cache_ttl_seconds ? "" : " (off)") << "\n"
+  o << "TOLLGATE_CACHE_TTL_SECONDS=" << c.cache_ttl_seconds
+    << (c.cache_ttl_seconds ? "" : " (off)") << "\n"
     << "TOLLGATE_CACHE_MAX_MB=" << c.cache_max_mb << "\n"
     << "TOLLGATE_CACHE_PER_AGENT=" << (c.cache_per_agent ? "true" : "false") << "\n";
   return o.str();

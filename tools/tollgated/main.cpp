@@ -95,7 +95,8 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::cache::ResponseStore>> open
   tollgate::cache::StoreOptions options;
   options.dir = (std::filesystem::path(config.data_dir) / "cache").string();
   options.max_bytes = config.cache_max_mb << 20;
-  options.on_write = [m](const tollgate::cache::StoreStats& now, uint64_t evicted, uint64_t expired) {
+  options.on_write = [m](const tollgate::cache::StoreStats& now, uint64_t evicted,
+                         uint64_t expired) {
     m.entries.set(static_cast<double>(now.entries));
     m.bytes.set(static_cast<double>(now.bytes));
     if (evicted) m.evictions.with({"size"}).inc(static_cast<double>(evicted));
@@ -113,8 +114,8 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::cache::ResponseStore>> open
 // The call pool, its provider attempts and cache hits counted in the
 // metrics (`cache` may be null: no response cache).
 std::unique_ptr<tollgate::workers::CallPool> make_call_pool(
-    const tollgate::Config& config, tollgate::ledger::Ledger& ledger, tollgate::ProviderRuntime& runtime,
-    tollgate::CallSink& sink, tollgate::metrics::DaemonMetrics& metrics,
+    const tollgate::Config& config, tollgate::ledger::Ledger& ledger,
+    tollgate::ProviderRuntime& runtime, tollgate::CallSink& sink, tollgate::metrics::DaemonMetrics& metrics,
     tollgate::metrics::Registry& registry, tollgate::cache::ResponseStore* cache) {
   const size_t workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   auto calls = std::make_unique<tollgate::workers::CallPool>(ledger, runtime, sink,

@@ -259,7 +259,9 @@ void CallPool::finish(const CallSpec& spec, CallOutcome outcome) {
     runs_.erase(spec.token);
   }
   // A successful leader of a cache key is stored before anyone is answered.
-  if (outcome.reply && !spec.cache_key.empty()) cache_.store(spec.cache_key, *outcome.reply, *spec.config);
+  if (outcome.reply && !spec.cache_key.empty()) {
+    cache_.store(spec.cache_key, *outcome.reply, *spec.config);
+  }
   std::function<void()> after = [this, token = spec.token] {
     --inflight_;
     loop_of_.erase(token);
