@@ -6,10 +6,9 @@
 // running): a repeat costs nothing, so it is answered even during emergency
 // shutdown, overload or a degraded ledger. So is a response cache hit, or
 // a call waiting for an identical one to finish (call_cache.h), next. Then
-// it refuses what can be
-// refused at once (emergency shutdown, a degraded ledger, too many calls in
-// flight, a call over the per-request token cap), and otherwise hands the
-// call to a worker round-robin. The call's outcome (typed: reply or error,
+// it refuses what can be refused at once (emergency shutdown, a degraded
+// ledger, too many calls in flight, a call over the per-request token cap),
+// and otherwise hands the call to a worker round-robin. The call's outcome (typed: reply or error,
 // and its events) goes to the CallSink the pool was given; the step that
 // runs on the loop after it answers the repeats that waited, each with a
 // copy of the value (replayed), never with re-encoded bytes.
