@@ -92,6 +92,7 @@ void read_call_reply(detail::FieldReader& f, CallReply& r) {
   read_attempts(f, r.attempts);
   f.number("latency_ms", 0, kMaxNumber, r.latency_ms);
   f.boolean("replayed", r.replayed);
+  f.boolean("cached", r.cached);  // section 10
   read_content(f, r);
 }
 

@@ -32,6 +32,9 @@ struct UsageEvent {
   RequestId request_id{};  // the call's id (nil when it had none)
   std::string period{};    // "YYYY-MM"
   int64_t at_ms = 0;
+  // Section 10: a call answered from the response cache (tokens and cost
+  // 0: nothing was charged; provider and model: who answered originally).
+  bool cached = false;
   bool operator==(const UsageEvent&) const = default;
 };
 

@@ -60,6 +60,8 @@ struct CallReply {
   // model stopped. `text` is the text blocks joined.
   std::vector<ContentBlock> content{};
   std::optional<StopReason> stop_reason{};
+  // Section 10: answered from the response cache (charged nothing).
+  bool cached = false;
   bool operator==(const CallReply&) const = default;
 };
 

@@ -100,6 +100,7 @@ RequestBody decode_call(FieldReader& f, const DecodeLimits& limits) {
   f.string("idempotency_key", 1, kMaxIdempotencyKeyBytes, r.idempotency_key);
   f.int64("timeout_ms", 1, kMaxTimeoutMs, r.timeout_ms);
   f.boolean("stream", r.stream);  // section 9
+  f.boolean("cache", r.cache);    // section 10
   if (f.ok()) {
     if (auto e = detail::check_conversation(r)) f.fail_with(*e);
   }

@@ -54,6 +54,10 @@ struct CallRequest {
   // ordinary reply. Written only when true; not part of the fingerprint
   // (a repeat of a streamed call gets the stored final reply).
   bool stream = false;
+  // Section 10: answer from the response cache when an identical request
+  // (content, parameters, model chain) was answered within the cache's TTL.
+  // Written only when true; not part of the idempotency fingerprint.
+  bool cache = false;
   bool operator==(const CallRequest&) const = default;
 
   // Does the call use any part of section 8 (blocks, tools, stop

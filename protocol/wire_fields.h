@@ -124,6 +124,8 @@ void for_each_field(const CallRequest& r, F&& f) {
   f("top_p", r.top_p);
   // Section 9; written only when true.
   f("stream", detail::omit_when_absent(r.stream ? std::optional<bool>(true) : std::nullopt));
+  // Section 10; written only when true.
+  f("cache", detail::omit_when_absent(r.cache ? std::optional<bool>(true) : std::nullopt));
 }
 
 template <class F> void for_each_field(const UsageRequest& r, F&& f) { f("ai_name", r.ai_name); }
@@ -174,6 +176,8 @@ void for_each_field(const UsageEvent& e, F&& f) {
   f("request_id", e.request_id);
   f("period", e.period);
   f("at_ms", e.at_ms);
+  // Section 10: answered from the response cache; written only when true.
+  f("cached", detail::omit_when_absent(e.cached ? std::optional<bool>(true) : std::nullopt));
 }
 
 template <class F>
@@ -282,6 +286,8 @@ void for_each_field(const CallReply& r, F&& f) {
   f("replayed", r.replayed);
   f("content", r.content);
   f("stop_reason", detail::stop_reason_text(r.stop_reason));
+  // Section 10: answered from the response cache; written only when true.
+  f("cached", detail::omit_when_absent(r.cached ? std::optional<bool>(true) : std::nullopt));
 }
 
 template <class F>

@@ -5,7 +5,7 @@ Reads every `#include "..."` in the .h/.cpp files under protocol/, daemon/,
 workers/ and tools/ and checks the folder include graph against the layers
 of DESIGN.md ("Direction"):
 
-    protocol < daemon (core < ledger < server) < workers (providers < notify < calls)
+    protocol < daemon (core < ledger < cache < server) < workers (providers < notify < calls)
              < tools
 
 Definitions. A file's folder is the directory holding it (relative to the
@@ -20,7 +20,7 @@ The rules, for an arrow from folder A to folder B:
    differ, as children a and b of their deepest common folder P. If P's
    children are ordered (ORDER below), b must come before a: the arrow
    points down. The order is a tree of orders: at the top protocol <
-   daemon < workers < tools, inside daemon/ core < ledger < server, inside
+   daemon < workers < tools, inside daemon/ core < ledger < cache < server, inside
    workers/ providers < notify < calls; everything inside a folder sits in that
    folder's place (daemon/ledger/lmdb is above daemon/core because ledger
    is above core).
@@ -73,7 +73,7 @@ SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc")
 # through their own place in the tree, and never each other.
 ORDER = {
     "": ["protocol", "daemon", "workers", "tools"],
-    "daemon": ["core", "ledger", "server"],
+    "daemon": ["core", "ledger", "cache", "server"],
     "workers": ["providers", "notify", "calls"],
 }
 

@@ -52,6 +52,7 @@ void pack_full_fidelity(msgpack::packer<msgpack::sbuffer>& pk, const protocol::C
   content.idempotency_key.reset();
   content.timeout_ms.reset();
   content.stream = false;  // section 9: a repeat may stream or not
+  content.cache = false;   // section 10: a repeat may ask for the cache or not
   const std::string bytes = protocol::encode_request(protocol::RequestId{}, content);
   pk.pack_array(2);
   pk.pack(std::string("call/2"));

@@ -8,8 +8,8 @@
 // field left out differs from the same value given explicitly (the
 // daemon's default may change between the two). Not included: id,
 // timeout_ms, stream (section 9: a streamed call's repeat gets the stored
-// final reply, streamed or not) and idempotency_key itself, which a repeat
-// may change.
+// final reply, streamed or not), cache (section 10) and idempotency_key
+// itself, which a repeat may change.
 // A call using section 8 (content blocks, system blocks, tools,
 // tool_choice, stop_sequences, top_p) hashes all of them under a second
 // version tag; a text-only call hashes exactly as before section 8, so a

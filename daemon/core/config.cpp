@@ -111,6 +111,13 @@ uint64_t Config::agent_limit(const std::string& agent, const std::string& provid
   return p ? p->monthly_limit : 0;
 }
 
+bool Config::uses_cache(const std::string& agent, bool asked) const {
+  if (cache_ttl_seconds == 0) return false;
+  if (asked) return true;
+  auto a = agents.find(agent);
+  return a != agents.end() && a->second.cache;
+}
+
 // Every variable the daemon reads, into `c` and the two built-in providers.
 void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, ProviderConfig& openai) {
   read_builtin_provider(r, "ANTHROPIC_", anthropic);
@@ -150,6 +157,9 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.uint("TOLLGATE_FORECAST_WINDOW_DAYS", c.forecast_window_days, 1, 90, "must be a whole number of days from 1 to 90");
   r.uint("TOLLGATE_FORECAST_CHECK_SECONDS", c.forecast_check_seconds, 0, 86400, "must be a whole number of seconds from 0 (never) to 86400");
   config_detail::read_notify_variables(r, c.notify);
+  r.uint("TOLLGATE_CACHE_TTL_SECONDS", c.cache_ttl_seconds, 0, 31'536'000, "must be a whole number of seconds from 0 (off) to 31536000");
+  r.uint("TOLLGATE_CACHE_MAX_MB", c.cache_max_mb, 1, 65'536, "must be a whole number of MiB from 1 to 65536");
+  r.boolean("TOLLGATE_CACHE_PER_AGENT", c.cache_per_agent);
 }
 
 namespace {

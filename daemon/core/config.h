@@ -79,6 +79,9 @@ struct AgentConfig {
   // This agent's default model per provider (provider name -> model), sent
   // when the call names no model; providers not listed use their own.
   std::map<std::string, std::string> models;
+  // Every call of this agent asks for the response cache, as if it said
+  // `cache: true` (PROTOCOL.md section 10). TOML cache = true.
+  bool cache = false;
 };
 
 // One place alert notifications go (PROTOCOL.md section 10): a webhook or
@@ -174,6 +177,13 @@ struct Config {
   uint32_t forecast_check_seconds = 300;        // TOLLGATE_FORECAST_CHECK_SECONDS
   // Alert notification destinations ([[notify.*]], TOLLGATE_WEBHOOK_*, ...).
   NotifyConfig notify;
+  // The response cache (PROTOCOL.md section 10): how long an answer is
+  // served again (0: the cache is off and `cache: true` is ignored), the
+  // most bytes of answers kept in <data_dir>/cache (oldest evicted first),
+  // and whether an answer is served only to the agent whose call made it.
+  uint64_t cache_ttl_seconds = 3600;            // TOLLGATE_CACHE_TTL_SECONDS
+  uint64_t cache_max_mb = 256;                  // TOLLGATE_CACHE_MAX_MB
+  bool cache_per_agent = false;                 // TOLLGATE_CACHE_PER_AGENT
 
   // Not settings: what loading noticed and accepted, each a line for the
   // log at start and on reload and for --check-config (e.g. a variable
@@ -192,6 +202,9 @@ struct Config {
   std::string model_for(const std::string& agent, const std::string& provider) const;
   // The agent's monthly limit for a provider: TOML override or the default.
   uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
+  // Does a call of `agent` use the response cache (it asked, or its TOML
+  // table says cache = true, and the cache is on)?
+  bool uses_cache(const std::string& agent, bool asked) const;
 };
 
 // Where configuration comes from. Empty paths are not read.

@@ -42,6 +42,7 @@ void describe_provider(std::ostream& o, const ProviderConfig& p) {
 void describe_agent(std::ostream& o, const std::string& name, const AgentConfig& a) {
   for (const auto& [prov, lim] : a.monthly_limits) o << "agent." << name << "." << prov << "=" << lim << "\n";
   if (!a.chain.empty()) o << "agent." << name << ".chain=" << joined(a.chain) << "\n";
+  if (a.cache) o << "agent." << name << ".cache=true\n";
   for (const auto& [prov, model] : a.models) o << "agent." << name << ".model." << prov << "=" << model << "\n";
 }
 
@@ -122,6 +123,10 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_FORECAST_WINDOW_DAYS=" << c.forecast_window_days << "\n"
     << "TOLLGATE_FORECAST_CHECK_SECONDS=" << c.forecast_check_seconds << "\n";
   describe_notify(o, c.notify);
+  o << "TOLLGATE_CACHE_TTL_SECONDS=" << c.cache_ttl_seconds
+    << (c.cache_ttl_seconds ? "" : " (off)") << "\n"
+    << "TOLLGATE_CACHE_MAX_MB=" << c.cache_max_mb << "\n"
+    << "TOLLGATE_CACHE_PER_AGENT=" << (c.cache_per_agent ? "true" : "false") << "\n";
   return o.str();
 }
 

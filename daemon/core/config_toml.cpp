@@ -16,7 +16,7 @@ using protocol::Result;
 const std::vector<std::string> kTomlTopLevel = {"agents", "chain", "notify", "prices", "providers",
                                                 "restrict_agents", "settings"};
 const std::vector<std::string> kTomlPriceKeys = {"cache_read", "cache_write", "input", "output"};
-const std::vector<std::string> kTomlAgentKeys = {"chain", "models"};
+const std::vector<std::string> kTomlAgentKeys = {"cache", "chain", "models"};
 
 Error unknown_name(const std::string& origin, const std::string& key, const std::string& word,
                    const std::string& what, const std::vector<std::string>& known) {
@@ -139,10 +139,16 @@ Result<void> read_agent_models(const std::string& path, const std::string& agent
   return {};
 }
 
-// The reserved keys of an [agents.NAME] table: chain and models.
+// The reserved keys of an [agents.NAME] table: cache, chain and models.
 Result<void> read_agent_key(const std::string& path, const std::string& agent_name, const std::string& word,
                             const toml::node& v, AgentConfig& agent, TomlExtras& extras) {
   if (word == "models") return read_agent_models(path, agent_name, v, agent, extras);
+  if (word == "cache") {
+    auto on = v.value_exact<bool>();
+    if (!on) return wrong_type(path, "agents." + agent_name + ".cache", v, "a boolean (true or false)");
+    agent.cache = *on;
+    return {};
+  }
   auto chain = string_list(path, "agents." + agent_name + ".chain", v, "provider names",
                            "must name at least one provider (leave it out for the configured chain)");
   if (!chain) return chain.error();

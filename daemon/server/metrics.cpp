@@ -400,4 +400,25 @@ DaemonMetrics register_daemon_metrics(Registry& r) {
   };
 }
 
+CacheMetrics register_cache_metrics(Registry& r) {
+  return CacheMetrics{
+      r.counter(kCacheHitsTotal,
+                "Calls answered from the response cache (charged nothing), including calls that "
+                "waited for an identical one.")
+          .with({}),
+      r.counter(kCacheMissesTotal,
+                "Calls that asked for the response cache and went to a provider.")
+          .with({}),
+      r.counter(kCacheEvictionsTotal,
+                "Response cache entries removed: to fit TOLLGATE_CACHE_MAX_MB (size) or past "
+                "their TTL (expired).",
+                {"reason"}),
+      r.gauge(kCacheEntries, "Answers in the response cache.").with({}),
+      r.gauge(kCacheBytes,
+              "Bytes of answers in the response cache (keys and encoded replies), as counted "
+              "against TOLLGATE_CACHE_MAX_MB.")
+          .with({}),
+  };
+}
+
 }  // namespace tollgate::metrics

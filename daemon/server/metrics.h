@@ -71,6 +71,16 @@ inline constexpr std::string_view kNotifyDeliveriesTotal = "tollgate_notify_deli
 // Alert notifications waiting in the outbox, all destinations.
 inline constexpr std::string_view kNotifyOutboxDepth = "tollgate_notify_outbox_depth";
 
+// The response cache (PROTOCOL.md section 10): calls answered from it
+// (stored answers and calls that waited for an identical one), calls that
+// went to a provider for lack of one, entries removed {reason: size or
+// expired}, and its size now.
+inline constexpr std::string_view kCacheHitsTotal = "tollgate_cache_hits_total";
+inline constexpr std::string_view kCacheMissesTotal = "tollgate_cache_misses_total";
+inline constexpr std::string_view kCacheEvictionsTotal = "tollgate_cache_evictions_total";
+inline constexpr std::string_view kCacheEntries = "tollgate_cache_entries";
+inline constexpr std::string_view kCacheBytes = "tollgate_cache_bytes";
+
 // tollgate_circuit_state values.
 inline constexpr double kCircuitClosed = 0;
 inline constexpr double kCircuitHalfOpen = 1;
@@ -278,6 +288,16 @@ struct DaemonMetrics {
   GaugeFamily& admission_waiting;             // {provider}
 };
 DaemonMetrics register_daemon_metrics(Registry& registry);
+
+// The response cache's families (registered only when the cache is on).
+struct CacheMetrics {
+  Counter& hits;
+  Counter& misses;
+  CounterFamily& evictions;  // {reason}: size | expired
+  Gauge& entries;
+  Gauge& bytes;
+};
+CacheMetrics register_cache_metrics(Registry& registry);
 
 // Bucket bounds used by register_daemon_metrics.
 std::vector<double> call_duration_buckets();     // 10 ms .. 120 s

@@ -88,6 +88,11 @@ TEST_CASE("the last message of a call decodes as the call reply") {
   CHECK(reply_of<CallReply>(encode_reply(RequestId::from_int(1), r), "call") == r);
   // What decode_call_reply reads (a stored reply) reads here as well.
   CHECK(decode_call_reply(encode_reply(RequestId{}, r)).ok());
+  // Section 10: cached is written only when true, and reads back.
+  CHECK_FALSE(to_json(encode_reply(RequestId{}, r))->contains("cached"));
+  r.cached = true;
+  CHECK((*to_json(encode_reply(RequestId{}, r)))["cached"] == true);
+  CHECK(reply_of<CallReply>(encode_reply(RequestId::from_int(2), r), "call") == r);
 }
 
 TEST_CASE("the reply to cancel decodes with found") {

@@ -244,6 +244,19 @@ TEST_CASE("stream on a call must be a bool") {
   require_bad(call({{"stream", json::object()}}), "stream: true or false");
 }
 
+TEST_CASE("cache on a call must be a bool and is written only when true") {
+  CHECK(require_ok<CallRequest>(call({{"cache", true}})).cache);
+  CHECK_FALSE(require_ok<CallRequest>(call({{"cache", false}})).cache);
+  CHECK_FALSE(require_ok<CallRequest>(call({{"cache", nullptr}})).cache);
+  CHECK_FALSE(require_ok<CallRequest>(call({})).cache);
+  require_bad(call({{"cache", 1}}), "cache: true or false");
+  require_bad(call({{"cache", "yes"}}), "cache: true or false");
+  CallRequest r = require_ok<CallRequest>(call({{"cache", true}}));
+  CHECK(to_json(encode_request(RequestId{}, r))->value("cache", false));
+  r.cache = false;
+  CHECK_FALSE(to_json(encode_request(RequestId{}, r))->contains("cache"));
+}
+
 TEST_CASE("cancel needs a target that is a string or an integer like an id") {
   CHECK(require_ok<CancelRequest>({{"op", "cancel"}, {"target", "call-1"}}).target ==
         RequestId::from_string("call-1"));

@@ -153,6 +153,7 @@ std::optional<protocol::CallRequest> call_from_file(const CallArgs& args) {
   if (args.idempotency_key) j["idempotency_key"] = *args.idempotency_key;
   if (args.call_timeout_ms) j["timeout_ms"] = *args.call_timeout_ms;
   if (args.stream) j["stream"] = true;
+  if (args.cache) j["cache"] = true;
   protocol::DecodeLimits limits;
   limits.max_request_bytes = std::numeric_limits<size_t>::max();
   limits.max_tokens_per_request = std::numeric_limits<uint64_t>::max();
@@ -280,6 +281,7 @@ int run_call(const GlobalOptions& o, const CallArgs& args) {
     // wait would be charged in full for a reply nobody reads.
     req.timeout_ms = args.call_timeout_ms;
     req.stream = args.stream;
+    req.cache = args.cache;
   }
   // A --request file may ask for the stream itself.
   if (req.stream) return run_stream(o, req);

@@ -72,6 +72,8 @@ struct CallArgs {
   // --stream: `stream: true` (PROTOCOL.md section 9); the parts are printed
   // as they arrive (--json: one JSON line each, then the reply's line).
   bool stream = false;
+  // --cache: `cache: true` (PROTOCOL.md section 10).
+  bool cache = false;
 };
 
 struct EventsArgs {

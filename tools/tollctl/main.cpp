@@ -86,7 +86,7 @@ class Cli {
                               if_given(provider_opt_call_, provider_),
                               if_given(max_tokens_opt_, max_tokens_), if_given(system_opt_, system_),
                               if_given(idem_opt_, idempotency_key_),
-                              if_given(call_timeout_opt_, call_timeout_ms_), stream_});
+                              if_given(call_timeout_opt_, call_timeout_ms_), stream_, cache_});
     }
     if (events_->parsed()) {
       return t::run_events(o_, {prefixes_, if_given(count_opt_, count_),
@@ -159,6 +159,9 @@ class Cli {
     call_->add_flag("--stream", stream_,
                     "print the reply as it is generated (PROTOCOL.md section 9), then the summary; "
                     "--timeout bounds the wait between parts (--json: one JSON line per message)");
+    call_->add_flag("--cache", cache_,
+                    "answer from the response cache when an identical call was answered within "
+                    "TOLLGATE_CACHE_TTL_SECONDS (PROTOCOL.md section 10); charged nothing then");
     events_ = app.add_subcommand("events", "print events as they are published until interrupted");
     events_->add_option("PREFIX", prefixes_, "topic prefixes (default: all)");
     count_opt_ = events_->add_option("--count", count_, "exit after this many events")
@@ -177,6 +180,7 @@ class Cli {
   bool yes_ = false;
   bool force_ = false;
   bool stream_ = false;
+  bool cache_ = false;
   std::vector<std::string> prefixes_;
   CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
       *ledger_events_, *reset_, *call_, *events_, *keygen_;

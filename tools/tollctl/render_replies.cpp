@@ -270,6 +270,7 @@ void render_call_summary(const json& reply, std::ostream& info) {
   info << "  cost " << field_cost(reply, "cost_usd");
   if (reply.contains("stop_reason") && reply["stop_reason"].is_string()) info << "  stop " << field_str(reply, "stop_reason");
   if (reply.contains("replayed") && reply["replayed"] == true) info << "  (replayed)";
+  if (reply.contains("cached") && reply["cached"] == true) info << "  (cached)";
   info << "\n";
 }
 
@@ -279,6 +280,7 @@ std::string render_event(const std::string& topic, const json& body, const Style
     line += field_str(body, "provider") + "/" + field_str(body, "model") + "  " +
             field_tokens(body, "total_tokens") + " tokens  " + field_cost(body, "cost_usd") + "  " +
             field_str(body, "reason");
+    if (body.contains("cached") && body["cached"] == true) line += "  cached";
   } else if (topic.rfind("alert.", 0) == 0) {
     line += usage_bar(field_num(body, "percentage"), style) + "  " + field_str(body, "message");
   } else if (topic.rfind("provider.", 0) == 0) {

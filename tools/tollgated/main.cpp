@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "daemon/cache/response_store.h"
 #include "daemon/server/budget_collector.h"
 #include "daemon/core/config.h"
 #include "daemon/server/curve_keys.h"
@@ -85,6 +86,50 @@ std::map<std::string, uint64_t> day_counts(const tollgate::ledger::Ledger& ledge
     if (auto n = ledger.requests_today(p.name, now)) counts[p.name] = *n;
   }
   return counts;
+}
+
+// The response cache's store in <data_dir>/cache/ (PROTOCOL.md section
+// 10), its metrics registered; nullptr when TOLLGATE_CACHE_TTL_SECONDS is 0.
+tollgate::protocol::Result<std::unique_ptr<tollgate::cache::ResponseStore>> open_cache(
+    const tollgate::Config& config, tollgate::metrics::Registry& registry) {
+  if (config.cache_ttl_seconds == 0) return std::unique_ptr<tollgate::cache::ResponseStore>();
+  auto m = tollgate::metrics::register_cache_metrics(registry);
+  tollgate::cache::StoreOptions options;
+  options.dir = (std::filesystem::path(config.data_dir) / "cache").string();
+  options.max_bytes = config.cache_max_mb << 20;
+  options.on_write = [m](const tollgate::cache::StoreStats& now, uint64_t evicted,
+                         uint64_t expired) {
+    m.entries.set(static_cast<double>(now.entries));
+    m.bytes.set(static_cast<double>(now.bytes));
+    if (evicted) m.evictions.with({"size"}).inc(static_cast<double>(evicted));
+    if (expired) m.evictions.with({"expired"}).inc(static_cast<double>(expired));
+  };
+  auto store = tollgate::cache::ResponseStore::open(options);
+  if (!store) return store.error();
+  m.entries.set(static_cast<double>((*store)->stats().entries));
+  m.bytes.set(static_cast<double>((*store)->stats().bytes));
+  spdlog::info("response cache: {} entries, {} of {} bytes, ttl {} s", (*store)->stats().entries,
+               (*store)->stats().bytes, options.max_bytes, config.cache_ttl_seconds);
+  return std::move(store).value();
+}
+
+// The call pool, its provider attempts and cache hits counted in the
+// metrics (`cache` may be null: no response cache).
+std::unique_ptr<tollgate::workers::CallPool> make_call_pool(
+    const tollgate::Config& config, tollgate::ledger::Ledger& ledger,
+    tollgate::ProviderRuntime& runtime, tollgate::CallSink& sink, tollgate::metrics::DaemonMetrics& metrics,
+    tollgate::metrics::Registry& registry, tollgate::cache::ResponseStore* cache) {
+  const size_t workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+  auto calls = std::make_unique<tollgate::workers::CallPool>(ledger, runtime, sink,
+                                                             tollgate::SystemClock::instance(), workers);
+  calls->set_attempt_observer([&metrics](const std::string& provider, double seconds) {
+    metrics.provider_request_duration.with({provider}).observe(seconds);
+  });
+  if (cache) {
+    auto m = tollgate::metrics::register_cache_metrics(registry);  // the families open_cache made
+    calls->set_cache(cache, [m](bool hit) { (hit ? m.hits : m.misses).inc(); });
+  }
+  return calls;
 }
 
 // What start-up refuses short of binding and opening the ledger: the bind
@@ -250,12 +295,11 @@ int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const toll
   tollgate::ProviderRuntime runtime(*config, day_counts(**ledger, *config, now), now);
   tollgate::Dispatcher dispatcher(config, **ledger, runtime, (*server)->mailbox());
   dispatcher.set_reloader([sources] { return reload_config(sources); });
-  const size_t workers = config->workers ? config->workers : std::max(1u, std::thread::hardware_concurrency());
-  auto calls = std::make_unique<tollgate::workers::CallPool>(**ledger, runtime, (*server)->call_sink(),
-                                                             tollgate::SystemClock::instance(), workers);
-  calls->set_attempt_observer([&metrics](const std::string& provider, double seconds) {
-    metrics.provider_request_duration.with({provider}).observe(seconds);
-  });
+  // Outlives the pool (declared before it).
+  auto cache = open_cache(*config, registry);
+  if (!cache) return critical(cache.error(), 1);
+  auto calls = make_call_pool(*config, **ledger, runtime, (*server)->call_sink(), metrics, registry,
+                              cache->get());
   dispatcher.set_call_service(calls.get());
   (*server)->set_handler(&dispatcher);
   (*server)->set_metrics(&request_metrics);

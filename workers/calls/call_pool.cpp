@@ -69,7 +69,7 @@ CallResult replay_of_stored(const std::string& stored_reply) {
 
 CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink,
                    const Clock& clock, std::vector<CallLoop*> loops)
-    : ledger_(ledger), sink_(sink), loops_(std::move(loops)) {
+    : ledger_(ledger), sink_(sink), loops_(std::move(loops)), cache_(sink, clock) {
   env_.stopping = &stopping_;
   env_.draining = &draining_;
   env_.alive = &alive_;
@@ -171,6 +171,11 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
     }
     if (auto answer = answer_from_record(*held, now)) return answer;
   }
+  // A hit, or a wait for an identical call, costs nothing either.
+  std::string cache_key;
+  if (cache_.begin(token, id, request, config, cache_key) != CallCache::Start::kRun) {
+    return std::nullopt;
+  }
   if (shutdown_) {
     return Error::emergency_shutdown("tollgated is in emergency shutdown: " + *shutdown_ +
                                      "; calls are refused until a reset or the next period");
@@ -197,6 +202,7 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
                             " (MAX_TOKENS_PER_REQUEST)");
   }
   if (held) running_keys_[idempotency_key(held->agent, held->key)] = {held->fingerprint, {}};
+  if (!cache_key.empty()) cache_.lead(cache_key);
   CallSpec spec;
   spec.token = token;
   spec.id = id;
@@ -206,6 +212,7 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
   spec.received_ms = now;
   spec.received = env_.clock->steady_now();
   spec.idempotency = std::move(held);
+  spec.cache_key = std::move(cache_key);
   ++inflight_;
   CallLoop& loop = *loops_[next_loop_++ % loops_.size()];
   loop_of_[token] = &loop;
@@ -224,6 +231,7 @@ void CallPool::add_run(uint64_t token, const std::shared_ptr<CallRun>& run) {
 }
 
 void CallPool::cancel(uint64_t token, protocol::Error why) {
+  if (cache_.cancel(token, why)) return;
   for (auto& [key, running] : running_keys_) {
     auto& w = running.waiters;
     if (auto it = std::find(w.begin(), w.end(), token); it != w.end()) {
@@ -250,18 +258,25 @@ void CallPool::finish(const CallSpec& spec, CallOutcome outcome) {
     MutexLock lock(runs_mu_);
     runs_.erase(spec.token);
   }
+  // A successful leader of a cache key is stored before anyone is answered.
+  if (outcome.reply && !spec.cache_key.empty()) {
+    cache_.store(spec.cache_key, *outcome.reply, *spec.config);
+  }
   std::function<void()> after = [this, token = spec.token] {
     --inflight_;
     loop_of_.erase(token);
   };
-  if (spec.idempotency) {
-    // The repeats that waited for this call get a copy of its answer.
-    after = [this, token = spec.token,
-             key = idempotency_key(spec.idempotency->agent, spec.idempotency->key),
+  if (spec.idempotency || !spec.cache_key.empty()) {
+    // The calls that waited for this one (repeats of its idempotency key,
+    // identical calls of its cache key) get a copy of its answer.
+    std::string key;
+    if (spec.idempotency) key = idempotency_key(spec.idempotency->agent, spec.idempotency->key);
+    after = [this, token = spec.token, key = std::move(key), cache_key = spec.cache_key,
              answer = outcome.reply] {
       --inflight_;
       loop_of_.erase(token);
-      settle(key, answer);
+      if (!key.empty()) settle(key, answer);
+      if (!cache_key.empty()) settle_cache(cache_key, answer);
     };
   }
   // A success's record was stored with its commit.
@@ -284,6 +299,15 @@ void CallPool::finish(const CallSpec& spec, CallOutcome outcome) {
         }
         sink.deliver(token, std::move(outcome), std::move(after));
       });
+}
+
+void CallPool::settle_cache(const std::string& key, const CallResult& answer) {
+  // After a failure each waiter starts again: the first leads the key now.
+  for (CacheWaiter& w : cache_.settle(key, answer, !draining_.load())) {
+    if (auto now = start(w.token, w.id, std::move(w.request), w.config)) {
+      sink_.deliver(w.token, CallOutcome{std::move(*now), {}}, {});
+    }
+  }
 }
 
 void CallPool::settle(const std::string& key, const CallResult& answer) {

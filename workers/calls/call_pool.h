@@ -4,10 +4,11 @@
 // On the loop thread, start() first answers idempotent repeats (from the
 // ledger record, or by waiting for the first call with the same key still
 // running): a repeat costs nothing, so it is answered even during emergency
-// shutdown, overload or a degraded ledger. Then it refuses what can be
-// refused at once (emergency shutdown, a degraded ledger, too many calls in
-// flight, a call over the per-request token cap), and otherwise hands the
-// call to a worker round-robin. The call's outcome (typed: reply or error,
+// shutdown, overload or a degraded ledger. So is a response cache hit, or
+// a call waiting for an identical one to finish (call_cache.h), next. Then
+// it refuses what can be refused at once (emergency shutdown, a degraded
+// ledger, too many calls in flight, a call over the per-request token cap),
+// and otherwise hands the call to a worker round-robin. The call's outcome (typed: reply or error,
 // and its events) goes to the CallSink the pool was given; the step that
 // runs on the loop after it answers the repeats that waited, each with a
 // copy of the value (replayed), never with re-encoded bytes.
@@ -38,6 +39,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/sync.h"
 #include "daemon/server/call_service.h"
+#include "workers/calls/call_cache.h"
 #include "workers/calls/call_loop.h"
 #include "workers/calls/call_run.h"
 #include "workers/calls/live_calls.h"
@@ -92,6 +94,12 @@ class CallPool : public CallService {
   void set_attempt_observer(std::function<void(const std::string& provider, double seconds)> f) {
     env_.on_attempt = std::move(f);
   }
+  // The response cache (call_cache.h): its store (not owned, outlives the
+  // pool; null: none) and what counts hits and misses (loop thread). Set
+  // it before the first start().
+  void set_cache(cache::ResponseStore* store, std::function<void(bool hit)> observer) {
+    cache_.set_store(store, std::move(observer));
+  }
 
  private:
   // A key whose call is running, and the repeats waiting for its reply.
@@ -106,6 +114,9 @@ class CallPool : public CallService {
   void finish(const CallSpec& spec, CallOutcome outcome);
   // Loop thread: after the first call's reply went out.
   void settle(const std::string& key, const CallResult& answer);
+  // Loop thread: after a cache key's leader was answered; waiters get its
+  // reply, or run again.
+  void settle_cache(const std::string& key, const CallResult& answer);
   // Worker thread: the call is running there (until finish()).
   void add_run(uint64_t token, const std::shared_ptr<CallRun>& run);
 
@@ -124,6 +135,7 @@ class CallPool : public CallService {
   std::optional<std::string> shutdown_;
   std::map<std::string, RunningKey> running_keys_;  // agent \0 key -> its call
   std::unordered_map<uint64_t, CallLoop*> loop_of_;  // calls handed to a loop, by token
+  CallCache cache_;  // its flights are the loop's
 
   // Running calls by token: added on their worker when they start, removed
   // when they are answered; cancel() finds them here (on the same worker:

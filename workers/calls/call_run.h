@@ -131,6 +131,9 @@ struct CallSpec {
   // Set when the call holds an idempotency key: each reservation writes
   // its pending marker, the commit its stored reply (ledger.h).
   std::optional<ledger::IdempotentCall> idempotency;
+  // Set when the call uses the response cache (call_cache.h): its key, as
+  // the leader of that key (its successful reply is stored).
+  std::string cache_key;
 };
 
 class CallRun : public std::enable_shared_from_this<CallRun> {
