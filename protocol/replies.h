@@ -151,6 +151,9 @@ struct AgentProviderAvailability {
   bool available = false;
   double percentage = 0;
   std::optional<std::string> why{};  // nil when available, else the skip reason
+  // Section 10, TOLLGATE_SELECTION=cheapest only (written only then): what a
+  // call with a short prompt would cost here at most.
+  std::optional<double> expected_cost_usd{};
   bool operator==(const AgentProviderAvailability&) const = default;
 };
 
@@ -165,6 +168,7 @@ struct AgentStatus {
 struct ProviderStatusReply {
   std::map<std::string, ProviderState> providers{};
   std::vector<AgentStatus> agents{};
+  std::optional<std::string> selection{};  // section 10: "cheapest" (written only then)
   bool operator==(const ProviderStatusReply&) const = default;
 };
 
@@ -172,6 +176,10 @@ struct RecommendReply {
   std::optional<std::string> provider{};  // nil when none
   std::string reason{};
   bool available = false;
+  // Section 10, TOLLGATE_SELECTION=cheapest only (written only then): the
+  // order was by expected cost, and the recommended provider's.
+  std::optional<std::string> selection{};
+  std::optional<double> expected_cost_usd{};
   bool operator==(const RecommendReply&) const = default;
 };
 

@@ -374,6 +374,7 @@ void for_each_field(const AgentProviderAvailability& a, F&& f) {
   f("available", a.available);
   f("percentage", a.percentage);
   f("why", a.why);
+  f("expected_cost_usd", detail::omit_when_absent(a.expected_cost_usd));
 }
 
 template <class F>
@@ -388,6 +389,7 @@ template <class F>
 void for_each_field(const ProviderStatusReply& r, F&& f) {
   f("providers", r.providers);
   f("agents", r.agents);
+  f("selection", detail::omit_when_absent(r.selection));
 }
 
 template <class F>
@@ -395,6 +397,8 @@ void for_each_field(const RecommendReply& r, F&& f) {
   f("provider", r.provider);
   f("reason", r.reason);
   f("available", r.available);
+  f("selection", detail::omit_when_absent(r.selection));
+  f("expected_cost_usd", detail::omit_when_absent(r.expected_cost_usd));
 }
 
 template <class F>

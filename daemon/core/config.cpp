@@ -154,6 +154,7 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
   r.uint("TOLLGATE_STREAM_IDLE_MS", c.stream_idle_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
+  r.str("TOLLGATE_SELECTION", c.selection);
   r.uint("TOLLGATE_FORECAST_WINDOW_DAYS", c.forecast_window_days, 1, 90, "must be a whole number of days from 1 to 90");
   r.uint("TOLLGATE_FORECAST_CHECK_SECONDS", c.forecast_check_seconds, 0, 86400, "must be a whole number of seconds from 0 (never) to 86400");
   config_detail::read_notify_variables(r, c.notify);

@@ -173,6 +173,9 @@ struct Config {
   double exhausted_fraction = 0.01;             // TOLLGATE_EXHAUSTED_FRACTION
   // Forecasts (PROTOCOL.md section 10): the burn rate's window, and how
   // often every budget's projection is checked for alert.forecast (0: never).
+  // How a call's providers are ordered (PROTOCOL.md section 10): "chain",
+  // the agent's chain order; "cheapest", by the call's expected cost.
+  std::string selection = "chain";              // TOLLGATE_SELECTION
   uint32_t forecast_window_days = 7;            // TOLLGATE_FORECAST_WINDOW_DAYS
   uint32_t forecast_check_seconds = 300;        // TOLLGATE_FORECAST_CHECK_SECONDS
   // Alert notification destinations ([[notify.*]], TOLLGATE_WEBHOOK_*, ...).

@@ -120,6 +120,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
     << "TOLLGATE_STREAM_IDLE_MS=" << c.stream_idle_ms << "\n"
     << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n"
+    << "TOLLGATE_SELECTION=" << c.selection << "\n"
     << "TOLLGATE_FORECAST_WINDOW_DAYS=" << c.forecast_window_days << "\n"
     << "TOLLGATE_FORECAST_CHECK_SECONDS=" << c.forecast_check_seconds << "\n";
   describe_notify(o, c.notify);

@@ -77,6 +77,9 @@ Result<void> check_endpoints(const SettingReader& r, const Config& c) {
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
     return r.bad("TOLLGATE_LOG_LEVEL", c.log_level, "must be trace, debug, info, warn, error, critical or off");
   }
+  if (c.selection != "chain" && c.selection != "cheapest") {
+    return r.bad("TOLLGATE_SELECTION", c.selection, "must be chain or cheapest");
+  }
   for (const auto& [name, value] : {std::pair{"TOLLGATE_LISTEN", c.listen}, std::pair{"TOLLGATE_EVENTS", c.events}}) {
     if (auto why = zmq_bind_problem(value)) return r.bad(name, value, *why);
   }

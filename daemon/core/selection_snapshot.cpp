@@ -37,4 +37,16 @@ policy::SelectionInput selection_input(const Config& config, const ledger::Budge
   return in;
 }
 
+void price_chain(policy::SelectionInput& in, const Config& config, const std::string& agent,
+                 uint64_t input_tokens, uint64_t output_tokens) {
+  if (config.selection != "cheapest") return;
+  in.cheapest = true;
+  for (auto& p : in.chain) {
+    const std::string model = in.model ? *in.model : config.model_for(agent, p.name);
+    const auto price = config.prices.find(model);
+    if (price == config.prices.end()) continue;
+    p.expected_cost_usd = ledger::cost_usd(price->second, input_tokens, output_tokens);
+  }
+}
+
 }  // namespace tollgate

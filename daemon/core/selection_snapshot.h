@@ -21,4 +21,11 @@ policy::SelectionInput selection_input(const Config& config, const ledger::Budge
                                        std::optional<std::string> preferred_provider,
                                        int64_t now_ms);
 
+// TOLLGATE_SELECTION=cheapest (PROTOCOL.md section 10): sets in.cheapest
+// and each provider's expected_cost_usd, the cost of input_tokens +
+// output_tokens at the model it would be sent (in.model, else the agent's
+// model for it; nullopt when that model has no price). Nothing otherwise.
+void price_chain(policy::SelectionInput& in, const Config& config, const std::string& agent,
+                 uint64_t input_tokens, uint64_t output_tokens);
+
 }  // namespace tollgate

@@ -148,6 +148,9 @@ Ruling<std::vector<Alert>> check_forecasts(const LedgerRows& rows, const BudgetP
 // The outbox entry reached its destination (or was given up): deleted.
 // Yields whether it was there.
 Ruling<bool> outbox_done(const LedgerRows& rows, const OutboxKey& key);
+// Deletes every outbox entry of a destination (no longer configured);
+// yields how many.
+Ruling<uint64_t> outbox_drop(const LedgerRows& rows, const std::string& destination);
 
 RowChanges idempotency_put(const std::string& agent, const std::string& key,
                            const std::string& reply, int64_t expiry_ms);

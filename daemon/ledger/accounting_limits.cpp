@@ -92,4 +92,11 @@ Ruling<bool> outbox_done(const LedgerRows& rows, const OutboxKey& key) {
   return {found, std::move(changes)};
 }
 
+Ruling<uint64_t> outbox_drop(const LedgerRows& rows, const std::string& destination) {
+  RowChanges changes;
+  const std::vector<uint64_t> ids = rows.outbox_ids(destination);
+  for (uint64_t id : ids) changes.outbox[OutboxKey{destination, id}] = std::nullopt;
+  return {ids.size(), std::move(changes)};
+}
+
 }  // namespace tollgate::ledger::accounting

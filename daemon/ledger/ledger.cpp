@@ -97,6 +97,10 @@ Result<bool> Ledger::outbox_done(const std::string& destination, uint64_t id) {
   return wait_for<bool>([&](auto done) { outbox_done_async(destination, id, std::move(done)); });
 }
 
+Result<uint64_t> Ledger::outbox_drop(const std::string& destination) {
+  return wait_for<uint64_t>([&](auto done) { outbox_drop_async(destination, std::move(done)); });
+}
+
 Result<ProviderUsage> Ledger::global_usage(const std::string& period) const {
   return usage(kGlobalScope, period);
 }

@@ -160,6 +160,9 @@ class Ledger {
   virtual void set_limit_async(SetLimitRequest request, Callback<SetLimitOutcome> done) = 0;
   virtual void check_forecasts_async(int64_t now_ms, Callback<std::vector<Alert>> done) = 0;
   virtual void outbox_done_async(std::string destination, uint64_t id, Callback<bool> done) = 0;
+  // Deletes every outbox entry of a destination no longer configured;
+  // yields how many.
+  virtual void outbox_drop_async(std::string destination, Callback<uint64_t> done) = 0;
 
   // ---- writes, blocking wrappers of the above (never call from a callback).
   Result<ReserveOutcome> reserve(const std::string& agent, const std::string& provider,
@@ -180,6 +183,7 @@ class Ledger {
   Result<SetLimitOutcome> set_limit(SetLimitRequest request);
   Result<std::vector<Alert>> check_forecasts(int64_t now_ms);
   Result<bool> outbox_done(const std::string& destination, uint64_t id);
+  Result<uint64_t> outbox_drop(const std::string& destination);
 
   // ---- admission queue
   // Answers every waiting reservation now (refused, waited = true), and
@@ -239,6 +243,8 @@ class Ledger {
   virtual Result<std::vector<OutboxEntry>> outbox(const std::string& destination,
                                                   uint64_t after_id, size_t limit) const = 0;
   virtual Result<uint64_t> outbox_depth() const = 0;
+  // The destinations with entries in the outbox, sorted.
+  virtual Result<std::vector<std::string>> outbox_destinations() const = 0;
 };
 
 }  // namespace tollgate::ledger

@@ -34,6 +34,10 @@ void RowLedger::outbox_done_async(std::string destination, uint64_t id, Callback
   submit(detail::outbox_done_op(OutboxKey{std::move(destination), id}, std::move(done)));
 }
 
+void RowLedger::outbox_drop_async(std::string destination, Callback<uint64_t> done) {
+  submit(detail::outbox_drop_op(std::move(destination), std::move(done)));
+}
+
 void RowLedger::reserve_async(ReserveRequest request, Callback<ReserveOutcome> done) {
   submit(detail::reserve_op(std::move(request), std::move(done)));
 }
@@ -195,6 +199,11 @@ Result<std::vector<OutboxEntry>> RowLedger::outbox(const std::string& destinatio
 Result<uint64_t> RowLedger::outbox_depth() const {
   return read<uint64_t>(
       *this, [&](const LedgerRows& rows, const BudgetPolicy&) { return rows.outbox_depth(); });
+}
+
+Result<std::vector<std::string>> RowLedger::outbox_destinations() const {
+  return read<std::vector<std::string>>(
+      *this, [&](const LedgerRows& rows, const BudgetPolicy&) { return rows.outbox_destinations(); });
 }
 
 }  // namespace tollgate::ledger

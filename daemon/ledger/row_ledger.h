@@ -41,6 +41,7 @@ class RowLedger : public Ledger {
   void set_limit_async(SetLimitRequest request, Callback<SetLimitOutcome> done) override;
   void check_forecasts_async(int64_t now_ms, Callback<std::vector<Alert>> done) override;
   void outbox_done_async(std::string destination, uint64_t id, Callback<bool> done) override;
+  void outbox_drop_async(std::string destination, Callback<uint64_t> done) override;
 
   Result<std::string> current_period(int64_t now_ms) const override;
   Result<ProviderUsage> usage(const std::string& agent, const std::string& period) const override;
@@ -69,6 +70,7 @@ class RowLedger : public Ledger {
   Result<std::vector<OutboxEntry>> outbox(const std::string& destination, uint64_t after_id,
                                           size_t limit) const override;
   Result<uint64_t> outbox_depth() const override;
+  Result<std::vector<std::string>> outbox_destinations() const override;
 
   using RowReader = std::function<void(const LedgerRows& rows, const BudgetPolicy& policy)>;
   // Runs `reader` over one consistent view of the stored rows and the

@@ -174,6 +174,10 @@ class LedgerRows {
   virtual std::vector<OutboxEntry> outbox(const std::string& destination, uint64_t after_id,
                                           size_t limit) const = 0;
   virtual bool has_outbox(const OutboxKey& key) const = 0;
+  // The ids of one destination's entries, in order.
+  virtual std::vector<uint64_t> outbox_ids(const std::string& destination) const = 0;
+  // The destinations with entries, sorted.
+  virtual std::vector<std::string> outbox_destinations() const = 0;
   // Entries in the outbox, every destination.
   virtual uint64_t outbox_depth() const = 0;
   // The alerts log and the ledger log, newest first, until visit returns false.

@@ -158,6 +158,14 @@ WriteOp outbox_done_op(OutboxKey key, Callback<bool> done) {
   return w;
 }
 
+WriteOp outbox_drop_op(std::string destination, Callback<uint64_t> done) {
+  WriteOp w;
+  auto& op = w.emplace<OutboxDropOp>();
+  op.destination = std::move(destination);
+  op.done = std::move(done);
+  return w;
+}
+
 WriteOp levels_op(int64_t now_ms, Callback<std::vector<Alert>> done) {
   WriteOp w;
   auto& op = w.emplace<LevelsOp>();
@@ -282,6 +290,12 @@ void BatchApplier::apply_one(ForecastsOp& op) {
 
 void BatchApplier::apply_one(OutboxDoneOp& op) {
   auto ruled = accounting::outbox_done(store_, op.key);
+  store_.apply(ruled.changes);
+  op.result = ruled.outcome;
+}
+
+void BatchApplier::apply_one(OutboxDropOp& op) {
+  auto ruled = accounting::outbox_drop(store_, op.destination);
   store_.apply(ruled.changes);
   op.result = ruled.outcome;
 }

@@ -73,10 +73,11 @@ struct LevelsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
 struct SetLimitOp : OpBase<SetLimitOutcome> { SetLimitRequest req; };
 struct ForecastsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
 struct OutboxDoneOp : OpBase<bool> { OutboxKey key; };
+struct OutboxDropOp : OpBase<uint64_t> { std::string destination; };
 
 using WriteOp = std::variant<ReserveOp, CommitOp, ReleaseOp, ResetOp, CountRequestOp,
                              IdempotencyPutOp, IdempotencyForgetOp, PruneOp, ProbeOp, RecoverOp,
-                             LevelsOp, SetLimitOp, ForecastsOp, OutboxDoneOp>;
+                             LevelsOp, SetLimitOp, ForecastsOp, OutboxDoneOp, OutboxDropOp>;
 
 // The operations of the public asynchronous writes (ledger.h).
 WriteOp reserve_op(ReserveRequest request, Callback<ReserveOutcome> done);
@@ -95,6 +96,7 @@ WriteOp levels_op(int64_t now_ms, Callback<std::vector<Alert>> done);
 WriteOp set_limit_op(SetLimitRequest request, Callback<SetLimitOutcome> done);
 WriteOp forecasts_op(int64_t now_ms, Callback<std::vector<Alert>> done);
 WriteOp outbox_done_op(OutboxKey key, Callback<bool> done);
+WriteOp outbox_drop_op(std::string destination, Callback<uint64_t> done);
 // What opening a ledger runs first: recovery, then every budget's levels.
 std::vector<WriteOp> open_batch(int64_t now_ms);
 // The OpenReport of a finished open_batch (recovery plus the level alerts).
@@ -125,6 +127,7 @@ class BatchApplier {
   void apply_one(SetLimitOp& op);
   void apply_one(ForecastsOp& op);
   void apply_one(OutboxDoneOp& op);
+  void apply_one(OutboxDropOp& op);
 
   RowStore& store_;
   const BudgetPolicy& policy_;

@@ -87,10 +87,17 @@ protocol::RecommendReply StatusReader::recommendation(const Config& c, const std
   auto input = selection_input(c, *snap, runtime_, agent,
                                policy::recommendation_reservation(c.default_max_tokens),
                                std::nullopt, now_ms);
+  price_chain(input, c, agent, policy::kShortPromptTokens, c.default_max_tokens);
   auto rec = policy::recommend(input);
   out.provider = rec.provider;
   out.reason = rec.reason;
   out.available = rec.available;
+  if (input.cheapest) {
+    out.selection = "cheapest";
+    for (const auto& p : input.chain) {
+      if (rec.provider && p.name == *rec.provider) out.expected_cost_usd = p.expected_cost_usd;
+    }
+  }
   return out;
 }
 
@@ -184,6 +191,8 @@ Reply StatusReader::provider_status(const Config& c, const protocol::ProviderSta
     auto input = selection_input(c, *snap, runtime_, agent,
                                  policy::recommendation_reservation(c.default_max_tokens),
                                  std::nullopt, now);
+    price_chain(input, c, agent, policy::kShortPromptTokens, c.default_max_tokens);
+    if (input.cheapest) reply.selection = "cheapest";
     auto rec = policy::recommend(input);
     protocol::AgentStatus st{agent, rec.provider, rec.reason, {}};
     for (const auto& av : policy::provider_availability(input)) {
@@ -192,6 +201,9 @@ Reply StatusReader::provider_status(const Config& c, const protocol::ProviderSta
       if (av.why) a.why = std::string(policy::reason_name(*av.why));
       if (auto it = snap->providers.find(av.provider); it != snap->providers.end()) {
         a.percentage = it->second.agent.percentage;
+      }
+      for (const auto& p : input.chain) {
+        if (p.name == av.provider) a.expected_cost_usd = p.expected_cost_usd;
       }
       st.providers[av.provider] = a;
     }
@@ -237,7 +249,9 @@ Reply StatusReader::budget_of(const Config& c, const std::string& scope) const {
   if (!period) return ledger_error(period.error());
   auto usage = ledger_.usage(scope, *period);
   if (!usage) return ledger_error(usage.error());
-  if (scope != ledger::kGlobalScope) return Reply(usage_reply(scope, *period, *usage, c, std::nullopt));
+  if (scope != ledger::kGlobalScope) {
+    return Reply(usage_reply(scope, *period, *usage, c, recommendation(c, scope, now_()).provider));
+  }
   for (auto it = usage->begin(); it != usage->end();) {
     it = it->second.limit ? std::next(it) : usage->erase(it);
   }

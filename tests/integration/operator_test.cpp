@@ -225,3 +225,33 @@ TEST_CASE("the HTTP limits endpoint needs the admin token and records it by dige
   CHECK(who.rfind("http:", 0) == 0);
   CHECK(who.find("op-token-77") == std::string::npos);
 }
+
+TEST_CASE("with TOLLGATE_SELECTION cheapest a call goes to the provider whose model costs least and recommend says why") {
+  FakeProviderProcess fake;
+  // The default prices per million tokens: claude-sonnet-4-5 $3 in and $15
+  // out, the default OpenAI model $2 and $8.
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_SELECTION", "cheapest"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto call = client.request(call_body("imperium", "hello", 20));
+  INFO(call.dump());
+  REQUIRE(call["ok"] == true);
+  CHECK(call["provider"] == "openai");
+  CHECK(call["reason"] == "primary");
+  auto rec = client.request({{"op", "recommend"}, {"ai_name", "imperium"}});
+  INFO(rec.dump());
+  CHECK(rec["provider"] == "openai");
+  CHECK(rec["selection"] == "cheapest");
+  CHECK(rec["expected_cost_usd"].get<double>() > 0);
+  auto status = client.request({{"op", "provider_status"}, {"ai_name", "imperium"}});
+  CHECK(status["selection"] == "cheapest");
+  const auto& costs = status["agents"][0]["providers"];
+  CHECK(costs["openai"]["expected_cost_usd"].get<double>() <
+        costs["anthropic"]["expected_cost_usd"].get<double>());
+  // The ordinary chain order is unchanged without it.
+  FakeProviderProcess fake2;
+  TollgatedProcess chain(fake2.provider_env());
+  TestClient other(ctx, chain.requests());
+  CHECK(other.request(call_body("imperium", "hello", 20))["provider"] == "anthropic");
+  CHECK_FALSE(other.request({{"op", "recommend"}, {"ai_name", "imperium"}}).contains("selection"));
+}

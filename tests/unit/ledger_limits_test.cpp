@@ -242,3 +242,19 @@ TEMPLATE_TEST_CASE("every alert lands in the outbox of each destination until it
   CHECK(l->outbox_depth().value() == 3);
   CHECK(l->outbox("hook", 0, 10)->size() == 2);
 }
+
+TEMPLATE_TEST_CASE("a destination's outbox entries can be listed and dropped", "[ledger][outbox]",
+                   LEDGER_BACKENDS) {
+  TestType backend;
+  BudgetPolicy policy = test_policy();
+  policy.notify_destinations = [](const Alert&) {
+    return std::vector<std::string>{"a-hook", "b-mail", "c-old"};
+  };
+  auto l = backend.open(policy);
+  charge(*l, "a1", 8500, kNov15);  // warning: one alert, three entries
+  CHECK(l->outbox_destinations().value() == std::vector<std::string>{"a-hook", "b-mail", "c-old"});
+  CHECK(l->outbox_drop("c-old").value() == 1);
+  CHECK(l->outbox_drop("c-old").value() == 0);
+  CHECK(l->outbox_destinations().value() == std::vector<std::string>{"a-hook", "b-mail"});
+  CHECK(l->outbox_depth().value() == 2);
+}

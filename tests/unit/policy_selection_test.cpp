@@ -346,3 +346,44 @@ TEST_CASE("an unusable provider is not moved first as the preferred provider") {
   require_call(plan, 0, "anthropic", Reason::kPrimary);
   require_skip(plan, 1, "openai", Reason::kFallbackThreshold);
 }
+
+// ---- TOLLGATE_SELECTION=cheapest (PROTOCOL.md section 10)
+
+TEST_CASE("cheapest selection puts the provider with the lowest expected cost first") {
+  SelectionInput in = default_input();
+  in.cheapest = true;
+  in.chain[kAnthropic].expected_cost_usd = 0.020;
+  in.chain[kOpenAi].expected_cost_usd = 0.008;
+  Plan plan = select_providers(in);
+  REQUIRE(plan.steps.size() == 2);
+  require_call(plan, 0, "openai", Reason::kPrimary);
+  require_call(plan, 1, "anthropic", Reason::kFallbackError);
+}
+
+TEST_CASE("cheapest selection keeps chain order for equal and unknown costs") {
+  SelectionInput in = default_input();
+  in.cheapest = true;
+  in.chain[kAnthropic].expected_cost_usd = 0.01;
+  in.chain[kOpenAi].expected_cost_usd = 0.01;
+  require_call(select_providers(in), 0, "anthropic", Reason::kPrimary);
+  in.chain[kAnthropic].expected_cost_usd.reset();
+  require_call(select_providers(in), 0, "openai", Reason::kPrimary);
+}
+
+TEST_CASE("cheapest selection still skips a cheap provider over its threshold") {
+  SelectionInput in = default_input();
+  in.cheapest = true;
+  in.chain[kAnthropic].expected_cost_usd = 0.001;
+  in.chain[kOpenAi].expected_cost_usd = 0.008;
+  in.chain[kAnthropic].agent.used = 133000;  // at the fallback threshold
+  Plan plan = select_providers(in);
+  require_skip(plan, 0, "anthropic", Reason::kFallbackThreshold);
+  require_call(plan, 1, "openai", Reason::kFallbackThreshold);
+}
+
+TEST_CASE("without cheapest selection expected costs change nothing") {
+  SelectionInput in = default_input();
+  in.chain[kAnthropic].expected_cost_usd = 0.020;
+  in.chain[kOpenAi].expected_cost_usd = 0.008;
+  require_call(select_providers(in), 0, "anthropic", Reason::kPrimary);
+}

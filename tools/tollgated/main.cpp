@@ -239,8 +239,11 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::HttpApi>> start_http(
 // ledger's outbox to the configured destinations, started; nullptr when
 // there are none (the outbox then gets no rows).
 std::unique_ptr<tollgate::notify::Notifier> start_notifier(const tollgate::Config& config,
-                                                           tollgate::notify::Outbox& outbox,
+                                                           tollgate::notify::LedgerOutbox& outbox,
                                                            tollgate::metrics::Registry& registry) {
+  std::vector<std::string> names;
+  for (const auto& d : config.notify.destinations) names.push_back(d.name);
+  outbox.drop_unconfigured(names);
   if (config.notify.destinations.empty()) return nullptr;
   auto notifier = std::make_unique<tollgate::notify::Notifier>(
       config.notify.destinations, outbox, tollgate::notify::notifier_options(config.notify, &registry));
@@ -253,7 +256,7 @@ std::unique_ptr<tollgate::notify::Notifier> start_notifier(const tollgate::Confi
 // first; every alert published wakes the sender; a reload with other
 // destinations replaces it (what it was sending is sent again, with the
 // same delivery id). `notifier` must outlive the dispatcher's listeners.
-void wire_notifications(const tollgate::Config& config, tollgate::notify::Outbox& outbox,
+void wire_notifications(const tollgate::Config& config, tollgate::notify::LedgerOutbox& outbox,
                         tollgate::metrics::Registry& registry, tollgate::Dispatcher& dispatcher,
                         std::unique_ptr<tollgate::notify::Notifier>& notifier) {
   notifier = start_notifier(config, outbox, registry);
@@ -261,7 +264,6 @@ void wire_notifications(const tollgate::Config& config, tollgate::notify::Outbox
     if (notifier) notifier->notify_new();
   });
   dispatcher.add_config_listener([&](const std::shared_ptr<const tollgate::Config>& c) {
-    if (!notifier && c->notify.destinations.empty()) return;
     notifier.reset();
     notifier = start_notifier(*c, outbox, registry);
   });

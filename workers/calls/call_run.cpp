@@ -119,6 +119,9 @@ void CallRun::plan() {
                                0, spec_.request.preferred_provider, now);
   input.needed = spec_.reservation;
   input.model = spec_.request.model;
+  const uint64_t input_bound =
+      spec_.reservation > call_.max_tokens ? spec_.reservation - call_.max_tokens : 0;
+  price_chain(input, *spec_.config, spec_.request.ai_name, input_bound, call_.max_tokens);
   plan_ = policy::select_providers(input);
   step_ = 0;
   next_step();

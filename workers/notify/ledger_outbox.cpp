@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "daemon/core/reports.h"
 #include "protocol/codec.h"
 #include "protocol/json_bridge.h"
@@ -42,6 +44,25 @@ void LedgerOutbox::done(uint64_t id, const std::string& destination) {
     spdlog::warn("notifications: alert {} for {} stays in the outbox ({}); it is sent again after "
                  "a restart",
                  id, destination, r.error().message);
+  }
+}
+
+void LedgerOutbox::drop_unconfigured(const std::vector<std::string>& configured) {
+  auto destinations = ledger_.outbox_destinations();
+  if (!destinations) {
+    spdlog::warn("notifications: cannot read the outbox: {}", destinations.error().message);
+    return;
+  }
+  for (const auto& d : *destinations) {
+    if (std::find(configured.begin(), configured.end(), d) != configured.end()) continue;
+    auto dropped = ledger_.outbox_drop(d);
+    if (dropped) {
+      spdlog::warn("notifications: destination {} is no longer configured; its {} undelivered "
+                   "alert(s) are dropped from the outbox (they stay in `alerts`)",
+                   d, *dropped);
+    } else {
+      spdlog::warn("notifications: cannot drop the outbox of {}: {}", d, dropped.error().message);
+    }
   }
 }
 

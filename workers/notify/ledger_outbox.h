@@ -30,6 +30,11 @@ class LedgerOutbox final : public Outbox {
   void done(uint64_t id, const std::string& destination) override;
   uint64_t depth() override;
 
+  // Drops the entries of every destination not in `configured` (removed
+  // from the configuration: nothing would ever deliver them), each with a
+  // warning naming the destination and how many alerts it loses.
+  void drop_unconfigured(const std::vector<std::string>& configured);
+
  private:
   ledger::Ledger& ledger_;
 };

@@ -186,6 +186,17 @@ std::optional<Skip> evaluate_provider(const SelectionInput& input, size_t index)
   return std::nullopt;
 }
 
+std::vector<size_t> consideration_order(const SelectionInput& input) {
+  std::vector<size_t> order(input.chain.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (!input.cheapest) return order;
+  const auto cost = [&](size_t i) {
+    return input.chain[i].expected_cost_usd.value_or(std::numeric_limits<double>::infinity());
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost(a) < cost(b); });
+  return order;
+}
+
 Plan select_providers(const SelectionInput& input) {
   std::optional<size_t> preferred;
   if (input.preferred_provider) {
@@ -198,7 +209,7 @@ Plan select_providers(const SelectionInput& input) {
   }
   Plan plan;
   if (preferred) append(plan.steps, input, *preferred, true);
-  for (size_t i = 0; i < input.chain.size(); ++i) {
+  for (size_t i : consideration_order(input)) {
     if (preferred && i == *preferred) continue;
     append(plan.steps, input, i, false);
   }

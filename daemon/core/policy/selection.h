@@ -120,6 +120,9 @@ struct ProviderSnapshot {
   std::optional<Skip> unusable;
   RateDecision rate;            // RateWindow::check(now_ms, day_count)
   bool circuit_allows = true;   // CircuitBreaker::would_allow(now_ms)
+  // What the call would cost here at most (its reservation at this
+  // provider's model prices); nullopt: no price known.
+  std::optional<double> expected_cost_usd;
 };
 
 struct SelectionInput {
@@ -134,6 +137,11 @@ struct SelectionInput {
   // The model the call names; a provider that does not accept it is
   // skipped with model_not_accepted. nullopt: each provider's own model.
   std::optional<std::string> model;
+  // TOLLGATE_SELECTION=cheapest: providers are considered by their
+  // expected_cost_usd, cheapest first (ties and unpriced ones, last, in
+  // chain order); every other rule is the same (the threshold exemption
+  // stays with the chain's last provider).
+  bool cheapest = false;
 };
 
 struct PlanStep {
@@ -159,6 +167,10 @@ struct Plan {
 std::optional<Skip> evaluate_provider(const SelectionInput& input, size_t index);
 
 Plan select_providers(const SelectionInput& input);
+
+// The chain's indices in the order selection considers them (chain order,
+// or by expected cost when input.cheapest).
+std::vector<size_t> consideration_order(const SelectionInput& input);
 
 // One provider's availability for provider_status (`available`, `why`),
 // evaluated at its own chain position.

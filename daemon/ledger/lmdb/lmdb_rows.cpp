@@ -183,6 +183,35 @@ bool LmdbRows::has_outbox(const OutboxKey& key) const {
   return kv_get(txn_, t_.outbox, outbox_key(key.destination, key.id)).has_value();
 }
 
+std::vector<uint64_t> LmdbRows::outbox_ids(const std::string& destination) const {
+  std::vector<uint64_t> out;
+  const std::string prefix = destination + std::string(1, '\0');
+  Cursor cur(txn_, t_.outbox);
+  for (bool ok = cur.seek(prefix); ok; ok = cur.next()) {
+    const std::string_view key = cur.key();
+    if (key.substr(0, prefix.size()) != prefix || key.size() != prefix.size() + 8) break;
+    out.push_back(id_of(key.substr(prefix.size())));
+  }
+  return out;
+}
+
+std::vector<std::string> LmdbRows::outbox_destinations() const {
+  std::vector<std::string> out;
+  Cursor cur(txn_, t_.outbox);
+  for (bool ok = cur.first(); ok;) {
+    const std::string_view key = cur.key();
+    const size_t nul = key.find('\0');
+    if (nul == std::string_view::npos) {
+      ok = cur.next();
+      continue;
+    }
+    out.emplace_back(key.substr(0, nul));
+    // The next destination starts after every key with this prefix.
+    ok = cur.seek(out.back() + std::string(1, '\1'));
+  }
+  return out;
+}
+
 uint64_t LmdbRows::outbox_depth() const {
   MDB_stat stat;
   check(mdb_stat(txn_, t_.outbox, &stat), "mdb_stat outbox");

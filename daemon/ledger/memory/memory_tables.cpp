@@ -110,6 +110,23 @@ std::vector<OutboxEntry> MemoryRows::outbox(const std::string& destination, uint
   return out;
 }
 
+std::vector<uint64_t> MemoryRows::outbox_ids(const std::string& destination) const {
+  std::vector<uint64_t> out;
+  for (auto it = t_.outbox.lower_bound(OutboxKey{destination, 0});
+       it != t_.outbox.end() && it->first.destination == destination; ++it) {
+    out.push_back(it->first.id);
+  }
+  return out;
+}
+
+std::vector<std::string> MemoryRows::outbox_destinations() const {
+  std::vector<std::string> out;
+  for (const auto& [key, alert] : t_.outbox) {
+    if (out.empty() || out.back() != key.destination) out.push_back(key.destination);
+  }
+  return out;
+}
+
 void MemoryRows::visit_alerts(const std::function<bool(Alert&&)>& visit) const {
   visit_newest_first(t_.alerts, visit);
 }

@@ -71,6 +71,8 @@ class MemoryRows final : public RowStore {
   std::vector<OutboxEntry> outbox(const std::string& destination, uint64_t after_id,
                                   size_t limit) const override;
   bool has_outbox(const OutboxKey& key) const override { return t_.outbox.count(key) > 0; }
+  std::vector<uint64_t> outbox_ids(const std::string& destination) const override;
+  std::vector<std::string> outbox_destinations() const override;
   uint64_t outbox_depth() const override { return t_.outbox.size(); }
   void visit_alerts(const std::function<bool(Alert&&)>& visit) const override;
   void visit_ledger_log(const std::function<bool(LedgerRecord&&)>& visit) const override;
