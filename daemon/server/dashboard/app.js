@@ -274,7 +274,9 @@
 
   function providersOf(list) {
     const names = [];
-    for (const item of list) for (const p of Object.keys(item.providers || {})) if (!names.includes(p)) names.push(p);
+    for (const item of list) {
+      for (const p of Object.keys(item.providers || {})) if (!names.includes(p)) names.push(p);
+    }
     return names;
   }
 
@@ -292,7 +294,8 @@
     const days = (reply.days || []).slice().reverse();
     const providers = providersOf(days);
     const usedOn = (day, p) => (((day.providers || {})[p] || {}).used || 0);
-    const max = Math.max(1, ...days.map((d) => providers.reduce((sum, p) => sum + usedOn(d, p), 0)));
+    const dayTotal = (d) => providers.reduce((sum, p) => sum + usedOn(d, p), 0);
+    const max = Math.max(1, ...days.map(dayTotal));
     const W = 360, H = 150, top = 8, bottom = 24, left = 4;
     const slot = (W - left) / Math.max(1, days.length);
     const scale = (H - top - bottom) / max;
@@ -322,7 +325,8 @@
           "text-anchor": last ? "end" : "middle", class: "axis" }, day.date.slice(5)));
       }
     });
-    chart.appendChild(svg("line", { x1: left, x2: W, y1: H - bottom, y2: H - bottom, class: "baseline" }));
+    chart.appendChild(svg("line",
+      { x1: left, x2: W, y1: H - bottom, y2: H - bottom, class: "baseline" }));
     replace("daily", chart, legendOf(providers));
   }
 
@@ -336,23 +340,27 @@
     const rate = Math.round(typeof b.daily_rate === "number" ? b.daily_rate : 0);
     const projected = num(b.projected_period_end_usage) +
       (b.limit != null ? " of " + num(b.limit) + " tokens" : " tokens (no limit)");
-    const exhausted = typeof b.projected_exhausted_at_ms === "number"
-      ? "limit reached around " + new Date(b.projected_exhausted_at_ms).toISOString().slice(0, 16).replace("T", " ") + " UTC"
+    const at = b.projected_exhausted_at_ms;
+    const exhausted = typeof at === "number"
+      ? "limit reached around " + new Date(at).toISOString().slice(0, 16).replace("T", " ") + " UTC"
       : "limit not reached before the period ends";
     return el("li", { "data-forecast-provider": provider }, [
       el("span", { class: "prov", text: provider + ": " }),
-      el("span", { text: num(rate) + " tokens/day; projected " + projected + " by " + periodEnd + "; " + exhausted }),
+      el("span", { text: num(rate) + " tokens/day; projected " + projected + " by " + periodEnd +
+        "; " + exhausted }),
     ]);
   }
 
   function renderForecast(reply, agent) {
     const budgets = Object.entries((reply.agents || {})[agent] || {});
-    const end = typeof reply.period_end_ms === "number" ? utcDay(reply.period_end_ms) : "the period's end";
+    const end = typeof reply.period_end_ms === "number"
+      ? utcDay(reply.period_end_ms) : "the period's end";
     const head = el("p", { class: "hint", text: "Forecast at the rate of the last " +
       (reply.window_days || "?") + " days; the period ends " + end + " (UTC)." });
     const items = budgets.map(([p, b]) => forecastLine(p, b || {}, end));
-    replace("forecast", head,
-      items.length ? el("ul", { class: "forecast-list" }, items) : el("p", { class: "empty", text: "No budget to forecast." }));
+    replace("forecast", head, items.length
+      ? el("ul", { class: "forecast-list" }, items)
+      : el("p", { class: "empty", text: "No budget to forecast." }));
   }
 
   // ---- polling
@@ -375,9 +383,12 @@
       getJSON(`${API}/daily/${name}?days=${DAILY_DAYS}`),
       getJSON(`${API}/forecast/${name}`),
     ]);
-    if (history.status === "fulfilled") renderHistory(history.value); else failed("history", history.reason);
-    if (daily.status === "fulfilled") renderDaily(daily.value, agent); else failed("daily", daily.reason);
-    if (forecast.status === "fulfilled") renderForecast(forecast.value, agent); else failed("forecast", forecast.reason);
+    const show = (result, id, render) => {
+      if (result.status === "fulfilled") render(result.value); else failed(id, result.reason);
+    };
+    show(history, "history", (h) => renderHistory(h));
+    show(daily, "daily", (d) => renderDaily(d, agent));
+    show(forecast, "forecast", (f) => renderForecast(f, agent));
   }
 
   async function poll() {
