@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -206,6 +207,16 @@ std::string as_text(const std::string& text, const std::string& close = "<") {
   std::string out = ">";
   out += text;
   out += close;
+  return out;
+}
+
+// "12,345", as the page prints a number (toLocaleString("en-US")).
+std::string with_commas(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
   return out;
 }
 
@@ -418,4 +429,71 @@ TEST_CASE("the dashboard history keeps the tokens a reset cleared as their own s
   CHECK(dom.find(period + " anthropic: " + std::to_string(cleared) + " tokens cleared by a reset<") !=
         std::string::npos);
   CHECK(dom.find(as_text("cleared by a reset")) != std::string::npos);
+}
+
+TEST_CASE("the dashboard charts the last 31 days of an agent and states its forecast") {
+  const std::string chromium = chromium_binary();
+  if (chromium.empty()) {
+    WARN("chromium not installed (Debian package chromium); skipping the browser test");
+    return;
+  }
+  using tollgate::testing::call_body;
+  tollgate::testing::FakeProviderProcess fake;
+  tollgate::testing::TollgatedProcess d(tollgate::testing::merge(
+      fake.provider_env(), {{"TOLLGATE_HTTP", "127.0.0.1:0"}, {"ANTHROPIC_RPM", "0"}}));
+  zmq::context_t ctx;
+  tollgate::testing::TestClient client(ctx, d.requests());
+  for (int i = 0; i < 3; ++i) REQUIRE(client.request(call_body("dora", "hi", 10))["ok"] == true);
+  // A limit one token above what is used: exhaustion is projected.
+  const json usage = client.request({{"op", "usage"}, {"ai_name", "dora"}});
+  const uint64_t used = usage["providers"]["anthropic"]["used"];
+  REQUIRE(client.request({{"op", "set_limit"}, {"ai_name", "dora"}, {"provider", "anthropic"},
+                          {"limit", used + 1}})["ok"] == true);
+  const json daily = client.request({{"op", "daily"}, {"ai_name", "dora"}, {"days", 31}});
+  const std::string today = daily["days"][0]["date"];
+  const json forecast = client.request({{"op", "forecast"}, {"ai_name", "dora"}});
+  REQUIRE(forecast["agents"]["dora"]["anthropic"]["projected_exhausted_at_ms"].is_number());
+
+  TempDir dir;
+  const Run run = run_chromium(chromium, dir.path(), {"--window-size=1280,900", "--dump-dom",
+                                                      "http://" + d.http() + "/#agent=dora"});
+  INFO("chromium stderr: " << run.err.substr(0, 4000));
+  REQUIRE(run.status == 0);
+  const std::string& dom = run.out;
+  INFO("DOM: " << dom.substr(0, 30000));
+  // Today's bar for anthropic carries the tokens the daily op reports.
+  const uint64_t today_used = daily["days"][0]["providers"]["anthropic"]["used"];
+  const std::string bar = "data-date=\"" + today + "\" data-provider=\"anthropic\" data-used=\"" +
+                          std::to_string(today_used) + "\"";
+  CHECK(dom.find(bar) != std::string::npos);
+  CHECK(dom.find("data-provider=\"openai\" data-used=") == std::string::npos);  // nothing used
+  const std::string label = "tokens per day for dora, last 31 days (UTC)";
+  CHECK(dom.find("aria-label=\"" + label + "\"") != std::string::npos);
+  CHECK(dom.find(as_text(label, "</title>")) != std::string::npos);
+  CHECK(dom.find(as_text(today.substr(5), "</text>")) != std::string::npos);
+
+  // The forecast, one line per provider budget.
+  for (const auto& [provider, b] : forecast["agents"]["dora"].items()) {
+    INFO("forecast of " << provider);
+    const auto at = dom.find("data-forecast-provider=\"" + provider + "\"");
+    REQUIRE(at != std::string::npos);
+    const std::string line = dom.substr(at, dom.find("</li>", at) - at);
+    CHECK(line.find(as_text(provider + ": ")) != std::string::npos);
+    CHECK(line.find("tokens/day; projected ") != std::string::npos);
+    if (b["limit"].is_number()) {
+      CHECK(line.find(" of " + with_commas(b["limit"].get<uint64_t>()) + " tokens by ") !=
+            std::string::npos);
+    }
+    if (b["projected_exhausted_at_ms"].is_null()) {
+      CHECK(line.find("limit not reached before the period ends") != std::string::npos);
+      continue;
+    }
+    // The day of the projected exhaustion (the minute moves with the clock).
+    const auto when = static_cast<std::time_t>(b["projected_exhausted_at_ms"].get<int64_t>() / 1e3);
+    std::tm tm{};
+    gmtime_r(&when, &tm);
+    char day[16];
+    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    CHECK(line.find("limit reached around " + std::string(day)) != std::string::npos);
+  }
 }

@@ -290,4 +290,47 @@ int run_call(const GlobalOptions& o, const CallArgs& args) {
       call_reply_wait_ms(o, req));
 }
 
+int run_set_limit(const GlobalOptions& o, const SetLimitArgs& args) {
+  protocol::SetLimitRequest req;
+  req.ai_name = args.agent;
+  req.provider = args.provider;
+  if (args.limit != "default") {
+    uint64_t tokens = 0;
+    const char* end = args.limit.data() + args.limit.size();
+    auto [at, ec] = std::from_chars(args.limit.data(), end, tokens);
+    if (args.limit.empty() || ec != std::errc() || at != end ||
+        tokens > protocol::kMaxLimitTokens) {
+      std::cerr << "tollctl: set-limit LIMIT " << args.limit
+                << ": expected a whole number of tokens (at most " << protocol::kMaxLimitTokens
+                << ") or default\n";
+      return kExitUsage;
+    }
+    req.limit = tokens;
+  }
+  return run_request(o, req,
+                     [](const json& r, const Style& s) { render_usage(r, s, std::cout); });
+}
+
+int run_limits(const GlobalOptions& o) {
+  return run_request(o, protocol::LimitsRequest{},
+                     [](const json& r, const Style& s) { render_limits(r, s, std::cout); });
+}
+
+int run_forecast(const GlobalOptions& o, const std::optional<std::string>& agent) {
+  return run_request(o, protocol::ForecastRequest{agent},
+                     [](const json& r, const Style& s) { render_forecast(r, s, std::cout); });
+}
+
+int run_report(const GlobalOptions& o, const ReportArgs& args) {
+  const protocol::DailyRequest req{args.agent, args.days};
+  if (!args.csv) {
+    return run_request(o, req,
+                       [](const json& r, const Style& s) { render_daily(r, s, std::cout); });
+  }
+  GlobalOptions csv = o;
+  csv.json = false;  // --csv: only the CSV on stdout
+  return run_request(csv, req,
+                     [](const json& r, const Style&) { render_daily_csv(r, std::cout); });
+}
+
 }  // namespace tollgate::tools

@@ -76,6 +76,22 @@ struct CallArgs {
   bool cache = false;
 };
 
+// `set-limit AGENT PROVIDER LIMIT` (PROTOCOL.md section 10): AGENT may be
+// "*" (the global budget); LIMIT is a whole number of tokens or "default"
+// (clear the override: the configured limit applies again).
+struct SetLimitArgs {
+  std::string agent;
+  std::string provider;
+  std::string limit;
+};
+
+// `report [AGENT] [--days N] [--csv]`: the `daily` op.
+struct ReportArgs {
+  std::optional<std::string> agent;  // every agent together when absent
+  std::optional<uint32_t> days;      // the daemon's default (31) when absent
+  bool csv = false;                  // CSV on stdout instead of a table (wins over --json)
+};
+
 struct EventsArgs {
   std::vector<std::string> prefixes;  // subscribe to everything when empty
   std::optional<uint64_t> count;      // exit after this many events
@@ -99,6 +115,11 @@ int run_history(const GlobalOptions& o, const std::string& agent, std::optional<
 int run_ledger_events(const GlobalOptions& o, const LedgerEventsArgs& args);
 int run_reset(const GlobalOptions& o, const ResetArgs& args);
 int run_call(const GlobalOptions& o, const CallArgs& args);
+// Section 10 operator ops.
+int run_set_limit(const GlobalOptions& o, const SetLimitArgs& args);
+int run_limits(const GlobalOptions& o);
+int run_forecast(const GlobalOptions& o, const std::optional<std::string>& agent);
+int run_report(const GlobalOptions& o, const ReportArgs& args);
 // Prints events until SIGINT/SIGTERM or args.count events (event_stream.cpp).
 int run_events(const GlobalOptions& o, const EventsArgs& args);
 

@@ -51,6 +51,7 @@ class Cli {
     app.require_subcommand(1);
     add_status_commands(app);
     add_action_commands(app);
+    add_operator_commands(app);
   }
 
   int run() {
@@ -88,6 +89,12 @@ class Cli {
                               if_given(idem_opt_, idempotency_key_),
                               if_given(call_timeout_opt_, call_timeout_ms_), stream_, cache_});
     }
+    if (set_limit_->parsed()) return t::run_set_limit(o_, {agent_, provider_, limit_text_});
+    if (limits_->parsed()) return t::run_limits(o_);
+    if (forecast_->parsed()) return t::run_forecast(o_, if_given(forecast_agent_, agent_));
+    if (report_->parsed()) {
+      return t::run_report(o_, {if_given(report_agent_, agent_), if_given(days_opt_, days_), csv_});
+    }
     if (events_->parsed()) {
       return t::run_events(o_, {prefixes_, if_given(count_opt_, count_),
                                 if_given(timeout_opt_, o_.timeout_ms)});
@@ -116,7 +123,9 @@ class Cli {
     months_opt_ = history_->add_option("--months", months_, "how many months (default 6)")
                       ->check(CLI::Range(1u, tollgate::protocol::kMaxHistoryMonths));
     ledger_events_ = app.add_subcommand(
-        "ledger-events", "resets, month rollovers and crash recoveries, newest first (kept across restarts)");
+        "ledger-events",
+        "resets, limit changes, month rollovers and crash recoveries, newest first "
+        "(kept across restarts)");
     ledger_since_opt_ = ledger_events_->add_option("--since", since_, "unix ms or ISO-8601 UTC date/time");
     ledger_limit_opt_ = ledger_events_->add_option("--limit", limit_, "at most this many (default 100)")
                             ->check(CLI::Range(1u, tollgate::protocol::kMaxLedgerEventsLimit));
@@ -172,9 +181,33 @@ class Cli {
                       ->type_name("FILE");
   }
 
+  // Section 10: limits changed live, forecasts and daily reports.
+  void add_operator_commands(CLI::App& app) {
+    set_limit_ = app.add_subcommand(
+        "set-limit", "change a budget's token limit now (admin; PROTOCOL.md section 10)");
+    set_limit_->add_option("AGENT", agent_, "agent name, or \"*\" for the global budget")
+        ->required();
+    set_limit_->add_option("PROVIDER", provider_, "provider name")->required();
+    set_limit_->add_option("LIMIT", limit_text_,
+                           "tokens per period, or default: the configured limit applies again")
+        ->required();
+    limits_ = app.add_subcommand("limits", "the limits changed with set-limit: when and by whom");
+    forecast_ = app.add_subcommand("forecast", "burn rate and projected usage of each budget");
+    forecast_agent_ =
+        forecast_->add_option("AGENT", agent_, "only this agent (\"*\": global budgets)");
+    report_ = app.add_subcommand("report", "daily usage per provider, newest day first (UTC days)");
+    report_agent_ = report_->add_option("AGENT", agent_, "only this agent (default: all together)");
+    days_opt_ = report_->add_option("--days", days_, "how many days (default 31)")
+                    ->check(CLI::Range(1u, tollgate::protocol::kMaxDailyDays));
+    report_->add_flag("--csv", csv_,
+                      "CSV on stdout: date,provider,used,requests,cost_usd (wins over --json)");
+  }
+
   GlobalOptions o_;
   std::string agent_, since_, provider_, prompt_, system_, idempotency_key_, keygen_path_, request_file_;
-  uint32_t limit_ = 0, months_ = 0;
+  std::string limit_text_;
+  uint32_t limit_ = 0, months_ = 0, days_ = 0;
+  bool csv_ = false;
   uint64_t max_tokens_ = 0, count_ = 0;
   int64_t call_timeout_ms_ = 0;
   bool yes_ = false;
@@ -183,7 +216,9 @@ class Cli {
   bool cache_ = false;
   std::vector<std::string> prefixes_;
   CLI::App *ping_, *summary_, *usage_, *provider_status_, *recommend_, *emergency_, *alerts_, *history_,
-      *ledger_events_, *reset_, *call_, *events_, *keygen_;
+      *ledger_events_, *reset_, *call_, *events_, *keygen_, *set_limit_, *limits_, *forecast_,
+      *report_;
+  CLI::Option *forecast_agent_, *report_agent_, *days_opt_;
   CLI::Option *optional_agent_, *alerts_agent_, *since_opt_, *limit_opt_, *months_opt_, *ledger_since_opt_,
       *ledger_limit_opt_, *provider_opt_reset_, *provider_opt_call_, *max_tokens_opt_, *system_opt_, *idem_opt_,
       *call_timeout_opt_, *count_opt_, *keygen_out_, *timeout_opt_, *prompt_opt_, *request_opt_;

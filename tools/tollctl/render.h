@@ -68,6 +68,23 @@ void render_alerts(const nlohmann::json& reply, const Style& style, std::ostream
 void render_history(const nlohmann::json& reply, const Style& style, std::ostream& out);
 void render_ledger_events(const nlohmann::json& reply, const Style& style, std::ostream& out);
 void render_reset(const nlohmann::json& reply, std::ostream& out);
+
+// ---- section 10 operator ops (render_ops.cpp) ----
+
+// The overrides of `limits`: agent, provider, limits, when (ISO UTC), who.
+void render_limits(const nlohmann::json& reply, const Style& style, std::ostream& out);
+// One row per budget of `forecast`: used, limit, rate/day, projected
+// end-of-period usage, projected exhaustion time ("—": not this period).
+void render_forecast(const nlohmann::json& reply, const Style& style, std::ostream& out);
+// The days of `daily` as they come (newest first): per provider tokens,
+// requests and cost, then the day's totals; the sum of all below.
+void render_daily(const nlohmann::json& reply, const Style& style, std::ostream& out);
+// The days of `daily` as CSV: the header `date,provider,used,requests,cost_usd`
+// and one line per day and provider (RFC 4180 quoting, lines end in "\n").
+void render_daily_csv(const nlohmann::json& reply, std::ostream& out);
+// What a `ledger` event of kind `limit` says: "imperium anthropic 150 (was
+// configured) by local".
+std::string ledger_limit_detail(const nlohmann::json& event);
 // The text on `out`; provider, model, reason, tokens and cost on `info`.
 void render_call(const nlohmann::json& reply, std::ostream& out, std::ostream& info);
 // Just the second part: one line of provider, model, reason, tokens, cost

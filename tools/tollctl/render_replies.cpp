@@ -55,6 +55,7 @@ std::string ledger_event_detail(const json& e) {
     }
     return d;
   }
+  if (kind == "limit") return ledger_limit_detail(e);
   json rest = e.is_object() ? e : json::object();
   rest.erase("kind");
   rest.erase("at_ms");

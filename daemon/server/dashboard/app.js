@@ -7,6 +7,7 @@
   const API = "api/token-usage";
   const POLL_MS = 2000;
   const HISTORY_MONTHS = 6;
+  const DAILY_DAYS = 31;
   const ALERT_LIMIT = 20;
   // PROTOCOL.md defaults; replaced by thresholds found in the data.
   const DEFAULT_THRESHOLDS = { warning: 0.8, critical: 0.95, emergency: 0.98 };
@@ -233,8 +234,7 @@
   function renderHistory(h) {
     document.getElementById("history-agent").textContent = "— " + h.ai_name;
     const months = (h.months || []).slice().reverse();
-    const providers = [];
-    for (const m of months) for (const p of Object.keys(m.providers || {})) if (!providers.includes(p)) providers.push(p);
+    const providers = providersOf(months);
     const max = Math.max(1, ...months.map((m) => (m.total_tokens || 0) + clearedOf(m)));
     const W = 360, H = 200, top = 16, bottom = 30, left = 4;
     const slot = (W - left) / Math.max(1, months.length);
@@ -263,15 +263,104 @@
         num(m.total_tokens || 0)));
     });
     chart.appendChild(svg("line", { x1: left, x2: W, y1: H - bottom, y2: H - bottom, class: "baseline" }));
-    const legend = el("ul", { class: "legend" }, providers.map((p, j) => {
-      const swatch = el("i", {});
-      swatch.style.background = color(p, j);
-      return el("li", {}, [swatch, el("span", { text: p })]);
-    }));
+    const legend = legendOf(providers);
     if (months.some((m) => clearedOf(m) > 0)) {
       legend.appendChild(el("li", { class: "cleared" }, [el("i", {}), el("span", { text: "cleared by a reset" })]));
     }
     replace("history", chart, legend);
+  }
+
+  // ---- daily chart (the last DAILY_DAYS UTC days, oldest on the left)
+
+  function providersOf(list) {
+    const names = [];
+    for (const item of list) {
+      for (const p of Object.keys(item.providers || {})) if (!names.includes(p)) names.push(p);
+    }
+    return names;
+  }
+
+  function legendOf(providers) {
+    return el("ul", { class: "legend" }, providers.map((p, j) => {
+      const swatch = el("i", {});
+      swatch.style.background = color(p, j);
+      return el("li", {}, [swatch, el("span", { text: p })]);
+    }));
+  }
+
+  // One bar a day, a segment per provider; each segment carries its day,
+  // provider and tokens as data attributes (and a tooltip title).
+  function renderDaily(reply, agent) {
+    const days = (reply.days || []).slice().reverse();
+    const providers = providersOf(days);
+    const usedOn = (day, p) => (((day.providers || {})[p] || {}).used || 0);
+    const dayTotal = (d) => providers.reduce((sum, p) => sum + usedOn(d, p), 0);
+    const max = Math.max(1, ...days.map(dayTotal));
+    const W = 360, H = 150, top = 8, bottom = 24, left = 4;
+    const slot = (W - left) / Math.max(1, days.length);
+    const scale = (H - top - bottom) / max;
+    const label = "tokens per day for " + agent + ", last " + days.length + " days (UTC)";
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart daily-chart", role: "img",
+      "aria-label": label, "data-chart": "daily" });
+    chart.appendChild(svg("title", {}, label));
+    days.forEach((day, i) => {
+      const x = left + i * slot + slot * 0.1;
+      const w = slot * 0.8;
+      let y = H - bottom;
+      providers.forEach((p, j) => {
+        const used = usedOn(day, p);
+        if (used <= 0) return;
+        const hgt = Math.max(1, used * scale);
+        y -= hgt;
+        const rect = svg("rect", { "data-date": day.date, "data-provider": p, "data-used": used,
+          x, y, width: w, height: hgt, fill: color(p, j), class: "day-bar" });
+        rect.appendChild(svg("title", {}, `${day.date} ${p}: ${used} tokens`));
+        chart.appendChild(rect);
+      });
+      // A label every 7 days, counted back from today (the right edge,
+      // where its label ends so that it is not cut off).
+      if ((days.length - 1 - i) % 7 === 0 && typeof day.date === "string") {
+        const last = i === days.length - 1;
+        chart.appendChild(svg("text", { x: last ? x + w : x + w / 2, y: H - bottom + 14,
+          "text-anchor": last ? "end" : "middle", class: "axis" }, day.date.slice(5)));
+      }
+    });
+    chart.appendChild(svg("line",
+      { x1: left, x2: W, y1: H - bottom, y2: H - bottom, class: "baseline" }));
+    replace("daily", chart, legendOf(providers));
+  }
+
+  // ---- forecast (text, one line per provider budget of the agent)
+
+  function utcDay(ms) {
+    return new Date(ms).toISOString().slice(0, 10);
+  }
+
+  function forecastLine(provider, b, periodEnd) {
+    const rate = Math.round(typeof b.daily_rate === "number" ? b.daily_rate : 0);
+    const projected = num(b.projected_period_end_usage) +
+      (b.limit != null ? " of " + num(b.limit) + " tokens" : " tokens (no limit)");
+    const at = b.projected_exhausted_at_ms;
+    const exhausted = typeof at === "number"
+      ? "limit reached around " + new Date(at).toISOString().slice(0, 16).replace("T", " ") + " UTC"
+      : "limit not reached before the period ends";
+    return el("li", { "data-forecast-provider": provider }, [
+      el("span", { class: "prov", text: provider + ": " }),
+      el("span", { text: num(rate) + " tokens/day; projected " + projected + " by " + periodEnd +
+        "; " + exhausted }),
+    ]);
+  }
+
+  function renderForecast(reply, agent) {
+    const budgets = Object.entries((reply.agents || {})[agent] || {});
+    const end = typeof reply.period_end_ms === "number"
+      ? utcDay(reply.period_end_ms) : "the period's end";
+    const head = el("p", { class: "hint", text: "Forecast at the rate of the last " +
+      (reply.window_days || "?") + " days; the period ends " + end + " (UTC)." });
+    const items = budgets.map(([p, b]) => forecastLine(p, b || {}, end));
+    replace("forecast", head, items.length
+      ? el("ul", { class: "forecast-list" }, items)
+      : el("p", { class: "empty", text: "No budget to forecast." }));
   }
 
   // ---- polling
@@ -287,11 +376,19 @@
 
   async function loadHistory() {
     if (!state.selected) return;
-    try {
-      renderHistory(await getJSON(`${API}/history/${encodeURIComponent(state.selected)}?months=${HISTORY_MONTHS}`));
-    } catch (err) {
-      failed("history", err);
-    }
+    const agent = state.selected;
+    const name = encodeURIComponent(agent);
+    const [history, daily, forecast] = await Promise.allSettled([
+      getJSON(`${API}/history/${name}?months=${HISTORY_MONTHS}`),
+      getJSON(`${API}/daily/${name}?days=${DAILY_DAYS}`),
+      getJSON(`${API}/forecast/${name}`),
+    ]);
+    const show = (result, id, render) => {
+      if (result.status === "fulfilled") render(result.value); else failed(id, result.reason);
+    };
+    show(history, "history", (h) => renderHistory(h));
+    show(daily, "daily", (d) => renderDaily(d, agent));
+    show(forecast, "forecast", (f) => renderForecast(f, agent));
   }
 
   async function poll() {
