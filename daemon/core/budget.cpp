@@ -47,6 +47,22 @@ Fit fit(const BudgetRoom& b, uint64_t amount) {
   return Fit::kFits;
 }
 
+Fit fit_usd(const DollarRoom& b, double amount) {
+  if (b.used + amount > b.limit) return Fit::kNever;
+  if (b.soft_threshold && b.limit > 0 && b.used / b.limit >= *b.soft_threshold) {
+    return Fit::kThreshold;
+  }
+  const double held = b.used + b.reserved;
+  if (held + amount > b.limit) return Fit::kWaits;
+  if (b.soft_threshold && b.limit > 0 && held / b.limit >= *b.soft_threshold) return Fit::kWaits;
+  return Fit::kFits;
+}
+
+bool exhausted_usd(double used, double limit, const Thresholds& thresholds) {
+  if (limit <= 0 || used >= limit) return true;
+  return limit - used < thresholds.exhausted_fraction * limit;
+}
+
 bool exhausted(uint64_t used, uint64_t limit, const Thresholds& thresholds) {
   if (limit == 0) return true;
   if (used >= limit) return true;

@@ -77,6 +77,17 @@ enum class Fit {
 };
 Fit fit(const BudgetRoom& budget, uint64_t amount);
 
+// The same rule for a budget in US dollars (PROTOCOL.md section 10): the
+// cost charged, the cost held by reservations, the limit, and the amount
+// a reservation holds (the call's highest possible cost).
+struct DollarRoom {
+  double used = 0;
+  double reserved = 0;
+  double limit = 0;
+  std::optional<double> soft_threshold;
+};
+Fit fit_usd(const DollarRoom& budget, double amount);
+
 struct Thresholds {
   double warning = 0.80;    // ALERT_WARNING_THRESHOLD
   double critical = 0.95;   // OPENAI_FALLBACK_THRESHOLD
@@ -138,6 +149,8 @@ AgentLevel to_agent_level(AlertLevel level);
 
 // limit - used is under exhausted_fraction of limit (limit > 0).
 bool exhausted(uint64_t used, uint64_t limit, const Thresholds& thresholds);
+// The same in US dollars (a limit of 0: true).
+bool exhausted_usd(double used, double limit, const Thresholds& thresholds);
 
 // used / limit as a percentage (0..100, above 100 when over). A limit of 0
 // reads as 100 (nothing left).

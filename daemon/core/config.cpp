@@ -111,6 +111,18 @@ uint64_t Config::agent_limit(const std::string& agent, const std::string& provid
   return p ? p->monthly_limit : 0;
 }
 
+std::optional<double> Config::agent_limit_usd(const std::string& agent,
+                                              const std::string& provider_name) const {
+  if (auto a = agents.find(agent); a != agents.end()) {
+    if (auto l = a->second.monthly_limits_usd.find(provider_name);
+        l != a->second.monthly_limits_usd.end()) {
+      return l->second;
+    }
+  }
+  const auto* p = provider(provider_name);
+  return p ? p->monthly_limit_usd : std::nullopt;
+}
+
 bool Config::uses_cache(const std::string& agent, bool asked) const {
   if (cache_ttl_seconds == 0) return false;
   if (asked) return true;

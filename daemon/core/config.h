@@ -44,6 +44,10 @@ struct ProviderConfig {
   bool image_urls = true;
   uint64_t monthly_limit = 0;                  // per agent per month, tokens
   std::optional<uint64_t> global_monthly_limit;  // all agents; nullopt = unlimited
+  // Section 10: the same budgets in US dollars (nullopt: none). A call
+  // must fit both its token and its dollar budgets.
+  std::optional<double> monthly_limit_usd;         // per agent per month
+  std::optional<double> global_monthly_limit_usd;  // all agents
   uint32_t rpm = 42;                           // requests per minute, 0 = unlimited
   uint32_t rpd = 3400;                         // requests per UTC day, 0 = unlimited
   // May a 502 or 504 answer to a sent request have been served upstream
@@ -73,6 +77,7 @@ bool vendor_api_host(std::string_view api, std::string_view base_url);
 // Per-agent overrides from the TOML file ([agents.NAME]).
 struct AgentConfig {
   std::map<std::string, uint64_t> monthly_limits;  // provider name -> tokens
+  std::map<std::string, double> monthly_limits_usd;  // provider name -> US dollars (limits_usd)
   // This agent's chain order (provider names, each in Config::providers);
   // empty: the configured chain.
   std::vector<std::string> chain;
@@ -205,6 +210,9 @@ struct Config {
   std::string model_for(const std::string& agent, const std::string& provider) const;
   // The agent's monthly limit for a provider: TOML override or the default.
   uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
+  // The agent's monthly dollar limit for a provider: TOML limits_usd or the
+  // provider's MONTHLY_LIMIT_USD; nullopt: none.
+  std::optional<double> agent_limit_usd(const std::string& agent, const std::string& provider) const;
   // Does a call of `agent` use the response cache (it asked, or its TOML
   // table says cache = true, and the cache is on)?
   bool uses_cache(const std::string& agent, bool asked) const;

@@ -15,6 +15,12 @@ std::string joined(const std::vector<std::string>& names) {
 
 void describe_provider(std::ostream& o, const ProviderConfig& p) {
   auto opt = [](const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "(none)"; };
+  auto opt_usd = [](const std::optional<double>& v) {
+    if (!v) return std::string("(none)");
+    std::ostringstream s;
+    s << *v;
+    return s.str();
+  };
   const std::string k = "provider." + p.name + ".";
   o << k << "api=" << p.api << "\n";
   if (p.keyless) {
@@ -30,6 +36,8 @@ void describe_provider(std::ostream& o, const ProviderConfig& p) {
     << k << "image_urls=" << (p.image_urls ? "true" : "false") << "\n"
     << k << "monthly_limit=" << p.monthly_limit << "\n"
     << k << "global_monthly_limit=" << opt(p.global_monthly_limit) << "\n"
+    << k << "monthly_limit_usd=" << opt_usd(p.monthly_limit_usd) << "\n"
+    << k << "global_monthly_limit_usd=" << opt_usd(p.global_monthly_limit_usd) << "\n"
     << k << "rpm=" << p.rpm << "\n"
     << k << "rpd=" << p.rpd << "\n"
     << k << "gateway_5xx_served=" << (p.gateway_5xx_charged() ? "true" : "false")
@@ -41,6 +49,9 @@ void describe_provider(std::ostream& o, const ProviderConfig& p) {
 
 void describe_agent(std::ostream& o, const std::string& name, const AgentConfig& a) {
   for (const auto& [prov, lim] : a.monthly_limits) o << "agent." << name << "." << prov << "=" << lim << "\n";
+  for (const auto& [prov, usd] : a.monthly_limits_usd) {
+    o << "agent." << name << ".limits_usd." << prov << "=" << usd << "\n";
+  }
   if (!a.chain.empty()) o << "agent." << name << ".chain=" << joined(a.chain) << "\n";
   if (a.cache) o << "agent." << name << ".cache=true\n";
   for (const auto& [prov, model] : a.models) o << "agent." << name << ".model." << prov << "=" << model << "\n";

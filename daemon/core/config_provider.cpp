@@ -68,6 +68,10 @@ void read_provider_variables(SettingReader& r, const std::string& prefix, const 
   r.nonempty(prefix + "MODEL", p.model, "must name a model");
   r.uint(prefix + "MONTHLY_LIMIT", p.monthly_limit, 0, UINT64_MAX, "must be a whole number of tokens");
   r.optional_uint(prefix + "GLOBAL_MONTHLY_LIMIT", p.global_monthly_limit);
+  r.optional_number(prefix + "MONTHLY_LIMIT_USD", p.monthly_limit_usd, 0, 1e9,
+                    "must be a number of US dollars from 0 to 1000000000");
+  r.optional_number(prefix + "GLOBAL_MONTHLY_LIMIT_USD", p.global_monthly_limit_usd, 0, 1e9,
+                    "must be a number of US dollars from 0 to 1000000000");
   r.uint(prefix + "RPM", p.rpm, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
   r.uint(prefix + "RPD", p.rpd, 0, UINT32_MAX, "must be a whole number of requests (0 = unlimited)");
   r.optional_bool(prefix + "GATEWAY_5XX_SERVED", p.gateway_5xx_served);

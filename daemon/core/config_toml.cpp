@@ -16,7 +16,7 @@ using protocol::Result;
 const std::vector<std::string> kTomlTopLevel = {"agents", "chain", "notify", "prices", "providers",
                                                 "restrict_agents", "settings"};
 const std::vector<std::string> kTomlPriceKeys = {"cache_read", "cache_write", "input", "output"};
-const std::vector<std::string> kTomlAgentKeys = {"cache", "chain", "models"};
+const std::vector<std::string> kTomlAgentKeys = {"cache", "chain", "limits_usd", "models"};
 
 Error unknown_name(const std::string& origin, const std::string& key, const std::string& word,
                    const std::string& what, const std::vector<std::string>& known) {
@@ -140,9 +140,30 @@ Result<void> read_agent_models(const std::string& path, const std::string& agent
 }
 
 // The reserved keys of an [agents.NAME] table: cache, chain and models.
+// [agents.NAME] limits_usd = { PROVIDER = dollars, ... } (section 10).
+Result<void> read_agent_limits_usd(const std::string& path, const std::string& agent_name,
+                                   const toml::node& v, AgentConfig& agent, TomlExtras& extras) {
+  const std::string key = "agents." + agent_name + ".limits_usd";
+  const auto* t = v.as_table();
+  if (!t) return wrong_type(path, key, v, "a table of PROVIDER = US dollars");
+  for (const auto& [prov, lim] : *t) {
+    const std::string name(prov.str());
+    auto d = lim.value<double>();
+    if (!d || !lim.is_number()) return wrong_type(path, key + "." + name, lim, "a number of US dollars");
+    if (*d < 0 || *d > 1e9) {
+      return Error::bad_request(toml_origin(path, lim) + ": " + key + "." + name +
+                                ": must be a number of US dollars from 0 to 1000000000");
+    }
+    agent.monthly_limits_usd[name] = *d;
+    extras.agent_limits.push_back({NameAt{name, toml_origin(path, prov)}, agent_name});
+  }
+  return {};
+}
+
 Result<void> read_agent_key(const std::string& path, const std::string& agent_name, const std::string& word,
                             const toml::node& v, AgentConfig& agent, TomlExtras& extras) {
   if (word == "models") return read_agent_models(path, agent_name, v, agent, extras);
+  if (word == "limits_usd") return read_agent_limits_usd(path, agent_name, v, agent, extras);
   if (word == "cache") {
     auto on = v.value_exact<bool>();
     if (!on) return wrong_type(path, "agents." + agent_name + ".cache", v, "a boolean (true or false)");

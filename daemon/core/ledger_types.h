@@ -36,6 +36,10 @@ struct BudgetPolicy {
   // The provider's global monthly limit; nullopt = none (usage is still
   // tracked under scope "*").
   std::function<std::optional<uint64_t>(const std::string& provider)> global_limit;
+  // Section 10: the same budgets in US dollars; unset or nullopt: none.
+  std::function<std::optional<double>(const std::string& agent, const std::string& provider)>
+      agent_limit_usd;
+  std::function<std::optional<double>(const std::string& provider)> global_limit_usd;
   bool shutdown_on_emergency = false;  // SHUTDOWN_ON_EMERGENCY
   // The burn rate's window of forecasts (TOLLGATE_FORECAST_WINDOW_DAYS).
   uint32_t forecast_window_days = 7;
@@ -96,6 +100,13 @@ struct ReserveOutcome {
   uint64_t in_flight = 0;
   uint64_t limit = 0;
   bool waited = false;  // it queued for in-flight reservations first
+  // Section 10: the refusing budget was a dollar budget; the same numbers
+  // in US dollars (the call's highest possible cost, what is left, held).
+  bool usd = false;
+  double needed_usd = 0;
+  double left_usd = 0;
+  double in_flight_usd = 0;
+  double limit_usd = 0;
   bool reserved() const { return status == ReserveStatus::kReserved; }
 };
 
@@ -279,9 +290,14 @@ struct BudgetUsage {
   uint64_t requests = 0;
   double cost_usd = 0;
   uint64_t cleared = 0;    // tokens removed by resets this period
-  // Empty: limit - used under exhausted_fraction of the limit (budget.h).
+  // Empty: limit - used under exhausted_fraction of the limit (budget.h),
+  // in tokens or, with a dollar limit, in dollars.
   bool exhausted = false;
   AgentLevel level = AgentLevel::kNormal;
+  // Section 10: the dollar limit in force (nullopt: none) and the cost held
+  // by open reservations.
+  std::optional<double> limit_usd;
+  double reserved_usd = 0;
 };
 using ProviderUsage = std::map<std::string, BudgetUsage>;  // provider -> usage
 

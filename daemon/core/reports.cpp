@@ -19,6 +19,13 @@ ledger::BudgetPolicy budget_policy(const Config& config) {
     const auto* pc = snapshot->provider(provider);
     return pc ? pc->global_monthly_limit : std::nullopt;
   };
+  p.agent_limit_usd = [snapshot](const std::string& agent, const std::string& provider) {
+    return snapshot->agent_limit_usd(agent, provider);
+  };
+  p.global_limit_usd = [snapshot](const std::string& provider) -> std::optional<double> {
+    const auto* pc = snapshot->provider(provider);
+    return pc ? pc->global_monthly_limit_usd : std::nullopt;
+  };
   p.shutdown_on_emergency = config.shutdown_on_emergency;
   p.forecast_window_days = config.forecast_window_days;
   // Every alert goes to every destination's outbox; each destination's
@@ -118,7 +125,7 @@ protocol::UsageReply usage_reply(const std::string& agent, const std::string& pe
   r.recommended = std::move(recommended);
   for (const auto& [name, u] : usage) {
     r.providers[name] = {u.used,       u.reserved, u.limit.value_or(0), u.remaining,
-                         u.percentage, u.requests, u.cost_usd,      std::nullopt};
+                         u.percentage, u.requests, u.cost_usd,      u.limit_usd};
   }
   return r;
 }

@@ -154,6 +154,15 @@ void SettingReader::optional_uint(const std::string& name, std::optional<uint64_
   else out = *r;
 }
 
+void SettingReader::optional_number(const std::string& name, std::optional<double>& out,
+                                    double min, double max, const std::string& rule) {
+  const auto* v = find(name);
+  if (!v || error_ || v->empty()) return;
+  double d = 0;
+  number(name, d, min, max, rule);
+  if (!error_) out = d;
+}
+
 void SettingReader::optional_bool(const std::string& name, std::optional<bool>& out) {
   const auto* v = find(name);
   if (!v || error_) return;

@@ -56,6 +56,9 @@ class SettingReader {
   void number(const std::string& name, double& out, double min, double max, const std::string& rule);
   void boolean(const std::string& name, bool& out);
   void optional_uint(const std::string& name, std::optional<uint64_t>& out);
+  // Unset or empty: out stays nullopt.
+  void optional_number(const std::string& name, std::optional<double>& out, double min, double max,
+                       const std::string& rule);
   // true, false, or auto (also empty): nullopt.
   void optional_bool(const std::string& name, std::optional<bool>& out);
 

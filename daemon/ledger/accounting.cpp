@@ -119,6 +119,16 @@ std::optional<uint64_t> Rule::global_limit(const std::string& provider) const {
                         provider);
 }
 
+std::optional<double> Rule::agent_limit_usd(const std::string& agent,
+                                            const std::string& provider) const {
+  return limit_usd_in_force(policy_, limit_override(LimitKey{agent, provider}), agent, provider);
+}
+
+std::optional<double> Rule::global_limit_usd(const std::string& provider) const {
+  return limit_usd_in_force(policy_, limit_override(LimitKey{kGlobalScope, provider}),
+                            kGlobalScope, provider);
+}
+
 std::optional<uint64_t> Rule::limit_of(const BudgetKey& key) const {
   if (key.scope == kGlobalScope) return global_limit(key.provider);
   return agent_limit(key.scope, key.provider);
@@ -286,6 +296,7 @@ Ruling<OpenReport> recover(const LedgerRows& rows, const BudgetPolicy& policy, B
       const BudgetKey budget{c.period, scope, c.provider};
       UsageRow row = rule.usage(budget);
       row.reserved = minus(row.reserved, c.tokens);
+      row.reserved_usd = std::max(0.0, row.reserved_usd - costs[key]);
       row.used += c.tokens;  // the provider may have served it: never undercount
       row.cost_usd += costs[key];
       rule.put_usage(budget, row);
@@ -309,10 +320,11 @@ Ruling<OpenReport> recover(const LedgerRows& rows, const BudgetPolicy& policy, B
 RowChanges clear_stray_reserved(const LedgerRows& rows) {
   RowChanges changes;
   for (auto [key, row] : rows.all_usage_rows()) {
-    if (row.reserved == 0) continue;
+    if (row.reserved == 0 && row.reserved_usd == 0) continue;
     spdlog::error("ledger: usage row had {} tokens reserved without a reservation; zeroed",
                   row.reserved);
     row.reserved = 0;
+    row.reserved_usd = 0;
     changes.usage[key] = row;
   }
   return changes;

@@ -24,6 +24,43 @@ ReserveOutcome refused(ReserveOutcome out, const ReserveRequest& request, Waitin
   return out;
 }
 
+// The same, by a dollar budget (section 10).
+ReserveOutcome refused_usd(ReserveOutcome out, const ReserveRequest& request, Waiting& waiting,
+                           ReserveStatus status, RefusedBy by, const UsageRow& row,
+                           double limit_usd) {
+  out.status = status;
+  out.refused_by = by;
+  out.usd = true;
+  out.needed = request.amount;
+  out.needed_usd = request.full_cost_usd;
+  out.left_usd = std::max(0.0, limit_usd - row.cost_usd);
+  out.in_flight_usd = row.reserved_usd;
+  out.limit_usd = limit_usd;
+  out.waited = waiting.waited;
+  if (!out.rollover) out.rollover = std::move(waiting.rollover_seen);
+  return out;
+}
+
+// A budget's fit in tokens and, when it has one, in dollars: the worse of
+// the two, and whether that is the dollar one.
+struct ScopeFit {
+  Fit fit = Fit::kFits;
+  bool usd = false;
+};
+int severity(Fit f) {
+  switch (f) {
+    case Fit::kNever: return 3;
+    case Fit::kThreshold: return 2;
+    case Fit::kWaits: return 1;
+    case Fit::kFits: return 0;
+  }
+  return 0;
+}
+ScopeFit scope_fit(Fit tokens, std::optional<Fit> dollars) {
+  if (dollars && severity(*dollars) > severity(tokens)) return {*dollars, true};
+  return {tokens, false};
+}
+
 // Holds the room: usage rows, the reservation, the day counter and the
 // idempotent call's pending marker.
 ReserveOutcome take_room(Rule& rule, const ReserveRequest& r, ReserveOutcome out, UsageRow a,
@@ -31,6 +68,8 @@ ReserveOutcome take_room(Rule& rule, const ReserveRequest& r, ReserveOutcome out
   if (!out.rollover) out.rollover = std::move(waiting.rollover_seen);
   a.reserved += r.amount;
   g.reserved += r.amount;
+  a.reserved_usd += r.full_cost_usd;
+  g.reserved_usd += r.full_cost_usd;
   rule.put_usage(BudgetKey{out.period, r.agent, r.provider}, a);
   rule.put_usage(BudgetKey{out.period, kGlobalScope, r.provider}, g);
   BatchState& state = rule.state();
@@ -99,34 +138,48 @@ Ruling<std::optional<ReserveOutcome>> reserve(const LedgerRows& rows, const Budg
   const UsageRow g = rule.usage(gkey);
   const uint64_t alimit = rule.agent_limit(r.agent, r.provider);
   const std::optional<uint64_t> glimit = rule.global_limit(r.provider);
-  const Fit afit = fit({a.used, a.reserved, alimit, r.soft_threshold}, r.amount);
-  const Fit gfit = glimit ? fit({g.used, g.reserved, *glimit, std::nullopt}, r.amount) : Fit::kFits;
-  auto refuse = [&](ReserveStatus status, RefusedBy by, const UsageRow& row, uint64_t limit) {
-    return Ruling<std::optional<ReserveOutcome>>{
-        refused(std::move(out), r, waiting, status, by, row, limit), rule.take()};
+  const std::optional<double> ausd = rule.agent_limit_usd(r.agent, r.provider);
+  const std::optional<double> gusd = rule.global_limit_usd(r.provider);
+  const bool gbudget = glimit || gusd;
+  std::optional<Fit> afit_usd, gfit_usd;
+  if (ausd) afit_usd = fit_usd({a.cost_usd, a.reserved_usd, *ausd, r.soft_threshold}, r.full_cost_usd);
+  if (gusd) gfit_usd = fit_usd({g.cost_usd, g.reserved_usd, *gusd, std::nullopt}, r.full_cost_usd);
+  const ScopeFit af =
+      scope_fit(fit({a.used, a.reserved, alimit, r.soft_threshold}, r.amount), afit_usd);
+  const ScopeFit gf = scope_fit(
+      glimit ? fit({g.used, g.reserved, *glimit, std::nullopt}, r.amount) : Fit::kFits, gfit_usd);
+  const Fit afit = af.fit;
+  const Fit gfit = gf.fit;
+  auto refuse = [&](ReserveStatus status, RefusedBy by, bool global) {
+    const bool usd = global ? gf.usd : af.usd;
+    const UsageRow& row = global ? g : a;
+    ReserveOutcome o =
+        usd ? refused_usd(std::move(out), r, waiting, status, by, row, global ? *gusd : *ausd)
+            : refused(std::move(out), r, waiting, status, by, row, global ? *glimit : alimit);
+    return Ruling<std::optional<ReserveOutcome>>{std::move(o), rule.take()};
   };
   // A call that can never fit is refused at once, waiters ahead or not.
   if (afit == Fit::kNever || afit == Fit::kThreshold) {
     return refuse(ReserveStatus::kAgentDoesNotFit,
-                  afit == Fit::kNever ? RefusedBy::kLimit : RefusedBy::kThreshold, a, alimit);
+                  afit == Fit::kNever ? RefusedBy::kLimit : RefusedBy::kThreshold, false);
   }
   if (gfit == Fit::kNever) {
-    return refuse(ReserveStatus::kGlobalDoesNotFit, RefusedBy::kLimit, g, *glimit);
+    return refuse(ReserveStatus::kGlobalDoesNotFit, RefusedBy::kLimit, true);
   }
   const bool agent_behind = state.blocked.count(akey) > 0;
-  const bool global_behind = glimit && state.blocked.count(gkey) > 0;
+  const bool global_behind = gbudget && state.blocked.count(gkey) > 0;
   if (afit == Fit::kWaits || gfit == Fit::kWaits || agent_behind || global_behind) {
     if (!state.clock.cancelled && state.clock.now < r.wait_until) {
       waiting.waited = true;
       if (out.rollover) waiting.rollover_seen = std::move(out.rollover);
       state.blocked.insert(akey);
-      if (glimit) state.blocked.insert(gkey);
+      if (gbudget) state.blocked.insert(gkey);
       return {std::nullopt, rule.take()};
     }
     if (afit == Fit::kWaits || (agent_behind && gfit != Fit::kWaits)) {
-      return refuse(ReserveStatus::kAgentDoesNotFit, RefusedBy::kInFlight, a, alimit);
+      return refuse(ReserveStatus::kAgentDoesNotFit, RefusedBy::kInFlight, false);
     }
-    return refuse(ReserveStatus::kGlobalDoesNotFit, RefusedBy::kInFlight, g, *glimit);
+    return refuse(ReserveStatus::kGlobalDoesNotFit, RefusedBy::kInFlight, true);
   }
   ReserveOutcome held = take_room(rule, r, std::move(out), a, g, waiting);
   return {std::move(held), rule.take()};
@@ -157,6 +210,7 @@ Ruling<Result<CommitOutcome>> commit(const LedgerRows& rows, const BudgetPolicy&
   for (const BudgetKey* key : {&akey, &gkey}) {
     UsageRow row = rule.usage(*key);
     row.reserved = minus(row.reserved, res->amount);
+    row.reserved_usd = std::max(0.0, row.reserved_usd - res->full_cost_usd.value_or(0.0));
     row.used += out.charged;
     row.requests += 1;
     row.cost_usd += c.cost_usd;
@@ -188,6 +242,7 @@ Ruling<Result<ReleaseOutcome>> release(const LedgerRows& rows, uint64_t reservat
     const BudgetKey key{res->period, scope, res->provider};
     UsageRow row = rows.usage(key);
     row.reserved = minus(row.reserved, res->amount);
+    row.reserved_usd = std::max(0.0, row.reserved_usd - res->full_cost_usd.value_or(0.0));
     changes.usage[key] = row;
   }
   changes.reservations[reservation_id] = std::nullopt;

@@ -43,6 +43,8 @@ class Rule {
   // policy's configured limit.
   uint64_t agent_limit(const std::string& agent, const std::string& provider) const;
   std::optional<uint64_t> global_limit(const std::string& provider) const;
+  std::optional<double> agent_limit_usd(const std::string& agent, const std::string& provider) const;
+  std::optional<double> global_limit_usd(const std::string& provider) const;
   // The limit of a budget's scope (the agent's always, the global one if any).
   std::optional<uint64_t> limit_of(const BudgetKey& key) const;
   // One more request in the provider's counter for now_ms's UTC day.

@@ -41,6 +41,22 @@ std::optional<uint64_t> limit_in_force(const LedgerRows& rows, const BudgetPolic
   return limit_in_force(policy, rows.limit_override(LimitKey{scope, provider}), scope, provider);
 }
 
+std::optional<double> limit_usd_in_force(const BudgetPolicy& policy,
+                                         const std::optional<LimitOverride>& override_row,
+                                         const std::string& scope, const std::string& provider) {
+  if (override_row && override_row->usd) return override_row->usd;
+  if (scope == kGlobalScope) {
+    return policy.global_limit_usd ? policy.global_limit_usd(provider) : std::nullopt;
+  }
+  return policy.agent_limit_usd ? policy.agent_limit_usd(scope, provider) : std::nullopt;
+}
+
+std::optional<double> limit_usd_in_force(const LedgerRows& rows, const BudgetPolicy& policy,
+                                         const std::string& scope, const std::string& provider) {
+  return limit_usd_in_force(policy, rows.limit_override(LimitKey{scope, provider}), scope,
+                            provider);
+}
+
 BudgetForecast project(uint64_t used, std::optional<uint64_t> limit,
                        const std::vector<std::pair<int64_t, uint64_t>>& day_tokens,
                        int64_t now_ms, int64_t period_end_ms, uint32_t window_days) {

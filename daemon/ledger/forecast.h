@@ -43,6 +43,13 @@ std::optional<uint64_t> limit_in_force(const BudgetPolicy& policy,
                                        const std::string& scope, const std::string& provider);
 std::optional<uint64_t> limit_in_force(const LedgerRows& rows, const BudgetPolicy& policy,
                                        const std::string& scope, const std::string& provider);
+// The dollar limit in force (section 10): the override's, else the
+// policy's; nullopt: none.
+std::optional<double> limit_usd_in_force(const BudgetPolicy& policy,
+                                         const std::optional<LimitOverride>& override_row,
+                                         const std::string& scope, const std::string& provider);
+std::optional<double> limit_usd_in_force(const LedgerRows& rows, const BudgetPolicy& policy,
+                                         const std::string& scope, const std::string& provider);
 
 // One budget's forecast from its used tokens, its limit and its day rows
 // (any order; days outside the window are ignored).

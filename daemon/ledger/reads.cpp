@@ -39,9 +39,16 @@ BudgetUsage budget_at(const LedgerRows& rows, const BudgetPolicy& policy, const 
                       const std::string& scope, const std::string& provider) {
   const UsageRow row = rows.usage(BudgetKey{period, scope, provider});
   const std::optional<uint64_t> limit = limit_in_force(rows, policy, scope, provider);
-  // Exhausted means empty (budget.h), whatever alerts have fired.
-  const bool exhausted = limit && ledger::exhausted(row.used, *limit, policy.thresholds);
-  return to_budget_usage(row, limit, exhausted, policy.thresholds);
+  const std::optional<double> limit_usd = limit_usd_in_force(rows, policy, scope, provider);
+  // Exhausted means empty (budget.h), whatever alerts have fired: in
+  // tokens, or in dollars.
+  const bool exhausted =
+      (limit && ledger::exhausted(row.used, *limit, policy.thresholds)) ||
+      (limit_usd && ledger::exhausted_usd(row.cost_usd, *limit_usd, policy.thresholds));
+  BudgetUsage u = to_budget_usage(row, limit, exhausted, policy.thresholds);
+  u.limit_usd = limit_usd;
+  if (exhausted) u.level = AgentLevel::kExhausted;
+  return u;
 }
 
 std::string pct_text(double pct) {
@@ -233,6 +240,7 @@ BudgetUsage to_budget_usage(const UsageRow& row, std::optional<uint64_t> limit, 
   u.requests = row.requests;
   u.cost_usd = row.cost_usd;
   u.cleared = row.cleared;
+  u.reserved_usd = row.reserved_usd;
   u.exhausted = exhausted;
   if (limit) {
     const uint64_t taken = row.used + row.reserved;

@@ -42,6 +42,11 @@ struct UsageRow {
   uint64_t requests = 0;
   uint64_t cleared = 0;  // tokens removed by resets
   double cost_usd = 0;
+  // Section 10: what open reservations would cost at most (their
+  // full_cost_usd), held against a dollar budget as `reserved` is against
+  // the token one. Rows written before it (40 bytes) read it as 0: every
+  // open reservation is settled at open, so none is held then.
+  double reserved_usd = 0;
 };
 
 // An open reservation.

@@ -133,10 +133,6 @@ Dispatcher::MaybeReply Dispatcher::set_limit(uint64_t token, const protocol::Set
   if (!config_->provider(r.provider)) {
     return Reply(Error::bad_request("provider: '" + r.provider + "' is not a configured provider"));
   }
-  if (r.limit_usd) {
-    return Reply(Error::bad_request(
-        "limit_usd: dollar budgets are not enforced by this tollgated yet; set `limit` in tokens"));
-  }
   ledger::SetLimitRequest req{r.ai_name, r.provider, r.limit, r.limit_usd, caller.who, now_()};
   Mailbox& mailbox = mailbox_;
   const StatusReader& status = status_;

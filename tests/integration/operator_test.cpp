@@ -260,3 +260,35 @@ TEST_CASE("with TOLLGATE_SELECTION cheapest a call goes to the provider whose mo
   CHECK(other.request(call_body("imperium", "hello", 20))["provider"] == "anthropic");
   CHECK_FALSE(other.request({{"op", "recommend"}, {"ai_name", "imperium"}}).contains("selection"));
 }
+
+TEST_CASE("a call that does not fit its dollar budget falls back and set_limit sets dollar limits") {
+  FakeProviderProcess fake;
+  // claude-sonnet-4-5 costs $15 per million output tokens: 200 max_tokens
+  // alone may cost $0.003, over these budgets.
+  TollgatedProcess d(merge(fake.provider_env(), {{"ANTHROPIC_MONTHLY_LIMIT_USD", "0.001"},
+                                                 {"OPENAI_MONTHLY_LIMIT_USD", "0.0001"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  auto refused = client.request(call_body("imperium", "hello", 200));
+  INFO(refused.dump());
+  CHECK(refused["error"]["code"] == "budget_exhausted");
+  CHECK(refused["error"]["message"].get<std::string>().find("in dollars") != std::string::npos);
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "imperium"}});
+  CHECK(usage["providers"]["anthropic"]["limit_usd"].get<double>() == Approx(0.001));
+  CHECK(usage["providers"]["anthropic"]["used"] == 0);
+  // Raised live on openai: the call falls back to it.
+  auto raised = client.request({{"op", "set_limit"}, {"ai_name", "imperium"},
+                                {"provider", "openai"}, {"limit", nullptr}, {"limit_usd", 5.0}});
+  INFO(raised.dump());
+  REQUIRE(raised["ok"] == true);
+  CHECK(raised["providers"]["openai"]["limit_usd"].get<double>() == Approx(5.0));
+  auto call = client.request(call_body("imperium", "hello", 200));
+  INFO(call.dump());
+  REQUIRE(call["ok"] == true);
+  CHECK(call["provider"] == "openai");
+  CHECK(call["attempts"][0]["provider"] == "anthropic");
+  CHECK(call["attempts"][0]["outcome"] == "skipped");
+  auto limits = client.request({{"op", "limits"}});
+  CHECK(limits["limits"][0]["limit_usd"].get<double>() == Approx(5.0));
+  CHECK(limits["limits"][0]["limit"].is_null());
+}

@@ -258,3 +258,87 @@ TEMPLATE_TEST_CASE("a destination's outbox entries can be listed and dropped", "
   CHECK(l->outbox_destinations().value() == std::vector<std::string>{"a-hook", "b-mail"});
   CHECK(l->outbox_depth().value() == 2);
 }
+
+// ---- dollar budgets (section 10)
+
+namespace {
+
+BudgetPolicy dollar_policy(double agent_usd, std::optional<double> global_usd = std::nullopt) {
+  BudgetPolicy p = test_policy();
+  p.agent_limit_usd = [agent_usd](const std::string&, const std::string&) {
+    return std::optional<double>(agent_usd);
+  };
+  p.global_limit_usd = [global_usd](const std::string&) { return global_usd; };
+  return p;
+}
+
+ReserveRequest costing(const std::string& agent, uint64_t tokens, double usd, int64_t now_ms) {
+  ReserveRequest r = reserve_request(agent, "anthropic", tokens, "usd", now_ms);
+  r.full_cost_usd = usd;
+  return r;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a call must fit its dollar budget as well as its token budget",
+                   "[ledger][usd]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(dollar_policy(1.00));
+  auto big = l->reserve(costing("a1", 100, 1.50, kNov15));
+  REQUIRE(big.ok());
+  CHECK_FALSE(big->reserved());
+  CHECK(big->usd);
+  CHECK(big->refused_by == RefusedBy::kLimit);
+  CHECK(big->needed_usd == Approx(1.50));
+  CHECK(big->left_usd == Approx(1.00));
+  auto first = l->reserve(costing("a1", 100, 0.60, kNov15));
+  REQUIRE(first->reserved());
+  // 0.60 is held: another 0.60 fits only once the first settles.
+  auto second = l->reserve(costing("a1", 100, 0.60, kNov15));
+  CHECK_FALSE(second->reserved());
+  CHECK(second->refused_by == RefusedBy::kInFlight);
+  CHECK(second->in_flight_usd == Approx(0.60));
+  REQUIRE(l->commit(first->reservation_id, 50, 10, 0.10, kNov15).ok());
+  CHECK(l->reserve(costing("a1", 100, 0.60, kNov15))->reserved());
+}
+
+TEMPLATE_TEST_CASE("released and recovered reservations give their dollars back",
+                   "[ledger][usd]", LEDGER_BACKENDS) {
+  TestType backend;
+  {
+    auto l = backend.open(dollar_policy(1.00));
+    auto r = l->reserve(costing("a1", 100, 0.70, kNov15));
+    REQUIRE(r->reserved());
+    REQUIRE(l->release(r->reservation_id).ok());
+    auto snap = l->snapshot("a1", kNov15);
+    CHECK(snap->providers.at("anthropic").agent.reserved_usd == Approx(0.0));
+    REQUIRE(l->reserve(costing("a1", 100, 0.70, kNov15))->reserved());  // left open: a crash
+  }
+  auto l = backend.open(dollar_policy(1.00));
+  auto u = l->usage("a1", "2024-11");
+  REQUIRE(u.ok());
+  const BudgetUsage& a = u->at("anthropic");
+  CHECK(a.reserved_usd == Approx(0.0));
+  CHECK(a.cost_usd == Approx(0.70));  // recovery charges the full cost
+  CHECK(a.limit_usd == Approx(1.00));
+  CHECK_FALSE(l->reserve(costing("a1", 100, 0.40, kNov15))->reserved());
+}
+
+TEMPLATE_TEST_CASE("a dollar limit override wins and an empty dollar budget is exhausted",
+                   "[ledger][usd]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(dollar_policy(100.0, 1000.0));
+  SetLimitRequest s = limit_of("a1", std::nullopt, kNov15);
+  s.usd = 0.50;
+  REQUIRE(l->set_limit(s).ok());
+  CHECK_FALSE(l->reserve(costing("a1", 100, 0.60, kNov15))->reserved());
+  auto r = l->reserve(costing("a1", 100, 0.50, kNov15));
+  REQUIRE(r->reserved());
+  REQUIRE(l->commit(r->reservation_id, 100, 0, 0.50, kNov15).ok());
+  auto snap = l->snapshot("a1", kNov15);
+  CHECK(snap->providers.at("anthropic").agent.exhausted);
+  CHECK(snap->providers.at("anthropic").agent.limit_usd == Approx(0.50));
+  auto global = l->global_usage("2024-11");
+  CHECK(global->at("anthropic").limit_usd == Approx(1000.0));
+  CHECK_FALSE(global->at("anthropic").exhausted);
+}

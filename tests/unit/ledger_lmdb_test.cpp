@@ -113,6 +113,30 @@ TEST_CASE("a reservation recorded before its cost was kept is recovered at cost 
   CHECK(old.cost_usd == 0.0);
 }
 
+TEST_CASE("a usage row of 40 bytes from before dollar budgets reads with nothing held in dollars") {
+  TempDir dir;
+  { open_ledger(dir.path, test_policy(10000, std::nullopt)); }
+  // used 1234, reserved 0, requests 7, cleared 0, cost 0.5: the old layout.
+  struct OldRow {
+    uint64_t used, reserved, requests, cleared;
+    double cost_usd;
+  } old{1234, 0, 7, 0, 0.5};
+  static_assert(sizeof(OldRow) == 40);
+  put_raw(dir.path, "usage", detail::usage_key("2024-11", "old", "anthropic"),
+          std::string(reinterpret_cast<const char*>(&old), sizeof old));
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  const auto u = usage_of(*l, "old", "anthropic");
+  CHECK(u.used == 1234);
+  CHECK(u.requests == 7);
+  CHECK(u.cost_usd == 0.5);
+  CHECK(u.reserved_usd == 0.0);
+  // Written back in the new layout by the next charge.
+  auto r = l->reserve("old", "anthropic", 10, "next", kNov15);
+  REQUIRE(r->reserved());
+  REQUIRE(l->commit(r->reservation_id, 10, 0, 0.25, kNov15).ok());
+  CHECK(usage_of(*l, "old", "anthropic").cost_usd == 0.75);
+}
+
 TEST_CASE("a ledger whose schema is newer than the code refuses to open") {
   TempDir dir;
   { open_ledger(dir.path, test_policy(1000, std::nullopt)); }

@@ -60,8 +60,8 @@ TEST_CASE("a rule reads the rows and hands back the rows to write without writin
 
 TEST_CASE("a reservation behind a waiter of the same batch waits even when it would fit") {
   MemoryTables tables;
-  tables.usage[kAgentBudget] = UsageRow{0, 900, 0, 0, 0};
-  tables.usage[kGlobalBudget] = UsageRow{0, 900, 0, 0, 0};
+  tables.usage[kAgentBudget] = UsageRow{0, 900, 0, 0, 0, 0};
+  tables.usage[kGlobalBudget] = UsageRow{0, 900, 0, 0, 0, 0};
   const MemoryRows rows(tables);
   const BudgetPolicy policy = test_policy();
   const auto now = std::chrono::steady_clock::time_point(10s);
@@ -90,9 +90,9 @@ TEST_CASE("recovery charges every leftover in full and reads its own changes to 
   tables.meta.period = "2024-11";
   tables.reservations[1] = open_reservation("a1", 100, 0.25);
   tables.reservations[2] = open_reservation("a2", 200, 0.5);
-  tables.usage[kAgentBudget] = UsageRow{10, 100, 1, 0, 0};
-  tables.usage[BudgetKey{"2024-11", "a2", "anthropic"}] = UsageRow{0, 200, 0, 0, 0};
-  tables.usage[kGlobalBudget] = UsageRow{10, 300, 1, 0, 0};
+  tables.usage[kAgentBudget] = UsageRow{10, 100, 1, 0, 0, 0};
+  tables.usage[BudgetKey{"2024-11", "a2", "anthropic"}] = UsageRow{0, 200, 0, 0, 0, 0};
+  tables.usage[kGlobalBudget] = UsageRow{10, 300, 1, 0, 0, 0};
   const MemoryRows rows(tables);
   const BudgetPolicy policy = test_policy();
   accounting::BatchState state(rows.meta(), {});

@@ -259,7 +259,8 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
     // Near the end of the budget the byte bound may be what does not fit:
     // the provider's own count can be much lower (not one extra request per
     // call, only here).
-    if (r->refused_by == ledger::RefusedBy::kLimit && !counted_ && r->left > call_.max_tokens) {
+    if (r->refused_by == ledger::RefusedBy::kLimit && !r->usd && !counted_ &&
+        r->left > call_.max_tokens) {
       if (auto count_request = adapter_->build_count_request(call_)) {
         count_input(*r, std::move(*count_request));
         return;

@@ -28,9 +28,33 @@ std::string whose(const ledger::ReserveOutcome& r, const std::string& agent) {
 
 // The skip detail of a refused reservation: what the call needs and what is
 // left, so a person knows to lower max_tokens (PROTOCOL.md section 4).
+// A dollar budget's refusal (PROTOCOL.md section 10), in dollars.
+std::string usd_refusal_detail(const std::string& provider, const std::string& agent,
+                               const ledger::ReserveOutcome& r, double threshold) {
+  char head[160];
+  std::snprintf(head, sizeof head, "%s: may cost $%.4f, $%.4f left", provider.c_str(),
+                r.needed_usd, r.left_usd);
+  char tail[160];
+  switch (r.refused_by) {
+    case ledger::RefusedBy::kLimit:
+      std::snprintf(tail, sizeof tail, ": $%.4f of $%.2f spent", r.limit_usd - r.left_usd,
+                    r.limit_usd);
+      break;
+    case ledger::RefusedBy::kThreshold:
+      std::snprintf(tail, sizeof tail, " reached the fallback threshold %.1f%%", threshold * 100);
+      break;
+    case ledger::RefusedBy::kInFlight:
+      std::snprintf(tail, sizeof tail, ": $%.4f held by calls in flight when the admission "
+                    "wait ended", r.in_flight_usd);
+      break;
+  }
+  return std::string(head) + " (" + whose(r, agent) + " in dollars" + tail + ")";
+}
+
 std::string refusal_detail(const std::string& provider, const std::string& agent,
                            const ledger::ReserveOutcome& r, double threshold) {
   using policy::grouped_number;
+  if (r.usd) return usd_refusal_detail(provider, agent, r, threshold);
   std::string head = provider + ": needs " + grouped_number(r.needed) + ", " +
                      grouped_number(r.left) + " left";
   switch (r.refused_by) {

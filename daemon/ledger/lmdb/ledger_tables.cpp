@@ -16,7 +16,9 @@
 namespace tollgate::ledger::detail {
 namespace {
 
-static_assert(std::is_trivially_copyable_v<UsageRow> && sizeof(UsageRow) == 40);
+static_assert(std::is_trivially_copyable_v<UsageRow> && sizeof(UsageRow) == 48);
+// A usage row as tollgated wrote it before reserved_usd (section 10).
+constexpr size_t kUsageRowBytesBeforeUsd = 40;
 
 void append_be64(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -403,8 +405,8 @@ std::optional<uint64_t> decode_u64(std::string_view bytes) {
 
 UsageRow decode_usage(std::string_view bytes) {
   UsageRow row;
-  if (bytes.size() == sizeof(UsageRow)) {
-    std::memcpy(&row, bytes.data(), sizeof row);
+  if (bytes.size() == sizeof(UsageRow) || bytes.size() == kUsageRowBytesBeforeUsd) {
+    std::memcpy(&row, bytes.data(), bytes.size());
   } else {
     spdlog::error("ledger: usage row of {} bytes ignored (expected {})", bytes.size(),
                   sizeof(UsageRow));

@@ -16,8 +16,10 @@
 //                                        where the expiry sweep resumes
 //   usage         "YYYY-MM\0scope\0provider"  (scope: agent or "*")
 //                                     -> UsageRow: used, reserved, requests,
-//                                        cleared (u64) and cost_usd (f64),
-//                                        40 bytes, host byte order
+//                                        cleared (u64), cost_usd and
+//                                        reserved_usd (f64), 48 bytes, host
+//                                        byte order (rows of 40 bytes, from
+//                                        before reserved_usd, read it as 0)
 //   reservations  id u64 big-endian   -> msgpack [agent, provider, period,
 //                                        request_id, amount, created_ms,
 //                                        full_cost_usd]  (older records: the
