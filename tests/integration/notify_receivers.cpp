@@ -7,6 +7,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstdio>
 #include <sstream>
 
 namespace tollgate::testing {
@@ -52,6 +56,20 @@ int closed_port() {
   REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+std::string hmac_hex(const std::string& key, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  std::string out;
+  char hex[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(hex, sizeof hex, "%02x", mac[i]);
+    out += hex;
+  }
+  return out;
 }
 
 }  // namespace tollgate::testing

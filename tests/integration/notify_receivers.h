@@ -50,6 +50,10 @@ class SmtpReceiver : public PythonReceiver {
   std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port()); }
 };
 
+// Lowercase hex HMAC-SHA256 of body with key, computed with OpenSSL
+// directly (not the sender's code): what X-Tollgate-Signature must carry.
+std::string hmac_hex(const std::string& key, const std::string& body);
+
 // A loopback port nothing listens on (bound, then closed): a receiver that is down.
 int closed_port();
 

@@ -2,9 +2,6 @@
 // http.server webhook and an aiosmtpd SMTP server (notify_receivers.h), with
 // an in-memory outbox. Waits are on what a receiver printed or on the
 // outbox's depth, never on sleep.
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -27,6 +24,7 @@ using tollgate::notify::Notifier;
 using tollgate::notify::NotifierOptions;
 using tollgate::notify::OutboxItem;
 using tollgate::testing::closed_port;
+using tollgate::testing::hmac_hex;
 using tollgate::testing::scaled;
 using tollgate::testing::SmtpReceiver;
 using tollgate::testing::WebhookReceiver;
@@ -61,20 +59,6 @@ NotifierOptions fast(tollgate::metrics::Registry* registry = nullptr) {
   o.retry = tollgate::notify::RetryPolicy{20, 100};
   o.metrics = registry;
   return o;
-}
-
-std::string hmac_hex(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  std::string out;
-  char hex[3];
-  for (unsigned int i = 0; i < len; ++i) {
-    std::snprintf(hex, sizeof hex, "%02x", mac[i]);
-    out += hex;
-  }
-  return out;
 }
 
 const auto kWait = scaled(20s);
