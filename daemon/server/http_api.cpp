@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -256,9 +258,15 @@ void HttpApi::routes() {
   // httplib's default sets SO_REUSEPORT, which lets a second tollgated bind
   // the same port and silently take half the requests. SO_REUSEADDR alone
   // still allows a restart while old connections sit in TIME_WAIT.
+  // TCP_NODELAY (inherited by every accepted socket): httplib writes a
+  // response's headers and body separately, and with Nagle on the body
+  // waits for the client's delayed ACK, ~40 ms a request on a kept-open
+  // connection (tests/integration/http_keepalive_test.cpp).
+  s.set_tcp_nodelay(true);
   s.set_socket_options([](int sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   });
   s.set_read_timeout(5, 0);
   s.set_write_timeout(5, 0);
