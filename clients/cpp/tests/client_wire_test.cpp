@@ -211,6 +211,10 @@ TEST_CASE("every client method sends only and all the documented request fields"
   }
 }
 
+TEST_CASE("the client header states the version of the project it ships with") {
+  CHECK(std::string(kClientVersion) == TOLLGATE_VERSION);
+}
+
 TEST_CASE("a resend after a client timeout keeps the generated idempotency key under a new id") {
   CannedServer server;
   Client client(server.endpoint());

@@ -37,6 +37,8 @@
 
 namespace tollgate {
 
+// The tollgate release this header ships with (a test keeps it equal to
+// the project's version).
 inline constexpr const char* kClientVersion = "0.1.0";
 
 class Client {
