@@ -11,7 +11,9 @@
 //   else std::cerr << r.error().code << ": " << r.error().message << "\n";
 //
 // Every method is synchronous: it sends one request (with a unique `id`)
-// and waits for the reply with that id, up to Options::timeout. Nothing
+// and waits for the reply with that id, up to Options::timeout (Options,
+// with the CurveZMQ keys, is in transport.hpp; the call types in call.hpp,
+// the typed status replies in ops.hpp, Value in value.hpp). Nothing
 // throws (a callback's own exceptions pass through): failures are
 // Result errors, the daemon's codes or the client's own (result.hpp).
 //
