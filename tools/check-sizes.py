@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Checks that no source file and no function in tollgate is too long.
 
-Reads the .h/.cpp files under protocol/, daemon/, workers/ and tools/ and
-fails (exit 1) when
+Reads the .h/.hpp/.cpp files under protocol/, daemon/, workers/, tools/,
+clients/ and examples/ and fails (exit 1) when
 
   - a file has more than MAX_FILE_LINES (500) lines, or
   - a function body has more than MAX_FUNCTION_LINES (80) lines, counted
@@ -52,7 +52,7 @@ import os
 import re
 import sys
 
-ROOTS = ("protocol", "daemon", "workers", "tools")
+ROOTS = ("protocol", "daemon", "workers", "tools", "clients", "examples")
 SOURCE_SUFFIXES = (".h", ".hpp", ".cpp", ".cc")
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80

@@ -2,7 +2,6 @@
 
 #include <httplib.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 
@@ -258,11 +257,9 @@ void HttpApi::routes() {
   // httplib's default sets SO_REUSEPORT, which lets a second tollgated bind
   // the same port and silently take half the requests. SO_REUSEADDR alone
   // still allows a restart while old connections sit in TIME_WAIT.
-  // TCP_NODELAY (inherited by every accepted socket): httplib writes a
-  // response's headers and body separately, and with Nagle on the body
-  // waits for the client's delayed ACK, ~40 ms a request on a kept-open
-  // connection (tests/integration/http_keepalive_test.cpp).
-  s.set_tcp_nodelay(true);
+  // TCP_NODELAY, inherited by accepted sockets: with Nagle a response's
+  // body waited for the delayed ACK of its headers, ~40 ms a keep-alive
+  // request (tests/integration/http_keepalive_test.cpp).
   s.set_socket_options([](int sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
