@@ -19,12 +19,17 @@ over ZeroMQ under hard per-agent and global monthly token budgets, kept in a
 durable LMDB ledger, with usage and alert events on a PUB socket.
 The package ships the daemon with its systemd unit, tollctl (operator
 client), tollbench (load generator) and fake-provider (local stand-in for
-the provider APIs, in /usr/libexec/tollgate).")
+the provider APIs, in /usr/libexec/tollgate), and the client libraries for
+producer services: the Python package `tollgate` (python3-zmq and
+python3-msgpack) and the header-only C++ client tollgate/client.hpp with
+its CMake package tollgate_client (cppzmq-dev and libmsgpack-cxx-dev).")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)   # tollgate_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)    # Depends from dpkg-shlibdeps, plus:
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser")  # postinst makes the user
+# What the client libraries need, only on the hosts that use them.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "python3-zmq, python3-msgpack, cppzmq-dev, libmsgpack-cxx-dev")
 set(CPACK_STRIP_FILES ON)
 
 # Install with DESTDIR and the real prefix, so the install-time code in

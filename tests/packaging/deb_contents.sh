@@ -52,6 +52,13 @@ want -rw-r--r-- usr/lib/sysusers.d/tollgate.conf
 want -rw-r--r-- etc/tollgate/tollgate.env.example
 want -rw-r--r-- usr/share/doc/tollgate/README.md
 want drwxr-xr-x etc/tollgate/
+# The client libraries (clients/): Python where Debian keeps pure-Python
+# packages, the C++ header and its CMake package.
+want -rw-r--r-- usr/lib/python3/dist-packages/tollgate/__init__.py
+want -rw-r--r-- usr/lib/python3/dist-packages/tollgate/py.typed
+want -rw-r--r-- usr/include/tollgate/client.hpp
+want -rw-r--r-- usr/lib/cmake/tollgate_client/tollgate_clientConfig.cmake
+[[ $(field Suggests) == *python3-zmq* ]] || fail "Suggests lacks python3-zmq: $(field Suggests)"
 
 control=$out/control
 dpkg-deb -e "$deb" "$control"
