@@ -49,8 +49,9 @@ class Process:
     def __init__(self, argv: List[str], log: Path, env: Dict[str, str]) -> None:
         self.log = log
         with open(log, "wb") as out:
+            merged = {**os.environ, **env}  # a value of None: unset
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                         env={**os.environ, **env})
+                                         env={k: v for k, v in merged.items() if v is not None})
 
     def wait_for_line(self, pattern: str, timeout: float = 20.0) -> re.Match:
         regex = re.compile(pattern)
@@ -89,6 +90,14 @@ class FakeProvider(Process):
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=scaled(10)) as answer:
             assert answer.status == 200, answer.status
+
+    def faults(self) -> list:
+        """The fault script as it stands (a fault's ``times`` counts down as it fires)."""
+        import json
+        import urllib.request
+        with urllib.request.urlopen(f"http://{self.addr}/_control/faults",
+                                    timeout=scaled(10)) as answer:
+            return json.loads(answer.read())
 
     def stats(self) -> dict:
         import json
