@@ -75,7 +75,8 @@ class Process:
 
 class FakeProvider(Process):
     def __init__(self, workdir: Path, faults: List[str] = ()) -> None:
-        argv = [str(bin_dir() / "fake-provider"), "--port", "0"]
+        # A thread per open connection: enough for 200 calls at once.
+        argv = [str(bin_dir() / "fake-provider"), "--port", "0", "--threads", "256"]
         for fault in faults:
             argv += ["--fault", fault]
         super().__init__(argv, workdir / "fake-provider.log", {})

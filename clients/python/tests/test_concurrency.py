@@ -51,7 +51,7 @@ def test_threads_share_one_sync_client(tollgated):
 
 
 def test_close_wakes_a_caller_still_waiting(tollgated):
-    tollgated.fake.set_faults(["anthropic:delay_ms=5000:times=1"])
+    tollgated.fake.set_faults([f"anthropic:delay_ms={int(daemon.scaled(1000))}:times=1"])
     try:
         client = tollgate.Client(tollgated.requests, timeout=daemon.scaled(30))
         failure = []

@@ -23,7 +23,7 @@ def first_live_alert(client, sub, agent):
     def delivered():
         nonlocal low
         low += 1
-        fire_alerts(client, agent, low)
+        fire_alerts(client, agent, 2 + low % 10)  # limits under the agent's usage
         return sub.get(timeout=0.05)
     return daemon.wait_until(delivered, 10, "the first alert event")
 
@@ -102,9 +102,9 @@ async def test_the_async_subscriber_receives_alerts(small_hwm_daemon):
         try:
             await client.call("events-async", "use tokens")
             event = None
-            for low in range(2, 200):
+            for n in range(200):
                 await client.set_limit("events-async", "anthropic", HIGH)
-                await client.set_limit("events-async", "anthropic", low)
+                await client.set_limit("events-async", "anthropic", 2 + n % 10)
                 event = await sub.get(timeout=0.05)
                 if event is not None:
                     break
