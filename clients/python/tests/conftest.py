@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+# The helpers beside this file, and the package from the source tree (so
+# the tests need no PYTHONPATH).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import daemon  # noqa: E402
 
