@@ -118,7 +118,8 @@ def test_emergency_shutdown_once_every_global_budget_is_exhausted(tmp_path):
 
 
 def test_overloaded_when_the_in_flight_queue_is_full(tmp_path):
-    d = started(tmp_path, {"TOLLGATE_MAX_INFLIGHT": "1"}, faults=["*:delay_ms=2000:times=1"])
+    slow = f"*:delay_ms={int(daemon.scaled(800))}:times=1"
+    d = started(tmp_path, {"TOLLGATE_MAX_INFLIGHT": "1"}, faults=[slow])
     try:
         with tollgate.Client(d.requests, timeout=daemon.scaled(20)) as c:
             slow = c.stream("errors-busy", "keep the slot")  # sent at once, not awaited

@@ -6,8 +6,8 @@ import pytest
 import daemon
 import tollgate
 
-SLOW_MS = int(daemon.scaled(1.5) * 1000)  # the provider's delay
-CLIENT_WAIT = 0.4  # seconds: always shorter than SLOW_MS, so the first attempt times out
+SLOW_MS = int(daemon.scaled(0.8) * 1000)  # the provider's delay
+CLIENT_WAIT = 0.2  # seconds: always shorter than SLOW_MS, so the first attempt times out
 
 
 def agent_usage(client, agent):
