@@ -116,7 +116,8 @@ class Tollgated(Process):
         data = workdir / "data"
         data.mkdir(exist_ok=True)
         settings = {
-            "ANTHROPIC_BASE_URL": f"http://{fake.addr}", "OPENAI_BASE_URL": f"http://{fake.addr}/v1",
+            "ANTHROPIC_BASE_URL": f"http://{fake.addr}",
+            "OPENAI_BASE_URL": f"http://{fake.addr}/v1",
             "ANTHROPIC_API_KEY": "test-anthropic", "OPENAI_API_KEY": "test-openai",
             "TOLLGATE_LISTEN": "tcp://127.0.0.1:0", "TOLLGATE_EVENTS": "tcp://127.0.0.1:0",
             "TOLLGATE_HTTP": "off", "TOLLGATE_DATA_DIR": str(data),

@@ -41,7 +41,8 @@ def test_call_with_the_same_idempotency_key_is_replayed_and_charged_once(client)
 
 
 def test_messages_with_content_blocks_and_images_are_accepted(client):
-    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD"
+           "hgGAWjR9awAAAABJRU5ErkJggg==")  # one pixel
     result = client.call("ops-agent", messages=[{"role": "user", "content": [
         {"type": "text", "text": "what is in the picture"},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}]}],

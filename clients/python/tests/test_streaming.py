@@ -30,7 +30,8 @@ def test_a_streamed_text_call_yields_text_deltas_then_the_result(client):
 
 def test_a_streamed_tool_call_yields_its_start_and_json_pieces(client):
     items = list(client.stream("stream-tool", messages=[
-        {"role": "user", "content": "Weather in Paris? [call_tool get_weather {\"city\": \"Paris\"}]"}],
+        {"role": "user",
+         "content": 'Weather in Paris? [call_tool get_weather {"city": "Paris"}]'}],
         tools=WEATHER, tool_choice={"type": "auto"}))
     result = items[-1]
     starts = [c for c in items if isinstance(c, tollgate.ToolUseStart)]

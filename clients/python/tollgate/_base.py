@@ -7,8 +7,12 @@ PROTOCOL.md section 2), so a request carries only what the caller set.
 """
 from __future__ import annotations
 
+import itertools
+import threading
 import uuid
 from typing import Any, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
+
+import zmq
 
 from .errors import error_from_reply
 from .types import CallResult, parse_result
@@ -48,7 +52,7 @@ def call_body(ai_name: str, prompt: Optional[str] = None, *,
     return request_body(
         "call", ai_name=ai_name, prompt=prompt,
         messages=None if messages is None else list(messages),
-        system=system if isinstance(system, (str, type(None))) else list(system),
+        system=system if system is None or isinstance(system, str) else list(system),
         max_tokens=max_tokens, temperature=temperature,
         preferred_provider=preferred_provider, model=model,
         idempotency_key=idempotency_key or str(uuid.uuid4()), timeout_ms=timeout_ms,
@@ -150,19 +154,12 @@ def curve_options(server_key: Optional[str],
         return None
     if client_keys is not None:
         return client_keys
-    public, secret = _keypair()
-    return public, secret
-
-
-def _keypair() -> KeyPair:
-    import zmq
     public, secret = zmq.curve_keypair()
     return public.decode("ascii"), secret.decode("ascii")
 
 
 def configure_socket(sock: Any, server_key: Optional[str], keys: Optional[KeyPair]) -> None:
-    """LINGER 0 (close never waits), no HWM (nothing dropped), CURVE when set."""
-    import zmq
+    """LINGER 0 (closing never waits for unsent requests); CURVE when set."""
     sock.setsockopt(zmq.LINGER, 0)
     if server_key is not None and keys is not None:
         sock.setsockopt(zmq.CURVE_SERVERKEY, server_key.encode("ascii"))
@@ -171,15 +168,14 @@ def configure_socket(sock: Any, server_key: Optional[str], keys: Optional[KeyPai
 
 
 def request_ids(prefix: Optional[str] = None) -> "IdSource":
+    """A source of request ids for one client."""
     return IdSource(prefix)
 
 
 class IdSource:
-    """Request ids unique to one client: a random prefix and a counter."""
+    """Request ids unique to one client: a random prefix and a counter (thread-safe)."""
 
     def __init__(self, prefix: Optional[str]) -> None:
-        import itertools
-        import threading
         self._prefix = prefix or uuid.uuid4().hex[:8]
         self._count = itertools.count(1)
         self._lock = threading.Lock()

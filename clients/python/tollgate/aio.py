@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Awaitable, Dict, Optional, Sequence, Union
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Awaitable, Dict, Optional, Sequence,
+                    Union, cast)
 
 import msgpack
 import zmq
@@ -21,6 +22,9 @@ from ._base import (DEFAULT_TIMEOUT, KeyPair, Message, Ops, call_body, checked,
                     result_of, retry_count)
 from .errors import ClientClosed, ClientTimeout
 from .types import CallResult, StreamItem, parse_chunk
+
+if TYPE_CHECKING:
+    from .events import AsyncSubscriber
 
 log = logging.getLogger("tollgate")
 
@@ -91,7 +95,7 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
                                 "in time", request_id=request_id) from None
         if reply is _CLOSED:
             raise ClientClosed("the client was closed while waiting", request_id=request_id)
-        return reply
+        return cast(Dict[str, Any], reply)
 
     async def request(self, body: Dict[str, Any],
                       timeout: Optional[float] = None) -> Dict[str, Any]:
@@ -104,7 +108,7 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
         finally:
             self._pending.pop(body["id"], None)
 
-    async def _op(self, op: str, **fields: Any) -> Dict[str, Any]:  # type: ignore[override]
+    async def _op(self, op: str, **fields: Any) -> Dict[str, Any]:
         return checked(await self.request(request_body(op, **fields)))
 
     async def call(self, ai_name: str, prompt: Optional[str] = None, *,
@@ -219,6 +223,3 @@ class AsyncStream:
             self._done = True
             body = dict(request_body("cancel", target=self.id), id=self._client._ids.next())
             await self._client._sock.send_multipart([b"", msgpack.packb(body, use_bin_type=True)])
-
-
-from .events import AsyncSubscriber  # noqa: E402  (for the type name above)

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union, cast
 
 import msgpack
 import zmq
@@ -22,8 +22,11 @@ import zmq
 from ._base import (DEFAULT_TIMEOUT, KeyPair, Message, Ops, call_body, checked,
                     configure_socket, curve_options, request_body, request_ids,
                     result_of, retry_count)
-from .errors import ClientClosed, ClientTimeout, TollgateError
+from .errors import ClientClosed, ClientTimeout
 from .types import CallResult, StreamItem, parse_chunk
+
+if TYPE_CHECKING:
+    from .events import Subscriber
 
 log = logging.getLogger("tollgate")
 
@@ -91,7 +94,7 @@ class Client(Ops[Dict[str, Any]]):
         finally:
             sock.close(0)
 
-    def _serve(self, sock: zmq.Socket) -> None:
+    def _serve(self, sock: "zmq.Socket[bytes]") -> None:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
@@ -117,7 +120,7 @@ class Client(Ops[Dict[str, Any]]):
         except BlockingIOError:
             return  # the pipe is empty: every wake-up is read
 
-    def _receive_all(self, sock: zmq.Socket) -> None:
+    def _receive_all(self, sock: "zmq.Socket[bytes]") -> None:
         while True:
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -166,7 +169,7 @@ class Client(Ops[Dict[str, Any]]):
                                 "in time", request_id=request_id) from None
         if reply is _CLOSED:
             raise ClientClosed("the client was closed while waiting", request_id=request_id)
-        return reply
+        return cast(Dict[str, Any], reply)
 
     def request(self, body: Dict[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
         """Sends one request map (``id`` set here) and returns its reply map as is."""
@@ -295,8 +298,3 @@ class Stream:
             body = dict(request_body("cancel", target=self.id), id=self._client._ids.next())
             self._client._outbox.put(msgpack.packb(body, use_bin_type=True))
             self._client._wake()
-
-
-from .events import Subscriber  # noqa: E402  (for the type name above)
-
-__all__ = ["Client", "Stream", "Subscriber", "TollgateError"]

@@ -166,6 +166,7 @@ class Subscriber:
             yield event
 
     def close(self) -> None:
+        """Closes the SUB socket."""
         self._sock.close(0)
         self._ctx.term()
 
@@ -228,6 +229,13 @@ class AsyncSubscriber:
         while True:
             yield await self._next()
 
+    async def __aenter__(self) -> "AsyncSubscriber":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Closes the SUB socket."""
         self._sock.close(0)
         self._ctx.term()
