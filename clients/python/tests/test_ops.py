@@ -1,6 +1,12 @@
 """Every op through the sync and async clients, and tollgate.compat, against a real tollgated."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+import daemon
 import tollgate
 from tollgate import compat
 
@@ -112,3 +118,15 @@ def test_compat_functions_keep_the_old_service_interface(client):
         assert compat.get_provider_recommendation("ops-compat") == "openai"
     finally:
         compat.configure(None)
+
+
+def test_a_program_using_compat_exits_without_closing_anything(tollgated):
+    script = ("from tollgate.compat import call_ai\n"
+              "text, info = call_ai('from a script', 'ops-script')\n"
+              "print(text, info['provider'])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=daemon.scaled(30),
+                          env={**os.environ, "TOLLGATE_ENDPOINT": tollgated.requests,
+                               "PYTHONPATH": str(Path(tollgate.__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "echo: from a script anthropic\n"

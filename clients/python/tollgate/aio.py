@@ -55,6 +55,7 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
         self._pending: Dict[Any, "asyncio.Queue[Any]"] = {}
         self._reader: Optional["asyncio.Task[None]"] = None
         self._closed = False
+        self._failure: Optional[BaseException] = None  # the reader died of it
 
     @property
     def public_key(self) -> Optional[str]:
@@ -62,6 +63,17 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
         return None if self.client_keys is None else self.client_keys[0]
 
     async def _read_replies(self) -> None:
+        try:
+            await self._dispatch_replies()
+        except asyncio.CancelledError:
+            raise  # aclose()
+        except BaseException as e:  # a ZeroMQ failure: every waiter gets it
+            log.error("tollgate: the reply reader of %s failed: %r", self.endpoint, e)
+            self._failure = e
+            for inbox in self._pending.values():
+                inbox.put_nowait(e)
+
+    async def _dispatch_replies(self) -> None:
         while True:
             frames = await self._sock.recv_multipart()
             try:
@@ -76,8 +88,10 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
                 inbox.put_nowait(reply)
 
     async def _register(self, body: Dict[str, Any]) -> "asyncio.Queue[Any]":
-        if self._closed:
-            raise ClientClosed("the client is closed", request_id=body.get("id"))
+        if self._closed or self._failure is not None:
+            raise ClientClosed(f"the client is closed ({self._failure!r})"
+                               if self._failure else "the client is closed",
+                               request_id=body.get("id"))
         if self._reader is None:
             self._reader = asyncio.get_running_loop().create_task(self._read_replies())
         inbox: "asyncio.Queue[Any]" = asyncio.Queue()
@@ -95,6 +109,9 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
                                 "in time", request_id=request_id) from None
         if reply is _CLOSED:
             raise ClientClosed("the client was closed while waiting", request_id=request_id)
+        if isinstance(reply, BaseException):
+            raise ClientClosed(f"the client's reply reader failed: {reply!r}",
+                               request_id=request_id) from reply
         return cast(Dict[str, Any], reply)
 
     async def request(self, body: Dict[str, Any],

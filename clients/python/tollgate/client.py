@@ -58,12 +58,17 @@ class Client(Ops[Dict[str, Any]]):
         self._pending: Dict[Any, "queue.SimpleQueue[Any]"] = {}
         self._lock = threading.Lock()
         self._closing = False
+        self._failure: Optional[BaseException] = None  # the I/O thread died of it
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
         self._started = threading.Event()
         self._thread_error: Optional[BaseException] = None
-        self._thread = threading.Thread(target=self._run, name="tollgate-io")
+        # Always joined by close(). daemon=True only so that a program that
+        # forgets close() can still exit: Python joins non-daemon threads
+        # before it runs atexit handlers (where tollgate.compat closes its
+        # client), so a plain thread would hang such a program forever.
+        self._thread = threading.Thread(target=self._run, name="tollgate-io", daemon=True)
         self._thread.start()
         self._started.wait()
         if self._thread_error is not None:
@@ -91,8 +96,18 @@ class Client(Ops[Dict[str, Any]]):
         self._started.set()
         try:
             self._serve(sock)
+        except BaseException as e:  # a ZeroMQ failure: every waiter gets it
+            log.error("tollgate: the I/O thread of %s failed: %r", self.endpoint, e)
+            self._fail_pending(e)
         finally:
             sock.close(0)
+
+    def _fail_pending(self, error: BaseException) -> None:
+        with self._lock:
+            self._failure = error
+            waiting = list(self._pending.values())
+        for inbox in waiting:
+            inbox.put(error)
 
     def _serve(self, sock: "zmq.Socket[bytes]") -> None:
         poller = zmq.Poller()
@@ -149,8 +164,10 @@ class Client(Ops[Dict[str, Any]]):
     def _register(self, body: Dict[str, Any]) -> "queue.SimpleQueue[Any]":
         inbox: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         with self._lock:
-            if self._closing:
-                raise ClientClosed("the client is closed", request_id=body.get("id"))
+            if self._closing or self._failure is not None:
+                raise ClientClosed(f"the client is closed ({self._failure!r})"
+                                   if self._failure else "the client is closed",
+                                   request_id=body.get("id"))
             self._pending[body["id"]] = inbox
         self._outbox.put(msgpack.packb(body, use_bin_type=True))
         self._wake()
@@ -169,6 +186,9 @@ class Client(Ops[Dict[str, Any]]):
                                 "in time", request_id=request_id) from None
         if reply is _CLOSED:
             raise ClientClosed("the client was closed while waiting", request_id=request_id)
+        if isinstance(reply, BaseException):
+            raise ClientClosed(f"the client's I/O thread failed: {reply!r}",
+                               request_id=request_id) from reply
         return cast(Dict[str, Any], reply)
 
     def request(self, body: Dict[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
