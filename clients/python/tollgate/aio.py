@@ -157,9 +157,28 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
         raise AssertionError("unreachable")
 
     def stream(self, ai_name: str, prompt: Optional[str] = None, *,
-               timeout: Optional[float] = None, **fields: Any) -> "AsyncStream":
-        """A streamed call: ``async for`` it for chunks, then the :class:`CallResult`."""
-        body = dict(call_body(ai_name, prompt, stream=True, **fields), id=self._ids.next())
+               messages: Optional[Sequence[Message]] = None,
+               system: Union[str, Sequence[Dict[str, Any]], None] = None,
+               max_tokens: Optional[int] = None, temperature: Optional[float] = None,
+               preferred_provider: Optional[str] = None, model: Optional[str] = None,
+               idempotency_key: Optional[str] = None, timeout_ms: Optional[int] = None,
+               tools: Optional[Sequence[Dict[str, Any]]] = None,
+               tool_choice: Optional[Dict[str, Any]] = None,
+               stop_sequences: Optional[Sequence[str]] = None, top_p: Optional[float] = None,
+               cache: bool = False, timeout: Optional[float] = None) -> "AsyncStream":
+        """A streamed call: ``async for`` it for chunks, then the :class:`CallResult`.
+
+        Takes the protocol fields of :meth:`call` (no ``retries``). The
+        request is sent when the iteration (or ``await stream.start()``)
+        begins. Leaving the iteration early cancels the call in the daemon.
+        """
+        body = call_body(ai_name, prompt, messages=messages, system=system,
+                         max_tokens=max_tokens, temperature=temperature,
+                         preferred_provider=preferred_provider, model=model,
+                         idempotency_key=idempotency_key, timeout_ms=timeout_ms,
+                         tools=tools, tool_choice=tool_choice,
+                         stop_sequences=stop_sequences, top_p=top_p, cache=cache, stream=True)
+        body["id"] = self._ids.next()
         return AsyncStream(self, body, timeout or self.timeout)
 
     async def cancel(self, target: Any) -> Dict[str, Any]:
