@@ -50,10 +50,23 @@ async def test_an_admin_key_may_reset_and_the_async_client_speaks_curve(curve):
 
 def test_a_generated_key_the_daemon_does_not_know_gets_no_answer(curve):
     d, server_public, _, _ = curve
-    with tollgate.Client(d.requests, server_key=server_public, timeout=0.5) as client:
+    with tollgate.Client(d.requests, server_key=server_public, timeout=0.3) as client:
         assert client.public_key is not None  # from zmq.curve_keypair()
-        with pytest.raises(tollgate.ClientTimeout):
-            client.ping()
+        # The second request goes out after the refusal, when the socket has
+        # no peer to send to: it too must time out, and close() must return.
+        for _ in range(2):
+            with pytest.raises(tollgate.ClientTimeout):
+                client.ping()
+
+
+@pytest.mark.asyncio
+async def test_an_async_client_with_an_unknown_key_times_out(curve):
+    d, server_public, _, _ = curve
+    async with tollgate.AsyncClient(d.requests, server_key=server_public,
+                                    timeout=0.3) as client:
+        for _ in range(2):
+            with pytest.raises(tollgate.ClientTimeout):
+                await client.ping()
 
 
 def test_a_subscriber_receives_alerts_over_curve(curve):

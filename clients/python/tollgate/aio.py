@@ -87,7 +87,7 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
             else:
                 inbox.put_nowait(reply)
 
-    async def _register(self, body: Dict[str, Any]) -> "asyncio.Queue[Any]":
+    async def _register(self, body: Dict[str, Any], deadline: float) -> "asyncio.Queue[Any]":
         if self._closed or self._failure is not None:
             raise ClientClosed(f"the client is closed ({self._failure!r})"
                                if self._failure else "the client is closed",
@@ -96,14 +96,24 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
             self._reader = asyncio.get_running_loop().create_task(self._read_replies())
         inbox: "asyncio.Queue[Any]" = asyncio.Queue()
         self._pending[body["id"]] = inbox
-        await self._sock.send_multipart([b"", msgpack.packb(body, use_bin_type=True)])
+        # A DEALER with no usable peer (refused at the CURVE handshake)
+        # waits to send: that wait counts against the request's deadline too.
+        send = self._sock.send_multipart([b"", msgpack.packb(body, use_bin_type=True)])
+        try:
+            await asyncio.wait_for(send, self._left(deadline))
+        except asyncio.TimeoutError:
+            raise ClientTimeout(f"request {body['id']!r} could not be sent to {self.endpoint} "
+                                "in time", request_id=body["id"]) from None
         return inbox
+
+    @staticmethod
+    def _left(deadline: float) -> float:
+        return max(0.0, deadline - asyncio.get_running_loop().time())
 
     async def _receive(self, inbox: "asyncio.Queue[Any]", request_id: Any,
                        deadline: float) -> Dict[str, Any]:
-        loop = asyncio.get_running_loop()
         try:
-            reply = await asyncio.wait_for(inbox.get(), max(0.0, deadline - loop.time()))
+            reply = await asyncio.wait_for(inbox.get(), self._left(deadline))
         except asyncio.TimeoutError:
             raise ClientTimeout(f"no reply to request {request_id!r} from {self.endpoint} "
                                 "in time", request_id=request_id) from None
@@ -120,7 +130,7 @@ class AsyncClient(Ops[Awaitable[Dict[str, Any]]]):
         body = dict(body, id=self._ids.next())
         deadline = asyncio.get_running_loop().time() + (timeout or self.timeout)
         try:
-            inbox = await self._register(body)
+            inbox = await self._register(body, deadline)
             return await self._receive(inbox, body["id"], deadline)
         finally:
             self._pending.pop(body["id"], None)
@@ -231,7 +241,7 @@ class AsyncStream:
         """Sends the call (iteration does it too); returns self."""
         if self._inbox is None:
             self._deadline = asyncio.get_running_loop().time() + self._timeout
-            self._inbox = await self._client._register(self._body)
+            self._inbox = await self._client._register(self._body, self._deadline)
         return self
 
     async def __aiter__(self) -> AsyncIterator[StreamItem]:
@@ -255,7 +265,12 @@ class AsyncStream:
     async def _finish(self) -> None:
         self._client._pending.pop(self.id, None)
         if not self._done and not self._client._closed:
-            # Left early: stop the daemon's work too; the cancel's reply is not awaited.
+            # Left early: stop the daemon's work too; the cancel's reply is not
+            # awaited. A socket that cannot send now has no daemon to tell.
             self._done = True
             body = dict(request_body("cancel", target=self.id), id=self._client._ids.next())
-            await self._client._sock.send_multipart([b"", msgpack.packb(body, use_bin_type=True)])
+            try:
+                await self._client._sock.send_multipart(
+                    [b"", msgpack.packb(body, use_bin_type=True)], zmq.NOBLOCK)
+            except zmq.Again:
+                log.warning("tollgate: could not send the cancel of %r", self.id)

@@ -14,7 +14,9 @@ import os
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Union, cast
+from collections import deque
+from typing import (TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional, Sequence,
+                    Union, cast)
 
 import msgpack
 import zmq
@@ -110,22 +112,33 @@ class Client(Ops[Dict[str, Any]]):
             inbox.put(error)
 
     def _serve(self, sock: "zmq.Socket[bytes]") -> None:
+        # Sends never block this thread: a DEALER with no usable peer (not
+        # connected yet, or refused at the CURVE handshake) would block a
+        # send forever, and with it every reply and close(). What cannot be
+        # sent now waits in `backlog`, in order, until the socket is writable.
+        backlog: Deque[bytes] = deque()
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
         while True:
+            poller.register(sock, zmq.POLLIN | (zmq.POLLOUT if backlog else 0))  # updates
             ready = dict(poller.poll())
             if self._wake_r in ready:
                 self._drain_wakeups()
             if self._closing:
                 return
-            while True:  # everything queued, in order
+            while True:
                 try:
-                    body = self._outbox.get_nowait()
+                    backlog.append(self._outbox.get_nowait())
                 except queue.Empty:
                     break
-                sock.send_multipart([b"", body])
-            if sock in ready:
+            while backlog:
+                try:
+                    sock.send_multipart([b"", backlog[0]], zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                backlog.popleft()
+            if ready.get(sock, 0) & zmq.POLLIN:
                 self._receive_all(sock)
 
     def _drain_wakeups(self) -> None:
