@@ -312,7 +312,11 @@ class Client(Ops[Dict[str, Any]]):
 
 
 class Stream:
-    """The parts of one streamed call; ``id`` names it for :meth:`Client.cancel`."""
+    """The parts of one streamed call; ``id`` names it for :meth:`Client.cancel`.
+
+    Iterate it once. Its inbox is registered from the start (the call is
+    sent at once) until the iteration ends or the client closes.
+    """
 
     def __init__(self, client: Client, body: Dict[str, Any], timeout: float) -> None:
         self.id: str = body["id"]
