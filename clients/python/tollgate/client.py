@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from typing import (TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional, Sequence,
-                    Union, cast)
+                    Tuple, Union, cast)
 
 import msgpack
 import zmq
@@ -56,7 +56,8 @@ class Client(Ops[Dict[str, Any]]):
         self.late_replies = 0  # replies that came after their caller gave up
         self._ids = request_ids()
         self._ctx = zmq.Context()
-        self._outbox: "queue.SimpleQueue[bytes]" = queue.SimpleQueue()
+        # (id of a waiting caller or None, body); see _serve.
+        self._outbox: "queue.SimpleQueue[Tuple[Any, bytes]]" = queue.SimpleQueue()
         self._pending: Dict[Any, "queue.SimpleQueue[Any]"] = {}
         self._lock = threading.Lock()
         self._closing = False
@@ -115,8 +116,10 @@ class Client(Ops[Dict[str, Any]]):
         # Sends never block this thread: a DEALER with no usable peer (not
         # connected yet, or refused at the CURVE handshake) would block a
         # send forever, and with it every reply and close(). What cannot be
-        # sent now waits in `backlog`, in order, until the socket is writable.
-        backlog: Deque[bytes] = deque()
+        # sent now waits in `backlog`, in order, until the socket is writable;
+        # a request whose caller has given up by then is dropped, not sent
+        # late (entries without an id, cancels, are always sent).
+        backlog: Deque[Tuple[Any, bytes]] = deque()
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
@@ -132,14 +135,21 @@ class Client(Ops[Dict[str, Any]]):
                     backlog.append(self._outbox.get_nowait())
                 except queue.Empty:
                     break
-            while backlog:
-                try:
-                    sock.send_multipart([b"", backlog[0]], zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                backlog.popleft()
+            self._send_backlog(sock, backlog)
             if ready.get(sock, 0) & zmq.POLLIN:
                 self._receive_all(sock)
+
+    def _send_backlog(self, sock: "zmq.Socket[bytes]", backlog: Deque[Tuple[Any, bytes]]) -> None:
+        while backlog:
+            request_id, body = backlog[0]
+            with self._lock:
+                given_up = request_id is not None and request_id not in self._pending
+            if not given_up:
+                try:
+                    sock.send_multipart([b"", body], zmq.NOBLOCK)
+                except zmq.Again:
+                    return
+            backlog.popleft()
 
     def _drain_wakeups(self) -> None:
         try:
@@ -182,7 +192,7 @@ class Client(Ops[Dict[str, Any]]):
                                    if self._failure else "the client is closed",
                                    request_id=body.get("id"))
             self._pending[body["id"]] = inbox
-        self._outbox.put(msgpack.packb(body, use_bin_type=True))
+        self._outbox.put((body["id"], msgpack.packb(body, use_bin_type=True)))
         self._wake()
         return inbox
 
@@ -348,5 +358,5 @@ class Stream:
             # The reply to this cancel is not awaited; it arrives as a late reply.
             self._done = True
             body = dict(request_body("cancel", target=self.id), id=self._client._ids.next())
-            self._client._outbox.put(msgpack.packb(body, use_bin_type=True))
+            self._client._outbox.put((None, msgpack.packb(body, use_bin_type=True)))
             self._client._wake()
