@@ -13,7 +13,7 @@ packages=(
   liblmdb-dev lmdb-utils libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libcpp-httplib-dev libsystemd-dev libsodium-dev
   libssl-dev ca-certificates python3 python3-zmq python3-msgpack python3-aiosmtpd
-  python3-pytest python3-pytest-asyncio python3-setuptools python3-pip python3-venv
+  python3-pytest python3-pytest-asyncio python3-setuptools python3-pip python3-venv mypy
   systemd dpkg-dev file
   prometheus chromium
 )
