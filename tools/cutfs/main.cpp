@@ -26,8 +26,9 @@
 // lies about its cache. A durability test must fail on it.
 //
 // Prints "cutfs: mounted" once the kernel talks to it. SIGTERM or
-// fusermount3 -u ends it; it mounts with auto_unmount, so even a SIGKILL
-// leaves no dead mount behind.
+// fusermount3 -u ends it. No auto_unmount: its fusermount3 helper outlives
+// cutfs for a moment and would unmount the NEXT cutfs mounted on the same
+// directory; after a SIGKILL, `fusermount3 -u -z MOUNTPOINT` cleans up.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
   std::thread cutter(cut_loop, std::cref(stopping));
 
   std::string self = argv[0];
-  std::string options = "auto_unmount,fsname=cutfs,subtype=cutfs";
+  std::string options = "fsname=cutfs,subtype=cutfs";
   std::vector<char*> fuse_argv = {self.data(), const_cast<char*>("-f"), const_cast<char*>("-o"),
                                   options.data(), args[1].data()};
   if (std::getenv("CUTFS_DEBUG") != nullptr) fuse_argv.push_back(const_cast<char*>("-d"));
