@@ -10,12 +10,12 @@
 #   tools/soak-power-cut.sh [N] [BUILD_DIR]      defaults: 20 build
 #
 # BUILD_DIR must hold bin/{tollgated,fake-provider,cutfs} and the test,
-# tests/integration/power_cut_test (`make build`, or
+# bin/power_cut_test (`make build`, or
 # `cmake --build BUILD --target power_cut_test tollgated fake-provider cutfs`).
 set -euo pipefail
 runs=${1:-20}
 build=$(cd "${2:-build}" && pwd)
-test_bin=$build/tests/integration/power_cut_test
+test_bin=$build/bin/power_cut_test
 for f in "$test_bin" "$build/bin/tollgated" "$build/bin/fake-provider" "$build/bin/cutfs"; do
   [[ -x $f ]] || { echo "soak-power-cut: $f is missing (build it first)" >&2; exit 1; }
 done
