@@ -24,11 +24,14 @@
 //
 // --lie: fsync and O_DSYNC answer success and keep nothing, a disk that
 // lies about its cache. A durability test must fail on it.
+// CUTFS_DEBUG=1 in the environment: libfuse's -d (every request logged).
 //
 // Prints "cutfs: mounted" once the kernel talks to it. SIGTERM or
-// fusermount3 -u ends it. No auto_unmount: its fusermount3 helper outlives
-// cutfs for a moment and would unmount the NEXT cutfs mounted on the same
-// directory; after a SIGKILL, `fusermount3 -u -z MOUNTPOINT` cleans up.
+// fusermount3 -u ends it. No auto_unmount: its fusermount3 helper can
+// outlive cutfs for a moment and unmount the NEXT cutfs mounted on the
+// same directory (seen as a failing unmount in the test); after a SIGKILL,
+// `fusermount3 -u -z MOUNTPOINT` cleans up. libfuse 3.14 prints "Ignoring
+// invalid max threads value" at start: its own default, harmless.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
