@@ -16,6 +16,7 @@ packages=(
   python3-pytest python3-pytest-asyncio python3-setuptools python3-pip python3-venv mypy
   systemd dpkg-dev file
   prometheus chromium
+  libfuse3-dev fuse3
 )
 if [[ ${1:-} == --fuzz ]]; then
   packages+=(clang libclang-rt-14-dev)
