@@ -158,6 +158,7 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.str("TOLLGATE_CURVE_CLIENTS_FILE", c.curve_clients_file);
   r.uint("TOLLGATE_MAX_REQUEST_BYTES", c.max_request_bytes, 64, 16u << 20, "must be a whole number of bytes from 64 to 16777216");
   r.uint("TOLLGATE_EVENTS_HWM", c.events_hwm, 1, 10'000'000, "must be a whole number of events from 1 to 10000000");
+  r.uint("TOLLGATE_EVENTS_SNDBUF", c.events_sndbuf, 0, 64u << 20, "must be a whole number of bytes from 0 (the OS default) to 67108864");
   r.uint("TOLLGATE_REPLIES_HWM", c.replies_hwm, 1, 10'000'000, "must be a whole number of messages from 1 to 10000000");
   r.str("TOLLGATE_LOG_LEVEL", c.log_level);
   r.uint("TOLLGATE_WORKERS", c.workers, 0, 256, "must be a whole number from 0 (CPU count) to 256");

@@ -161,6 +161,10 @@ struct Config {
   // Events queued per subscriber before PUB drops them (ZMQ_SNDHWM); a
   // subscriber that falls this far behind sees a gap in `seq`.
   uint64_t events_hwm = 10000;                  // TOLLGATE_EVENTS_HWM
+  // The kernel send buffer of each subscriber's connection (ZMQ_SNDBUF),
+  // bytes; 0: the OS default, which Linux grows up to net.ipv4.tcp_wmem's
+  // maximum (4 MiB on Debian) before the HWM above even starts to fill.
+  uint64_t events_sndbuf = 0;                   // TOLLGATE_EVENTS_SNDBUF
   // Replies and streamed parts queued for one client connection (ROUTER
   // ZMQ_SNDHWM); a streamed call whose part finds it full is cut.
   uint64_t replies_hwm = 100000;                // TOLLGATE_REPLIES_HWM

@@ -123,6 +123,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_CURVE_CLIENTS_FILE=" << c.curve_clients_file << "\n"
     << "TOLLGATE_MAX_REQUEST_BYTES=" << c.max_request_bytes << "\n"
     << "TOLLGATE_EVENTS_HWM=" << c.events_hwm << "\n"
+    << "TOLLGATE_EVENTS_SNDBUF=" << c.events_sndbuf << "\n"
     << "TOLLGATE_REPLIES_HWM=" << c.replies_hwm << "\n"
     << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
     << "TOLLGATE_WORKERS=" << c.workers << "\n"

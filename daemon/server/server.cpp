@@ -61,6 +61,7 @@ Server::Server(zmq::context_t& context, const Config& config, const Clock& clock
   router_.set(zmq::sockopt::sndhwm, static_cast<int>(config.replies_hwm));
   pub_.set(zmq::sockopt::linger, 0);
   pub_.set(zmq::sockopt::sndhwm, static_cast<int>(config.events_hwm));
+  if (config.events_sndbuf > 0) pub_.set(zmq::sockopt::sndbuf, static_cast<int>(config.events_sndbuf));
   events_ = std::make_unique<EventPublisher>(pub_);
 }
 

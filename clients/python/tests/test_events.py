@@ -32,9 +32,13 @@ def first_live_alert(client, sub, agent):
 @pytest.fixture(scope="module")
 def small_hwm_daemon(tmp_path_factory):
     # No rate limits: the tests make more calls than ANTHROPIC_RPM's default.
+    # Small queues and kernel buffers on the daemon's side (and rcvhwm=1,
+    # rcvbuf=4096 on the subscribers'), so a subscriber that stops reading
+    # overflows after some tens of events whatever the timing: with the
+    # OS's default send buffer, Linux absorbs megabytes first.
     d = daemon.start(tmp_path_factory.mktemp("events"),
-                     env={"TOLLGATE_EVENTS_HWM": "10", "ANTHROPIC_RPM": "0",
-                          "OPENAI_RPM": "0"})
+                     env={"TOLLGATE_EVENTS_HWM": "10", "TOLLGATE_EVENTS_SNDBUF": "4096",
+                          "ANTHROPIC_RPM": "0", "OPENAI_RPM": "0"})
     yield d
     daemon.stop(d)
 
@@ -62,7 +66,7 @@ def test_a_subscriber_that_overflows_recovers_every_missed_alert(small_hwm_daemo
     d = small_hwm_daemon
     agents = [f"events-gap-{i}" for i in range(20)]
     with tollgate.Client(d.requests, timeout=daemon.scaled(30)) as client, \
-            client.subscribe("alert.", d.events, rcvhwm=1) as sub:
+            client.subscribe("alert.", d.events, rcvhwm=1, rcvbuf=4096) as sub:
         for agent in agents + ["events-marker", "events-end"]:
             assert client.call(agent, "use tokens").provider == "anthropic"
         first_live_alert(client, sub, "events-marker")
@@ -122,7 +126,7 @@ async def test_the_async_subscriber_recovers_missed_alerts_too(small_hwm_daemon)
     d = small_hwm_daemon
     agents = [f"events-agap-{i}" for i in range(20)]
     async with tollgate.AsyncClient(d.requests, timeout=daemon.scaled(60)) as client:
-        async with client.subscribe("alert.", d.events, rcvhwm=1) as sub:
+        async with client.subscribe("alert.", d.events, rcvhwm=1, rcvbuf=4096) as sub:
             for agent in agents + ["events-aend"]:
                 assert (await client.call(agent, "use tokens")).provider == "anthropic"
             event, n = None, 0
