@@ -5,17 +5,15 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <csignal>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
 #include <vector>
 
-#include "protocol/json_bridge.h"
 #include "tests/integration/call_harness.h"
+#include "tests/integration/load_clients.h"
 
 using namespace std::chrono_literals;
 using namespace tollgate::testing;
@@ -26,57 +24,6 @@ namespace {
 constexpr int kClients = 100;
 constexpr int kRounds = 20;
 const std::vector<std::string> kProviders = {"anthropic", "openai"};
-
-// What the clients saw: tokens in ok replies by provider, and how many
-// replies of any kind arrived. Shared by the client threads.
-struct Replies {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::map<std::string, uint64_t> tokens;  // provider -> total_tokens replied
-  uint64_t count = 0;
-
-  void add(const json& reply) {
-    std::lock_guard lock(mu);
-    if (reply.value("ok", false)) {
-      tokens[reply["provider"].get<std::string>()] += reply["usage"]["total_tokens"].get<uint64_t>();
-    }
-    ++count;
-    cv.notify_all();
-  }
-  // Waits until `n` replies arrived in total; false on timeout.
-  bool wait_for(uint64_t n, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, timeout, [&] { return count >= n; });
-  }
-};
-
-// One client: calls one after another on its own DEALER until `stop`.
-// No Catch2 assertions here (they are not thread-safe); replies are
-// checked by the main thread through `replies`.
-void client_loop(zmq::context_t& ctx, const std::string& endpoint, int index, const std::atomic<bool>& stop,
-                 Replies& replies) {
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::linger, 0);
-  s.connect(endpoint);
-  const std::string agent = "agent" + std::to_string(index % 5);
-  int64_t id = 0;
-  while (!stop.load()) {
-    json body = call_body(agent, "crash round call " + std::to_string(id), 30);
-    body["id"] = ++id;
-    auto bytes = tollgate::protocol::from_json(body);
-    if (!s.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) continue;
-    while (!stop.load()) {
-      zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, 100ms);
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      zmq::message_t m;
-      if (!s.recv(m)) continue;
-      auto reply = tollgate::protocol::to_json(m.to_string());
-      if (reply.ok()) replies.add(*reply);
-      break;
-    }
-  }
-}
 
 }  // namespace
 
@@ -91,7 +38,7 @@ TEST_CASE("SIGKILL under load from 100 clients never loses or leaks usage across
                                               {"ANTHROPIC_RPD", "0"},
                                               {"OPENAI_RPD", "0"}});
   zmq::context_t ctx;
-  Replies replies;
+  ReplyTally replies;
   std::mt19937 rng(Catch::rngSeed());
   std::uniform_int_distribution<uint64_t> moment(1, 300);
   uint64_t recovered_rounds = 0;
@@ -101,13 +48,16 @@ TEST_CASE("SIGKILL under load from 100 clients never loses or leaks usage across
     {
       TollgatedProcess d(env);
       std::atomic<bool> stop{false};
-      const uint64_t target = replies.count + moment(rng);
+      const uint64_t target = replies.replies + moment(rng);
       {
         std::vector<std::jthread> clients;
         for (int c = 0; c < kClients; ++c) {
-          clients.emplace_back([&, c] { client_loop(ctx, d.requests(), c, stop, replies); });
+          clients.emplace_back([&, c] {
+            call_until_stopped(ctx, d.requests(), "agent" + std::to_string(c % 5), "crash round", stop,
+                               replies);
+          });
         }
-        REQUIRE(replies.wait_for(target, scaled(30s)));
+        REQUIRE(replies.wait_for_replies(target, scaled(30s)));
         d.process().signal(SIGKILL);
         REQUIRE(d.process().wait_exit(scaled(10s)) == 128 + SIGKILL);
         stop = true;
@@ -120,11 +70,7 @@ TEST_CASE("SIGKILL under load from 100 clients never loses or leaks usage across
     auto stats = fake.stats();
     INFO(summary.dump());
     INFO(stats.dump());
-    std::map<std::string, uint64_t> replied;
-    {
-      std::lock_guard lock(replies.mu);
-      replied = replies.tokens;
-    }
+    auto replied = replies.tokens_by_provider();
     for (const auto& p : kProviders) {
       const auto& totals = summary["providers"][p];
       CHECK(totals["reserved"] == 0);

@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -33,8 +32,8 @@
 #include <thread>
 #include <vector>
 
-#include "protocol/json_bridge.h"
 #include "tests/integration/call_harness.h"
+#include "tests/integration/load_clients.h"
 
 using namespace std::chrono_literals;
 using namespace tollgate::testing;
@@ -156,56 +155,6 @@ std::string read_mapped(const std::string& path, size_t size) {
   return bytes;
 }
 
-// The tokens of every ok reply, by agent and provider. Shared by the
-// client threads (copied in spirit from crash_test.cpp's Replies, which
-// counts by provider only).
-struct Replies {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::map<std::pair<std::string, std::string>, uint64_t> tokens;  // (agent, provider)
-  uint64_t ok = 0;
-
-  void add(const std::string& agent, const json& reply) {
-    std::lock_guard lock(mu);
-    if (!reply.value("ok", false)) return;
-    tokens[{agent, reply["provider"].get<std::string>()}] += reply["usage"]["total_tokens"].get<uint64_t>();
-    ++ok;
-    cv.notify_all();
-  }
-  bool wait_for(uint64_t n, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, timeout, [&] { return ok >= n; });
-  }
-};
-
-// One client: calls one after another on its own DEALER until `stop`
-// (crash_test.cpp's client_loop, with the agent passed to Replies). No
-// Catch2 assertions here: they are not thread-safe.
-void client_loop(zmq::context_t& ctx, const std::string& endpoint, int index, const std::atomic<bool>& stop,
-                 Replies& replies) {
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::linger, 0);
-  s.connect(endpoint);
-  const std::string agent = "agent" + std::to_string(index % kAgents);
-  int64_t id = 0;
-  while (!stop.load()) {
-    json body = call_body(agent, "power cut call " + std::to_string(id), 30);
-    body["id"] = ++id;
-    auto bytes = tollgate::protocol::from_json(body);
-    if (!s.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) continue;
-    while (!stop.load()) {
-      zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, 100ms);
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      zmq::message_t m;
-      if (!s.recv(m)) continue;
-      auto reply = tollgate::protocol::to_json(m.to_string());
-      if (reply.ok()) replies.add(agent, *reply);
-      break;
-    }
-  }
-}
-
 uint64_t reserved_now(TestClient& client) {
   auto summary = client.request({{"op", "summary"}});
   uint64_t reserved = 0;
@@ -223,7 +172,7 @@ enum class CutMoment {
 // for kInFlight, a reservation is held), then the power goes: tollgated is
 // killed, and cutfs drops what it did not sync. Returns cutfs's account of
 // what was dropped.
-std::string load_then_cut(zmq::context_t& ctx, TollgatedProcess& d, CutfsMount& mount, Replies& replies,
+std::string load_then_cut(zmq::context_t& ctx, TollgatedProcess& d, CutfsMount& mount, ReplyTally& replies,
                           uint64_t more, CutMoment moment) {
   const uint64_t target = replies.ok + more;
   std::atomic<bool> stop{false};
@@ -231,9 +180,12 @@ std::string load_then_cut(zmq::context_t& ctx, TollgatedProcess& d, CutfsMount& 
   {
     std::vector<std::jthread> clients;
     for (int c = 0; c < kClients; ++c) {
-      clients.emplace_back([&, c] { client_loop(ctx, d.requests(), c, stop, replies); });
+      clients.emplace_back([&, c] {
+        call_until_stopped(ctx, d.requests(), "agent" + std::to_string(c % kAgents), "power cut", stop,
+                           replies);
+      });
     }
-    const bool reached = replies.wait_for(target, scaled(30s));
+    const bool reached = replies.wait_for_ok(target, scaled(30s));
     if (reached && moment == CutMoment::kInFlight) {
       // The clients call in step (one ledger batch each way), so a cut
       // right at a reply finds no reservation: wait for one.
@@ -254,7 +206,7 @@ std::string load_then_cut(zmq::context_t& ctx, TollgatedProcess& d, CutfsMount& 
 
 // Agent/provider pairs whose ledger usage is below what replies reported:
 // replied calls the ledger lost.
-std::vector<std::string> undercounts(TestClient& client, Replies& replies) {
+std::vector<std::string> undercounts(TestClient& client, ReplyTally& replies) {
   std::lock_guard lock(replies.mu);
   std::vector<std::string> lost;
   for (const auto& [key, tokens] : replies.tokens) {
@@ -276,7 +228,7 @@ size_t recovered_events(TestClient& client) {
 
 // After a restart on what survived a cut: nothing reserved, nothing served
 // uncharged, no replied call lost.
-void check_settled(TestClient& client, const FakeProviderProcess& fake, Replies& replies) {
+void check_settled(TestClient& client, const FakeProviderProcess& fake, ReplyTally& replies) {
   auto summary = client.request({{"op", "summary"}});
   auto stats = fake.stats();
   INFO(summary.dump());
@@ -351,7 +303,7 @@ TEST_CASE("power cuts under load lose no replied call and leave nothing reserved
   TempDir mountpoint;
   const Env env = daemon_env(fake, mountpoint.path());
   zmq::context_t ctx;
-  Replies replies;
+  ReplyTally replies;
   std::mt19937 rng(Catch::rngSeed());
   std::uniform_int_distribution<uint64_t> more(5, 60);
   size_t recovered = 0;
@@ -389,7 +341,7 @@ TEST_CASE("on a disk that lies about fsync the same checks see replied calls los
   TempDir mountpoint;
   const Env env = daemon_env(fake, mountpoint.path());
   zmq::context_t ctx;
-  Replies replies;
+  ReplyTally replies;
   {
     CutfsMount liar(backing.path(), mountpoint.path(), true);
     if (skip_without_fuse(&liar)) return;
