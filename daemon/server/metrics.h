@@ -58,7 +58,8 @@ inline constexpr std::string_view kCallsInFlight = "tollgate_calls_in_flight";
 inline constexpr std::string_view kCallDuration = "tollgate_call_duration_seconds";
 // Of that, the time a call waited for its ledger operations (reservations,
 // the charge, releases) to be answered, durable; one observation per call
-// answered by a provider run (workers/calls/call_run.h), seconds.
+// that ran (a CallRun: workers/calls/call_run.h; not a call refused before
+// it started, a cache hit or an idempotent replay), seconds.
 inline constexpr std::string_view kCallLedgerWait = "tollgate_call_ledger_wait_seconds";
 // One HTTP request to a provider, seconds {provider}.
 inline constexpr std::string_view kProviderRequestDuration =
