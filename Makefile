@@ -95,8 +95,13 @@ fuzz:
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
 	tools/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
+# Every tollbench figure of docs/benchmarks.md, then the pinned scenario
+# (nginx as the provider stub, tollgated alone on one core; its packages:
+# install-deps.sh --bench). BENCH=pinned runs that scenario only.
+BENCH ?= all
 bench: build
-	tools/bench.sh $(BUILD)/bin
+	tools/install-deps.sh --bench
+	tools/bench.sh $(BUILD)/bin $(BENCH)
 
 # Debian package of the Release build (CPack, cmake/TollgatePackaging.cmake),
 # written to $(BUILD)/deb/tollgate_<version>_<arch>.deb.

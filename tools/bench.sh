@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # make bench: every tollbench measurement of docs/benchmarks.md in one run,
-# on loopback, against a fresh tollgated and fake-provider. Prints the
-# figures; nothing is written to the repo.
+# on loopback, against a fresh tollgated and fake-provider, then the pinned
+# scenario of issue 17 (tools/bench/pinned.sh: nginx as the provider stub,
+# tollgated alone on one core). Prints the figures; nothing is written to
+# the repo.
+#
+#   tools/bench.sh BIN_DIR [all|pinned]   pinned: that scenario only
+#                                         (make bench BENCH=pinned)
 set -euo pipefail
+here=$(dirname "${BASH_SOURCE[0]}")
+if [[ ${2:-all} == pinned ]]; then exec "$here/bench/pinned.sh" "${1:-build/bin}"; fi
+if [[ ${2:-all} != all ]]; then echo "usage: $0 BIN_DIR [all|pinned]" >&2; exit 2; fi
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$here/lib.sh"
 session_start bench "${1:-build/bin}"
 
 echo "== codec (one core)"
@@ -59,3 +67,11 @@ for _ in $(seq 30); do
   sleep 0.5
 done
 echo "tollgated peak RSS with 10,000 calls in flight: $peak KiB"
+# Free the cores for the pinned scenario.
+for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+
+echo "== pinned scenario (tools/bench/pinned.sh)"
+
+"$here/bench/pinned.sh" "$bin"

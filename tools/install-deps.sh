@@ -5,6 +5,8 @@
 #
 #   tools/install-deps.sh          build + test + demo packages
 #   tools/install-deps.sh --fuzz   also clang's libFuzzer runtime
+#   tools/install-deps.sh --bench  also nginx (the provider stub of `make
+#                                  bench`'s pinned scenario) and wrk
 set -euo pipefail
 
 packages=(
@@ -18,9 +20,13 @@ packages=(
   prometheus chromium
   libfuse3-dev fuse3
 )
-if [[ ${1:-} == --fuzz ]]; then
-  packages+=(clang libclang-rt-14-dev)
-fi
+for option in "$@"; do
+  case $option in
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    --bench) packages+=(nginx-light wrk) ;;
+    *) echo "usage: $0 [--fuzz] [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

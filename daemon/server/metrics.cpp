@@ -361,6 +361,13 @@ std::vector<double> fsync_duration_buckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
 }
 
+// A call's ledger waits: a few syncs (sub-millisecond to milliseconds),
+// or, for a call queued for budget room, up to its deadline.
+std::vector<double> ledger_wait_buckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60,   120};
+}
+
 std::vector<double> batch_ops_buckets() { return {1, 2, 4, 8, 16, 32, 64, 128, 256}; }
 
 DaemonMetrics register_daemon_metrics(Registry& r) {
@@ -377,6 +384,11 @@ DaemonMetrics register_daemon_metrics(Registry& r) {
       r.gauge(kCallsInFlight, "Calls currently running.").with({}),
       r.histogram(kCallDuration, "Time a call spends inside the daemon, in seconds.",
                   call_duration_buckets())
+          .with({}),
+      r.histogram(kCallLedgerWait,
+                  "Time a call spent waiting for its ledger operations to be answered (durable), "
+                  "in seconds.",
+                  ledger_wait_buckets())
           .with({}),
       r.histogram(kProviderRequestDuration, "Duration of one HTTP request to a provider, in seconds.",
                   call_duration_buckets(), {"provider"}),

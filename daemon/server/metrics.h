@@ -56,6 +56,11 @@ inline constexpr std::string_view kCircuitState = "tollgate_circuit_state";
 inline constexpr std::string_view kCallsInFlight = "tollgate_calls_in_flight";
 // Whole `call` inside the daemon, seconds.
 inline constexpr std::string_view kCallDuration = "tollgate_call_duration_seconds";
+// Of that, the time a call waited for its ledger operations (reservations,
+// the charge, releases) to be answered, durable; one observation per call
+// that ran (a CallRun: workers/calls/call_run.h; not a call refused before
+// it started, a cache hit or an idempotent replay), seconds.
+inline constexpr std::string_view kCallLedgerWait = "tollgate_call_ledger_wait_seconds";
 // One HTTP request to a provider, seconds {provider}.
 inline constexpr std::string_view kProviderRequestDuration =
     "tollgate_provider_request_duration_seconds";
@@ -277,6 +282,7 @@ struct DaemonMetrics {
   GaugeFamily& circuit_state;                 // {provider}
   Gauge& calls_in_flight;
   Histogram& call_duration;                   // seconds
+  Histogram& call_ledger_wait;                // seconds
   HistogramFamily& provider_request_duration; // {provider}, seconds
   Histogram& ledger_batch_ops;
   Histogram& ledger_fsync_duration;           // seconds
@@ -302,6 +308,7 @@ CacheMetrics register_cache_metrics(Registry& registry);
 // Bucket bounds used by register_daemon_metrics.
 std::vector<double> call_duration_buckets();     // 10 ms .. 120 s
 std::vector<double> fsync_duration_buckets();    // 100 us .. 1 s
+std::vector<double> ledger_wait_buckets();       // 100 us .. 120 s
 std::vector<double> batch_ops_buckets();         // 1 .. 256
 
 }  // namespace tollgate::metrics

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -189,4 +190,57 @@ TEST_CASE("a request the provider refuses as malformed ends the call without fal
   CHECK_THAT(message, Catch::Contains("not retried, no fallback"));
   CHECK(f.usage("anthropic").reserved == 0);
   CHECK(f.usage("openai").reserved == 0);
+}
+
+// Starts call 1 as CallFakes::start does, but leaves what it posts (the
+// ledger's answer) queued: the test moves the clock before it runs.
+namespace {
+std::shared_ptr<CallRun> start_unstepped(CallFakes& f) {
+  CallSpec spec;
+  spec.token = 1;
+  spec.id = protocol::RequestId::from_int(1);
+  spec.request = call_request();
+  spec.config = f.config;
+  spec.received_ms = f.clock.wall_ms();
+  spec.received = f.clock.steady_now();
+  spec.reservation = 200;
+  auto run = std::make_shared<CallRun>(std::move(spec), f.env, f.loop);
+  run->start();
+  return run;
+}
+}  // namespace
+
+TEST_CASE("a call reports once the time it waited for its reservation and its charge") {
+  CallFakes f;
+  std::vector<double> waits;
+  f.env.on_ledger_wait = [&waits](double seconds) { waits.push_back(seconds); };
+  // The memory ledger answers at once, posting the step back to the loop:
+  // the clock moves while each answer waits to run, as a sync would take.
+  auto run = start_unstepped(f);
+  f.clock.advance(7ms);  // the reservation's wait
+  f.loop.run_ready();
+  REQUIRE(f.transport().submitted() == 1);
+  f.clock.advance(100ms);  // at the provider: not a ledger wait
+  f.transport().reply(0, 200, anthropic_ok(12, 3));
+  CHECK(waits.empty());
+  f.clock.advance(5ms);  // the charge's wait
+  f.loop.run_ready();
+  CHECK(f.sink.reply(1).latency_ms == Approx(112));
+  REQUIRE(waits.size() == 1);
+  CHECK(waits[0] == Approx(0.012));
+}
+
+TEST_CASE("a call answered timeout while the ledger has not answered reports the wait so far") {
+  CallFakes f({"TOLLGATE_CALL_TIMEOUT_MS=2000"});
+  std::vector<double> waits;
+  f.env.on_ledger_wait = [&waits](double seconds) { waits.push_back(seconds); };
+  auto run = start_unstepped(f);
+  // The reservation's answer is queued and never runs before the deadline.
+  f.clock.advance(3000ms);
+  f.loop.advance(0ms);
+  REQUIRE(f.sink.deliveries.size() == 1);
+  REQUIRE(waits.size() == 1);
+  CHECK(waits[0] >= 2.0);
+  f.loop.run_ready();  // the late answer settles; nothing more is reported
+  CHECK(waits.size() == 1);
 }

@@ -8,8 +8,10 @@
 #pragma GCC diagnostic pop
 
 #include <cstdio>
+#include <optional>
 
 #include "tools/tollbench/ledger_bench.h"
+#include "tools/tollbench/daemon_probe.h"
 #include "tools/tollbench/direct_bench.h"
 #include "tools/tollbench/zmq_bench.h"
 
@@ -58,8 +60,31 @@ int report(const tollgate::tollbench::ZmqBenchOptions& o,
   return 0;
 }
 
-int run_zmq(const tollgate::tollbench::ZmqBenchOptions& o) {
-  return report(o, tollgate::tollbench::run_zmq_bench(o));
+// A run with --daemon-pid / --metrics: a snapshot of the daemon as the
+// measured phase begins and one after it, and their difference printed
+// after the run's own line.
+int run_zmq(tollgate::tollbench::ZmqBenchOptions o, const tollgate::tollbench::DaemonProbeOptions& probe) {
+  using tollgate::tollbench::DaemonSnapshot;
+  using tollgate::tollbench::take_snapshot;
+  const bool probing = probe.pid != 0 || !probe.metrics_url.empty();
+  std::optional<tollgate::protocol::Result<DaemonSnapshot>> before;
+  if (probing) o.at_measure_start = [&] { before = take_snapshot(probe, false); };
+  auto result = tollgate::tollbench::run_zmq_bench(o);
+  const int rc = report(o, result);
+  if (!probing || rc != 0) return rc;
+  auto after = take_snapshot(probe, true);
+  if (!before) {
+    std::fprintf(stderr, "tollbench %s: the measured phase never began\n", o.op.c_str());
+    return 1;
+  }
+  for (const auto* s : {&*before, &after}) {
+    if (!s->ok()) {
+      std::fprintf(stderr, "tollbench %s: %s\n", o.op.c_str(), s->error().message.c_str());
+      return 1;
+    }
+  }
+  std::fputs(describe_difference(probe, before->value(), after.value(), o.requests).c_str(), stdout);
+  return 0;
 }
 
 int run_direct(const tollgate::tollbench::DirectBenchOptions& d) {
@@ -71,7 +96,13 @@ int run_direct(const tollgate::tollbench::DirectBenchOptions& d) {
   return report(shown, tollgate::tollbench::run_direct_bench(d));
 }
 
-void add_zmq_options(CLI::App* cmd, tollgate::tollbench::ZmqBenchOptions& o) {
+void add_zmq_options(CLI::App* cmd, tollgate::tollbench::ZmqBenchOptions& o,
+                     tollgate::tollbench::DaemonProbeOptions& probe) {
+  cmd->add_option("--daemon-pid", probe.pid,
+                  "tollgated's pid: print its CPU time (utime+stime) per measured request");
+  cmd->add_option("--metrics", probe.metrics_url,
+                  "tollgated's /metrics URL: print the mean split of a call's time in the daemon "
+                  "(ledger waits, everything else) over the measured calls");
   cmd->add_option("--endpoint", o.endpoint, "tollgated request endpoint")->capture_default_str();
   cmd->add_option("--requests", o.requests, "measured requests")->capture_default_str();
   cmd->add_option("--warmup", o.warmup, "requests sent first and not measured")->capture_default_str();
@@ -99,12 +130,13 @@ int main(int argc, char** argv) {
 
   tollgate::tollbench::ZmqBenchOptions ping_opts;
   auto* ping = app.add_subcommand("ping", "ping round trips through a running tollgated");
-  add_zmq_options(ping, ping_opts);
+  tollgate::tollbench::DaemonProbeOptions probe;
+  add_zmq_options(ping, ping_opts, probe);
   tollgate::tollbench::ZmqBenchOptions call_opts;
   call_opts.op = "call";
   call_opts.requests = 20000;
   auto* call = app.add_subcommand("call", "calls through a running tollgated (point it at fake-provider)");
-  add_zmq_options(call, call_opts);
+  add_zmq_options(call, call_opts, probe);
   call->add_option("--agents", call_opts.agents, "agents to spread calls over")->capture_default_str();
   call->add_option("--max-tokens", call_opts.max_tokens, "max_tokens of each call")->capture_default_str();
   call->add_flag("--stream", call_opts.stream,
@@ -125,8 +157,8 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (direct->parsed()) return run_direct(direct_opts);
-  if (ping->parsed()) return run_zmq(ping_opts);
-  if (call->parsed()) return run_zmq(call_opts);
+  if (ping->parsed()) return run_zmq(ping_opts, probe);
+  if (call->parsed()) return run_zmq(call_opts, probe);
   if (codec->parsed()) {
     std::printf("codec: %.0f decode+validate+encode per second (%llu iterations, one thread)\n",
                 tollgate::tollbench::run_codec_bench(codec_iterations),

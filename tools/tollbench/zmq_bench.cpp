@@ -89,7 +89,12 @@ struct Progress {
       }
     }
     sent_at.erase(it);
-    if (++received == options.warmup) measure_start = Clock::now();
+    if (++received == options.warmup) start_measuring();
+  }
+
+  void start_measuring() {
+    if (options.at_measure_start) options.at_measure_start();
+    measure_start = Clock::now();
   }
 
   ZmqBenchResult finish() {
@@ -123,6 +128,7 @@ protocol::Result<ZmqBenchResult> run_zmq_bench(const ZmqBenchOptions& o) {
   const uint64_t total = o.requests + o.warmup;
   Progress p(o);
   const auto interval = o.rate > 0 ? std::chrono::duration<double>(1.0 / o.rate) : std::chrono::duration<double>(0);
+  if (o.warmup == 0) p.start_measuring();
   auto next_send = Clock::now();
 
   while (p.received < total) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -26,6 +27,10 @@ struct ZmqBenchOptions {
   double rate = 0;                // requests/s; 0 = as fast as allowed by inflight
   uint64_t warmup = 1000;         // requests not measured
   bool stream = false;            // call: stream: true (PROTOCOL.md section 9)
+  // Runs as the measured phase begins (the last warm-up reply is in, or
+  // before the first request without warm-up): --daemon-pid and --metrics
+  // take their first snapshot here.
+  std::function<void()> at_measure_start;
 };
 
 struct ZmqBenchResult {

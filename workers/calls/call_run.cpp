@@ -47,10 +47,12 @@ ledger::Callback<T> CallRun::await_ledger(const char* what,
                                           void (CallRun::*step)(const protocol::Result<T>&)) {
   ledger_wait_ = what;
   ledger_wait_since_ms_ = env_.now_ms();
+  ledger_wait_started_ = env_.clock->steady_now();
   arm_deadline(remaining_ms());
   return [self = shared_from_this(), step](protocol::Result<T> r) {
     self->worker_.post([self, step, r = std::move(r)] {
       self->ledger_wait_ = nullptr;
+      self->ledger_waited_ += self->env_.clock->steady_now() - self->ledger_wait_started_;
       ((*self).*step)(r);
     });
   };

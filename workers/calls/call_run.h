@@ -108,6 +108,9 @@ struct CallEnvironment {
   // Metrics (optional): every HTTP attempt that got an answer or failed,
   // with its provider and duration in seconds. Runs on the worker thread.
   std::function<void(const std::string& provider, double seconds)> on_attempt;
+  // Metrics (optional): once per call, as it is answered, the seconds it
+  // waited for ledger operations (ledger_waited_). Worker thread.
+  std::function<void(double seconds)> on_ledger_wait;
   // Publishes events outside any reply (optional): what a ledger answer
   // brings after its call was answered (the usage event and alerts of a
   // charge that outlived the call's deadline). Worker threads.
@@ -206,6 +209,9 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void retry_or_move_on();
   void give_up_provider(const std::string& code, const std::string& message);
   void finish_error(protocol::Error error);
+  // Tells env_.on_ledger_wait the call's ledger waits, the one still
+  // awaited included (answered at its deadline).
+  void report_ledger_wait();
   // The reply to a served call, built before its commit (an idempotent
   // call's reply is stored in the commit's transaction).
   protocol::CallReply make_reply();
@@ -267,6 +273,11 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   // The ledger operation awaited ("reserve", "commit", "release"), or null.
   const char* ledger_wait_ = nullptr;
   int64_t ledger_wait_since_ms_ = 0;  // when it was submitted (unix ms)
+  // The call's time waiting for ledger answers: from each submission to
+  // when its step runs on this worker (the writer's queue, the sync, the
+  // post back), summed over the call's operations.
+  Clock::SteadyTime ledger_wait_started_{};
+  Clock::SteadyTime::duration ledger_waited_{};
   bool deadline_armed_ = false;       // a deadline timer is pending
 };
 

@@ -4,6 +4,8 @@
 // server's edge encodes it. Worker thread only, like the rest of CallRun.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "daemon/core/reports.h"
 #include "workers/calls/call_run.h"
 
@@ -97,6 +99,13 @@ protocol::CallReply CallRun::make_reply() {
   return reply;
 }
 
+void CallRun::report_ledger_wait() {
+  if (!env_.on_ledger_wait) return;
+  Clock::SteadyTime::duration waited = ledger_waited_;
+  if (ledger_wait_ != nullptr) waited += env_.clock->steady_now() - ledger_wait_started_;
+  env_.on_ledger_wait(std::chrono::duration<double>(waited).count());
+}
+
 void CallRun::finish_ok() {
   if (done_) return;
   done_ = true;
@@ -108,6 +117,7 @@ void CallRun::finish_ok() {
       spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
       reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,
       reply.reason, spec_.id, period_, env_.now_ms()});
+  report_ledger_wait();
   env_.finish(spec_, CallOutcome{std::move(reply), std::move(events_)});
 }
 
@@ -116,6 +126,7 @@ void CallRun::finish_error(protocol::Error error) {
   done_ = true;
   spdlog::trace("request {}: call failed: {} after {:.1f} ms", spec_.id.to_display(),
                 protocol::code_name(error.code), elapsed_ms());
+  report_ledger_wait();
   env_.finish(spec_, CallOutcome{std::move(error), std::move(events_)});
 }
 
