@@ -95,10 +95,17 @@ class GapTracker:
         return topic.startswith(self.prefix)
 
 
-def _subscribe(sock: Any, prefix: str, detect_gaps: bool, rcvhwm: Optional[int]) -> None:
+def _connect_sub(sock: Any, endpoint: str, prefix: str, server_key: Optional[str],
+                 client_keys: Optional[KeyPair], detect_gaps: bool, rcvhwm: Optional[int],
+                 rcvbuf: Optional[int]) -> None:
+    """Sets up a subscriber's SUB socket (either kind of context) and connects it."""
+    configure_socket(sock, server_key, client_keys)
+    if rcvbuf is not None:
+        sock.setsockopt(zmq.RCVBUF, rcvbuf)
     if rcvhwm is not None:
         sock.setsockopt(zmq.RCVHWM, rcvhwm)
     sock.setsockopt(zmq.SUBSCRIBE, b"" if detect_gaps else prefix.encode())
+    sock.connect(endpoint)
 
 
 def _decode(frames: List[bytes]) -> Tuple[str, Dict[str, Any]]:
@@ -122,11 +129,8 @@ class Subscriber:
         self._held: Optional[Tuple[str, Dict[str, Any]]] = None
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.SUB)
-        configure_socket(self._sock, server_key, client_keys)
-        if rcvbuf is not None:
-            self._sock.setsockopt(zmq.RCVBUF, rcvbuf)
-        _subscribe(self._sock, prefix, detect_gaps, rcvhwm)
-        self._sock.connect(events_endpoint)
+        _connect_sub(self._sock, events_endpoint, prefix, server_key, client_keys, detect_gaps,
+                     rcvhwm, rcvbuf)
 
     @property
     def gaps(self) -> int:
@@ -190,11 +194,8 @@ class AsyncSubscriber:
         self._held: Optional[Tuple[str, Dict[str, Any]]] = None
         self._ctx = zmq.asyncio.Context()
         self._sock = self._ctx.socket(zmq.SUB)
-        configure_socket(self._sock, server_key, client_keys)
-        if rcvbuf is not None:
-            self._sock.setsockopt(zmq.RCVBUF, rcvbuf)
-        _subscribe(self._sock, prefix, detect_gaps, rcvhwm)
-        self._sock.connect(events_endpoint)
+        _connect_sub(self._sock, events_endpoint, prefix, server_key, client_keys, detect_gaps,
+                     rcvhwm, rcvbuf)
 
     @property
     def gaps(self) -> int:
