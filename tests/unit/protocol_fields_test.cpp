@@ -4,15 +4,13 @@
 // table's fields, so the table must be exactly what the daemon reads.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <map>
-#include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "protocol/codec.h"
 #include "tests/unit/protocol_test_util.h"
+#include "tests/unit/request_fields_table.h"
 
 using namespace tollgate::protocol;
 using tollgate::protocol::testing::json_of;
@@ -21,32 +19,7 @@ namespace {
 
 using FieldTable = std::map<std::string, std::set<std::string>>;
 
-// op → fields, from the marked table of docs/protocol.md.
-FieldTable documented_fields() {
-  std::ifstream in(TOLLGATE_PROTOCOL_DOC);
-  REQUIRE(in);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string doc = text.str();
-  const auto begin = doc.find("<!-- request-fields -->");
-  const auto end = doc.find("<!-- /request-fields -->");
-  REQUIRE(begin != std::string::npos);
-  REQUIRE(end != std::string::npos);
-  std::istringstream rows(doc.substr(begin, end - begin));
-  const std::regex row(R"(^\| `([a-z_]+)` \|(.*)\|$)");
-  const std::regex name("`([a-z_]+)`");
-  FieldTable table;
-  for (std::string line; std::getline(rows, line);) {
-    std::smatch m;
-    if (!std::regex_match(line, m, row)) continue;
-    auto& fields = table[m[1]];
-    const std::string cells = m[2];
-    for (std::sregex_iterator it(cells.begin(), cells.end(), name), last; it != last; ++it) {
-      fields.insert((*it)[1]);
-    }
-  }
-  return table;
-}
+FieldTable documented_fields() { return tollgate::testing::request_fields_table(TOLLGATE_PROTOCOL_DOC); }
 
 CallRequest every_call_field() {
   CallRequest c;

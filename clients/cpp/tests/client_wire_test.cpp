@@ -6,18 +6,16 @@
 // earlier request is never taken for the current one.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include <zmq_addon.hpp>
 
 #include "tests/integration/tollgated_process.h"
+#include "tests/unit/request_fields_table.h"
 #include "tollgate/client.hpp"
 
 using namespace tollgate;
@@ -26,27 +24,10 @@ using tollgate::testing::scaled;
 
 namespace {
 
-// op -> its documented request fields, read from docs/protocol.md.
+// op -> its documented request fields with the envelope's, from docs/protocol.md.
 std::map<std::string, std::set<std::string>> documented_fields() {
-  std::ifstream in(std::string(TOLLGATE_SOURCE_DIR) + "/docs/protocol.md");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string doc = text.str();
-  const auto begin = doc.find("<!-- request-fields -->");
-  const auto end = doc.find("<!-- /request-fields -->");
-  REQUIRE(begin != std::string::npos);
-  REQUIRE(end != std::string::npos);
-  std::map<std::string, std::set<std::string>> table;
-  std::istringstream rows(doc.substr(begin, end - begin));
-  const std::regex row(R"(^\| `([a-z_]+)` \|(.*)\|\s*$)"), field("`([a-z_]+)`");
-  for (std::string line; std::getline(rows, line);) {
-    std::smatch m;
-    if (!std::regex_match(line, m, row)) continue;
-    std::set<std::string>& fields = table[m[1]];
-    fields = {"v", "id", "op"};
-    const std::string cells = m[2];
-    for (std::sregex_iterator it(cells.begin(), cells.end(), field), e; it != e; ++it) fields.insert((*it)[1]);
-  }
+  auto table = tollgate::testing::request_fields_table(std::string(TOLLGATE_SOURCE_DIR) + "/docs/protocol.md");
+  for (auto& [op, fields] : table) fields.insert({"v", "id", "op"});
   return table;
 }
 
