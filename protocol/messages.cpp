@@ -1,6 +1,7 @@
 // Small functions over the message structs: op names, event kinds and
 // topics, request ids.
 #include <array>
+#include <string_view>
 #include <msgpack.hpp>
 
 #include "protocol/events.h"
@@ -58,43 +59,72 @@ RequestId RequestId::from_string(std::string_view id) {
   return RequestId{p.take()};
 }
 
-std::optional<int64_t> RequestId::as_int() const {
-  if (raw.empty()) return std::nullopt;
-  try {
-    msgpack::object_handle h = msgpack::unpack(raw.data(), raw.size());
-    const msgpack::object& o = h.get();
-    if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
-    if (o.type == msgpack::type::POSITIVE_INTEGER && o.via.u64 <= INT64_MAX) {
-      return static_cast<int64_t>(o.via.u64);
-    }
-  } catch (const msgpack::unpack_error&) {
-    // raw was not built by this library; treat as no integer.
+namespace {
+
+// What an id's bytes hold, read by msgpack's parser without building an
+// object (no zone: ids are read for every log line of every call).
+class IdReader : public msgpack::null_visitor {
+ public:
+  bool visit_str(const char* v, uint32_t size) {
+    str = std::string_view(v, size);
+    kind = Kind::kStr;
+    return true;
   }
+  bool visit_positive_integer(uint64_t v) {
+    u64 = v;
+    kind = Kind::kUnsigned;
+    return true;
+  }
+  bool visit_negative_integer(int64_t v) {
+    i64 = v;
+    kind = Kind::kSigned;
+    return true;
+  }
+  // Anything else (raw not built by this library) reads as no value.
+  bool start_array(uint32_t) { return false; }
+  bool start_map(uint32_t) { return false; }
+  void parse_error(size_t, size_t) { kind = Kind::kNone; }
+  void insufficient_bytes(size_t, size_t) { kind = Kind::kNone; }
+
+  enum class Kind { kNone, kStr, kUnsigned, kSigned };
+  Kind kind = Kind::kNone;
+  std::string_view str;
+  uint64_t u64 = 0;
+  int64_t i64 = 0;
+};
+
+IdReader read_id(const std::string& raw) {
+  IdReader r;
+  size_t off = 0;
+  if (raw.empty() || !msgpack::parse(raw.data(), raw.size(), off, r) || off != raw.size()) {
+    r.kind = IdReader::Kind::kNone;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::optional<int64_t> RequestId::as_int() const {
+  IdReader r = read_id(raw);
+  if (r.kind == IdReader::Kind::kSigned) return r.i64;
+  if (r.kind == IdReader::Kind::kUnsigned && r.u64 <= INT64_MAX) return static_cast<int64_t>(r.u64);
   return std::nullopt;
 }
 
 std::optional<std::string> RequestId::as_string() const {
-  if (raw.empty()) return std::nullopt;
-  try {
-    msgpack::object_handle h = msgpack::unpack(raw.data(), raw.size());
-    const msgpack::object& o = h.get();
-    if (o.type == msgpack::type::STR) return std::string(o.via.str.ptr, o.via.str.size);
-  } catch (const msgpack::unpack_error&) {
-    // as above
-  }
+  IdReader r = read_id(raw);
+  if (r.kind == IdReader::Kind::kStr) return std::string(r.str);
   return std::nullopt;
 }
 
 std::string RequestId::to_display() const {
-  if (auto s = as_string()) return *s;
-  if (auto i = as_int()) return std::to_string(*i);
   if (raw.empty()) return "nil";
-  // A uint64 above INT64_MAX.
-  try {
-    msgpack::object_handle h = msgpack::unpack(raw.data(), raw.size());
-    if (h.get().type == msgpack::type::POSITIVE_INTEGER) return std::to_string(h.get().via.u64);
-  } catch (const msgpack::unpack_error&) {
-    // fall through
+  IdReader r = read_id(raw);
+  switch (r.kind) {
+    case IdReader::Kind::kStr: return std::string(r.str);
+    case IdReader::Kind::kUnsigned: return std::to_string(r.u64);
+    case IdReader::Kind::kSigned: return std::to_string(r.i64);
+    case IdReader::Kind::kNone: break;
   }
   return "?";
 }

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "daemon/core/request_id_format.h"
 #include "daemon/server/call_service.h"
 #include "daemon/server/mailbox_sink.h"
 #include "daemon/core/name_match.h"
@@ -98,7 +99,7 @@ Dispatcher::MaybeReply Dispatcher::reset(uint64_t token, const protocol::Request
                         if (!done) {
                           m.reply = Reply(Error::internal("ledger: " + done.error().message));
                         } else {
-                          spdlog::trace("request {}: ledger reset {} in {}", id.to_display(), done->agent,
+                          spdlog::trace("request {}: ledger reset {} in {}", id, done->agent,
                                         done->period);
                           if (done->rollover) m.events.emplace_back(rollover_event(*done->rollover, now));
                           m.events.emplace_back(reset_event(*done, now));

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "daemon/core/endpoint.h"
+#include "daemon/core/request_id_format.h"
 #include "daemon/server/request_metrics.h"
 #include "daemon/server/zap_handler.h"
 
@@ -241,7 +242,7 @@ void Server::dispatch(const protocol::RequestId& id, protocol::RequestBody& body
   request.id = id;
   request.op = protocol::op_name(body);
   // Per-request detail at trace only; never the prompt.
-  spdlog::trace("request {}: decoded op {} ai_name {} via {}", id.to_display(), request.op,
+  spdlog::trace("request {}: decoded op {} ai_name {} via {}", id, request.op,
                 agent_of(body), request.from.is_local() ? "http" : "zmq");
   if (const auto* cancel_request = std::get_if<protocol::CancelRequest>(&body)) {
     pending_.answer(request, cancel(*cancel_request, request));
@@ -266,7 +267,7 @@ Reply Server::cancel(const protocol::CancelRequest& r, const OpenRequest& reques
   if (!request.from.is_local() && !request.from.envelope.empty()) {
     token = pending_.find_call(request.from.envelope.front(), r.target);
   }
-  spdlog::debug("cancel of request {}: {}", r.target.to_display(), token ? "found" : "not found");
+  spdlog::debug("cancel of request {}: {}", r.target, token ? "found" : "not found");
   if (token && handler_) {
     handler_->cancel(*token, Error::cancelled("call " + r.target.to_display() +
                                               " was cancelled by the cancel op"));

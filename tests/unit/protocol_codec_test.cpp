@@ -107,6 +107,10 @@ TEST_CASE("request ids of every kind are echoed in replies") {
   CHECK(RequestId::from_string("abc").as_int() == std::nullopt);
   CHECK(RequestId{}.to_display() == "nil");
   CHECK(RequestId::from_int(12).to_display() == "12");
+  CHECK(RequestId::from_int(-12).to_display() == "-12");
+  CHECK(RequestId::from_string("call-7").to_display() == "call-7");
+  CHECK(RequestId{from_hex("91 01")}.to_display() == "?");  // an array: not an id this library writes
+  CHECK(RequestId{from_hex("a5 61 62")}.as_string() == std::nullopt);  // truncated
 }
 
 TEST_CASE("an unsigned id above the int64 range is accepted and echoed") {

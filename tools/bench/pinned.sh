@@ -21,7 +21,9 @@
 # direct and to proxy_pass. Writes nothing to the repo.
 #
 # Environment: DAEMON_CPU, LOAD_CPU, ROUNDS, REQUESTS_1 (2000), REQUESTS_64
-# (20000), WRK_SECONDS (5). Needs nginx and wrk (tools/install-deps.sh
+# (20000), WRK_SECONDS (5), PERF_DIR (when set: `perf record` of tollgated
+# during round 1's `call` runs, into PERF_DIR/call-INFLIGHT.data, with a
+# flat profile beside it in call-INFLIGHT.txt). Needs nginx and wrk (tools/install-deps.sh
 # --bench) and two CPUs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -109,6 +111,27 @@ echo "== pinned: tollgated (pid $tg) on cpu $daemon_cpu; nginx stub, tollbench a
 echo "stub $stub, proxy_pass $proxy, tollgated $ep, http $http"
 "${load[@]}" "$bin/tollbench" call --endpoint "$ep" --inflight 64 --requests 2000 --warmup 0 > /dev/null
 
+# With PERF_DIR, round 1's call runs are profiled (perf's sampling costs
+# the daemon some CPU: those runs' figures are a little worse).
+perf_pid=
+start_perf() {  # ROUND INFLIGHT
+  [[ -n ${PERF_DIR:-} && $1 == 1 ]] || return 0
+  command -v perf > /dev/null || { echo "pinned: perf missing (linux-perf)" >&2; exit 1; }
+  mkdir -p "$PERF_DIR"
+  perf record -q -F 1999 -g --call-graph dwarf,8192 -p "$tg" -o "$PERF_DIR/call-$2.data" \
+    > /dev/null 2>&1 &
+  perf_pid=$!
+  sleep 0.5  # perf attaches to every thread before the measured run starts
+}
+stop_perf() {  # INFLIGHT
+  [[ -n $perf_pid ]] || return 0
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+  perf_pid=
+  perf report -i "$PERF_DIR/call-$1.data" --no-children --sort dso,symbol -g none --percent-limit 0.4 \
+    --stdio 2> /dev/null | grep -v "^$" > "$PERF_DIR/call-$1.txt" || true
+}
+
 # One measured run, its lines prefixed "ROUND INFLIGHT KIND" into results.
 results=$work/results
 run() {  # ROUND INFLIGHT KIND
@@ -117,8 +140,10 @@ run() {  # ROUND INFLIGHT KIND
   case $3 in
     direct) out=$("${load[@]}" "$bin/tollbench" direct --base-url "$stub" --inflight "$2" --requests "$n") ;;
     proxy) out=$("${load[@]}" "$bin/tollbench" direct --base-url "$proxy" --inflight "$2" --requests "$n") ;;
-    call) out=$("${load[@]}" "$bin/tollbench" call --endpoint "$ep" --inflight "$2" --requests "$n" \
-                  --warmup "$warmup" --daemon-pid "$tg" --metrics "http://$http/metrics") ;;
+    call) start_perf "$1" "$2"
+          out=$("${load[@]}" "$bin/tollbench" call --endpoint "$ep" --inflight "$2" --requests "$n" \
+                  --warmup "$warmup" --daemon-pid "$tg" --metrics "http://$http/metrics")
+          stop_perf "$2" ;;
   esac
   printf '%s\n' "$out" | sed "s/^/$1 $2 $3 /" | tee -a "$results"
 }

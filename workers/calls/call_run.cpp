@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "daemon/core/policy/backoff.h"
+#include "daemon/core/request_id_format.h"
 #include "daemon/core/selection_snapshot.h"
 #include "workers/calls/call_run_rules.h"
 
@@ -221,7 +222,7 @@ void CallRun::try_provider(const policy::PlanStep& step) {
   const auto [full_in, full_out] = full_charge();
   r.full_cost_usd = priced(*spec_.config, call_.model, call_.model, full_in, full_out);
   r.idempotency = spec_.idempotency;
-  spdlog::trace("request {}: ledger reserve {} tokens of {} {} (may wait {} ms)", spec_.id.to_display(),
+  spdlog::trace("request {}: ledger reserve {} tokens of {} {} (may wait {} ms)", spec_.id,
                 r.amount, r.agent, r.provider, wait_ms);
   env_.ledger->reserve_async(std::move(r), await_ledger("reserve", &CallRun::on_reserved));
 }
@@ -242,10 +243,10 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
   add_ledger_events({}, r->rollover);
   period_ = r->period;
   if (r->reserved()) {
-    spdlog::trace("request {}: ledger reserved {} tokens on {} (reservation {}{})", spec_.id.to_display(),
+    spdlog::trace("request {}: ledger reserved {} tokens on {} (reservation {}{})", spec_.id,
                   amount_, current_.provider, r->reservation_id, r->waited ? ", after waiting" : "");
   } else {
-    spdlog::trace("request {}: ledger refused {} tokens on {}: {} left of {} ({})", spec_.id.to_display(),
+    spdlog::trace("request {}: ledger refused {} tokens on {}: {} left of {} ({})", spec_.id,
                   r->needed, current_.provider, r->left, r->limit, refused_by_name(r->refused_by));
   }
   if (!r->reserved()) {
@@ -284,7 +285,7 @@ void CallRun::send() {
   options.connect_timeout_ms = std::min(kConnectTimeoutMs, options.total_timeout_ms);
   // Never the key or the prompt: what was asked of whom.
   spdlog::trace("request {}: {} attempt {} start: model {}, max_tokens {}, timeout {} ms",
-                spec_.id.to_display(), current_.provider, attempts_, call_.model, call_.max_tokens,
+                spec_.id, current_.provider, attempts_, call_.model, call_.max_tokens,
                 options.total_timeout_ms);
   ChunkCallback on_chunk;
   if (call_.stream) {
@@ -313,7 +314,7 @@ void CallRun::on_response(const HttpResponse& response) {
   if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
   const int64_t now = env_.now_ms();
   auto result = adapter_->interpret_response(response, now, call_.api_key);
-  spdlog::trace("request {}: {} attempt {} end: {} in {:.1f} ms, {}", spec_.id.to_display(),
+  spdlog::trace("request {}: {} attempt {} end: {} in {:.1f} ms, {}", spec_.id,
                 current_.provider, attempts_,
                 response.transport_ok() ? "HTTP " + std::to_string(response.status) : "no answer (" + response.error + ")",
                 this_attempt_ms, result.ok() ? std::string("ok") : std::string(kind_name(result.failure.kind)));
@@ -347,7 +348,7 @@ void CallRun::commit_answer(ProviderResult result, std::pair<uint64_t, uint64_t>
   if (reply_.model.empty()) reply_.model = call_.model;
   if (result.status == ProviderResult::Status::kUsageMissing) {
     spdlog::warn("request {}: {} reported no usage; charging the reservation of {} tokens in full",
-                 spec_.id.to_display(), current_.provider, if_no_usage.first + if_no_usage.second);
+                 spec_.id, current_.provider, if_no_usage.first + if_no_usage.second);
     std::tie(reply_.input_tokens, reply_.output_tokens) = if_no_usage;
   }
   cost_usd_ = priced(*spec_.config, reply_.model, call_.model, reply_.input_tokens,
@@ -387,7 +388,7 @@ void CallRun::on_deadline() {
     return;
   }
   spdlog::warn("request {}: deadline passed while the ledger had not answered its {}",
-               spec_.id.to_display(), ledger_wait_);
+               spec_.id, ledger_wait_);
   finish_error(Error::timeout("call: deadline passed after " +
                               std::to_string(static_cast<int64_t>(elapsed_ms())) +
                               " ms waiting for the ledger (" + ledger_wait_ +

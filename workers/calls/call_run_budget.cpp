@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/core/request_id_format.h"
 #include "workers/calls/call_run.h"
 
 namespace tollgate::workers {
@@ -100,7 +101,7 @@ void CallRun::on_counted(const HttpResponse& response, const ledger::ReserveOutc
   const auto count = adapter_->parse_count_response(response);
   if (!count) {
     spdlog::info("request {}: {} could not count the input ({}); keeping the byte bound",
-                 spec_.id.to_display(), current_.provider,
+                 spec_.id, current_.provider,
                  response.transport_ok() ? "HTTP " + std::to_string(response.status)
                                          : response.error);
     skip_for_budget(refusal);
@@ -114,7 +115,7 @@ void CallRun::on_counted(const HttpResponse& response, const ledger::ReserveOutc
     return;
   }
   spdlog::debug("request {}: {} counts {} input tokens; reserving {} instead of {}",
-                spec_.id.to_display(), current_.provider, *count, bound, amount_);
+                spec_.id, current_.provider, *count, bound, amount_);
   amount_ = bound;
   try_provider(current_);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "daemon/core/reports.h"
+#include "daemon/core/request_id_format.h"
 #include "workers/calls/call_run.h"
 
 namespace tollgate::workers {
@@ -17,7 +18,7 @@ void CallRun::on_committed(const protocol::Result<ledger::CommitOutcome>& r) {
     // its usage event and alerts go out on their own.
     if (!r) {
       spdlog::error("request {}: the call was served but could not be charged: {}",
-                    spec_.id.to_display(), r.error().message);
+                    spec_.id, r.error().message);
       return;
     }
     publish_late(usage_event(), r->alerts, r->rollover);
@@ -39,7 +40,7 @@ void CallRun::on_committed(const protocol::Result<ledger::CommitOutcome>& r) {
         " tokens are kept and charged once the ledger recovers"));
     return;
   }
-  spdlog::trace("request {}: ledger charged {} of {} reserved tokens on {} in {}", spec_.id.to_display(),
+  spdlog::trace("request {}: ledger charged {} of {} reserved tokens on {} in {}", spec_.id,
                 r->charged, r->reserved, r->provider, r->period);
   add_ledger_events(r->alerts, r->rollover);
   finish_ok();
@@ -111,7 +112,7 @@ void CallRun::finish_ok() {
   done_ = true;
   protocol::CallReply reply = std::move(answer_);
   reply.latency_ms = elapsed_ms();  // the commit included
-  spdlog::trace("request {}: call answered by {} ({}) in {:.1f} ms", spec_.id.to_display(), reply.provider,
+  spdlog::trace("request {}: call answered by {} ({}) in {:.1f} ms", spec_.id, reply.provider,
                 reply.reason, reply.latency_ms);
   events_.emplace_back(protocol::UsageEvent{
       spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
@@ -124,7 +125,7 @@ void CallRun::finish_ok() {
 void CallRun::finish_error(protocol::Error error) {
   if (done_) return;
   done_ = true;
-  spdlog::trace("request {}: call failed: {} after {:.1f} ms", spec_.id.to_display(),
+  spdlog::trace("request {}: call failed: {} after {:.1f} ms", spec_.id,
                 protocol::code_name(error.code), elapsed_ms());
   report_ledger_wait();
   env_.finish(spec_, CallOutcome{std::move(error), std::move(events_)});

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/core/policy/backoff.h"
+#include "daemon/core/request_id_format.h"
 #include "workers/calls/call_run.h"
 #include "workers/calls/call_run_rules.h"
 
@@ -21,7 +22,7 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
   if (served) {
     // The provider may have served it: charge the reservation in full.
     spdlog::warn("request {}: {} failed after possibly serving it ({}); charging {} tokens",
-                 spec_.id.to_display(), current_.provider, failure.message, amount_);
+                 spec_.id, current_.provider, failure.message, amount_);
     charge_failed_attempt(failure, full_charge());
     return;
   }
@@ -29,7 +30,7 @@ void CallRun::attempt_failed(const ProviderFailure& failure, bool served) {
   const uint64_t reservation = reservation_id_;
   reservation_id_ = 0;
   spdlog::info("request {}: {} attempt {} failed before it was served ({}); releasing {} tokens",
-               spec_.id.to_display(), current_.provider, attempts_, failure.message, amount_);
+               spec_.id, current_.provider, attempts_, failure.message, amount_);
   env_.ledger->release_async(reservation, await_ledger("release", &CallRun::on_released));
 }
 
@@ -66,7 +67,7 @@ void CallRun::on_charged_in_full(const protocol::Result<ledger::CommitOutcome>& 
 
 void CallRun::on_released(const protocol::Result<ledger::ReleaseOutcome>& r) {
   if (done_) {
-    if (!r) spdlog::error("request {}: release failed: {}", spec_.id.to_display(), r.error().message);
+    if (!r) spdlog::error("request {}: release failed: {}", spec_.id, r.error().message);
     return;
   }
   if (!r) {
@@ -78,7 +79,7 @@ void CallRun::on_released(const protocol::Result<ledger::ReleaseOutcome>& r) {
 
 void CallRun::release_unsent(uint64_t reservation) {
   spdlog::info("request {}: answered before its reservation at {} was made; releasing it",
-               spec_.id.to_display(), current_.provider);
+               spec_.id, current_.provider);
   env_.ledger->release_async(reservation, [id = spec_.id.to_display()](auto r) {
     if (!r) spdlog::error("request {}: release failed: {}", id, r.error().message);
   });

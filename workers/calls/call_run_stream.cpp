@@ -18,6 +18,7 @@
 // Worker thread only, like the rest of CallRun.
 #include <spdlog/spdlog.h>
 
+#include "daemon/core/request_id_format.h"
 #include "workers/calls/call_run.h"
 
 namespace tollgate::workers {
@@ -26,7 +27,7 @@ using protocol::Error;
 
 void CallRun::cancel(Error why) {
   if (done_ || cancelled_) return;
-  spdlog::debug("request {}: cancelled: {}", spec_.id.to_display(), why.message);
+  spdlog::debug("request {}: cancelled: {}", spec_.id, why.message);
   cancelled_ = why;
   if (transfer_ != 0) {
     // The attempt ends at the transport's next step; its settlement then
@@ -80,7 +81,7 @@ void CallRun::on_idle_check(TransferId transfer) {
     return;
   }
   spdlog::warn("request {}: {} sent nothing for {} ms (TOLLGATE_STREAM_IDLE_MS); ending the stream",
-               spec_.id.to_display(), current_.provider, quiet);
+               spec_.id, current_.provider, quiet);
   stream_->idle = true;
   worker_.transport().cancel(transfer_, "stream idle for " + std::to_string(quiet) + " ms");
 }
@@ -120,7 +121,7 @@ void CallRun::on_stream_end(const HttpResponse& response) {
     stream_.reset();
     auto result = adapter_->interpret_response(response, now, call_.api_key);
     spdlog::trace("request {}: {} streamed attempt {} ended before it began: {}",
-                  spec_.id.to_display(), current_.provider, attempts_, result.failure.message);
+                  spec_.id, current_.provider, attempts_, result.failure.message);
     record_failure(result.failure, response);
     attempt_failed(result.failure, may_have_served(result.failure, response.request_sent,
                                                    provider_->gateway_5xx_charged()));
@@ -132,7 +133,7 @@ void CallRun::on_stream_end(const HttpResponse& response) {
     const auto if_no_usage = cut_stream_charge();
     stream_.reset();
     spdlog::trace("request {}: {} stream complete after {} parts in {:.1f} ms",
-                  spec_.id.to_display(), current_.provider, parts_sent_, this_attempt_ms);
+                  spec_.id, current_.provider, parts_sent_, this_attempt_ms);
     commit_answer(std::move(result), if_no_usage);
     return;
   }
@@ -156,7 +157,7 @@ void CallRun::on_stream_end(const HttpResponse& response) {
   }
   stream_.reset();
   spdlog::warn("request {}: {} stream cut after {} parts ({}); charging {} input + {} output tokens",
-               spec_.id.to_display(), current_.provider, parts_sent_, failure.message,
+               spec_.id, current_.provider, parts_sent_, failure.message,
                charge.first, charge.second);
   record_failure(failure, response);
   charge_failed_attempt(failure, charge);
