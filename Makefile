@@ -97,7 +97,8 @@ fuzz:
 
 # Every tollbench figure of docs/benchmarks.md, then the pinned scenario
 # (nginx as the provider stub, tollgated alone on one core; its packages:
-# install-deps.sh --bench). BENCH=pinned runs that scenario only.
+# install-deps.sh --bench). BENCH=pinned runs that scenario only,
+# BENCH=memory the RSS figures only (tools/bench/memory.sh).
 BENCH ?= all
 bench: build
 	tools/install-deps.sh --bench

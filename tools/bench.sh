@@ -5,12 +5,17 @@
 # tollgated alone on one core). Prints the figures; nothing is written to
 # the repo.
 #
-#   tools/bench.sh BIN_DIR [all|pinned]   pinned: that scenario only
-#                                         (make bench BENCH=pinned)
+#   tools/bench.sh BIN_DIR [all|pinned|memory]
+#       pinned: that scenario only (make bench BENCH=pinned); memory:
+#       tollgated's RSS idle and with 10,000 calls in flight only
+#       (tools/bench/memory.sh, make bench BENCH=memory)
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
-if [[ ${2:-all} == pinned ]]; then exec "$here/bench/pinned.sh" "${1:-build/bin}"; fi
-if [[ ${2:-all} != all ]]; then echo "usage: $0 BIN_DIR [all|pinned]" >&2; exit 2; fi
+case ${2:-all} in
+  pinned|memory) exec "$here/bench/${2}.sh" "${1:-build/bin}" ;;
+  all) ;;
+  *) echo "usage: $0 BIN_DIR [all|pinned|memory]" >&2; exit 2 ;;
+esac
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 session_start bench "${1:-build/bin}"
@@ -51,27 +56,13 @@ echo "== added latency at a fixed 1,000 calls/s"
 "$bin/tollbench" call --endpoint "$ep" --rate 1000 --requests 10000
 echo "tollgated RSS after calls: $(rss_kib $tg) KiB"
 
-echo "== 10,000 calls in flight against a slow provider (answers after 60 s)"
-start_fake_provider "$work/slow.log" --threads 256 --fault '*:delay_ms=60000'
-start_tollgated "$work/tg-slow.log" "$fake_addr" "$work/data-slow" \
-  ANTHROPIC_API_KEY=bench OPENAI_API_KEY=bench "${no_limits_env[@]}" TOLLGATE_CALL_TIMEOUT_MS=600000
-tg2=$tollgated_pid
-ep2=$tollgated_requests
-"$bin/tollbench" call --endpoint "$ep2" --inflight 10000 --requests 10000 --warmup 0 > /dev/null &
-bench=$!
-pids+=("$bench")
-# Sample for 15 s while every call is in flight (none can finish in 60 s).
-peak=0
-for _ in $(seq 30); do
-  r=$(rss_kib $tg2); (( r > peak )) && peak=$r
-  sleep 0.5
-done
-echo "tollgated peak RSS with 10,000 calls in flight: $peak KiB"
-# Free the cores for the pinned scenario.
+# Free the cores for the memory and pinned scenarios.
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
 
-echo "== pinned scenario (tools/bench/pinned.sh)"
+echo "== memory (tools/bench/memory.sh)"
+"$here/bench/memory.sh" "$bin"
 
+echo "== pinned scenario (tools/bench/pinned.sh)"
 "$here/bench/pinned.sh" "$bin"
