@@ -1,0 +1,97 @@
+// Across providers and transports: an OpenAI-format conversation served by
+// Anthropic and an Anthropic-format one served by OpenAI (with tools), the
+// same budget and fallback scenario over HTTP and over ZeroMQ giving the
+// same ledger, and the overhead of a kept-open connection through the
+// endpoint (PROTOCOL.md section 11).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startDaemon, keys, setLimit, scaled } from './harness.mjs';
+
+let d;
+let z;  // a second daemon for the ZeroMQ half of the ledger comparison
+before(async () => { [d, z] = await Promise.all([startDaemon(), startDaemon()]); });
+after(async () => { await Promise.all([d.stop(), z.stop()]); });
+
+test('an OpenAI-format conversation with tools is served by Anthropic', async () => {
+  const openai = new OpenAI({ baseURL: `${d.base}/v1`, apiKey: keys.research, maxRetries: 0 });
+  const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } } }];
+  const messages = [{ role: 'system', content: 'use tools' }, { role: 'user', content: 'find it [call_tool lookup {"q": "tollgate"}]' }];
+  const first = await openai.chat.completions.create({ model: 'anthropic/claude-sonnet-4-5', tools, messages }).withResponse();
+  assert.equal(first.response.headers.get('x-tollgate-provider'), 'anthropic');
+  const call = first.data.choices[0].message.tool_calls[0];
+  assert.match(call.id, /^toolu_/);
+  assert.deepEqual(JSON.parse(call.function.arguments), { q: 'tollgate' });
+  messages.push(first.data.choices[0].message, { role: 'tool', tool_call_id: call.id, content: 'found 3 pages' });
+  const second = await openai.chat.completions.create({ model: 'anthropic/claude-sonnet-4-5', tools, messages }).withResponse();
+  assert.equal(second.response.headers.get('x-tollgate-provider'), 'anthropic');
+  assert.match(second.data.choices[0].message.content, /found 3 pages/);
+});
+
+test('an Anthropic-format conversation with tools is served by OpenAI', async () => {
+  const anthropic = new Anthropic({ baseURL: d.base, apiKey: keys.research, maxRetries: 0 });
+  const tools = [{ name: 'lookup', input_schema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } }];
+  const messages = [{ role: 'user', content: 'find it [call_tool lookup {"q": "budgets"}]' }];
+  const first = await anthropic.messages.create({ model: 'openai/gpt-4.1', max_tokens: 128, tools, messages }).withResponse();
+  assert.equal(first.response.headers.get('x-tollgate-provider'), 'openai');
+  const use = first.data.content.find((b) => b.type === 'tool_use');
+  assert.match(use.id, /^call_/);
+  assert.deepEqual(use.input, { q: 'budgets' });
+  messages.push({ role: 'assistant', content: first.data.content },
+                { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'two budgets' }] });
+  const second = await anthropic.messages.create({ model: 'openai/gpt-4.1', max_tokens: 128, tools, messages }).withResponse();
+  assert.equal(second.response.headers.get('x-tollgate-provider'), 'openai');
+  assert.match(second.data.content[0].text, /two budgets/);
+});
+
+test('the same budget and fallback scenario over HTTP and ZeroMQ gives the same ledger', async () => {
+  // research may spend 100 Anthropic tokens: the calls move to OpenAI
+  // (fallback) once the next one no longer fits.
+  await Promise.all([setLimit(d, 'writer', 'anthropic', 100), setLimit(z, 'writer', 'anthropic', 100)]);
+  const openai = new OpenAI({ baseURL: `${d.base}/v1`, apiKey: keys.writer, maxRetries: 0 });
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-sdk-zmq-'));
+  const http = [];
+  const zmq = [];
+  try {
+    for (let i = 0; i < 6; i++) {
+      const body = { messages: [{ role: 'user', content: `scenario call ${i}` }], max_tokens: 20 };
+      const { response } = await openai.chat.completions.create({ model: 'auto', ...body }).withResponse();
+      http.push(`${response.headers.get('x-tollgate-provider')} ${response.headers.get('x-tollgate-reason')}`);
+      const file = join(dir, `call${i}.json`);
+      writeFileSync(file, JSON.stringify(body));
+      const r = await z.tollctl(['call', 'writer', '--request', file]);
+      assert.equal(r.code, 0, r.stderr);
+      const reply = JSON.parse(r.stdout);
+      zmq.push(`${reply.provider} ${reply.reason}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(http, zmq);
+  assert.ok(http.some((p) => p.startsWith('openai fallback')), `no fallback in ${http}`);
+  const ledger = (u) => Object.fromEntries(Object.entries(u.providers).map(([p, v]) => [p, [v.used, v.requests, v.reserved]]));
+  assert.deepEqual(ledger(await d.status('ai/writer')), ledger(await z.status('ai/writer')));
+});
+
+test('a kept-open connection through the endpoint adds under 10 ms a round trip', async () => {
+  const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const times = async (c, model) => {
+    const ms = [];
+    for (let i = 0; i < 21; i++) {
+      const start = process.hrtime.bigint();
+      await c.chat.completions.create({ model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 5 });
+      ms.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    return median(ms);
+  };
+  // The same SDK, straight to the fake provider, is the baseline.
+  const direct = await times(new OpenAI({ baseURL: `http://${d.fakeAddr}/v1`, apiKey: 'sk-direct', maxRetries: 0 }), 'gpt-4.1');
+  const through = await times(new OpenAI({ baseURL: `${d.base}/v1`, apiKey: keys.research, maxRetries: 0 }), 'openai/gpt-4.1');
+  const overhead = through - direct;
+  console.log(`# keep-alive round trip: direct ${direct.toFixed(2)} ms, through tollgated ${through.toFixed(2)} ms`);
+  assert.ok(overhead < scaled(10), `overhead ${overhead.toFixed(2)} ms (direct ${direct.toFixed(2)}, through ${through.toFixed(2)})`);
+});
