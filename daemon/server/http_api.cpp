@@ -100,6 +100,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 // answered (unknown paths, bodies over the size cap).
 void answer_unanswered(const httplib::Request& req, httplib::Response& res) {
   if (!res.body.empty()) return;
+  if (req.path.starts_with("/v1/")) return Ingress::answer_unrouted(req, res);
   if (res.status == 404) {
     send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
   } else if (res.status == 413 && is_form(req)) {
@@ -179,6 +180,9 @@ protocol::Result<std::unique_ptr<HttpApi>> HttpApi::start(const HttpAddress& add
   api->ingress_ = std::move(ingress).value();
   // A thread per open connection: every /v1 call a client waits on holds one.
   api->http_->new_task_queue = [n = config->http_max_calls + 8] { return new httplib::ThreadPool(n); };
+  // The SDKs keep their connections open for many requests (httplib's
+  // default closes one after 5).
+  api->http_->set_keep_alive_max_count(1000);
   api->routes();
   const std::string host_port = address.host + ":" + std::to_string(address.port);
   int port = address.port;

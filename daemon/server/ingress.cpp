@@ -131,6 +131,21 @@ std::string Ingress::allowed_methods(std::string_view path) {
   return "";
 }
 
+void Ingress::answer_unrouted(const httplib::Request& req, httplib::Response& res) {
+  const Dialect dialect = req.path == "/v1/messages" || req.has_header("anthropic-version")
+                              ? Dialect::kAnthropic
+                              : Dialect::kOpenAI;
+  const int status = res.status;
+  if (status == 413) {
+    send_error(dialect, res, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
+  } else if (status == 404) {
+    send_error(dialect, res, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
+  } else {
+    send_error(dialect, res, Error::bad_request("the HTTP request could not be read"));
+  }
+  res.status = status;
+}
+
 void Ingress::install(httplib::Server& http) {
   http.Post("/v1/chat/completions",
             [this](const auto& q, auto& r) { serve(Dialect::kOpenAI, q, r); });

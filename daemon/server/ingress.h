@@ -68,6 +68,10 @@ class Ingress {
   void stop();
   // "GET, HEAD", "POST", or "" when `path` is not an ingress path.
   static std::string allowed_methods(std::string_view path);
+  // httplib's own refusals under /v1/ (a body over TOLLGATE_MAX_REQUEST_BYTES,
+  // an unknown path, a request it could not read) in the endpoint's error
+  // format, so that an SDK raises its own exception class.
+  static void answer_unrouted(const httplib::Request& req, httplib::Response& res);
 
  private:
   struct Exchange;

@@ -102,3 +102,25 @@ test('a client that goes away mid-stream cuts the provider stream and the call i
   }, 5000, 'the cut call settled');
   assert.ok(charged.used > 0);
 });
+
+test('a body over TOLLGATE_MAX_REQUEST_BYTES is refused as ContentTooLargeError', async () => {
+  const big = 'x'.repeat(1100 * 1024);
+  await assert.rejects(client().messages.create({ model: 'auto', max_tokens: 16, messages: [{ role: 'user', content: big }] }),
+                       (e) => e instanceof Anthropic.ContentTooLargeError && e.status === 413);
+});
+
+test('calls beyond TOLLGATE_HTTP_MAX_CALLS are refused at once as OverloadedError', async () => {
+  const small = await startDaemon({ env: { TOLLGATE_HTTP_MAX_CALLS: '1' }, faults: ['anthropic:delay_ms=400:times=1'] });
+  try {
+    const c = new Anthropic({ baseURL: small.base, apiKey: keys.research, maxRetries: 0 });
+    const body = { model: 'auto', max_tokens: 16, messages: [{ role: 'user', content: 'slow one' }] };
+    const first = c.messages.create(body);
+    // The first call holds the one slot once it has reserved its budget.
+    await eventually(async () => (await small.status('ai/research')).providers?.anthropic?.reserved > 0,
+                     5000, 'the first call in flight');
+    await assert.rejects(c.messages.create(body), (e) => e instanceof Anthropic.OverloadedError && e.status === 529);
+    assert.equal((await first).content[0].text, 'echo: slow one');
+  } finally {
+    await small.stop();
+  }
+});

@@ -123,9 +123,14 @@ export async function startDaemon({ env = {}, faults = [] } = {}) {
     async stop() {
       // The SDKs keep their connections open (Node's fetch pools them for
       // 4 s), and tollgated's HTTP threads wait for an idle kept-open
-      // connection to end before it exits: close the pool first, or each
-      // stop takes seconds.
-      await globalThis[Symbol.for('undici.globalDispatcher.1')]?.close();
+      // connection to end before it exits: close the pool first (a new one
+      // serves later requests), or each stop takes seconds.
+      const pooled = Symbol.for('undici.globalDispatcher.1');
+      const pool = globalThis[pooled];
+      if (pool) {
+        globalThis[pooled] = new pool.constructor();
+        await pool.close();
+      }
       await tollgated.stop();
       await fake.stop();
       rmSync(dir, { recursive: true, force: true });

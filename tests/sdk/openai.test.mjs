@@ -2,6 +2,7 @@
 // GET /v1/models (PROTOCOL.md section 11), with a real daemon and fake provider.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { startDaemon, keys, setLimit, fetchLosingFirstResponse } from './harness.mjs';
 
@@ -104,4 +105,16 @@ test('models lists auto and each configured provider model', async () => {
   assert.ok(ids.includes('auto'));
   assert.ok(ids.some((id) => id.startsWith('anthropic/')));
   assert.ok(ids.some((id) => id.startsWith('openai/')));
+});
+
+test('a key added to the keys file works after a reload', async () => {
+  const fresh = 'sk-tg-added-on-reload-0123456789';
+  const ask = () => client(fresh).chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'new key' }] });
+  await assert.rejects(ask(), (e) => e instanceof OpenAI.AuthenticationError);
+  appendFileSync(d.keysFile, `${fresh} newcomer\n`);
+  d.tollgated.proc.kill('SIGHUP');
+  await d.tollgated.line(/reload: 4 agent keys/);
+  const reply = await ask();
+  assert.equal(reply.choices[0].message.content, 'echo: new key');
+  assert.equal((await d.status('ai/newcomer')).providers.anthropic.requests, 1);
 });
