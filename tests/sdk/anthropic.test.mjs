@@ -40,7 +40,7 @@ test('a streamed message arrives as events and the SDK assembles it', async () =
   const message = await stream.finalMessage();
   assert.equal(message.content[0].text, 'echo: stream me some words');
   assert.equal(message.stop_reason, 'end_turn');
-  assert.ok(message.usage.output_tokens > 0);
+  assert.ok(message.usage.output_tokens > 0 && message.usage.input_tokens > 0);
   for (const t of ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']) {
     assert.ok(types.has(t), `no ${t}`);
   }

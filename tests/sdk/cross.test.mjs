@@ -32,6 +32,26 @@ test('an OpenAI-format conversation with tools is served by Anthropic', async ()
   assert.match(second.data.choices[0].message.content, /found 3 pages/);
 });
 
+test('an image sent in the OpenAI format reaches Anthropic and the reverse', async () => {
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+  const openai = new OpenAI({ baseURL: `${d.base}/v1`, apiKey: keys.research, maxRetries: 0 });
+  const text = await openai.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'no image' }] });
+  const withImage = await openai.chat.completions.create({
+    model: 'anthropic/claude-sonnet-4-5',
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'no image' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }],
+  }).withResponse();
+  assert.equal(withImage.response.headers.get('x-tollgate-provider'), 'anthropic');
+  // The fake counts an image's tokens: the image reached the provider.
+  assert.ok(withImage.data.usage.prompt_tokens > text.usage.prompt_tokens);
+  const anthropic = new Anthropic({ baseURL: d.base, apiKey: keys.research, maxRetries: 0 });
+  const reverse = await anthropic.messages.create({
+    model: 'openai/gpt-4.1', max_tokens: 32,
+    messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } }, { type: 'text', text: 'no image' }] }],
+  }).withResponse();
+  assert.equal(reverse.response.headers.get('x-tollgate-provider'), 'openai');
+  assert.equal(reverse.data.content[0].text, 'echo: no image');
+});
+
 test('an Anthropic-format conversation with tools is served by OpenAI', async () => {
   const anthropic = new Anthropic({ baseURL: d.base, apiKey: keys.research, maxRetries: 0 });
   const tools = [{ name: 'lookup', input_schema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } }];
