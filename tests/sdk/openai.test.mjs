@@ -34,6 +34,8 @@ test('a plain chat completion is answered in the OpenAI format and charged to th
   const usage = await d.status('ai/research');
   assert.equal(usage.providers.anthropic.requests, 1);
   assert.equal(usage.providers.anthropic.used, data.usage.prompt_tokens + data.usage.completion_tokens);
+  const metrics = await (await fetch(`${d.base}/metrics`)).text();
+  assert.match(metrics, /tollgate_requests_total\{[^}]*op="call"[^}]*transport="http"[^}]*\} 1\b/);
 });
 
 test('a streamed completion arrives as chunks with usage and the SDK assembles it', async () => {
@@ -117,4 +119,18 @@ test('a key added to the keys file works after a reload', async () => {
   const reply = await ask();
   assert.equal(reply.choices[0].message.content, 'echo: new key');
   assert.equal((await d.status('ai/newcomer')).providers.anthropic.requests, 1);
+});
+
+test('a rate limit is a RateLimitError with the retry-after the SDK waits for', async () => {
+  const limited = await startDaemon({ env: { ANTHROPIC_RPM: '1', OPENAI_RPM: '1' } });
+  try {
+    const c = new OpenAI({ baseURL: `${limited.base}/v1`, apiKey: keys.research, maxRetries: 0 });
+    const ask = () => c.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    assert.equal((await ask()).response.headers.get('x-tollgate-provider'), 'anthropic');
+    assert.equal((await ask()).response.headers.get('x-tollgate-reason').startsWith('fallback'), true);
+    await assert.rejects(ask(), (e) => e instanceof OpenAI.RateLimitError && e.status === 429 &&
+      Number(e.headers.get('retry-after')) >= 1 && e.headers.get('x-should-retry') === 'true');
+  } finally {
+    await limited.stop();
+  }
 });
