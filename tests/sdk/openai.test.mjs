@@ -119,6 +119,11 @@ test('a key added to the keys file works after a reload', async () => {
   const reply = await ask();
   assert.equal(reply.choices[0].message.content, 'echo: new key');
   assert.equal((await d.status('ai/newcomer')).providers.anthropic.requests, 1);
+  // A file that no longer reads keeps the keys in use.
+  appendFileSync(d.keysFile, 'one-word-line\n');
+  d.tollgated.proc.kill('SIGHUP');
+  await d.tollgated.line(/the agent keys in use are kept/);
+  assert.equal((await ask()).choices[0].message.content, 'echo: new key');
 });
 
 test('a rate limit is a RateLimitError with the retry-after the SDK waits for', async () => {
