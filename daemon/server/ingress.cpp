@@ -22,6 +22,10 @@ constexpr int64_t kLoopMarginMs = 10'000;
 // A stream waits for its next part in slices this long, so that a
 // shutdown or the deadline is noticed between parts.
 constexpr auto kStreamSlice = std::chrono::milliseconds(250);
+// After this long without a part a stream writes a ping (SseWriter::ping):
+// the second write to a closed connection fails, so a client gone while
+// the provider is silent is noticed within about twice this.
+constexpr auto kPingAfter = std::chrono::seconds(1);
 
 int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -89,6 +93,7 @@ struct Ingress::Exchange {
   bool gone GUARDED_BY(mu) = false;  // the client cannot take more: cut the stream
   bool stopped GUARDED_BY(mu) = false;
   std::chrono::steady_clock::time_point deadline{};  // set before it is shared
+  protocol::RequestId id;                             // likewise
 };
 
 Ingress::Ingress(Deps deps, std::shared_ptr<const AgentKeys> keys)
@@ -222,10 +227,10 @@ std::shared_ptr<Ingress::Exchange> Ingress::submit(const Agent& agent, protocol:
     if (stopped_) return nullptr;
     exchanges_.insert(exchange);
   }
-  auto id = protocol::RequestId::from_string("http-v1-" + std::to_string(next_id_++));
+  exchange->id = protocol::RequestId::from_string("http-v1-" + std::to_string(next_id_++));
   curve::Caller caller{curve::ClientRole::kClient, agent.who};
   deps_.server->submit(
-      std::move(id), std::move(call), std::move(caller),
+      exchange->id, std::move(call), std::move(caller),
       [exchange](const Reply& reply) {
         MutexLock lock(exchange->mu);
         exchange->final = reply;
@@ -311,55 +316,72 @@ void Ingress::answer(Dialect dialect, const ingress::ClientRequest& read,
   res.set_content(ingress::response_body(dialect, reply, response_id(dialect), unix_seconds()), kJson);
 }
 
+// What one streamed response has written so far (its HTTP thread only).
+struct Ingress::StreamState {
+  std::unique_ptr<ingress::SseWriter> writer;
+  bool begun = false;
+  bool done = false;
+  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
+};
+
+std::string Ingress::next_events(Exchange& exchange, StreamState& state) {
+  std::string out;
+  MutexLock lock(exchange.mu);
+  const auto until = std::min(exchange.deadline, std::chrono::steady_clock::now() + kStreamSlice);
+  while (exchange.parts.empty() && !exchange.final && !exchange.stopped && exchange.cv.wait_until(until)) {
+  }
+  if (!state.begun && exchange.parts.empty() && exchange.final && exchange.final->ok()) {
+    // No parts: an idempotent replay or a cache hit.
+    state.begun = state.done = true;
+    return state.writer->replay(std::get<protocol::CallReply>(exchange.final->body()));
+  }
+  if (!state.begun) out = state.writer->begin();
+  state.begun = true;
+  for (const auto& c : exchange.parts) out += state.writer->part(c);
+  exchange.parts.clear();
+  if (exchange.final) {
+    out += exchange.final->ok() ? state.writer->finish(std::get<protocol::CallReply>(exchange.final->body()))
+                                : state.writer->fail(exchange.final->error());
+    state.done = true;
+  } else if (exchange.stopped || std::chrono::steady_clock::now() >= exchange.deadline) {
+    out += state.writer->fail(exchange.stopped ? Error::internal("tollgated is shutting down")
+                                               : Error::timeout("no reply from the daemon in time"));
+    state.done = true;
+  }
+  return out;
+}
+
 void Ingress::stream(Dialect dialect, const ingress::ClientRequest& read,
                      std::shared_ptr<Exchange> exchange, std::shared_ptr<void> slot,
                      httplib::Response& res) {
-  std::shared_ptr<ingress::SseWriter> writer =
-      ingress::SseWriter::make(dialect, response_id(dialect), read.model, unix_seconds(), read.include_usage);
-  auto begun = std::make_shared<bool>(false);
+  auto state = std::make_shared<StreamState>();
+  state->writer = ingress::SseWriter::make(dialect, response_id(dialect), read.model, unix_seconds(),
+                                           read.include_usage);
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [exchange, writer, begun](size_t, httplib::DataSink& sink) {
-        std::string out;
-        bool done = false;
-        {
-          MutexLock lock(exchange->mu);
-          const auto until = std::min(exchange->deadline, std::chrono::steady_clock::now() + kStreamSlice);
-          while (exchange->parts.empty() && !exchange->final && !exchange->stopped &&
-                 exchange->cv.wait_until(until)) {
-          }
-          const bool whole = !*begun && exchange->parts.empty() && exchange->final && exchange->final->ok();
-          if (whole) {
-            // No parts: an idempotent replay or a cache hit.
-            out = writer->replay(std::get<protocol::CallReply>(exchange->final->body()));
-            done = true;
-          } else {
-            if (!*begun) out = writer->begin();
-            for (const auto& c : exchange->parts) out += writer->part(c);
-            exchange->parts.clear();
-            if (exchange->final) {
-              out += exchange->final->ok()
-                         ? writer->finish(std::get<protocol::CallReply>(exchange->final->body()))
-                         : writer->fail(exchange->final->error());
-              done = true;
-            } else if (exchange->stopped || std::chrono::steady_clock::now() >= exchange->deadline) {
-              out += writer->fail(exchange->stopped ? Error::internal("tollgated is shutting down")
-                                                    : Error::timeout("no reply from the daemon in time"));
-              done = true;
-            }
-          }
-          *begun = true;
+      [exchange, state](size_t, httplib::DataSink& sink) {
+        std::string out = next_events(*exchange, *state);
+        const auto now = std::chrono::steady_clock::now();
+        if (out.empty() && now - state->last_write >= kPingAfter) out = state->writer->ping();
+        if (!out.empty()) {
+          if (!sink.write(out.data(), out.size())) return false;
+          state->last_write = now;
         }
-        if (!out.empty() && !sink.write(out.data(), out.size())) return false;
-        if (done) sink.done();
+        if (state->done) sink.done();
         return true;
       },
-      [this, exchange, slot](bool) {
+      [this, exchange, state, slot](bool) {
         {
           MutexLock lock(exchange->mu);
           exchange->gone = true;
+        }
+        // The client went away before the end: the call stops now rather
+        // than at its next part (a provider may be silent for long).
+        if (!state->done) {
+          deps_.server->cancel_submitted(exchange->id,
+                                         Error::cancelled("the HTTP client went away mid-stream"));
         }
         forget(exchange);
       });

@@ -13,10 +13,12 @@
 // reply. A non-streamed request answers the final reply in the endpoint's
 // format. A streamed one waits for its first part (so that an error before
 // it, a refusal or a budget, is an ordinary HTTP error with its status)
-// and then writes server-sent events (ingress_sse.h) as parts arrive. When
-// the client is gone a write fails; the next part then tells the loop
-// (LocalPart returns false), which cancels the call and charges it as a
-// cut stream (section 9).
+// and then writes server-sent events (ingress_sse.h) as parts arrive, and
+// a ping after a second without one. When the client is gone a write
+// fails (at the latest the second ping); the stream then asks the loop to
+// cancel the call (Server::cancel_submitted), and a part that still comes
+// finds the exchange gone (LocalPart returns false, which cuts the stream
+// too). The call is charged as a cut stream (section 9).
 //
 // At most TOLLGATE_HTTP_MAX_CALLS calls run at once; more are answered
 // overloaded (503; Anthropic 529) at once.
@@ -75,6 +77,7 @@ class Ingress {
 
  private:
   struct Exchange;
+  struct StreamState;
   struct Agent {
     std::string ai_name;
     std::string who;
@@ -95,6 +98,8 @@ class Ingress {
               std::shared_ptr<Exchange> exchange, std::shared_ptr<void> slot, httplib::Response& res);
   void stream(ingress::Dialect dialect, const ingress::ClientRequest& read,
               std::shared_ptr<Exchange> exchange, std::shared_ptr<void> slot, httplib::Response& res);
+  // The events to write next: waits a slice for parts, or the end.
+  static std::string next_events(Exchange& exchange, StreamState& state);
   void forget(const std::shared_ptr<Exchange>& exchange);
   std::string response_id(ingress::Dialect dialect);
 

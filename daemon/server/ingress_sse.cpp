@@ -75,6 +75,8 @@ class OpenAiWriter final : public SseWriter {
     return out + "data: [DONE]\n\n";
   }
 
+  std::string ping() const override { return ": ping\n\n"; }
+
   std::string fail(const protocol::Error& error) override {
     // The SDKs raise an APIError for a data line holding `error`.
     JsonValue inner = JsonValue::object();
@@ -175,6 +177,8 @@ class AnthropicWriter final : public SseWriter {
     out += event("message_delta", j);
     return out + event("message_stop", JsonValue{{"type", "message_stop"}});
   }
+
+  std::string ping() const override { return event("ping", JsonValue{{"type", "ping"}}); }
 
   std::string fail(const protocol::Error& error) override {
     JsonValue inner = JsonValue::object();

@@ -39,6 +39,10 @@ class SseWriter {
   virtual std::string finish(const protocol::CallReply& reply) = 0;
   // The end of a stream that failed after it began.
   virtual std::string fail(const protocol::Error& error) = 0;
+  // Written while no part comes (a provider thinking, or stalled), so that
+  // a client that went away is noticed by a failed write: Anthropic's ping
+  // event, an SSE comment for OpenAI (both SDKs skip them).
+  virtual std::string ping() const = 0;
   // A whole reply as a stream (an idempotent replay or a cache hit: the
   // call sent no parts): begin, one part per block, finish.
   std::string replay(const protocol::CallReply& reply);

@@ -95,6 +95,10 @@ class PendingRequests {
   std::optional<uint64_t> find_call(const zmq::message_t& identity,
                                     const protocol::RequestId& id) const;
 
+  // The token of the `call` a local submitter has open under request id
+  // `id`; nullopt when none is.
+  std::optional<uint64_t> find_local_call(const protocol::RequestId& id) const;
+
   size_t size() const { return open_.size(); }
   bool empty() const { return open_.empty(); }
   bool is_open(uint64_t token) const { return open_.count(token) > 0; }

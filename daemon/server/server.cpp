@@ -311,6 +311,16 @@ void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::C
   mailbox_.post(std::move(m));
 }
 
+void Server::cancel_submitted(protocol::RequestId id, Error why) {
+  LoopMessage m;
+  m.then = [this, id = std::move(id), why = std::move(why)]() mutable {
+    const auto token = pending_.find_local_call(id);
+    spdlog::debug("cancel of submitted call {}: {}", id.to_display(), token ? "found" : "not found");
+    if (token && handler_) handler_->cancel(*token, std::move(why));
+  };
+  mailbox_.post(std::move(m));
+}
+
 void Server::drain_mailbox() {
   for (auto& message : mailbox_.drain()) {
     for (const auto& event : message.events) {

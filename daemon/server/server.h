@@ -125,6 +125,10 @@ class Server : private ReplyEdge {
   void submit(protocol::RequestId id, protocol::RequestBody body, curve::Caller caller,
               LocalReply done, LocalPart parts = {});
 
+  // Any thread: ends the `call` a local submitter has open under `id` (its
+  // client went away), as the `cancel` op does; nothing when none is.
+  void cancel_submitted(protocol::RequestId id, protocol::Error why);
+
   // Runs until a stop signal; then stops taking requests and returns.
   void run(SignalSource& signals);
   // One loop iteration: waits at most `timeout` for work. Returns false once

@@ -124,3 +124,20 @@ test('calls beyond TOLLGATE_HTTP_MAX_CALLS are refused at once as OverloadedErro
     await small.stop();
   }
 });
+
+test('a client gone while the provider is silent is noticed by the pings and its call cancelled', async () => {
+  await d.faults(['anthropic:stream_stall_after=4:stall_ms=60000']);
+  const before = (await d.status('ai/research')).providers.anthropic.requests;
+  const stream = client().messages.stream({ model: 'auto', max_tokens: 64, messages: [{ role: 'user', content: 'stall after this' }] });
+  await new Promise((resolve) => stream.on('text', () => resolve()));
+  stream.abort();
+  await assert.rejects(stream.finalMessage());
+  // The provider says nothing for 60 s: only the cancel settles the call
+  // (charged as a cut stream: its input and the whole output bound) before.
+  const settled = await eventually(async () => {
+    const u = (await d.status('ai/research')).providers.anthropic;
+    return u.requests === before + 1 && u.reserved === 0 && u;
+  }, 8000, 'the call cancelled while its provider is silent');
+  assert.ok(settled.used > 0);
+  await d.faults([]);
+});
