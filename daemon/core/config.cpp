@@ -155,6 +155,8 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.str("TOLLGATE_HTTP", c.http);
   r.str("TOLLGATE_HTTP_ADMIN_TOKEN", c.http_admin_token);
   r.str("TOLLGATE_AGENT_KEYS_FILE", c.agent_keys_file);
+  r.uint("TOLLGATE_HTTP_READ_TIMEOUT_MS", c.http_read_timeout_ms, 50, 600'000,
+         "must be a whole number from 50 to 600000");
   r.uint("TOLLGATE_HTTP_MAX_CALLS", c.http_max_calls, 1, 100'000, "must be a whole number from 1 to 100000");
   r.str("TOLLGATE_CURVE_SECRET_KEY_FILE", c.curve_secret_key_file);
   r.str("TOLLGATE_CURVE_CLIENTS_FILE", c.curve_clients_file);

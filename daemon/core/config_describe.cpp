@@ -121,6 +121,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_HTTP_ADMIN_TOKEN=" << secret(c.http_admin_token) << "\n"
     << "TOLLGATE_AGENT_KEYS_FILE=" << c.agent_keys_file << "\n"
     << "TOLLGATE_HTTP_MAX_CALLS=" << c.http_max_calls << "\n"
+    << "TOLLGATE_HTTP_READ_TIMEOUT_MS=" << c.http_read_timeout_ms << "\n"
     << "TOLLGATE_CURVE_SECRET_KEY_FILE=" << c.curve_secret_key_file << "\n"
     << "TOLLGATE_CURVE_CLIENTS_FILE=" << c.curve_clients_file << "\n"
     << "TOLLGATE_MAX_REQUEST_BYTES=" << c.max_request_bytes << "\n"

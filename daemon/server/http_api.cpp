@@ -251,7 +251,8 @@ void HttpApi::routes() {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   });
-  s.set_read_timeout(5, 0);
+  const auto read_ms = static_cast<time_t>(config()->http_read_timeout_ms);
+  s.set_read_timeout(read_ms / 1000, (read_ms % 1000) * 1000);
   s.set_write_timeout(5, 0);
   s.set_keep_alive_timeout(5);
   s.set_payload_max_length(config()->max_request_bytes);

@@ -153,8 +153,13 @@ void Ingress::answer_unrouted(const httplib::Request& req, httplib::Response& re
 
 void Ingress::install(httplib::Server& http) {
   http.Post("/v1/chat/completions",
-            [this](const auto& q, auto& r) { serve(Dialect::kOpenAI, q, r); });
-  http.Post("/v1/messages", [this](const auto& q, auto& r) { serve(Dialect::kAnthropic, q, r); });
+            [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& c) {
+              serve(Dialect::kOpenAI, q, r, c);
+            });
+  http.Post("/v1/messages",
+            [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& c) {
+              serve(Dialect::kAnthropic, q, r, c);
+            });
   http.Get("/v1/models", [this](const auto& q, auto& r) { models(q, r); });
 }
 
@@ -187,9 +192,9 @@ void Ingress::models(const httplib::Request& req, httplib::Response& res) {
 
 std::optional<protocol::CallRequest> Ingress::prepare(Dialect dialect, const Agent& agent,
                                                       const httplib::Request& req,
-                                                      httplib::Response& res,
+                                                      const std::string& body, httplib::Response& res,
                                                       ingress::ClientRequest& read) const {
-  auto parsed = ingress::read_request(dialect, req.body, deps_.limits.max_depth);
+  auto parsed = ingress::read_request(dialect, body, deps_.limits.max_depth);
   if (!parsed) {
     send_error(dialect, res, parsed.error());
     return std::nullopt;
@@ -258,11 +263,45 @@ std::string Ingress::response_id(Dialect dialect) {
   return dialect == Dialect::kOpenAI ? "chatcmpl-tg" + n : "msg_tg" + n;
 }
 
-void Ingress::serve(Dialect dialect, const httplib::Request& req, httplib::Response& res) {
+std::optional<std::string> Ingress::read_body(Dialect dialect, const httplib::ContentReader& reader,
+                                             httplib::Response& res) const {
+  // httplib bounds each read (TOLLGATE_HTTP_READ_TIMEOUT_MS); this bounds
+  // the whole body, which a client sending a byte now and then would
+  // otherwise stretch for ever while it holds a thread.
+  const auto limit = std::chrono::milliseconds(deps_.config()->http_read_timeout_ms * 10);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string body;
+  bool late = false;
+  const bool whole = reader([&](const char* data, size_t size) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      late = true;
+      return false;
+    }
+    body.append(data, size);
+    return true;
+  });
+  if (whole && !late) return body;
+  const int status = res.status;
+  if (status == 413) {
+    send_error(dialect, res, Error::too_large("request body is over TOLLGATE_MAX_REQUEST_BYTES"));
+  } else {
+    send_error(dialect, res, Error::bad_request(
+        late ? "the request body did not arrive within " + std::to_string(limit.count()) +
+                   " ms (10 times TOLLGATE_HTTP_READ_TIMEOUT_MS)"
+             : "the request body could not be read"));
+    res.status = late ? 408 : 400;
+  }
+  return std::nullopt;
+}
+
+void Ingress::serve(Dialect dialect, const httplib::Request& req, httplib::Response& res,
+                    const httplib::ContentReader& reader) {
+  auto body = read_body(dialect, reader, res);
+  if (!body) return;
   auto agent = authenticate(dialect, req, res);
   if (!agent) return;
   ingress::ClientRequest read;
-  auto call = prepare(dialect, *agent, req, res, read);
+  auto call = prepare(dialect, *agent, req, *body, res, read);
   if (!call) return;
   const auto max_calls = deps_.config()->http_max_calls;
   if (active_->fetch_add(1) >= max_calls) {

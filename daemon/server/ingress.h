@@ -42,6 +42,7 @@
 #include "protocol/codec.h"
 
 namespace httplib {
+class ContentReader;
 class Server;
 struct Request;
 struct Response;
@@ -85,14 +86,18 @@ class Ingress {
   };
   Ingress(Deps deps, std::shared_ptr<const AgentKeys> keys);
 
-  void serve(ingress::Dialect dialect, const httplib::Request& req, httplib::Response& res);
+  void serve(ingress::Dialect dialect, const httplib::Request& req, httplib::Response& res,
+             const httplib::ContentReader& reader);
+  // The whole body, or nullopt after answering (too large, too slow).
+  std::optional<std::string> read_body(ingress::Dialect dialect, const httplib::ContentReader& reader,
+                                       httplib::Response& res) const;
   void models(const httplib::Request& req, httplib::Response& res);
   std::optional<Agent> authenticate(ingress::Dialect dialect, const httplib::Request& req,
                                     httplib::Response& res) const;
   // The call checked by the protocol decoder, or nullopt after answering.
   std::optional<protocol::CallRequest> prepare(ingress::Dialect dialect, const Agent& agent,
-                                               const httplib::Request& req, httplib::Response& res,
-                                               ingress::ClientRequest& read) const;
+                                               const httplib::Request& req, const std::string& body,
+                                               httplib::Response& res, ingress::ClientRequest& read) const;
   std::shared_ptr<Exchange> submit(const Agent& agent, protocol::CallRequest call);
   void answer(ingress::Dialect dialect, const ingress::ClientRequest& read,
               std::shared_ptr<Exchange> exchange, std::shared_ptr<void> slot, httplib::Response& res);
