@@ -137,6 +137,12 @@ export async function startDaemon({ env = {}, faults = [] } = {}) {
       for (const k of [...Object.values(keys), ...providerKeys]) {
         if (tollgated.output.includes(k)) throw new Error(`tollgated logged a key: ${k}`);
       }
+      // The sanitizer builds run these tests too: a report fails them.
+      for (const [who, child] of [['tollgated', tollgated], ['fake-provider', fake]]) {
+        if (/(ERROR|WARNING): (Address|Thread|Leak)Sanitizer|runtime error:/.test(child.output)) {
+          throw new Error(`${who} printed a sanitizer report:\n${child.output}`);
+        }
+      }
     },
   };
 }
