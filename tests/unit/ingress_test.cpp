@@ -135,3 +135,46 @@ TEST_CASE("an Anthropic stream opens and closes each content block around its de
     ++at;
   }
 }
+
+TEST_CASE("a request body becomes a call with its stream flags and the key agent", "[ingress]") {
+  using tollgate::ingress::read_request;
+  auto openai = read_request(Dialect::kOpenAI,
+                             R"({"model":"openai/gpt-4.1","stream":true,"stream_options":{"include_usage":true},)"
+                             R"("max_tokens":30,"temperature":0.5,"stop":["END"],)"
+                             R"("messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]})",
+                             32);
+  REQUIRE(openai);
+  CHECK(openai->stream);
+  CHECK(openai->include_usage);
+  CHECK(openai->model == "openai/gpt-4.1");
+  const Config c = two_providers();
+  auto route = tollgate::ingress::route_model(c, openai->model);
+  REQUIRE(route);
+  auto call = tollgate::ingress::make_call(*openai, "research", *route, std::string("key-1"));
+  CHECK(call.ai_name == "research");
+  CHECK(call.preferred_provider == "openai");
+  CHECK(call.model == "gpt-4.1");
+  CHECK(call.system == "be brief");
+  CHECK(call.max_tokens == 30u);
+  CHECK(call.stop_sequences == std::vector<std::string>{"END"});
+  CHECK(call.idempotency_key == "key-1");
+  CHECK(call.stream);
+  REQUIRE(call.messages.size() == 1);
+  auto anthropic = read_request(Dialect::kAnthropic, R"({"max_tokens":5,"messages":[{"role":"user","content":"x"}]})", 32);
+  REQUIRE(anthropic);
+  CHECK(anthropic->model == "auto");
+  CHECK_FALSE(anthropic->stream);
+}
+
+TEST_CASE("a request body with a repeated key or too deep is refused before it is read", "[ingress]") {
+  using tollgate::ingress::read_request;
+  auto twice = read_request(Dialect::kOpenAI, R"({"model":"a","model":"b","messages":[]})", 32);
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().message.find("given more than once") != std::string::npos);
+  const std::string deep = R"({"messages":)" + std::string(40, '[') + std::string(40, ']') + "}";
+  auto too_deep = read_request(Dialect::kAnthropic, deep, 32);
+  REQUIRE_FALSE(too_deep);
+  CHECK(too_deep.error().code == tollgate::protocol::ErrorCode::kBadRequest);
+  CHECK_FALSE(read_request(Dialect::kOpenAI, "[1]", 32));
+  CHECK_FALSE(read_request(Dialect::kOpenAI, "not json", 32));
+}
