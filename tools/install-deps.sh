@@ -19,6 +19,7 @@ packages=(
   systemd dpkg-dev file
   prometheus chromium
   libfuse3-dev fuse3
+  nodejs
 )
 for option in "$@"; do
   case $option in
@@ -34,6 +35,10 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# tests/sdk runs the official OpenAI and Anthropic SDKs (npm ci). Debian's
+# nodejs comes without npm; NodeSource's includes it (and conflicts with
+# Debian's npm), so npm is asked for only when the command is missing.
+if ! command -v npm >/dev/null; then missing+=(npm); fi
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi

@@ -154,6 +154,10 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.boolean("TOLLGATE_ALLOW_INSECURE_BIND", c.allow_insecure_bind);
   r.str("TOLLGATE_HTTP", c.http);
   r.str("TOLLGATE_HTTP_ADMIN_TOKEN", c.http_admin_token);
+  r.str("TOLLGATE_AGENT_KEYS_FILE", c.agent_keys_file);
+  r.uint("TOLLGATE_HTTP_READ_TIMEOUT_MS", c.http_read_timeout_ms, 50, 600'000,
+         "must be a whole number from 50 to 600000");
+  r.uint("TOLLGATE_HTTP_MAX_CALLS", c.http_max_calls, 1, 100'000, "must be a whole number from 1 to 100000");
   r.str("TOLLGATE_CURVE_SECRET_KEY_FILE", c.curve_secret_key_file);
   r.str("TOLLGATE_CURVE_CLIENTS_FILE", c.curve_clients_file);
   r.uint("TOLLGATE_MAX_REQUEST_BYTES", c.max_request_bytes, 64, 16u << 20, "must be a whole number of bytes from 64 to 16777216");

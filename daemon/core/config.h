@@ -155,6 +155,14 @@ struct Config {
   bool allow_insecure_bind = false;             // TOLLGATE_ALLOW_INSECURE_BIND
   std::string http = "127.0.0.1:4000";          // TOLLGATE_HTTP ("off" disables)
   std::string http_admin_token;                 // TOLLGATE_HTTP_ADMIN_TOKEN
+  // The agents' keys for /v1/* on the HTTP listener (PROTOCOL.md section
+  // 11; daemon/server/agent_keys.h); re-read on reload.
+  std::string agent_keys_file;                  // TOLLGATE_AGENT_KEYS_FILE
+  // Calls the /v1/* endpoints run at once; more get overloaded (503).
+  uint64_t http_max_calls = 64;                 // TOLLGATE_HTTP_MAX_CALLS
+  // Each read of an HTTP request (headers, body) waits at most this long;
+  // a /v1 body must arrive whole within 10 times it (slow clients).
+  uint64_t http_read_timeout_ms = 5000;         // TOLLGATE_HTTP_READ_TIMEOUT_MS
   std::string curve_secret_key_file;            // TOLLGATE_CURVE_SECRET_KEY_FILE
   std::string curve_clients_file;               // TOLLGATE_CURVE_CLIENTS_FILE
   uint64_t max_request_bytes = 1 << 20;         // TOLLGATE_MAX_REQUEST_BYTES

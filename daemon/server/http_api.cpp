@@ -16,6 +16,7 @@
 
 #include "daemon/core/call_fingerprint.h"
 #include "daemon/server/dashboard.h"
+#include "daemon/server/ingress.h"
 #include "protocol/codec.h"
 #include "protocol/json_bridge.h"
 
@@ -52,33 +53,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-// The methods a path takes ("GET, HEAD" or "POST"); "" for no such path.
-// Mirrors the routes install() registers.
-std::string allowed_methods(std::string_view path) {
-  static const std::set<std::string_view> kGetPaths = {
-      "/", "/healthz", "/readyz", "/metrics", "/index.html", "/app.js", "/style.css"};
-  static const std::set<std::string_view> kApiGet = {
-      "summary", "emergency-status", "provider-status", "alerts", "ledger-events",
-      "limits",  "forecast",         "daily"};
-  static const std::set<std::string_view> kApiGetWithName = {
-      "provider-status", "ai", "recommend", "history", "forecast", "daily"};
-  if (kGetPaths.count(path)) return "GET, HEAD";
-  constexpr std::string_view kPrefix = "/api/token-usage/";
-  if (!path.starts_with(kPrefix)) return "";
-  std::string_view rest = path.substr(kPrefix.size());
-  const size_t slash = rest.find('/');
-  const std::string_view head = rest.substr(0, slash);
-  if (slash == std::string_view::npos) {
-    if (kApiGet.count(head)) return "GET, HEAD";
-    return head == "test-ai-call" ? "POST" : "";
-  }
-  const std::string_view name = rest.substr(slash + 1);
-  if (name.empty() || name.find('/') != std::string_view::npos) return "";
-  if (kApiGetWithName.count(head)) return "GET, HEAD";
-  if (head == "limits") return "PUT";
-  return head == "reset" ? "POST" : "";
 }
 
 bool is_form(const httplib::Request& req) {
@@ -126,6 +100,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 // answered (unknown paths, bodies over the size cap).
 void answer_unanswered(const httplib::Request& req, httplib::Response& res) {
   if (!res.body.empty()) return;
+  if (req.path.starts_with("/v1/")) return Ingress::answer_unrouted(req, res);
   if (res.status == 404) {
     send_error(res, 404, Error::unknown_op("no such endpoint: " + req.method + " " + req.path));
   } else if (res.status == 413 && is_form(req)) {
@@ -153,7 +128,7 @@ void answer_unanswered(const httplib::Request& req, httplib::Response& res) {
 // Allow at once (a PUT without a body would otherwise wait for one).
 httplib::Server::HandlerResponse refuse_other_methods(const httplib::Request& req,
                                                       httplib::Response& res) {
-  const std::string allow = allowed_methods(req.path);
+  const std::string allow = http_allowed_methods(req.path);
   const bool head_of_get = req.method == "HEAD" && allow == "GET, HEAD";
   if (allow.empty()) {
     if (req.method == "GET" || req.method == "POST" || req.method == "HEAD") {
@@ -198,7 +173,16 @@ HttpApi::~HttpApi() { stop(); }
 protocol::Result<std::unique_ptr<HttpApi>> HttpApi::start(const HttpAddress& address,
                                                           std::shared_ptr<const Config> config,
                                                           Deps deps) {
-  std::unique_ptr<HttpApi> api(new HttpApi(std::move(config), std::move(deps)));
+  std::unique_ptr<HttpApi> api(new HttpApi(config, std::move(deps)));
+  auto ingress = Ingress::create({api->deps_.server, [raw = api.get()] { return raw->config(); }, api->limits_},
+                                 *config);
+  if (!ingress) return ingress.error();
+  api->ingress_ = std::move(ingress).value();
+  // A thread per open connection: every /v1 call a client waits on holds one.
+  api->http_->new_task_queue = [n = config->http_max_calls + 8] { return new httplib::ThreadPool(n); };
+  // The SDKs keep their connections open for many requests (httplib's
+  // default closes one after 5).
+  api->http_->set_keep_alive_max_count(1000);
   api->routes();
   const std::string host_port = address.host + ":" + std::to_string(address.port);
   int port = address.port;
@@ -228,6 +212,7 @@ protocol::Result<std::unique_ptr<HttpApi>> HttpApi::start(const HttpAddress& add
 }
 
 void HttpApi::set_config(std::shared_ptr<const Config> config) {
+  if (ingress_) ingress_->reload(*config);
   MutexLock lock(config_mu_);
   config_ = std::move(config);
 }
@@ -248,6 +233,7 @@ void HttpApi::stop() {
       w->cv.signal_all();
     }
   }
+  if (ingress_) ingress_->stop();
   http_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -265,7 +251,8 @@ void HttpApi::routes() {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   });
-  s.set_read_timeout(5, 0);
+  const auto read_ms = static_cast<time_t>(config()->http_read_timeout_ms);
+  s.set_read_timeout(read_ms / 1000, (read_ms % 1000) * 1000);
   s.set_write_timeout(5, 0);
   s.set_keep_alive_timeout(5);
   s.set_payload_max_length(config()->max_request_bytes);
@@ -329,6 +316,7 @@ void HttpApi::routes() {
         [this](const auto& q, auto& r) { status_op(q, r, "daily", q.matches[1], {"days"}); });
   s.Post(api + "/test-ai-call", [this](const auto& q, auto& r) { admin_op(q, r, "call", ""); });
   s.Post(api + "/reset/([^/]+)", [this](const auto& q, auto& r) { admin_op(q, r, "reset", q.matches[1]); });
+  ingress_->install(s);
 }
 
 void HttpApi::status_op(const httplib::Request& req, httplib::Response& res, const std::string& op,

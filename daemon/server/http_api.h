@@ -19,6 +19,9 @@
 // - The admin POSTs need `Authorization: Bearer <TOLLGATE_HTTP_ADMIN_TOKEN>`:
 //   401 without it or with another token, 403 when no token is configured.
 //
+// - /v1/* is the provider-compatible ingress (daemon/server/ingress.h),
+//   authenticated by agent keys rather than the admin token.
+//
 // Threads: construct, set_config and stop from any one thread (the loop
 // thread in tollgated); the handlers run on httplib's threads and read the
 // configuration through a snapshot taken under config_mu_.
@@ -48,6 +51,8 @@ struct Response;
 }  // namespace httplib
 
 namespace tollgate {
+
+class Ingress;
 
 class HttpApi {
  public:
@@ -99,6 +104,7 @@ class HttpApi {
   Deps deps_;
   const protocol::DecodeLimits limits_;
   std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<Ingress> ingress_;
   std::string bound_;
   std::thread thread_;
   std::atomic<bool> listen_returned_{false};  // set by thread_ when listening ends
@@ -115,5 +121,9 @@ class HttpApi {
 // HTTP status for a protocol error code (PROTOCOL.md section 3), e.g.
 // bad_request 400, unknown_agent 404, rate_limited 429, timeout 504.
 int http_status_for(std::string_view code);
+
+// The methods a path of the listener takes ("GET, HEAD", "POST", "PUT"),
+// "" for no such path (http_paths.cpp).
+std::string http_allowed_methods(std::string_view path);
 
 }  // namespace tollgate

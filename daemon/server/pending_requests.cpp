@@ -38,6 +38,13 @@ std::optional<uint64_t> PendingRequests::find_call(const zmq::message_t& identit
   return std::nullopt;
 }
 
+std::optional<uint64_t> PendingRequests::find_local_call(const protocol::RequestId& id) const {
+  for (const auto& [token, request] : open_) {
+    if (request.op == kCallOp && request.from.is_local() && request.id == id) return token;
+  }
+  return std::nullopt;
+}
+
 bool PendingRequests::finish(uint64_t token, const Reply& reply) {
   auto node = open_.extract(token);
   if (node.empty()) return false;

@@ -33,11 +33,16 @@ namespace tollgate {
 
 // A local submitter's hook (the HTTP listener): gets the final reply.
 using LocalReply = std::function<void(const Reply& reply)>;
+// A local submitter's hook for the parts of a streamed reply (the HTTP
+// ingress's server-sent events); false when its client is gone, which
+// cuts the stream as a ROUTER client that cannot take a part does.
+using LocalPart = std::function<bool(const Reply& part)>;
 
 // Who asked: a ROUTER client (its routing envelope), or a local submitter.
 struct Requester {
   std::vector<zmq::message_t> envelope;
   LocalReply local;
+  LocalPart local_part;  // optional: without it parts are not passed on
   bool is_local() const { return static_cast<bool>(local); }
 };
 
@@ -89,6 +94,10 @@ class PendingRequests {
   // client whose envelope starts with `identity`; nullopt when none is.
   std::optional<uint64_t> find_call(const zmq::message_t& identity,
                                     const protocol::RequestId& id) const;
+
+  // The token of the `call` a local submitter has open under request id
+  // `id`; nullopt when none is.
+  std::optional<uint64_t> find_local_call(const protocol::RequestId& id) const;
 
   size_t size() const { return open_.size(); }
   bool empty() const { return open_.empty(); }

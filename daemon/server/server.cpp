@@ -279,8 +279,12 @@ bool Server::send(const OpenRequest& to, const Reply& reply, bool last) {
   size_t bytes = 0;
   bool sent = true;
   if (to.from.is_local()) {
-    // The HTTP listener answers with the final reply only (no streaming).
-    if (last) to.from.local(reply);
+    // The HTTP listener: the final reply, and the parts when it streams.
+    if (last) {
+      to.from.local(reply);
+    } else if (to.from.local_part) {
+      sent = to.from.local_part(reply);
+    }
   } else {
     const std::string body = wire_reply(to.id, reply);
     bytes = body.size();
@@ -295,14 +299,25 @@ bool Server::send(const OpenRequest& to, const Reply& reply, bool last) {
 }
 
 void Server::submit(protocol::RequestId id, protocol::RequestBody body, curve::Caller caller,
-                    LocalReply done) {
+                    LocalReply done, LocalPart parts) {
   LoopMessage m;
   m.then = [this, id = std::move(id), body = std::move(body), caller = std::move(caller),
-            done = std::move(done)]() mutable {
+            done = std::move(done), parts = std::move(parts)]() mutable {
     OpenRequest request;
     request.from.local = std::move(done);
+    request.from.local_part = std::move(parts);
     request.started = clock_.steady_now();
     dispatch(id, body, caller, std::move(request));
+  };
+  mailbox_.post(std::move(m));
+}
+
+void Server::cancel_submitted(protocol::RequestId id, Error why) {
+  LoopMessage m;
+  m.then = [this, id = std::move(id), why = std::move(why)]() mutable {
+    const auto token = pending_.find_local_call(id);
+    spdlog::debug("cancel of submitted call {}: {}", id.to_display(), token ? "found" : "not found");
+    if (token && handler_) handler_->cancel(*token, std::move(why));
   };
   mailbox_.post(std::move(m));
 }

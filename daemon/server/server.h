@@ -116,13 +116,18 @@ class Server : private ReplyEdge {
 
   // Any thread: runs a decoded request on the loop as if a client with
   // `role` had sent it; `done` gets the final reply on the loop thread (at
-  // once, or when an async reply arrives; reply parts are not passed on:
-  // the HTTP listener does not stream). This is how the HTTP
+  // once, or when an async reply arrives); `parts`, when given, gets each
+  // part of a streamed reply before it (loop thread; returning false cuts
+  // the stream and cancels the call). This is how the HTTP
   // listener runs the ops that need the loop (call, reset) without touching
   // a socket. A request submitted after the loop stopped is never run: the
   // submitter must not wait forever.
   void submit(protocol::RequestId id, protocol::RequestBody body, curve::Caller caller,
-              LocalReply done);
+              LocalReply done, LocalPart parts = {});
+
+  // Any thread: ends the `call` a local submitter has open under `id` (its
+  // client went away), as the `cancel` op does; nothing when none is.
+  void cancel_submitted(protocol::RequestId id, protocol::Error why);
 
   // Runs until a stop signal; then stops taking requests and returns.
   void run(SignalSource& signals);

@@ -187,3 +187,19 @@ TEST_CASE("find_call names the open call of that client under that id only") {
   REQUIRE(b.pending.finish(1, call_text("done")));
   CHECK_FALSE(b.pending.find_call(a, protocol::RequestId::from_int(10)));
 }
+
+TEST_CASE("find_local_call names a local submitter's open call under that id only") {
+  Bench b;
+  OpenRequest local;
+  local.from.local = [](const Reply&) {};
+  local.id = protocol::RequestId::from_string("http-v1-7");
+  local.op = "call";
+  local.started = b.clock.steady_now();
+  b.pending.park(1, std::move(local));
+  b.pending.park(2, from_client("client-a", 7, "call", b.clock));
+  CHECK(b.pending.find_local_call(protocol::RequestId::from_string("http-v1-7")) == std::optional<uint64_t>(1));
+  CHECK_FALSE(b.pending.find_local_call(protocol::RequestId::from_int(7)));  // a ROUTER client's
+  CHECK_FALSE(b.pending.find_local_call(protocol::RequestId::from_string("http-v1-8")));
+  REQUIRE(b.pending.finish(1, call_text("done")));
+  CHECK_FALSE(b.pending.find_local_call(protocol::RequestId::from_string("http-v1-7")));
+}

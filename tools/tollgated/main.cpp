@@ -17,6 +17,7 @@
 #include "daemon/server/curve_keys.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/core/endpoint.h"
+#include "daemon/server/agent_keys.h"
 #include "daemon/server/http_api.h"
 #include "daemon/ledger/lmdb/data_dir_lock.h"
 #include "daemon/ledger/ledger.h"
@@ -142,6 +143,9 @@ std::unique_ptr<tollgate::workers::CallPool> make_call_pool(
 tollgate::protocol::Result<void> check_before_binding(const tollgate::Config& config) {
   auto keys = tollgate::curve::load_curve_keys(config.curve_secret_key_file, config.curve_clients_file);
   if (!keys) return keys.error();
+  if (auto agent_keys = tollgate::AgentKeys::load(config.agent_keys_file); !agent_keys) {
+    return agent_keys.error();
+  }
   for (const auto& [name, ep] : {std::pair{"TOLLGATE_LISTEN", config.listen},
                                  std::pair{"TOLLGATE_EVENTS", config.events}}) {
     auto allowed = tollgate::check_bind_allowed(name, ep, keys->has_value(), config.allow_insecure_bind);
