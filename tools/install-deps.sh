@@ -19,6 +19,7 @@ packages=(
   systemd dpkg-dev file
   prometheus chromium
   libfuse3-dev fuse3
+  libpq-dev postgresql-15  # the PostgreSQL ledger; tests start their own server (tools/pg-test-server.sh)
 )
 for option in "$@"; do
   case $option in
