@@ -110,10 +110,17 @@ void BatchWriter::run_batch(std::vector<WriteOp>& batch, accounting::AdmissionCl
 
 void BatchWriter::refuse_batch(std::vector<WriteOp>& batch, const std::string& reason) {
   refuse(batch, reason);
-  answer_all(batch);
+  // The settlements are kept (and spooled, kept_changed) before anyone
+  // hears "deferred": a caller told so may rely on them.
+  std::vector<std::function<void()>> answers;
+  answers.reserve(batch.size());
+  for (auto& op : batch) answers.push_back(take_answer(op));
   if (keep_settlements(batch, kept_) > 0) {
     publish_kept_count();
     kept_changed(kept_);
+  }
+  for (auto& answer_op : answers) {
+    if (answer_op) answer_op();
   }
 }
 

@@ -66,6 +66,7 @@ class PgConn {
   PgConn& operator=(const PgConn&) = delete;
 
   bool usable() const { return PQstatus(c_) == CONNECTION_OK; }
+  bool in_transaction() const { return PQtransactionStatus(c_) != PQTRANS_IDLE; }
   // One or more statements without parameters (text results, the last one's).
   PgResult exec(const std::string& sql);
   // One statement with parameters; results in binary format.

@@ -98,7 +98,7 @@ struct PgLedger::Impl final : detail::BatchWriter {
     if (!writer_conn) return;
     try {
       if (writer_conn->usable()) {
-        writer_conn->exec("ROLLBACK");
+        if (writer_conn->in_transaction()) writer_conn->exec("ROLLBACK");
         return;
       }
     } catch (const PgError& e) {
