@@ -5,6 +5,9 @@
 #   tools/pg-test-server.sh start STATE_DIR   starts a server, writes its
 #                                             URI to STATE_DIR/uri (and prints it)
 #   tools/pg-test-server.sh stop STATE_DIR    stops it and removes its files
+#   tools/pg-test-server.sh pause STATE_DIR   stops it, keeping its files
+#   tools/pg-test-server.sh resume STATE_DIR  starts it again on the same port
+#                                             (tests of a database outage)
 #
 # The server runs from Debian's postgresql-15 (/usr/lib/postgresql/15/bin)
 # in a new /tmp/tollgate-pg.XXXXXX directory: loopback only, a free port,
@@ -22,7 +25,7 @@ set -euo pipefail
 
 pg_bin=${TOLLGATE_PG_BIN:-/usr/lib/postgresql/15/bin}
 
-usage() { echo "usage: $0 start|stop STATE_DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|pause|resume STATE_DIR" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 action=$1
 state=$2
@@ -59,12 +62,9 @@ start() {
   local port attempt
   for attempt in 1 2 3 4 5; do
     port=$(free_port)
-    if as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
-            -c shared_buffers=16MB -c max_connections=200 -c fsync=on \
-            -c synchronous_commit=on -c max_wal_size=256MB -c log_min_messages=warning" \
-        >/dev/null; then
+    if pg_start "$dir" "$port"; then
       local uri="postgresql://tollgate@127.0.0.1:$port/postgres"
+      echo "$port" >"$state/port"
       echo "$uri" >"$state/uri"
       echo "$uri"
       return 0
@@ -75,6 +75,26 @@ start() {
   exit 1
 }
 
+pg_start() {  # DIR PORT
+  as_owner "$pg_bin/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 start \
+    -o "-c listen_addresses=127.0.0.1 -c port=$2 -c unix_socket_directories=$1 \
+        -c shared_buffers=16MB -c max_connections=200 -c fsync=on \
+        -c synchronous_commit=on -c max_wal_size=256MB -c log_min_messages=warning" \
+    >/dev/null
+}
+
+pause() {
+  local dir
+  dir=$(cat "$state/dir")
+  as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+}
+
+resume() {
+  local dir
+  dir=$(cat "$state/dir")
+  pg_start "$dir" "$(cat "$state/port")" || { cat "$dir/server.log" >&2; exit 1; }
+}
+
 stop() {
   [[ -f $state/dir ]] || return 0
   local dir
@@ -83,11 +103,13 @@ stop() {
     as_owner "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
   fi
   rm -rf "$dir"
-  rm -f "$state/dir" "$state/uri"
+  rm -f "$state/dir" "$state/uri" "$state/port"
 }
 
 case $action in
   start) start ;;
   stop) stop ;;
+  pause) pause ;;
+  resume) resume ;;
   *) usage ;;
 esac

@@ -356,7 +356,7 @@ void fail(WriteOp& op, const Error& error) {
 }
 
 void refuse(std::vector<WriteOp>& batch, const std::string& reason) {
-  const Error error = Error::internal(reason);
+  const Error error = Error::ledger_unavailable(reason, kLedgerRetryMs);
   for (auto& op : batch) {
     if (auto* c = std::get_if<CommitOp>(&op)) {
       CommitOutcome out;

@@ -159,7 +159,8 @@ std::function<void()> take_answer(WriteOp& op);
 void fail(WriteOp& op, const Error& error);
 
 // Fills the results of a batch that cannot be written: settlements are
-// answered deferred (with the reason), every other operation fails with it.
+// answered deferred (with the reason), every other operation fails with it
+// (ledger_unavailable, retry after kLedgerRetryMs).
 void refuse(std::vector<WriteOp>& batch, const std::string& reason);
 // After answering a refused batch: moves its settlements, callbacks
 // dropped, to the end of `kept` (logged); returns how many.

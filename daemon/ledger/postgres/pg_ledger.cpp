@@ -139,11 +139,17 @@ struct PgLedger::Impl final : detail::BatchWriter {
     }
   }
 
+  // Twice when needed: the first attempt may find the connection of
+  // before an outage dead, the second connects afresh.
   bool write_probe() override {
-    std::vector<WriteOp> probe;
-    probe.push_back(detail::probe_op({}));
-    std::string reason;
-    return write_batch(probe, {}, reason);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::vector<WriteOp> probe;
+      probe.push_back(detail::probe_op({}));
+      std::string reason;
+      if (write_batch(probe, {}, reason)) return true;
+      if (writer_conn) return false;  // not a lost connection
+    }
+    return false;
   }
 
   void kept_changed(const std::vector<WriteOp>& kept) override {
@@ -290,18 +296,33 @@ void PgLedger::submit(WriteOp op) { impl_->submit(std::move(op)); }
 Result<void> PgLedger::read_rows(const RowReader& reader) const {
   const auto pol = impl_->current_policy();
   std::unique_ptr<PgConn> conn;
-  try {
-    conn = impl_->take_reader();
-    conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    pg::RowCache cache;
-    const pg::PgRows rows(*conn, cache, impl_->rows_config());
-    reader(rows, *pol);
-    conn->exec("COMMIT");
-  } catch (const PgError& e) {
-    return Error::internal(std::string("PostgreSQL ledger read failed: ") + e.what());
+  // A pooled connection may have died with an outage since it was used:
+  // one more try on a fresh one.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      conn = attempt == 0 ? impl_->take_reader() : impl_->connect();
+      conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      pg::RowCache cache;
+      const pg::PgRows rows(*conn, cache, impl_->rows_config());
+      reader(rows, *pol);
+      conn->exec("COMMIT");
+      break;
+    } catch (const PgError& e) {
+      if (e.lost && attempt == 0) continue;
+      return read_failure(e);
+    }
   }
   impl_->give_back(std::move(conn));
   return {};
+}
+
+Result<void> PgLedger::read_failure(const PgError& e) const {
+  if (!e.lost) return Error::internal(std::string("PostgreSQL ledger read failed: ") + e.what());
+  // The database is unreachable: the writer finds out with a probe
+  // (degraded, not ready) rather than with the next call's reservation.
+  impl_->submit(detail::probe_op({}));
+  return Error::ledger_unavailable(std::string("PostgreSQL ledger unreachable: ") + e.what(),
+                                   kLedgerRetryMs);
 }
 
 }  // namespace tollgate::ledger

@@ -46,6 +46,10 @@
 
 namespace tollgate::ledger {
 
+namespace pg {
+struct PgError;
+}
+
 struct PgLedgerOptions : LedgerOptions {
   std::string uri;        // postgresql://user@host:port/db
   std::string schema;     // "" : the server's search_path (public)
@@ -94,6 +98,9 @@ class PgLedger final : public RowLedger {
 
  private:
   explicit PgLedger(std::unique_ptr<Impl> impl);
+  // A read that failed: ledger_unavailable (and a probe, so the writer
+  // finds out) when the database is unreachable, else internal.
+  Result<void> read_failure(const pg::PgError& e) const;
   std::unique_ptr<Impl> impl_;
 };
 
