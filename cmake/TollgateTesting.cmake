@@ -1,4 +1,7 @@
-# tollgate_unit_test(NAME SOURCES src... LIBS lib... [LABELS l...] [THREADS])
+# tollgate_unit_test(NAME SOURCES src... LIBS lib... [LABELS l...] [FIXTURES f...] [THREADS])
+#
+# FIXTURES: CTest fixtures every test of the executable needs (`postgres`:
+# the test PostgreSQL server of tests/CMakeLists.txt).
 #
 # THREADS: the test runs more than one thread (an LMDB writer, a metrics
 # server, a child process...). Under ThreadSanitizer (TOLLGATE_SANITIZE=
@@ -34,7 +37,7 @@ function(tollgate_test_optimisation target)
 endfunction()
 
 function(tollgate_unit_test name)
-  cmake_parse_arguments(T "THREADS" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "THREADS" "" "SOURCES;LIBS;LABELS;FIXTURES" ${ARGN})
   if(TOLLGATE_SANITIZE STREQUAL "thread" AND NOT T_THREADS AND NOT T_LABELS)
     return()
   endif()
@@ -46,8 +49,13 @@ function(tollgate_unit_test name)
   if(T_LABELS)
     set(labels ${T_LABELS})
   endif()
+  set(fixtures "")
+  if(T_FIXTURES)
+    set(fixtures FIXTURES_REQUIRED "${T_FIXTURES}")
+  endif()
   catch_discover_tests(${name}
     WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
     PROPERTIES LABELS "${labels}"
-               ENVIRONMENT "TOLLGATE_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+               ENVIRONMENT "TOLLGATE_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
+               ${fixtures})
 endfunction()

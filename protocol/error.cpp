@@ -5,7 +5,7 @@
 namespace tollgate::protocol {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 15> kNames = {{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 16> kNames = {{
     {ErrorCode::kBadRequest, "bad_request"},
     {ErrorCode::kUnsupportedVersion, "unsupported_version"},
     {ErrorCode::kUnknownOp, "unknown_op"},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 15> kNames = {{
     {ErrorCode::kTimeout, "timeout"},
     {ErrorCode::kOverloaded, "overloaded"},
     {ErrorCode::kCancelled, "cancelled"},
+    {ErrorCode::kLedgerUnavailable, "ledger_unavailable"},
     {ErrorCode::kInternal, "internal"},
 }};
 

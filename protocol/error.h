@@ -32,6 +32,7 @@ enum class ErrorCode {
   kTimeout,
   kOverloaded,
   kCancelled,  // section 9: the `cancel` op ended the call
+  kLedgerUnavailable,  // section 12: the ledger cannot be written now
   kInternal,
 };
 
@@ -62,6 +63,7 @@ struct Error {
   static Error timeout(std::string m) { return {ErrorCode::kTimeout, std::move(m), {}, false}; }
   static Error overloaded(std::string m, int64_t retry_ms) { return {ErrorCode::kOverloaded, std::move(m), retry_ms, false}; }
   static Error cancelled(std::string m) { return {ErrorCode::kCancelled, std::move(m), {}, false}; }
+  static Error ledger_unavailable(std::string m, int64_t retry_ms) { return {ErrorCode::kLedgerUnavailable, std::move(m), retry_ms, false}; }
   static Error internal(std::string m) { return {ErrorCode::kInternal, std::move(m), {}, false}; }
 };
 

@@ -20,6 +20,7 @@ packages=(
   prometheus chromium
   libfuse3-dev fuse3
   nodejs
+  libpq-dev postgresql-15  # the PostgreSQL ledger; tests start their own server (tools/pg-test-server.sh)
 )
 for option in "$@"; do
   case $option in

@@ -148,6 +148,9 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
     c.data_dir = sd->substr(0, sd->find(':'));  // systemd may list several
   }
   r.str("TOLLGATE_DATA_DIR", c.data_dir);
+  r.str("TOLLGATE_LEDGER", c.ledger);
+  r.uint("TOLLGATE_LEASE_SECONDS", c.lease_seconds, 3, 3600, "must be a whole number of seconds from 3 to 3600");
+  r.str("TOLLGATE_DAEMON_ID", c.daemon_id);
   r.uint("TOLLGATE_MAX_ATTEMPTS", c.max_attempts, 1, 20, "must be a whole number from 1 to 20");
   r.uint("TOLLGATE_CIRCUIT_FAILURES", c.circuit_failures, 1, 1000, "must be a whole number from 1 to 1000");
   r.uint("TOLLGATE_CIRCUIT_OPEN_SECONDS", c.circuit_open_seconds, 1, 86400, "must be a whole number of seconds from 1 to 86400");

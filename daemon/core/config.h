@@ -149,6 +149,11 @@ struct Config {
   std::string listen = "tcp://127.0.0.1:5555";  // TOLLGATE_LISTEN
   std::string events = "tcp://127.0.0.1:5556";  // TOLLGATE_EVENTS
   std::string data_dir = "./var";               // TOLLGATE_DATA_DIR
+  // "lmdb" (in data_dir) or a PostgreSQL URI shared by several daemons
+  // (PROTOCOL.md section 12).
+  std::string ledger = "lmdb";                  // TOLLGATE_LEDGER
+  uint32_t lease_seconds = 30;                  // TOLLGATE_LEASE_SECONDS
+  std::string daemon_id;                        // TOLLGATE_DAEMON_ID ("": the host name)
   uint32_t max_attempts = 3;                    // TOLLGATE_MAX_ATTEMPTS
   uint32_t circuit_failures = 5;                // TOLLGATE_CIRCUIT_FAILURES
   uint32_t circuit_open_seconds = 30;           // TOLLGATE_CIRCUIT_OPEN_SECONDS

@@ -66,6 +66,25 @@ std::string url_origin(const std::string& url) {
   return path == std::string::npos ? url : url.substr(0, path) + "/...";
 }
 
+// TOLLGATE_LEDGER without a password (postgresql://user:pw@host/db and
+// ?password=... both hidden).
+std::string ledger_uri_for_display(const std::string& ledger) {
+  if (ledger == "lmdb") return ledger;
+  std::string out = ledger;
+  const auto scheme = out.find("://");
+  const auto at = out.find('@');
+  if (scheme != std::string::npos && at != std::string::npos) {
+    const auto colon = out.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  const auto param = out.find("password=");
+  if (param != std::string::npos) {
+    const auto end = out.find('&', param);
+    out.replace(param + 9, end == std::string::npos ? std::string::npos : end - param - 9, "***");
+  }
+  return out;
+}
+
 void describe_notify(std::ostream& o, const NotifyConfig& n) {
   for (const auto& d : n.destinations) {
     const std::string k = "notify." + d.name + ".";
@@ -113,6 +132,9 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_LISTEN=" << c.listen << "\n"
     << "TOLLGATE_EVENTS=" << c.events << "\n"
     << "TOLLGATE_DATA_DIR=" << c.data_dir << "\n"
+    << "TOLLGATE_LEDGER=" << ledger_uri_for_display(c.ledger) << "\n"
+    << "TOLLGATE_LEASE_SECONDS=" << c.lease_seconds << "\n"
+    << "TOLLGATE_DAEMON_ID=" << (c.daemon_id.empty() ? "(the host name)" : c.daemon_id) << "\n"
     << "TOLLGATE_MAX_ATTEMPTS=" << c.max_attempts << "\n"
     << "TOLLGATE_CIRCUIT_FAILURES=" << c.circuit_failures << "\n"
     << "TOLLGATE_CIRCUIT_OPEN_SECONDS=" << c.circuit_open_seconds << "\n"

@@ -87,6 +87,11 @@ Result<void> check_endpoints(const SettingReader& r, const Config& c) {
     return r.bad("TOLLGATE_EVENTS", c.events, "must differ from TOLLGATE_LISTEN");
   }
   if (c.data_dir.empty()) return r.bad("TOLLGATE_DATA_DIR", "", "must name a directory");
+  if (c.ledger != "lmdb" && !c.ledger.starts_with("postgresql://") &&
+      !c.ledger.starts_with("postgres://")) {
+    // Not echoed: a URI may carry a password.
+    return r.bad("TOLLGATE_LEDGER", "", "must be lmdb or a postgresql:// URI");
+  }
   // The HTTP checks name TOLLGATE_HTTP themselves; say which file set it.
   auto located = [&r](const std::string& name, Error e) {
     if (const auto* s = r.setting(name); s && !s->origin.empty()) e.message = s->origin + ": " + e.message;

@@ -55,6 +55,10 @@ namespace tollgate::ledger {
 using protocol::Error;
 using protocol::Result;
 
+// When a write refused by a degraded ledger (ledger_unavailable) is worth
+// trying again: about when the next probe write runs.
+inline constexpr int64_t kLedgerRetryMs = 1000;
+
 // The bound of one step of the idempotency expiry sweep (LedgerOptions).
 inline constexpr size_t kPruneRowsPerStep = 1000;
 

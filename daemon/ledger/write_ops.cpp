@@ -174,11 +174,12 @@ WriteOp levels_op(int64_t now_ms, Callback<std::vector<Alert>> done) {
   return w;
 }
 
-std::vector<WriteOp> open_batch(int64_t now_ms) {
+std::vector<WriteOp> open_batch(int64_t now_ms, bool exclusive) {
   std::vector<WriteOp> batch;
   batch.reserve(2);
   RecoverOp recover;
   recover.now_ms = now_ms;
+  recover.exclusive = exclusive;
   batch.emplace_back(std::move(recover));
   // Then every budget's levels against the limits of this start (a ledger
   // of an older tollgated, or limits changed while it was down).
@@ -272,7 +273,7 @@ void BatchApplier::apply_one(ProbeOp& op) {
 void BatchApplier::apply_one(RecoverOp& op) {
   auto ruled = accounting::recover(store_, policy_, state_, op.now_ms);
   store_.apply(ruled.changes);
-  store_.apply(accounting::clear_stray_reserved(store_));
+  if (op.exclusive) store_.apply(accounting::clear_stray_reserved(store_));
   op.result = std::move(ruled.outcome);
 }
 
@@ -355,7 +356,7 @@ void fail(WriteOp& op, const Error& error) {
 }
 
 void refuse(std::vector<WriteOp>& batch, const std::string& reason) {
-  const Error error = Error::internal(reason);
+  const Error error = Error::ledger_unavailable(reason, kLedgerRetryMs);
   for (auto& op : batch) {
     if (auto* c = std::get_if<CommitOp>(&op)) {
       CommitOutcome out;

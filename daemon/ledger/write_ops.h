@@ -68,7 +68,15 @@ struct PruneOp : OpBase<PruneOutcome> {
   size_t max_rows = kPruneRowsPerStep;
 };
 struct ProbeOp : OpBase<bool> {};
-struct RecoverOp : OpBase<OpenReport> { int64_t now_ms = 0; };
+// exclusive: this ledger is the store's only writer, so every stored
+// reservation is a leftover and a budget's reserved tokens without one are
+// stray (zeroed). A shared store (PostgreSQL) recovers only the
+// reservations the store shows it (its own and expired leases) and
+// leaves every other budget's reserved tokens alone.
+struct RecoverOp : OpBase<OpenReport> {
+  int64_t now_ms = 0;
+  bool exclusive = true;
+};
 struct LevelsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
 struct SetLimitOp : OpBase<SetLimitOutcome> { SetLimitRequest req; };
 struct ForecastsOp : OpBase<std::vector<Alert>> { int64_t now_ms = 0; };
@@ -98,7 +106,7 @@ WriteOp forecasts_op(int64_t now_ms, Callback<std::vector<Alert>> done);
 WriteOp outbox_done_op(OutboxKey key, Callback<bool> done);
 WriteOp outbox_drop_op(std::string destination, Callback<uint64_t> done);
 // What opening a ledger runs first: recovery, then every budget's levels.
-std::vector<WriteOp> open_batch(int64_t now_ms);
+std::vector<WriteOp> open_batch(int64_t now_ms, bool exclusive = true);
 // The OpenReport of a finished open_batch (recovery plus the level alerts).
 Result<OpenReport> open_report(std::vector<WriteOp>& batch);
 
@@ -151,7 +159,8 @@ std::function<void()> take_answer(WriteOp& op);
 void fail(WriteOp& op, const Error& error);
 
 // Fills the results of a batch that cannot be written: settlements are
-// answered deferred (with the reason), every other operation fails with it.
+// answered deferred (with the reason), every other operation fails with it
+// (ledger_unavailable, retry after kLedgerRetryMs).
 void refuse(std::vector<WriteOp>& batch, const std::string& reason);
 // After answering a refused batch: moves its settlements, callbacks
 // dropped, to the end of `kept` (logged); returns how many.

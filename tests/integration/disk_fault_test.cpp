@@ -141,7 +141,8 @@ TEST_CASE("a full disk makes the daemon degraded and it recovers when space retu
   }
   INFO(refused.dump());
   REQUIRE_FALSE(refused.is_null());
-  CHECK(refused["error"]["code"] == "internal");
+  CHECK(refused["error"]["code"] == "ledger_unavailable");
+  CHECK(refused["error"].contains("retry_after_ms"));
   CHECK(refused["error"]["message"].get<std::string>().find("ledger") != std::string::npos);
   auto degraded = client.request(call_body("before", "still full", 10));
   CHECK(degraded["ok"] == false);

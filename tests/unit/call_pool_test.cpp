@@ -188,7 +188,8 @@ TEST_CASE("calls are refused at once while the ledger is degraded") {
   PoolBench b;
   b.ledger->fail_writes("disk full");
   const auto answer = b.start(1, call_request());
-  CHECK(code_of(answer) == "internal");
+  CHECK(code_of(answer) == "ledger_unavailable");
+  CHECK(answer->error().retry_after_ms.has_value());
   CHECK_THAT(answer->error().message, Catch::Contains("ledger is degraded"));
   CHECK(b.pool.inflight() == 0);
 }

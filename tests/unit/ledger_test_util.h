@@ -15,15 +15,23 @@
 // A backend is a class with open(policy, now_ms, SuiteOptions) returning
 // an open std::unique_ptr<Ledger> over its store (the store outlives each
 // ledger, as a data directory does), and where(): how its failure reasons
-// name the store. A new backend (PostgreSQL) is one such class here and
-// one more name in LEDGER_BACKENDS.
+// name the store. A new backend is one such class here and one more name
+// in LEDGER_BACKENDS.
+//
+// Postgres needs the test PostgreSQL server (tools/pg-test-server.sh; CTest
+// starts it as the `postgres` fixture and the tests find its URI in
+// pg-test/uri of the build directory, or in TOLLGATE_PG_URI); each test
+// gets a schema of its own, dropped at its end.
 //
 // Test threads only (they use Catch2's REQUIRE).
 #pragma once
 
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -39,8 +47,10 @@
 #include "daemon/ledger/ledger.h"
 #include "daemon/ledger/lmdb/lmdb_ledger.h"
 #include "daemon/ledger/memory/memory_ledger.h"
+#include "daemon/ledger/postgres/pg_conn.h"
+#include "daemon/ledger/postgres/pg_ledger.h"
 
-#define LEDGER_BACKENDS Lmdb, Memory
+#define LEDGER_BACKENDS Lmdb, Memory, Postgres
 
 namespace tollgate::ledger::testing {
 
@@ -155,6 +165,81 @@ class Memory {
 
  private:
   std::shared_ptr<MemoryTables> tables_ = std::make_shared<MemoryTables>();
+};
+
+// The test PostgreSQL server's URI (see the top of this file).
+inline std::string test_pg_uri() {
+  if (const char* uri = std::getenv("TOLLGATE_PG_URI")) return uri;
+  std::string file = "pg-test/uri";
+  if (const char* bin = std::getenv("TOLLGATE_BIN_DIR")) file = std::string(bin) + "/../pg-test/uri";
+  FILE* f = std::fopen(file.c_str(), "r");
+  INFO("no test PostgreSQL: start one with tools/pg-test-server.sh start BUILD/pg-test, or set "
+       "TOLLGATE_PG_URI");
+  REQUIRE(f != nullptr);
+  char line[512] = {};
+  const bool read = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  REQUIRE(read);
+  std::string uri(line);
+  while (!uri.empty() && (uri.back() == '\n' || uri.back() == ' ')) uri.pop_back();
+  return uri;
+}
+
+// A schema of its own in the test PostgreSQL, dropped with everything in it.
+struct PgSchema {
+  std::string uri = test_pg_uri();
+  std::string name;
+  PgSchema() {
+    static std::atomic<int> counter{0};
+    name = "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+  }
+  ~PgSchema() {
+    try {
+      pg::PgConn::connect(uri, 10000)->exec("DROP SCHEMA IF EXISTS " + name + " CASCADE");
+    } catch (const pg::PgError& e) {
+      WARN("could not drop test schema " << name << ": " << e.what());
+    }
+  }
+  PgSchema(const PgSchema&) = delete;
+  PgSchema& operator=(const PgSchema&) = delete;
+};
+
+// The PostgreSQL backend: a ledger in a fresh schema, kept from one ledger
+// to the next; one daemon id unless the test names another.
+class Postgres {
+ public:
+  std::unique_ptr<Ledger> open(BudgetPolicy policy, int64_t now_ms = kNov15,
+                               SuiteOptions suite = {}, std::string daemon_id = "daemon-a") {
+    auto l = PgLedger::open(options(std::move(suite), std::move(daemon_id)), std::move(policy),
+                            now_ms);
+    INFO((l.ok() ? std::string() : l.error().message));
+    REQUIRE(l.ok());
+    return std::move(l.value());
+  }
+  PgLedgerOptions options(SuiteOptions suite = {}, std::string daemon_id = "daemon-a") const {
+    PgLedgerOptions o;
+    o.uri = schema_.uri;
+    o.schema = schema_.name;
+    o.daemon_id = std::move(daemon_id);
+    o.durable = suite.durable;
+    o.after_batch = std::move(suite.after_batch);
+    o.on_late_settlement = std::move(suite.on_late_settlement);
+    o.prune_rows_per_step = suite.prune_rows_per_step;
+    if (suite.write_fault) {
+      o.write_fault = [fault = std::move(suite.write_fault)]() -> std::string {
+        const int code = fault();
+        return code == 0 ? std::string() : "injected fault: " + std::string(std::strerror(code));
+      };
+      o.probe_interval = std::chrono::hours(1);  // only explicit probes
+    }
+    return o;
+  }
+  std::string where() const { return "PostgreSQL"; }
+  const PgSchema& schema() const { return schema_; }
+
+ private:
+  PgSchema schema_;
 };
 
 // LMDB-only tests: opens a ledger with these options; the test stops if it

@@ -249,9 +249,10 @@ TEST_CASE("every error code encodes with its wire name") {
       {Error::timeout("m"), "timeout"},
       {Error::overloaded("m", 20), "overloaded"},
       {Error::cancelled("m"), "cancelled"},
+      {Error::ledger_unavailable("m", 1000), "ledger_unavailable"},
       {Error::internal("m"), "internal"},
   };
-  REQUIRE(cases.size() == 15);
+  REQUIRE(cases.size() == 16);
   for (const auto& [error, name] : cases) {
     CHECK(code_name(error.code) == name);
     CHECK(code_from_name(name) == error.code);

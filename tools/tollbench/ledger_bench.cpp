@@ -1,5 +1,6 @@
 #include "tools/tollbench/ledger_bench.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "daemon/core/sync.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/ledger/lmdb/lmdb_ledger.h"
+#include "daemon/ledger/postgres/pg_ledger.h"
 
 namespace tollgate::tollbench {
 namespace {
@@ -22,7 +24,8 @@ constexpr size_t kBenchAgents = 16;
 // Shared by every chain; outlives them (the main thread waits for done).
 class BenchState {
  public:
-  Ledger* ledger = nullptr;
+  std::vector<Ledger*> ledgers;  // chain c uses ledgers[c % size]
+  Ledger& ledger_of(size_t chain) const { return *ledgers[chain % ledgers.size()]; }
   uint64_t total = 0;
   std::atomic<uint64_t> started{0};
   std::atomic<uint64_t> completed{0};
@@ -63,7 +66,7 @@ void on_reserved(BenchState& s, size_t chain, protocol::Result<ledger::ReserveOu
   if (!r->reserved()) {
     return s.chain_finished(protocol::Error::internal("bench reservation did not fit"));
   }
-  s.ledger->commit_async(ledger::CommitRequest{r->reservation_id, 60, 40, 0.0001, kBenchNowMs},
+  s.ledger_of(chain).commit_async(ledger::CommitRequest{r->reservation_id, 60, 40, 0.0001, kBenchNowMs},
                          [&s, chain](auto c) { on_committed(s, chain, std::move(c)); });
 }
 
@@ -75,30 +78,60 @@ void start_pair(BenchState& s, size_t chain) {
   req.amount = 200;
   req.request_id = "bench";
   req.now_ms = kBenchNowMs;
-  s.ledger->reserve_async(std::move(req),
+  s.ledger_of(chain).reserve_async(std::move(req),
                           [&s, chain](auto r) { on_reserved(s, chain, std::move(r)); });
 }
 
-}  // namespace
-
-protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& options) {
-  auto batches = std::make_shared<std::atomic<uint64_t>>(0);
-  ledger::LmdbLedgerOptions lo;
-  lo.dir = options.dir;
-  lo.durable = options.durable;
-  lo.max_batch_ops = options.group_commit ? 4096 : 1;
-  lo.after_batch = [batches] { (*batches)++; };
+ledger::BudgetPolicy bench_policy() {
   ledger::BudgetPolicy policy;
   policy.providers = {"anthropic", "openai"};
   policy.agent_limit = [](const std::string&, const std::string&) { return uint64_t{1} << 60; };
   policy.global_limit = [](const std::string&) -> std::optional<uint64_t> {
     return uint64_t{1} << 62;
   };
-  auto opened = ledger::LmdbLedger::open(lo, policy, kBenchNowMs);
+  return policy;
+}
+
+// The ledgers under test: one LMDB ledger, or `daemons` PostgreSQL ledgers
+// on one database (each as one tollgated would open it).
+protocol::Result<std::vector<std::unique_ptr<Ledger>>> open_ledgers(
+    const LedgerBenchOptions& options, const std::shared_ptr<std::atomic<uint64_t>>& batches) {
+  std::vector<std::unique_ptr<Ledger>> out;
+  if (options.postgres.empty()) {
+    ledger::LmdbLedgerOptions lo;
+    lo.dir = options.dir;
+    lo.durable = options.durable;
+    lo.max_batch_ops = options.group_commit ? 4096 : 1;
+    lo.after_batch = [batches] { (*batches)++; };
+    auto opened = ledger::LmdbLedger::open(lo, bench_policy(), kBenchNowMs);
+    if (!opened.ok()) return opened.error();
+    out.push_back(std::move(opened.value()));
+    return out;
+  }
+  for (size_t i = 0; i < std::max<size_t>(1, options.daemons); ++i) {
+    ledger::PgLedgerOptions po;
+    po.uri = options.postgres;
+    po.schema = options.dir;  // a schema of its own
+    po.daemon_id = "bench-" + std::to_string(i);
+    po.durable = options.durable;
+    po.max_batch_ops = options.group_commit ? 4096 : 1;
+    po.after_batch = [batches] { (*batches)++; };
+    auto opened = ledger::PgLedger::open(po, bench_policy(), kBenchNowMs);
+    if (!opened.ok()) return opened.error();
+    out.push_back(std::move(opened.value()));
+  }
+  return out;
+}
+
+}  // namespace
+
+protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& options) {
+  auto batches = std::make_shared<std::atomic<uint64_t>>(0);
+  auto opened = open_ledgers(options, batches);
   if (!opened.ok()) return opened.error();
 
   BenchState state;
-  state.ledger = opened.value().get();
+  for (const auto& l : opened.value()) state.ledgers.push_back(l.get());
   state.total = options.pairs;
   const size_t chains = options.submitters == 0 ? 1 : options.submitters;
   state.start(chains);
@@ -107,7 +140,7 @@ protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& o
   for (size_t c = 0; c < chains; ++c) start_pair(state, c);
   const std::optional<protocol::Error> error = state.wait();
   const auto t1 = std::chrono::steady_clock::now();
-  opened.value().reset();  // join the writer before `state` goes out of scope
+  opened.value().clear();  // join the writers before `state` goes out of scope
   if (error) return *error;
 
   LedgerBenchResult r;

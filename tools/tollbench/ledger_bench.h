@@ -23,6 +23,10 @@ struct LedgerBenchOptions {
   uint64_t pairs = 100000;     // total pairs
   bool group_commit = true;    // false: one operation per transaction
   bool durable = true;         // false: MDB_NOSYNC (for comparison only)
+  // A PostgreSQL URI: the ledgers are `daemons` PostgreSQL ledgers on that
+  // database (schema `dir`), the chains spread over them; "": LMDB in dir.
+  std::string postgres;
+  size_t daemons = 1;
 };
 
 struct LedgerBenchResult {

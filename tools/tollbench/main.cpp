@@ -24,8 +24,9 @@ int run_ledger(const tollgate::tollbench::LedgerBenchOptions& o) {
     return 1;
   }
   std::printf(
-      "ledger submitters=%zu pairs=%llu group_commit=%s durable=%s: %.0f pairs/s "
+      "ledger %ssubmitters=%zu pairs=%llu group_commit=%s durable=%s: %.0f pairs/s "
       "(%.3f s, %llu transactions, %.1f ops per transaction)\n",
+      o.postgres.empty() ? "" : ("postgres daemons=" + std::to_string(o.daemons) + " ").c_str(),
       o.submitters, static_cast<unsigned long long>(r->pairs), o.group_commit ? "on" : "off",
       o.durable ? "on" : "off", r->pairs_per_second, r->seconds,
       static_cast<unsigned long long>(r->batches), r->ops_per_batch);
@@ -127,6 +128,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   ledger->add_flag("--no-group-commit", no_group_commit, "one operation per transaction");
   ledger->add_flag("--no-sync", no_sync, "MDB_NOSYNC: skip fsync (comparison only)");
+  ledger->add_option("--postgres", ledger_opts.postgres,
+                     "PostgreSQL URI: PostgreSQL ledgers (schema --dir) instead of LMDB");
+  ledger->add_option("--daemons", ledger_opts.daemons,
+                     "with --postgres: ledgers on the one database, as several tollgateds")
+      ->check(CLI::PositiveNumber);
 
   tollgate::tollbench::ZmqBenchOptions ping_opts;
   auto* ping = app.add_subcommand("ping", "ping round trips through a running tollgated");

@@ -8,8 +8,11 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "daemon/cache/response_store.h"
 #include "daemon/server/budget_collector.h"
@@ -22,6 +25,7 @@
 #include "daemon/ledger/lmdb/data_dir_lock.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/ledger/lmdb/lmdb_ledger.h"
+#include "daemon/ledger/postgres/pg_ledger.h"
 #include "daemon/server/metrics.h"
 #include "daemon/core/provider_runtime.h"
 #include "daemon/core/reports.h"
@@ -54,18 +58,10 @@ void setup_logging(const std::string& level) {
   spdlog::flush_on(spdlog::level::trace);
 }
 
-tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledger(
-    const tollgate::Config& config, tollgate::metrics::DaemonMetrics& metrics,
-    tollgate::Mailbox& mailbox) {
-  tollgate::ledger::LmdbLedgerOptions options;
-  options.dir = config.data_dir;
-  options.on_batch = [&metrics](size_t ops, double commit_seconds) {
-    metrics.ledger_batch_ops.observe(static_cast<double>(ops));
-    metrics.ledger_fsync_duration.observe(commit_seconds);
-  };
-  // A commit kept while the ledger was degraded, applied once it recovered:
-  // its alerts (and a rollover it started) are published then.
-  options.on_late_settlement = [&mailbox](const tollgate::ledger::LateSettlement& late) {
+// A commit kept while the ledger was degraded, applied once it recovered:
+// its alerts (and a rollover it started) are published then.
+std::function<void(const tollgate::ledger::LateSettlement&)> publish_late(tollgate::Mailbox& mailbox) {
+  return [&mailbox](const tollgate::ledger::LateSettlement& late) {
     if (!late.commit) return;
     tollgate::LoopMessage m;
     if (late.commit->rollover) {
@@ -74,6 +70,42 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledge
     tollgate::append_alert_events(late.commit->alerts, m.events);
     if (!m.events.empty()) mailbox.post(std::move(m));
   };
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "tollgated";
+  return name;
+}
+
+// TOLLGATE_LEDGER=postgresql://...: the ledger that several daemons share.
+tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_pg_ledger(
+    const tollgate::Config& config, tollgate::Mailbox& mailbox) {
+  tollgate::ledger::PgLedgerOptions options;
+  options.uri = config.ledger;
+  options.daemon_id = config.daemon_id.empty() ? host_name() : config.daemon_id;
+  options.lease = std::chrono::seconds(config.lease_seconds);
+  options.spool_dir = config.data_dir;
+  options.on_late_settlement = publish_late(mailbox);
+  auto opened = tollgate::ledger::PgLedger::open(options, tollgate::budget_policy(config),
+                                                 tollgate::system_now_ms());
+  if (!opened) return opened.error();
+  spdlog::info("ledger: PostgreSQL, daemon id {}, leases of {} s", options.daemon_id,
+               config.lease_seconds);
+  return std::unique_ptr<tollgate::ledger::Ledger>(std::move(opened).value());
+}
+
+tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledger(
+    const tollgate::Config& config, tollgate::metrics::DaemonMetrics& metrics,
+    tollgate::Mailbox& mailbox) {
+  if (config.ledger != "lmdb") return open_pg_ledger(config, mailbox);
+  tollgate::ledger::LmdbLedgerOptions options;
+  options.dir = config.data_dir;
+  options.on_batch = [&metrics](size_t ops, double commit_seconds) {
+    metrics.ledger_batch_ops.observe(static_cast<double>(ops));
+    metrics.ledger_fsync_duration.observe(commit_seconds);
+  };
+  options.on_late_settlement = publish_late(mailbox);
   auto opened = tollgate::ledger::LmdbLedger::open(options, tollgate::budget_policy(config),
                                                    tollgate::system_now_ms());
   if (!opened) return opened.error();

@@ -181,8 +181,9 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
                                      "; calls are refused until a reset or the next period");
   }
   if (auto health = ledger_.health(); health.degraded) {
-    return Error::internal("ledger is degraded, calls are refused until it recovers: " +
-                           health.reason);
+    return Error::ledger_unavailable(
+        "ledger is degraded, calls are refused until it recovers: " + health.reason,
+        ledger::kLedgerRetryMs);
   }
   if (inflight_ >= config->max_inflight) {
     return Error::overloaded(

@@ -65,6 +65,15 @@ template ledger::Callback<ledger::CommitOutcome> CallRun::await_ledger(
 template ledger::Callback<ledger::ReleaseOutcome> CallRun::await_ledger(
     const char*, void (CallRun::*)(const protocol::Result<ledger::ReleaseOutcome>&));
 
+// A ledger that cannot be reached or written says so (ledger_unavailable,
+// with when to retry); anything else it reports is internal.
+Error CallRun::ledger_error(const Error& e) {
+  if (e.code == protocol::ErrorCode::kLedgerUnavailable) {
+    return Error::ledger_unavailable("ledger: " + e.message, e.retry_after_ms.value_or(1000));
+  }
+  return Error::internal("ledger: " + e.message);
+}
+
 int64_t CallRun::remaining_ms() const { return deadline_ms_ - env_.now_ms(); }
 
 std::pair<uint64_t, uint64_t> CallRun::full_charge() const {
@@ -112,7 +121,7 @@ void CallRun::plan() {
   const int64_t now = env_.now_ms();
   auto snapshot = env_.ledger->snapshot(spec_.request.ai_name, now);
   if (!snapshot) {
-    finish_error(Error::internal("ledger: " + snapshot.error().message));
+    finish_error(ledger_error(snapshot.error()));
     return;
   }
   // Reservation 0: whether the call fits is the ledger's answer at reserve
@@ -237,7 +246,7 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
   }
   if (!r) {
     env_.runtime->abandon(current_.provider, permit_);
-    finish_error(Error::internal("ledger: " + r.error().message));
+    finish_error(ledger_error(r.error()));
     return;
   }
   add_ledger_events({}, r->rollover);

@@ -209,6 +209,7 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void retry_or_move_on();
   void give_up_provider(const std::string& code, const std::string& message);
   void finish_error(protocol::Error error);
+  static protocol::Error ledger_error(const protocol::Error& e);
   // Tells env_.on_ledger_wait the call's ledger waits, the one still
   // awaited included (answered at its deadline).
   void report_ledger_wait();

@@ -1,0 +1,107 @@
+// The PostgreSQL ledger: the Ledger (daemon/ledger/ledger.h) that several
+// tollgateds share (PROTOCOL.md section 12, TOLLGATE_LEDGER=postgresql://…).
+//
+// DESIGN
+// Rows: pg_schema.h (created and migrated at open; a newer schema is
+// refused). Writes: the shared BatchWriter (daemon/ledger/batch_writer.h)
+// hands each batch of queued operations to one PostgreSQL transaction on
+// the writer's own connection: BEGIN, the ledger's advisory lock (every
+// daemon's batches are serialized, so the accounting rules' reads and
+// writes inside one are exact and no daemon can over-admit), the
+// operations through the accounting rules over PgRows (pg_rows.h: cached
+// point reads, buffered multi-row writes), the generation bump, COMMIT
+// with synchronous_commit as the server has it (on). Only then are the
+// callbacks run (group commit: one fsync for the whole batch).
+//
+// Leases. Each reservation row names its daemon (daemon_id) and a lease
+// (lease_seconds, from the database's clock) that the writer renews every
+// lease/3. At open a daemon charges in full the reservations its own
+// previous run left (same daemon_id) and every expired lease; while it
+// runs, it charges expired leases of other daemons (a dead one) in a
+// batch of their own, under the lock, so each is charged once.
+//
+// Faults. connect_timeout, keepalives and statement_timeout bound every
+// call (pg_conn.h): an unreachable database fails the batch within
+// seconds, and the writer is degraded (ledger.h): writes are refused at
+// once without touching the database, settlements are answered deferred
+// and kept, and a probe every probe_interval brings it back. With a
+// spool_dir the kept settlements are also written to a local file
+// (settlement_spool.h, fsync'd) so a crash while PostgreSQL is down loses
+// none: the next open applies them before anything else.
+//
+// Threads. Callbacks run on the writer thread. Reads run on the caller's
+// thread in a read-only REPEATABLE READ transaction on a connection taken
+// from a small pool (never two threads on one connection).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "daemon/ledger/ledger.h"
+#include "daemon/ledger/row_ledger.h"
+
+namespace tollgate::ledger {
+
+namespace pg {
+struct PgError;
+}
+
+struct PgLedgerOptions : LedgerOptions {
+  std::string uri;        // postgresql://user@host:port/db
+  std::string schema;     // "" : the server's search_path (public)
+  std::string daemon_id;  // whose leases; stable across restarts of one daemon
+  std::chrono::seconds lease{30};
+  // Where kept settlements are spooled while the database is down ("":
+  // in memory only).
+  std::string spool_dir;
+  size_t max_batch_ops = 4096;
+  std::chrono::milliseconds probe_interval{1000};
+  int statement_timeout_ms = 5000;
+  // false: the writer's commits do not wait for the WAL flush
+  // (synchronous_commit off). Tests and benchmarks only: a crash of the
+  // database can then lose acknowledged writes.
+  bool durable = true;
+  // Tests: called on the writer thread after every durable batch.
+  std::function<void()> after_batch;
+  // Tests: called before each batch (probes included); a non-empty reason
+  // fails it as a lost database would.
+  std::function<std::string()> write_fault;
+};
+
+class PgLedger final : public RowLedger {
+ public:
+  // Connects, creates or migrates the schema, applies the spooled
+  // settlements, runs recovery and the period check at now_ms, and starts
+  // the writer. One clear Error when the database cannot be reached or its
+  // schema is newer than this build.
+  static Result<std::unique_ptr<PgLedger>> open(PgLedgerOptions options, BudgetPolicy policy,
+                                                int64_t now_ms);
+  ~PgLedger() override;
+
+  const OpenReport& report() const override;
+  void set_policy(BudgetPolicy policy) override;
+  std::shared_ptr<const BudgetPolicy> policy() const override;
+  void cancel_waits() override;
+  std::map<std::string, uint64_t> waiting() const override;
+  LedgerHealth health() const override;
+  bool degraded() const override;
+  Result<void> read_rows(const RowReader& reader) const override;
+
+  struct Impl;
+
+ protected:
+  void submit(detail::WriteOp op) override;
+
+ private:
+  explicit PgLedger(std::unique_ptr<Impl> impl);
+  // A read that failed: ledger_unavailable (and a probe, so the writer
+  // finds out) when the database is unreachable, else internal.
+  Result<void> read_failure(const pg::PgError& e) const;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tollgate::ledger

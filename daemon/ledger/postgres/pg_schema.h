@@ -1,0 +1,57 @@
+// The PostgreSQL ledger's schema (internal to the PostgreSQL backend):
+// created and migrated by the daemon, versioned in tollgate_schema.
+//
+//   tollgate_schema        (version int)        the schema's version, one row
+//   tollgate_state         (generation bigint)  bumped by every write batch:
+//                                               a writer whose cache was
+//                                               filled at the generation it
+//                                               sees again may keep it
+//   tollgate_rows          (tbl smallint, k bytea, v bytea, PK (tbl, k))
+//                          every row of rows.h but reservations, one `tbl`
+//                          per kind (RowTable), keys and values encoded as
+//                          LMDB stores them (daemon/ledger/row_codec.h), so
+//                          both backends list rows in the same byte order
+//   tollgate_reservations  (id bigint PK, owner text, lease_until timestamptz,
+//                          v bytea)  open reservations, with the daemon
+//                          that holds each and until when (the lease)
+//
+// Every write batch of every daemon is one transaction that first takes
+// the ledger's advisory lock (kLockSql): batches are serialized across
+// daemons, so the accounting rules' reads and writes inside one are exact.
+// The lock is per schema, so several ledgers can share a database.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "daemon/ledger/postgres/pg_conn.h"
+
+namespace tollgate::ledger::pg {
+
+inline constexpr int kPgSchemaVersion = 1;
+
+// Takes the ledger's lock until the end of the transaction.
+inline constexpr const char* kLockSql =
+    "SELECT pg_advisory_xact_lock(7478, hashtext(current_schema()))";
+
+enum class RowTable : int16_t {
+  kMeta = 1,
+  kUsage = 2,
+  kFired = 3,
+  kAlerts = 4,
+  kResets = 5,
+  kIdempotency = 6,
+  kRateDay = 7,
+  kLedgerLog = 8,
+  kLimits = 9,
+  kUsageDay = 10,
+  kOutbox = 11,
+};
+
+// Creates the tables of a new ledger or migrates an older schema, in one
+// transaction under the ledger's lock. The error when the stored schema is
+// newer than this build (nothing is changed then). Throws PgError.
+std::optional<std::string> migrate(PgConn& conn);
+
+}  // namespace tollgate::ledger::pg

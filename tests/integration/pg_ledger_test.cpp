@@ -1,0 +1,125 @@
+// tollgated with its ledger in PostgreSQL (TOLLGATE_LEDGER=postgresql://…,
+// PROTOCOL.md section 12): calls served and charged; the database stopped
+// -> calls refused at once with ledger_unavailable and the daemon not
+// ready; the database back -> calls served again and the ledger equals
+// what the replies said, nothing lost or charged twice. The test runs its
+// own PostgreSQL (tools/pg-test-server.sh), since it stops it.
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "tests/integration/call_harness.h"
+#include "tests/integration/tollgated_process.h"
+
+using namespace std::chrono_literals;
+using namespace tollgate::testing;
+using nlohmann::json;
+
+namespace {
+
+// A PostgreSQL server of this test's own: started, paused, resumed, stopped.
+class PrivatePostgres {
+ public:
+  PrivatePostgres() {
+    REQUIRE(run("start") == 0);
+    uri_ = read_uri();
+  }
+  ~PrivatePostgres() {
+    if (run("stop") != 0) WARN("pg-test-server.sh stop failed");
+  }
+  PrivatePostgres(const PrivatePostgres&) = delete;
+  PrivatePostgres& operator=(const PrivatePostgres&) = delete;
+  const std::string& uri() const { return uri_; }
+  void pause() { REQUIRE(run("pause") == 0); }
+  void resume() { REQUIRE(run("resume") == 0); }
+
+ private:
+  int run(const std::string& action) const {
+    const std::string cmd = std::string(TOLLGATE_SOURCE_DIR) + "/tools/pg-test-server.sh " +
+                            action + " " + state_.path() + " >/dev/null";
+    return std::system(cmd.c_str());
+  }
+  std::string read_uri() const {
+    FILE* f = std::fopen((state_.path() + "/uri").c_str(), "r");
+    REQUIRE(f != nullptr);
+    char line[256] = {};
+    const bool read = std::fgets(line, sizeof line, f) != nullptr;
+    std::fclose(f);
+    REQUIRE(read);
+    std::string uri(line);
+    while (!uri.empty() && uri.back() == '\n') uri.pop_back();
+    return uri;
+  }
+  TempDir state_;
+  std::string uri_;
+};
+
+int readyz(const TollgatedProcess& d) {
+  httplib::Client http("http://" + d.http());
+  auto res = http.Get("/readyz");
+  return res ? res->status : -1;
+}
+
+}  // namespace
+
+TEST_CASE("tollgated on PostgreSQL refuses calls with ledger_unavailable while the database is down and loses nothing") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_LEDGER", pg.uri()},
+                                                 {"TOLLGATE_DAEMON_ID", "gw-1"},
+                                                 {"TOLLGATE_HTTP", "127.0.0.1:0"}}));
+  zmq::context_t ctx;
+  TestClient client(ctx, d.requests());
+  uint64_t replied = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto reply = client.request(call_body("ops", "before the outage " + std::to_string(i)));
+    INFO(reply.dump());
+    REQUIRE(reply["ok"] == true);
+    replied += reply["usage"]["total_tokens"].get<uint64_t>();
+  }
+  CHECK(readyz(d) == 200);
+
+  pg.pause();
+  const auto asked = std::chrono::steady_clock::now();
+  auto refused = client.request(call_body("ops", "during the outage"));
+  const auto took = std::chrono::steady_clock::now() - asked;
+  INFO(refused.dump());
+  CHECK(refused["ok"] == false);
+  CHECK(refused["error"]["code"] == "ledger_unavailable");
+  CHECK(refused["error"]["retry_after_ms"].get<int64_t>() > 0);
+  CHECK(took < scaled(1000ms));
+  // Later calls are refused by the degraded ledger without touching it.
+  auto again = client.request(call_body("ops", "still down"));
+  CHECK(again["error"]["code"] == "ledger_unavailable");
+  CHECK(readyz(d) == 503);
+  // Status ops answer from what the database is not asked for: usage is
+  // read from it, so it fails too, but the daemon stays up and answers.
+  CHECK(client.request({{"op", "ping"}})["ok"] == true);
+
+  pg.resume();
+  json served;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(15s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto reply = client.request(call_body("ops", "after the outage"));
+    if (reply["ok"] == true) {
+      served = reply;
+      break;
+    }
+    REQUIRE(reply["error"]["code"] == "ledger_unavailable");
+    std::this_thread::sleep_for(100ms);  // the probe runs every second
+  }
+  INFO(served.dump());
+  REQUIRE(served.is_object());
+  replied += served["usage"]["total_tokens"].get<uint64_t>();
+  CHECK(readyz(d) == 200);
+
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "ops"}});
+  INFO(usage.dump());
+  CHECK(usage["providers"]["anthropic"]["used"] == replied);
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+  CHECK(tollgate::testing::served(fake.stats(), "anthropic") == replied);
+}

@@ -1,0 +1,173 @@
+// What only the PostgreSQL ledger has (pg_ledger.h): several ledgers
+// ("daemons") on one database, the schema version, leases and the local
+// spool of settlements kept while the database is unreachable. Against the
+// test PostgreSQL server (ledger_test_util.h).
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/ledger/postgres/pg_conn.h"
+#include "daemon/ledger/postgres/pg_ledger.h"
+#include "tests/unit/ledger_test_util.h"
+
+using namespace tollgate::ledger;
+using namespace tollgate::ledger::testing;
+
+namespace {
+
+// TOLLGATE_TEST_TIME_SCALE stretches waits for what must happen.
+std::chrono::milliseconds scaled(std::chrono::milliseconds bound) {
+  const char* s = std::getenv("TOLLGATE_TEST_TIME_SCALE");
+  const double scale = s ? std::atof(s) : 1.0;
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(bound.count()) * (scale >= 1 ? scale : 1.0)));
+}
+
+std::unique_ptr<PgLedger> open_pg(PgLedgerOptions o, BudgetPolicy policy) {
+  auto l = PgLedger::open(std::move(o), std::move(policy), kNov15);
+  INFO((l.ok() ? std::string() : l.error().message));
+  REQUIRE(l.ok());
+  return std::move(l.value());
+}
+
+// Polls `done` until it holds or `bound` (scaled) passes.
+template <class F>
+bool eventually(std::chrono::milliseconds bound, F done) {
+  const auto deadline = std::chrono::steady_clock::now() + scaled(bound);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("two PostgreSQL ledgers on one database never admit over a limit together",
+          "[ledger][postgres]") {
+  constexpr uint64_t kLimit = 200000;
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, kLimit, std::nullopt);
+  std::array<std::unique_ptr<Ledger>, 2> daemons = {
+      backend.open(policy, kNov15, {}, "daemon-a"), backend.open(policy, kNov15, {}, "daemon-b")};
+  std::atomic<uint64_t> charged{0}, refused{0}, errors{0};
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&, t] {
+        Ledger& l = *daemons[static_cast<size_t>(t % 2)];
+        std::mt19937_64 rng(77 + t);
+        std::uniform_int_distribution<uint64_t> amount(1000, 9000);
+        for (int i = 0; i < 250; ++i) {
+          const uint64_t want = amount(rng);
+          auto r = l.reserve("a1", "anthropic", want, "r", kNov15);
+          if (!r.ok()) { errors++; continue; }
+          if (!r->reserved()) { refused++; continue; }
+          const uint64_t used = want / 2 + (rng() % (want / 2));
+          if (l.commit(r->reservation_id, used, 0, 0, kNov15).ok()) {
+            charged += used;
+          } else {
+            errors++;
+          }
+        }
+      });
+    }
+  }
+  CHECK(errors == 0);
+  CHECK(refused > 0);  // the limit really was reached
+  for (const auto& l : daemons) {
+    const BudgetUsage u = usage_of(*l, "a1", "anthropic");
+    CHECK(u.used == charged.load());
+    CHECK(u.used <= kLimit);
+    CHECK(u.reserved == 0);
+  }
+}
+
+TEST_CASE("a PostgreSQL ledger refuses a schema newer than its own with a clear error",
+          "[ledger][postgres]") {
+  Postgres backend;
+  backend.open(fixed_policy({"anthropic"}, 1000, std::nullopt)).reset();
+  auto conn = pg::PgConn::connect(backend.schema().uri, 10000);
+  conn->exec("UPDATE " + backend.schema().name + ".tollgate_schema SET version = 99");
+  auto l = PgLedger::open(backend.options(), fixed_policy({"anthropic"}, 1000, std::nullopt), kNov15);
+  REQUIRE_FALSE(l.ok());
+  CHECK_THAT(l.error().message, Catch::Contains("schema 99") && Catch::Contains("newer"));
+}
+
+TEST_CASE("a PostgreSQL ledger reopened with its daemon id charges only its own leftovers",
+          "[ledger][postgres]") {
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, 100000, std::nullopt);
+  auto a = backend.open(policy, kNov15, {}, "daemon-a");
+  auto b = backend.open(policy, kNov15, {}, "daemon-b");
+  REQUIRE(a->reserve("a1", "anthropic", 300, "ra", kNov15).value().reserved());
+  const auto rb = b->reserve("a1", "anthropic", 500, "rb", kNov15).value();
+  REQUIRE(rb.reserved());
+  a.reset();  // daemon-a stops without settling; its next start charges it
+  a = backend.open(policy, kNov15, {}, "daemon-a");
+  CHECK(a->report().recovered_tokens == 300);
+  BudgetUsage u = usage_of(*a, "a1", "anthropic");
+  CHECK(u.used == 300);
+  CHECK(u.reserved == 500);  // daemon-b's call is still running
+  REQUIRE(b->commit(rb.reservation_id, 200, 100, 0, kNov15).ok());
+  u = usage_of(*b, "a1", "anthropic");
+  CHECK(u.used == 600);
+  CHECK(u.reserved == 0);
+}
+
+TEST_CASE("a live PostgreSQL ledger charges the expired leases of a dead one exactly once",
+          "[ledger][postgres]") {
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, 100000, std::nullopt);
+  auto short_lease = [&](std::string id) {
+    PgLedgerOptions o = backend.options({}, std::move(id));
+    o.lease = std::chrono::seconds(1);
+    return open_pg(std::move(o), policy);
+  };
+  auto dead = short_lease("daemon-dead");
+  REQUIRE(dead->reserve("a1", "anthropic", 700, "r", kNov15).value().reserved());
+  dead.reset();  // its lease is no longer renewed
+  auto b = short_lease("daemon-b");
+  auto c = short_lease("daemon-c");
+  CHECK(eventually(std::chrono::seconds(5), [&] {
+    return usage_of(*b, "a1", "anthropic").reserved == 0;
+  }));
+  const BudgetUsage u = usage_of(*c, "a1", "anthropic");
+  CHECK(u.used == 700);  // charged in full, once though two daemons looked
+  CHECK(u.reserved == 0);
+}
+
+TEST_CASE("settlements kept while PostgreSQL is unreachable survive a restart in the spool",
+          "[ledger][postgres]") {
+  Postgres backend;
+  TempDir spool;
+  std::atomic<bool> down{false};
+  const auto policy = fixed_policy({"anthropic"}, 100000, std::nullopt);
+  SuiteOptions suite;
+  suite.write_fault = [&] { return down.load() ? EIO : 0; };
+  PgLedgerOptions o = backend.options(suite);
+  o.spool_dir = spool.path;
+  auto l = open_pg(o, policy);
+  const auto r = l->reserve("a1", "anthropic", 1000, "r", kNov15).value();
+  REQUIRE(r.reserved());
+  down = true;
+  const auto c = l->commit(r.reservation_id, 250, 50, 0, kNov15);
+  REQUIRE(c.ok());
+  CHECK(c->deferred);
+  CHECK(std::filesystem::exists(spool.path + "/pg-settlements.spool"));
+  l.reset();  // the daemon dies while the database is still unreachable
+  down = false;
+  l = open_pg(o, policy);
+  const BudgetUsage u = usage_of(*l, "a1", "anthropic");
+  CHECK(u.used == 300);  // the real charge, not the reservation's 1000
+  CHECK(u.reserved == 0);
+  CHECK_FALSE(std::filesystem::exists(spool.path + "/pg-settlements.spool"));
+}
