@@ -139,3 +139,18 @@ test('a rate limit is a RateLimitError with the retry-after the SDK waits for', 
     await limited.stop();
   }
 });
+
+test('a streamed request repeated with its Idempotency-Key is replayed as a whole stream and charged once', async () => {
+  const before = (await d.status('ai/research')).providers.anthropic.requests;
+  const run = async () => {
+    const stream = await client().chat.completions.create(
+      { model: 'auto', stream: true, messages: [{ role: 'user', content: 'replay this stream' }] },
+      { headers: { 'Idempotency-Key': 'openai-stream-replay-1' } });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    return text;
+  };
+  assert.equal(await run(), 'echo: replay this stream');
+  assert.equal(await run(), 'echo: replay this stream');
+  assert.equal((await d.status('ai/research')).providers.anthropic.requests - before, 1);
+});
