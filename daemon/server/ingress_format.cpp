@@ -89,7 +89,8 @@ int status_for(Dialect dialect, ErrorCode code) {
     case ErrorCode::kCancelled: return 499;
     case ErrorCode::kProviderError: return 502;
     case ErrorCode::kNotConfigured:
-    case ErrorCode::kEmergencyShutdown: return 503;
+    case ErrorCode::kEmergencyShutdown:
+    case ErrorCode::kLedgerUnavailable: return 503;
     case ErrorCode::kOverloaded: return dialect == Dialect::kAnthropic ? 529 : 503;
     case ErrorCode::kTimeout: return 504;
     case ErrorCode::kInternal: return 500;
@@ -206,7 +207,8 @@ ErrorAnswer error_answer(Dialect dialect, const Error& error) {
   a.retry_after_ms = error.retry_after_ms;
   a.should_retry = error.code == ErrorCode::kRateLimited || error.code == ErrorCode::kOverloaded ||
                    error.code == ErrorCode::kProviderError || error.code == ErrorCode::kTimeout ||
-                   error.code == ErrorCode::kInternal;
+                   error.code == ErrorCode::kInternal ||
+                   error.code == ErrorCode::kLedgerUnavailable;
   return a;
 }
 

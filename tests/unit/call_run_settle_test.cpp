@@ -152,7 +152,7 @@ TEST_CASE("a degraded ledger refuses the call before any request is sent") {
   f.ledger->fail_writes("disk full");
   f.start(1, call_request());
   const auto [code, message] = f.sink.error(1);
-  CHECK(code == "internal");
+  CHECK(code == "ledger_unavailable");  // PROTOCOL.md section 12: with retry_after_ms
   CHECK_THAT(message, Catch::Contains("ledger"));
   CHECK(f.transport().submitted() == 0);
   CHECK(f.usage("anthropic").reserved == 0);

@@ -98,6 +98,10 @@ TEST_CASE("errors use each endpoint's status type and retry advice", "[ingress]"
   CHECK(error_answer(Dialect::kAnthropic, Error::overloaded("busy", 1)).status == 529);
   CHECK(error_answer(Dialect::kOpenAI, Error::overloaded("busy", 1)).status == 503);
   CHECK(error_answer(Dialect::kOpenAI, Error::emergency_shutdown("off")).status == 503);
+  auto ledger = error_answer(Dialect::kAnthropic, Error::ledger_unavailable("database down", 1000));
+  CHECK(ledger.status == 503);
+  CHECK(ledger.retry_after_ms == 1000);
+  CHECK(ledger.should_retry);  // refused before any provider was asked: a retry is safe
   CHECK(error_answer(Dialect::kAnthropic, Error::unauthorized("who")).status == 401);
 }
 
