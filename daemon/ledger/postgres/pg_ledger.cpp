@@ -24,6 +24,8 @@ using pg::PgParam;
 
 // Beyond this many cached rows the writer starts its cache afresh.
 constexpr size_t kMaxCachedRows = 100000;
+// The change log is pruned every this many generations.
+constexpr int64_t kPruneEvery = 500;
 // Idle readers' connections kept open.
 constexpr size_t kMaxIdleReaders = 4;
 
@@ -122,8 +124,12 @@ struct PgLedger::Impl final : detail::BatchWriter {
       const auto begun = writer_conn->exec(std::string("BEGIN;") + pg::kLockSql +
                                            ";SELECT generation::text FROM tollgate_state");
       const int64_t generation = std::stoll(begun.text(0, 0));
-      if (generation != cache.generation || cache.rows.size() > kMaxCachedRows) cache.clear();
-      pg::PgRows rows(*writer_conn, cache, rows_config());
+      if (cache.rows.size() > kMaxCachedRows) cache.clear();
+      pg::refresh(*writer_conn, cache, generation);
+      if (generation % kPruneEvery == 0) pg::prune_changes(*writer_conn, generation);
+      auto config = rows_config();
+      config.generation = generation + 1;
+      pg::PgRows rows(*writer_conn, cache, std::move(config));
       detail::BatchApplier applier(rows, *pol, clock);
       for (auto& op : batch) applier.apply(op);
       applier.finish();

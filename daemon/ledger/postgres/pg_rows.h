@@ -30,7 +30,9 @@
 
 namespace tollgate::ledger::pg {
 
-// Stored rows as this writer last knew them; nullopt: known absent.
+// Stored rows as this writer last knew them; nullopt: known absent. When
+// other daemons wrote since, refresh() brings it up to date from the log
+// of changed keys rather than starting afresh.
 struct RowCache {
   std::map<std::pair<int16_t, std::string>, std::optional<std::string>> rows;
   std::map<uint64_t, std::optional<std::string>> reservations;
@@ -46,12 +48,25 @@ struct RowCache {
   }
 };
 
+// Brings the cache from its generation to `now` (the stored one, read
+// under the lock): the rows other daemons changed meanwhile are read again
+// in one query. Starts afresh when it is too far behind. Throws PgError.
+void refresh(PgConn& conn, RowCache& cache, int64_t now);
+
+// Generations of the change log kept: a cache further behind starts afresh.
+inline constexpr int64_t kKeepChanges = 1000;
+// Deletes the change log older than kKeepChanges generations before `now`.
+void prune_changes(PgConn& conn, int64_t now);
+
 enum class RecoveryScope { kOwnAndExpired, kExpired };
 
 struct PgRowsConfig {
   std::string owner;          // this daemon's id, written with its reservations
   int64_t lease_seconds = 30;  // a new reservation's lease
   RecoveryScope recovery = RecoveryScope::kOwnAndExpired;
+  // The generation the writer's batch commits (its changed keys are logged
+  // under it, tollgate_changes); -1: a read-only view.
+  int64_t generation = -1;
 };
 
 class PgRows final : public RowStore {
