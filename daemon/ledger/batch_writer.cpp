@@ -180,7 +180,12 @@ bool BatchWriter::next_batch(std::vector<WriteOp>& batch, accounting::AdmissionC
   if (options_.tick_interval.count() > 0) {
     until = std::min(until, SteadyClock::now() + options_.tick_interval);
   }
-  if (!waiters_.empty()) until = std::min(until, deadline);
+  if (!waiters_.empty()) {
+    until = std::min(until, deadline);
+    if (options_.waiter_poll.count() > 0) {
+      until = std::min(until, SteadyClock::now() + options_.waiter_poll);
+    }
+  }
   while (!ready()) {
     if (until == SteadyClock::time_point::max()) {
       queue_cv_.wait();

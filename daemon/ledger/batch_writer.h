@@ -44,6 +44,10 @@ struct BatchWriterOptions {
   std::chrono::milliseconds probe_interval{1000};
   // When set, tick() runs at least this often (leases, housekeeping).
   std::chrono::milliseconds tick_interval{0};
+  // When set, waiting reservations are applied again at least this often:
+  // a store that other processes write (PostgreSQL) gets room freed that
+  // no operation of this writer announces.
+  std::chrono::milliseconds waiter_poll{0};
   std::function<void(const LateSettlement&)> on_late_settlement;
   // Tests: called on the writer thread after every durable batch.
   std::function<void()> after_batch;

@@ -9,8 +9,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/call_harness.h"
 #include "tests/integration/tollgated_process.h"
@@ -122,4 +126,58 @@ TEST_CASE("tollgated on PostgreSQL refuses calls with ledger_unavailable while t
   CHECK(usage["providers"]["anthropic"]["used"] == replied);
   CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
   CHECK(tollgate::testing::served(fake.stats(), "anthropic") == replied);
+}
+
+TEST_CASE("three tollgateds on one PostgreSQL database never spend over a budget and charge every reply exactly") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  const Env budget = {{"TOLLGATE_LEDGER", pg.uri()},     {"ANTHROPIC_MONTHLY_LIMIT", "1000"},
+                      {"OPENAI_MONTHLY_LIMIT", "1000"},   {"ANTHROPIC_RPM", "0"},
+                      {"OPENAI_RPM", "0"}};
+  std::vector<std::unique_ptr<TollgatedProcess>> daemons;
+  for (const char* id : {"gw-1", "gw-2", "gw-3"}) {
+    daemons.push_back(std::make_unique<TollgatedProcess>(
+        merge(merge(fake.provider_env(), budget), {{"TOLLGATE_DAEMON_ID", id}})));
+  }
+  zmq::context_t ctx;
+  std::mutex mu;
+  std::map<std::string, uint64_t> replied;  // ok replies' tokens by provider
+  uint64_t refused = 0, other = 0;
+  {
+    std::vector<std::jthread> clients;
+    for (size_t t = 0; t < 6; ++t) {
+      clients.emplace_back([&, t] {
+        TestClient client(ctx, daemons[t % 3]->requests());
+        for (int i = 0; i < 25; ++i) {
+          auto reply = client.try_request(
+              call_body("team", "call " + std::to_string(t) + "-" + std::to_string(i)));
+          std::lock_guard lock(mu);
+
+          if (!reply) {
+            ++other;
+          } else if ((*reply)["ok"] == true) {
+            replied[(*reply)["provider"].get<std::string>()] +=
+                (*reply)["usage"]["total_tokens"].get<uint64_t>();
+          } else if ((*reply)["error"]["code"] == "budget_exhausted") {
+            ++refused;
+          } else {
+            ++other;
+          }
+        }
+      });
+    }
+  }
+  CHECK(other == 0);
+  CHECK(refused > 0);  // the budgets really were tight
+  TestClient client(ctx, daemons[2]->requests());
+  auto usage = client.request({{"op", "usage"}, {"ai_name", "team"}});
+  INFO(usage.dump());
+  const auto stats = fake.stats();
+  for (const std::string provider : {"anthropic", "openai"}) {
+    const auto& u = usage["providers"][provider];
+    CHECK(u["used"].get<uint64_t>() <= 1000);
+    CHECK(u["used"] == replied[provider]);
+    CHECK(u["reserved"] == 0);
+    CHECK(tollgate::testing::served(stats, provider) == replied[provider]);
+  }
 }

@@ -24,6 +24,9 @@ using pg::PgParam;
 
 // Beyond this many cached rows the writer starts its cache afresh.
 constexpr size_t kMaxCachedRows = 100000;
+// How often reservations waiting for room look again: other daemons'
+// settlements free room without telling this one.
+constexpr std::chrono::milliseconds kWaiterPoll{50};
 // The change log is pruned every this many generations.
 constexpr int64_t kPruneEvery = 500;
 // Idle readers' connections kept open.
@@ -34,6 +37,7 @@ detail::BatchWriterOptions batch_options(const PgLedgerOptions& o) {
   w.max_batch_ops = o.max_batch_ops;
   w.probe_interval = o.probe_interval;
   w.tick_interval = std::chrono::duration_cast<std::chrono::milliseconds>(o.lease) / 3;
+  w.waiter_poll = kWaiterPoll;
   w.on_late_settlement = o.on_late_settlement;
   w.after_batch = o.after_batch;
   return w;
