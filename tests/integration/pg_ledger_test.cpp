@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -140,6 +141,12 @@ TEST_CASE("three tollgateds on one PostgreSQL database never spend over a budget
         merge(merge(fake.provider_env(), budget), {{"TOLLGATE_DAEMON_ID", id}})));
   }
   zmq::context_t ctx;
+  std::vector<std::unique_ptr<EventCollector>> subscribers;
+  for (const auto& d : daemons) {
+    TestClient syncer(ctx, d->requests());
+    subscribers.push_back(std::make_unique<EventCollector>(ctx, d->events()));
+    subscribers.back()->sync(syncer);
+  }
   std::mutex mu;
   std::map<std::string, uint64_t> replied;  // ok replies' tokens by provider
   uint64_t refused = 0, other = 0;
@@ -179,5 +186,22 @@ TEST_CASE("three tollgateds on one PostgreSQL database never spend over a budget
     CHECK(u["used"] == replied[provider]);
     CHECK(u["reserved"] == 0);
     CHECK(tollgate::testing::served(stats, provider) == replied[provider]);
+  }
+  // Every alert fired anywhere, exactly once on every daemon's PUB.
+  auto fired = client.request({{"op", "alerts"}, {"limit", 1000}});
+  INFO(fired.dump());
+  std::multiset<std::string> expected;
+  for (const auto& a : fired["alerts"]) expected.insert("alert." + a["level"].get<std::string>());
+  CHECK_FALSE(expected.empty());
+  for (auto& sub : subscribers) {
+    auto published = [&] {
+      std::multiset<std::string> topics;
+      for (const auto& [topic, body] : sub->events()) {
+        if (topic.rfind("alert.", 0) == 0) topics.insert(topic);
+      }
+      return topics;
+    };
+    sub->wait_until([&](const auto&) { return published().size() >= expected.size(); }, scaled(5s));
+    CHECK(published() == expected);
   }
 }

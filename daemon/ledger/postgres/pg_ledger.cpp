@@ -9,6 +9,7 @@
 
 #include "daemon/core/sync.h"
 #include "daemon/ledger/batch_writer.h"
+#include "daemon/ledger/postgres/alert_listener.h"
 #include "daemon/ledger/postgres/pg_conn.h"
 #include "daemon/ledger/postgres/pg_rows.h"
 #include "daemon/ledger/postgres/pg_schema.h"
@@ -58,7 +59,10 @@ std::string quote_ident(const std::string& name) {
 struct PgLedger::Impl final : detail::BatchWriter {
   explicit Impl(PgLedgerOptions opts)
       : BatchWriter(batch_options(opts)), options(std::move(opts)) {}
-  ~Impl() override { stop(); }
+  ~Impl() override {
+    listener.reset();
+    stop();
+  }
 
   PgLedgerOptions options;
   OpenReport report;
@@ -72,6 +76,9 @@ struct PgLedger::Impl final : detail::BatchWriter {
   pg::RowCache cache;
   pg::RecoveryScope scope = pg::RecoveryScope::kOwnAndExpired;
   SteadyClock::time_point last_renewal = SteadyClock::now();
+
+  // With on_remote_alert; last member, so it stops before the rest goes.
+  std::unique_ptr<pg::AlertListener> listener;
 
   mutable Mutex readers_mu;
   mutable std::vector<std::unique_ptr<PgConn>> idle_readers GUARDED_BY(readers_mu);
@@ -94,7 +101,8 @@ struct PgLedger::Impl final : detail::BatchWriter {
   }
 
   pg::PgRowsConfig rows_config() const {
-    return pg::PgRowsConfig{options.daemon_id, options.lease.count(), scope};
+    return pg::PgRowsConfig{options.daemon_id, options.lease.count(), scope, -1,
+                            pg::alert_channel(options.schema)};
   }
 
   // The writer's connection after a failure: kept when it can still roll
@@ -282,6 +290,12 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
     impl->report = std::move(report.value());
   }
   impl->start();
+  if (impl->options.on_remote_alert) {
+    const Impl* raw = impl.get();
+    impl->listener = std::make_unique<pg::AlertListener>(
+        [raw] { return raw->connect(); }, pg::alert_channel(impl->options.schema),
+        impl->options.daemon_id, impl->options.on_remote_alert);
+  }
   return std::unique_ptr<PgLedger>(new PgLedger(std::move(impl)));
 }
 

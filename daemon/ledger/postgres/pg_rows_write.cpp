@@ -3,6 +3,7 @@
 // cache's refresh from that log.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <iterator>
 
 #include "daemon/ledger/postgres/pg_rows.h"
@@ -61,6 +62,41 @@ void PgRows::flush() const {
   flush_reservations();
   send_rows("INSERT INTO tollgate_changes (gen, tbl, k) VALUES {}", {"::int8", "::smallint", "::bytea"},
             changed);
+  announce_alerts();
+}
+
+void PgRows::announce_alerts() const {
+  if (config_.alert_channel.empty() || pending_alerts_.empty()) return;
+  std::vector<PgParam> params;
+  for (const std::string& key : pending_alerts_) {
+    params.push_back(PgParam::text(config_.alert_channel));
+    params.push_back(PgParam::text(alert_payload(config_.owner, key)));
+  }
+  pending_alerts_.clear();
+  send_rows("SELECT pg_notify(c, p) FROM (VALUES {}) AS n (c, p)", {"::text", "::text"}, params);
+}
+
+std::string alert_payload(const std::string& owner, const std::string& key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = owner + " ";
+  for (unsigned char c : key) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+std::optional<std::pair<std::string, std::string>> parse_alert_payload(const std::string& payload) {
+  const size_t space = payload.rfind(' ');
+  if (space == std::string::npos || (payload.size() - space - 1) % 2 != 0) return std::nullopt;
+  std::string key;
+  for (size_t i = space + 1; i + 1 < payload.size(); i += 2) {
+    const int hi = std::isxdigit(static_cast<unsigned char>(payload[i])) ? std::stoi(payload.substr(i, 1), nullptr, 16) : -1;
+    const int lo = std::isxdigit(static_cast<unsigned char>(payload[i + 1])) ? std::stoi(payload.substr(i + 1, 1), nullptr, 16) : -1;
+    if (hi < 0 || lo < 0) return std::nullopt;
+    key.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return std::make_pair(payload.substr(0, space), std::move(key));
 }
 
 void refresh(PgConn& conn, RowCache& cache, int64_t now) {
@@ -167,7 +203,10 @@ void PgRows::apply(const RowChanges& c) {
     if (at_ms) v = encode_u64(static_cast<uint64_t>(*at_ms));
     put(RowTable::kFired, fired_key(b.period, b.scope, b.provider, k.level), std::move(v));
   }
-  for (const auto& a : c.alerts) put(RowTable::kAlerts, time_seq_key(a.at_ms, a.log_seq), encode_alert(a));
+  for (const auto& a : c.alerts) {
+    put(RowTable::kAlerts, time_seq_key(a.at_ms, a.log_seq), encode_alert(a));
+    pending_alerts_.push_back(time_seq_key(a.at_ms, a.log_seq));
+  }
   for (const auto& [seq, reset] : c.resets) {
     put(RowTable::kResets, time_seq_key(reset.at_ms, seq), encode_reset(reset));
   }

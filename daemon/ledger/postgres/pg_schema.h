@@ -60,6 +60,11 @@ enum class RowTable : int16_t {
   kOutbox = 11,
 };
 
+// The NOTIFY channel of the ledger in `schema` ("": the default one).
+inline std::string alert_channel(const std::string& schema) {
+  return schema.empty() ? std::string("tollgate_alerts") : "tollgate_alerts_" + schema;
+}
+
 // Creates the tables of a new ledger or migrates an older schema, in one
 // transaction under the ledger's lock. The error when the stored schema is
 // newer than this build (nothing is changed then). Throws PgError.
