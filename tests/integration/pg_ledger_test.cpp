@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -204,4 +205,45 @@ TEST_CASE("three tollgateds on one PostgreSQL database never spend over a budget
     sub->wait_until([&](const auto&) { return published().size() >= expected.size(); }, scaled(5s));
     CHECK(published() == expected);
   }
+}
+
+TEST_CASE("a tollgated killed with calls in flight has them charged in full by another within the lease time") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake({"--fault", "anthropic:delay_ms=30000"});  // calls hang at the provider
+  const Env shared = {{"TOLLGATE_LEDGER", pg.uri()}, {"TOLLGATE_LEASE_SECONDS", "3"},
+                      {"ENABLE_OPENAI_FALLBACK", "false"}, {"ANTHROPIC_RPM", "0"}};
+  auto doomed = std::make_unique<TollgatedProcess>(
+      merge(merge(fake.provider_env(), shared), {{"TOLLGATE_DAEMON_ID", "gw-doomed"}}));
+  TollgatedProcess survivor(
+      merge(merge(fake.provider_env(), shared), {{"TOLLGATE_DAEMON_ID", "gw-survivor"}}));
+  zmq::context_t ctx;
+  TestClient hanging(ctx, doomed->requests());
+  for (int i = 0; i < 3; ++i) hanging.send(call_body("ops", "in flight " + std::to_string(i)));
+  TestClient client(ctx, survivor.requests());
+  auto anthropic = [&] {
+    return client.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"];
+  };
+  uint64_t held = 0;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fake.stats()["anthropic"]["requests"].get<uint64_t>() >= 3) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  held = anthropic()["reserved"].get<uint64_t>();
+  REQUIRE(held > 0);  // three calls reserved, sent, and hanging at the provider
+  doomed->process().signal(SIGKILL);
+  REQUIRE(doomed->process().wait_exit(scaled(5s)).has_value());
+  // Not before its leases expire, then in full (the provider may have
+  // served them: never an undercount), once.
+  const auto killed = std::chrono::steady_clock::now();
+  json u;
+  while (std::chrono::steady_clock::now() - killed < scaled(10s)) {
+    u = anthropic();
+    if (u["reserved"] == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  INFO(u.dump());
+  CHECK(u["reserved"] == 0);
+  CHECK(u["used"] == held);
+  CHECK(std::chrono::steady_clock::now() - killed < scaled(10s));
 }
