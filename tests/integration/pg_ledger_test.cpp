@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include <atomic>
 #include <csignal>
 #include <chrono>
 #include <cstdlib>
@@ -246,4 +247,68 @@ TEST_CASE("a tollgated killed with calls in flight has them charged in full by a
   CHECK(u["reserved"] == 0);
   CHECK(u["used"] == held);
   CHECK(std::chrono::steady_clock::now() - killed < scaled(10s));
+}
+
+TEST_CASE("PostgreSQL restarted under load costs refusals and loses no charge") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_LEDGER", pg.uri()},
+                                                 {"ANTHROPIC_RPM", "0"}, {"OPENAI_RPM", "0"}}));
+  zmq::context_t ctx;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> ok{0}, unavailable{0}, other{0};
+  {
+    std::vector<std::jthread> clients;
+    for (int t = 0; t < 4; ++t) {
+      clients.emplace_back([&, t] {
+        TestClient client(ctx, d.requests());
+        for (int i = 0; !stop; ++i) {
+          auto reply = client.try_request(
+              call_body("load", "call " + std::to_string(t) + "-" + std::to_string(i)));
+          if (reply && (*reply)["ok"] == true) {
+            ++ok;
+          } else if (reply && (*reply)["error"]["code"] == "ledger_unavailable") {
+            ++unavailable;
+            std::this_thread::sleep_for(5ms);  // a client backs off (retry_after_ms)
+          } else {
+            ++other;  // e.g. served but charged later (internal, "kept and charged")
+          }
+        }
+      });
+    }
+    auto wait_for = [&](const std::atomic<uint64_t>& counter, uint64_t at_least) {
+      const auto deadline = std::chrono::steady_clock::now() + scaled(15s);
+      while (counter < at_least && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+      }
+      return counter >= at_least;
+    };
+    CHECK(wait_for(ok, 40));
+    pg.pause();
+    CHECK(wait_for(unavailable, 20));
+    pg.resume();
+    const uint64_t before = ok;
+    CHECK(wait_for(ok, before + 40));
+    stop = true;
+  }
+  INFO("ok " << ok << " ledger_unavailable " << unavailable << " other " << other);
+  // Every token a provider served is charged once the kept charges are
+  // applied: no more, no less.
+  TestClient client(ctx, d.requests());
+  json usage;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    usage = client.request({{"op", "usage"}, {"ai_name", "load"}});
+    if (usage["ok"] == true && usage["providers"]["anthropic"]["reserved"] == 0 &&
+        usage["providers"]["openai"]["reserved"] == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  INFO(usage.dump());
+  const auto stats = fake.stats();
+  for (const std::string provider : {"anthropic", "openai"}) {
+    CHECK(usage["providers"][provider]["reserved"] == 0);
+    CHECK(usage["providers"][provider]["used"] == tollgate::testing::served(stats, provider));
+  }
 }
