@@ -38,11 +38,6 @@ void BatchWriter::submit(WriteOp op) {
   fail(op, Error::internal("ledger is closing"));
 }
 
-void BatchWriter::keep(std::vector<WriteOp> settlements) {
-  for (auto& op : settlements) kept_.push_back(std::move(op));
-  publish_kept_count();
-}
-
 void BatchWriter::set_policy_changed() {
   {
     MutexLock lock(queue_mu_);

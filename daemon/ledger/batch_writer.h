@@ -83,11 +83,6 @@ class BatchWriter {
   LedgerHealth health() const;
   bool degraded() const { return degraded_.load(); }
 
-  // Settlements kept while degraded, put back after a restart (the
-  // PostgreSQL spool): applied with the first batch the store takes.
-  // Before start() only.
-  void keep(std::vector<WriteOp> settlements);
-
  protected:
   // Applies the batch in ONE transaction of the store and commits it;
   // true once it is durable. false: nothing of it was written, and
