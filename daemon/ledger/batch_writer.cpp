@@ -38,11 +38,6 @@ void BatchWriter::submit(WriteOp op) {
   fail(op, Error::internal("ledger is closing"));
 }
 
-void BatchWriter::keep(std::vector<WriteOp> settlements) {
-  for (auto& op : settlements) kept_.push_back(std::move(op));
-  publish_kept_count();
-}
-
 void BatchWriter::set_policy_changed() {
   {
     MutexLock lock(queue_mu_);
@@ -180,7 +175,12 @@ bool BatchWriter::next_batch(std::vector<WriteOp>& batch, accounting::AdmissionC
   if (options_.tick_interval.count() > 0) {
     until = std::min(until, SteadyClock::now() + options_.tick_interval);
   }
-  if (!waiters_.empty()) until = std::min(until, deadline);
+  if (!waiters_.empty()) {
+    until = std::min(until, deadline);
+    if (options_.waiter_poll.count() > 0) {
+      until = std::min(until, SteadyClock::now() + options_.waiter_poll);
+    }
+  }
   while (!ready()) {
     if (until == SteadyClock::time_point::max()) {
       queue_cv_.wait();

@@ -44,6 +44,10 @@ struct BatchWriterOptions {
   std::chrono::milliseconds probe_interval{1000};
   // When set, tick() runs at least this often (leases, housekeeping).
   std::chrono::milliseconds tick_interval{0};
+  // When set, waiting reservations are applied again at least this often:
+  // a store that other processes write (PostgreSQL) gets room freed that
+  // no operation of this writer announces.
+  std::chrono::milliseconds waiter_poll{0};
   std::function<void(const LateSettlement&)> on_late_settlement;
   // Tests: called on the writer thread after every durable batch.
   std::function<void()> after_batch;
@@ -78,11 +82,6 @@ class BatchWriter {
   std::map<std::string, uint64_t> waiting() const;
   LedgerHealth health() const;
   bool degraded() const { return degraded_.load(); }
-
-  // Settlements kept while degraded, put back after a restart (the
-  // PostgreSQL spool): applied with the first batch the store takes.
-  // Before start() only.
-  void keep(std::vector<WriteOp> settlements);
 
  protected:
   // Applies the batch in ONE transaction of the store and commits it;

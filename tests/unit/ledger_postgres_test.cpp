@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -170,4 +171,46 @@ TEST_CASE("settlements kept while PostgreSQL is unreachable survive a restart in
   CHECK(u.used == 300);  // the real charge, not the reservation's 1000
   CHECK(u.reserved == 0);
   CHECK_FALSE(std::filesystem::exists(spool.path + "/pg-settlements.spool"));
+}
+
+TEST_CASE("an alert fired on one PostgreSQL ledger reaches the other daemons once and not its own",
+          "[ledger][postgres]") {
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, 1000, std::nullopt);
+  struct Heard {
+    std::mutex mu;
+    std::vector<Alert> alerts;
+    size_t count() {
+      std::lock_guard lock(mu);
+      return alerts.size();
+    }
+  };
+  Heard heard_a, heard_b;
+  auto listening = [&](std::string id, Heard& heard) {
+    PgLedgerOptions o = backend.options({}, std::move(id));
+    o.on_remote_alert = [&heard](const Alert& a) {
+      std::lock_guard lock(heard.mu);
+      heard.alerts.push_back(a);
+    };
+    return open_pg(std::move(o), policy);
+  };
+  auto a = listening("daemon-a", heard_a);
+  auto b = listening("daemon-b", heard_b);
+  // The listener is connected once an announcement made now is heard: a
+  // first alert (warning) proves it, the second (critical) is the test.
+  const auto r1 = a->reserve("a1", "anthropic", 850, "r1", kNov15).value();
+  const auto c1 = a->commit(r1.reservation_id, 850, 0, 0, kNov15).value();
+  REQUIRE(c1.alerts.size() == 1);
+  REQUIRE(eventually(std::chrono::seconds(5), [&] { return heard_b.count() == 1; }));
+  const auto r2 = b->reserve("a1", "anthropic", 120, "r2", kNov15).value();
+  const auto c2 = b->commit(r2.reservation_id, 120, 0, 0, kNov15).value();
+  REQUIRE_FALSE(c2.alerts.empty());
+  REQUIRE(eventually(std::chrono::seconds(5),
+                     [&] { return heard_a.count() == c2.alerts.size(); }));
+  std::lock_guard lock(heard_a.mu);
+  for (size_t i = 0; i < c2.alerts.size(); ++i) {
+    CHECK(heard_a.alerts[i].level == c2.alerts[i].level);
+    CHECK(heard_a.alerts[i].log_seq == c2.alerts[i].log_seq);
+  }
+  CHECK(heard_b.count() == 1);  // its own alerts are not handed back to it
 }

@@ -16,6 +16,7 @@
 
 #include "protocol/requests.h"
 #include "tools/tollctl/commands.h"
+#include "tools/tollctl/migrate_ledger.h"
 
 namespace {
 
@@ -52,11 +53,13 @@ class Cli {
     add_status_commands(app);
     add_action_commands(app);
     add_operator_commands(app);
+    add_migrate_command(app);
   }
 
   int run() {
     namespace t = tollgate::tools;
     if (keygen_->parsed()) return t::run_keygen(if_given(keygen_out_, keygen_path_));
+    if (migrate_->parsed()) return run_migrate();
     auto curve = t::load_client_keys(o_.key_file, o_.server_key);
     if (!curve) {
       std::cerr << "tollctl: " << curve.error().message << "\n";
@@ -181,6 +184,28 @@ class Cli {
                       ->type_name("FILE");
   }
 
+  // Section 12: an LMDB ledger into PostgreSQL (no daemon involved).
+  void add_migrate_command(CLI::App& app) {
+    migrate_ = app.add_subcommand(
+        "migrate-ledger", "copy a stopped tollgated's LMDB ledger into a new PostgreSQL ledger");
+    migrate_->add_option("--data-dir", migrate_dir_, "the LMDB ledger's TOLLGATE_DATA_DIR")
+        ->required();
+    migrate_->add_option("--to", migrate_uri_, "the PostgreSQL URI (as TOLLGATE_LEDGER)")
+        ->required();
+  }
+
+  int run_migrate() const {
+    const auto r = tollgate::tools::migrate_ledger(migrate_dir_, migrate_uri_);
+    if (!r) {
+      std::cerr << "tollctl: " << tollgate::protocol::code_name(r.error().code) << ": "
+                << r.error().message << "\n";
+      return 1;
+    }
+    std::cout << "migrated " << r->rows << " rows and " << r->reservations
+              << " open reservations (charged in full by the first daemon to start)\n";
+    return 0;
+  }
+
   // Section 10: limits changed live, forecasts and daily reports.
   void add_operator_commands(CLI::App& app) {
     set_limit_ = app.add_subcommand(
@@ -204,6 +229,8 @@ class Cli {
   }
 
   GlobalOptions o_;
+  std::string migrate_dir_, migrate_uri_;
+  CLI::App* migrate_ = nullptr;
   std::string agent_, since_, provider_, prompt_, system_, idempotency_key_, keygen_path_, request_file_;
   std::string limit_text_;
   uint32_t limit_ = 0, months_ = 0, days_ = 0;

@@ -87,6 +87,13 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_pg_le
   options.lease = std::chrono::seconds(config.lease_seconds);
   options.spool_dir = config.data_dir;
   options.on_late_settlement = publish_late(mailbox);
+  // Alerts fired on the other daemons: published here too, with this
+  // daemon's seq (PROTOCOL.md section 12).
+  options.on_remote_alert = [&mailbox](const tollgate::ledger::Alert& alert) {
+    tollgate::LoopMessage m;
+    tollgate::append_alert_events({alert}, m.events);
+    mailbox.post(std::move(m));
+  };
   auto opened = tollgate::ledger::PgLedger::open(options, tollgate::budget_policy(config),
                                                  tollgate::system_now_ms());
   if (!opened) return opened.error();

@@ -9,6 +9,7 @@
 
 #include "daemon/core/sync.h"
 #include "daemon/ledger/batch_writer.h"
+#include "daemon/ledger/postgres/alert_listener.h"
 #include "daemon/ledger/postgres/pg_conn.h"
 #include "daemon/ledger/postgres/pg_rows.h"
 #include "daemon/ledger/postgres/pg_schema.h"
@@ -24,6 +25,11 @@ using pg::PgParam;
 
 // Beyond this many cached rows the writer starts its cache afresh.
 constexpr size_t kMaxCachedRows = 100000;
+// How often reservations waiting for room look again: other daemons'
+// settlements free room without telling this one.
+constexpr std::chrono::milliseconds kWaiterPoll{50};
+// The change log is pruned every this many generations.
+constexpr int64_t kPruneEvery = 500;
 // Idle readers' connections kept open.
 constexpr size_t kMaxIdleReaders = 4;
 
@@ -32,6 +38,7 @@ detail::BatchWriterOptions batch_options(const PgLedgerOptions& o) {
   w.max_batch_ops = o.max_batch_ops;
   w.probe_interval = o.probe_interval;
   w.tick_interval = std::chrono::duration_cast<std::chrono::milliseconds>(o.lease) / 3;
+  w.waiter_poll = kWaiterPoll;
   w.on_late_settlement = o.on_late_settlement;
   w.after_batch = o.after_batch;
   return w;
@@ -52,7 +59,10 @@ std::string quote_ident(const std::string& name) {
 struct PgLedger::Impl final : detail::BatchWriter {
   explicit Impl(PgLedgerOptions opts)
       : BatchWriter(batch_options(opts)), options(std::move(opts)) {}
-  ~Impl() override { stop(); }
+  ~Impl() override {
+    listener.reset();
+    stop();
+  }
 
   PgLedgerOptions options;
   OpenReport report;
@@ -66,6 +76,9 @@ struct PgLedger::Impl final : detail::BatchWriter {
   pg::RowCache cache;
   pg::RecoveryScope scope = pg::RecoveryScope::kOwnAndExpired;
   SteadyClock::time_point last_renewal = SteadyClock::now();
+
+  // With on_remote_alert; last member, so it stops before the rest goes.
+  std::unique_ptr<pg::AlertListener> listener;
 
   mutable Mutex readers_mu;
   mutable std::vector<std::unique_ptr<PgConn>> idle_readers GUARDED_BY(readers_mu);
@@ -88,7 +101,8 @@ struct PgLedger::Impl final : detail::BatchWriter {
   }
 
   pg::PgRowsConfig rows_config() const {
-    return pg::PgRowsConfig{options.daemon_id, options.lease.count(), scope};
+    return pg::PgRowsConfig{options.daemon_id, options.lease.count(), scope, -1,
+                            pg::alert_channel(options.schema)};
   }
 
   // The writer's connection after a failure: kept when it can still roll
@@ -122,8 +136,12 @@ struct PgLedger::Impl final : detail::BatchWriter {
       const auto begun = writer_conn->exec(std::string("BEGIN;") + pg::kLockSql +
                                            ";SELECT generation::text FROM tollgate_state");
       const int64_t generation = std::stoll(begun.text(0, 0));
-      if (generation != cache.generation || cache.rows.size() > kMaxCachedRows) cache.clear();
-      pg::PgRows rows(*writer_conn, cache, rows_config());
+      if (cache.rows.size() > kMaxCachedRows) cache.clear();
+      pg::refresh(*writer_conn, cache, generation);
+      if (generation % kPruneEvery == 0) pg::prune_changes(*writer_conn, generation);
+      auto config = rows_config();
+      config.generation = generation + 1;
+      pg::PgRows rows(*writer_conn, cache, std::move(config));
       detail::BatchApplier applier(rows, *pol, clock);
       for (auto& op : batch) applier.apply(op);
       applier.finish();
@@ -272,6 +290,12 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
     impl->report = std::move(report.value());
   }
   impl->start();
+  if (impl->options.on_remote_alert) {
+    const Impl* raw = impl.get();
+    impl->listener = std::make_unique<pg::AlertListener>(
+        [raw] { return raw->connect(); }, pg::alert_channel(impl->options.schema),
+        impl->options.daemon_id, impl->options.on_remote_alert);
+  }
   return std::unique_ptr<PgLedger>(new PgLedger(std::move(impl)));
 }
 

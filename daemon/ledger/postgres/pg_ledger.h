@@ -65,6 +65,9 @@ struct PgLedgerOptions : LedgerOptions {
   // (synchronous_commit off). Tests and benchmarks only: a crash of the
   // database can then lose acknowledged writes.
   bool durable = true;
+  // An alert another daemon fired (its batch committed), for this
+  // daemon's event stream; runs on the listener's thread (keep it cheap).
+  std::function<void(const Alert&)> on_remote_alert;
   // Tests: called on the writer thread after every durable batch.
   std::function<void()> after_batch;
   // Tests: called before each batch (probes included); a non-empty reason

@@ -1,8 +1,5 @@
 #include "daemon/ledger/postgres/pg_rows.h"
 
-#include <fmt/format.h>
-
-#include <iterator>
 
 #include "daemon/ledger/row_codec.h"
 
@@ -12,13 +9,6 @@ namespace {
 using detail::decode_u64;
 using detail::encode_u64;
 
-constexpr const char* kMetaPeriod = "period";
-constexpr const char* kMetaNextReservation = "next_reservation";
-constexpr const char* kMetaLogSeq = "log_seq";
-constexpr const char* kMetaProbe = "probe";
-constexpr const char* kMetaPruneCursor = "prune_cursor";
-// Rows per multi-row statement (3 or 4 parameters each; libpq allows 65535).
-constexpr size_t kRowsPerStatement = 1000;
 constexpr size_t kVisitPage = 256;
 
 PgParam table(RowTable t) { return PgParam::num(static_cast<int16_t>(t)); }
@@ -40,20 +30,6 @@ uint64_t be64_tail(std::string_view key) {
   uint64_t id = 0;
   for (unsigned char c : key.substr(key.size() - 8)) id = (id << 8) | c;
   return id;
-}
-
-// "($1::smallint, $2::bytea), ..." for rows of `width` parameters from `first`.
-std::string placeholders(size_t rows, const std::vector<const char*>& casts) {
-  fmt::memory_buffer out;
-  size_t n = 1;
-  for (size_t r = 0; r < rows; ++r) {
-    fmt::format_to(std::back_inserter(out), "{}(", r == 0 ? "" : ",");
-    for (size_t c = 0; c < casts.size(); ++c) {
-      fmt::format_to(std::back_inserter(out), "{}${}{}", c == 0 ? "" : ",", n++, casts[c]);
-    }
-    out.push_back(')');
-  }
-  return fmt::to_string(out);
 }
 
 }  // namespace
@@ -111,64 +87,6 @@ void PgRows::visit_desc(RowTable t, const std::function<bool(const std::string&)
     }
     if (page.size() < kVisitPage) return;
     below = page.back().first;
-  }
-}
-
-void PgRows::flush() const {
-  flush_rows();
-  flush_reservations();
-}
-
-void PgRows::flush_rows() const {
-  std::vector<PgParam> puts;
-  std::vector<PgParam> dels;
-  for (const auto& [key, value] : pending_) {
-    auto& params = value ? puts : dels;
-    params.push_back(PgParam::num(key.first));
-    params.push_back(PgParam::bytes(key.second));
-    if (value) params.push_back(PgParam::bytes(*value));
-  }
-  pending_.clear();
-  send_rows("INSERT INTO tollgate_rows (tbl, k, v) VALUES {}"
-            " ON CONFLICT (tbl, k) DO UPDATE SET v = EXCLUDED.v",
-            {"::smallint", "::bytea", "::bytea"}, puts);
-  send_rows("DELETE FROM tollgate_rows WHERE (tbl, k) IN ({})", {"::smallint", "::bytea"}, dels);
-}
-
-void PgRows::flush_reservations() const {
-  std::vector<PgParam> puts;
-  std::string dels;
-  for (const auto& [id, value] : pending_reservations_) {
-    if (value) {
-      puts.push_back(PgParam::num(static_cast<int64_t>(id)));
-      puts.push_back(PgParam::text(config_.owner));
-      puts.push_back(PgParam::num(config_.lease_seconds));
-      puts.push_back(PgParam::bytes(*value));
-    } else {
-      fmt::format_to(std::back_inserter(dels), "{}{}", dels.empty() ? "" : ",", id);
-    }
-  }
-  pending_reservations_.clear();
-  // The lease runs on the database's clock: every daemon compares the same.
-  send_rows("INSERT INTO tollgate_reservations (id, owner, lease_until, v) "
-            "SELECT id, owner, now() + lease * interval '1 second', v FROM (VALUES {})"
-            " AS r (id, owner, lease, v) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v",
-            {"::int8", "::text", "::int8", "::bytea"}, puts);
-  if (!dels.empty()) {
-    conn_.query("DELETE FROM tollgate_reservations WHERE id = ANY($1::int8[])",
-                {PgParam::text(fmt::format("{{{}}}", dels))});
-  }
-}
-
-void PgRows::send_rows(const char* sql, const std::vector<const char*>& casts,
-                       const std::vector<PgParam>& params) const {
-  const size_t width = casts.size();
-  const size_t per_statement = kRowsPerStatement * width;
-  for (size_t at = 0; at < params.size(); at += per_statement) {
-    const size_t n = std::min(per_statement, params.size() - at);
-    const std::vector<PgParam> chunk(params.begin() + static_cast<std::ptrdiff_t>(at),
-                                     params.begin() + static_cast<std::ptrdiff_t>(at + n));
-    conn_.query(fmt::format(fmt::runtime(sql), placeholders(n / width, casts)), chunk);
   }
 }
 
@@ -393,67 +311,6 @@ std::vector<ResetRecord> PgRows::resets() const {
     if (auto rec = detail::decode_reset(v)) out.push_back(std::move(*rec));
   }
   return out;
-}
-
-// ---- writes
-
-void PgRows::apply(const RowChanges& c) {
-  using namespace detail;
-  for (const auto& [k, row] : c.usage) {
-    put(RowTable::kUsage, usage_key(k.period, k.scope, k.provider), encode_usage(row));
-  }
-  for (const auto& [id, row] : c.reservations) {
-    std::optional<std::string> v;
-    if (row) v = encode_reservation(*row);
-    cache_.reservations.insert_or_assign(id, v);
-    pending_reservations_.insert_or_assign(id, std::move(v));
-  }
-  for (const auto& [k, at_ms] : c.fired) {
-    const BudgetKey& b = k.budget;
-    std::optional<std::string> v;
-    if (at_ms) v = encode_u64(static_cast<uint64_t>(*at_ms));
-    put(RowTable::kFired, fired_key(b.period, b.scope, b.provider, k.level), std::move(v));
-  }
-  for (const auto& a : c.alerts) put(RowTable::kAlerts, time_seq_key(a.at_ms, a.log_seq), encode_alert(a));
-  for (const auto& [seq, reset] : c.resets) {
-    put(RowTable::kResets, time_seq_key(reset.at_ms, seq), encode_reset(reset));
-  }
-  for (const auto& r : c.log) {
-    put(RowTable::kLedgerLog, time_seq_key(r.at_ms, r.log_seq), encode_ledger_record(r));
-  }
-  for (const auto& [k, record] : c.idempotency) {
-    std::optional<std::string> v;
-    if (record) v = encode_idempotency(*record);
-    put(RowTable::kIdempotency, idempotency_key(k.agent, k.key), std::move(v));
-  }
-  for (const auto& [k, count] : c.days) put(RowTable::kRateDay, day_key(k.provider, k.day), encode_u64(count));
-  for (const auto& [k, limit] : c.limits) {
-    std::optional<std::string> v;
-    if (limit) v = encode_limit(*limit);
-    put(RowTable::kLimits, limit_key(k), std::move(v));
-  }
-  for (const auto& [k, row] : c.day_usage) {
-    put(RowTable::kUsageDay, day_usage_key(k.scope, k.day, k.provider), encode_day_usage(row));
-  }
-  for (const auto& [k, alert] : c.outbox) {
-    std::optional<std::string> v;
-    if (alert) v = encode_alert(*alert);
-    put(RowTable::kOutbox, outbox_key(k.destination, k.id), std::move(v));
-  }
-  if (c.period) put(RowTable::kMeta, kMetaPeriod, *c.period);
-  if (c.next_reservation) put(RowTable::kMeta, kMetaNextReservation, encode_u64(*c.next_reservation));
-  if (c.log_seq) put(RowTable::kMeta, kMetaLogSeq, encode_u64(*c.log_seq));
-  if (c.prune_cursor) {
-    std::optional<std::string> v;
-    if (*c.prune_cursor) v = idempotency_key((*c.prune_cursor)->agent, (*c.prune_cursor)->key);
-    put(RowTable::kMeta, kMetaPruneCursor, std::move(v));
-  }
-}
-
-void PgRows::probe() {
-  const auto v = get(RowTable::kMeta, kMetaProbe);
-  const uint64_t n = (v ? decode_u64(*v).value_or(0) : 0) + 1;
-  put(RowTable::kMeta, kMetaProbe, encode_u64(n));
 }
 
 }  // namespace tollgate::ledger::pg

@@ -30,7 +30,9 @@
 
 namespace tollgate::ledger::pg {
 
-// Stored rows as this writer last knew them; nullopt: known absent.
+// Stored rows as this writer last knew them; nullopt: known absent. When
+// other daemons wrote since, refresh() brings it up to date from the log
+// of changed keys rather than starting afresh.
 struct RowCache {
   std::map<std::pair<int16_t, std::string>, std::optional<std::string>> rows;
   std::map<uint64_t, std::optional<std::string>> reservations;
@@ -46,12 +48,32 @@ struct RowCache {
   }
 };
 
+// Brings the cache from its generation to `now` (the stored one, read
+// under the lock): the rows other daemons changed meanwhile are read again
+// in one query. Starts afresh when it is too far behind. Throws PgError.
+void refresh(PgConn& conn, RowCache& cache, int64_t now);
+
+// Generations of the change log kept: a cache further behind starts afresh.
+inline constexpr int64_t kKeepChanges = 1000;
+// Deletes the change log older than kKeepChanges generations before `now`.
+void prune_changes(PgConn& conn, int64_t now);
+
+// A NOTIFY payload: "owner hex(alerts-log key)", and back (nullopt: not one).
+std::string alert_payload(const std::string& owner, const std::string& key);
+std::optional<std::pair<std::string, std::string>> parse_alert_payload(const std::string& payload);
+
 enum class RecoveryScope { kOwnAndExpired, kExpired };
 
 struct PgRowsConfig {
   std::string owner;          // this daemon's id, written with its reservations
   int64_t lease_seconds = 30;  // a new reservation's lease
   RecoveryScope recovery = RecoveryScope::kOwnAndExpired;
+  // The generation the writer's batch commits (its changed keys are logged
+  // under it, tollgate_changes); -1: a read-only view.
+  int64_t generation = -1;
+  // Where the alerts this batch fires are announced (pg_notify, delivered
+  // at commit to every daemon's listener, alert_listener.h); "": nowhere.
+  std::string alert_channel;
 };
 
 class PgRows final : public RowStore {
@@ -108,6 +130,7 @@ class PgRows final : public RowStore {
   void visit_desc(RowTable t, const std::function<bool(const std::string&)>& visit) const;
   std::optional<std::string> stored_reservation(uint64_t id) const;
   void flush_rows() const;
+  void announce_alerts() const;
   void flush_reservations() const;
   // Runs sql (its "{}": the rows' placeholders, each cast by casts) over
   // params, a row of casts.size() at a time, in statements of up to
@@ -121,6 +144,8 @@ class PgRows final : public RowStore {
   // Writes not sent yet, in key order; nullopt deletes.
   mutable std::map<std::pair<int16_t, std::string>, std::optional<std::string>> pending_;
   mutable std::map<uint64_t, std::optional<std::string>> pending_reservations_;
+  // The alerts-log keys of the alerts not announced yet.
+  mutable std::vector<std::string> pending_alerts_;
 };
 
 }  // namespace tollgate::ledger::pg

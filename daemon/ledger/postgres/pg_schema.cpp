@@ -15,7 +15,9 @@ constexpr std::array<const char*, kPgSchemaVersion> kMigrations = {
     "  PRIMARY KEY (tbl, k));"
     "CREATE TABLE tollgate_reservations (id bigint PRIMARY KEY, owner text NOT NULL,"
     "  lease_until timestamptz NOT NULL, v bytea NOT NULL);"
-    "CREATE INDEX tollgate_reservations_owner ON tollgate_reservations (owner);",
+    "CREATE INDEX tollgate_reservations_owner ON tollgate_reservations (owner);"
+    "CREATE TABLE tollgate_changes (gen bigint NOT NULL, tbl smallint NOT NULL, k bytea NOT NULL);"
+    "CREATE INDEX tollgate_changes_gen ON tollgate_changes (gen);",
 };
 
 }  // namespace

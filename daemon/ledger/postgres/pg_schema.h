@@ -14,6 +14,10 @@
 //   tollgate_reservations  (id bigint PK, owner text, lease_until timestamptz,
 //                          v bytea)  open reservations, with the daemon
 //                          that holds each and until when (the lease)
+//   tollgate_changes       (gen bigint, tbl smallint, k bytea)  the keys each
+//                          generation changed (tbl 0: a reservation id), so a
+//                          writer refreshes only those rows of its cache
+//                          (pruned to the last generations)
 //
 // Every write batch of every daemon is one transaction that first takes
 // the ledger's advisory lock (kLockSql): batches are serialized across
@@ -35,6 +39,13 @@ inline constexpr int kPgSchemaVersion = 1;
 inline constexpr const char* kLockSql =
     "SELECT pg_advisory_xact_lock(7478, hashtext(current_schema()))";
 
+// The names of the kMeta rows.
+inline constexpr const char* kMetaPeriod = "period";
+inline constexpr const char* kMetaNextReservation = "next_reservation";
+inline constexpr const char* kMetaLogSeq = "log_seq";
+inline constexpr const char* kMetaProbe = "probe";
+inline constexpr const char* kMetaPruneCursor = "prune_cursor";
+
 enum class RowTable : int16_t {
   kMeta = 1,
   kUsage = 2,
@@ -48,6 +59,11 @@ enum class RowTable : int16_t {
   kUsageDay = 10,
   kOutbox = 11,
 };
+
+// The NOTIFY channel of the ledger in `schema` ("": the default one).
+inline std::string alert_channel(const std::string& schema) {
+  return schema.empty() ? std::string("tollgate_alerts") : "tollgate_alerts_" + schema;
+}
 
 // Creates the tables of a new ledger or migrates an older schema, in one
 // transaction under the ledger's lock. The error when the stored schema is
