@@ -39,6 +39,7 @@ const std::map<std::string_view, int, std::less<>> kStatusForCode = {
     {"rate_limited", 429},      {"provider_error", 502},      {"not_configured", 503},
     {"emergency_shutdown", 503}, {"unauthorized", 403},       {"timeout", 504},
     {"overloaded", 503},        {"internal", 500},        {"cancelled", 499},
+    {"ledger_unavailable", 503},
 };
 
 // The error reply of the protocol, as JSON.

@@ -69,6 +69,7 @@ TEST_CASE("each protocol error code maps to an HTTP status") {
   CHECK(http_status_for("unauthorized") == 403);
   CHECK(http_status_for("rate_limited") == 429);
   CHECK(http_status_for("overloaded") == 503);
+  CHECK(http_status_for("ledger_unavailable") == 503);
   CHECK(http_status_for("timeout") == 504);
   CHECK(http_status_for("provider_error") == 502);
   CHECK(http_status_for("internal") == 500);
