@@ -101,8 +101,11 @@ test('the same budget and fallback scenario over HTTP and ZeroMQ gives the same 
 // The endpoint's overhead on a kept-open connection: the SDK's round trip
 // through tollgated (and its provider hop) less the same SDK's round trip
 // to an in-process server that answers at once. With Nagle and delayed
-// ACKs it was about 40 ms. Medians: one request may lose the CPU on a
-// shared machine, a stall hits every one of them.
+// ACKs it was about 40 ms, on every request. So the check is on the
+// fastest of 21 round trips each way: a stall still shows in it, while the
+// median of a call (two ledger fsyncs and a provider hop) can pass 10 ms
+// of overhead on a loaded machine under ASan (17.9 ms measured, parallel
+// ctest) with no stall at all. Both are printed.
 test('a round trip on a kept-open connection through the endpoint adds under 10 ms', async () => {
   const canned = JSON.stringify({
     id: 'chatcmpl-local', object: 'chat.completion', created: 0, model: 'local',
@@ -114,7 +117,7 @@ test('a round trip on a kept-open connection through the endpoint adds under 10 
     req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/json' }).end(canned));
   });
   await new Promise((resolve) => local.listen(0, '127.0.0.1', resolve));
-  const median = async (baseURL, apiKey) => {
+  const roundTrips = async (baseURL, apiKey) => {
     const c = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
     const ms = [];
     for (let i = 0; i < 21; i++) {
@@ -122,13 +125,17 @@ test('a round trip on a kept-open connection through the endpoint adds under 10 
       await c.chat.completions.create({ model: 'openai/gpt-4.1', messages: [{ role: 'user', content: 'ping' }], max_tokens: 5 });
       ms.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
-    return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)];
+    ms.sort((a, b) => a - b);
+    return { fastest: ms[0], median: ms[Math.floor(ms.length / 2)] };
   };
   try {
-    const baseline = await median(`http://127.0.0.1:${local.address().port}/v1`, 'sk-local');
-    const through = await median(`${d.base}/v1`, keys.research);
-    console.log(`# keep-alive round trip: SDK alone ${baseline.toFixed(2)} ms, through tollgated ${through.toFixed(2)} ms`);
-    assert.ok(through - baseline < scaled(10), `overhead ${(through - baseline).toFixed(2)} ms`);
+    const baseline = await roundTrips(`http://127.0.0.1:${local.address().port}/v1`, 'sk-local');
+    const through = await roundTrips(`${d.base}/v1`, keys.research);
+    const f = (ms) => ms.toFixed(2);
+    console.log(`# keep-alive round trip, fastest / median: SDK alone ${f(baseline.fastest)} / ` +
+                `${f(baseline.median)} ms, through tollgated ${f(through.fastest)} / ${f(through.median)} ms`);
+    const overhead = through.fastest - baseline.fastest;
+    assert.ok(overhead < scaled(10), `overhead ${f(overhead)} ms`);
   } finally {
     local.closeAllConnections();
     await new Promise((resolve) => local.close(resolve));
