@@ -109,3 +109,44 @@ TEST_CASE("a repeat whose first call's tollgated died is answered as cut short o
   CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
   CHECK(usage["providers"]["anthropic"]["used"].get<uint64_t>() > 0);  // charged in full
 }
+
+TEST_CASE("an emergency shutdown reached through one tollgated shuts calls off on the others and a raised limit lifts it everywhere") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  const Env emergency = {{"SHUTDOWN_ON_EMERGENCY", "true"},
+                         {"ANTHROPIC_GLOBAL_MONTHLY_LIMIT", "200"},
+                         {"ALERT_WARNING_THRESHOLD", "0.2"},
+                         {"OPENAI_FALLBACK_THRESHOLD", "0.3"},
+                         {"ALERT_EMERGENCY_THRESHOLD", "0.4"}};
+  TollgatedProcess first(merge(cluster_env(pg, fake, "gw-1"), emergency));
+  TollgatedProcess second(merge(cluster_env(pg, fake, "gw-2"), emergency));
+  zmq::context_t ctx;
+  TestClient a(ctx, first.requests());
+  TestClient b(ctx, second.requests());
+  json last = {{"ok", true}};
+  for (int i = 0; i < 40 && last["ok"] == true; ++i) {
+    last = a.request(call_body("agent-" + std::to_string(i % 3), "hello", 20));
+  }
+  INFO(last.dump());
+  REQUIRE(last["error"]["code"] == "emergency_shutdown");
+  // The other daemon refuses too (its budgets are the same rows); until it
+  // knows, it may serve a call, never past the limit.
+  auto code_at_b = [&](const std::string& want) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(3s);
+    json reply;
+    while (std::chrono::steady_clock::now() < deadline) {
+      reply = b.request(call_body("agent-b", "hello", 20));
+      const std::string code = reply["ok"] == true ? "ok" : reply["error"]["code"].get<std::string>();
+      if (code == want) return code;
+      std::this_thread::sleep_for(20ms);
+    }
+    return reply.dump();
+  };
+  CHECK(code_at_b("emergency_shutdown") == "emergency_shutdown");
+  // A raised global limit, set through the first daemon, lifts it on both.
+  auto raised = a.request({{"op", "set_limit"}, {"ai_name", "*"}, {"provider", "anthropic"},
+                           {"limit", 100000}});
+  REQUIRE(raised["ok"] == true);
+  CHECK(code_at_b("ok") == "ok");
+  CHECK(a.request(call_body("agent-a", "hello again", 20))["ok"] == true);
+}
