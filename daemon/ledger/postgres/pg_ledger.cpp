@@ -209,11 +209,17 @@ struct PgLedger::Impl final : detail::BatchWriter {
       ids.append(std::to_string(id));
     }
     ids.push_back('}');
-    writer_conn->query(
+    const auto renewed = writer_conn->query(
         "UPDATE tollgate_reservations SET lease_until = now() + $2::int8 * interval '1 second' "
-        "WHERE owner = $1 AND id = ANY($3::int8[])",
+        "WHERE owner = $1 AND id = ANY($3::int8[]) RETURNING id",
         {PgParam::text(options.daemon_id), PgParam::num(options.lease.count()),
          PgParam::text(std::move(ids))});
+    // One settled by a batch whose answer was lost is gone: forget it.
+    std::set<uint64_t> still_open;
+    for (int i = 0; i < renewed.rows(); ++i) {
+      still_open.insert(static_cast<uint64_t>(renewed.i64(i, 0)));
+    }
+    open_reservations = std::move(still_open);
   }
 
   // Charges expired leases in full (a dead daemon's, or this one's lost
