@@ -72,6 +72,32 @@ TEST_CASE("a repeat sent to another tollgated while the first call runs waits an
   CHECK(fake.stats()["anthropic"]["requests"] == 1);
   auto usage = b.request({{"op", "usage"}, {"ai_name", "ops"}});
   CHECK(usage["providers"]["anthropic"]["used"] == (*original)["usage"]["total_tokens"]);
+
+  // A first call that fails is not remembered: the waiting repeat is told
+  // so, and sending it again runs it.
+  fake.set_faults(json::array({"anthropic:status=400:delay_ms=1500:times=1"}));
+  a.send(idempotent_call("order-3"));
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  auto reserved = [&] {
+    return b.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"]["reserved"]
+        .get<uint64_t>();
+  };
+  while (reserved() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  b.send(idempotent_call("order-3"));
+  auto failed = a.receive(scaled(10s));
+  auto told = b.receive(scaled(10s));
+  REQUIRE(failed.has_value());
+  REQUIRE(told.has_value());
+  INFO(failed->dump() << "\n" << told->dump());
+  CHECK((*failed)["ok"] == false);
+  CHECK((*told)["error"]["code"] == "provider_error");
+  CHECK_THAT((*told)["error"]["message"].get<std::string>(), Catch::Contains("run it again"));
+  auto again = b.request(idempotent_call("order-3"));
+  INFO(again.dump());
+  CHECK(again["ok"] == true);
+  CHECK(again["replayed"] == false);
 }
 
 TEST_CASE("a repeat whose first call's tollgated died is answered as cut short once its lease is settled") {
