@@ -224,6 +224,12 @@ std::optional<IdempotencyRecord> idempotency_record(const LedgerRows& rows,
                                                     const std::string& key, int64_t now_ms) {
   auto record = rows.idempotency(IdempotencyKey{agent, key});
   if (record && record->expiry_ms <= now_ms) record.reset();
+  // A pending marker whose reservation is settled reads 0: its call is
+  // between attempts, or was cut short and its reservation recovered.
+  if (record && record->state == IdempotencyState::kPending &&
+      !rows.has_reservation(record->reservation_id)) {
+    record->reservation_id = 0;
+  }
   return record;
 }
 

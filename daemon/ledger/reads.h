@@ -35,6 +35,8 @@ EmergencyStatus emergency_status(const LedgerRows& rows, const BudgetPolicy& pol
                                  int64_t now_ms);
 std::optional<std::string> idempotency_get(const LedgerRows& rows, const std::string& agent,
                                            const std::string& key, int64_t now_ms);
+// The key's record (nullopt: none, or expired). A pending marker's
+// reservation_id reads 0 once that reservation is settled (no longer open).
 std::optional<IdempotencyRecord> idempotency_record(const LedgerRows& rows,
                                                     const std::string& agent,
                                                     const std::string& key, int64_t now_ms);

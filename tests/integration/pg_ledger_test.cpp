@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/integration/call_harness.h"
+#include "tests/integration/private_postgres.h"
 #include "tests/integration/tollgated_process.h"
 
 using namespace std::chrono_literals;
@@ -27,43 +28,6 @@ using namespace tollgate::testing;
 using nlohmann::json;
 
 namespace {
-
-// A PostgreSQL server of this test's own: started, paused, resumed, stopped.
-class PrivatePostgres {
- public:
-  PrivatePostgres() {
-    REQUIRE(run("start") == 0);
-    uri_ = read_uri();
-  }
-  ~PrivatePostgres() {
-    if (run("stop") != 0) WARN("pg-test-server.sh stop failed");
-  }
-  PrivatePostgres(const PrivatePostgres&) = delete;
-  PrivatePostgres& operator=(const PrivatePostgres&) = delete;
-  const std::string& uri() const { return uri_; }
-  void pause() { REQUIRE(run("pause") == 0); }
-  void resume() { REQUIRE(run("resume") == 0); }
-
- private:
-  int run(const std::string& action) const {
-    const std::string cmd = std::string(TOLLGATE_SOURCE_DIR) + "/tools/pg-test-server.sh " +
-                            action + " " + state_.path() + " >/dev/null";
-    return std::system(cmd.c_str());
-  }
-  std::string read_uri() const {
-    FILE* f = std::fopen((state_.path() + "/uri").c_str(), "r");
-    REQUIRE(f != nullptr);
-    char line[256] = {};
-    const bool read = std::fgets(line, sizeof line, f) != nullptr;
-    std::fclose(f);
-    REQUIRE(read);
-    std::string uri(line);
-    while (!uri.empty() && uri.back() == '\n') uri.pop_back();
-    return uri;
-  }
-  TempDir state_;
-  std::string uri_;
-};
 
 int readyz(const TollgatedProcess& d) {
   httplib::Client http("http://" + d.http());

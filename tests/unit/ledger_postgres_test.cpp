@@ -146,6 +146,34 @@ TEST_CASE("a live PostgreSQL ledger charges the expired leases of a dead one exa
   CHECK(u.reserved == 0);
 }
 
+TEST_CASE("a reservation whose commit answer was lost expires and is charged in full while the daemon runs",
+          "[ledger][postgres]") {
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, 100000, std::nullopt);
+  std::atomic<bool> lose{false};
+  PgLedgerOptions o = backend.options({}, "daemon-a");
+  o.lease = std::chrono::seconds(1);
+  o.probe_interval = std::chrono::milliseconds(100);
+  o.lost_commit = [&] { return lose.load(); };
+  auto l = open_pg(std::move(o), policy);
+  const auto running = l->reserve("a1", "anthropic", 700, "running", kNov15).value();
+  REQUIRE(running.reserved());
+  lose = true;  // the server commits the next batch; its answer is lost
+  CHECK_FALSE(l->reserve("a1", "anthropic", 400, "lost", kNov15).ok());
+  lose = false;
+  // The lost one is no longer renewed: charged in full once it expires; the
+  // running one keeps its lease.
+  CHECK(eventually(std::chrono::seconds(5), [&] {
+    return usage_of(*l, "a1", "anthropic").used == 400;
+  }));
+  BudgetUsage u = usage_of(*l, "a1", "anthropic");
+  CHECK(u.reserved == 700);
+  REQUIRE(l->commit(running.reservation_id, 60, 40, 0, kNov15).ok());
+  u = usage_of(*l, "a1", "anthropic");
+  CHECK(u.used == 500);
+  CHECK(u.reserved == 0);
+}
+
 TEST_CASE("settlements kept while PostgreSQL is unreachable survive a restart in the spool",
           "[ledger][postgres]") {
   Postgres backend;

@@ -69,7 +69,11 @@ CallResult replay_of_stored(const std::string& stored_reply) {
 
 CallPool::CallPool(ledger::Ledger& ledger, ProviderRuntime& runtime, CallSink& sink,
                    const Clock& clock, std::vector<CallLoop*> loops)
-    : ledger_(ledger), sink_(sink), loops_(std::move(loops)), cache_(sink, clock) {
+    : ledger_(ledger),
+      sink_(sink),
+      remote_(ledger, sink, clock, alive_, stopping_),
+      loops_(std::move(loops)),
+      cache_(sink, clock) {
   env_.stopping = &stopping_;
   env_.draining = &draining_;
   env_.alive = &alive_;
@@ -120,7 +124,7 @@ CallPool::~CallPool() {
 }
 
 std::optional<CallResult> CallPool::answer_from_record(const ledger::IdempotentCall& call,
-                                                      int64_t now) {
+                                                      int64_t now, bool& pending) {
   auto record = ledger_.idempotency_record(call.agent, call.key, now);
   if (!record) {
     // Running the call without knowing would risk a second provider call.
@@ -131,6 +135,12 @@ std::optional<CallResult> CallPool::answer_from_record(const ledger::IdempotentC
   const ledger::IdempotencyRecord& r = **record;
   // An empty fingerprint: a record of an older tollgated, which kept none.
   if (!r.fingerprint.empty() && r.fingerprint != call.fingerprint) return reused_key();
+  pending = r.state == ledger::IdempotencyState::kPending;
+  return answer_of_record(call, r);
+}
+
+CallResult CallPool::answer_of_record(const ledger::IdempotentCall& call,
+                                      const ledger::IdempotencyRecord& r) {
   switch (r.state) {
     case ledger::IdempotencyState::kDone:
       return replay_of_stored(r.reply);
@@ -169,7 +179,18 @@ std::optional<CallResult> CallPool::start(uint64_t token, const protocol::Reques
       it->second.waiters.push_back(token);
       return std::nullopt;
     }
-    if (auto answer = answer_from_record(*held, now)) return answer;
+    bool pending = false;
+    auto answer = answer_from_record(*held, now, pending);
+    // Another tollgated sharing the ledger may be running the first call:
+    // the repeat waits for its outcome (remote_repeats.h).
+    if (pending && config->ledger != "lmdb") {
+      const int64_t timeout = request.timeout_ms ? *request.timeout_ms
+                                                 : static_cast<int64_t>(config->call_timeout_ms);
+      remote_.wait(token, *held, now + timeout, int64_t{config->lease_seconds} * 1000,
+                   *loops_[next_loop_++ % loops_.size()]);
+      return std::nullopt;
+    }
+    if (answer) return answer;
   }
   // A hit, or a wait for an identical call, costs nothing either.
   std::string cache_key;
@@ -233,6 +254,7 @@ void CallPool::add_run(uint64_t token, const std::shared_ptr<CallRun>& run) {
 
 void CallPool::cancel(uint64_t token, protocol::Error why) {
   if (cache_.cancel(token, why)) return;
+  if (remote_.cancel(token, why)) return;
   for (auto& [key, running] : running_keys_) {
     auto& w = running.waiters;
     if (auto it = std::find(w.begin(), w.end(), token); it != w.end()) {

@@ -20,7 +20,9 @@
 // reply is sent; so no crash lets a repeat reach a provider again. A
 // repeat that finds a pending marker with no call running (a crash cut
 // the first call short) gets `internal`: the outcome is unknown and the
-// reservation was charged in full. A failed call's marker is deleted
+// reservation was charged in full (with a shared ledger, where the first
+// call may run on another tollgated, it waits instead: remote_repeats.h).
+// A failed call's marker is deleted
 // before it is answered, so a repeat runs it again. A repeat whose request
 // differs (call_fingerprint.h) gets `bad_request`. A reply over
 // kMaxStoredReplyBytes is not kept: repeats get `internal` saying so. The
@@ -43,6 +45,7 @@
 #include "workers/calls/call_loop.h"
 #include "workers/calls/call_run.h"
 #include "workers/calls/live_calls.h"
+#include "workers/calls/remote_repeats.h"
 #include "workers/calls/worker.h"
 
 namespace tollgate::workers {
@@ -107,6 +110,11 @@ class CallPool : public CallService {
     cache_.set_store(store, std::move(observer));
   }
 
+  // A repeat's answer from its key's record (a pending marker: cut short,
+  // as after a crash).
+  static CallResult answer_of_record(const ledger::IdempotentCall& call,
+                                     const ledger::IdempotencyRecord& record);
+
  private:
   // A key whose call is running, and the repeats waiting for its reply.
   struct RunningKey {
@@ -115,7 +123,9 @@ class CallPool : public CallService {
   };
   // Loop thread: the answer to a repeat from the ledger's record of the
   // key; nullopt when there is none (the call runs).
-  std::optional<CallResult> answer_from_record(const ledger::IdempotentCall& call, int64_t now);
+  // `pending`: set when the record is the first call's pending marker.
+  std::optional<CallResult> answer_from_record(const ledger::IdempotentCall& call, int64_t now,
+                                               bool& pending);
   // Worker thread: the call ended.
   void finish(const CallSpec& spec, CallOutcome outcome);
   // Loop thread: after the first call's reply went out.
@@ -132,6 +142,7 @@ class CallPool : public CallService {
   std::atomic<bool> draining_{false};
   LiveCalls alive_;
   CallEnvironment env_;
+  RemoteRepeats remote_;  // repeats waiting for a first call on another tollgated
   std::vector<std::unique_ptr<Worker>> workers_;  // owned (empty: the loops are the caller's)
   std::vector<CallLoop*> loops_;                  // where calls run, round-robin
 

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -76,6 +78,9 @@ struct PgLedger::Impl final : detail::BatchWriter {
   pg::RowCache cache;
   pg::RecoveryScope scope = pg::RecoveryScope::kOwnAndExpired;
   SteadyClock::time_point last_renewal = SteadyClock::now();
+  // The reservations this daemon's committed batches opened and have not
+  // settled: the only leases it renews.
+  std::set<uint64_t> open_reservations;
 
   // With on_remote_alert; last member, so it stops before the rest goes.
   std::unique_ptr<pg::AlertListener> listener;
@@ -148,7 +153,12 @@ struct PgLedger::Impl final : detail::BatchWriter {
       rows.flush();
       // Under the lock no one else bumps it: ours is generation + 1.
       writer_conn->exec("UPDATE tollgate_state SET generation = generation + 1;COMMIT");
+      if (options.lost_commit && options.lost_commit()) {
+        throw PgError("PostgreSQL ledger (injected): connection lost at COMMIT", true);
+      }
       cache.generation = generation + 1;
+      for (uint64_t id : rows.reservations_put()) open_reservations.insert(id);
+      for (uint64_t id : rows.reservations_deleted()) open_reservations.erase(id);
       return true;
     } catch (const PgError& e) {
       abandon_transaction();
@@ -179,14 +189,10 @@ struct PgLedger::Impl final : detail::BatchWriter {
     last_renewal = now;
     try {
       if (!writer_conn || !writer_conn->usable()) writer_conn = connect_writer();
-      writer_conn->query(
-          "UPDATE tollgate_reservations SET lease_until = now() + $2::int8 * interval '1 second' "
-          "WHERE owner = $1",
-          {PgParam::text(options.daemon_id), PgParam::num(options.lease.count())});
-      const auto expired = writer_conn->query(
-          "SELECT count(*)::int8 FROM tollgate_reservations WHERE owner <> $1 AND "
-          "lease_until < now()",
-          {PgParam::text(options.daemon_id)});
+      renew_leases();
+      const auto expired =
+          writer_conn->query("SELECT count(*)::int8 FROM tollgate_reservations WHERE "
+                             "lease_until < now()", {});
       if (expired.i64(0, 0) > 0) settle_expired();
     } catch (const PgError& e) {
       spdlog::warn("ledger: lease renewal failed: {}", e.what());
@@ -194,8 +200,31 @@ struct PgLedger::Impl final : detail::BatchWriter {
     }
   }
 
-  // Charges the expired leases of other daemons in full, once (under the
-  // lock: another daemon doing the same finds them gone).
+  // Extends the leases of the reservations this daemon knows are open.
+  void renew_leases() {
+    if (open_reservations.empty()) return;
+    std::string ids = "{";
+    for (uint64_t id : open_reservations) {
+      if (ids.size() > 1) ids.push_back(',');
+      ids.append(std::to_string(id));
+    }
+    ids.push_back('}');
+    const auto renewed = writer_conn->query(
+        "UPDATE tollgate_reservations SET lease_until = now() + $2::int8 * interval '1 second' "
+        "WHERE owner = $1 AND id = ANY($3::int8[]) RETURNING id",
+        {PgParam::text(options.daemon_id), PgParam::num(options.lease.count()),
+         PgParam::text(std::move(ids))});
+    // One settled by a batch whose answer was lost is gone: forget it.
+    std::set<uint64_t> still_open;
+    for (int i = 0; i < renewed.rows(); ++i) {
+      still_open.insert(static_cast<uint64_t>(renewed.i64(i, 0)));
+    }
+    open_reservations = std::move(still_open);
+  }
+
+  // Charges expired leases in full (a dead daemon's, or this one's lost
+  // ones), once (under the lock: another daemon doing the same finds them
+  // gone).
   void settle_expired() {
     std::vector<WriteOp> batch;
     detail::RecoverOp recover;

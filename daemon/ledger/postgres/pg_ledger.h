@@ -15,10 +15,14 @@
 //
 // Leases. Each reservation row names its daemon (daemon_id) and a lease
 // (lease_seconds, from the database's clock) that the writer renews every
-// lease/3. At open a daemon charges in full the reservations its own
-// previous run left (same daemon_id) and every expired lease; while it
-// runs, it charges expired leases of other daemons (a dead one) in a
-// batch of their own, under the lock, so each is charged once.
+// lease/3, for the reservations it knows are open: those its committed
+// batches opened and have not settled. One whose COMMIT reached the server
+// while the answer was lost (the call was refused) is not renewed, so it
+// expires and is charged in full like a dead daemon's. At open a daemon
+// charges in full the reservations its own previous run left (same
+// daemon_id) and every expired lease; while it runs, it charges expired
+// leases (of a dead daemon, or its own lost ones) in a batch of their
+// own, under the lock, so each is charged once.
 //
 // Faults. connect_timeout, keepalives and statement_timeout bound every
 // call (pg_conn.h): an unreachable database fails the batch within
@@ -73,6 +77,9 @@ struct PgLedgerOptions : LedgerOptions {
   // Tests: called before each batch (probes included); a non-empty reason
   // fails it as a lost database would.
   std::function<std::string()> write_fault;
+  // Tests: asked after each COMMIT; true fails the batch as a connection
+  // lost after the server committed it (its answer never came).
+  std::function<bool()> lost_commit;
 };
 
 class PgLedger final : public RowLedger {

@@ -160,12 +160,12 @@ bool PgRows::has_reservation(uint64_t id) const { return stored_reservation(id).
 
 std::vector<std::pair<uint64_t, std::optional<ReservationRow>>> PgRows::reservations() const {
   flush();
-  const char* where = config_.recovery == RecoveryScope::kExpired
-                          ? "owner <> $1 AND lease_until < now()"
-                          : "owner = $1 OR lease_until < now()";
-  auto r = conn_.query(std::string("SELECT id, v FROM tollgate_reservations WHERE ") + where +
+  const bool expired_only = config_.recovery == RecoveryScope::kExpired;
+  auto r = conn_.query(std::string("SELECT id, v FROM tollgate_reservations WHERE ") +
+                           (expired_only ? "lease_until < now()" : "owner = $1 OR lease_until < now()") +
                            " ORDER BY id",
-                       {PgParam::text(config_.owner)});
+                       expired_only ? std::vector<PgParam>{}
+                                    : std::vector<PgParam>{PgParam::text(config_.owner)});
   std::vector<std::pair<uint64_t, std::optional<ReservationRow>>> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.emplace_back(static_cast<uint64_t>(r.i64(i, 0)), detail::decode_reservation(r.bytes(i, 1)));

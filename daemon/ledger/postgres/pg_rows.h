@@ -10,7 +10,8 @@
 //
 // reservations() lists what this ledger may recover (RecoveryScope): at
 // open, its own reservations (left by its previous run) and every expired
-// lease; in the sweep, expired leases only; never a live daemon's.
+// lease; in the sweep, expired leases only (its own too: one it no longer
+// renews was lost, pg_ledger.h); never a lease still renewed.
 //
 // Every method throws PgError for a database failure. The thread that owns
 // the connection only, for as long as the transaction lasts.
@@ -115,6 +116,10 @@ class PgRows final : public RowStore {
 
   // Sends the buffered writes (a few multi-row statements).
   void flush() const;
+  // The reservations this transaction wrote (opened or adjusted) and
+  // deleted (settled), as sent so far.
+  const std::vector<uint64_t>& reservations_put() const { return reservations_put_; }
+  const std::vector<uint64_t>& reservations_deleted() const { return reservations_deleted_; }
 
  private:
   using Rows = std::vector<std::pair<std::string, std::string>>;  // (key, value)
@@ -144,6 +149,8 @@ class PgRows final : public RowStore {
   // Writes not sent yet, in key order; nullopt deletes.
   mutable std::map<std::pair<int16_t, std::string>, std::optional<std::string>> pending_;
   mutable std::map<uint64_t, std::optional<std::string>> pending_reservations_;
+  mutable std::vector<uint64_t> reservations_put_;
+  mutable std::vector<uint64_t> reservations_deleted_;
   // The alerts-log keys of the alerts not announced yet.
   mutable std::vector<std::string> pending_alerts_;
 };

@@ -151,6 +151,7 @@ void PgRows::flush_reservations() const {
   std::vector<PgParam> puts;
   std::string dels;
   for (const auto& [id, value] : pending_reservations_) {
+    (value ? reservations_put_ : reservations_deleted_).push_back(id);
     if (value) {
       puts.push_back(PgParam::num(static_cast<int64_t>(id)));
       puts.push_back(PgParam::text(config_.owner));

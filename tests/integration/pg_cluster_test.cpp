@@ -1,0 +1,178 @@
+// Several tollgateds on one PostgreSQL database (PROTOCOL.md section 12)
+// acting as one: an idempotent repeat sent to another daemon while the
+// first call runs waits for it and gets its reply; a repeat whose first
+// call's daemon died is answered as after a crash once that daemon's lease
+// is settled, and never reaches a provider.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "tests/integration/call_harness.h"
+#include "tests/integration/private_postgres.h"
+#include "tests/integration/tollgated_process.h"
+
+using namespace std::chrono_literals;
+using namespace tollgate::testing;
+using nlohmann::json;
+
+namespace {
+
+// Polls until the fake provider has seen `n` anthropic requests.
+bool provider_asked(const FakeProviderProcess& fake, uint64_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fake.stats()["anthropic"]["requests"].get<uint64_t>() >= n) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+Env cluster_env(const PrivatePostgres& pg, const FakeProviderProcess& fake, const char* id) {
+  return merge(fake.provider_env(), {{"TOLLGATE_LEDGER", pg.uri()},
+                                     {"TOLLGATE_LEASE_SECONDS", "3"},
+                                     {"ENABLE_OPENAI_FALLBACK", "false"},
+                                     {"ANTHROPIC_RPM", "0"},
+                                     {"TOLLGATE_DAEMON_ID", id}});
+}
+
+json idempotent_call(const std::string& key) {
+  auto body = call_body("ops", "pay invoice 7");
+  body["idempotency_key"] = key;
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("a repeat sent to another tollgated while the first call runs waits and gets the same reply replayed") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake({"--fault", "anthropic:delay_ms=1500"});
+  TollgatedProcess first(cluster_env(pg, fake, "gw-1"));
+  TollgatedProcess second(cluster_env(pg, fake, "gw-2"));
+  zmq::context_t ctx;
+  TestClient a(ctx, first.requests());
+  TestClient b(ctx, second.requests());
+  a.send(idempotent_call("order-1"));
+  REQUIRE(provider_asked(fake, 1));  // the first call is at the provider
+  b.send(idempotent_call("order-1"));
+  auto original = a.receive(scaled(10s));
+  auto repeat = b.receive(scaled(10s));
+  REQUIRE(original.has_value());
+  REQUIRE(repeat.has_value());
+  INFO(original->dump() << "\n" << repeat->dump());
+  CHECK((*original)["ok"] == true);
+  CHECK((*original)["replayed"] == false);
+  CHECK((*repeat)["ok"] == true);
+  CHECK((*repeat)["replayed"] == true);
+  CHECK((*repeat)["text"] == (*original)["text"]);
+  CHECK((*repeat)["usage"] == (*original)["usage"]);
+  CHECK(fake.stats()["anthropic"]["requests"] == 1);
+  auto usage = b.request({{"op", "usage"}, {"ai_name", "ops"}});
+  CHECK(usage["providers"]["anthropic"]["used"] == (*original)["usage"]["total_tokens"]);
+
+  // A first call that fails is not remembered: the waiting repeat is told
+  // so, and sending it again runs it.
+  fake.set_faults(json::array({"anthropic:status=400:delay_ms=1500:times=1"}));
+  a.send(idempotent_call("order-3"));
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  auto reserved = [&] {
+    return b.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"]["reserved"]
+        .get<uint64_t>();
+  };
+  while (reserved() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  b.send(idempotent_call("order-3"));
+  auto failed = a.receive(scaled(10s));
+  auto told = b.receive(scaled(10s));
+  REQUIRE(failed.has_value());
+  REQUIRE(told.has_value());
+  INFO(failed->dump() << "\n" << told->dump());
+  CHECK((*failed)["ok"] == false);
+  CHECK((*told)["error"]["code"] == "provider_error");
+  CHECK_THAT((*told)["error"]["message"].get<std::string>(), Catch::Contains("run it again"));
+  auto again = b.request(idempotent_call("order-3"));
+  INFO(again.dump());
+  CHECK(again["ok"] == true);
+  CHECK(again["replayed"] == false);
+}
+
+TEST_CASE("a repeat whose first call's tollgated died is answered as cut short once its lease is settled") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake({"--fault", "anthropic:delay_ms=30000"});  // the first call hangs
+  auto doomed = std::make_unique<TollgatedProcess>(cluster_env(pg, fake, "gw-doomed"));
+  TollgatedProcess survivor(cluster_env(pg, fake, "gw-survivor"));
+  zmq::context_t ctx;
+  TestClient a(ctx, doomed->requests());
+  TestClient b(ctx, survivor.requests());
+  a.send(idempotent_call("order-2"));
+  auto reserved = [&] {
+    return b.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"]["reserved"]
+        .get<uint64_t>();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  while (reserved() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(reserved() > 0);  // the first call holds its marker and reservation
+  b.send(idempotent_call("order-2"));
+  // While the first call's daemon lives, the repeat waits.
+  CHECK_FALSE(b.receive(500ms).has_value());
+  doomed->process().signal(SIGKILL);
+  REQUIRE(doomed->process().wait_exit(scaled(5s)).has_value());
+  auto repeat = b.receive(scaled(15s));
+  REQUIRE(repeat.has_value());
+  INFO(repeat->dump());
+  CHECK((*repeat)["ok"] == false);
+  CHECK((*repeat)["error"]["code"] == "internal");
+  CHECK_THAT((*repeat)["error"]["message"].get<std::string>(), Catch::Contains("cut short"));
+  // Never run again: it would hang at the provider, not be answered.
+  auto usage = b.request({{"op", "usage"}, {"ai_name", "ops"}});
+  INFO(usage.dump());
+  CHECK(usage["providers"]["anthropic"]["reserved"] == 0);
+  CHECK(usage["providers"]["anthropic"]["used"].get<uint64_t>() > 0);  // charged in full
+}
+
+TEST_CASE("an emergency shutdown reached through one tollgated shuts calls off on the others and a raised limit lifts it everywhere") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  const Env emergency = {{"SHUTDOWN_ON_EMERGENCY", "true"},
+                         {"ANTHROPIC_GLOBAL_MONTHLY_LIMIT", "200"},
+                         {"ALERT_WARNING_THRESHOLD", "0.2"},
+                         {"OPENAI_FALLBACK_THRESHOLD", "0.3"},
+                         {"ALERT_EMERGENCY_THRESHOLD", "0.4"}};
+  TollgatedProcess first(merge(cluster_env(pg, fake, "gw-1"), emergency));
+  TollgatedProcess second(merge(cluster_env(pg, fake, "gw-2"), emergency));
+  zmq::context_t ctx;
+  TestClient a(ctx, first.requests());
+  TestClient b(ctx, second.requests());
+  json last = {{"ok", true}};
+  for (int i = 0; i < 40 && last["ok"] == true; ++i) {
+    last = a.request(call_body("agent-" + std::to_string(i % 3), "hello", 20));
+  }
+  INFO(last.dump());
+  REQUIRE(last["error"]["code"] == "emergency_shutdown");
+  // The other daemon refuses too (its budgets are the same rows); until it
+  // knows, it may serve a call, never past the limit.
+  auto code_at_b = [&](const std::string& want) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(3s);
+    json reply;
+    while (std::chrono::steady_clock::now() < deadline) {
+      reply = b.request(call_body("agent-b", "hello", 20));
+      const std::string code = reply["ok"] == true ? "ok" : reply["error"]["code"].get<std::string>();
+      if (code == want) return code;
+      std::this_thread::sleep_for(20ms);
+    }
+    return reply.dump();
+  };
+  CHECK(code_at_b("emergency_shutdown") == "emergency_shutdown");
+  // A raised global limit, set through the first daemon, lifts it on both.
+  auto raised = a.request({{"op", "set_limit"}, {"ai_name", "*"}, {"provider", "anthropic"},
+                           {"limit", 100000}});
+  REQUIRE(raised["ok"] == true);
+  CHECK(code_at_b("ok") == "ok");
+  CHECK(a.request(call_body("agent-a", "hello again", 20))["ok"] == true);
+}
