@@ -115,9 +115,13 @@ void Ingress::reload(const Config& config) {
     spdlog::error("reload: {}; the agent keys in use are kept", keys.error().message);
     return;
   }
-  spdlog::info("reload: {} agent keys", keys->size());
-  MutexLock lock(keys_mu_);
-  keys_ = std::make_shared<const AgentKeys>(std::move(keys).value());
+  const size_t count = keys->size();
+  {
+    MutexLock lock(keys_mu_);
+    keys_ = std::make_shared<const AgentKeys>(std::move(keys).value());
+  }
+  // Logged once the keys are in use: a request after this line sees them.
+  spdlog::info("reload: {} agent keys", count);
 }
 
 void Ingress::stop() {
