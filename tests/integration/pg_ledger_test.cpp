@@ -183,19 +183,32 @@ TEST_CASE("a tollgated killed with calls in flight has them charged in full by a
       merge(merge(fake.provider_env(), shared), {{"TOLLGATE_DAEMON_ID", "gw-survivor"}}));
   zmq::context_t ctx;
   TestClient hanging(ctx, doomed->requests());
-  for (int i = 0; i < 3; ++i) hanging.send(call_body("ops", "in flight " + std::to_string(i)));
   TestClient client(ctx, survivor.requests());
   auto anthropic = [&] {
     return client.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"];
   };
-  uint64_t held = 0;
-  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fake.stats()["anthropic"]["requests"].get<uint64_t>() >= 3) break;
-    std::this_thread::sleep_for(20ms);
-  }
-  held = anthropic()["reserved"].get<uint64_t>();
-  REQUIRE(held > 0);  // three calls reserved, sent, and hanging at the provider
+  // Waits (on the survivor's view of the shared ledger) until `reserved`
+  // satisfies `done`; its last value.
+  auto reserved_when = [&](auto done) {
+    uint64_t r = 0;
+    const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+    while (std::chrono::steady_clock::now() < deadline) {
+      r = anthropic()["reserved"].get<uint64_t>();
+      if (done(r)) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    return r;
+  };
+  // One call first: what one reserves (the three bodies are the same size).
+  // The provider holds each for 30 s, longer than the test needs: the
+  // fake counts a request only once it answers, so the ledger is watched.
+  hanging.send(call_body("ops", "in flight 0"));
+  const uint64_t one = reserved_when([](uint64_t r) { return r > 0; });
+  REQUIRE(one > 0);
+  for (int i = 1; i < 3; ++i) hanging.send(call_body("ops", "in flight " + std::to_string(i)));
+  const uint64_t held = reserved_when([&](uint64_t r) { return r >= 3 * one; });
+  INFO("doomed tollgated output:\n" << doomed->process().output());
+  REQUIRE(held == 3 * one);  // three calls reserved, sent, and hanging at the provider
   doomed->process().signal(SIGKILL);
   REQUIRE(doomed->process().wait_exit(scaled(5s)).has_value());
   // Not before its leases expire, then in full (the provider may have

@@ -77,8 +77,13 @@ export async function startDaemon({ env = {}, faults = [] } = {}) {
     `${keys.limited} limited models=auto,openai/gpt-4.1-mini`,
     '',
   ].join('\n'));
+  // Only the sanitizers' options pass through from the test's environment
+  // (the TSan run's suppressions of uninstrumented Debian libraries); every
+  // tollgated setting is the test's own.
+  const sanitizerEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(A|T|UB|L)SAN_OPTIONS$/.test(k)));
   const tollgated = new Child(join(binDir, 'tollgated'), [], {
     PATH: process.env.PATH,
+    ...sanitizerEnv,
     ANTHROPIC_API_KEY: providerKeys[0],
     OPENAI_API_KEY: providerKeys[1],
     ANTHROPIC_BASE_URL: `http://${fakeAddr}`,

@@ -105,8 +105,10 @@ struct PgLedger::Impl final : detail::BatchWriter {
     return conn;
   }
 
-  pg::PgRowsConfig rows_config() const {
-    return pg::PgRowsConfig{options.daemon_id, options.lease.count(), scope, -1,
+  // `recovery` matters to the writer's recovery batches only; readers
+  // (any thread) pass the default rather than read the writer's `scope`.
+  pg::PgRowsConfig rows_config(pg::RecoveryScope recovery) const {
+    return pg::PgRowsConfig{options.daemon_id, options.lease.count(), recovery, -1,
                             pg::alert_channel(options.schema)};
   }
 
@@ -144,7 +146,7 @@ struct PgLedger::Impl final : detail::BatchWriter {
       if (cache.rows.size() > kMaxCachedRows) cache.clear();
       pg::refresh(*writer_conn, cache, generation);
       if (generation % kPruneEvery == 0) pg::prune_changes(*writer_conn, generation);
-      auto config = rows_config();
+      auto config = rows_config(scope);
       config.generation = generation + 1;
       pg::PgRows rows(*writer_conn, cache, std::move(config));
       detail::BatchApplier applier(rows, *pol, clock);
@@ -356,7 +358,7 @@ Result<void> PgLedger::read_rows(const RowReader& reader) const {
       conn = attempt == 0 ? impl_->take_reader() : impl_->connect();
       conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       pg::RowCache cache;
-      const pg::PgRows rows(*conn, cache, impl_->rows_config());
+      const pg::PgRows rows(*conn, cache, impl_->rows_config(pg::RecoveryScope::kOwnAndExpired));
       reader(rows, *pol);
       conn->exec("COMMIT");
       break;
