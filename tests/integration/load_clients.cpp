@@ -12,6 +12,8 @@ void ReplyTally::add(const std::string& agent, const nlohmann::json& reply) {
   if (reply.value("ok", false)) {
     tokens[{agent, reply["provider"].get<std::string>()}] += reply["usage"]["total_tokens"].get<uint64_t>();
     ++ok;
+  } else {
+    ++errors[reply["error"].value("code", "")];
   }
   ++replies;
   cv.notify_all();
@@ -32,6 +34,12 @@ bool ReplyTally::wait_for_replies(uint64_t n, std::chrono::milliseconds timeout)
 bool ReplyTally::wait_for_ok(uint64_t n, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu);
   return cv.wait_for(lock, timeout, [&] { return ok >= n; });
+}
+
+bool ReplyTally::wait_for_error(const std::string& code, uint64_t n,
+                                std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu);
+  return cv.wait_for(lock, timeout, [&] { return errors[code] >= n; });
 }
 
 void call_until_stopped(zmq::context_t& ctx, const std::string& endpoint, const std::string& agent,

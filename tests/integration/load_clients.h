@@ -24,6 +24,7 @@ struct ReplyTally {
   std::map<std::pair<std::string, std::string>, uint64_t> tokens;
   uint64_t replies = 0;  // of any kind
   uint64_t ok = 0;
+  std::map<std::string, uint64_t> errors;  // error replies by code
 
   void add(const std::string& agent, const nlohmann::json& reply);
   // total_tokens of the ok replies by provider, every agent together.
@@ -31,6 +32,7 @@ struct ReplyTally {
   // Wait until `n` replies (ok ones) arrived in all; false on timeout.
   bool wait_for_replies(uint64_t n, std::chrono::milliseconds timeout);
   bool wait_for_ok(uint64_t n, std::chrono::milliseconds timeout);
+  bool wait_for_error(const std::string& code, uint64_t n, std::chrono::milliseconds timeout);
 };
 
 // One client thread: calls as `agent` (prompt "<label> call <n>",

@@ -21,14 +21,17 @@ using nlohmann::json;
 
 namespace {
 
-// Polls until the fake provider has seen `n` anthropic requests.
-bool provider_asked(const FakeProviderProcess& fake, uint64_t n) {
+// The tokens `client`'s daemon reads as reserved for agent "ops" on
+// Anthropic in the shared ledger, once they are non-zero (each read is a
+// round trip to the daemon); 0 when they stay 0 for 10 s (scaled).
+uint64_t reserved_once_held(TestClient& client) {
   const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (fake.stats()["anthropic"]["requests"].get<uint64_t>() >= n) return true;
-    std::this_thread::sleep_for(20ms);
+  uint64_t reserved = 0;
+  while (reserved == 0 && std::chrono::steady_clock::now() < deadline) {
+    reserved = client.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"]
+                   ["reserved"].get<uint64_t>();
   }
-  return false;
+  return reserved;
 }
 
 Env cluster_env(const PrivatePostgres& pg, const FakeProviderProcess& fake, const char* id) {
@@ -56,7 +59,9 @@ TEST_CASE("a repeat sent to another tollgated while the first call runs waits an
   TestClient a(ctx, first.requests());
   TestClient b(ctx, second.requests());
   a.send(idempotent_call("order-1"));
-  REQUIRE(provider_asked(fake, 1));  // the first call is at the provider
+  // The first call holds its reservation: it is on its way to the provider,
+  // which answers after 1.5 s (the fake counts a request only once it answers).
+  REQUIRE(reserved_once_held(b) > 0);
   b.send(idempotent_call("order-1"));
   auto original = a.receive(scaled(10s));
   auto repeat = b.receive(scaled(10s));
@@ -77,14 +82,7 @@ TEST_CASE("a repeat sent to another tollgated while the first call runs waits an
   // so, and sending it again runs it.
   fake.set_faults(json::array({"anthropic:status=400:delay_ms=1500:times=1"}));
   a.send(idempotent_call("order-3"));
-  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
-  auto reserved = [&] {
-    return b.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"]["reserved"]
-        .get<uint64_t>();
-  };
-  while (reserved() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  REQUIRE(reserved_once_held(b) > 0);
   b.send(idempotent_call("order-3"));
   auto failed = a.receive(scaled(10s));
   auto told = b.receive(scaled(10s));
@@ -109,15 +107,7 @@ TEST_CASE("a repeat whose first call's tollgated died is answered as cut short o
   TestClient a(ctx, doomed->requests());
   TestClient b(ctx, survivor.requests());
   a.send(idempotent_call("order-2"));
-  auto reserved = [&] {
-    return b.request({{"op", "usage"}, {"ai_name", "ops"}})["providers"]["anthropic"]["reserved"]
-        .get<uint64_t>();
-  };
-  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
-  while (reserved() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
-  REQUIRE(reserved() > 0);  // the first call holds its marker and reservation
+  REQUIRE(reserved_once_held(b) > 0);  // the first call holds its marker and reservation
   b.send(idempotent_call("order-2"));
   // While the first call's daemon lives, the repeat waits.
   CHECK_FALSE(b.receive(500ms).has_value());
@@ -163,8 +153,7 @@ TEST_CASE("an emergency shutdown reached through one tollgated shuts calls off o
     while (std::chrono::steady_clock::now() < deadline) {
       reply = b.request(call_body("agent-b", "hello", 20));
       const std::string code = reply["ok"] == true ? "ok" : reply["error"]["code"].get<std::string>();
-      if (code == want) return code;
-      std::this_thread::sleep_for(20ms);
+      if (code == want) return code;  // each try is a call's round trip: no sleep
     }
     return reply.dump();
   };

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/integration/call_harness.h"
+#include "tests/integration/load_clients.h"
 #include "tests/integration/private_postgres.h"
 #include "tests/integration/tollgated_process.h"
 
@@ -72,19 +73,17 @@ TEST_CASE("tollgated on PostgreSQL refuses calls with ledger_unavailable while t
   CHECK(client.request({{"op", "ping"}})["ok"] == true);
 
   pg.resume();
+  // Until the ledger's probe (every second) finds the database back, calls
+  // are refused at once; each try is a call's round trip.
   json served;
   const auto deadline = std::chrono::steady_clock::now() + scaled(15s);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto reply = client.request(call_body("ops", "after the outage"));
-    if (reply["ok"] == true) {
-      served = reply;
-      break;
-    }
-    REQUIRE(reply["error"]["code"] == "ledger_unavailable");
-    std::this_thread::sleep_for(100ms);  // the probe runs every second
+    served = client.request(call_body("ops", "after the outage"));
+    if (served["ok"] == true) break;
+    REQUIRE(served["error"]["code"] == "ledger_unavailable");
   }
   INFO(served.dump());
-  REQUIRE(served.is_object());
+  REQUIRE(served["ok"] == true);
   replied += served["usage"]["total_tokens"].get<uint64_t>();
   CHECK(readyz(d) == 200);
 
@@ -194,8 +193,7 @@ TEST_CASE("a tollgated killed with calls in flight has them charged in full by a
     const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
     while (std::chrono::steady_clock::now() < deadline) {
       r = anthropic()["reserved"].get<uint64_t>();
-      if (done(r)) break;
-      std::this_thread::sleep_for(20ms);
+      if (done(r)) break;  // else read again: each read is a round trip
     }
     return r;
   };
@@ -217,8 +215,7 @@ TEST_CASE("a tollgated killed with calls in flight has them charged in full by a
   json u;
   while (std::chrono::steady_clock::now() - killed < scaled(10s)) {
     u = anthropic();
-    if (u["reserved"] == 0) break;
-    std::this_thread::sleep_for(100ms);
+    if (u["reserved"] == 0) break;  // else read again: each read is a round trip
   }
   INFO(u.dump());
   CHECK(u["reserved"] == 0);
@@ -233,42 +230,33 @@ TEST_CASE("PostgreSQL restarted under load costs refusals and loses no charge") 
                                                  {"ANTHROPIC_RPM", "0"}, {"OPENAI_RPM", "0"}}));
   zmq::context_t ctx;
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> ok{0}, unavailable{0}, other{0};
+  tollgate::testing::ReplyTally tally;
   {
     std::vector<std::jthread> clients;
     for (int t = 0; t < 4; ++t) {
       clients.emplace_back([&, t] {
-        TestClient client(ctx, d.requests());
-        for (int i = 0; !stop; ++i) {
-          auto reply = client.try_request(
-              call_body("load", "call " + std::to_string(t) + "-" + std::to_string(i)));
-          if (reply && (*reply)["ok"] == true) {
-            ++ok;
-          } else if (reply && (*reply)["error"]["code"] == "ledger_unavailable") {
-            ++unavailable;
-            std::this_thread::sleep_for(5ms);  // a client backs off (retry_after_ms)
-          } else {
-            ++other;  // e.g. served but charged later (internal, "kept and charged")
-          }
-        }
+        tollgate::testing::call_until_stopped(ctx, d.requests(), "load", std::to_string(t), stop,
+                                              tally);
       });
     }
-    auto wait_for = [&](const std::atomic<uint64_t>& counter, uint64_t at_least) {
-      const auto deadline = std::chrono::steady_clock::now() + scaled(15s);
-      while (counter < at_least && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(10ms);
-      }
-      return counter >= at_least;
-    };
-    CHECK(wait_for(ok, 40));
+    CHECK(tally.wait_for_ok(40, scaled(15s)));
     pg.pause();
-    CHECK(wait_for(unavailable, 20));
+    CHECK(tally.wait_for_error("ledger_unavailable", 20, scaled(15s)));
     pg.resume();
-    const uint64_t before = ok;
-    CHECK(wait_for(ok, before + 40));
+    const uint64_t before = [&] {
+      std::lock_guard lock(tally.mu);
+      return tally.ok;
+    }();
+    CHECK(tally.wait_for_ok(before + 40, scaled(15s)));
     stop = true;
   }
-  INFO("ok " << ok << " ledger_unavailable " << unavailable << " other " << other);
+  std::string replies = [&] {
+    std::lock_guard lock(tally.mu);
+    std::string r = "ok " + std::to_string(tally.ok);
+    for (const auto& [code, n] : tally.errors) r += ", " + code + " " + std::to_string(n);
+    return r;
+  }();
+  INFO(replies);
   // Every token a provider served is charged once the kept charges are
   // applied: no more, no less.
   TestClient client(ctx, d.requests());
@@ -278,9 +266,8 @@ TEST_CASE("PostgreSQL restarted under load costs refusals and loses no charge") 
     usage = client.request({{"op", "usage"}, {"ai_name", "load"}});
     if (usage["ok"] == true && usage["providers"]["anthropic"]["reserved"] == 0 &&
         usage["providers"]["openai"]["reserved"] == 0) {
-      break;
+      break;  // else ask again: each read is a round trip to the daemon
     }
-    std::this_thread::sleep_for(50ms);
   }
   INFO(usage.dump());
   const auto stats = fake.stats();
