@@ -72,15 +72,16 @@ demo: deps
 
 # clang's -Wthread-safety over every target of the tree, findings as errors
 # (TOLLGATE_THREAD_SAFETY): the GUARDED_BY/REQUIRES annotations of
-# daemon/core/sync.h. Tests off (they hold no annotated state); -O0 and no
-# debug info, since this build is only checked, never run. Its own build
-# directory: the fuzz build instruments protocol/ and workers/providers/
+# daemon/core/sync.h. Tests off (they hold no annotated state). Only
+# checked, never run: each source is compiled with -fsyntax-only and links
+# are skipped (tools/syntax-only.sh); no unity build, so each source is also
+# checked to compile on its own includes. Its own build directory: the fuzz build instruments protocol/ and workers/providers/
 # with sanitizers, so the two cannot share objects.
 CLANG_BUILD ?= build-clang
 check-thread-safety:
 	tools/install-deps.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B $(CLANG_BUILD) -DCMAKE_BUILD_TYPE=Debug \
-	  -DCMAKE_C_FLAGS_DEBUG=-O0 -DCMAKE_CXX_FLAGS_DEBUG=-O0 \
+	  -DCMAKE_C_FLAGS_DEBUG=-O0 -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DTOLLGATE_UNITY=OFF \
 	  -DTOLLGATE_BUILD_TESTS=OFF -DTOLLGATE_THREAD_SAFETY=ON $(CMAKE_FLAGS)
 	cmake --build $(CLANG_BUILD) -j$(JOBS)
 

@@ -3,15 +3,9 @@
 #include <algorithm>
 #include <limits>
 
+#include "daemon/core/policy/saturating.h"
+
 namespace tollgate::ledger {
-namespace {
-
-uint64_t saturating_add(uint64_t a, uint64_t b) {
-  const uint64_t sum = a + b;
-  return sum < a ? std::numeric_limits<uint64_t>::max() : sum;
-}
-
-}  // namespace
 
 InputSize input_size(std::string_view system, const std::vector<std::string>& contents) {
   uint64_t bytes = system.size();

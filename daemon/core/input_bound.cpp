@@ -8,24 +8,13 @@
 
 #include "daemon/core/image_size.h"
 #include "daemon/core/image_tokens.h"
+#include "daemon/core/policy/saturating.h"
 
 namespace tollgate::ledger {
 namespace {
 
 using protocol::ContentBlock;
 using protocol::JsonValue;
-
-uint64_t saturating_add(uint64_t a, uint64_t b) {
-  const uint64_t sum = a + b;
-  return sum < a ? std::numeric_limits<uint64_t>::max() : sum;
-}
-
-uint64_t saturating_mul(uint64_t a, uint64_t b) {
-  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) {
-    return std::numeric_limits<uint64_t>::max();
-  }
-  return a * b;
-}
 
 uint64_t line_breaks(std::string_view s) {
   return static_cast<uint64_t>(std::count(s.begin(), s.end(), '\n'));

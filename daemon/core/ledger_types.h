@@ -336,7 +336,16 @@ struct ResetRecord {
 
 enum class EmergencyLevel { kNormal, kWarning, kCritical, kEmergency, kShutdown };
 // "normal", "warning", "critical", "emergency", "shutdown".
-const char* emergency_level_name(EmergencyLevel level);
+constexpr const char* emergency_level_name(EmergencyLevel level) {
+  switch (level) {
+    case EmergencyLevel::kNormal: return "normal";
+    case EmergencyLevel::kWarning: return "warning";
+    case EmergencyLevel::kCritical: return "critical";
+    case EmergencyLevel::kEmergency: return "emergency";
+    case EmergencyLevel::kShutdown: return "shutdown";
+  }
+  return "normal";
+}
 
 struct AgentAtRisk {
   std::string ai_name;

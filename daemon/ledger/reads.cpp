@@ -9,17 +9,6 @@
 
 namespace tollgate::ledger {
 
-const char* emergency_level_name(EmergencyLevel level) {
-  switch (level) {
-    case EmergencyLevel::kNormal: return "normal";
-    case EmergencyLevel::kWarning: return "warning";
-    case EmergencyLevel::kCritical: return "critical";
-    case EmergencyLevel::kEmergency: return "emergency";
-    case EmergencyLevel::kShutdown: return "shutdown";
-  }
-  return "normal";
-}
-
 namespace reads {
 namespace {
 

@@ -46,14 +46,6 @@ std::string key_problem(std::string_view key) {
   return "";
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  // Length mismatch is not secret (every key's length would leak anyway
-  // through the error text of a parse); the contents are: libsodium's
-  // comparison takes the same time wherever the first difference is.
-  if (a.size() != b.size()) return false;
-  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace
 
 bool AgentKey::allows(std::string_view model) const {
@@ -116,6 +108,13 @@ const AgentKey* AgentKeys::find(std::string_view key) const {
     if (constant_time_equal(k.key, key) && !found) found = &k;
   }
   return found;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Length mismatch is not secret (every key's length would leak anyway
+  // through the error text of a parse); the contents are.
+  if (a.size() != b.size()) return false;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace tollgate

@@ -47,4 +47,9 @@ class AgentKeys {
   std::vector<AgentKey> keys_;
 };
 
+// a == b for secrets (agent keys, the admin token): libsodium's comparison,
+// which takes the same time wherever the first difference is. A length
+// mismatch returns at once (lengths are not secret).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
 }  // namespace tollgate

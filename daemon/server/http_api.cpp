@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/core/call_fingerprint.h"
+#include "daemon/server/agent_keys.h"
 #include "daemon/server/dashboard.h"
 #include "daemon/server/ingress.h"
 #include "protocol/codec.h"
@@ -27,10 +28,7 @@ using protocol::Error;
 
 namespace {
 
-constexpr const char* kJson = "application/json";
 constexpr const char* kApi = "/api/token-usage";
-// How long a POST waits for the loop beyond the call's own deadline.
-constexpr int64_t kLoopMarginMs = 10'000;
 constexpr int64_t kResetWaitMs = 30'000;
 
 const std::map<std::string_view, int, std::less<>> kStatusForCode = {
@@ -62,7 +60,7 @@ bool is_form(const httplib::Request& req) {
 
 void send_error(httplib::Response& res, int status, const Error& e) {
   res.status = status;
-  res.set_content(error_json(e), kJson);
+  res.set_content(error_json(e), kJsonContentType);
   if (e.retry_after_ms) set_retry_after(res, *e.retry_after_ms);
 }
 
@@ -74,7 +72,7 @@ void send_reply(httplib::Response& res, const protocol::RequestId& id, const Rep
     res.status = http_status_for(reply.code());
     if (reply.error().retry_after_ms) set_retry_after(res, *reply.error().retry_after_ms);
   }
-  res.set_content(json_reply(id, reply).dump(), kJson);
+  res.set_content(json_reply(id, reply).dump(), kJsonContentType);
 }
 
 // A query parameter as a JSON integer; nullopt with `error` set when it is
@@ -88,13 +86,6 @@ std::optional<int64_t> integer_param(const std::string& name, const std::string&
     return std::nullopt;
   }
   return value;
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 // httplib calls this for every status >= 400; only fill what no handler
@@ -264,12 +255,12 @@ void HttpApi::routes() {
   s.set_pre_routing_handler(refuse_other_methods);
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", kJson);
+    res.set_content(R"({"status":"ok"})", kJsonContentType);
   });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     auto why = deps_.not_ready ? deps_.not_ready() : std::nullopt;
     res.status = why ? 503 : 200;
-    res.set_content(json{{"ready", !why}, {"reason", why ? json(*why) : json(nullptr)}}.dump(), kJson);
+    res.set_content(json{{"ready", !why}, {"reason", why ? json(*why) : json(nullptr)}}.dump(), kJsonContentType);
   });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(deps_.metrics ? deps_.metrics->render_prometheus() : std::string(),
@@ -441,7 +432,7 @@ void HttpApi::run_on_loop(const std::string& request, httplib::Response& res) {
   const auto cfg = config();
   int64_t wait_ms = kResetWaitMs;
   if (const auto* call = std::get_if<protocol::CallRequest>(&*decoded->body)) {
-    wait_ms = call->timeout_ms.value_or(static_cast<int64_t>(cfg->call_timeout_ms)) + kLoopMarginMs;
+    wait_ms = call->timeout_ms.value_or(static_cast<int64_t>(cfg->call_timeout_ms)) + kHttpLoopMarginMs;
   }
   auto waiter = std::make_shared<Waiter>();
   {

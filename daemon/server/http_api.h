@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <set>
@@ -53,6 +54,12 @@ struct Response;
 namespace tollgate {
 
 class Ingress;
+
+// The content type of every JSON body the listener sends.
+inline constexpr const char* kJsonContentType = "application/json";
+// How long an HTTP request that runs a call waits for the loop beyond the
+// call's own deadline.
+inline constexpr int64_t kHttpLoopMarginMs = 10'000;
 
 class HttpApi {
  public:

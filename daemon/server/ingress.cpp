@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "daemon/core/call_fingerprint.h"
+#include "daemon/server/http_api.h"
 #include "daemon/server/ingress_sse.h"
 
 namespace tollgate {
@@ -16,9 +17,6 @@ using protocol::Error;
 
 namespace {
 
-constexpr const char* kJson = "application/json";
-// How long a request waits for the loop beyond the call's own deadline.
-constexpr int64_t kLoopMarginMs = 10'000;
 // A stream waits for its next part in slices this long, so that a
 // shutdown or the deadline is noticed between parts.
 constexpr auto kStreamSlice = std::chrono::milliseconds(250);
@@ -35,7 +33,7 @@ int64_t unix_seconds() {
 void send_error(Dialect dialect, httplib::Response& res, const Error& e) {
   const auto a = ingress::error_answer(dialect, e);
   res.status = a.status;
-  res.set_content(a.body, kJson);
+  res.set_content(a.body, kJsonContentType);
   if (a.retry_after_ms) {
     // Whole seconds, rounded up (RFC 9110); the SDKs prefer retry-after-ms.
     res.set_header("retry-after", std::to_string(std::max<int64_t>(0, (*a.retry_after_ms + 999) / 1000)));
@@ -52,7 +50,7 @@ void send_forbidden(Dialect dialect, httplib::Response& res, const std::string& 
   res.status = 403;
   protocol::JsonValue body = protocol::JsonValue::parse(res.body);
   body["error"]["type"] = "permission_error";
-  res.set_content(body.dump(), kJson);
+  res.set_content(body.dump(), kJsonContentType);
 }
 
 bool iequals_prefix(std::string_view text, std::string_view prefix) {
@@ -191,7 +189,7 @@ std::optional<Ingress::Agent> Ingress::authenticate(Dialect dialect, const httpl
 void Ingress::models(const httplib::Request& req, httplib::Response& res) {
   const Dialect dialect = req.has_header("anthropic-version") ? Dialect::kAnthropic : Dialect::kOpenAI;
   if (!authenticate(dialect, req, res)) return;
-  res.set_content(ingress::models_body(dialect, *deps_.config()), kJson);
+  res.set_content(ingress::models_body(dialect, *deps_.config()), kJsonContentType);
 }
 
 std::optional<protocol::CallRequest> Ingress::prepare(Dialect dialect, const Agent& agent,
@@ -229,7 +227,7 @@ std::optional<protocol::CallRequest> Ingress::prepare(Dialect dialect, const Age
 std::shared_ptr<Ingress::Exchange> Ingress::submit(const Agent& agent, protocol::CallRequest call) {
   const auto config = deps_.config();
   auto exchange = std::make_shared<Exchange>();
-  const int64_t wait_ms = call.timeout_ms.value_or(static_cast<int64_t>(config->call_timeout_ms)) + kLoopMarginMs;
+  const int64_t wait_ms = call.timeout_ms.value_or(static_cast<int64_t>(config->call_timeout_ms)) + kHttpLoopMarginMs;
   exchange->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   {
     MutexLock lock(exchanges_mu_);
@@ -356,7 +354,7 @@ void Ingress::answer(Dialect dialect, const ingress::ClientRequest& read,
   res.set_header("x-tollgate-provider", reply.provider);
   res.set_header("x-tollgate-reason", reply.reason);
   if (reply.replayed) res.set_header("x-tollgate-replayed", "true");
-  res.set_content(ingress::response_body(dialect, reply, response_id(dialect), unix_seconds()), kJson);
+  res.set_content(ingress::response_body(dialect, reply, response_id(dialect), unix_seconds()), kJsonContentType);
 }
 
 // What one streamed response has written so far (its HTTP thread only).

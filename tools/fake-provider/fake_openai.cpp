@@ -39,7 +39,7 @@ ApiError bad_type(const std::string& param, const std::string& expected, const j
 }
 
 // What one message holds, for the checks between messages.
-struct Turn {
+struct ChatTurn {
   std::string role;
   std::string text;
   std::vector<std::string> tool_call_ids;  // assistant
@@ -91,7 +91,7 @@ Error check_image_url(const json& part, const std::string& at, const std::string
 
 // Content: a string or an array of parts; user messages may have image_url
 // parts, the others text (and refusal for assistant) only.
-Error check_content(const json& content, const std::string& at, Turn& turn, PromptSize& size) {
+Error check_content(const json& content, const std::string& at, ChatTurn& turn, PromptSize& size) {
   if (content.is_string()) {
     turn.text = content.get<std::string>();
     detail::add_text(size, turn.text);
@@ -118,7 +118,7 @@ Error check_content(const json& content, const std::string& at, Turn& turn, Prom
   return std::nullopt;
 }
 
-Error check_tool_calls(const json& calls, const std::string& at, Turn& turn, PromptSize& size) {
+Error check_tool_calls(const json& calls, const std::string& at, ChatTurn& turn, PromptSize& size) {
   if (!calls.is_array()) return bad_type(at, "an array", calls);
   for (size_t k = 0; k < calls.size(); ++k) {
     const json& c = calls[k];
@@ -141,7 +141,7 @@ Error check_tool_calls(const json& calls, const std::string& at, Turn& turn, Pro
   return std::nullopt;
 }
 
-Error check_message(const json& m, const std::string& at, Turn& turn, PromptSize& size) {
+Error check_message(const json& m, const std::string& at, ChatTurn& turn, PromptSize& size) {
   static const std::set<std::string> kRoles = {"system", "developer", "user", "assistant", "tool"};
   auto role = m.is_object() ? m.find("role") : m.end();
   if (!m.is_object() || role == m.end() || !role->is_string() || !kRoles.count(*role)) {
@@ -169,7 +169,7 @@ Error check_message(const json& m, const std::string& at, Turn& turn, PromptSize
 
 // Each tool message answers a tool_call of the assistant message before
 // its run of tool messages, and every such tool_call is answered.
-Error check_tool_pairs(const std::vector<Turn>& turns) {
+Error check_tool_pairs(const std::vector<ChatTurn>& turns) {
   for (size_t i = 0; i < turns.size(); ++i) {
     if (turns[i].role == "tool") {
       return bad("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
@@ -208,19 +208,21 @@ Error check_messages(const json& messages, ParsedCall& call, detail::PrefixHash&
                "an empty array instead.",
                "messages", "empty_array");
   }
-  std::vector<Turn> turns(messages.size());
+  std::vector<ChatTurn> turns(messages.size());
   for (size_t i = 0; i < messages.size(); ++i) {
     if (auto e = check_message(messages[i], "messages[" + std::to_string(i) + "]", turns[i], call.size)) return e;
     hash.add(dump(messages[i]));
     call.cache_points.push_back({hash.value(), call.size});
   }
   if (auto e = check_tool_pairs(turns)) return e;
-  for (const Turn& t : turns) {
+  for (const ChatTurn& t : turns) {
     if (t.role == "user") call.last_user_text = t.text;
   }
   if (turns.back().role == "user") call.final_user_text = turns.back().text;
-  for (size_t i = turns.size(); i > 0 && turns[i - 1].role == "tool"; --i) {
-    call.tool_results.insert(call.tool_results.begin(), "tool result: " + turns[i - 1].text);
+  size_t first_tool = turns.size();  // the trailing run of tool messages
+  while (first_tool > 0 && turns[first_tool - 1].role == "tool") --first_tool;
+  for (size_t i = first_tool; i < turns.size(); ++i) {
+    call.tool_results.push_back("tool result: " + turns[i].text);
   }
   return std::nullopt;
 }

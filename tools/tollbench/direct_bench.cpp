@@ -15,7 +15,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // What the HTTP client's callbacks share with the submitting thread.
-struct Progress {
+struct DirectProgress {
   Mutex mu;
   CondVar changed{mu};  // signalled on every answer
   std::vector<double> latencies GUARDED_BY(mu);  // milliseconds
@@ -49,7 +49,7 @@ protocol::Result<ZmqBenchResult> run_direct_bench(const DirectBenchOptions& o) {
   call.messages[0].content = "Benchmark prompt: reply briefly.";
   const auto request = workers::AnthropicAdapter().build_request(call);
 
-  Progress p;
+  DirectProgress p;
   uint64_t sent = 0;  // this thread only
   const auto start = Clock::now();
   auto next_send = start;

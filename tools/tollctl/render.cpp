@@ -110,6 +110,13 @@ void Table::print(std::ostream& out, const Style& style) const {
   for (const auto& row : rows_) print_row(row, false);
 }
 
+const nlohmann::json& member(const nlohmann::json& obj, const char* key) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  if (!obj.is_object()) return kEmpty;
+  auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? kEmpty : *it;
+}
+
 std::string field_str(const nlohmann::json& obj, const char* key) {
   if (!obj.is_object()) return "-";
   auto it = obj.find(key);

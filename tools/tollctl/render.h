@@ -45,6 +45,8 @@ class Table {
 
 // Field access that never throws: a missing, nil or mistyped field gives
 // "-" (strings) or 0 (numbers).
+// obj[key], or an empty object when obj is not an object or key is missing or nil.
+const nlohmann::json& member(const nlohmann::json& obj, const char* key);
 std::string field_str(const nlohmann::json& obj, const char* key);
 double field_num(const nlohmann::json& obj, const char* key);
 // Token counts with thousands separators; "-" for nil (e.g. no limit).

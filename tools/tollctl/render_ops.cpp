@@ -15,13 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-const json& member(const json& obj, const char* key) {
-  static const json kEmpty = json::object();
-  if (!obj.is_object() || !obj.contains(key)) return kEmpty;
-  const json& value = obj[key];
-  return value.is_null() ? kEmpty : value;
-}
-
 const json& array_of(const json& obj, const char* key) {
   static const json kEmpty = json::array();
   const json& a = member(obj, key);

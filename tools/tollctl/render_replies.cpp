@@ -10,13 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-const json& member(const json& obj, const char* key) {
-  static const json kEmpty = json::object();
-  if (!obj.is_object()) return kEmpty;
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? kEmpty : *it;
-}
-
 // The global (all agents) provider map of summary and emergency_status.
 void print_global_providers(const json& providers, const Style& style, std::ostream& out) {
   Table t({"PROVIDER", "USED", "RESERVED", "LIMIT", "REQUESTS", "COST", "USAGE"}, "lrrrrrl");

@@ -10,20 +10,20 @@ namespace {
 
 using nlohmann::json;
 
-const json* member(const json& obj, const char* key) {
+const json* find_member(const json& obj, const char* key) {
   if (!obj.is_object()) return nullptr;
   auto it = obj.find(key);
   return it == obj.end() ? nullptr : &*it;
 }
 
 bool flag(const json& obj, const char* key) {
-  const json* v = member(obj, key);
+  const json* v = find_member(obj, key);
   return v && v->is_boolean() && v->get<bool>();
 }
 
 // A text field as it is ("" when absent or not a string: a delta adds nothing).
 std::string text_of(const json& obj, const char* key) {
-  const json* v = member(obj, key);
+  const json* v = find_member(obj, key);
   return v && v->is_string() ? v->get<std::string>() : std::string();
 }
 
@@ -39,7 +39,7 @@ std::optional<std::string> part_text(const json& chunk) {
 }
 
 std::optional<uint64_t> index_of(const json& chunk) {
-  const json* v = member(chunk, "index");
+  const json* v = find_member(chunk, "index");
   if (!v || !v->is_number_unsigned()) return std::nullopt;
   return v->get<uint64_t>();
 }
@@ -52,13 +52,13 @@ void end_line(StreamOutput& state, std::ostream& out) {
 }  // namespace
 
 bool is_stream_part(const json& message) {
-  const json* chunk = member(message, "chunk");
+  const json* chunk = find_member(message, "chunk");
   return flag(message, "ok") && chunk && chunk->is_object();
 }
 
 void render_part(const json& part, StreamOutput& state, std::ostream& out) {
   ++state.parts;
-  const json* chunk = member(part, "chunk");
+  const json* chunk = find_member(part, "chunk");
   auto text = chunk ? part_text(*chunk) : std::nullopt;
   if (!text) return;
   // A new content block starts on a line of its own, and so does each tool call.
@@ -85,7 +85,7 @@ void render_stream_error(const json& reply, StreamOutput& state, std::ostream& o
                          std::ostream& err) {
   end_line(state, out);
   out.flush();
-  const json* found = member(reply, "error");
+  const json* found = find_member(reply, "error");
   const json error = found && found->is_object() ? *found : json::object();
   err << "tollctl: " << field_str(error, "code") << ": " << field_str(error, "message") << "\n";
   if (flag(reply, "partial") || flag(error, "partial")) {

@@ -49,7 +49,7 @@ StreamEvent ignored() {
 }
 
 // message_start's message.usage and message_delta's usage (cumulative).
-void read_usage(const json& usage, StreamEvent& e) {
+void read_anthropic_usage(const json& usage, StreamEvent& e) {
   if (!usage.is_object()) return;
   const auto in = token_count(usage, "input_tokens");
   e.cache_creation_input_tokens = token_count(usage, "cache_creation_input_tokens");
@@ -67,7 +67,7 @@ StreamEvent message_start(const json& data) {
   StreamEvent e = update();
   e.message_id = detail::maybe_text(message, "id").value_or("");
   e.model = detail::maybe_text(message, "model").value_or("");
-  if (auto usage = message.find("usage"); usage != message.end()) read_usage(*usage, e);
+  if (auto usage = message.find("usage"); usage != message.end()) read_anthropic_usage(*usage, e);
   return e;
 }
 
@@ -116,7 +116,7 @@ StreamEvent message_delta(const json& data) {
       e.stop_reason = protocol::anthropic_stop_reason(*stop);
     }
   }
-  if (auto usage = data.find("usage"); usage != data.end()) read_usage(*usage, e);
+  if (auto usage = data.find("usage"); usage != data.end()) read_anthropic_usage(*usage, e);
   e.final_usage = e.output_tokens.has_value();
   return e;
 }

@@ -66,7 +66,7 @@ void read_choice(const json& choice, StreamEvent& e) {
 }
 
 // The usage chunk (stream_options.include_usage): both counts, or nothing.
-void read_usage(const json& usage, StreamEvent& e) {
+void read_openai_usage(const json& usage, StreamEvent& e) {
   const auto in = detail::token_count(usage, "prompt_tokens");
   const auto out = detail::token_count(usage, "completion_tokens");
   if (!in || !out) return;
@@ -91,7 +91,7 @@ StreamEvent OpenAiAdapter::read_stream_event(std::string_view, const json& data)
     if (!choices->empty()) read_choice((*choices)[0], e);
   }
   if (auto usage = data.find("usage"); usage != data.end() && usage->is_object()) {
-    read_usage(*usage, e);
+    read_openai_usage(*usage, e);
   }
   return e;
 }

@@ -6,13 +6,10 @@
 #include <limits>
 #include <utility>
 
+#include "daemon/core/policy/saturating.h"
+
 namespace tollgate::policy {
 namespace {
-
-uint64_t saturating_add(uint64_t a, uint64_t b) {
-  return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max()
-                                                      : a + b;
-}
 
 std::string key_env(const ProviderSnapshot& p) {
   if (!p.api_key_env.empty()) return p.api_key_env;
