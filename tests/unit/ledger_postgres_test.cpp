@@ -7,8 +7,10 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <string>
@@ -39,16 +41,43 @@ std::unique_ptr<PgLedger> open_pg(PgLedgerOptions o, BudgetPolicy policy) {
   return std::move(l.value());
 }
 
-// Polls `done` until it holds or `bound` (scaled) passes.
-template <class F>
-bool eventually(std::chrono::milliseconds bound, F done) {
-  const auto deadline = std::chrono::steady_clock::now() + scaled(bound);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+// The batches the ledgers' writers have committed (after_batch: the lease
+// sweeps that charge expired reservations are batches too), so a test
+// waits for the next one instead of sleeping between looks.
+class BatchEvents {
+ public:
+  std::function<void()> hook() {
+    return [this] {
+      {
+        std::lock_guard lock(mu_);
+        ++batches_;
+      }
+      changed_.notify_all();
+    };
   }
-  return done();
-}
+  // Checks `done` now and after each batch until it holds or `bound`
+  // (scaled) passes.
+  template <class F>
+  bool wait_for(std::chrono::milliseconds bound, F done) {
+    const auto deadline = std::chrono::steady_clock::now() + scaled(bound);
+    std::unique_lock lock(mu_);
+    for (;;) {
+      const uint64_t seen = batches_;
+      lock.unlock();
+      if (done()) return true;
+      lock.lock();
+      if (!changed_.wait_until(lock, deadline, [&] { return batches_ != seen; })) {
+        lock.unlock();
+        return done();
+      }
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t batches_ = 0;
+};
 
 }  // namespace
 
@@ -128,9 +157,11 @@ TEST_CASE("a live PostgreSQL ledger charges the expired leases of a dead one exa
           "[ledger][postgres]") {
   Postgres backend;
   const auto policy = fixed_policy({"anthropic"}, 100000, std::nullopt);
+  BatchEvents events;
   auto short_lease = [&](std::string id) {
     PgLedgerOptions o = backend.options({}, std::move(id));
     o.lease = std::chrono::seconds(1);
+    o.after_batch = events.hook();
     return open_pg(std::move(o), policy);
   };
   auto dead = short_lease("daemon-dead");
@@ -138,7 +169,7 @@ TEST_CASE("a live PostgreSQL ledger charges the expired leases of a dead one exa
   dead.reset();  // its lease is no longer renewed
   auto b = short_lease("daemon-b");
   auto c = short_lease("daemon-c");
-  CHECK(eventually(std::chrono::seconds(5), [&] {
+  CHECK(events.wait_for(std::chrono::seconds(5), [&] {
     return usage_of(*b, "a1", "anthropic").reserved == 0;
   }));
   const BudgetUsage u = usage_of(*c, "a1", "anthropic");
@@ -151,8 +182,10 @@ TEST_CASE("a reservation whose commit answer was lost expires and is charged in 
   Postgres backend;
   const auto policy = fixed_policy({"anthropic"}, 100000, std::nullopt);
   std::atomic<bool> lose{false};
+  BatchEvents events;
   PgLedgerOptions o = backend.options({}, "daemon-a");
   o.lease = std::chrono::seconds(1);
+  o.after_batch = events.hook();
   o.probe_interval = std::chrono::milliseconds(100);
   o.lost_commit = [&] { return lose.load(); };
   auto l = open_pg(std::move(o), policy);
@@ -163,7 +196,7 @@ TEST_CASE("a reservation whose commit answer was lost expires and is charged in 
   lose = false;
   // The lost one is no longer renewed: charged in full once it expires; the
   // running one keeps its lease.
-  CHECK(eventually(std::chrono::seconds(5), [&] {
+  CHECK(events.wait_for(std::chrono::seconds(5), [&] {
     return usage_of(*l, "a1", "anthropic").used == 400;
   }));
   BudgetUsage u = usage_of(*l, "a1", "anthropic");
@@ -207,18 +240,29 @@ TEST_CASE("an alert fired on one PostgreSQL ledger reaches the other daemons onc
   const auto policy = fixed_policy({"anthropic"}, 1000, std::nullopt);
   struct Heard {
     std::mutex mu;
+    std::condition_variable changed;
     std::vector<Alert> alerts;
     size_t count() {
       std::lock_guard lock(mu);
       return alerts.size();
+    }
+    // Waits until `n` alerts are heard or `bound` (scaled) passes; true
+    // when exactly `n` were.
+    bool wait_for(size_t n, std::chrono::milliseconds bound) {
+      std::unique_lock lock(mu);
+      return changed.wait_for(lock, scaled(bound), [&] { return alerts.size() >= n; }) &&
+             alerts.size() == n;
     }
   };
   Heard heard_a, heard_b;
   auto listening = [&](std::string id, Heard& heard) {
     PgLedgerOptions o = backend.options({}, std::move(id));
     o.on_remote_alert = [&heard](const Alert& a) {
-      std::lock_guard lock(heard.mu);
-      heard.alerts.push_back(a);
+      {
+        std::lock_guard lock(heard.mu);
+        heard.alerts.push_back(a);
+      }
+      heard.changed.notify_all();
     };
     return open_pg(std::move(o), policy);
   };
@@ -229,12 +273,11 @@ TEST_CASE("an alert fired on one PostgreSQL ledger reaches the other daemons onc
   const auto r1 = a->reserve("a1", "anthropic", 850, "r1", kNov15).value();
   const auto c1 = a->commit(r1.reservation_id, 850, 0, 0, kNov15).value();
   REQUIRE(c1.alerts.size() == 1);
-  REQUIRE(eventually(std::chrono::seconds(5), [&] { return heard_b.count() == 1; }));
+  REQUIRE(heard_b.wait_for(1, std::chrono::seconds(5)));
   const auto r2 = b->reserve("a1", "anthropic", 120, "r2", kNov15).value();
   const auto c2 = b->commit(r2.reservation_id, 120, 0, 0, kNov15).value();
   REQUIRE_FALSE(c2.alerts.empty());
-  REQUIRE(eventually(std::chrono::seconds(5),
-                     [&] { return heard_a.count() == c2.alerts.size(); }));
+  REQUIRE(heard_a.wait_for(c2.alerts.size(), std::chrono::seconds(5)));
   std::lock_guard lock(heard_a.mu);
   for (size_t i = 0; i < c2.alerts.size(); ++i) {
     CHECK(heard_a.alerts[i].level == c2.alerts[i].level);
