@@ -74,9 +74,10 @@ demo: deps
 # (TOLLGATE_THREAD_SAFETY): the GUARDED_BY/REQUIRES annotations of
 # daemon/core/sync.h. Tests off (they hold no annotated state). Only
 # checked, never run: each source is compiled with -fsyntax-only and links
-# are skipped (tools/syntax-only.sh); no unity build, so each source is also
-# checked to compile on its own includes. Its own build directory: the fuzz build instruments protocol/ and workers/providers/
-# with sanitizers, so the two cannot share objects.
+# are skipped (tools/syntax-only.sh); no unity build, so each source is
+# also checked to compile on its own includes. Its own build directory:
+# the fuzz build instruments protocol/ and workers/providers/ with
+# sanitizers, so the two cannot share objects.
 CLANG_BUILD ?= build-clang
 check-thread-safety:
 	tools/install-deps.sh --fuzz

@@ -111,8 +111,6 @@ const AgentKey* AgentKeys::find(std::string_view key) const {
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
-  // Length mismatch is not secret (every key's length would leak anyway
-  // through the error text of a parse); the contents are.
   if (a.size() != b.size()) return false;
   return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
