@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemon/core/budget.h"
+#include "daemon/core/policy/rate_window.h"
 
 namespace tollgate::ledger {
 
@@ -47,6 +48,11 @@ struct BudgetPolicy {
   // each gets an outbox row in the alert's own transaction. Unset or
   // empty: no outbox rows.
   std::function<std::vector<std::string>(const Alert& alert)> notify_destinations;
+  // A provider's request-rate limits (*_RPM, *_RPD), held by the reserve
+  // of every attempt: the ledger keeps each provider's last minute of
+  // attempts and its day counter, so every daemon sharing the ledger is
+  // held to the one limit (PROTOCOL.md section 12). Unset: none.
+  std::function<policy::RateLimits(const std::string& provider)> rate_limits;
 };
 
 // The first operation in a new month starts it; the server publishes one
@@ -76,6 +82,7 @@ enum class ReserveStatus {
   kReserved,
   kAgentDoesNotFit,   // the agent's budget for the provider has no room
   kGlobalDoesNotFit,  // the agent's budget has room, the global one not
+  kRateLimited,       // the budgets have room; the provider's rate limit is full
 };
 
 // Why a reservation was refused (for the call's own skip only: a refusal
@@ -107,6 +114,9 @@ struct ReserveOutcome {
   double left_usd = 0;
   double in_flight_usd = 0;
   double limit_usd = 0;
+  // kRateLimited: when a slot frees (the minute's oldest attempt ages out,
+  // or the next UTC day for a full day), in ms from the request's now_ms.
+  int64_t retry_after_ms = 0;
   bool reserved() const { return status == ReserveStatus::kReserved; }
 };
 

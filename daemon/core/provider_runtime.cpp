@@ -1,5 +1,7 @@
 #include "daemon/core/provider_runtime.h"
 
+#include <algorithm>
+
 namespace tollgate {
 
 namespace {
@@ -114,6 +116,15 @@ void ProviderRuntime::abandon(const std::string& provider, const policy::Permit&
   MutexLock lock(mu_);
   auto it = entries_.find(provider);
   if (it != entries_.end() && permit.allowed) it->second.breaker.abandon(permit);
+}
+
+void ProviderRuntime::note_day_count(const std::string& provider, int64_t now_ms,
+                                     uint64_t count) {
+  MutexLock lock(mu_);
+  auto it = entries_.find(provider);
+  if (it == entries_.end()) return;
+  roll_day(it->second, now_ms);
+  it->second.day_count = std::max(it->second.day_count, count);
 }
 
 void ProviderRuntime::mark_unusable(const std::string& provider, policy::Skip why) {

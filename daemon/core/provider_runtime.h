@@ -64,6 +64,11 @@ class ProviderRuntime {
   // An admitted attempt that was never sent (e.g. the reservation failed).
   void abandon(const std::string& provider, const policy::Permit& permit);
 
+  // The ledger's day counter of the provider after a reservation at about
+  // now_ms: it counts every daemon sharing the ledger, so this daemon's own
+  // count (checked first, and shown by provider_status) catches up.
+  void note_day_count(const std::string& provider, int64_t now_ms, uint64_t count);
+
   // The provider rejected its key or said the account is out of credit:
   // selection skips it (with `why`) until the next reconfigure().
   void mark_unusable(const std::string& provider, policy::Skip why);

@@ -26,6 +26,10 @@ ledger::BudgetPolicy budget_policy(const Config& config) {
     const auto* pc = snapshot->provider(provider);
     return pc ? pc->global_monthly_limit_usd : std::nullopt;
   };
+  p.rate_limits = [snapshot](const std::string& provider) -> policy::RateLimits {
+    const auto* pc = snapshot->provider(provider);
+    return pc ? policy::RateLimits{pc->rpm, pc->rpd} : policy::RateLimits{};
+  };
   p.shutdown_on_emergency = config.shutdown_on_emergency;
   p.forecast_window_days = config.forecast_window_days;
   // Every alert goes to every destination's outbox; each destination's

@@ -82,6 +82,11 @@ uint64_t Rule::day_count(const DayKey& key) const {
   return rows_.day_count(key);
 }
 
+std::vector<int64_t> Rule::minute_sends(const std::string& provider) const {
+  if (const auto* sent = find_in(changes_.minute_sends, provider)) return *sent;
+  return rows_.minute_sends(provider);
+}
+
 std::optional<LimitOverride> Rule::limit_override(const LimitKey& key) const {
   if (const auto* row = find_in(changes_.limits, key)) return *row;
   return rows_.limit_override(key);

@@ -93,6 +93,25 @@ ReserveOutcome take_room(Rule& rule, const ReserveRequest& r, ReserveOutcome out
   return out;
 }
 
+// The provider's request-rate limits (BudgetPolicy::rate_limits) for an
+// attempt at now_ms: refused when its last minute or its day is full;
+// otherwise the attempt takes a slot in the stored minute window (the day
+// counter is bumped by take_room). Only a window with a minute limit is
+// stored: the day counter alone holds a per-day limit.
+std::optional<policy::RateDecision> take_rate_slot(Rule& rule, const ReserveRequest& r) {
+  if (!rule.policy().rate_limits) return std::nullopt;
+  const policy::RateLimits limits = rule.policy().rate_limits(r.provider);
+  if (limits.per_minute == 0 && limits.per_day == 0) return std::nullopt;
+  policy::RateWindow window(limits, limits.per_minute == 0 ? std::vector<int64_t>{}
+                                                           : rule.minute_sends(r.provider));
+  const policy::RateDecision d =
+      window.try_acquire(r.now_ms, rule.day_count(DayKey{r.provider, utc_day(r.now_ms)}));
+  if (d.allowed && limits.per_minute != 0) {
+    rule.put_minute_sends(r.provider, window.sent_in_window(r.now_ms));
+  }
+  return d;
+}
+
 Error unknown_reservation(uint64_t id) {
   return Error::internal("ledger: unknown reservation " + std::to_string(id) +
                          " (already committed or released)");
@@ -180,6 +199,13 @@ Ruling<std::optional<ReserveOutcome>> reserve(const LedgerRows& rows, const Budg
       return refuse(ReserveStatus::kAgentDoesNotFit, RefusedBy::kInFlight, false);
     }
     return refuse(ReserveStatus::kGlobalDoesNotFit, RefusedBy::kInFlight, true);
+  }
+  if (const auto rate = take_rate_slot(rule, r); rate && !rate->allowed) {
+    out.status = ReserveStatus::kRateLimited;
+    out.retry_after_ms = rate->retry_after_ms;
+    out.waited = waiting.waited;
+    if (!out.rollover) out.rollover = std::move(waiting.rollover_seen);
+    return {std::move(out), rule.take()};
   }
   ReserveOutcome held = take_room(rule, r, std::move(out), a, g, waiting);
   return {std::move(held), rule.take()};

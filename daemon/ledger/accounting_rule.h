@@ -21,6 +21,7 @@ class Rule {
   std::optional<ReservationRow> reservation(uint64_t id) const;
   bool fired(const FiredKey& key) const;
   uint64_t day_count(const DayKey& key) const;
+  std::vector<int64_t> minute_sends(const std::string& provider) const;
   std::optional<LimitOverride> limit_override(const LimitKey& key) const;
   const LedgerRows& rows() const { return rows_; }
   const BudgetPolicy& policy() const { return policy_; }
@@ -31,6 +32,9 @@ class Rule {
   void put_reservation(uint64_t id, ReservationRow row) { changes_.reservations[id] = std::move(row); }
   void delete_reservation(uint64_t id) { changes_.reservations[id] = std::nullopt; }
   void put_idempotency(const IdempotencyKey& key, IdempotencyRecord record);
+  void put_minute_sends(const std::string& provider, std::vector<int64_t> sent) {
+    changes_.minute_sends[provider] = std::move(sent);
+  }
   RowChanges& changes() { return changes_; }
   RowChanges take() { return std::move(changes_); }
 

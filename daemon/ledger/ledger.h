@@ -234,6 +234,10 @@ class Ledger {
                                                                       const std::string& key,
                                                                       int64_t now_ms) const = 0;
   virtual Result<uint64_t> requests_today(const std::string& provider, int64_t now_ms) const = 0;
+  // The provider's attempts in (now_ms - 60000, now_ms] as the stored rate
+  // window has them (BudgetPolicy::rate_limits; 0 without a minute limit).
+  virtual Result<uint32_t> requests_this_minute(const std::string& provider,
+                                                int64_t now_ms) const = 0;
   // Section 10 (forecast.h): every limit override; the forecast of every
   // budget of the current period (of one scope, when given); exactly
   // `days` UTC days of one scope (kGlobalScope: every agent), newest first.

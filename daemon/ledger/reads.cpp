@@ -226,6 +226,13 @@ uint64_t requests_today(const LedgerRows& rows, const std::string& provider, int
   return rows.day_count(DayKey{provider, utc_day(now_ms)});
 }
 
+uint32_t requests_this_minute(const LedgerRows& rows, const std::string& provider, int64_t now_ms) {
+  const std::vector<int64_t> sent = rows.minute_sends(provider);
+  // Ascending: count the times newer than the window's start.
+  const auto first = std::upper_bound(sent.begin(), sent.end(), now_ms - policy::kMinuteMs);
+  return static_cast<uint32_t>(sent.end() - first);
+}
+
 BudgetUsage to_budget_usage(const UsageRow& row, std::optional<uint64_t> limit, bool exhausted,
                             const Thresholds& thresholds) {
   BudgetUsage u;

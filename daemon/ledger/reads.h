@@ -41,6 +41,7 @@ std::optional<IdempotencyRecord> idempotency_record(const LedgerRows& rows,
                                                     const std::string& agent,
                                                     const std::string& key, int64_t now_ms);
 uint64_t requests_today(const LedgerRows& rows, const std::string& provider, int64_t now_ms);
+uint32_t requests_this_minute(const LedgerRows& rows, const std::string& provider, int64_t now_ms);
 
 // A usage row plus the limit that applies to it, as reads report it.
 BudgetUsage to_budget_usage(const UsageRow& row, std::optional<uint64_t> limit, bool exhausted,

@@ -403,6 +403,21 @@ std::optional<uint64_t> decode_u64(std::string_view bytes) {
   return v;
 }
 
+std::string encode_sends(const std::vector<int64_t>& sent_ms) {
+  return std::string(reinterpret_cast<const char*>(sent_ms.data()), sent_ms.size() * sizeof(int64_t));
+}
+
+std::vector<int64_t> decode_sends(std::string_view bytes) {
+  if (bytes.size() % sizeof(int64_t) != 0) {
+    spdlog::warn("ledger: a rate window row of {} bytes is not a list of times; read as empty",
+                 bytes.size());
+    return {};
+  }
+  std::vector<int64_t> out(bytes.size() / sizeof(int64_t));
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return out;
+}
+
 std::string encode_usage(const UsageRow& row) {
   return std::string(reinterpret_cast<const char*>(&row), sizeof row);
 }

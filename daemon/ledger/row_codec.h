@@ -68,6 +68,10 @@ DayUsage decode_day_usage(std::string_view bytes);  // zeros for a malformed row
 
 std::string encode_u64(uint64_t v);
 std::optional<uint64_t> decode_u64(std::string_view bytes);
+// rate_minute: a provider's send times, int64 ms each (host byte order, as
+// the counters); empty for a malformed row (logged).
+std::string encode_sends(const std::vector<int64_t>& sent_ms);
+std::vector<int64_t> decode_sends(std::string_view bytes);
 
 UsageRow decode_usage(std::string_view bytes);  // zeros for a malformed row (logged)
 // The stored bytes of a usage row (host byte order, 48 bytes).

@@ -170,6 +170,13 @@ Result<uint64_t> RowLedger::requests_today(const std::string& provider, int64_t 
   });
 }
 
+Result<uint32_t> RowLedger::requests_this_minute(const std::string& provider,
+                                                 int64_t now_ms) const {
+  return read<uint32_t>(*this, [&](const LedgerRows& rows, const BudgetPolicy&) {
+    return reads::requests_this_minute(rows, provider, now_ms);
+  });
+}
+
 Result<std::vector<LimitEntry>> RowLedger::limits() const {
   return read<std::vector<LimitEntry>>(
       *this, [&](const LedgerRows& rows, const BudgetPolicy&) { return reads::limits(rows); });

@@ -63,6 +63,8 @@ class RowLedger : public Ledger {
                                                               const std::string& key,
                                                               int64_t now_ms) const override;
   Result<uint64_t> requests_today(const std::string& provider, int64_t now_ms) const override;
+  Result<uint32_t> requests_this_minute(const std::string& provider,
+                                        int64_t now_ms) const override;
   Result<std::vector<LimitEntry>> limits() const override;
   Result<Forecast> forecast(const std::optional<std::string>& scope, int64_t now_ms) const override;
   Result<std::vector<DailyUsage>> daily(const std::string& scope, size_t days,

@@ -126,6 +126,8 @@ struct RowChanges {
   std::map<FiredKey, std::optional<int64_t>> fired;  // when it fired (ms)
   std::map<IdempotencyKey, std::optional<IdempotencyRecord>> idempotency;
   std::map<DayKey, uint64_t> days;
+  // A provider's attempts of the last minute (empty: delete the row).
+  std::map<std::string, std::vector<int64_t>> minute_sends;
   std::map<LimitKey, std::optional<LimitOverride>> limits;
   std::map<DayUsageKey, DayUsage> day_usage;
   std::map<OutboxKey, std::optional<Alert>> outbox;
@@ -165,6 +167,9 @@ class LedgerRows {
   virtual std::vector<std::pair<IdempotencyKey, std::optional<IdempotencyRecord>>>
   idempotency_rows(const std::optional<IdempotencyKey>& from, size_t limit) const = 0;
   virtual uint64_t day_count(const DayKey& key) const = 0;
+  // The send times (ms) of a provider's attempts in its last stored minute
+  // window (policy::RateWindow::sent_in_window), ascending; empty: none.
+  virtual std::vector<int64_t> minute_sends(const std::string& provider) const = 0;
   virtual std::optional<LimitOverride> limit_override(const LimitKey& key) const = 0;
   // Every override, in key order.
   virtual std::vector<std::pair<LimitKey, LimitOverride>> limit_overrides() const = 0;

@@ -175,6 +175,13 @@ Reply StatusReader::provider_status(const Config& c, const protocol::ProviderSta
   const auto waiting = ledger_.waiting();
   for (const auto& p : c.providers) {
     auto s = runtime_.state(p.name, now);
+    // The ledger counts the requests of every daemon that shares it.
+    if (auto minute = ledger_.requests_this_minute(p.name, now)) {
+      s.rate.minute_used = std::max<uint64_t>(s.rate.minute_used, *minute);
+    }
+    if (auto day = ledger_.requests_today(p.name, now)) {
+      s.rate.day_used = std::max(s.rate.day_used, *day);
+    }
     if (auto w = waiting.find(p.name); w != waiting.end()) s.waiting = w->second;
     if (auto it = global->find(p.name); it != global->end()) {
       s.used = it->second.used;

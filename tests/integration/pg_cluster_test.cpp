@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/call_harness.h"
 #include "tests/integration/private_postgres.h"
@@ -164,4 +165,44 @@ TEST_CASE("an emergency shutdown reached through one tollgated shuts calls off o
   REQUIRE(raised["ok"] == true);
   CHECK(code_at_b("ok") == "ok");
   CHECK(a.request(call_body("agent-a", "hello again", 20))["ok"] == true);
+}
+
+TEST_CASE("three tollgateds on one database send a provider no more requests a minute than its one rpm limit") {
+  constexpr int kRpm = 4;
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  const Env rate = {{"ENABLE_OPENAI_FALLBACK", "true"},
+                    {"ANTHROPIC_RPM", std::to_string(kRpm)},
+                    {"OPENAI_RPM", "0"}};
+  std::vector<std::unique_ptr<TollgatedProcess>> daemons;
+  for (const char* id : {"gw-1", "gw-2", "gw-3"}) {
+    daemons.push_back(std::make_unique<TollgatedProcess>(merge(cluster_env(pg, fake, id), rate)));
+  }
+  zmq::context_t ctx;
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (const auto& d : daemons) clients.push_back(std::make_unique<TestClient>(ctx, d->requests()));
+  // Each daemon alone would let kRpm through (its own window sees only its
+  // calls); together they must too.
+  constexpr int kCalls = 12;
+  for (int i = 0; i < kCalls; ++i) clients[static_cast<size_t>(i % 3)]->send(call_body("ops", "hello", 20));
+  int to_anthropic = 0, rate_fallbacks = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto reply = clients[static_cast<size_t>(i % 3)]->receive(scaled(10s));
+    REQUIRE(reply.has_value());
+    INFO(reply->dump());
+    REQUIRE((*reply)["ok"] == true);
+    if ((*reply)["provider"] == "anthropic") ++to_anthropic;
+    if ((*reply)["reason"] == "fallback_rate_limit") ++rate_fallbacks;
+  }
+  CHECK(to_anthropic == kRpm);
+  CHECK(rate_fallbacks == kCalls - kRpm);
+  CHECK(fake.stats()["anthropic"]["requests"] == kRpm);
+  CHECK(fake.stats()["openai"]["requests"] == kCalls - kRpm);
+  // Every daemon's provider_status shows the cluster's count, not its own.
+  for (auto& c : clients) {
+    auto status = c->request({{"op", "provider_status"}});
+    INFO(status.dump());
+    CHECK(status["providers"]["anthropic"]["rate"]["minute_used"] == kRpm);
+    CHECK(status["providers"]["anthropic"]["rate"]["day_used"] == kRpm);
+  }
 }

@@ -276,3 +276,66 @@ TEMPLATE_TEST_CASE("reservations count requests per provider per utc day", "[led
   CHECK(l->requests_today("openai", kNov15 + kDay).value() == 0);
   CHECK(l->reserve("a1", "openai", 10, "x", kNov15 + kDay)->requests_today == 1);
 }
+
+namespace {
+
+// test_policy with a rate limit on anthropic only.
+BudgetPolicy rate_policy(uint32_t per_minute, uint32_t per_day) {
+  BudgetPolicy p = test_policy(100000, std::nullopt);
+  p.rate_limits = [per_minute, per_day](const std::string& provider) {
+    return provider == "anthropic" ? tollgate::policy::RateLimits{per_minute, per_day}
+                                   : tollgate::policy::RateLimits{};
+  };
+  return p;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a full minute of attempts refuses the next until its oldest ages out and survives a reopen",
+                   "[ledger][rate]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(rate_policy(2, 0));
+  auto first = l->reserve("a1", "anthropic", 10, "r1", kNov15);
+  REQUIRE(first->reserved());
+  REQUIRE(l->reserve("a1", "anthropic", 10, "r2", kNov15 + 1000)->reserved());
+  // A released attempt keeps its slot: it may have been sent.
+  REQUIRE(l->release(first->reservation_id).ok());
+  auto full = l->reserve("a1", "anthropic", 10, "r3", kNov15 + 2000);
+  REQUIRE(full.ok());
+  CHECK(full->status == ReserveStatus::kRateLimited);
+  CHECK(full->retry_after_ms == 58000);
+  CHECK(usage_of(*l, "a1", "anthropic").reserved == 10);  // a refusal holds nothing
+  CHECK(l->requests_today("anthropic", kNov15).value() == 2);
+  CHECK(l->requests_this_minute("anthropic", kNov15 + 2000).value() == 2);
+  CHECK(l->requests_this_minute("anthropic", kNov15 + 60000).value() == 1);
+  CHECK(l->reserve("a1", "openai", 10, "o1", kNov15 + 2000)->reserved());  // no limit there
+
+  REQUIRE(l->reserve("a1", "anthropic", 10, "r4", kNov15 + 60000)->reserved());
+  l.reset();
+  l = backend.open(rate_policy(2, 0));
+  auto again = l->reserve("a1", "anthropic", 10, "r5", kNov15 + 60500);
+  CHECK(again->status == ReserveStatus::kRateLimited);
+  CHECK(again->retry_after_ms == 500);
+  CHECK(l->reserve("a1", "anthropic", 10, "r6", kNov15 + 61000)->reserved());
+}
+
+TEMPLATE_TEST_CASE("an attempt refused by its budget takes no slot of the rate limit",
+                   "[ledger][rate]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(rate_policy(1, 0));
+  CHECK(l->reserve("a1", "anthropic", 200000, "big", kNov15)->status ==
+        ReserveStatus::kAgentDoesNotFit);
+  CHECK(l->reserve("a1", "anthropic", 10, "small", kNov15)->reserved());
+  CHECK(l->reserve("a1", "anthropic", 10, "next", kNov15)->status == ReserveStatus::kRateLimited);
+}
+
+TEMPLATE_TEST_CASE("a full day of attempts refuses the next until the next utc midnight",
+                   "[ledger][rate]", LEDGER_BACKENDS) {
+  TestType backend;
+  auto l = backend.open(rate_policy(0, 3));
+  for (int i = 0; i < 3; ++i) REQUIRE(l->reserve("a1", "anthropic", 10, "r", kNov15)->reserved());
+  auto full = l->reserve("a1", "anthropic", 10, "r", kNov15);
+  CHECK(full->status == ReserveStatus::kRateLimited);
+  CHECK(full->retry_after_ms == 14 * 3600 * 1000);  // kNov15 is 10:00 UTC
+  CHECK(l->reserve("a1", "anthropic", 10, "r", kDec1)->reserved());
+}

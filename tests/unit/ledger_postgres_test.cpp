@@ -121,6 +121,44 @@ TEST_CASE("two PostgreSQL ledgers on one database never admit over a limit toget
   }
 }
 
+TEST_CASE("two PostgreSQL ledgers on one database share one per-minute rate limit",
+          "[ledger][postgres][rate]") {
+  constexpr uint32_t kPerMinute = 7;
+  Postgres backend;
+  BudgetPolicy policy = fixed_policy({"anthropic"}, 1000000, std::nullopt);
+  policy.rate_limits = [](const std::string&) { return tollgate::policy::RateLimits{kPerMinute, 0}; };
+  std::array<std::unique_ptr<Ledger>, 2> daemons = {
+      backend.open(policy, kNov15, {}, "daemon-a"), backend.open(policy, kNov15, {}, "daemon-b")};
+  std::atomic<uint64_t> reserved{0}, limited{0}, errors{0};
+  std::atomic<int64_t> shortest_wait{INT64_MAX};
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        Ledger& l = *daemons[static_cast<size_t>(t % 2)];
+        for (int i = 0; i < 10; ++i) {
+          // Each thread's clock moves on a little; all within one minute.
+          auto r = l.reserve("a1", "anthropic", 10, "r", kNov15 + t * 100 + i);
+          if (!r.ok()) {
+            errors++;
+          } else if (r->reserved()) {
+            reserved++;
+          } else if (r->status == ReserveStatus::kRateLimited) {
+            limited++;
+            int64_t seen = shortest_wait.load();
+            while (r->retry_after_ms < seen && !shortest_wait.compare_exchange_weak(seen, r->retry_after_ms)) {}
+          }
+        }
+      });
+    }
+  }
+  CHECK(errors == 0);
+  CHECK(reserved == kPerMinute);
+  CHECK(limited == 40 - kPerMinute);
+  CHECK(shortest_wait.load() > 59000);  // all 40 were within 1 s of each other
+  CHECK(daemons[1]->requests_today("anthropic", kNov15).value() == kPerMinute);
+}
+
 TEST_CASE("a PostgreSQL ledger refuses a schema newer than its own with a clear error",
           "[ledger][postgres]") {
   Postgres backend;

@@ -38,7 +38,7 @@ void read_lmdb(const ledger::detail::LmdbEnv& env, std::vector<Row>& rows,
       {t.resets, RowTable::kResets},       {t.idempotency, RowTable::kIdempotency},
       {t.rate_day, RowTable::kRateDay},    {t.ledger_log, RowTable::kLedgerLog},
       {t.limits, RowTable::kLimits},       {t.usage_day, RowTable::kUsageDay},
-      {t.outbox, RowTable::kOutbox}};
+      {t.outbox, RowTable::kOutbox},       {t.rate_minute, RowTable::kRateMinute}};
   ledger::detail::ReadTxn txn(env);
   for (const auto& [dbi, table] : tables) {
     ledger::detail::Cursor cur(txn.get(), dbi);

@@ -268,6 +268,10 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
       give_up_provider(failure_code(last_failure_), last_failure_.message);
       return;
     }
+    if (r->status == ledger::ReserveStatus::kRateLimited) {
+      skip_for_rate(*r);
+      return;
+    }
     // Near the end of the budget the byte bound may be what does not fit:
     // the provider's own count can be much lower (not one extra request per
     // call, only here).
@@ -282,6 +286,7 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
     return;
   }
   reservation_id_ = r->reservation_id;
+  env_.runtime->note_day_count(current_.provider, env_.now_ms(), r->requests_today);
   send();
 }
 

@@ -159,6 +159,7 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void count_input(const ledger::ReserveOutcome& refusal, HttpRequest count_request);
   void on_counted(const HttpResponse& response, const ledger::ReserveOutcome& refusal);
   void skip_for_budget(const ledger::ReserveOutcome& refusal);
+  void skip_for_rate(const ledger::ReserveOutcome& refusal);
   bool last_in_chain(const std::string& provider) const;
   void send();
   void on_response(const HttpResponse& response);

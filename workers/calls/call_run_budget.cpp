@@ -76,6 +76,16 @@ std::string refusal_detail(const std::string& provider, const std::string& agent
 
 }  // namespace
 
+void CallRun::skip_for_rate(const ledger::ReserveOutcome& refusal) {
+  records_.push_back(policy::skip_record(
+      current_.provider,
+      {policy::Reason::kFallbackRateLimit,
+       current_.provider + ": rate limit reached (counted in the ledger, across every daemon "
+                           "that shares it)",
+       refusal.retry_after_ms}));
+  next_step();
+}
+
 void CallRun::skip_for_budget(const ledger::ReserveOutcome& refusal) {
   records_.push_back(policy::skip_record(
       current_.provider,

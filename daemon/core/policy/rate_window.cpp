@@ -17,6 +17,13 @@ int64_t ms_until_next_utc_day(int64_t now_ms) {
 
 RateWindow::RateWindow(RateLimits limits) : limits_(limits) {}
 
+RateWindow::RateWindow(RateLimits limits, const std::vector<int64_t>& sent_ms) : limits_(limits) {
+  for (const int64_t t : sent_ms) {
+    sent_ms_.push_back(sent_ms_.empty() ? t : std::max(t, sent_ms_.back()));
+  }
+  while (sent_ms_.size() > capacity()) sent_ms_.pop_front();
+}
+
 uint32_t RateWindow::capacity() const {
   return limits_.per_minute == 0 ? kMaxTrackedUnlimited : limits_.per_minute;
 }
@@ -29,6 +36,11 @@ uint32_t RateWindow::minute_used(int64_t now_ms) const {
   // sent_ms_ is ascending: count the entries newer than the window start.
   auto first = std::upper_bound(sent_ms_.begin(), sent_ms_.end(), now_ms - kMinuteMs);
   return static_cast<uint32_t>(sent_ms_.end() - first);
+}
+
+std::vector<int64_t> RateWindow::sent_in_window(int64_t now_ms) const {
+  auto first = std::upper_bound(sent_ms_.begin(), sent_ms_.end(), now_ms - kMinuteMs);
+  return {first, sent_ms_.end()};
 }
 
 RateDecision RateWindow::check(int64_t now_ms, uint64_t day_count) const {

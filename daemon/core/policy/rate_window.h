@@ -18,11 +18,16 @@
 // Limits of 0 mean unlimited. With an unlimited minute limit the window
 // still counts requests for display, up to kMaxTrackedUnlimited.
 //
+// A window can be stored and restored (sent_in_window and the restoring
+// constructor): a shared ledger keeps one per provider, so that several
+// daemons are held to one limit (PROTOCOL.md section 12).
+//
 // No clock reads; value type; not thread-safe (the owner guards it).
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <vector>
 
 namespace tollgate::policy {
 
@@ -44,6 +49,9 @@ class RateWindow {
   static constexpr uint32_t kMaxTrackedUnlimited = 10'000;
 
   explicit RateWindow(RateLimits limits = {});
+  // A stored window: sent_ms as sent_in_window returned it (entries out of
+  // order are clamped as record() does).
+  RateWindow(RateLimits limits, const std::vector<int64_t>& sent_ms);
 
   // Would a request at now_ms be admitted, given today's day_count?
   // When both limits are full, retry_after_ms is the later of the two.
@@ -56,6 +64,9 @@ class RateWindow {
 
   // Requests recorded in (now_ms - 60000, now_ms], for provider_status.
   uint32_t minute_used(int64_t now_ms) const;
+  // The recorded requests in (now_ms - 60000, now_ms], ascending: what a
+  // stored window keeps.
+  std::vector<int64_t> sent_in_window(int64_t now_ms) const;
   const RateLimits& limits() const { return limits_; }
   // SIGHUP reload. Shrinking the minute limit keeps the newest requests.
   void set_limits(RateLimits limits);

@@ -56,6 +56,7 @@ struct Tables {
   MDB_dbi resets = 0;
   MDB_dbi idempotency = 0;
   MDB_dbi rate_day = 0;
+  MDB_dbi rate_minute = 0;
   MDB_dbi ledger_log = 0;
   MDB_dbi limits = 0;
   MDB_dbi usage_day = 0;

@@ -36,6 +36,11 @@
 //                                        [expiry_ms, reply], reads as "done"
 //                                        without a fingerprint.
 //   rate_day      "provider\0" + day i64 BE -> u64 request count
+//   rate_minute   provider            -> i64 send times (host byte order) of
+//                                        the provider's last minute of
+//                                        attempts, ascending (added without
+//                                        a schema bump: an older build
+//                                        leaves the table alone)
 //   ledger_log    at_ms BE + log_seq BE -> msgpack [kind, at_ms, log_seq, fields]
 //                                        (every `ledger` event: reset, rollover,
 //                                        recovered; added without a schema bump)

@@ -130,6 +130,11 @@ uint64_t LmdbRows::day_count(const DayKey& key) const {
   return bytes ? decode_u64(*bytes).value_or(0) : uint64_t{0};
 }
 
+std::vector<int64_t> LmdbRows::minute_sends(const std::string& provider) const {
+  const auto bytes = kv_get(txn_, t_.rate_minute, provider);
+  return bytes ? decode_sends(*bytes) : std::vector<int64_t>{};
+}
+
 std::optional<LimitOverride> LmdbRows::limit_override(const LimitKey& key) const {
   const auto bytes = kv_get(txn_, t_.limits, limit_key(key));
   if (!bytes) return std::nullopt;
@@ -270,6 +275,13 @@ void LmdbRows::apply(const RowChanges& c) {
   }
   for (const auto& [key, count] : c.days) {
     kv_put(txn_, t_.rate_day, day_key(key.provider, key.day), encode_u64(count));
+  }
+  for (const auto& [provider, sent] : c.minute_sends) {
+    if (sent.empty()) {
+      kv_del(txn_, t_.rate_minute, provider);
+    } else {
+      kv_put(txn_, t_.rate_minute, provider, encode_sends(sent));
+    }
   }
   for (const auto& [key, limit] : c.limits) {
     put_or_delete(txn_, t_.limits, limit_key(key), limit, encode_limit);

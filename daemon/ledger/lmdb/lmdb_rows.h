@@ -39,6 +39,7 @@ class LmdbRows final : public RowStore {
   std::vector<std::pair<IdempotencyKey, std::optional<IdempotencyRecord>>> idempotency_rows(
       const std::optional<IdempotencyKey>& from, size_t limit) const override;
   uint64_t day_count(const DayKey& key) const override;
+  std::vector<int64_t> minute_sends(const std::string& provider) const override;
   std::optional<LimitOverride> limit_override(const LimitKey& key) const override;
   std::vector<std::pair<LimitKey, LimitOverride>> limit_overrides() const override;
   DayUsage day_usage(const DayUsageKey& key) const override;

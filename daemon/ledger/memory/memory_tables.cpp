@@ -76,6 +76,11 @@ uint64_t MemoryRows::day_count(const DayKey& key) const {
   return it == t_.days.end() ? 0 : it->second;
 }
 
+std::vector<int64_t> MemoryRows::minute_sends(const std::string& provider) const {
+  const auto it = t_.minute_sends.find(provider);
+  return it == t_.minute_sends.end() ? std::vector<int64_t>{} : it->second;
+}
+
 std::optional<LimitOverride> MemoryRows::limit_override(const LimitKey& key) const {
   const auto it = t_.limits.find(key);
   if (it == t_.limits.end()) return std::nullopt;
@@ -148,6 +153,13 @@ void MemoryRows::apply(const RowChanges& c) {
   put_or_erase(t_.fired, c.fired);
   put_or_erase(t_.idempotency, c.idempotency);
   for (const auto& [key, count] : c.days) t_.days.insert_or_assign(key, count);
+  for (const auto& [provider, sent] : c.minute_sends) {
+    if (sent.empty()) {
+      t_.minute_sends.erase(provider);
+    } else {
+      t_.minute_sends.insert_or_assign(provider, sent);
+    }
+  }
   put_or_erase(t_.limits, c.limits);
   for (const auto& [key, row] : c.day_usage) t_.day_usage.insert_or_assign(key, row);
   put_or_erase(t_.outbox, c.outbox);

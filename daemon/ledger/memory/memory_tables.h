@@ -35,6 +35,7 @@ struct MemoryTables {
   std::map<LogKey, LedgerRecord> log;
   std::map<IdempotencyKey, IdempotencyRecord> idempotency;
   std::map<DayKey, uint64_t> days;
+  std::map<std::string, std::vector<int64_t>> minute_sends;
   std::map<LimitKey, LimitOverride> limits;
   std::map<DayUsageKey, DayUsage> day_usage;
   std::map<OutboxKey, Alert> outbox;
@@ -60,6 +61,7 @@ class MemoryRows final : public RowStore {
   std::vector<std::pair<IdempotencyKey, std::optional<IdempotencyRecord>>> idempotency_rows(
       const std::optional<IdempotencyKey>& from, size_t limit) const override;
   uint64_t day_count(const DayKey& key) const override;
+  std::vector<int64_t> minute_sends(const std::string& provider) const override;
   std::optional<LimitOverride> limit_override(const LimitKey& key) const override;
   std::vector<std::pair<LimitKey, LimitOverride>> limit_overrides() const override {
     return {t_.limits.begin(), t_.limits.end()};

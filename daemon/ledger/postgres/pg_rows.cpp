@@ -201,6 +201,11 @@ uint64_t PgRows::day_count(const DayKey& key) const {
   return v ? decode_u64(*v).value_or(0) : uint64_t{0};
 }
 
+std::vector<int64_t> PgRows::minute_sends(const std::string& provider) const {
+  const auto v = get(RowTable::kRateMinute, provider);
+  return v ? detail::decode_sends(*v) : std::vector<int64_t>{};
+}
+
 std::optional<LimitOverride> PgRows::limit_override(const LimitKey& key) const {
   const int16_t t = static_cast<int16_t>(RowTable::kLimits);
   if (!cache_.limits_loaded) {

@@ -220,6 +220,11 @@ void PgRows::apply(const RowChanges& c) {
     put(RowTable::kIdempotency, idempotency_key(k.agent, k.key), std::move(v));
   }
   for (const auto& [k, count] : c.days) put(RowTable::kRateDay, day_key(k.provider, k.day), encode_u64(count));
+  for (const auto& [provider, sent] : c.minute_sends) {
+    std::optional<std::string> v;
+    if (!sent.empty()) v = encode_sends(sent);
+    put(RowTable::kRateMinute, provider, std::move(v));
+  }
   for (const auto& [k, limit] : c.limits) {
     std::optional<std::string> v;
     if (limit) v = encode_limit(*limit);

@@ -58,6 +58,7 @@ enum class RowTable : int16_t {
   kLimits = 9,
   kUsageDay = 10,
   kOutbox = 11,
+  kRateMinute = 12,  // added without a schema bump: an older build leaves it alone
 };
 
 // The NOTIFY channel of the ledger in `schema` ("": the default one).
