@@ -72,6 +72,11 @@ void BatchWriter::set_degraded(const std::string& reason) {
   if (!degraded_.exchange(true)) spdlog::error("ledger degraded, writes refused: {}", reason);
 }
 
+void BatchWriter::report_unreachable(const std::string& reason) {
+  set_degraded(reason);
+  submit(probe_op({}));
+}
+
 void BatchWriter::clear_degraded() {
   {
     MutexLock lock(health_mu_);

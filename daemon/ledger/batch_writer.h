@@ -82,6 +82,10 @@ class BatchWriter {
   std::map<std::string, uint64_t> waiting() const;
   LedgerHealth health() const;
   bool degraded() const { return degraded_.load(); }
+  // A reader found the store unreachable: degraded at once (readiness says
+  // so before any write fails), and a probe is queued, which clears it
+  // again at once if the store answers the writer.
+  void report_unreachable(const std::string& reason);
 
  protected:
   // Applies the batch in ONE transaction of the store and commits it;

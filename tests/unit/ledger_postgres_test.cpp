@@ -272,6 +272,36 @@ TEST_CASE("settlements kept while PostgreSQL is unreachable survive a restart in
   CHECK_FALSE(std::filesystem::exists(spool.path + "/pg-settlements.spool"));
 }
 
+TEST_CASE("a read that cannot reach PostgreSQL makes the ledger degraded before it returns",
+          "[ledger][postgres]") {
+  // A database of its own, so that refusing its connections leaves the
+  // other tests' alone.
+  const std::string base = test_pg_uri();
+  const std::string db = "tg_unreachable_" + std::to_string(::getpid());
+  auto admin = pg::PgConn::connect(base, 10000);
+  admin->exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+  admin->exec("CREATE DATABASE " + db);
+  {
+    PgLedgerOptions o;
+    o.uri = base.substr(0, base.rfind('/') + 1) + db;
+    o.daemon_id = "daemon-a";
+    auto l = open_pg(o, fixed_policy({"anthropic"}, 100000, std::nullopt));
+    REQUIRE(l->reserve("a1", "anthropic", 10, "r", kNov15)->reserved());
+    REQUIRE(l->usage("a1", "2024-11").ok());  // a reader connection in the pool
+    CHECK_FALSE(l->degraded());
+    admin->exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+    admin->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+                "' AND pid <> pg_backend_pid()");
+    auto read = l->usage("a1", "2024-11");
+    REQUIRE_FALSE(read.ok());
+    CHECK(read.error().code == tollgate::protocol::ErrorCode::kLedgerUnavailable);
+    // Not after the writer's next batch finds out: at once.
+    CHECK(l->degraded());
+    CHECK_FALSE(l->reserve("a1", "anthropic", 10, "r2", kNov15).ok());
+  }
+  admin->exec("DROP DATABASE " + db + " WITH (FORCE)");
+}
+
 TEST_CASE("an alert fired on one PostgreSQL ledger reaches the other daemons once and not its own",
           "[ledger][postgres]") {
   Postgres backend;

@@ -373,11 +373,12 @@ Result<void> PgLedger::read_rows(const RowReader& reader) const {
 
 Result<void> PgLedger::read_failure(const PgError& e) const {
   if (!e.lost) return Error::internal(std::string("PostgreSQL ledger read failed: ") + e.what());
-  // The database is unreachable: the writer finds out with a probe
-  // (degraded, not ready) rather than with the next call's reservation.
-  impl_->submit(detail::probe_op({}));
-  return Error::ledger_unavailable(std::string("PostgreSQL ledger unreachable: ") + e.what(),
-                                   kLedgerRetryMs);
+  // The database is unreachable: degraded (not ready) at once, before the
+  // writer's next batch finds out; its probe clears that if it was only
+  // this connection.
+  const std::string reason = std::string("PostgreSQL ledger unreachable: ") + e.what();
+  impl_->report_unreachable(reason);
+  return Error::ledger_unavailable(reason, kLedgerRetryMs);
 }
 
 }  // namespace tollgate::ledger
