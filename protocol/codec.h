@@ -54,6 +54,9 @@ std::string encode_request(const RequestId& id, const RequestBody& body);
 
 // {v: 1, id, ok: true, <fields of the reply>}.
 std::string encode_reply(const RequestId& id, const ReplyBody& reply);
+// The same with `stale: {as_of_ms, reason}` (Staleness) after `ok`.
+std::string encode_stale_reply(const RequestId& id, const ReplyBody& reply,
+                               const Staleness& stale);
 // The same for one alternative of ReplyBody (PingReply, CallReply, ...),
 // without copying it into a variant first.
 template <class Reply>

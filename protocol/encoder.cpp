@@ -69,6 +69,30 @@ std::string encode_reply(const RequestId& id, const ReplyBody& reply) {
   return std::visit([&](const auto& r) { return encode_reply(id, r); }, reply);
 }
 
+std::string encode_stale_reply(const RequestId& id, const ReplyBody& reply,
+                               const Staleness& stale) {
+  return std::visit(
+      [&](const auto& r) {
+        detail::Packer p(detail::Absent::kNil, kReserveBytes);
+        p.put_struct(r, 4, [&] {
+          p.str("v");
+          p.put(kProtocolVersion);
+          p.str("id");
+          p.id(id);
+          p.str("ok");
+          p.put(true);
+          p.str("stale");
+          p.map_header(2);
+          p.str("as_of_ms");
+          p.put(stale.as_of_ms);
+          p.str("reason");
+          p.str(stale.reason);
+        });
+        return p.take();
+      },
+      reply);
+}
+
 std::string encode_error_reply(const RequestId& id, const Error& error) {
   detail::Packer p(detail::Absent::kNil, 64 + error.message.size());
   p.map_header(error.partial ? 5 : 4);

@@ -176,6 +176,12 @@ json reply_json(const RequestId& id, const ReplyBody& reply) {
   return out;
 }
 
+json stale_reply_json(const RequestId& id, const ReplyBody& reply, const Staleness& stale) {
+  json out = reply_json(id, reply);
+  out["stale"] = {{"as_of_ms", stale.as_of_ms}, {"reason", to_valid_utf8(stale.reason)}};
+  return out;
+}
+
 json error_reply_json(const RequestId& id, const Error& error) {
   json out = envelope_json(id, false);
   json e = {{"code", std::string(code_name(error.code))}, {"message", to_valid_utf8(error.message)}};

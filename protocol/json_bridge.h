@@ -39,6 +39,9 @@ std::string from_ordered_json(const nlohmann::ordered_json& value);
 
 // {v: 1, id, ok: true, <fields of the reply>}, as JSON.
 nlohmann::json reply_json(const RequestId& id, const ReplyBody& reply);
+// The same with `stale: {as_of_ms, reason}`, as encode_stale_reply.
+nlohmann::json stale_reply_json(const RequestId& id, const ReplyBody& reply,
+                                const Staleness& stale);
 // {v: 1, id, ok: false[, partial], error: {code, message[, retry_after_ms]
 // [, partial]}}, as JSON (encode_error_reply's message).
 nlohmann::json error_reply_json(const RequestId& id, const Error& error);

@@ -321,6 +321,16 @@ struct DailyReply {
   bool operator==(const DailyReply&) const = default;
 };
 
+// A status reply answered from what the daemon last read, because the
+// ledger cannot be read now (a PostgreSQL ledger whose database is down,
+// PROTOCOL.md section 12): sent as `stale: {as_of_ms, reason}` beside the
+// reply's own fields.
+struct Staleness {
+  int64_t as_of_ms = 0;  // when the reply was read from the ledger
+  std::string reason;    // why the ledger cannot be read now
+  bool operator==(const Staleness&) const = default;
+};
+
 using ReplyBody =
     std::variant<PingReply, CallReply, UsageReply, SummaryReply, ProviderStatusReply,
                  RecommendReply, EmergencyStatusReply, AlertsReply, HistoryReply, ResetReply,

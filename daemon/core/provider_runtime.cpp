@@ -127,6 +127,17 @@ void ProviderRuntime::note_day_count(const std::string& provider, int64_t now_ms
   it->second.day_count = std::max(it->second.day_count, count);
 }
 
+void ProviderRuntime::unsent(const std::string& provider, const policy::Permit& permit,
+                             int64_t admitted_ms) {
+  MutexLock lock(mu_);
+  auto it = entries_.find(provider);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  if (permit.allowed) e.breaker.abandon(permit);
+  e.window.forget(admitted_ms);
+  if (e.day == policy::utc_day(admitted_ms) && e.day_count > 0) --e.day_count;
+}
+
 void ProviderRuntime::mark_unusable(const std::string& provider, policy::Skip why) {
   MutexLock lock(mu_);
   auto it = entries_.find(provider);

@@ -61,8 +61,13 @@ class ProviderRuntime {
   std::vector<protocol::ProviderEvent> record(const std::string& provider,
                                               const policy::Permit& permit, bool success,
                                               int http_status, int64_t now_ms);
-  // An admitted attempt that was never sent (e.g. the reservation failed).
+  // An admitted attempt that ended without an answer to judge (cancelled
+  // by its client): its circuit permit is given back.
   void abandon(const std::string& provider, const policy::Permit& permit);
+  // An admitted attempt that was never sent (its reservation was refused
+  // or failed): the permit, and the rate slot and day count that admit()
+  // took at admitted_ms, are given back.
+  void unsent(const std::string& provider, const policy::Permit& permit, int64_t admitted_ms);
 
   // The ledger's day counter of the provider after a reservation at about
   // now_ms: it counts every daemon sharing the ledger, so this daemon's own

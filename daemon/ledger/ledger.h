@@ -118,6 +118,9 @@ class Ledger {
 
   // What opening the ledger recovered (and any rollover it started).
   virtual const OpenReport& report() const = 0;
+  // True when the ledger lives in a server that can be out of reach
+  // (PostgreSQL): its reads may then fail with ledger_unavailable.
+  virtual bool remote() const { return false; }
 
   // SIGHUP reload: operations after this call use the new policy (a raised
   // limit may let waiting reservations in).

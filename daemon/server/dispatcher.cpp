@@ -97,7 +97,7 @@ Dispatcher::MaybeReply Dispatcher::reset(uint64_t token, const protocol::Request
                         LoopMessage m;
                         m.token = token;
                         if (!done) {
-                          m.reply = Reply(Error::internal("ledger: " + done.error().message));
+                          m.reply = Reply(ledger_failure(done.error()));
                         } else {
                           spdlog::trace("request {}: ledger reset {} in {}", id, done->agent,
                                         done->period);
@@ -115,7 +115,7 @@ std::optional<Error> Dispatcher::check_reset_target(const protocol::ResetRequest
   // would also leave a phantom row in summary, the dashboard and /metrics.
   if (r.force || config_->agents.count(r.ai_name)) return std::nullopt;
   auto known = ledger_.all_agents();
-  if (!known) return Error::internal("ledger: " + known.error().message);
+  if (!known) return ledger_failure(known.error());
   if (std::binary_search(known->begin(), known->end(), r.ai_name)) return std::nullopt;
   std::vector<std::string> candidates = *known;
   for (const auto& [name, agent] : config_->agents) candidates.push_back(name);
@@ -143,7 +143,7 @@ Dispatcher::MaybeReply Dispatcher::set_limit(uint64_t token, const protocol::Set
         LoopMessage m;
         m.token = token;
         if (!done) {
-          m.reply = Reply(Error::internal("ledger: " + done.error().message));
+          m.reply = Reply(ledger_failure(done.error()));
         } else {
           if (done->rollover) m.events.emplace_back(rollover_event(*done->rollover, done->change_at_ms));
           append_alert_events(done->alerts, m.events);

@@ -16,13 +16,15 @@ std::string_view Reply::reason() const {
 }
 
 std::string wire_reply(const protocol::RequestId& id, const Reply& reply) {
-  return reply.ok() ? protocol::encode_reply(id, reply.body())
-                    : protocol::encode_error_reply(id, reply.error());
+  if (!reply.ok()) return protocol::encode_error_reply(id, reply.error());
+  if (reply.stale()) return protocol::encode_stale_reply(id, reply.body(), *reply.stale());
+  return protocol::encode_reply(id, reply.body());
 }
 
 nlohmann::json json_reply(const protocol::RequestId& id, const Reply& reply) {
-  return reply.ok() ? protocol::reply_json(id, reply.body())
-                    : protocol::error_reply_json(id, reply.error());
+  if (!reply.ok()) return protocol::error_reply_json(id, reply.error());
+  if (reply.stale()) return protocol::stale_reply_json(id, reply.body(), *reply.stale());
+  return protocol::reply_json(id, reply.body());
 }
 
 }  // namespace tollgate

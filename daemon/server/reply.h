@@ -10,6 +10,7 @@
 // Plain data: safe to move between threads.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -41,8 +42,13 @@ class Reply {
   // A call reply's `reason` (primary, preferred, fallback_*); "" otherwise.
   std::string_view reason() const;
 
+  // An ok reply answered from what was last read (protocol::Staleness).
+  void mark_stale(protocol::Staleness stale) { stale_ = std::move(stale); }
+  const std::optional<protocol::Staleness>& stale() const { return stale_; }
+
  private:
   std::variant<protocol::ReplyBody, protocol::Error> v_;
+  std::optional<protocol::Staleness> stale_;
 };
 
 // The reply body frame (msgpack) for request `id`: the ROUTER edge.

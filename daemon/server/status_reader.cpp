@@ -18,7 +18,7 @@ namespace {
 // Ledger reads failing is an environment problem, not the client's.
 Error ledger_error(const Error& e) {
   spdlog::error("ledger read failed: {}", e.message);
-  return Error::internal("ledger: " + e.message);
+  return ledger_failure(e);
 }
 
 constexpr uint32_t kDefaultAlertsLimit = 100;
@@ -27,6 +27,15 @@ constexpr uint32_t kDefaultHistoryMonths = 6;
 constexpr uint32_t kDefaultDailyDays = 31;
 
 }  // namespace
+
+Error ledger_failure(const Error& e) {
+  if (e.code == protocol::ErrorCode::kLedgerUnavailable) {
+    Error out = e;
+    out.message = "ledger: " + e.message;
+    return out;
+  }
+  return Error::internal("ledger: " + e.message);
+}
 
 int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -50,6 +59,19 @@ bool StatusReader::is_status_op(const protocol::RequestBody& body) {
 }
 
 std::optional<Reply> StatusReader::answer(const Config& c, const protocol::RequestBody& body) const {
+  std::optional<Reply> reply = read_answer(c, body);
+  if (!reply || !ledger_.remote()) return reply;
+  const std::string question = KnownReplies::question(body);
+  if (reply->ok()) {
+    known_.remember(question, *reply, now_());
+  } else if (reply->error().code == protocol::ErrorCode::kLedgerUnavailable) {
+    if (auto known = known_.recall(question, reply->error().message)) return known;
+  }
+  return reply;
+}
+
+std::optional<Reply> StatusReader::read_answer(const Config& c,
+                                               const protocol::RequestBody& body) const {
   using namespace protocol;
   return std::visit(
       [&](const auto& r) -> std::optional<Reply> {
@@ -175,12 +197,11 @@ Reply StatusReader::provider_status(const Config& c, const protocol::ProviderSta
   const auto waiting = ledger_.waiting();
   for (const auto& p : c.providers) {
     auto s = runtime_.state(p.name, now);
-    // The ledger counts the requests of every daemon that shares it.
-    if (auto minute = ledger_.requests_this_minute(p.name, now)) {
-      s.rate.minute_used = std::max<uint64_t>(s.rate.minute_used, *minute);
-    }
-    if (auto day = ledger_.requests_today(p.name, now)) {
-      s.rate.day_used = std::max(s.rate.day_used, *day);
+    // The ledger counts the requests of every daemon that shares it (the
+    // minute only with a minute limit: else it keeps no window).
+    if (auto day = ledger_.requests_today(p.name, now)) s.rate.day_used = *day;
+    if (s.rate.minute_limit != 0) {
+      if (auto minute = ledger_.requests_this_minute(p.name, now)) s.rate.minute_used = *minute;
     }
     if (auto w = waiting.find(p.name); w != waiting.end()) s.waiting = w->second;
     if (auto it = global->find(p.name); it != global->end()) {

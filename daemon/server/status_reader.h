@@ -7,9 +7,14 @@
 // Dispatcher) and the HTTP listener's thread (daemon/server/http_api.h), so the two
 // give the same reply for the same question by construction.
 //
-// Threads: any thread. It keeps no state of its own; the ledger's reads
-// open a read transaction on the caller's thread (MDB_NOTLS) and
-// ProviderRuntime takes its own lock. The caller passes the configuration in
+// While a remote ledger (PostgreSQL) cannot be read, a status op answers
+// with its last ok reply to the same question, marked stale
+// (known_replies.h); a question never answered before gets the
+// ledger_unavailable error.
+//
+// Threads: any thread. Its only state is the known replies (their own
+// lock); the ledger's reads open a read transaction on the caller's thread
+// (MDB_NOTLS) and ProviderRuntime takes its own lock. The caller passes the configuration in
 // force (the loop's own; the HTTP thread's snapshot of it).
 #pragma once
 
@@ -21,6 +26,7 @@
 #include "daemon/core/config.h"
 #include "daemon/ledger/ledger.h"
 #include "daemon/core/provider_runtime.h"
+#include "daemon/server/known_replies.h"
 #include "daemon/server/reply.h"
 #include "protocol/codec.h"
 
@@ -29,6 +35,11 @@ namespace tollgate {
 // Unix epoch milliseconds; injected so tests and tools can move time.
 using NowFn = std::function<int64_t()>;
 int64_t system_now_ms();
+
+// The reply error of a failed ledger operation: ledger_unavailable keeps
+// its code and retry_after_ms (the database is out of reach: retry);
+// anything else is the daemon's own failure (internal). "ledger: " first.
+protocol::Error ledger_failure(const protocol::Error& e);
 
 class StatusReader {
  public:
@@ -61,6 +72,7 @@ class StatusReader {
   Reply budget_of(const Config& config, const std::string& scope) const;
 
  private:
+  std::optional<Reply> read_answer(const Config& config, const protocol::RequestBody& body) const;
   Reply usage(const Config& c, const protocol::UsageRequest& r) const;
   Reply summary(const Config& c) const;
   Reply history(const Config& c, const protocol::HistoryRequest& r) const;
@@ -76,6 +88,7 @@ class StatusReader {
   const ledger::Ledger& ledger_;
   const ProviderRuntime& runtime_;
   const NowFn now_;
+  mutable KnownReplies known_;
 };
 
 }  // namespace tollgate

@@ -54,6 +54,13 @@ TEST_CASE("tollgated on PostgreSQL refuses calls with ledger_unavailable while t
     replied += reply["usage"]["total_tokens"].get<uint64_t>();
   }
   CHECK(readyz(d) == 200);
+  // Status questions asked while the database answers: known afterwards.
+  const json summary_before = client.request({{"op", "summary"}});
+  const json usage_before = client.request({{"op", "usage"}, {"ai_name", "ops"}});
+  REQUIRE(summary_before["ok"] == true);
+  CHECK_FALSE(summary_before.contains("stale"));
+  httplib::Client http("http://" + d.http());
+  REQUIRE(http.Get("/api/token-usage/summary"));
 
   pg.pause();
   const auto asked = std::chrono::steady_clock::now();
@@ -70,9 +77,26 @@ TEST_CASE("tollgated on PostgreSQL refuses calls with ledger_unavailable while t
   // Not ready at once: whether the refusal came from a failed write or from
   // a read of the ledger, the ledger is degraded before the call is answered.
   CHECK(readyz(d) == 503);
-  // Status ops answer from what the database is not asked for: usage is
-  // read from it, so it fails too, but the daemon stays up and answers.
+  // Status ops answer from what is known: the last reply to the same
+  // question, marked stale with when it was read and why not again.
   CHECK(client.request({{"op", "ping"}})["ok"] == true);
+  const json summary_during = client.request({{"op", "summary"}});
+  INFO(summary_during.dump());
+  REQUIRE(summary_during["ok"] == true);
+  REQUIRE(summary_during.contains("stale"));
+  CHECK(summary_during["stale"]["as_of_ms"].get<int64_t>() > 0);
+  CHECK(summary_during["stale"]["reason"].get<std::string>().find("PostgreSQL") != std::string::npos);
+  CHECK(summary_during["totals"] == summary_before["totals"]);
+  const json usage_during = client.request({{"op", "usage"}, {"ai_name", "ops"}});
+  CHECK(usage_during["ok"] == true);
+  CHECK(usage_during["providers"] == usage_before["providers"]);
+  auto http_during = http.Get("/api/token-usage/summary");
+  REQUIRE(http_during);
+  CHECK(http_during->status == 200);
+  CHECK(json::parse(http_during->body).contains("stale"));
+  // A question never answered before has nothing known to answer with.
+  CHECK(client.request({{"op", "history"}, {"ai_name", "ops"}})["error"]["code"] ==
+        "ledger_unavailable");
 
   pg.resume();
   // Until the ledger's probe (every second) finds the database back, calls
@@ -88,6 +112,7 @@ TEST_CASE("tollgated on PostgreSQL refuses calls with ledger_unavailable while t
   REQUIRE(served["ok"] == true);
   replied += served["usage"]["total_tokens"].get<uint64_t>();
   CHECK(readyz(d) == 200);
+  CHECK_FALSE(client.request({{"op", "summary"}}).contains("stale"));
 
   auto usage = client.request({{"op", "usage"}, {"ai_name", "ops"}});
   INFO(usage.dump());

@@ -118,3 +118,20 @@ TEST_CASE("UTC day arithmetic matches calendar midnights") {
   // 2024-03-01T00:00:00Z is 1709251200 s.
   CHECK(ms_until_next_utc_day(1'709'251'200'000 - 1000) == 1000);
 }
+
+TEST_CASE("a request never sent gives its slot back and a stored window restores what it kept") {
+  RateWindow w(RateLimits{2, 0});
+  w.record(kT0);
+  w.record(kT0 + 5);
+  CHECK_FALSE(w.check(kT0 + 6, 0).allowed);
+  w.forget(kT0 + 5);
+  CHECK(w.check(kT0 + 6, 0).allowed);
+  w.forget(kT0 + 3);  // nothing was recorded then: nothing is given back
+  CHECK(w.minute_used(kT0 + 6) == 1);
+  w.record(kT0 + 7);
+  const std::vector<int64_t> kept = w.sent_in_window(kT0 + 60000);  // kT0 aged out
+  CHECK(kept == std::vector<int64_t>{kT0 + 7});
+  RateWindow restored(RateLimits{2, 0}, {kT0, kT0 + 7});
+  CHECK_FALSE(restored.check(kT0 + 8, 0).allowed);
+  CHECK(restored.check(kT0 + 8, 0).retry_after_ms == 60000 - 8);
+}

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/server/known_replies.h"
 #include "daemon/server/mailbox_sink.h"
 #include "daemon/server/reply.h"
 #include "protocol/codec.h"
@@ -93,4 +94,49 @@ TEST_CASE("events published outside any reply reach the loop without a token") {
   CHECK(messages.front().token == 0);
   CHECK_FALSE(messages.front().reply.has_value());
   CHECK(messages.front().events.size() == 2);
+}
+
+TEST_CASE("a stale reply carries when it was read and why beside its own fields on both edges") {
+  const auto id = protocol::RequestId::from_string("req-3");
+  protocol::SummaryReply summary;
+  summary.period = "2026-11";
+  Reply reply(summary);
+  reply.mark_stale(protocol::Staleness{1764460800000, "PostgreSQL ledger unreachable"});
+  auto wire = protocol::to_json(wire_reply(id, reply));
+  REQUIRE(wire.ok());
+  CHECK((*wire)["ok"] == true);
+  CHECK((*wire)["period"] == "2026-11");
+  CHECK((*wire)["stale"]["as_of_ms"] == 1764460800000);
+  CHECK((*wire)["stale"]["reason"] == "PostgreSQL ledger unreachable");
+  CHECK(json_reply(id, reply) == *wire);
+  CHECK_FALSE(protocol::to_json(wire_reply(id, Reply(summary)))->contains("stale"));
+}
+
+TEST_CASE("known replies answer a question again marked stale and forget the one read longest ago") {
+  KnownReplies known(2);
+  const protocol::RequestBody summary = protocol::SummaryRequest{};
+  protocol::UsageRequest usage_a;
+  usage_a.ai_name = "a";
+  protocol::UsageRequest usage_b;
+  usage_b.ai_name = "b";
+  const std::string q_summary = KnownReplies::question(summary);
+  const std::string q_a = KnownReplies::question(protocol::RequestBody(usage_a));
+  const std::string q_b = KnownReplies::question(protocol::RequestBody(usage_b));
+  CHECK(q_a != q_b);
+  CHECK_FALSE(known.recall(q_summary, "down").has_value());
+  known.remember(q_summary, Reply(protocol::SummaryReply{}), 100);
+  known.remember(q_a, Reply(protocol::Error::internal("no")), 150);  // errors are not kept
+  CHECK(known.size() == 1);
+  known.remember(q_a, Reply(protocol::UsageReply{}), 200);
+  auto again = known.recall(q_summary, "down");
+  REQUIRE(again.has_value());
+  REQUIRE(again->stale().has_value());
+  CHECK(again->stale()->as_of_ms == 100);
+  CHECK(again->stale()->reason == "down");
+  CHECK(std::holds_alternative<protocol::SummaryReply>(again->body()));
+  known.remember(q_b, Reply(protocol::UsageReply{}), 300);  // full: summary (100) goes
+  CHECK(known.size() == 2);
+  CHECK_FALSE(known.recall(q_summary, "down").has_value());
+  CHECK(known.recall(q_a, "down").has_value());
+  CHECK(known.recall(q_b, "down").has_value());
 }

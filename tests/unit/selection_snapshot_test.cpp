@@ -108,3 +108,21 @@ TEST_CASE("a model no provider of the agent's chain accepts ends the call as a b
   CHECK(e.message.find("ollama: does not accept model gpt-4.1") != std::string::npos);
   CHECK(tollgate::policy::attempt_code(records[0]) == "model_not_accepted");
 }
+
+TEST_CASE("an attempt admitted but never sent gives back its rate slot and its count of the day") {
+  Config c = config();
+  for (auto& p : c.providers) {
+    if (p.name == "anthropic") p.rpm = 1;
+  }
+  tollgate::ProviderRuntime runtime(c, {}, kNow);
+  auto first = runtime.admit("anthropic", kNow);
+  REQUIRE(first.allowed);
+  CHECK_FALSE(runtime.admit("anthropic", kNow + 1).allowed);
+  // Its reservation was refused (a budget, or another daemon took the
+  // shared minute): nothing went out.
+  runtime.unsent("anthropic", first.permit, kNow);
+  CHECK(runtime.state("anthropic", kNow + 2).rate.day_used == 0);
+  auto second = runtime.admit("anthropic", kNow + 2);
+  CHECK(second.allowed);
+  CHECK(runtime.state("anthropic", kNow + 3).rate.minute_used == 1);
+}

@@ -67,6 +67,14 @@ int run_request(const GlobalOptions& o, const protocol::RequestBody& body, const
     render(*reply, detect_style());
   }
   std::cout.flush();
+  // A reply answered from what the daemon last read (the ledger cannot be
+  // read now): said on stderr, so scripts reading stdout are unchanged.
+  if (reply->contains("stale") && (*reply)["stale"].is_object()) {
+    const json& stale = (*reply)["stale"];
+    std::cerr << "tollctl: the ledger cannot be read now; this is what the daemon read at "
+              << format_time_ms(stale.value("as_of_ms", int64_t{0})) << " UTC ("
+              << field_str(stale, "reason") << ")\n";
+  }
   return kExitOk;
 }
 

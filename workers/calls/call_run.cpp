@@ -216,6 +216,7 @@ void CallRun::try_provider(const policy::PlanStep& step) {
     return;
   }
   permit_ = admission.permit;
+  admitted_ms_ = now;
   ledger::ReserveRequest r;
   r.agent = spec_.request.ai_name;
   r.provider = step.provider;
@@ -240,12 +241,12 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
   if (done_) {
     // Answered (timeout) while the ledger reserved: nothing was sent, so
     // the reservation is released, never charged.
-    env_.runtime->abandon(current_.provider, permit_);
+    env_.runtime->unsent(current_.provider, permit_, admitted_ms_);
     if (r && r->reserved()) release_unsent(r->reservation_id);
     return;
   }
   if (!r) {
-    env_.runtime->abandon(current_.provider, permit_);
+    env_.runtime->unsent(current_.provider, permit_, admitted_ms_);
     finish_error(ledger_error(r.error()));
     return;
   }
@@ -259,7 +260,7 @@ void CallRun::on_reserved(const protocol::Result<ledger::ReserveOutcome>& r) {
                   r->needed, current_.provider, r->left, r->limit, refused_by_name(r->refused_by));
   }
   if (!r->reserved()) {
-    env_.runtime->abandon(current_.provider, permit_);
+    env_.runtime->unsent(current_.provider, permit_, admitted_ms_);
     if (env_.stopping->load() || (r->waited && env_.draining && env_.draining->load())) {
       finish_error(shutdown_error());
       return;

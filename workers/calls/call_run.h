@@ -251,6 +251,7 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   uint64_t amount_ = 0;
   bool counted_ = false;
   policy::Permit permit_;
+  int64_t admitted_ms_ = 0;  // when permit_ and its rate slot were taken
   uint64_t reservation_id_ = 0;
   std::string period_;
   Clock::SteadyTime attempt_started_;

@@ -67,6 +67,16 @@ void RateWindow::record(int64_t now_ms) {
   while (sent_ms_.size() > capacity()) sent_ms_.pop_front();
 }
 
+void RateWindow::forget(int64_t sent_ms) {
+  for (auto it = sent_ms_.rbegin(); it != sent_ms_.rend(); ++it) {
+    if (*it == sent_ms) {
+      sent_ms_.erase(std::next(it).base());
+      return;
+    }
+    if (*it < sent_ms) return;
+  }
+}
+
 RateDecision RateWindow::try_acquire(int64_t now_ms, uint64_t day_count) {
   RateDecision d = check(now_ms, day_count);
   if (d.allowed) record(now_ms);

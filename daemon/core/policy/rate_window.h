@@ -59,6 +59,10 @@ class RateWindow {
   // Records a request sent at now_ms. Call after an allowed check (or use
   // try_acquire); now_ms must not go backwards by more than the window.
   void record(int64_t now_ms);
+  // Gives back the slot of a request recorded at sent_ms that was never
+  // sent. Nothing when no request is recorded at exactly that time (one
+  // clamped by a clock step stays: conservative).
+  void forget(int64_t sent_ms);
   // check() and, when allowed, record() in one step.
   RateDecision try_acquire(int64_t now_ms, uint64_t day_count);
 

@@ -93,6 +93,7 @@ class PgLedger final : public RowLedger {
   ~PgLedger() override;
 
   const OpenReport& report() const override;
+  bool remote() const override { return true; }
   void set_policy(BudgetPolicy policy) override;
   std::shared_ptr<const BudgetPolicy> policy() const override;
   void cancel_waits() override;
