@@ -302,6 +302,116 @@ TEST_CASE("a read that cannot reach PostgreSQL makes the ledger degraded before 
   admin->exec("DROP DATABASE " + db + " WITH (FORCE)");
 }
 
+TEST_CASE("alerts fired while a daemon was not listening are published by it once it listens again and its own are not",
+          "[ledger][postgres]") {
+  // A database of its own: every connection to it is cut.
+  const std::string base = test_pg_uri();
+  const std::string db = "tg_relisten_" + std::to_string(::getpid());
+  auto admin = pg::PgConn::connect(base, 10000);
+  admin->exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+  admin->exec("CREATE DATABASE " + db);
+  {
+    std::mutex mu;
+    std::condition_variable changed;
+    std::vector<Alert> heard_b;
+    int connects_b = 0;
+    bool gate_open = true;
+    auto options = [&](std::string id) {
+      PgLedgerOptions o;
+      o.uri = base.substr(0, base.rfind('/') + 1) + db;
+      o.daemon_id = std::move(id);
+      o.on_remote_alert = [](const Alert&) {};
+      return o;
+    };
+    PgLedgerOptions ob = options("daemon-b");
+    ob.on_remote_alert = [&](const Alert& a) {
+      {
+        std::lock_guard lock(mu);
+        heard_b.push_back(a);
+      }
+      changed.notify_all();
+    };
+    ob.before_listen = [&] {
+      std::unique_lock lock(mu);
+      ++connects_b;
+      changed.notify_all();
+      changed.wait(lock, [&] { return gate_open; });
+    };
+    const auto policy = fixed_policy({"anthropic"}, 1000, std::nullopt);
+    auto a = open_pg(options("daemon-a"), policy);
+    auto b = open_pg(std::move(ob), policy);
+    // However the test ends, b's listener may go on (and b close).
+    struct OpenGate {
+      std::mutex& mu;
+      std::condition_variable& changed;
+      bool& open;
+      ~OpenGate() {
+        {
+          std::lock_guard lock(mu);
+          open = true;
+        }
+        changed.notify_all();
+      }
+    } open_at_exit{mu, changed, gate_open};
+    // Reserve and commit; a ledger whose connection was cut is degraded
+    // until a probe reconnects it (explicit here, not the next second's).
+    auto charge = [](Ledger& l, uint64_t tokens) {
+      for (int attempt = 0; attempt < 5; ++attempt) {
+        auto r = l.reserve("a1", "anthropic", tokens, "r", kNov15);
+        if (!r.ok()) {
+          INFO(r.error().message);
+          CHECK(l.probe().ok());  // the probe answers; whether it reconnected, the next try says
+          continue;
+        }
+        REQUIRE(r->reserved());
+        auto c = l.commit(r->reservation_id, tokens, 0, 0, kNov15);
+        REQUIRE(c.ok());
+        REQUIRE_FALSE(c->deferred);
+        return c->alerts;
+      }
+      FAIL("the ledger did not take a charge again");
+      return std::vector<Alert>{};
+    };
+    auto wait_heard = [&](size_t n) {
+      std::unique_lock lock(mu);
+      return changed.wait_for(lock, scaled(std::chrono::seconds(5)),
+                              [&] { return heard_b.size() >= n; }) &&
+             heard_b.size() == n;
+    };
+    REQUIRE(charge(*a, 850).size() == 1);  // warning: heard, so b listens
+    REQUIRE(wait_heard(1));
+    {
+      std::lock_guard lock(mu);
+      gate_open = false;
+    }
+    admin->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+                "' AND pid <> pg_backend_pid()");
+    {
+      // b's listener found its connection gone and waits at the gate.
+      std::unique_lock lock(mu);
+      REQUIRE(changed.wait_for(lock, scaled(std::chrono::seconds(5)), [&] { return connects_b == 2; }));
+    }
+    // A's writer and b's connect again on their own; b's listener not yet.
+    const std::vector<Alert> critical = charge(*a, 110);
+    REQUIRE(critical.size() == 1);
+    const std::vector<Alert> emergency = charge(*b, 25);  // b's own, while it does not listen
+    REQUIRE(emergency.size() == 1);
+    {
+      std::lock_guard lock(mu);
+      CHECK(heard_b.size() == 1);
+      gate_open = true;
+    }
+    changed.notify_all();
+    CHECK(wait_heard(2));
+    std::lock_guard lock(mu);
+    REQUIRE(heard_b.size() == 2);
+    CHECK(heard_b[1].level == critical[0].level);
+    CHECK(heard_b[1].log_seq == critical[0].log_seq);
+    CHECK(heard_b[1].level != emergency[0].level);
+  }
+  admin->exec("DROP DATABASE " + db + " WITH (FORCE)");
+}
+
 TEST_CASE("an alert fired on one PostgreSQL ledger reaches the other daemons once and not its own",
           "[ledger][postgres]") {
   Postgres backend;

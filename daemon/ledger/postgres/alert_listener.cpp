@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -19,6 +20,32 @@ namespace {
 // and how long it waits before connecting again after a failure.
 constexpr int kPollMs = 200;
 constexpr auto kReconnect = std::chrono::seconds(1);
+
+// The alert's seq: the second half of its alerts-log key (time_seq_key).
+std::optional<uint64_t> seq_of(const std::string& key) {
+  if (key.size() != 16) return std::nullopt;
+  uint64_t seq = 0;
+  for (size_t i = 8; i < 16; ++i) seq = (seq << 8) | static_cast<unsigned char>(key[i]);
+  return seq;
+}
+
+// The ledger's log_seq now (0 for a new ledger).
+uint64_t stored_log_seq(PgConn& conn) {
+  auto r = conn.query("SELECT v FROM tollgate_rows WHERE tbl = $1::smallint AND k = $2",
+                      {PgParam::num(static_cast<int16_t>(RowTable::kMeta)),
+                       PgParam::bytes(kMetaLogSeq)});
+  return r.rows() == 0 ? 0 : detail::decode_u64(r.bytes(0, 0)).value_or(0);
+}
+
+// A seq as the second half of a key compares (8 bytes, big-endian).
+std::string seq_bytes(uint64_t seq) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = static_cast<char>(seq & 0xff);
+    seq >>= 8;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -51,7 +78,11 @@ void AlertListener::run(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     try {
       auto conn = connect_();
+      // Where hearing starts: alerts committed from here on are delivered,
+      // by announcement or by the catch-up after LISTEN.
+      if (!last_seq_) last_seq_ = stored_log_seq(*conn);
       conn->exec("LISTEN \"" + channel_ + "\"");
+      catch_up(*conn);
       started();
       if (warned) spdlog::info("ledger: listening for other daemons' alerts again");
       warned = false;
@@ -77,16 +108,50 @@ void AlertListener::listen(PgConn& conn, const std::stop_token& stop) {
 
 void AlertListener::deliver_one(PgConn& conn, const std::string& payload) {
   const auto parsed = parse_alert_payload(payload);
-  if (!parsed) {
+  const auto seq = parsed ? seq_of(parsed->second) : std::nullopt;
+  if (!seq) {
     spdlog::warn("ledger: unreadable alert announcement ignored");
     return;
   }
+  if (last_seq_ && *seq <= *last_seq_) return;  // delivered by the catch-up
+  last_seq_ = *seq;
   if (parsed->first == owner_) return;  // ours: published by this daemon already
   auto r = conn.query("SELECT v FROM tollgate_rows WHERE tbl = $1::smallint AND k = $2",
                       {PgParam::num(static_cast<int16_t>(RowTable::kAlerts)),
                        PgParam::bytes(parsed->second)});
   if (r.rows() == 0) return;
-  if (auto alert = detail::decode_alert(r.bytes(0, 0))) {
+  deliver_alert(r.bytes(0, 0));
+}
+
+void AlertListener::catch_up(PgConn& conn) {
+  // Alerts are few (each level of each budget once a period): the scan
+  // of their keys is cheap, and it runs once per connection.
+  auto r = conn.query(
+      "SELECT a.k, a.v, o.v FROM tollgate_rows a"
+      " LEFT JOIN tollgate_rows o ON o.tbl = $3::smallint AND o.k = a.k"
+      " WHERE a.tbl = $1::smallint AND substring(a.k from 9 for 8) > $2"
+      " ORDER BY substring(a.k from 9 for 8)",
+      {PgParam::num(static_cast<int16_t>(RowTable::kAlerts)),
+       PgParam::bytes(seq_bytes(last_seq_.value_or(0))),
+       PgParam::num(static_cast<int16_t>(RowTable::kAlertOrigin))});
+  size_t missed = 0;
+  for (int i = 0; i < r.rows(); ++i) {
+    const auto seq = seq_of(r.bytes(i, 0));
+    if (!seq) continue;
+    last_seq_ = std::max(last_seq_.value_or(0), *seq);
+    if (!r.null(i, 2) && r.bytes(i, 2) == owner_) continue;
+    deliver_alert(r.bytes(i, 1));
+    ++missed;
+  }
+  if (missed > 0) {
+    spdlog::info("ledger: {} alerts fired by other daemons while this one was not listening, "
+                 "published now",
+                 missed);
+  }
+}
+
+void AlertListener::deliver_alert(const std::string& bytes) {
+  if (auto alert = detail::decode_alert(bytes)) {
     try {
       deliver_(*alert);
     } catch (const std::exception& e) {

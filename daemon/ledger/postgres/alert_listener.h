@@ -7,16 +7,23 @@
 // and hands it to `deliver`, skipping its own daemon's (that daemon
 // publishes them from its operations' results).
 //
-// An announcement made while the listener is disconnected (the database
-// restarting) is not seen: the alert is still in the log (`alerts` op).
+// Nothing is missed across a disconnection (the database restarting, the
+// listener's connection dropped): alerts carry the ledger's log_seq, which
+// every daemon's batches advance one after another under the ledger's
+// lock, so commit order is seq order. The listener keeps the highest seq
+// it has heard of; after each LISTEN (the first included, from a seq read
+// before it) it reads the alerts log past that seq and delivers what it
+// did not hear, skipping the ones its own daemon fired (RowTable::
+// kAlertOrigin); an announcement for a seq it already has is skipped.
 //
 // One thread of its own; `deliver` runs on it (keep it cheap: post).
 #pragma once
 
 #include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -41,11 +48,17 @@ class AlertListener {
   // Listens until stop or a connection failure (thrown).
   void listen(PgConn& conn, const std::stop_token& stop);
   void deliver_one(PgConn& conn, const std::string& payload);
+  // Delivers the others' alerts in the log past last_seq_, in seq order.
+  void catch_up(PgConn& conn);
+  void deliver_alert(const std::string& bytes);
 
   const Connect connect_;
   const std::string channel_;
   const std::string owner_;
   const std::function<void(const Alert&)> deliver_;
+  // The highest alert seq heard of (listener thread only); nullopt until
+  // the first read of the ledger's log_seq.
+  std::optional<uint64_t> last_seq_;
   std::mutex started_mu_;
   std::condition_variable started_cv_;
   bool started_ = false;  // guarded by started_mu_

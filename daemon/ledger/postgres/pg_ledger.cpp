@@ -324,7 +324,11 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
   if (impl->options.on_remote_alert) {
     const Impl* raw = impl.get();
     impl->listener = std::make_unique<pg::AlertListener>(
-        [raw] { return raw->connect(); }, pg::alert_channel(impl->options.schema),
+        [raw] {
+          if (raw->options.before_listen) raw->options.before_listen();
+          return raw->connect();
+        },
+        pg::alert_channel(impl->options.schema),
         impl->options.daemon_id, impl->options.on_remote_alert);
   }
   return std::unique_ptr<PgLedger>(new PgLedger(std::move(impl)));

@@ -80,6 +80,9 @@ struct PgLedgerOptions : LedgerOptions {
   // Tests: asked after each COMMIT; true fails the batch as a connection
   // lost after the server committed it (its answer never came).
   std::function<bool()> lost_commit;
+  // Tests: called on the alert listener's thread before each connection
+  // attempt; blocking in it keeps the listener disconnected.
+  std::function<void()> before_listen;
 };
 
 class PgLedger final : public RowLedger {

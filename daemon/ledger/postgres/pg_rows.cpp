@@ -51,8 +51,7 @@ std::optional<std::string> PgRows::get(RowTable t, const std::string& key) const
 void PgRows::put(RowTable t, const std::string& key, std::optional<std::string> value) {
   auto k = std::make_pair(static_cast<int16_t>(t), key);
   // The logs are written, never read back by key: no use caching them.
-  const bool log = t == RowTable::kAlerts || t == RowTable::kResets || t == RowTable::kLedgerLog;
-  if (!log) cache_.rows.insert_or_assign(k, value);
+  if (!is_log_table(t)) cache_.rows.insert_or_assign(k, value);
   pending_.insert_or_assign(std::move(k), std::move(value));
 }
 

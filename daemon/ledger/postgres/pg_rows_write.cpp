@@ -47,7 +47,7 @@ void PgRows::flush() const {
   if (config_.generation >= 0) {
     for (const auto& [key, value] : pending_) {
       const auto t = static_cast<RowTable>(key.first);
-      if (t == RowTable::kAlerts || t == RowTable::kResets || t == RowTable::kLedgerLog) continue;
+      if (is_log_table(t)) continue;
       changed.push_back(PgParam::num(config_.generation));
       changed.push_back(PgParam::num(key.first));
       changed.push_back(PgParam::bytes(key.second));
@@ -205,8 +205,10 @@ void PgRows::apply(const RowChanges& c) {
     put(RowTable::kFired, fired_key(b.period, b.scope, b.provider, k.level), std::move(v));
   }
   for (const auto& a : c.alerts) {
-    put(RowTable::kAlerts, time_seq_key(a.at_ms, a.log_seq), encode_alert(a));
-    pending_alerts_.push_back(time_seq_key(a.at_ms, a.log_seq));
+    const std::string key = time_seq_key(a.at_ms, a.log_seq);
+    put(RowTable::kAlerts, key, encode_alert(a));
+    if (!config_.owner.empty()) put(RowTable::kAlertOrigin, key, config_.owner);
+    pending_alerts_.push_back(key);
   }
   for (const auto& [seq, reset] : c.resets) {
     put(RowTable::kResets, time_seq_key(reset.at_ms, seq), encode_reset(reset));
