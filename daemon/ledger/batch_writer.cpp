@@ -72,6 +72,20 @@ void BatchWriter::set_degraded(const std::string& reason) {
   if (!degraded_.exchange(true)) spdlog::error("ledger degraded, writes refused: {}", reason);
 }
 
+std::shared_ptr<const BudgetPolicy> BatchWriter::current_policy() const {
+  MutexLock lock(policy_mu_);
+  return policy_;
+}
+
+void BatchWriter::replace_policy(BudgetPolicy policy) {
+  auto next = std::make_shared<const BudgetPolicy>(std::move(policy));
+  {
+    MutexLock lock(policy_mu_);
+    policy_ = std::move(next);
+  }
+  set_policy_changed();
+}
+
 void BatchWriter::report_unreachable(const std::string& reason) {
   set_degraded(reason);
   submit(probe_op({}));

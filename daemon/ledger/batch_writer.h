@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,6 +77,10 @@ class BatchWriter {
   // thread, before start()). Reservations that must wait are left parked.
   void run_batch(std::vector<WriteOp>& batch, accounting::AdmissionClock clock = {});
 
+  // The budget policy in force, replaced whole (SIGHUP); a replacement may
+  // free room (a raised limit), so the waiters are applied again.
+  std::shared_ptr<const BudgetPolicy> current_policy() const;
+  void replace_policy(BudgetPolicy policy);
   // Room may have been freed (a new policy): apply the waiters again.
   void set_policy_changed();
   void cancel_waits();
@@ -130,6 +135,9 @@ class BatchWriter {
   std::vector<WriteOp> waiters_;
   mutable Mutex waiting_mu_;
   std::map<std::string, uint64_t> waiting_counts_ GUARDED_BY(waiting_mu_);
+
+  mutable Mutex policy_mu_;
+  std::shared_ptr<const BudgetPolicy> policy_ GUARDED_BY(policy_mu_);
 
   std::atomic<bool> degraded_{false};
   mutable Mutex health_mu_;

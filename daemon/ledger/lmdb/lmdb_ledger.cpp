@@ -63,10 +63,6 @@ detail::BatchWriterOptions batch_options(const LmdbLedgerOptions& o) {
 LmdbLedger::Impl::Impl(LmdbLedgerOptions opts)
     : BatchWriter(batch_options(opts)), options(std::move(opts)) {}
 
-std::shared_ptr<const BudgetPolicy> LmdbLedger::Impl::current_policy() const {
-  MutexLock lock(policy_mu);
-  return policy;
-}
 
 int LmdbLedger::Impl::try_batch(std::vector<WriteOp>& batch, const accounting::AdmissionClock& clock,
                                 std::string& what, double& commit_seconds) {
@@ -155,10 +151,7 @@ Result<std::unique_ptr<LmdbLedger>> LmdbLedger::open(LmdbLedgerOptions options,
   if (!env) return env.error();
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->env = std::move(env.value());
-  {
-    MutexLock lock(impl->policy_mu);
-    impl->policy = std::make_shared<const BudgetPolicy>(std::move(policy));
-  }
+  impl->replace_policy(std::move(policy));
   if (auto schema = check_schema(*impl->env); !schema) return schema.error();
 
   if (impl->options.recover_on_open) {
@@ -176,15 +169,7 @@ Result<std::unique_ptr<LmdbLedger>> LmdbLedger::open(LmdbLedgerOptions options,
 
 const OpenReport& LmdbLedger::report() const { return impl_->report; }
 
-void LmdbLedger::set_policy(BudgetPolicy policy) {
-  auto next = std::make_shared<const BudgetPolicy>(std::move(policy));
-  {
-    MutexLock lock(impl_->policy_mu);
-    impl_->policy = std::move(next);
-  }
-  // A raised limit may let waiting reservations in.
-  impl_->set_policy_changed();
-}
+void LmdbLedger::set_policy(BudgetPolicy policy) { impl_->replace_policy(std::move(policy)); }
 
 std::shared_ptr<const BudgetPolicy> LmdbLedger::policy() const { return impl_->current_policy(); }
 

@@ -3,7 +3,7 @@
 // The writer thread, admission queue, degraded state and kept settlements
 // are the shared BatchWriter's (daemon/ledger/batch_writer.h); this is how
 // a batch is written in LMDB (group commit, map growth, panics). Constant
-// after open(): options, env, report. Guarded by policy_mu: policy.
+// after open(): options, env, report. The policy is the BatchWriter's.
 // Writer thread only: everything the batches touch in LMDB.
 #pragma once
 
@@ -28,12 +28,8 @@ struct LmdbLedger::Impl final : detail::BatchWriter {
   std::unique_ptr<detail::LmdbEnv> env;
   OpenReport report;
 
-  mutable Mutex policy_mu;
-  std::shared_ptr<const BudgetPolicy> policy GUARDED_BY(policy_mu);
-
   std::chrono::steady_clock::time_point last_reader_check = std::chrono::steady_clock::now();
 
-  std::shared_ptr<const BudgetPolicy> current_policy() const;
   // Applies the batch in one transaction and commits it; the LMDB rc.
   // commit_seconds: how long the commit took (set when it was reached).
   int try_batch(std::vector<detail::WriteOp>& batch, const accounting::AdmissionClock& clock,

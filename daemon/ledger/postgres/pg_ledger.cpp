@@ -70,9 +70,6 @@ struct PgLedger::Impl final : detail::BatchWriter {
   OpenReport report;
   std::unique_ptr<pg::SettlementSpool> spool;  // with a spool_dir
 
-  mutable Mutex policy_mu;
-  std::shared_ptr<const BudgetPolicy> policy GUARDED_BY(policy_mu);
-
   // Writer thread only (or the opening thread before start()).
   std::unique_ptr<PgConn> writer_conn;
   pg::RowCache cache;
@@ -87,11 +84,6 @@ struct PgLedger::Impl final : detail::BatchWriter {
 
   mutable Mutex readers_mu;
   mutable std::vector<std::unique_ptr<PgConn>> idle_readers GUARDED_BY(readers_mu);
-
-  std::shared_ptr<const BudgetPolicy> current_policy() const {
-    MutexLock lock(policy_mu);
-    return policy;
-  }
 
   std::unique_ptr<PgConn> connect() const {
     auto conn = PgConn::connect(options.uri, options.statement_timeout_ms);
@@ -296,10 +288,7 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
   if (options.daemon_id.empty()) return Error::internal("PostgreSQL ledger needs a daemon id");
   const std::string where = pg::redact(options.uri);
   auto impl = std::make_unique<Impl>(std::move(options));
-  {
-    MutexLock lock(impl->policy_mu);
-    impl->policy = std::make_shared<const BudgetPolicy>(std::move(policy));
-  }
+  impl->replace_policy(std::move(policy));
   try {
     impl->writer_conn = impl->connect_writer();
     if (!impl->options.schema.empty()) {
@@ -336,14 +325,7 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
 
 const OpenReport& PgLedger::report() const { return impl_->report; }
 
-void PgLedger::set_policy(BudgetPolicy policy) {
-  auto next = std::make_shared<const BudgetPolicy>(std::move(policy));
-  {
-    MutexLock lock(impl_->policy_mu);
-    impl_->policy = std::move(next);
-  }
-  impl_->set_policy_changed();
-}
+void PgLedger::set_policy(BudgetPolicy policy) { impl_->replace_policy(std::move(policy)); }
 
 std::shared_ptr<const BudgetPolicy> PgLedger::policy() const { return impl_->current_policy(); }
 void PgLedger::cancel_waits() { impl_->cancel_waits(); }
