@@ -173,6 +173,7 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.uint("TOLLGATE_MAX_INFLIGHT", c.max_inflight, 1, 10'000'000, "must be a whole number from 1");
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");
   r.uint("TOLLGATE_STREAM_IDLE_MS", c.stream_idle_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
+  r.uint("TOLLGATE_SHUTDOWN_DRAIN_MS", c.shutdown_drain_ms, 0, 600'000, "must be a whole number of milliseconds from 0 to 600000");
   r.number("TOLLGATE_EXHAUSTED_FRACTION", c.exhausted_fraction, 0, 0.5, "must be a number from 0 to 0.5");
   r.str("TOLLGATE_SELECTION", c.selection);
   r.uint("TOLLGATE_FORECAST_WINDOW_DAYS", c.forecast_window_days, 1, 90, "must be a whole number of days from 1 to 90");

@@ -191,6 +191,9 @@ struct Config {
   // A streamed answer with no bytes from the provider for this long ends
   // (PROTOCOL.md section 9).
   uint64_t stream_idle_ms = 60000;              // TOLLGATE_STREAM_IDLE_MS
+  // At SIGTERM, how long calls in flight may run on before what is still
+  // at a provider is cut (and charged as it may have been served).
+  uint64_t shutdown_drain_ms = 10000;           // TOLLGATE_SHUTDOWN_DRAIN_MS
   // A budget with less than this fraction of its limit left is exhausted.
   double exhausted_fraction = 0.01;             // TOLLGATE_EXHAUSTED_FRACTION
   // Forecasts (PROTOCOL.md section 10): the burn rate's window, and how

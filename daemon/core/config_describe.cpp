@@ -156,6 +156,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n"
     << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"
     << "TOLLGATE_STREAM_IDLE_MS=" << c.stream_idle_ms << "\n"
+    << "TOLLGATE_SHUTDOWN_DRAIN_MS=" << c.shutdown_drain_ms << "\n"
     << "TOLLGATE_EXHAUSTED_FRACTION=" << c.exhausted_fraction << "\n"
     << "TOLLGATE_SELECTION=" << c.selection << "\n"
     << "TOLLGATE_FORECAST_WINDOW_DAYS=" << c.forecast_window_days << "\n"

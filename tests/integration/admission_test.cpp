@@ -228,7 +228,8 @@ TEST_CASE("a queued call whose admission wait ends falls back and shows in provi
 TEST_CASE("SIGTERM with calls queued for budget room answers every one of them") {
   FakeProviderProcess fake({"--fault", "anthropic:delay_ms=30000:times=1"});
   TollgatedProcess d(merge(fake.provider_env(), {{"ANTHROPIC_MONTHLY_LIMIT", "1000"},
-                                                 {"ENABLE_OPENAI_FALLBACK", "false"}}));
+                                                 {"ENABLE_OPENAI_FALLBACK", "false"},
+                                                 {"TOLLGATE_SHUTDOWN_DRAIN_MS", "500"}}));
   zmq::context_t ctx;
   TestClient slow(ctx, d.requests());
   TestClient client(ctx, d.requests());
@@ -244,7 +245,9 @@ TEST_CASE("SIGTERM with calls queued for budget room answers every one of them")
     CHECK((*r)["ok"] == false);
     CHECK((*r)["error"]["message"].get<std::string>().find("shutting down") != std::string::npos);
   }
-  CHECK(d.process().wait_exit(scaled(30s)) == 0);
+  // The slow call is cut after TOLLGATE_SHUTDOWN_DRAIN_MS (500 ms), well
+  // before the default drain of 10 s would end.
+  CHECK(d.process().wait_exit(scaled(5s)) == 0);
   auto u = fake.stats();
   CHECK(u["anthropic"]["requests"] <= 1);  // the queued calls never reached it
 }

@@ -323,9 +323,10 @@ TEST_CASE("a rejected API key appears in no reply and no event") {
 
 TEST_CASE("SIGTERM during a retry wait charges nothing for the retry that was never sent") {
   TempDir data;
-  // One 503 asking for a wait longer than tollgated's 10 s drain at stop.
+  // One 503 asking for a wait longer than tollgated's drain at stop.
   FakeProviderProcess fake({"--fault", "anthropic:status=503:retry_after=30:times=1"});
-  Env env = merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data.path()}});
+  Env env = merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", data.path()},
+                                        {"TOLLGATE_SHUTDOWN_DRAIN_MS", "500"}});
   {
     TollgatedProcess d(env);
     zmq::context_t ctx;

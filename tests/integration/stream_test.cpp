@@ -352,13 +352,15 @@ TEST_CASE("shutdown mid-stream answers partial and the charge survives the resta
   FakeProviderProcess fake({"--fault", "anthropic:stream_stall_after=5:stall_ms=20000"});
   uint64_t charged = 0;
   {
-    TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", dir.path()}}));
+    TollgatedProcess d(merge(fake.provider_env(), {{"TOLLGATE_DATA_DIR", dir.path()},
+                                                   {"TOLLGATE_SHUTDOWN_DRAIN_MS", "500"}}));
     zmq::context_t ctx;
     TestClient client(ctx, d.requests());
     client.send(stream_body());
     wait_for_parts(client, 2);
     d.process().signal(SIGTERM);
-    // The drain waits 10 s for calls in flight, then cuts the stream.
+    // The drain waits TOLLGATE_SHUTDOWN_DRAIN_MS for calls in flight, then
+    // cuts the stream.
     std::optional<json> reply;
     while (auto m = client.receive(scaled(30s))) {
       if (!m->contains("chunk")) {

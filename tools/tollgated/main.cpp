@@ -383,7 +383,7 @@ int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const toll
   // (a POST still waiting gets 503), the workers, the notifier, and the
   // ledger flushes its last batch as it closes.
   calls->stop_waiting();
-  (*server)->drain(std::chrono::seconds(10));
+  (*server)->drain(std::chrono::milliseconds(config->shutdown_drain_ms));
   // What is still at a provider (a long stream, a stalled provider) is cut
   // and charged as the provider may have served it; its answer (partial,
   // for a stream past its first part) still goes out.
