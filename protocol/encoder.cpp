@@ -34,18 +34,35 @@ std::string encode_request(const RequestId& id, const RequestBody& body) {
   return p.take();
 }
 
+namespace {
+
+// {v, id, ok: true[, stale], <fields of the reply>}.
 template <class Reply>
-std::string encode_reply(const RequestId& id, const Reply& reply) {
+std::string encode_ok_reply(const RequestId& id, const Reply& reply, const Staleness* stale) {
   detail::Packer p(detail::Absent::kNil, kReserveBytes);
-  p.put_struct(reply, 3, [&] {
+  p.put_struct(reply, stale ? 4 : 3, [&] {
     p.str("v");
     p.put(kProtocolVersion);
     p.str("id");
     p.id(id);
     p.str("ok");
     p.put(true);
+    if (!stale) return;
+    p.str("stale");
+    p.map_header(2);
+    p.str("as_of_ms");
+    p.put(stale->as_of_ms);
+    p.str("reason");
+    p.str(stale->reason);
   });
   return p.take();
+}
+
+}  // namespace
+
+template <class Reply>
+std::string encode_reply(const RequestId& id, const Reply& reply) {
+  return encode_ok_reply(id, reply, nullptr);
 }
 
 template std::string encode_reply(const RequestId&, const PingReply&);
@@ -71,26 +88,7 @@ std::string encode_reply(const RequestId& id, const ReplyBody& reply) {
 
 std::string encode_stale_reply(const RequestId& id, const ReplyBody& reply,
                                const Staleness& stale) {
-  return std::visit(
-      [&](const auto& r) {
-        detail::Packer p(detail::Absent::kNil, kReserveBytes);
-        p.put_struct(r, 4, [&] {
-          p.str("v");
-          p.put(kProtocolVersion);
-          p.str("id");
-          p.id(id);
-          p.str("ok");
-          p.put(true);
-          p.str("stale");
-          p.map_header(2);
-          p.str("as_of_ms");
-          p.put(stale.as_of_ms);
-          p.str("reason");
-          p.str(stale.reason);
-        });
-        return p.take();
-      },
-      reply);
+  return std::visit([&](const auto& r) { return encode_ok_reply(id, r, &stale); }, reply);
 }
 
 std::string encode_error_reply(const RequestId& id, const Error& error) {

@@ -79,6 +79,33 @@ class BatchEvents {
   uint64_t batches_ = 0;
 };
 
+// A database of its own on the test server, dropped at the end: for a test
+// that cuts every connection to it, leaving the other tests' alone.
+struct OwnDatabase {
+  const std::string base = test_pg_uri();
+  const std::string name;
+  std::unique_ptr<pg::PgConn> admin = pg::PgConn::connect(base, 10000);
+  explicit OwnDatabase(const std::string& prefix) : name(prefix + std::to_string(::getpid())) {
+    admin->exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    admin->exec("CREATE DATABASE " + name);
+  }
+  ~OwnDatabase() {
+    try {
+      admin->exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    } catch (const pg::PgError& e) {
+      WARN("could not drop test database " << name << ": " << e.what());
+    }
+  }
+  OwnDatabase(const OwnDatabase&) = delete;
+  OwnDatabase& operator=(const OwnDatabase&) = delete;
+  std::string uri() const { return base.substr(0, base.rfind('/') + 1) + name; }
+  // Ends every session on it but the admin's own.
+  void cut_connections() const {
+    admin->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name +
+                "' AND pid <> pg_backend_pid()");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("two PostgreSQL ledgers on one database never admit over a limit together",
@@ -274,24 +301,17 @@ TEST_CASE("settlements kept while PostgreSQL is unreachable survive a restart in
 
 TEST_CASE("a read that cannot reach PostgreSQL makes the ledger degraded before it returns",
           "[ledger][postgres]") {
-  // A database of its own, so that refusing its connections leaves the
-  // other tests' alone.
-  const std::string base = test_pg_uri();
-  const std::string db = "tg_unreachable_" + std::to_string(::getpid());
-  auto admin = pg::PgConn::connect(base, 10000);
-  admin->exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-  admin->exec("CREATE DATABASE " + db);
+  OwnDatabase db("tg_unreachable_");
   {
     PgLedgerOptions o;
-    o.uri = base.substr(0, base.rfind('/') + 1) + db;
+    o.uri = db.uri();
     o.daemon_id = "daemon-a";
     auto l = open_pg(o, fixed_policy({"anthropic"}, 100000, std::nullopt));
     REQUIRE(l->reserve("a1", "anthropic", 10, "r", kNov15)->reserved());
     REQUIRE(l->usage("a1", "2024-11").ok());  // a reader connection in the pool
     CHECK_FALSE(l->degraded());
-    admin->exec("ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
-    admin->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
-                "' AND pid <> pg_backend_pid()");
+    db.admin->exec("ALTER DATABASE " + db.name + " ALLOW_CONNECTIONS false");
+    db.cut_connections();
     auto read = l->usage("a1", "2024-11");
     REQUIRE_FALSE(read.ok());
     CHECK(read.error().code == tollgate::protocol::ErrorCode::kLedgerUnavailable);
@@ -299,17 +319,11 @@ TEST_CASE("a read that cannot reach PostgreSQL makes the ledger degraded before 
     CHECK(l->degraded());
     CHECK_FALSE(l->reserve("a1", "anthropic", 10, "r2", kNov15).ok());
   }
-  admin->exec("DROP DATABASE " + db + " WITH (FORCE)");
 }
 
 TEST_CASE("alerts fired while a daemon was not listening are published by it once it listens again and its own are not",
           "[ledger][postgres]") {
-  // A database of its own: every connection to it is cut.
-  const std::string base = test_pg_uri();
-  const std::string db = "tg_relisten_" + std::to_string(::getpid());
-  auto admin = pg::PgConn::connect(base, 10000);
-  admin->exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-  admin->exec("CREATE DATABASE " + db);
+  OwnDatabase db("tg_relisten_");
   {
     std::mutex mu;
     std::condition_variable changed;
@@ -318,7 +332,7 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
     bool gate_open = true;
     auto options = [&](std::string id) {
       PgLedgerOptions o;
-      o.uri = base.substr(0, base.rfind('/') + 1) + db;
+      o.uri = db.uri();
       o.daemon_id = std::move(id);
       o.on_remote_alert = [](const Alert&) {};
       return o;
@@ -384,8 +398,7 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
       std::lock_guard lock(mu);
       gate_open = false;
     }
-    admin->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
-                "' AND pid <> pg_backend_pid()");
+    db.cut_connections();
     {
       // b's listener found its connection gone and waits at the gate.
       std::unique_lock lock(mu);
@@ -409,7 +422,6 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
     CHECK(heard_b[1].log_seq == critical[0].log_seq);
     CHECK(heard_b[1].level != emergency[0].level);
   }
-  admin->exec("DROP DATABASE " + db + " WITH (FORCE)");
 }
 
 TEST_CASE("an alert fired on one PostgreSQL ledger reaches the other daemons once and not its own",
