@@ -242,6 +242,46 @@ TEST_CASE("a live PostgreSQL ledger charges the expired leases of a dead one exa
   CHECK(u.reserved == 0);
 }
 
+TEST_CASE("a daemon starting after an outage longer than a lease leaves a live daemon's calls to it",
+          "[ledger][postgres]") {
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, 100000, std::nullopt);
+  std::atomic<bool> down{false};
+  SuiteOptions suite;
+  suite.write_fault = [&] { return down.load() ? EIO : 0; };
+  PgLedgerOptions oa = backend.options(suite, "daemon-a");
+  oa.lease = std::chrono::seconds(2);
+  auto a = open_pg(std::move(oa), policy);
+  const auto running = a->reserve("a1", "anthropic", 700, "running", kNov15).value();
+  REQUIRE(running.reserved());
+  // The outage, as daemon a lives it: degraded, renewing nothing; its lease
+  // runs out (set so here rather than waited for).
+  down = true;
+  const auto failed = a->probe();
+  CHECK_FALSE((failed.ok() && *failed));
+  REQUIRE(a->degraded());
+  pg::PgConn::connect(backend.schema().uri, 10000)
+      ->exec("UPDATE " + backend.schema().name +
+             ".tollgate_reservations SET lease_until = now() - interval '1 second'");
+  // The database is back: daemon b starts first; a is not back yet.
+  PgLedgerOptions ob = backend.options({}, "daemon-b");
+  ob.lease = std::chrono::seconds(2);
+  auto b = open_pg(std::move(ob), policy);
+  CHECK(usage_of(*b, "a1", "anthropic").reserved == 700);  // not charged at b's start
+  CHECK(usage_of(*b, "a1", "anthropic").used == 0);
+  down = false;
+  const auto back = a->probe();  // a is back and renews within a third of a lease
+  REQUIRE(back.ok());
+  REQUIRE(*back);
+  // The call ends: charged what the provider reported, not the 700 held.
+  const auto c = a->commit(running.reservation_id, 60, 40, 0, kNov15);
+  INFO((c.ok() ? std::string() : c.error().message));
+  REQUIRE(c.ok());
+  const BudgetUsage u = usage_of(*b, "a1", "anthropic");
+  CHECK(u.used == 100);
+  CHECK(u.reserved == 0);
+}
+
 TEST_CASE("a reservation whose commit answer was lost expires and is charged in full while the daemon runs",
           "[ledger][postgres]") {
   Postgres backend;

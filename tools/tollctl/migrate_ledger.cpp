@@ -91,8 +91,9 @@ protocol::Result<void> write_pg(PgConn& conn, const std::vector<Row>& rows,
   insert_rows(conn, rows);
   for (const auto& [id, value] : reservations) {
     conn.query("INSERT INTO tollgate_reservations (id, owner, lease_until, v) VALUES "
-               "($1::int8, 'lmdb-migration', now() - interval '1 second', $2::bytea)",
-               {PgParam::num(static_cast<int64_t>(id)), PgParam::bytes(value)});
+               "($1::int8, $3, now() - interval '1 second', $2::bytea)",
+               {PgParam::num(static_cast<int64_t>(id)), PgParam::bytes(value),
+                PgParam::text(ledger::pg::kMigratedOwner)});
   }
   conn.exec("UPDATE tollgate_state SET generation = generation + 1;COMMIT");
   return {};

@@ -73,7 +73,10 @@ struct PgLedger::Impl final : detail::BatchWriter {
   // Writer thread only (or the opening thread before start()).
   std::unique_ptr<PgConn> writer_conn;
   pg::RowCache cache;
-  pg::RecoveryScope scope = pg::RecoveryScope::kOwnAndExpired;
+  pg::RecoveryScope scope = pg::RecoveryScope::kOwn;
+  // When the writer's connection was last (re)made: expired leases are
+  // charged only a whole lease after it (pg_ledger.h).
+  SteadyClock::time_point connected_at = SteadyClock::now();
   SteadyClock::time_point last_renewal = SteadyClock::now();
   // The reservations this daemon's committed batches opened and have not
   // settled: the only leases it renews.
@@ -89,6 +92,12 @@ struct PgLedger::Impl final : detail::BatchWriter {
     auto conn = PgConn::connect(options.uri, options.statement_timeout_ms);
     if (!options.schema.empty()) conn->exec("SET search_path TO " + quote_ident(options.schema));
     return conn;
+  }
+
+  void ensure_writer() {
+    if (writer_conn && writer_conn->usable()) return;
+    writer_conn = connect_writer();
+    connected_at = SteadyClock::now();
   }
 
   std::unique_ptr<PgConn> connect_writer() const {
@@ -129,7 +138,7 @@ struct PgLedger::Impl final : detail::BatchWriter {
           throw PgError("PostgreSQL ledger (injected): " + fault, false);
         }
       }
-      if (!writer_conn || !writer_conn->usable()) writer_conn = connect_writer();
+      ensure_writer();
       // One round trip: the generation is read by a statement of its own,
       // after the lock, so its snapshot sees every batch committed before.
       const auto begun = writer_conn->exec(std::string("BEGIN;") + pg::kLockSql +
@@ -182,8 +191,9 @@ struct PgLedger::Impl final : detail::BatchWriter {
     if (degraded() || now - last_renewal < options.lease / 3) return;
     last_renewal = now;
     try {
-      if (!writer_conn || !writer_conn->usable()) writer_conn = connect_writer();
+      ensure_writer();
       renew_leases();
+      if (now - connected_at < options.lease) return;  // the others may not be back yet
       const auto expired =
           writer_conn->query("SELECT count(*)::int8 FROM tollgate_reservations WHERE "
                              "lease_until < now()", {});
@@ -235,7 +245,7 @@ struct PgLedger::Impl final : detail::BatchWriter {
     batch.emplace_back(std::move(recover));
     scope = pg::RecoveryScope::kExpired;
     run_batch(batch);
-    scope = pg::RecoveryScope::kOwnAndExpired;
+    scope = pg::RecoveryScope::kOwn;
   }
 
   std::unique_ptr<PgConn> take_reader() const {
@@ -344,7 +354,7 @@ Result<void> PgLedger::read_rows(const RowReader& reader) const {
       conn = attempt == 0 ? impl_->take_reader() : impl_->connect();
       conn->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       pg::RowCache cache;
-      const pg::PgRows rows(*conn, cache, impl_->rows_config(pg::RecoveryScope::kOwnAndExpired));
+      const pg::PgRows rows(*conn, cache, impl_->rows_config(pg::RecoveryScope::kOwn));
       reader(rows, *pol);
       conn->exec("COMMIT");
       break;

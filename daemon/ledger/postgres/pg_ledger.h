@@ -20,9 +20,13 @@
 // while the answer was lost (the call was refused) is not renewed, so it
 // expires and is charged in full like a dead daemon's. At open a daemon
 // charges in full the reservations its own previous run left (same
-// daemon_id) and every expired lease; while it runs, it charges expired
-// leases (of a dead daemon, or its own lost ones) in a batch of their
-// own, under the lock, so each is charged once.
+// daemon_id); while it runs, it charges expired leases (of a dead daemon,
+// or its own lost ones) in a batch of their own, under the lock, so each
+// is charged once. It does so only once its writer has been connected for
+// a whole lease: after an outage of the database (or of this daemon's
+// link to it) longer than a lease, every lease has expired, and the live
+// daemons need that long to come back and renew theirs; a daemon that
+// charged them at once would charge live calls in full.
 //
 // Faults. connect_timeout, keepalives and statement_timeout bound every
 // call (pg_conn.h): an unreachable database fails the batch within

@@ -161,10 +161,11 @@ std::vector<std::pair<uint64_t, std::optional<ReservationRow>>> PgRows::reservat
   flush();
   const bool expired_only = config_.recovery == RecoveryScope::kExpired;
   auto r = conn_.query(std::string("SELECT id, v FROM tollgate_reservations WHERE ") +
-                           (expired_only ? "lease_until < now()" : "owner = $1 OR lease_until < now()") +
+                           (expired_only ? "lease_until < now()" : "owner = $1 OR owner = $2") +
                            " ORDER BY id",
                        expired_only ? std::vector<PgParam>{}
-                                    : std::vector<PgParam>{PgParam::text(config_.owner)});
+                                    : std::vector<PgParam>{PgParam::text(config_.owner),
+                                                           PgParam::text(kMigratedOwner)});
   std::vector<std::pair<uint64_t, std::optional<ReservationRow>>> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.emplace_back(static_cast<uint64_t>(r.i64(i, 0)), detail::decode_reservation(r.bytes(i, 1)));

@@ -9,9 +9,10 @@
 // see them. Reads (read-only transactions) use a cache of their own.
 //
 // reservations() lists what this ledger may recover (RecoveryScope): at
-// open, its own reservations (left by its previous run) and every expired
-// lease; in the sweep, expired leases only (its own too: one it no longer
-// renews was lost, pg_ledger.h); never a lease still renewed.
+// open, its own reservations (left by its previous run) and those copied
+// from LMDB (kMigratedOwner); in the sweep,
+// expired leases (its own too: one it no longer renews was lost,
+// pg_ledger.h); never a lease still renewed.
 //
 // Every method throws PgError for a database failure. The thread that owns
 // the connection only, for as long as the transaction lasts.
@@ -63,12 +64,12 @@ void prune_changes(PgConn& conn, int64_t now);
 std::string alert_payload(const std::string& owner, const std::string& key);
 std::optional<std::pair<std::string, std::string>> parse_alert_payload(const std::string& payload);
 
-enum class RecoveryScope { kOwnAndExpired, kExpired };
+enum class RecoveryScope { kOwn, kExpired };
 
 struct PgRowsConfig {
   std::string owner;          // this daemon's id, written with its reservations
   int64_t lease_seconds = 30;  // a new reservation's lease
-  RecoveryScope recovery = RecoveryScope::kOwnAndExpired;
+  RecoveryScope recovery = RecoveryScope::kOwn;
   // The generation the writer's batch commits (its changed keys are logged
   // under it, tollgate_changes); -1: a read-only view.
   int64_t generation = -1;

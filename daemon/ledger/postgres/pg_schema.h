@@ -39,6 +39,11 @@ inline constexpr int kPgSchemaVersion = 1;
 inline constexpr const char* kLockSql =
     "SELECT pg_advisory_xact_lock(7478, hashtext(current_schema()))";
 
+// The owner of the reservations `tollctl migrate-ledger` copies from an
+// LMDB ledger: calls of a stopped daemon, which no one renews; the first
+// daemon to open the ledger charges them, as the LMDB daemon would have.
+inline constexpr const char* kMigratedOwner = "lmdb-migration";
+
 // The names of the kMeta rows.
 inline constexpr const char* kMetaPeriod = "period";
 inline constexpr const char* kMetaNextReservation = "next_reservation";
