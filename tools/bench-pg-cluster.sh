@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # tools/bench-pg-cluster.sh BIN_DIR [DAEMONS] [REQUESTS] [INFLIGHT]: calls/s of
 # DAEMONS tollgateds (default 3) sharing one PostgreSQL ledger, against one
-# fake-provider, each driven by its own `tollbench call` (REQUESTS measured
+# provider stub, each driven by its own `tollbench call` (REQUESTS measured
 # calls, default 3000, INFLIGHT outstanding, default 32) at the same time;
 # then the same with one LMDB tollgated for comparison. Prints each
 # tollbench line and the cluster's total calls/s. The PostgreSQL server is
 # tools/pg-test-server.sh's (fsync and synchronous_commit on).
+#
+# STUB=nginx (the default when nginx is installed: tools/install-deps.sh
+# --bench) answers with canned bodies (tools/bench/nginx.sh), as the pinned
+# scenario does; STUB=fake uses fake-provider, whose thread per connection
+# costs far more CPU a request, CPU the daemons then do not get.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -16,7 +21,18 @@ requests=${3:-3000}
 inflight=${4:-32}
 trap '"$here/pg-test-server.sh" stop "$work/pg" || true; session_cleanup' EXIT
 uri=$("$here/pg-test-server.sh" start "$work/pg")
-start_fake_provider "$work/fake.log"
+stub=${STUB:-$(command -v nginx > /dev/null && echo nginx || echo fake)}
+if [[ $stub == nginx ]]; then
+  # shellcheck source-path=SCRIPTDIR source=bench/nginx.sh
+  . "$here/bench/nginx.sh"
+  stub_port=$(free_port)
+  start_nginx stub stub.conf.in "0-$(($(nproc) - 1))" "$stub_port"
+  wait_http POST "http://127.0.0.1:$stub_port/v1/messages"
+  fake_addr=127.0.0.1:$stub_port
+else
+  start_fake_provider "$work/fake.log"
+fi
+echo "== provider stub: $stub ($fake_addr)"
 
 # Runs one tollbench per endpoint at once; prints their lines and the sum.
 drive() {  # LABEL ENDPOINT...

@@ -153,6 +153,9 @@ struct Config {
   // (PROTOCOL.md section 12).
   std::string ledger = "lmdb";                  // TOLLGATE_LEDGER
   uint32_t lease_seconds = 30;                  // TOLLGATE_LEASE_SECONDS
+  // With PostgreSQL: how long a call's plan may reuse its agent's budgets
+  // as last read (PgLedger::snapshot); 0: read them for every call.
+  uint32_t plan_reuse_ms = 100;                 // TOLLGATE_PLAN_REUSE_MS
   std::string daemon_id;                        // TOLLGATE_DAEMON_ID ("": the host name)
   uint32_t max_attempts = 3;                    // TOLLGATE_MAX_ATTEMPTS
   uint32_t circuit_failures = 5;                // TOLLGATE_CIRCUIT_FAILURES

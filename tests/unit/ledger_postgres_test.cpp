@@ -186,6 +186,39 @@ TEST_CASE("two PostgreSQL ledgers on one database share one per-minute rate limi
   CHECK(daemons[1]->requests_today("anthropic", kNov15).value() == kPerMinute);
 }
 
+TEST_CASE("a plan reuses its agent's budgets briefly but sees a limit set through its own daemon at once",
+          "[ledger][postgres]") {
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, 1000, std::nullopt);
+  PgLedgerOptions oa = backend.options({}, "daemon-a");
+  oa.snapshot_reuse = std::chrono::hours(1);
+  auto a = open_pg(std::move(oa), policy);
+  auto b = backend.open(policy, kNov15, {}, "daemon-b");
+  CHECK(a->snapshot("a1", kNov15)->providers["anthropic"].agent.used == 0);
+  const auto r = b->reserve("a1", "anthropic", 500, "r", kNov15).value();
+  REQUIRE(b->commit(r.reservation_id, 500, 0, 0, kNov15).ok());
+  // Another daemon's charge: not read again within the reuse (a plan only
+  // orders providers; b's reserve would still have been checked exactly).
+  CHECK(a->snapshot("a1", kNov15)->providers["anthropic"].agent.used == 0);
+  SetLimitRequest limit;
+  limit.scope = "a1";
+  limit.provider = "anthropic";
+  limit.tokens = 2000;
+  limit.now_ms = kNov15;
+  REQUIRE(a->set_limit(limit).ok());
+  const auto fresh = a->snapshot("a1", kNov15).value();
+  CHECK(fresh.providers.at("anthropic").agent.used == 500);
+  CHECK(fresh.providers.at("anthropic").agent.limit == 2000);
+  // Without reuse every plan reads.
+  PgLedgerOptions oc = backend.options({}, "daemon-c");
+  oc.snapshot_reuse = std::chrono::milliseconds(0);
+  auto c = open_pg(std::move(oc), policy);
+  CHECK(c->snapshot("a1", kNov15)->providers["anthropic"].agent.used == 500);
+  const auto r2 = b->reserve("a1", "anthropic", 100, "r2", kNov15).value();
+  REQUIRE(b->commit(r2.reservation_id, 100, 0, 0, kNov15).ok());
+  CHECK(c->snapshot("a1", kNov15)->providers["anthropic"].agent.used == 600);
+}
+
 TEST_CASE("a PostgreSQL ledger refuses a schema newer than its own with a clear error",
           "[ledger][postgres]") {
   Postgres backend;

@@ -29,6 +29,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$here/../lib.sh"
+# shellcheck source-path=SCRIPTDIR source=nginx.sh
+. "$here/nginx.sh"
 session_start bench-pinned "${1:-build/bin}"
 
 daemon_cpu=${DAEMON_CPU:-0}
@@ -45,47 +47,6 @@ if (( $(nproc) < 2 )); then
   echo "pinned: needs two CPUs (daemon on one, load on the other); skipped" >&2
   exit 0
 fi
-
-# A loopback port free now (nginx cannot bind port 0 and say which it got).
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Polls URL until it answers 200 to METHOD, for up to 10 s.
-wait_http() {  # METHOD URL
-  local i
-  for i in $(seq 200); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' -X "$1" "$2" || true) == 200 ]] && return 0
-    sleep 0.05
-  done
-  echo "pinned: no 200 from $1 $2" >&2
-  exit 1
-}
-
-# Starts nginx from TEMPLATE on CPU, its files in $work/NAME, with @PORT@,
-# @STUB_PORT@, @USER@, @GROUP@ and the canned bodies filled in (JSON
-# without a character nginx would read in a quoted string: checked).
-start_nginx() {  # NAME TEMPLATE CPU PORT [STUB_PORT]
-  local dir=$work/$1 conf anthropic openai
-  mkdir -p "$dir"
-  anthropic=$(< "$here/anthropic_messages.json")
-  openai=$(< "$here/openai_chat_completions.json")
-  if [[ $anthropic$openai == *"'"* || $anthropic$openai == *'$'* ]]; then
-    echo "pinned: a canned body holds ' or \$" >&2
-    exit 1
-  fi
-  conf=$(< "$here/$2")
-  conf=${conf//@DIR@/$dir}
-  conf=${conf//@USER@/$(id -un)}
-  conf=${conf//@GROUP@/$(id -gn)}
-  conf=${conf//@PORT@/$4}
-  conf=${conf//@STUB_PORT@/${5:-}}
-  conf=${conf//@ANTHROPIC@/$anthropic}
-  conf=${conf//@OPENAI@/$openai}
-  printf '%s\n' "$conf" > "$dir/nginx.conf"
-  taskset -c "$3" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" > "$dir/out.log" 2>&1 &
-  pids+=("$!")
-}
 
 # utime + stime of PID in clock ticks (as tollbench --daemon-pid reads it).
 cpu_ticks() {  # PID

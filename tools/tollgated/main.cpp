@@ -85,6 +85,7 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_pg_le
   options.uri = config.ledger;
   options.daemon_id = config.daemon_id.empty() ? host_name() : config.daemon_id;
   options.lease = std::chrono::seconds(config.lease_seconds);
+  options.snapshot_reuse = std::chrono::milliseconds(config.plan_reuse_ms);
   options.spool_dir = config.data_dir;
   options.on_late_settlement = publish_late(mailbox);
   // Alerts fired on the other daemons: published here too, with this

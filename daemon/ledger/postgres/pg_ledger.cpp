@@ -4,11 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "daemon/core/period.h"
 #include "daemon/core/sync.h"
 #include "daemon/ledger/batch_writer.h"
 #include "daemon/ledger/postgres/alert_listener.h"
@@ -34,6 +36,8 @@ constexpr std::chrono::milliseconds kWaiterPoll{50};
 constexpr int64_t kPruneEvery = 500;
 // Idle readers' connections kept open.
 constexpr size_t kMaxIdleReaders = 4;
+// Agents whose budgets PgLedger::snapshot keeps at once.
+constexpr size_t kMaxKeptSnapshots = 10000;
 
 detail::BatchWriterOptions batch_options(const PgLedgerOptions& o) {
   detail::BatchWriterOptions w;
@@ -84,6 +88,14 @@ struct PgLedger::Impl final : detail::BatchWriter {
 
   // With on_remote_alert; last member, so it stops before the rest goes.
   std::unique_ptr<pg::AlertListener> listener;
+
+  // PgLedger::snapshot's reuse: per agent, what was read and when.
+  struct KeptSnapshot {
+    BudgetSnapshot snapshot;
+    SteadyClock::time_point read_at;
+  };
+  mutable Mutex snapshots_mu;
+  mutable std::map<std::string, KeptSnapshot> snapshots GUARDED_BY(snapshots_mu);
 
   mutable Mutex readers_mu;
   mutable std::vector<std::unique_ptr<PgConn>> idle_readers GUARDED_BY(readers_mu);
@@ -342,7 +354,35 @@ void PgLedger::cancel_waits() { impl_->cancel_waits(); }
 std::map<std::string, uint64_t> PgLedger::waiting() const { return impl_->waiting(); }
 LedgerHealth PgLedger::health() const { return impl_->health(); }
 bool PgLedger::degraded() const { return impl_->degraded(); }
-void PgLedger::submit(WriteOp op) { impl_->submit(std::move(op)); }
+void PgLedger::submit(WriteOp op) {
+  // A limit set or a budget reset through this daemon shows in the next
+  // call's plan.
+  if (std::holds_alternative<detail::SetLimitOp>(op) || std::holds_alternative<detail::ResetOp>(op)) {
+    MutexLock lock(impl_->snapshots_mu);
+    impl_->snapshots.clear();
+  }
+  impl_->submit(std::move(op));
+}
+
+Result<BudgetSnapshot> PgLedger::snapshot(const std::string& agent, int64_t now_ms) const {
+  const auto reuse = impl_->options.snapshot_reuse;
+  const auto now = std::chrono::steady_clock::now();
+  if (reuse.count() > 0) {
+    MutexLock lock(impl_->snapshots_mu);
+    auto it = impl_->snapshots.find(agent);
+    if (it != impl_->snapshots.end() && now - it->second.read_at < reuse &&
+        it->second.snapshot.period == period_name_of(now_ms)) {
+      return it->second.snapshot;
+    }
+  }
+  auto read = RowLedger::snapshot(agent, now_ms);
+  if (read && reuse.count() > 0) {
+    MutexLock lock(impl_->snapshots_mu);
+    if (impl_->snapshots.size() >= kMaxKeptSnapshots) impl_->snapshots.clear();
+    impl_->snapshots.insert_or_assign(agent, Impl::KeptSnapshot{*read, now});
+  }
+  return read;
+}
 
 Result<void> PgLedger::read_rows(const RowReader& reader) const {
   const auto pol = impl_->current_policy();

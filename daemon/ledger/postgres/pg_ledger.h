@@ -87,6 +87,9 @@ struct PgLedgerOptions : LedgerOptions {
   // Tests: called on the alert listener's thread before each connection
   // attempt; blocking in it keeps the listener disconnected.
   std::function<void()> before_listen;
+  // How long a call's plan may use its agent's budgets as last read
+  // (PgLedger::snapshot); 0: read them for every call.
+  std::chrono::milliseconds snapshot_reuse{100};
 };
 
 class PgLedger final : public RowLedger {
@@ -108,6 +111,13 @@ class PgLedger final : public RowLedger {
   LedgerHealth health() const override;
   bool degraded() const override;
   Result<void> read_rows(const RowReader& reader) const override;
+  // A call's plan reads its agent's budgets: from the database at most
+  // once per kSnapshotReuse per agent (a read is a transaction of several
+  // round trips). The plan only orders and passes over providers; every
+  // reservation is checked against the stored rows under the lock, so a
+  // plan a little behind can cost a skip, never a limit. Set_limit and
+  // reset made through this daemon drop what is kept at once.
+  Result<BudgetSnapshot> snapshot(const std::string& agent, int64_t now_ms) const override;
 
   struct Impl;
 
