@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -401,6 +402,7 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
     std::mutex mu;
     std::condition_variable changed;
     std::vector<Alert> heard_b;
+    std::vector<LedgerRecord> records_b;
     int connects_b = 0;
     bool gate_open = true;
     auto options = [&](std::string id) {
@@ -415,6 +417,13 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
       {
         std::lock_guard lock(mu);
         heard_b.push_back(a);
+      }
+      changed.notify_all();
+    };
+    ob.on_remote_record = [&](const LedgerRecord& r) {
+      {
+        std::lock_guard lock(mu);
+        records_b.push_back(r);
       }
       changed.notify_all();
     };
@@ -482,6 +491,12 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
     REQUIRE(critical.size() == 1);
     const std::vector<Alert> emergency = charge(*b, 25);  // b's own, while it does not listen
     REQUIRE(emergency.size() == 1);
+    SetLimitRequest limit;  // a ledger record, missed the same way
+    limit.scope = "a2";
+    limit.provider = "anthropic";
+    limit.tokens = 3000;
+    limit.now_ms = kNov15;
+    REQUIRE(a->set_limit(limit).ok());
     {
       std::lock_guard lock(mu);
       CHECK(heard_b.size() == 1);
@@ -489,12 +504,61 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
     }
     changed.notify_all();
     CHECK(wait_heard(2));
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
+    CHECK(changed.wait_for(lock, scaled(std::chrono::seconds(5)), [&] { return !records_b.empty(); }));
     REQUIRE(heard_b.size() == 2);
     CHECK(heard_b[1].level == critical[0].level);
     CHECK(heard_b[1].log_seq == critical[0].log_seq);
     CHECK(heard_b[1].level != emergency[0].level);
+    REQUIRE(records_b.size() == 1);
+    CHECK(std::get<LimitChange>(records_b[0].change).scope == "a2");
   }
+}
+
+TEST_CASE("a limit set and a reset made through one PostgreSQL ledger reach the other daemons as ledger records once",
+          "[ledger][postgres]") {
+  Postgres backend;
+  const auto policy = fixed_policy({"anthropic"}, 1000, std::nullopt);
+  std::mutex mu;
+  std::condition_variable changed;
+  std::map<std::string, std::vector<LedgerRecord>> heard;
+  auto listening = [&](std::string id) {
+    PgLedgerOptions o = backend.options({}, id);
+    o.on_remote_record = [&, id](const LedgerRecord& r) {
+      {
+        std::lock_guard lock(mu);
+        heard[id].push_back(r);
+      }
+      changed.notify_all();
+    };
+    return open_pg(std::move(o), policy);
+  };
+  auto a = listening("daemon-a");
+  auto b = listening("daemon-b");
+  SetLimitRequest limit;
+  limit.scope = "a1";
+  limit.provider = "anthropic";
+  limit.tokens = 5000;
+  limit.now_ms = kNov15;
+  REQUIRE(a->set_limit(limit).ok());
+  REQUIRE(a->reset("a1", std::nullopt, kNov15).ok());
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(changed.wait_for(lock, scaled(std::chrono::seconds(5)),
+                             [&] { return heard["daemon-b"].size() >= 2; }));
+    REQUIRE(heard["daemon-b"].size() == 2);
+    CHECK(std::holds_alternative<LimitChange>(heard["daemon-b"][0].change));
+    CHECK(std::get<LimitChange>(heard["daemon-b"][0].change).tokens == 5000u);
+    CHECK(std::holds_alternative<ResetChange>(heard["daemon-b"][1].change));
+  }
+  // b's own change reaches a; then a has heard exactly that one.
+  limit.tokens = 6000;
+  REQUIRE(b->set_limit(limit).ok());
+  std::unique_lock lock(mu);
+  REQUIRE(changed.wait_for(lock, scaled(std::chrono::seconds(5)),
+                           [&] { return heard["daemon-a"].size() >= 1; }));
+  CHECK(heard["daemon-a"].size() == 1);
+  CHECK(heard["daemon-b"].size() == 2);  // not its own
 }
 
 TEST_CASE("an alert fired on one PostgreSQL ledger reaches the other daemons once and not its own",

@@ -95,6 +95,11 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_pg_le
     tollgate::append_alert_events({alert}, m.events);
     mailbox.post(std::move(m));
   };
+  options.on_remote_record = [&mailbox](const tollgate::ledger::LedgerRecord& record) {
+    tollgate::LoopMessage m;
+    m.events.emplace_back(tollgate::ledger_event(record));
+    mailbox.post(std::move(m));
+  };
   auto opened = tollgate::ledger::PgLedger::open(options, tollgate::budget_policy(config),
                                                  tollgate::system_now_ms());
   if (!opened) return opened.error();

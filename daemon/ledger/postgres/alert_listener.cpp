@@ -50,11 +50,13 @@ std::string seq_bytes(uint64_t seq) {
 }  // namespace
 
 AlertListener::AlertListener(Connect connect, std::string channel, std::string owner,
-                             std::function<void(const Alert&)> deliver)
+                             std::function<void(const Alert&)> deliver,
+                             std::function<void(const LedgerRecord&)> deliver_record)
     : connect_(std::move(connect)),
       channel_(std::move(channel)),
       owner_(std::move(owner)),
       deliver_(std::move(deliver)),
+      deliver_record_(std::move(deliver_record)),
       thread_([this](std::stop_token stop) { run(stop); }) {
   std::unique_lock lock(started_mu_);
   started_cv_.wait(lock, [this] { return started_; });
@@ -116,47 +118,52 @@ void AlertListener::deliver_one(PgConn& conn, const std::string& payload) {
   if (last_seq_ && *seq <= *last_seq_) return;  // delivered by the catch-up
   last_seq_ = *seq;
   if (parsed->first == owner_) return;  // ours: published by this daemon already
-  auto r = conn.query("SELECT v FROM tollgate_rows WHERE tbl = $1::smallint AND k = $2",
-                      {PgParam::num(static_cast<int16_t>(RowTable::kAlerts)),
-                       PgParam::bytes(parsed->second)});
+  auto r = conn.query(
+      "SELECT tbl::int8, v FROM tollgate_rows WHERE (tbl = $1::smallint OR tbl = $3::smallint)"
+      " AND k = $2",
+      {PgParam::num(static_cast<int16_t>(RowTable::kAlerts)), PgParam::bytes(parsed->second),
+       PgParam::num(static_cast<int16_t>(RowTable::kLedgerLog))});
   if (r.rows() == 0) return;
-  deliver_alert(r.bytes(0, 0));
+  deliver_row(static_cast<int16_t>(r.i64(0, 0)), r.bytes(0, 1));
 }
 
 void AlertListener::catch_up(PgConn& conn) {
   // Alerts are few (each level of each budget once a period): the scan
   // of their keys is cheap, and it runs once per connection.
   auto r = conn.query(
-      "SELECT a.k, a.v, o.v FROM tollgate_rows a"
+      "SELECT a.k, a.tbl::int8, a.v, o.v FROM tollgate_rows a"
       " LEFT JOIN tollgate_rows o ON o.tbl = $3::smallint AND o.k = a.k"
-      " WHERE a.tbl = $1::smallint AND substring(a.k from 9 for 8) > $2"
-      " ORDER BY substring(a.k from 9 for 8)",
+      " WHERE (a.tbl = $1::smallint OR a.tbl = $4::smallint)"
+      " AND substring(a.k from 9 for 8) > $2 ORDER BY substring(a.k from 9 for 8)",
       {PgParam::num(static_cast<int16_t>(RowTable::kAlerts)),
        PgParam::bytes(seq_bytes(last_seq_.value_or(0))),
-       PgParam::num(static_cast<int16_t>(RowTable::kAlertOrigin))});
+       PgParam::num(static_cast<int16_t>(RowTable::kOrigin)),
+       PgParam::num(static_cast<int16_t>(RowTable::kLedgerLog))});
   size_t missed = 0;
   for (int i = 0; i < r.rows(); ++i) {
     const auto seq = seq_of(r.bytes(i, 0));
     if (!seq) continue;
     last_seq_ = std::max(last_seq_.value_or(0), *seq);
-    if (!r.null(i, 2) && r.bytes(i, 2) == owner_) continue;
-    deliver_alert(r.bytes(i, 1));
+    if (!r.null(i, 3) && r.bytes(i, 3) == owner_) continue;
+    deliver_row(static_cast<int16_t>(r.i64(i, 1)), r.bytes(i, 2));
     ++missed;
   }
   if (missed > 0) {
-    spdlog::info("ledger: {} alerts fired by other daemons while this one was not listening, "
-                 "published now",
+    spdlog::info("ledger: {} alerts and ledger events of other daemons from while this one was "
+                 "not listening, published now",
                  missed);
   }
 }
 
-void AlertListener::deliver_alert(const std::string& bytes) {
-  if (auto alert = detail::decode_alert(bytes)) {
-    try {
-      deliver_(*alert);
-    } catch (const std::exception& e) {
-      spdlog::error("ledger: the remote alert listener threw: {}", e.what());
+void AlertListener::deliver_row(int16_t table, const std::string& bytes) {
+  try {
+    if (table == static_cast<int16_t>(RowTable::kAlerts)) {
+      if (auto alert = detail::decode_alert(bytes); alert && deliver_) deliver_(*alert);
+    } else if (auto record = detail::decode_ledger_record(bytes); record && deliver_record_) {
+      deliver_record_(*record);
     }
+  } catch (const std::exception& e) {
+    spdlog::error("ledger: the remote alert listener threw: {}", e.what());
   }
 }
 

@@ -1,11 +1,14 @@
-// AlertListener: every daemon publishes every alert fired anywhere in the
-// cluster (PROTOCOL.md section 12; internal to the PostgreSQL backend). A
-// batch that fires alerts announces each (pg_notify on the ledger's alert
-// channel, pg_rows.h) in its own transaction, so the announcement is
-// delivered exactly when the alert is committed. The listener LISTENs on a
-// connection of its own, reads each announced alert from the alerts log
-// and hands it to `deliver`, skipping its own daemon's (that daemon
-// publishes them from its operations' results).
+// AlertListener: every daemon publishes every alert and every `ledger`
+// event (reset, rollover, limit, recovered) fired anywhere in the cluster
+// (PROTOCOL.md section 12; internal to the PostgreSQL backend). A batch
+// that fires alerts or writes ledger records announces each (pg_notify on
+// the ledger's alert channel, pg_rows.h; the key says which log it is in,
+// as both share log_seq) in its own transaction, so the announcement is
+// delivered exactly when it is committed. The listener LISTENs on a
+// connection of its own, reads each announced one from its log and hands
+// it to `deliver` (alerts) or `deliver_record` (ledger records), skipping
+// its own daemon's (that daemon publishes them from its operations'
+// results).
 //
 // Nothing is missed across a disconnection (the database restarting, the
 // listener's connection dropped): alerts carry the ledger's log_seq, which
@@ -14,7 +17,7 @@
 // it has heard of; after each LISTEN (the first included, from a seq read
 // before it) it reads the alerts log past that seq and delivers what it
 // did not hear, skipping the ones its own daemon fired (RowTable::
-// kAlertOrigin); an announcement for a seq it already has is skipped.
+// kOrigin); an announcement for a seq it already has is skipped.
 //
 // One thread of its own; `deliver` runs on it (keep it cheap: post).
 #pragma once
@@ -38,7 +41,8 @@ class AlertListener {
   // Returns once the first LISTEN succeeded or failed: alerts committed
   // after a successful start are all heard.
   AlertListener(Connect connect, std::string channel, std::string owner,
-                std::function<void(const Alert&)> deliver);
+                std::function<void(const Alert&)> deliver,
+                std::function<void(const LedgerRecord&)> deliver_record);
   ~AlertListener();  // stops and joins its thread
   AlertListener(const AlertListener&) = delete;
   AlertListener& operator=(const AlertListener&) = delete;
@@ -50,12 +54,14 @@ class AlertListener {
   void deliver_one(PgConn& conn, const std::string& payload);
   // Delivers the others' alerts in the log past last_seq_, in seq order.
   void catch_up(PgConn& conn);
-  void deliver_alert(const std::string& bytes);
+  // A row of the alerts log or the ledger log, to its callback.
+  void deliver_row(int16_t table, const std::string& bytes);
 
   const Connect connect_;
   const std::string channel_;
   const std::string owner_;
   const std::function<void(const Alert&)> deliver_;
+  const std::function<void(const LedgerRecord&)> deliver_record_;
   // The highest alert seq heard of (listener thread only); nullopt until
   // the first read of the ledger's log_seq.
   std::optional<uint64_t> last_seq_;

@@ -332,7 +332,7 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
     impl->report = std::move(report.value());
   }
   impl->start();
-  if (impl->options.on_remote_alert) {
+  if (impl->options.on_remote_alert || impl->options.on_remote_record) {
     const Impl* raw = impl.get();
     impl->listener = std::make_unique<pg::AlertListener>(
         [raw] {
@@ -340,7 +340,15 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
           return raw->connect();
         },
         pg::alert_channel(impl->options.schema),
-        impl->options.daemon_id, impl->options.on_remote_alert);
+        impl->options.daemon_id, impl->options.on_remote_alert,
+        [raw, deliver = impl->options.on_remote_record](const LedgerRecord& record) {
+          // Another daemon's set_limit or reset: the next plans read again.
+          {
+            MutexLock lock(raw->snapshots_mu);
+            raw->snapshots.clear();
+          }
+          if (deliver) deliver(record);
+        });
   }
   return std::unique_ptr<PgLedger>(new PgLedger(std::move(impl)));
 }

@@ -76,6 +76,9 @@ struct PgLedgerOptions : LedgerOptions {
   // An alert another daemon fired (its batch committed), for this
   // daemon's event stream; runs on the listener's thread (keep it cheap).
   std::function<void(const Alert&)> on_remote_alert;
+  // The same for a `ledger` event record (reset, rollover, limit,
+  // recovered) another daemon's batch wrote.
+  std::function<void(const LedgerRecord&)> on_remote_record;
   // Tests: called on the writer thread after every durable batch.
   std::function<void()> after_batch;
   // Tests: called before each batch (probes included); a non-empty reason

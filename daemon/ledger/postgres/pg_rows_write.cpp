@@ -207,14 +207,17 @@ void PgRows::apply(const RowChanges& c) {
   for (const auto& a : c.alerts) {
     const std::string key = time_seq_key(a.at_ms, a.log_seq);
     put(RowTable::kAlerts, key, encode_alert(a));
-    if (!config_.owner.empty()) put(RowTable::kAlertOrigin, key, config_.owner);
+    if (!config_.owner.empty()) put(RowTable::kOrigin, key, config_.owner);
     pending_alerts_.push_back(key);
   }
   for (const auto& [seq, reset] : c.resets) {
     put(RowTable::kResets, time_seq_key(reset.at_ms, seq), encode_reset(reset));
   }
   for (const auto& r : c.log) {
-    put(RowTable::kLedgerLog, time_seq_key(r.at_ms, r.log_seq), encode_ledger_record(r));
+    const std::string key = time_seq_key(r.at_ms, r.log_seq);
+    put(RowTable::kLedgerLog, key, encode_ledger_record(r));
+    if (!config_.owner.empty()) put(RowTable::kOrigin, key, config_.owner);
+    pending_alerts_.push_back(key);  // announced like an alert (the key says which)
   }
   for (const auto& [k, record] : c.idempotency) {
     std::optional<std::string> v;

@@ -64,17 +64,19 @@ enum class RowTable : int16_t {
   kUsageDay = 10,
   kOutbox = 11,
   kRateMinute = 12,  // added without a schema bump: an older build leaves it alone
-  // The daemon that fired an alert (key: the alert's kAlerts key; value:
-  // its daemon id), so a listener back from a disconnection publishes the
-  // others' alerts it missed and not its own. Added without a schema bump.
-  kAlertOrigin = 13,
+  // The daemon that fired an alert or wrote a ledger record (key: its
+  // kAlerts or kLedgerLog key, unique across both as they share log_seq;
+  // value: the daemon id), so a listener back from a disconnection
+  // publishes the others' it missed and not its own. Added without a
+  // schema bump.
+  kOrigin = 13,
 };
 
 // The logs: written, never read back by key by a writer (not cached, not in
 // the change log).
 inline bool is_log_table(RowTable t) {
   return t == RowTable::kAlerts || t == RowTable::kResets || t == RowTable::kLedgerLog ||
-         t == RowTable::kAlertOrigin;
+         t == RowTable::kOrigin;
 }
 
 // The NOTIFY channel of the ledger in `schema` ("": the default one).
