@@ -206,3 +206,36 @@ TEST_CASE("three tollgateds on one database send a provider no more requests a m
     CHECK(status["providers"]["anthropic"]["rate"]["day_used"] == kRpm);
   }
 }
+
+TEST_CASE("a limit set through one tollgated is a ledger event once on its own PUB and on the other's") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  TollgatedProcess first(cluster_env(pg, fake, "gw-1"));
+  TollgatedProcess second(cluster_env(pg, fake, "gw-2"));
+  zmq::context_t ctx;
+  TestClient a(ctx, first.requests());
+  EventCollector at_a(ctx, first.events());
+  EventCollector at_b(ctx, second.events());
+  at_a.sync(a);
+  at_b.sync(a);  // a reset made through the first daemon, heard on the second's PUB
+  auto set = a.request({{"op", "set_limit"}, {"ai_name", "ops"}, {"provider", "anthropic"},
+                        {"limit", 12345}});
+  REQUIRE(set["ok"] == true);
+  // A fence: a later ledger event through the same daemon; once it is seen
+  // on a PUB, the limit event before it has been published there too.
+  REQUIRE(a.request({{"op", "reset"}, {"ai_name", "zz-fence"}, {"force", true}})["ok"] == true);
+  auto count = [](const EventCollector& c, const std::string& kind, const std::string& field,
+                  const std::string& who) {
+    int n = 0;
+    for (const auto& e : c.with_prefix("ledger")) {
+      if (e.value("kind", "") == kind && e.value(field, "") == who) ++n;
+    }
+    return n;
+  };
+  for (EventCollector* c : {&at_a, &at_b}) {
+    REQUIRE(c->wait_until(
+        [&](const auto&) { return count(*c, "reset", "ai_name", "zz-fence") >= 1; }, scaled(5s)));
+    INFO(nlohmann::json(c->with_prefix("ledger")).dump());
+    CHECK(count(*c, "limit", "ai_name", "ops") == 1);
+  }
+}
