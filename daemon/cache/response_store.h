@@ -35,29 +35,13 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/cache/answer_store.h"
 #include "daemon/core/sync.h"
 #include "protocol/error.h"
 
 typedef struct MDB_env MDB_env;  // NOLINT: lmdb.h's own declaration
 
 namespace tollgate::cache {
-
-// One cached answer.
-struct CachedAnswer {
-  std::string reply;     // encode_reply(nil id, the CallReply)
-  std::string provider;  // who answered it
-  std::string model;     // the model the provider reported
-  uint64_t tokens = 0;   // what the provider reported (input + output)
-  int64_t created_ms = 0;
-  bool operator==(const CachedAnswer&) const = default;
-};
-
-struct StoreStats {
-  uint64_t entries = 0;
-  uint64_t bytes = 0;    // keys and values, as counted against max_bytes
-  uint64_t evicted = 0;  // entries removed to fit max_bytes since open
-  uint64_t expired = 0;  // entries removed past their TTL since open
-};
 
 struct StoreOptions {
   std::string dir;         // created if missing
@@ -71,23 +55,24 @@ struct StoreOptions {
 // The most bytes one entry may take: larger answers are not stored.
 inline constexpr uint64_t kMaxEntryBytes = uint64_t{4} << 20;
 
-class ResponseStore {
+class ResponseStore final : public AnswerStore {
  public:
   static protocol::Result<std::unique_ptr<ResponseStore>> open(const StoreOptions& options);
   // Syncs and marks the file clean.
-  ~ResponseStore();
+  ~ResponseStore() override;
   ResponseStore(const ResponseStore&) = delete;
   ResponseStore& operator=(const ResponseStore&) = delete;
 
   // The answer stored under `key`, unless it is older than ttl_ms at now_ms
   // (created_ms + ttl_ms <= now_ms) or does not read. Any thread.
-  std::optional<CachedAnswer> get(std::string_view key, int64_t now_ms, int64_t ttl_ms) const;
+  std::optional<CachedAnswer> get(std::string_view key, int64_t now_ms,
+                                  int64_t ttl_ms) const override;
   // Stores `answer` under `key` (replacing what was there), at its
   // created_ms; first removes entries expired by then, then evicts the
   // oldest until everything fits max_bytes. false when it was not stored:
   // over kMaxEntryBytes or an eighth of max_bytes, or LMDB failed (logged).
-  bool put(std::string_view key, const CachedAnswer& answer, int64_t ttl_ms);
-  StoreStats stats() const;
+  bool put(std::string_view key, const CachedAnswer& answer, int64_t ttl_ms) override;
+  StoreStats stats() const override;
 
   // What one entry counts against max_bytes.
   static uint64_t entry_bytes(std::string_view key, const CachedAnswer& answer);

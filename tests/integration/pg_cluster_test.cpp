@@ -239,3 +239,27 @@ TEST_CASE("a limit set through one tollgated is a ledger event once on its own P
     CHECK(count(*c, "limit", "ai_name", "ops") == 1);
   }
 }
+
+TEST_CASE("an answer one tollgated cached is a cache hit on another tollgated of the same database") {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  TollgatedProcess first(cluster_env(pg, fake, "gw-1"));
+  TollgatedProcess second(cluster_env(pg, fake, "gw-2"));
+  zmq::context_t ctx;
+  TestClient a(ctx, first.requests());
+  TestClient b(ctx, second.requests());
+  auto body = call_body("ops", "the same question on every daemon");
+  body["cache"] = true;
+  auto original = a.request(body);
+  INFO(original.dump());
+  REQUIRE(original["ok"] == true);
+  CHECK_FALSE(original.contains("cached"));
+  auto elsewhere = b.request(body);
+  INFO(elsewhere.dump());
+  REQUIRE(elsewhere["ok"] == true);
+  CHECK(elsewhere["cached"] == true);
+  CHECK(elsewhere["text"] == original["text"]);
+  auto again = b.request(body);  // from the second daemon's own copy now
+  CHECK(again["cached"] == true);
+  CHECK(fake.stats()["anthropic"]["requests"] == 1);
+}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/cache/response_store.h"
+#include "daemon/cache/shared_answer_store.h"
 #include "daemon/server/budget_collector.h"
 #include "daemon/core/config.h"
 #include "daemon/server/curve_keys.h"
@@ -136,9 +137,9 @@ std::map<std::string, uint64_t> day_counts(const tollgate::ledger::Ledger& ledge
 
 // The response cache's store in <data_dir>/cache/ (PROTOCOL.md section
 // 10), its metrics registered; nullptr when TOLLGATE_CACHE_TTL_SECONDS is 0.
-tollgate::protocol::Result<std::unique_ptr<tollgate::cache::ResponseStore>> open_cache(
+tollgate::protocol::Result<std::unique_ptr<tollgate::cache::AnswerStore>> open_cache(
     const tollgate::Config& config, tollgate::metrics::Registry& registry) {
-  if (config.cache_ttl_seconds == 0) return std::unique_ptr<tollgate::cache::ResponseStore>();
+  if (config.cache_ttl_seconds == 0) return std::unique_ptr<tollgate::cache::AnswerStore>();
   auto m = tollgate::metrics::register_cache_metrics(registry);
   tollgate::cache::StoreOptions options;
   options.dir = (std::filesystem::path(config.data_dir) / "cache").string();
@@ -156,7 +157,15 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::cache::ResponseStore>> open
   m.bytes.set(static_cast<double>((*store)->stats().bytes));
   spdlog::info("response cache: {} entries, {} of {} bytes, ttl {} s", (*store)->stats().entries,
                (*store)->stats().bytes, options.max_bytes, config.cache_ttl_seconds);
-  return std::move(store).value();
+  if (config.ledger == "lmdb") return std::unique_ptr<tollgate::cache::AnswerStore>(std::move(store).value());
+  // Several daemons on one PostgreSQL ledger share their answers.
+  tollgate::cache::SharedStoreOptions shared;
+  shared.uri = config.ledger;
+  shared.max_bytes = options.max_bytes;
+  auto both = tollgate::cache::SharedAnswerStore::open(shared, std::move(store).value());
+  if (!both) return both.error();
+  spdlog::info("response cache: shared with the other daemons in PostgreSQL");
+  return std::unique_ptr<tollgate::cache::AnswerStore>(std::move(both).value());
 }
 
 // The call pool, its provider attempts and cache hits counted in the
@@ -164,7 +173,7 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::cache::ResponseStore>> open
 std::unique_ptr<tollgate::workers::CallPool> make_call_pool(
     const tollgate::Config& config, tollgate::ledger::Ledger& ledger,
     tollgate::ProviderRuntime& runtime, tollgate::CallSink& sink, tollgate::metrics::DaemonMetrics& metrics,
-    tollgate::metrics::Registry& registry, tollgate::cache::ResponseStore* cache) {
+    tollgate::metrics::Registry& registry, tollgate::cache::AnswerStore* cache) {
   const size_t workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
   auto calls = std::make_unique<tollgate::workers::CallPool>(ledger, runtime, sink,
                                                              tollgate::SystemClock::instance(), workers);

@@ -3,7 +3,7 @@
 //
 // A call uses the cache when it says `cache: true` or its agent has
 // `cache = true` in TOML (Config::uses_cache), and the store is open. Its
-// key (response_cache_key) names an answer in the ResponseStore:
+// key (response_cache_key) names an answer in the AnswerStore:
 //
 //   hit      a stored answer younger than TOLLGATE_CACHE_TTL_SECONDS: the
 //            call is answered with a copy, `cached: true`, and a `usage`
@@ -35,7 +35,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/cache/response_store.h"
+#include "daemon/cache/answer_store.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/config.h"
 #include "daemon/server/call_sink.h"
@@ -59,7 +59,7 @@ class CallCache {
 
   // Before the first call: the store (not owned; must outlive the pool;
   // null: no cache) and what counts hits and misses (may be empty).
-  void set_store(cache::ResponseStore* store, std::function<void(bool hit)> observer) {
+  void set_store(cache::AnswerStore* store, std::function<void(bool hit)> observer) {
     store_ = store;
     observer_ = std::move(observer);
   }
@@ -94,7 +94,7 @@ class CallCache {
 
   CallSink& sink_;
   const Clock& clock_;
-  cache::ResponseStore* store_ = nullptr;
+  cache::AnswerStore* store_ = nullptr;
   std::function<void(bool)> observer_;
 
   // Loop thread only: running keys and the calls waiting for them.

@@ -106,7 +106,7 @@ class CallPool : public CallService {
   // The response cache (call_cache.h): its store (not owned, outlives the
   // pool; null: none) and what counts hits and misses (loop thread). Set
   // it before the first start().
-  void set_cache(cache::ResponseStore* store, std::function<void(bool hit)> observer) {
+  void set_cache(cache::AnswerStore* store, std::function<void(bool hit)> observer) {
     cache_.set_store(store, std::move(observer));
   }
 

@@ -81,6 +81,15 @@ std::vector<std::string> PgConn::notifications() {
   return out;
 }
 
+std::string quote_ident(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 std::string redact(const std::string& uri) {
   // postgresql://user:secret@host/db -> postgresql://user:***@host/db
   static const std::regex password(R"(^([a-z]+://[^:/@]*):[^@]*@)");

@@ -83,5 +83,7 @@ class PgConn {
 
 // The URI with its password (if any) hidden, for logs and errors.
 std::string redact(const std::string& uri);
+// "name" as a quoted SQL identifier.
+std::string quote_ident(const std::string& name);
 
 }  // namespace tollgate::ledger::pg

@@ -25,6 +25,7 @@ namespace {
 using detail::WriteOp;
 using pg::PgConn;
 using pg::PgError;
+using pg::quote_ident;
 using pg::PgParam;
 
 // Beyond this many cached rows the writer starts its cache afresh.
@@ -48,16 +49,6 @@ detail::BatchWriterOptions batch_options(const PgLedgerOptions& o) {
   w.on_late_settlement = o.on_late_settlement;
   w.after_batch = o.after_batch;
   return w;
-}
-
-// "name" as a quoted SQL identifier.
-std::string quote_ident(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace
