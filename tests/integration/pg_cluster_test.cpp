@@ -43,6 +43,17 @@ Env cluster_env(const PrivatePostgres& pg, const FakeProviderProcess& fake, cons
                                      {"TOLLGATE_DAEMON_ID", id}});
 }
 
+// Two tollgateds on one database, a client on each.
+struct TwoDaemons {
+  PrivatePostgres pg;
+  FakeProviderProcess fake;
+  TollgatedProcess first{cluster_env(pg, fake, "gw-1")};
+  TollgatedProcess second{cluster_env(pg, fake, "gw-2")};
+  zmq::context_t ctx;
+  TestClient a{ctx, first.requests()};
+  TestClient b{ctx, second.requests()};
+};
+
 json idempotent_call(const std::string& key) {
   auto body = call_body("ops", "pay invoice 7");
   body["idempotency_key"] = key;
@@ -208,14 +219,10 @@ TEST_CASE("three tollgateds on one database send a provider no more requests a m
 }
 
 TEST_CASE("a limit set through one tollgated is a ledger event once on its own PUB and on the other's") {
-  PrivatePostgres pg;
-  FakeProviderProcess fake;
-  TollgatedProcess first(cluster_env(pg, fake, "gw-1"));
-  TollgatedProcess second(cluster_env(pg, fake, "gw-2"));
-  zmq::context_t ctx;
-  TestClient a(ctx, first.requests());
-  EventCollector at_a(ctx, first.events());
-  EventCollector at_b(ctx, second.events());
+  TwoDaemons cluster;
+  TestClient& a = cluster.a;
+  EventCollector at_a(cluster.ctx, cluster.first.events());
+  EventCollector at_b(cluster.ctx, cluster.second.events());
   at_a.sync(a);
   at_b.sync(a);  // a reset made through the first daemon, heard on the second's PUB
   auto set = a.request({{"op", "set_limit"}, {"ai_name", "ops"}, {"provider", "anthropic"},
@@ -241,13 +248,9 @@ TEST_CASE("a limit set through one tollgated is a ledger event once on its own P
 }
 
 TEST_CASE("an answer one tollgated cached is a cache hit on another tollgated of the same database") {
-  PrivatePostgres pg;
-  FakeProviderProcess fake;
-  TollgatedProcess first(cluster_env(pg, fake, "gw-1"));
-  TollgatedProcess second(cluster_env(pg, fake, "gw-2"));
-  zmq::context_t ctx;
-  TestClient a(ctx, first.requests());
-  TestClient b(ctx, second.requests());
+  TwoDaemons cluster;
+  TestClient& a = cluster.a;
+  TestClient& b = cluster.b;
   auto body = call_body("ops", "the same question on every daemon");
   body["cache"] = true;
   auto original = a.request(body);
@@ -261,5 +264,5 @@ TEST_CASE("an answer one tollgated cached is a cache hit on another tollgated of
   CHECK(elsewhere["text"] == original["text"]);
   auto again = b.request(body);  // from the second daemon's own copy now
   CHECK(again["cached"] == true);
-  CHECK(fake.stats()["anthropic"]["requests"] == 1);
+  CHECK(cluster.fake.stats()["anthropic"]["requests"] == 1);
 }

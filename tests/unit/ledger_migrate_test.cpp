@@ -49,11 +49,7 @@ TEST_CASE("an LMDB ledger migrated into PostgreSQL reads the same there", "[ledg
     const auto r1 = l->reserve("a1", "anthropic", 900, "r1", kNov15).value();
     REQUIRE(l->commit(r1.reservation_id, 850, 0, 0.01, kNov15).ok());  // fires alerts
     REQUIRE(l->reserve("a2", "openai", 300, "r2", kNov15).value().reserved());  // left open
-    SetLimitRequest limit;
-    limit.scope = "a2";
-    limit.provider = "openai";
-    limit.tokens = 2000;
-    limit.now_ms = kNov15;
+    SetLimitRequest limit = limit_request("a2", "openai", 2000);
     REQUIRE(l->set_limit(limit).ok());
   }
   Postgres pg;

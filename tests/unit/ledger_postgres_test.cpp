@@ -201,11 +201,7 @@ TEST_CASE("a plan reuses its agent's budgets briefly but sees a limit set throug
   // Another daemon's charge: not read again within the reuse (a plan only
   // orders providers; b's reserve would still have been checked exactly).
   CHECK(a->snapshot("a1", kNov15)->providers["anthropic"].agent.used == 0);
-  SetLimitRequest limit;
-  limit.scope = "a1";
-  limit.provider = "anthropic";
-  limit.tokens = 2000;
-  limit.now_ms = kNov15;
+  SetLimitRequest limit = limit_request("a1", "anthropic", 2000);
   REQUIRE(a->set_limit(limit).ok());
   const auto fresh = a->snapshot("a1", kNov15).value();
   CHECK(fresh.providers.at("anthropic").agent.used == 500);
@@ -491,11 +487,7 @@ TEST_CASE("alerts fired while a daemon was not listening are published by it onc
     REQUIRE(critical.size() == 1);
     const std::vector<Alert> emergency = charge(*b, 25);  // b's own, while it does not listen
     REQUIRE(emergency.size() == 1);
-    SetLimitRequest limit;  // a ledger record, missed the same way
-    limit.scope = "a2";
-    limit.provider = "anthropic";
-    limit.tokens = 3000;
-    limit.now_ms = kNov15;
+    SetLimitRequest limit = limit_request("a2", "anthropic", 3000);
     REQUIRE(a->set_limit(limit).ok());
     {
       std::lock_guard lock(mu);
@@ -535,11 +527,7 @@ TEST_CASE("a limit set and a reset made through one PostgreSQL ledger reach the 
   };
   auto a = listening("daemon-a");
   auto b = listening("daemon-b");
-  SetLimitRequest limit;
-  limit.scope = "a1";
-  limit.provider = "anthropic";
-  limit.tokens = 5000;
-  limit.now_ms = kNov15;
+  SetLimitRequest limit = limit_request("a1", "anthropic", 5000);
   REQUIRE(a->set_limit(limit).ok());
   REQUIRE(a->reset("a1", std::nullopt, kNov15).ok());
   {

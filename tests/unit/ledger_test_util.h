@@ -101,6 +101,17 @@ inline ReserveRequest reserve_request(std::string agent, std::string provider, u
   return r;
 }
 
+// An operator's limit of `tokens` on one budget, set at now_ms.
+inline SetLimitRequest limit_request(std::string scope, std::string provider, uint64_t tokens,
+                                     int64_t now_ms = kNov15) {
+  SetLimitRequest r;
+  r.scope = std::move(scope);
+  r.provider = std::move(provider);
+  r.tokens = tokens;
+  r.now_ms = now_ms;
+  return r;
+}
+
 // What the suite asks of every backend besides the policy.
 struct SuiteOptions {
   // Called before each write (probes included); a non-zero errno-style
