@@ -12,7 +12,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config make
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libcurl4-openssl-dev
-  liblmdb-dev lmdb-utils libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
+  liblmdb-dev lmdb-utils libjemalloc-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libcpp-httplib-dev libsystemd-dev libsodium-dev
   libssl-dev ca-certificates python3 python3-zmq python3-msgpack python3-aiosmtpd
   python3-pytest python3-pytest-asyncio python3-setuptools python3-pip python3-venv mypy

@@ -1,14 +1,19 @@
-// DESIGN: one CURLM, driven by its owner's loop. submit() appends a
-// CurlTransfer to waiting; perform() gives waiting transfers an easy handle
-// while fewer than max_active_transfers are active, calls
-// curl_multi_perform, reaps finished transfers (curl_multi_info_read) and
-// runs their callbacks, then starts what those callbacks submitted. wait()
-// is curl_multi_poll, which also honours curl's own timers and returns at
-// once after curl_multi_wakeup. Nothing is added to the multi handle from
-// inside a curl callback (on_chunk runs in one): submissions always queue.
-// Easy handles are created per transfer; connections live in the multi
-// handle's cache, so keep-alive reuse does not depend on reusing easy
-// handles.
+// DESIGN: one CURLM, driven by its owner's loop through the multi socket
+// interface. submit() appends a CurlTransfer to waiting; perform() gives
+// waiting transfers an easy handle while fewer than max_active_transfers
+// are active, hands curl the sockets the last wait() saw ready (and its
+// timer, when due) with curl_multi_socket_action, reaps finished transfers
+// (curl_multi_info_read) and runs their callbacks, then starts what those
+// callbacks submitted. wait() is one epoll_wait on the sockets curl asked
+// to watch and on wakeup()'s eventfd (CurlSockets), so a round touches
+// only the transfers whose sockets are ready. Nothing is added
+// to the multi handle from inside a curl callback (on_chunk runs in one):
+// submissions always queue.
+// Connections live in the multi handle's cache, so keep-alive reuse does
+// not depend on reusing easy handles; finished easy handles are still
+// reset and kept (up to kSpareEasyHandles) for the next transfers, which
+// spares each transfer libcurl's allocation and set-up of a handle and its
+// buffers.
 #include "workers/providers/curl_transport.h"
 
 #include <curl/curl.h>
@@ -21,12 +26,17 @@
 #include <deque>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include "workers/providers/curl_sockets.h"
 
 namespace tollgate::workers {
 namespace {
 
 constexpr const char* kShuttingDown = "shutting down";
+// Easy handles kept for reuse after their transfers end.
+constexpr size_t kSpareEasyHandles = 64;
 
 // A function-local static is initialised once, thread-safely (and again
 // by the next caller when the first attempt threw).
@@ -127,11 +137,19 @@ struct CurlTransport::Impl {
     if (!multi) throw std::runtime_error("curl_multi_init failed");
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, options.max_connections);
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.max_host_connections);
+    sockets.attach(multi);
   }
 
-  ~Impl() { curl_multi_cleanup(multi); }
+  ~Impl() {
+    for (CURL* easy : spare) curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi);  // may still call the socket callback
+  }
 
   bool configure(CurlTransfer& t);
+  CURL* take_easy();
+  // Takes t's easy handle (already removed from the multi handle) back
+  // for later transfers.
+  void recycle(CurlTransfer& t);
   void start(std::unique_ptr<CurlTransfer> t);
   void start_waiting();
   void reap();
@@ -156,6 +174,7 @@ struct CurlTransport::Impl {
 
   // Constant after construction.
   const CurlTransportOptions options;
+  CurlSockets sockets;  // declared before multi: outlives it
   CURLM* multi = nullptr;
 
   std::atomic<size_t> pending{0};  // submitted, on_done not yet run
@@ -168,9 +187,9 @@ struct CurlTransport::Impl {
   // cancel() calls not applied yet: applied at perform(), outside curl's
   // callbacks (a chunk callback may cancel).
   std::vector<std::pair<TransferId, std::string>> cancels;
+  std::vector<CURL*> spare;  // reset easy handles, at most kSpareEasyHandles
   TransferId next_id = 1;
   bool stopped = false;
-  bool sockets_ready = false;  // the last wait() saw socket activity
 };
 
 bool CurlTransport::Impl::configure(CurlTransfer& t) {
@@ -218,8 +237,25 @@ bool CurlTransport::Impl::configure(CurlTransfer& t) {
   return ok;
 }
 
+CURL* CurlTransport::Impl::take_easy() {
+  if (spare.empty()) return curl_easy_init();
+  CURL* easy = spare.back();
+  spare.pop_back();
+  return easy;
+}
+
+void CurlTransport::Impl::recycle(CurlTransfer& t) {
+  CURL* easy = std::exchange(t.easy, nullptr);
+  if (spare.size() >= kSpareEasyHandles) {
+    curl_easy_cleanup(easy);
+    return;
+  }
+  curl_easy_reset(easy);  // every option back to its default; connections stay in the multi
+  spare.push_back(easy);
+}
+
 void CurlTransport::Impl::start(std::unique_ptr<CurlTransfer> t) {
-  t->easy = curl_easy_init();
+  t->easy = take_easy();
   if (!t->easy || !configure(*t)) {
     complete_with(*t, "cannot set up the transfer for " + t->request.url, false);
     return;
@@ -280,6 +316,7 @@ void CurlTransport::Impl::reap() {
       resp.timed_out = code == CURLE_OPERATION_TIMEDOUT;
       resp.error = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(code);
     }
+    recycle(*t);
     complete(*t);
   }
 }
@@ -304,6 +341,7 @@ void CurlTransport::Impl::apply_cancels() {
       curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
       curl_multi_remove_handle(multi, easy);
+      recycle(*t);
       t->response.cancelled = true;
       complete_with(*t, std::move(reason), request_bytes > 0);
       continue;
@@ -369,34 +407,24 @@ void CurlTransport::perform() {
   Impl& i = *impl_;
   i.apply_cancels();
   i.start_waiting();
-  // curl_multi_perform checks every active transfer's socket (a poll
-  // each), so it runs only when there is something for it: a socket the
-  // last wait() saw ready, or a curl timer due (a transfer just added, a
-  // timeout). The loop's own wake-ups (a task posted) do not need it.
-  long timer_ms = -1;
-  curl_multi_timeout(i.multi, &timer_ms);
-  const bool due = i.sockets_ready || timer_ms == 0;
-  i.sockets_ready = false;
-  if (due && !i.active.empty()) {
-    int running = 0;
-    curl_multi_perform(i.multi, &running);
+  if (!i.active.empty()) {
+    i.sockets.act(i.multi);
     i.reap();
+  } else {
+    i.sockets.discard_ready();  // no transfer to act for
   }
   i.apply_cancels();  // what the chunk callbacks cancelled
   i.start_waiting();  // what the callbacks submitted
   i.report_finished();
 }
 
-void CurlTransport::wait(int timeout_ms) {
-  int sockets = 0;  // curl does not count its wakeup() socket
-  curl_multi_poll(impl_->multi, nullptr, 0, ready() ? 0 : timeout_ms, &sockets);
-  impl_->sockets_ready = impl_->sockets_ready || sockets > 0;
-}
+void CurlTransport::wait(int timeout_ms) { impl_->sockets.wait(ready() ? 0 : timeout_ms); }
 
-void CurlTransport::wakeup() { curl_multi_wakeup(impl_->multi); }
+void CurlTransport::wakeup() { impl_->sockets.wakeup(); }
 
 bool CurlTransport::ready() const {
-  return !impl_->finished.empty() || !impl_->cancels.empty() || impl_->can_start();
+  return !impl_->finished.empty() || !impl_->cancels.empty() || impl_->can_start() ||
+         impl_->sockets.ready();
 }
 
 bool CurlTransport::idle() const {

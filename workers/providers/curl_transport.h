@@ -2,10 +2,10 @@
 // handle, driven by the loop of the thread that owns it (a Worker). It owns
 // no thread: the loop calls perform() to move transfers along (starting
 // queued ones, reading and writing sockets, running the callbacks of those
-// that finished), then wait() to block in curl_multi_poll until a socket is
-// ready, a curl timer is due, the loop's own timeout passes, or another
-// thread calls wakeup() (it has posted the loop a task). So an HTTP answer
-// is handled on the thread that asked for it.
+// that finished), then wait() to block in epoll_wait until a socket curl
+// watches is ready, a curl timer is due, the loop's own timeout passes, or
+// another thread calls wakeup() (it has posted the loop a task). So an HTTP
+// answer is handled on the thread that asked for it.
 //
 // Threads: everything but wakeup() and pending() on the driving thread;
 // the Transport callbacks run there, from perform() or stop().
