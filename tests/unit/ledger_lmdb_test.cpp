@@ -247,3 +247,28 @@ TEST_CASE("a stored reply written by an older tollgated reads as done without a 
   CHECK(record->expiry_ms == kNov15 + 1000);
   CHECK_FALSE(l->idempotency_record("imperium", "legacy", kNov15 + 1000)->has_value());
 }
+
+TEST_CASE("a budget snapshot is reused only until the next write or a new policy") {
+  TempDir dir;
+  auto l = open_ledger(dir.path, test_policy(10000, std::nullopt));
+  auto agent_budget = [&] {
+    auto snap = l->snapshot("a1", kNov15);
+    REQUIRE(snap.ok());
+    return snap->providers.at("anthropic").agent;
+  };
+  CHECK(agent_budget().used == 0);
+  charge(*l, "a1", "anthropic", 100);
+  CHECK(agent_budget().used == 100);  // the charge's write is seen at once
+  CHECK(agent_budget().used == 100);  // and again, with nothing written since
+  auto held = l->reserve("a1", "anthropic", 50, "x", kNov15);
+  REQUIRE(held->reserved());
+  CHECK(agent_budget().reserved == 50);
+  l->set_policy(test_policy(20000, std::nullopt));
+  CHECK(agent_budget().limit == 20000u);  // a new policy with no write since
+  // Another agent's snapshot is its own.
+  charge(*l, "a2", "anthropic", 7);
+  auto other = l->snapshot("a2", kNov15);
+  REQUIRE(other.ok());
+  CHECK(other->providers.at("anthropic").agent.used == 7);
+  CHECK(agent_budget().used == 100);
+}

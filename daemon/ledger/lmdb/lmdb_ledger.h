@@ -152,6 +152,9 @@ class LmdbLedger final : public RowLedger {
   bool degraded() const override;
 
   Result<void> read_rows(const RowReader& reader) const override;
+  // As RowLedger's, but kept per agent until the next write commits or the
+  // policy changes (the exact same answer, without reading rows).
+  Result<BudgetSnapshot> snapshot(const std::string& agent, int64_t now_ms) const override;
 
   // Current map size in bytes (grows by itself).
   size_t map_size() const;

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "daemon/core/sync.h"
@@ -29,6 +31,19 @@ struct LmdbLedger::Impl final : detail::BatchWriter {
   OpenReport report;
 
   std::chrono::steady_clock::time_point last_reader_check = std::chrono::steady_clock::now();
+
+  // The budget snapshots that calls' plans read, each kept with what it
+  // was read under: the id of the last committed write transaction and the
+  // policy (held, so no other policy can take its address). While both
+  // are unchanged, a fresh read would find exactly the same; most calls'
+  // plans then read no rows.
+  struct KeptSnapshot {
+    uint64_t txn_id = 0;
+    std::shared_ptr<const BudgetPolicy> policy;
+    BudgetSnapshot snapshot;
+  };
+  mutable Mutex snapshots_mu;
+  mutable std::unordered_map<std::string, KeptSnapshot> snapshots GUARDED_BY(snapshots_mu);
 
   // Applies the batch in one transaction and commits it; the LMDB rc.
   // commit_seconds: how long the commit took (set when it was reached).
