@@ -368,6 +368,12 @@ std::vector<double> ledger_wait_buckets() {
           0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60,   120};
 }
 
+// The daemon's own part of a call: tens to hundreds of microseconds.
+std::vector<double> call_other_buckets() {
+  return {0.00001, 0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005,
+          0.00075, 0.001,    0.0025,  0.005,    0.01,   0.1,     1};
+}
+
 std::vector<double> batch_ops_buckets() { return {1, 2, 4, 8, 16, 32, 64, 128, 256}; }
 
 DaemonMetrics register_daemon_metrics(Registry& r) {
@@ -389,6 +395,11 @@ DaemonMetrics register_daemon_metrics(Registry& r) {
                   "Time a call spent waiting for its ledger operations to be answered (durable), "
                   "in seconds.",
                   ledger_wait_buckets())
+          .with({}),
+      r.histogram(kCallOther,
+                  "Time a call spent neither waiting for its ledger operations nor for its "
+                  "providers' HTTP answers (the daemon's own work and hand-offs), in seconds.",
+                  call_other_buckets())
           .with({}),
       r.histogram(kProviderRequestDuration, "Duration of one HTTP request to a provider, in seconds.",
                   call_duration_buckets(), {"provider"}),

@@ -61,6 +61,11 @@ inline constexpr std::string_view kCallDuration = "tollgate_call_duration_second
 // that ran (a CallRun: workers/calls/call_run.h; not a call refused before
 // it started, a cache hit or an idempotent replay), seconds.
 inline constexpr std::string_view kCallLedgerWait = "tollgate_call_ledger_wait_seconds";
+// Of that, the time a call spent neither waiting for its ledger operations
+// nor for its providers' HTTP answers: the daemon's own work (planning,
+// encoding, decoding) and its hand-offs between threads; one observation
+// per call that ran, seconds.
+inline constexpr std::string_view kCallOther = "tollgate_call_other_seconds";
 // One HTTP request to a provider, seconds {provider}.
 inline constexpr std::string_view kProviderRequestDuration =
     "tollgate_provider_request_duration_seconds";
@@ -283,6 +288,7 @@ struct DaemonMetrics {
   Gauge& calls_in_flight;
   Histogram& call_duration;                   // seconds
   Histogram& call_ledger_wait;                // seconds
+  Histogram& call_other;                      // seconds
   HistogramFamily& provider_request_duration; // {provider}, seconds
   Histogram& ledger_batch_ops;
   Histogram& ledger_fsync_duration;           // seconds
@@ -309,6 +315,7 @@ CacheMetrics register_cache_metrics(Registry& registry);
 std::vector<double> call_duration_buckets();     // 10 ms .. 120 s
 std::vector<double> fsync_duration_buckets();    // 100 us .. 1 s
 std::vector<double> ledger_wait_buckets();       // 100 us .. 120 s
+std::vector<double> call_other_buckets();        // 10 us .. 1 s
 std::vector<double> batch_ops_buckets();         // 1 .. 256
 
 }  // namespace tollgate::metrics

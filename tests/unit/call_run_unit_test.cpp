@@ -212,8 +212,8 @@ std::shared_ptr<CallRun> start_unstepped(CallFakes& f) {
 
 TEST_CASE("a call reports once the time it waited for its reservation and its charge") {
   CallFakes f;
-  std::vector<double> waits;
-  f.env.on_ledger_wait = [&waits](double seconds) { waits.push_back(seconds); };
+  std::vector<CallTimes> times;
+  f.env.on_times = [&times](const CallTimes& t) { times.push_back(t); };
   // The memory ledger answers at once, posting the step back to the loop:
   // the clock moves while each answer waits to run, as a sync would take.
   auto run = start_unstepped(f);
@@ -222,18 +222,21 @@ TEST_CASE("a call reports once the time it waited for its reservation and its ch
   REQUIRE(f.transport().submitted() == 1);
   f.clock.advance(100ms);  // at the provider: not a ledger wait
   f.transport().reply(0, 200, anthropic_ok(12, 3));
-  CHECK(waits.empty());
+  CHECK(times.empty());
   f.clock.advance(5ms);  // the charge's wait
   f.loop.run_ready();
   CHECK(f.sink.reply(1).latency_ms == Approx(112));
-  REQUIRE(waits.size() == 1);
-  CHECK(waits[0] == Approx(0.012));
+  REQUIRE(times.size() == 1);
+  CHECK(times[0].total == Approx(0.112));
+  CHECK(times[0].ledger_wait == Approx(0.012));
+  CHECK(times[0].provider_wait == Approx(0.100));
+  CHECK(times[0].other() == Approx(0.0).margin(1e-9));  // the fake clock stood still otherwise
 }
 
 TEST_CASE("a call answered timeout while the ledger has not answered reports the wait so far") {
   CallFakes f({"TOLLGATE_CALL_TIMEOUT_MS=2000"});
   std::vector<double> waits;
-  f.env.on_ledger_wait = [&waits](double seconds) { waits.push_back(seconds); };
+  f.env.on_times = [&waits](const CallTimes& t) { waits.push_back(t.ledger_wait); };
   auto run = start_unstepped(f);
   // The reservation's answer is queued and never runs before the deadline.
   f.clock.advance(3000ms);

@@ -248,6 +248,7 @@ TEST_CASE("the daemon families pass promtool check metrics") {
   m.calls_in_flight.set(3);
   m.call_duration.observe(1.7);
   m.call_ledger_wait.observe(0.0042);
+  m.call_other.observe(0.00021);
   m.provider_request_duration.with({"anthropic"}).observe(0.8);
   m.ledger_batch_ops.observe(12);
   m.ledger_fsync_duration.observe(0.0031);
@@ -261,7 +262,7 @@ TEST_CASE("the daemon families pass promtool check metrics") {
   const std::string text = r.render_prometheus();
   for (std::string_view name :
        {kTokensUsed, kTokensReserved, kTokensLimit, kRequestsTotal, kErrorsTotal, kFallbacksTotal,
-        kCircuitState, kCallsInFlight, kCallDuration, kCallLedgerWait, kProviderRequestDuration, kLedgerBatchOps,
+        kCircuitState, kCallsInFlight, kCallDuration, kCallLedgerWait, kCallOther, kProviderRequestDuration, kLedgerBatchOps,
         kLedgerFsyncDuration, kAlertsTotal, kGlobalTokensUsed, kGlobalTokensLimit}) {
     INFO(name);
     CHECK(lines_with(text, "# TYPE " + std::string(name) + " ").size() == 1);

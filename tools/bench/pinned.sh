@@ -14,8 +14,9 @@
 # flight: `tollbench direct` to the stub (the baseline), the same through
 # the nginx proxy, and `tollbench call` through tollgated with
 # --daemon-pid (tollgated's CPU per call, from /proc) and --metrics (the
-# mean split of a call's time in the daemon: ledger waits and everything
-# else). Then `wrk` (one thread) on GET /healthz and
+# split of a call's time in the daemon: ledger waits, the daemon's own work
+# and hand-offs, and the rest, mostly the provider's answer; means, and p50
+# and p99 of the first two). Then `wrk` (one thread) on GET /healthz and
 # /api/token-usage/summary at -c1 and -c64, and on the proxy for
 # comparison. Prints every run's line, then the medians and the ratios to
 # direct and to proxy_pass. Writes nothing to the repo.
@@ -148,7 +149,11 @@ summary() {
       printf "   p99 ms: direct %.3f, proxy_pass %.3f, tollgated %.3f\n", p99d, p99p, p99c }'
     echo "   tollgated cpu: $(figure "$i" call cpu_us_per_request) us/call;" \
          "in daemon (mean ms): $(figure "$i" call in_daemon_ms) = ledger waits" \
-         "$(figure "$i" call ledger_wait_ms) + everything else $(figure "$i" call other_ms)"
+         "$(figure "$i" call ledger_wait_ms) + own $(figure "$i" call own_ms) + rest" \
+         "$(figure "$i" call rest_ms)"
+    echo "   ledger waits p50 $(figure "$i" call ledger_wait_p50_ms) ms, p99" \
+         "$(figure "$i" call ledger_wait_p99_ms) ms; the daemon's own time p50" \
+         "$(figure "$i" call own_p50_ms) ms, p99 $(figure "$i" call own_p99_ms) ms"
   done
 }
 summary

@@ -3,7 +3,9 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -65,12 +67,16 @@ protocol::Result<DaemonSnapshot> read_metrics(const std::string& url, DaemonSnap
   } wants[] = {{"tollgate_call_duration_seconds_sum", &s.call_seconds},
                {"tollgate_call_duration_seconds_count", &s.call_count},
                {"tollgate_call_ledger_wait_seconds_sum", &s.ledger_wait_seconds},
-               {"tollgate_call_ledger_wait_seconds_count", &s.ledger_wait_count}};
+               {"tollgate_call_ledger_wait_seconds_count", &s.ledger_wait_count},
+               {"tollgate_call_other_seconds_sum", &s.own_seconds},
+               {"tollgate_call_other_seconds_count", &s.own_count}};
   for (const Want& w : wants) {
     auto v = prometheus_sample(*page, w.name);
     if (!v) return v.error();
     *w.into = *v;
   }
+  s.ledger_wait_buckets = prometheus_buckets(*page, "tollgate_call_ledger_wait_seconds");
+  s.own_buckets = prometheus_buckets(*page, "tollgate_call_other_seconds");
   return s;
 }
 
@@ -86,6 +92,42 @@ protocol::Result<double> prometheus_sample(const std::string& page, const std::s
     }
   }
   return protocol::Error::bad_request("no sample " + name + " in the metrics page");
+}
+
+Buckets prometheus_buckets(const std::string& page, const std::string& name) {
+  const std::string prefix = name + "_bucket{le=\"";
+  Buckets out;
+  std::istringstream lines(page);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.compare(0, prefix.size(), prefix) != 0) continue;
+    const size_t close = line.find("\"} ", prefix.size());
+    if (close == std::string::npos) continue;
+    // strtod reads "+Inf" as infinity.
+    out.emplace_back(std::strtod(line.c_str() + prefix.size(), nullptr),
+                     std::strtod(line.c_str() + close + 3, nullptr));
+  }
+  return out;
+}
+
+std::optional<double> bucket_quantile(const Buckets& before, const Buckets& after, double q) {
+  if (after.empty() || (!before.empty() && before.size() != after.size())) return std::nullopt;
+  auto count = [&](size_t i) { return after[i].second - (before.empty() ? 0 : before[i].second); };
+  const double total = count(after.size() - 1);
+  if (total <= 0) return std::nullopt;
+  const double rank = q * total;
+  double lower = 0, below = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    const double upper = after[i].first;
+    const double n = count(i);
+    if (n >= rank) {
+      if (std::isinf(upper)) return lower;
+      return lower + (upper - lower) * (rank - below) / (n - below);
+    }
+    lower = upper;
+    below = n;
+  }
+  return lower;
 }
 
 protocol::Result<DaemonSnapshot> take_snapshot(const DaemonProbeOptions& o, bool cpu_first) {
@@ -134,10 +176,21 @@ std::string describe_difference(const DaemonProbeOptions& o, const DaemonSnapsho
     if (n <= 0 || waits <= 0) return out + "daemon split: no call in the metrics' difference\n";
     const double in_daemon = (after.call_seconds - before.call_seconds) / n * 1e3;
     const double ledger = (after.ledger_wait_seconds - before.ledger_wait_seconds) / waits * 1e3;
+    const double owns = after.own_count - before.own_count;
+    const double own = owns > 0 ? (after.own_seconds - before.own_seconds) / owns * 1e3 : 0;
     std::snprintf(line, sizeof line,
                   "daemon split, mean per call: in_daemon_ms=%.3f = ledger_wait_ms=%.3f + "
-                  "other_ms=%.3f (%.0f calls)\n",
-                  in_daemon, ledger, in_daemon - ledger, n);
+                  "own_ms=%.3f + rest_ms=%.3f (%.0f calls)\n",
+                  in_daemon, ledger, own, in_daemon - ledger - own, n);
+    out += line;
+    auto ms = [](std::optional<double> seconds) { return seconds ? *seconds * 1e3 : -1.0; };
+    std::snprintf(line, sizeof line,
+                  "daemon split, percentiles: ledger_wait_p50_ms=%.3f ledger_wait_p99_ms=%.3f "
+                  "own_p50_ms=%.3f own_p99_ms=%.3f\n",
+                  ms(bucket_quantile(before.ledger_wait_buckets, after.ledger_wait_buckets, 0.5)),
+                  ms(bucket_quantile(before.ledger_wait_buckets, after.ledger_wait_buckets, 0.99)),
+                  ms(bucket_quantile(before.own_buckets, after.own_buckets, 0.5)),
+                  ms(bucket_quantile(before.own_buckets, after.own_buckets, 0.99)));
     out += line;
   }
   return out;

@@ -1,19 +1,30 @@
 // What tollbench reads from the daemon around its measured phase, for
 // `call` and `ping`: the CPU time it spent (utime + stime of /proc/PID/stat,
-// all its threads, in clock ticks) and, from its HTTP /metrics, the sum and
-// count of the call-duration and ledger-wait histograms. The difference of
-// two snapshots, divided by the calls, gives the daemon's CPU per call and
-// the mean split of a call's time inside the daemon into waiting for the
-// ledger (tollgate_call_ledger_wait_seconds) and everything else.
+// all its threads, in clock ticks) and, from its HTTP /metrics, the
+// call-duration, ledger-wait and daemon's-own-time histograms. The
+// difference of two snapshots, divided by the calls, gives the daemon's CPU
+// per call and the split of a call's time inside the daemon: waiting for
+// the ledger (tollgate_call_ledger_wait_seconds), the daemon's own work
+// and hand-offs (tollgate_call_other_seconds), and the rest (the providers'
+// answers, the reply's way back to the loop); means, and the percentiles
+// of the two histograms from their buckets.
 #pragma once
 
-#include <cstdint>
-#include <string>
 #include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "protocol/error.h"
 
 namespace tollgate::tollbench {
+
+// A histogram's cumulative buckets: (upper bound, count), bounds ascending,
+// the last +Inf.
+using Buckets = std::vector<std::pair<double, double>>;
 
 struct DaemonSnapshot {
   uint64_t user_ticks = 0;      // utime; --daemon-pid
@@ -22,6 +33,10 @@ struct DaemonSnapshot {
   double call_count = 0;        // ..._count
   double ledger_wait_seconds = 0;  // tollgate_call_ledger_wait_seconds_sum
   double ledger_wait_count = 0;    // ..._count
+  Buckets ledger_wait_buckets;     // ..._bucket
+  double own_seconds = 0;          // tollgate_call_other_seconds_sum
+  double own_count = 0;            // ..._count
+  Buckets own_buckets;             // ..._bucket
 };
 
 struct DaemonProbeOptions {
@@ -42,5 +57,12 @@ std::string describe_difference(const DaemonProbeOptions& o, const DaemonSnapsho
 // The value of the sample `name` (no labels) in a Prometheus text page;
 // error if absent. Exposed for tests.
 protocol::Result<double> prometheus_sample(const std::string& page, const std::string& name);
+// The buckets of the histogram `name` (no other labels) in such a page.
+Buckets prometheus_buckets(const std::string& page, const std::string& name);
+// The q-quantile (0 < q < 1) of the observations between two readings of
+// one histogram, interpolated within its bucket as Prometheus's
+// histogram_quantile does; a quantile in the +Inf bucket is the highest
+// finite bound. nullopt when nothing was observed between them.
+std::optional<double> bucket_quantile(const Buckets& before, const Buckets& after, double q);
 
 }  // namespace tollgate::tollbench

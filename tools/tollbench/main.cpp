@@ -102,8 +102,9 @@ void add_zmq_options(CLI::App* cmd, tollgate::tollbench::ZmqBenchOptions& o,
   cmd->add_option("--daemon-pid", probe.pid,
                   "tollgated's pid: print its CPU time (utime+stime) per measured request");
   cmd->add_option("--metrics", probe.metrics_url,
-                  "tollgated's /metrics URL: print the mean split of a call's time in the daemon "
-                  "(ledger waits, everything else) over the measured calls");
+                  "tollgated's /metrics URL: print the split of a call's time in the daemon "
+                  "(ledger waits, the daemon's own work and hand-offs, the rest) over the measured "
+                  "calls: means, and p50/p99 of the ledger waits and the daemon's own time");
   cmd->add_option("--endpoint", o.endpoint, "tollgated request endpoint")->capture_default_str();
   cmd->add_option("--requests", o.requests, "measured requests")->capture_default_str();
   cmd->add_option("--warmup", o.warmup, "requests sent first and not measured")->capture_default_str();

@@ -180,8 +180,10 @@ std::unique_ptr<tollgate::workers::CallPool> make_call_pool(
   calls->set_attempt_observer([&metrics](const std::string& provider, double seconds) {
     metrics.provider_request_duration.with({provider}).observe(seconds);
   });
-  calls->set_ledger_wait_observer(
-      [&metrics](double seconds) { metrics.call_ledger_wait.observe(seconds); });
+  calls->set_times_observer([&metrics](const tollgate::workers::CallTimes& t) {
+    metrics.call_ledger_wait.observe(t.ledger_wait);
+    metrics.call_other.observe(t.other());
+  });
   if (cache) {
     auto m = tollgate::metrics::register_cache_metrics(registry);  // the families open_cache made
     calls->set_cache(cache, [m](bool hit) { (hit ? m.hits : m.misses).inc(); });

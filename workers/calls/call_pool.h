@@ -97,12 +97,10 @@ class CallPool : public CallService {
   void set_attempt_observer(std::function<void(const std::string& provider, double seconds)> f) {
     env_.on_attempt = std::move(f);
   }
-  // Metrics: told each call's ledger waits in seconds as it is answered
-  // (worker threads; CallEnvironment::on_ledger_wait). Set it before the
-  // first start().
-  void set_ledger_wait_observer(std::function<void(double seconds)> f) {
-    env_.on_ledger_wait = std::move(f);
-  }
+  // Metrics: told how each call's time was spent as it is answered
+  // (worker threads; CallEnvironment::on_times). Set it before the first
+  // start().
+  void set_times_observer(std::function<void(const CallTimes&)> f) { env_.on_times = std::move(f); }
   // The response cache (call_cache.h): its store (not owned, outlives the
   // pool; null: none) and what counts hits and misses (loop thread). Set
   // it before the first start().

@@ -326,6 +326,7 @@ void CallRun::on_response(const HttpResponse& response) {
   }
   const double this_attempt_ms = attempt_ms();
   provider_latency_ms_ += this_attempt_ms;
+  provider_waited_ms_ += this_attempt_ms;
   if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
   const int64_t now = env_.now_ms();
   auto result = adapter_->interpret_response(response, now, call_.api_key);

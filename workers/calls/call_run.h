@@ -45,6 +45,7 @@
 // transport's callbacks run on the worker already.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -74,6 +75,19 @@ namespace tollgate::workers {
 
 // What every call on a worker shares. Constant after construction.
 struct CallSpec;
+
+// How a call's time in the daemon was spent, in seconds: from the loop
+// taking it to its answer, of which waiting for its ledger operations
+// (reservations, the charge, releases: the writer's queue, the durable
+// commit, the hand back) and for its providers' HTTP answers (each
+// attempt, from handing the request to the transport to its answer). The
+// rest is the daemon's own: planning, encoding, decoding, hand-offs.
+struct CallTimes {
+  double total = 0;
+  double ledger_wait = 0;
+  double provider_wait = 0;
+  double other() const { return std::max(0.0, total - ledger_wait - provider_wait); }
+};
 
 // How long one provider request may take to connect (capped by the call's
 // deadline); shared by the call's requests.
@@ -108,9 +122,9 @@ struct CallEnvironment {
   // Metrics (optional): every HTTP attempt that got an answer or failed,
   // with its provider and duration in seconds. Runs on the worker thread.
   std::function<void(const std::string& provider, double seconds)> on_attempt;
-  // Metrics (optional): once per call, as it is answered, the seconds it
-  // waited for ledger operations (ledger_waited_). Worker thread.
-  std::function<void(double seconds)> on_ledger_wait;
+  // Metrics (optional): once per call, as it is answered, how its time
+  // since the loop took it was spent (CallTimes). Worker thread.
+  std::function<void(const CallTimes&)> on_times;
   // Publishes events outside any reply (optional): what a ledger answer
   // brings after its call was answered (the usage event and alerts of a
   // charge that outlived the call's deadline). Worker threads.
@@ -211,9 +225,9 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   void give_up_provider(const std::string& code, const std::string& message);
   void finish_error(protocol::Error error);
   static protocol::Error ledger_error(const protocol::Error& e);
-  // Tells env_.on_ledger_wait the call's ledger waits, the one still
-  // awaited included (answered at its deadline).
-  void report_ledger_wait();
+  // Tells env_.on_times how the call's time was spent, the ledger answer
+  // or HTTP attempt still awaited included (answered at its deadline).
+  void report_times();
   // The reply to a served call, built before its commit (an idempotent
   // call's reply is stored in the commit's transaction).
   protocol::CallReply make_reply();
@@ -256,7 +270,8 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   std::string period_;
   Clock::SteadyTime attempt_started_;
   ProviderFailure last_failure_;
-  double provider_latency_ms_ = 0;
+  double provider_latency_ms_ = 0;  // this provider's attempts (reset per provider)
+  double provider_waited_ms_ = 0;   // every attempt of the call
 
   // The answer being committed, and the reply made of it.
   ProviderReply reply_;

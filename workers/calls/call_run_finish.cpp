@@ -100,11 +100,18 @@ protocol::CallReply CallRun::make_reply() {
   return reply;
 }
 
-void CallRun::report_ledger_wait() {
-  if (!env_.on_ledger_wait) return;
+void CallRun::report_times() {
+  if (!env_.on_times) return;
+  const auto now = env_.clock->steady_now();
   Clock::SteadyTime::duration waited = ledger_waited_;
-  if (ledger_wait_ != nullptr) waited += env_.clock->steady_now() - ledger_wait_started_;
-  env_.on_ledger_wait(std::chrono::duration<double>(waited).count());
+  if (ledger_wait_ != nullptr) waited += now - ledger_wait_started_;
+  double provider_ms = provider_waited_ms_;
+  if (transfer_ != 0) provider_ms += std::chrono::duration<double, std::milli>(now - attempt_started_).count();
+  CallTimes times;
+  times.total = std::chrono::duration<double>(now - spec_.received).count();
+  times.ledger_wait = std::chrono::duration<double>(waited).count();
+  times.provider_wait = provider_ms / 1000.0;
+  env_.on_times(times);
 }
 
 void CallRun::finish_ok() {
@@ -118,7 +125,7 @@ void CallRun::finish_ok() {
       spec_.request.ai_name, reply.provider, reply.model, reply.usage.input_tokens,
       reply.usage.output_tokens, reply.usage.total_tokens, reply.cost_usd, reply.latency_ms,
       reply.reason, spec_.id, period_, env_.now_ms()});
-  report_ledger_wait();
+  report_times();
   env_.finish(spec_, CallOutcome{std::move(reply), std::move(events_)});
 }
 
@@ -127,7 +134,7 @@ void CallRun::finish_error(protocol::Error error) {
   done_ = true;
   spdlog::trace("request {}: call failed: {} after {:.1f} ms", spec_.id,
                 protocol::code_name(error.code), elapsed_ms());
-  report_ledger_wait();
+  report_times();
   env_.finish(spec_, CallOutcome{std::move(error), std::move(events_)});
 }
 
