@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -78,7 +79,10 @@ struct RequestLog {
 // Serves the dashboard and the fixture replies on 127.0.0.1, ephemeral port.
 class DashboardServer {
  public:
-  explicit DashboardServer(std::string extra_page = {}) : extra_page_(std::move(extra_page)) {
+  // stale: when set, every API reply carries it as its `stale` field, as
+  // tollgated's replies do when read from what it last knew.
+  explicit DashboardServer(std::string extra_page = {}, std::optional<json> stale = std::nullopt)
+      : extra_page_(std::move(extra_page)), stale_(std::move(stale)) {
     server_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
       handle(req, res);
     });
@@ -113,7 +117,9 @@ class DashboardServer {
     if (req.path.starts_with(kApi)) {
       const std::string file = fixture_file(req.path.substr(kApi.size()));
       if (!file.empty() && std::filesystem::exists(kFixtures + "/" + file)) {
-        res.set_content(read_file(kFixtures + "/" + file), "application/json");
+        json reply = fixture(file);
+        if (stale_) reply["stale"] = *stale_;
+        res.set_content(reply.dump(), "application/json");
       } else {
         res.status = 404;
         res.set_content(R"({"error":{"code":"bad_request","message":"no fixture"}})",
@@ -138,6 +144,7 @@ class DashboardServer {
   }
 
   std::string extra_page_;
+  const std::optional<json> stale_;
   httplib::Server server_;
   int port_ = 0;
   RequestLog log_;
@@ -290,6 +297,29 @@ TEST_CASE("the dashboard shows each agent percentage the alerts and the emergenc
   CHECK(server.log().saw("/api/token-usage/emergency-status"));
   CHECK(server.log().saw("/api/token-usage/alerts?limit=20"));
   CHECK(server.log().saw("/api/token-usage/history/bob?months=6"));
+}
+
+TEST_CASE("the dashboard says when the daemon answers from what it last read of its ledger") {
+  const std::string chromium = chromium_binary();
+  if (chromium.empty()) {
+    WARN("chromium not installed (Debian package chromium); skipping the browser test");
+    return;
+  }
+  const std::string reason = "ledger database unreachable: connection refused";
+  DashboardServer server({}, json{{"as_of_ms", 1764500000000}, {"reason", reason}});
+  TempDir dir;
+  const Run run = run_chromium(chromium, dir.path(), {"--window-size=1280,900", "--dump-dom",
+                                                      server.url("/")});
+  INFO("chromium stderr: " << run.err.substr(0, 4000));
+  REQUIRE(run.status == 0);
+  const std::string& dom = run.out;
+  INFO("DOM: " << dom.substr(0, 20000));
+  // The numbers are still shown, with the status line saying how old they are.
+  check_agent_rows(dom, fixture("summary.json"));
+  const std::string status = text_after(dom, "id=\"status\"");
+  CHECK(status.starts_with("stale: the ledger cannot be read, showing data as of "));
+  CHECK(status.ends_with("(" + reason + ")"));
+  CHECK(dom.find("id=\"status\" class=\"status status-bad\"") != std::string::npos);
 }
 
 TEST_CASE("the dashboard fits a 375 pixel wide screen without horizontal scrolling") {

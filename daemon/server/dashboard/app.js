@@ -408,10 +408,24 @@
     }
     if (emergency.status === "fulfilled") renderEmergency(emergency.value); else failed("emergency", emergency.reason);
     await loadHistory();
-    const bad = [summary, status, emergency, alerts].filter((r) => r.status !== "fulfilled").length;
+    const results = [summary, status, emergency, alerts];
+    const bad = results.filter((r) => r.status !== "fulfilled").length;
+    // Replies the daemon could not read again (its ledger unreachable) and
+    // answered from what it last read: say so, and since when.
+    const stale = results
+      .filter((r) => r.status === "fulfilled" && r.value && r.value.stale)
+      .map((r) => r.value.stale);
     const statusNode = document.getElementById("status");
-    statusNode.textContent = bad ? `${bad} of 4 requests failed` : "updated " + new Date().toLocaleTimeString();
-    statusNode.className = "status" + (bad ? " status-bad" : "");
+    if (bad) {
+      statusNode.textContent = `${bad} of 4 requests failed`;
+    } else if (stale.length) {
+      const oldest = stale.reduce((a, b) => (b.as_of_ms < a.as_of_ms ? b : a));
+      statusNode.textContent = "stale: the ledger cannot be read, showing data as of " +
+        new Date(oldest.as_of_ms).toLocaleTimeString() + " (" + oldest.reason + ")";
+    } else {
+      statusNode.textContent = "updated " + new Date().toLocaleTimeString();
+    }
+    statusNode.className = "status" + (bad || stale.length ? " status-bad" : "");
   }
 
   async function loop() {
