@@ -11,11 +11,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "daemon/core/sync.h"
 #include "daemon/ledger/batch_writer.h"
+#include "daemon/ledger/kept_snapshots.h"
 #include "daemon/ledger/lmdb/lmdb_env.h"
 #include "daemon/ledger/lmdb/lmdb_ledger.h"
 #include "daemon/ledger/write_ops.h"
@@ -37,13 +37,11 @@ struct LmdbLedger::Impl final : detail::BatchWriter {
   // policy (held, so no other policy can take its address). While both
   // are unchanged, a fresh read would find exactly the same; most calls'
   // plans then read no rows.
-  struct KeptSnapshot {
+  struct SnapshotTag {
     uint64_t txn_id = 0;
     std::shared_ptr<const BudgetPolicy> policy;
-    BudgetSnapshot snapshot;
   };
-  mutable Mutex snapshots_mu;
-  mutable std::unordered_map<std::string, KeptSnapshot> snapshots GUARDED_BY(snapshots_mu);
+  mutable detail::KeptSnapshots<SnapshotTag> snapshots;
 
   // Applies the batch in one transaction and commits it; the LMDB rc.
   // commit_seconds: how long the commit took (set when it was reached).

@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/core/period.h"
 #include "daemon/core/sync.h"
 #include "daemon/ledger/batch_writer.h"
+#include "daemon/ledger/kept_snapshots.h"
 #include "daemon/ledger/postgres/alert_listener.h"
 #include "daemon/ledger/postgres/pg_conn.h"
 #include "daemon/ledger/postgres/pg_rows.h"
@@ -37,8 +37,6 @@ constexpr std::chrono::milliseconds kWaiterPoll{50};
 constexpr int64_t kPruneEvery = 500;
 // Idle readers' connections kept open.
 constexpr size_t kMaxIdleReaders = 4;
-// Agents whose budgets PgLedger::snapshot keeps at once.
-constexpr size_t kMaxKeptSnapshots = 10000;
 
 detail::BatchWriterOptions batch_options(const PgLedgerOptions& o) {
   detail::BatchWriterOptions w;
@@ -81,12 +79,7 @@ struct PgLedger::Impl final : detail::BatchWriter {
   std::unique_ptr<pg::AlertListener> listener;
 
   // PgLedger::snapshot's reuse: per agent, what was read and when.
-  struct KeptSnapshot {
-    BudgetSnapshot snapshot;
-    SteadyClock::time_point read_at;
-  };
-  mutable Mutex snapshots_mu;
-  mutable std::map<std::string, KeptSnapshot> snapshots GUARDED_BY(snapshots_mu);
+  mutable detail::KeptSnapshots<SteadyClock::time_point> snapshots;
 
   mutable Mutex readers_mu;
   mutable std::vector<std::unique_ptr<PgConn>> idle_readers GUARDED_BY(readers_mu);
@@ -334,10 +327,7 @@ Result<std::unique_ptr<PgLedger>> PgLedger::open(PgLedgerOptions options, Budget
         impl->options.daemon_id, impl->options.on_remote_alert,
         [raw, deliver = impl->options.on_remote_record](const LedgerRecord& record) {
           // Another daemon's set_limit or reset: the next plans read again.
-          {
-            MutexLock lock(raw->snapshots_mu);
-            raw->snapshots.clear();
-          }
+          raw->snapshots.clear();
           if (deliver) deliver(record);
         });
   }
@@ -357,7 +347,6 @@ void PgLedger::submit(WriteOp op) {
   // A limit set or a budget reset through this daemon shows in the next
   // call's plan.
   if (std::holds_alternative<detail::SetLimitOp>(op) || std::holds_alternative<detail::ResetOp>(op)) {
-    MutexLock lock(impl_->snapshots_mu);
     impl_->snapshots.clear();
   }
   impl_->submit(std::move(op));
@@ -367,19 +356,11 @@ Result<BudgetSnapshot> PgLedger::snapshot(const std::string& agent, int64_t now_
   const auto reuse = impl_->options.snapshot_reuse;
   const auto now = std::chrono::steady_clock::now();
   if (reuse.count() > 0) {
-    MutexLock lock(impl_->snapshots_mu);
-    auto it = impl_->snapshots.find(agent);
-    if (it != impl_->snapshots.end() && now - it->second.read_at < reuse &&
-        it->second.snapshot.period == period_name_of(now_ms)) {
-      return it->second.snapshot;
-    }
+    auto fresh = [&](std::chrono::steady_clock::time_point read_at) { return now - read_at < reuse; };
+    if (auto kept = impl_->snapshots.find(agent, now_ms, fresh)) return *kept;
   }
   auto read = RowLedger::snapshot(agent, now_ms);
-  if (read && reuse.count() > 0) {
-    MutexLock lock(impl_->snapshots_mu);
-    if (impl_->snapshots.size() >= kMaxKeptSnapshots) impl_->snapshots.clear();
-    impl_->snapshots.insert_or_assign(agent, Impl::KeptSnapshot{*read, now});
-  }
+  if (read && reuse.count() > 0) impl_->snapshots.keep(agent, now, *read);
   return read;
 }
 
