@@ -91,6 +91,14 @@ double CallRun::attempt_ms() const {
       .count();
 }
 
+double CallRun::end_attempt() {
+  const double ms = attempt_ms();
+  provider_latency_ms_ += ms;
+  provider_waited_ms_ += ms;
+  if (env_.on_attempt) env_.on_attempt(current_.provider, ms / 1000.0);
+  return ms;
+}
+
 void CallRun::start() {
   const auto& req = spec_.request;
   const auto& config = *spec_.config;
@@ -324,10 +332,7 @@ void CallRun::on_response(const HttpResponse& response) {
     on_stream_end(response);
     return;
   }
-  const double this_attempt_ms = attempt_ms();
-  provider_latency_ms_ += this_attempt_ms;
-  provider_waited_ms_ += this_attempt_ms;
-  if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
+  const double this_attempt_ms = end_attempt();
   const int64_t now = env_.now_ms();
   auto result = adapter_->interpret_response(response, now, call_.api_key);
   spdlog::trace("request {}: {} attempt {} end: {} in {:.1f} ms, {}", spec_.id,

@@ -240,6 +240,9 @@ class CallRun : public std::enable_shared_from_this<CallRun> {
   int64_t remaining_ms() const;
   double elapsed_ms() const;
   double attempt_ms() const;
+  // The HTTP attempt just answered: counts its time (this provider's, the
+  // call's provider waits, the attempt observer); returns it in ms.
+  double end_attempt();
   void post(std::function<void(CallRun&)> step);
 
   CallSpec spec_;

@@ -110,10 +110,7 @@ Error CallRun::partial_error(const ProviderFailure& failure) const {
 }
 
 void CallRun::on_stream_end(const HttpResponse& response) {
-  const double this_attempt_ms = attempt_ms();
-  provider_latency_ms_ += this_attempt_ms;
-  provider_waited_ms_ += this_attempt_ms;
-  if (env_.on_attempt) env_.on_attempt(current_.provider, this_attempt_ms / 1000.0);
+  const double this_attempt_ms = end_attempt();
   const int64_t now = env_.now_ms();
   const bool began = stream_->began || (response.status >= 200 && response.status <= 299);
   if (!began) {
