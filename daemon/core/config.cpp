@@ -149,6 +149,7 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   }
   r.str("TOLLGATE_DATA_DIR", c.data_dir);
   r.str("TOLLGATE_LEDGER", c.ledger);
+  r.boolean("TOLLGATE_LEDGER_REDO_LOG", c.ledger_redo_log);
   r.uint("TOLLGATE_LEASE_SECONDS", c.lease_seconds, 3, 3600, "must be a whole number of seconds from 3 to 3600");
   r.uint("TOLLGATE_PLAN_REUSE_MS", c.plan_reuse_ms, 0, 10000, "must be a whole number of milliseconds from 0 to 10000");
   r.str("TOLLGATE_DAEMON_ID", c.daemon_id);

@@ -152,6 +152,7 @@ struct Config {
   // "lmdb" (in data_dir) or a PostgreSQL URI shared by several daemons
   // (PROTOCOL.md section 12).
   std::string ledger = "lmdb";                  // TOLLGATE_LEDGER
+  bool ledger_redo_log = true;                  // TOLLGATE_LEDGER_REDO_LOG
   uint32_t lease_seconds = 30;                  // TOLLGATE_LEASE_SECONDS
   // With PostgreSQL: how long a call's plan may reuse its agent's budgets
   // as last read (PgLedger::snapshot); 0: read them for every call.

@@ -133,6 +133,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_EVENTS=" << c.events << "\n"
     << "TOLLGATE_DATA_DIR=" << c.data_dir << "\n"
     << "TOLLGATE_LEDGER=" << ledger_uri_for_display(c.ledger) << "\n"
+    << "TOLLGATE_LEDGER_REDO_LOG=" << (c.ledger_redo_log ? "true" : "false") << "\n"
     << "TOLLGATE_LEASE_SECONDS=" << c.lease_seconds << "\n"
     << "TOLLGATE_PLAN_REUSE_MS=" << c.plan_reuse_ms << "\n"
     << "TOLLGATE_DAEMON_ID=" << (c.daemon_id.empty() ? "(the host name)" : c.daemon_id) << "\n"

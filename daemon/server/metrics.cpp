@@ -406,7 +406,7 @@ DaemonMetrics register_daemon_metrics(Registry& r) {
       r.histogram(kLedgerBatchOps, "Operations committed per ledger write transaction.",
                   batch_ops_buckets())
           .with({}),
-      r.histogram(kLedgerFsyncDuration, "Duration of one ledger commit with fsync, in seconds.",
+      r.histogram(kLedgerFsyncDuration, "Duration of one durable ledger commit (LMDB and the redo log flush), in seconds.",
                   fsync_duration_buckets())
           .with({}),
       r.gauge(kTokensUsed, "Tokens charged this month, per agent and provider.", budget_labels),

@@ -21,7 +21,8 @@
 # comparison. Prints every run's line, then the medians and the ratios to
 # direct and to proxy_pass. Writes nothing to the repo.
 #
-# Environment: DAEMON_CPU, LOAD_CPU, ROUNDS, REQUESTS_1 (2000), REQUESTS_64
+# Environment: TOLLGATED_ENV (more VAR=value words for tollgated, e.g.
+# TOLLGATE_LEDGER_REDO_LOG=false), DAEMON_CPU, LOAD_CPU, ROUNDS, REQUESTS_1 (2000), REQUESTS_64
 # (20000), WRK_SECONDS (5), PERF_DIR (when set: `perf record` of tollgated
 # during round 1's `call` runs, into PERF_DIR/call-INFLIGHT.data, with a
 # flat profile beside it in call-INFLIGHT.txt). Needs nginx and wrk (tools/install-deps.sh
@@ -63,8 +64,10 @@ wait_http POST "http://127.0.0.1:$proxy_port/v1/messages"
 stub=http://127.0.0.1:$stub_port
 proxy=http://127.0.0.1:$proxy_port
 
+read -r -a extra_env <<< "${TOLLGATED_ENV:-}"
 start_tollgated "$work/tg.log" "127.0.0.1:$stub_port" "$work/data" ANTHROPIC_API_KEY=bench \
-  OPENAI_API_KEY=bench "${no_limits_env[@]}" TOLLGATE_LOG_LEVEL=info TOLLGATE_HTTP=127.0.0.1:0
+  OPENAI_API_KEY=bench "${no_limits_env[@]}" TOLLGATE_LOG_LEVEL=info TOLLGATE_HTTP=127.0.0.1:0 \
+  "${extra_env[@]}"
 tg=$tollgated_pid
 ep=$tollgated_requests
 http=$(grep -m1 'ready requests=' "$work/tg.log" | sed -n 's/.* http=\([^ ]*\).*/\1/p')

@@ -115,6 +115,7 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::ledger::Ledger>> open_ledge
   if (config.ledger != "lmdb") return open_pg_ledger(config, mailbox);
   tollgate::ledger::LmdbLedgerOptions options;
   options.dir = config.data_dir;
+  options.redo_log = config.ledger_redo_log;
   options.on_batch = [&metrics](size_t ops, double commit_seconds) {
     metrics.ledger_batch_ops.observe(static_cast<double>(ops));
     metrics.ledger_fsync_duration.observe(commit_seconds);

@@ -9,10 +9,6 @@ UsageRow load_usage(MDB_txn* txn, const Tables& t, std::string_view key) {
   return bytes ? decode_usage(*bytes) : UsageRow{};
 }
 
-void store_usage(MDB_txn* txn, const Tables& t, std::string_view key, const UsageRow& row) {
-  kv_put(txn, t.usage, key, encode_usage(row));
-}
-
 std::optional<std::string> meta_string(MDB_txn* txn, const Tables& t, std::string_view name) {
   const auto v = kv_get(txn, t.meta, name);
   if (!v) return std::nullopt;

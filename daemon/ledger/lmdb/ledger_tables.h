@@ -23,7 +23,6 @@ namespace tollgate::ledger::detail {
 
 // ---- accessors
 UsageRow load_usage(MDB_txn* txn, const Tables& t, std::string_view key);
-void store_usage(MDB_txn* txn, const Tables& t, std::string_view key, const UsageRow& row);
 
 std::optional<std::string> meta_string(MDB_txn* txn, const Tables& t, std::string_view name);
 std::optional<uint64_t> meta_u64(MDB_txn* txn, const Tables& t, std::string_view name);

@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <memory>
 
 #include "daemon/ledger/lmdb/data_dir_lock.h"
+#include "daemon/ledger/lmdb/lmdb_redo.h"
 
 namespace tollgate::ledger::detail {
 namespace {
@@ -16,6 +19,23 @@ constexpr unsigned kMaxReaders = 512;
 constexpr int kMaxMapAdoptions = 8;
 
 std::string describe(int rc) { return mdb_strerror(rc); }
+
+// Every table, in the order they are opened (Tables::at).
+constexpr std::pair<const char*, MDB_dbi Tables::*> kTables[Tables::kCount] = {
+    {"meta", &Tables::meta},
+    {"usage", &Tables::usage},
+    {"reservations", &Tables::reservations},
+    {"alerts_fired", &Tables::alerts_fired},
+    {"alerts_log", &Tables::alerts_log},
+    {"resets", &Tables::resets},
+    {"idempotency", &Tables::idempotency},
+    {"rate_day", &Tables::rate_day},
+    {"rate_minute", &Tables::rate_minute},
+    {"ledger_log", &Tables::ledger_log},
+    {"limits", &Tables::limits},
+    {"usage_day", &Tables::usage_day},
+    {"outbox", &Tables::outbox},
+};
 
 // mdb_txn_begin, adopting a map another process grew. `lock` is the
 // caller's shared lock on env.resize_mu(), held on entry and on return.
@@ -80,6 +100,21 @@ void ResizeMutex::unlock() {
   cv_.signal_all();
 }
 
+MDB_dbi Tables::at(size_t i) const { return this->*kTables[i].second; }
+
+size_t Tables::index_of(MDB_dbi dbi) const {
+  for (size_t i = 0; i < kCount; ++i) {
+    if (at(i) == dbi) return i;
+  }
+  throw MdbError(EINVAL, "unknown table handle");
+}
+
+void exit_on_panic(const std::string& dir, const std::string& what) {
+  spdlog::critical("ledger: cannot go on in {} ({}); exiting so systemd restarts tollgated", dir, what);
+  spdlog::shutdown();
+  std::_Exit(EXIT_FAILURE);
+}
+
 MdbError::MdbError(int code, const std::string& what)
     : std::runtime_error(what + ": " + describe(code)), rc(code) {}
 
@@ -88,7 +123,8 @@ void check(int rc, const char* what) {
 }
 
 protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
-                                                         size_t initial_map_bytes, bool durable) {
+                                                         size_t initial_map_bytes, bool durable,
+                                                         uint64_t redo_max_ring) {
   using protocol::Error;
   if (auto prepared = prepare_data_dir(dir); !prepared) return prepared.error();
   std::unique_ptr<LmdbEnv> self(new LmdbEnv());
@@ -103,6 +139,11 @@ protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
   mdb_env_set_maxreaders(self->env_, kMaxReaders);
   rc = mdb_env_set_mapsize(self->env_, initial_map_bytes);
   if (rc != 0) return fail(rc, "mdb_env_set_mapsize");
+  if (durable) {
+    auto redo = LmdbRedo::restore(dir, redo_max_ring);  // before LMDB reads the meta pages
+    if (!redo) return redo.error();
+    self->redo_ = std::move(redo.value());
+  }
   unsigned flags = MDB_NOTLS;
   if (!durable) flags |= MDB_NOSYNC;
   rc = mdb_env_open(self->env_, dir.c_str(), flags, 0640);
@@ -114,23 +155,8 @@ protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(self->env_, nullptr, 0, &txn);
   if (rc != 0) return fail(rc, "mdb_txn_begin");
-  const std::pair<const char*, MDB_dbi*> tables[] = {
-      {"meta", &self->tables_.meta},
-      {"usage", &self->tables_.usage},
-      {"reservations", &self->tables_.reservations},
-      {"alerts_fired", &self->tables_.alerts_fired},
-      {"alerts_log", &self->tables_.alerts_log},
-      {"resets", &self->tables_.resets},
-      {"idempotency", &self->tables_.idempotency},
-      {"rate_day", &self->tables_.rate_day},
-      {"rate_minute", &self->tables_.rate_minute},
-      {"ledger_log", &self->tables_.ledger_log},
-      {"limits", &self->tables_.limits},
-      {"usage_day", &self->tables_.usage_day},
-      {"outbox", &self->tables_.outbox},
-  };
-  for (const auto& [name, dbi] : tables) {
-    rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+  for (const auto& [name, member] : kTables) {
+    rc = mdb_dbi_open(txn, name, MDB_CREATE, &(self->tables_.*member));
     if (rc != 0) {
       mdb_txn_abort(txn);
       return fail(rc, name);
@@ -138,10 +164,14 @@ protocol::Result<std::unique_ptr<LmdbEnv>> LmdbEnv::open(const std::string& dir,
   }
   rc = mdb_txn_commit(txn);
   if (rc != 0) return fail(rc, "creating tables");
+  if (self->redo_) {
+    if (auto replayed = self->redo_->replay(*self); !replayed) return replayed.error();
+  }
   return self;
 }
 
 LmdbEnv::~LmdbEnv() {
+  redo_.reset();  // syncs and releases its read transactions first
   if (env_ != nullptr) mdb_env_close(env_);
 }
 

@@ -47,7 +47,20 @@ struct MdbError : std::runtime_error {
 // Throws MdbError(rc) when rc != 0.
 void check(int rc, const char* what);
 
+// LMDB's environment is unusable after MDB_PANIC, and after a failed sync
+// nothing says what reached the disk: log, and exit so that systemd
+// restarts tollgated, whose next open recovers from disk.
+[[noreturn]] void exit_on_panic(const std::string& dir, const std::string& what);
+
+class LmdbRedo;
+
 struct Tables {
+  static constexpr size_t kCount = 13;
+  // The table at index i of the order they are opened in (the redo log
+  // names tables by it), and the index of a handle.
+  MDB_dbi at(size_t i) const;
+  size_t index_of(MDB_dbi dbi) const;
+
   MDB_dbi meta = 0;
   MDB_dbi usage = 0;
   MDB_dbi reservations = 0;
@@ -89,9 +102,12 @@ class ResizeMutex {
 class LmdbEnv {
  public:
   // Creates dir if missing and opens the environment with MDB_NOTLS
-  // (plus MDB_NOSYNC when !durable), opens/creates every table.
+  // (plus MDB_NOSYNC when !durable), opens/creates every table. Durable:
+  // recovers through the redo log first (lmdb_redo.h), and keeps it.
+  // redo_max_ring: the most the redo log's ring grows to.
   static protocol::Result<std::unique_ptr<LmdbEnv>> open(const std::string& dir,
-                                                         size_t initial_map_bytes, bool durable);
+                                                         size_t initial_map_bytes, bool durable,
+                                                         uint64_t redo_max_ring = uint64_t{64} << 20);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;
@@ -100,6 +116,8 @@ class LmdbEnv {
   const Tables& tables() const { return tables_; }
   ResizeMutex& resize_mu() const { return resize_mu_; }
   const std::string& dir() const { return dir_; }
+  // The redo log (durable environments only; null otherwise).
+  LmdbRedo* redo() const { return redo_.get(); }
 
   size_t map_size() const;
   enum class Growth { kGrown, kAtMax, kFailed, kBusy };
@@ -117,6 +135,7 @@ class LmdbEnv {
  private:
   LmdbEnv() = default;
   MDB_env* env_ = nullptr;
+  std::unique_ptr<LmdbRedo> redo_;  // stopped before env_ closes
   Tables tables_;
   std::string dir_;
   mutable ResizeMutex resize_mu_;

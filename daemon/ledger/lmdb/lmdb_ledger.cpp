@@ -12,6 +12,7 @@
 
 #include "daemon/ledger/lmdb/ledger_tables.h"
 #include "daemon/ledger/lmdb/lmdb_ledger_impl.h"
+#include "daemon/ledger/lmdb/lmdb_redo.h"
 #include "daemon/ledger/lmdb/lmdb_rows.h"
 
 namespace tollgate::ledger {
@@ -23,13 +24,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kReaderCheckInterval = std::chrono::seconds(60);
 constexpr int kMaxGrowthsPerBatch = 40;
 
-// LMDB's environment is unusable after MDB_PANIC (lmdb_ledger.h): exit so
-// that systemd restarts tollgated, whose next open recovers from disk.
-[[noreturn]] void exit_on_panic(const std::string& dir, const std::string& what) {
-  spdlog::critical("ledger: LMDB panic in {} ({}); exiting so systemd restarts tollgated", dir, what);
-  spdlog::shutdown();
-  std::_Exit(EXIT_FAILURE);
-}
+using detail::exit_on_panic;
 
 Result<bool> check_schema(detail::LmdbEnv& env) {
   try {
@@ -69,7 +64,9 @@ int LmdbLedger::Impl::try_batch(std::vector<WriteOp>& batch, const accounting::A
   const auto pol = current_policy();
   try {
     detail::WriteTxn txn(*env);
-    detail::LmdbRows rows(txn.get(), env->tables());
+    detail::LmdbRedo* redo = env->redo() != nullptr && env->redo()->active() ? env->redo() : nullptr;
+    redo_changes.clear();
+    detail::LmdbRows rows(txn.get(), env->tables(), redo != nullptr ? &redo_changes : nullptr);
     detail::BatchApplier applier(rows, *pol, clock);
     for (auto& op : batch) applier.apply(op);
     applier.finish();
@@ -82,6 +79,8 @@ int LmdbLedger::Impl::try_batch(std::vector<WriteOp>& batch, const accounting::A
     what = "mdb_txn_commit";
     const auto started = SteadyClock::now();
     const int rc = txn.commit();
+    // A batch that changed nothing committed nothing (LMDB skips it).
+    if (rc == 0 && redo != nullptr && !redo_changes.empty()) redo->committed(redo_changes);
     commit_seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
     return rc;
   } catch (const detail::MdbError& e) {
@@ -111,7 +110,7 @@ bool LmdbLedger::Impl::write_batch(std::vector<WriteOp>& batch,
         return false;
       }
     }
-    if (rc == MDB_PANIC) exit_on_panic(env->dir(), what);
+    if (rc == MDB_PANIC) exit_on_panic(env->dir(), "LMDB panic: " + what);
     reason = "ledger write failed in " + env->dir() + ": " + what +
              (rc > 0 ? std::string(": ") + mdb_strerror(rc) : std::string());
     return false;
@@ -126,7 +125,7 @@ bool LmdbLedger::Impl::write_probe() {
   const int rc = try_batch(probe, {}, what, commit_seconds);
   // A panicked environment never recovers in this process: staying
   // degraded would refuse calls until someone restarts it by hand.
-  if (rc == MDB_PANIC) exit_on_panic(env->dir(), what);
+  if (rc == MDB_PANIC) exit_on_panic(env->dir(), "LMDB panic: " + what);
   return rc == 0;
 }
 
@@ -147,7 +146,8 @@ LmdbLedger::~LmdbLedger() = default;
 Result<std::unique_ptr<LmdbLedger>> LmdbLedger::open(LmdbLedgerOptions options,
                                                      BudgetPolicy policy, int64_t now_ms) {
   if (options.max_batch_ops == 0) options.max_batch_ops = 1;
-  auto env = detail::LmdbEnv::open(options.dir, options.initial_map_bytes, options.durable);
+  auto env = detail::LmdbEnv::open(options.dir, options.initial_map_bytes, options.durable,
+                                   options.redo_max_ring_bytes);
   if (!env) return env.error();
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->env = std::move(env.value());
@@ -162,6 +162,13 @@ Result<std::unique_ptr<LmdbLedger>> LmdbLedger::open(LmdbLedgerOptions options,
     auto report = detail::open_report(batch);
     if (!report) return report.error();
     impl->report = std::move(report.value());
+  }
+  if (auto* redo = impl->env->redo(); redo != nullptr && impl->options.redo_log) {
+    std::string error;
+    if (!redo->start(impl->env->env(), impl->options.redo_checkpoint_every, error)) {
+      spdlog::warn("ledger: redo log in {} not started ({}); every commit flushes LMDB twice",
+                   impl->env->dir(), error);
+    }
   }
   impl->start();
   return std::unique_ptr<LmdbLedger>(new LmdbLedger(std::move(impl)));

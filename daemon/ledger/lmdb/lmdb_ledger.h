@@ -56,8 +56,9 @@
 // max_batch_ops), applies the operations one by one in ONE transaction —
 // each sees the effects of those before it, and one whose own checks fail
 // (does not fit, unknown reservation) gets its own outcome without
-// affecting the rest — commits with one fsync, and only then runs the
-// callbacks (group commit). MDB_MAP_FULL, from a put or from the commit
+// affecting the rest — commits durably, and only then runs the callbacks
+// (group commit). While the writer runs, a commit is made durable by one
+// flush of the redo log (redo.log, lmdb_redo.h) instead of LMDB's two. MDB_MAP_FULL, from a put or from the commit
 // itself, doubles the map (with every reader excluded: readers hold a
 // shared lock while their transaction is open; the lock is
 // writer-preferring, so once a growth waits no new reader starts, and the
@@ -101,7 +102,7 @@ namespace tollgate::ledger {
 inline constexpr uint32_t kSchemaVersion = 1;
 
 struct LmdbLedgerOptions : LedgerOptions {
-  std::string dir;  // created if missing; holds data.mdb and lock.mdb
+  std::string dir;  // created if missing; holds data.mdb, lock.mdb and redo.log
   size_t initial_map_bytes = size_t{64} << 20;
   size_t max_map_bytes = size_t{1} << 40;  // the map doubles up to this
   // Operations per write transaction; 1 turns group commit off.
@@ -109,6 +110,13 @@ struct LmdbLedgerOptions : LedgerOptions {
   // false opens with MDB_NOSYNC: no fsync at all. For tests and benchmarks
   // only; a crash can then lose acknowledged writes.
   bool durable = true;
+  // Durable commits through the redo log (lmdb_redo.h), with a checkpoint
+  // every this many commits; false: every commit flushes LMDB itself.
+  bool redo_log = true;
+  uint64_t redo_checkpoint_every = 64;
+  // The most redo.log's ring of records grows to (a new one starts at
+  // 1 MiB, or this when smaller). Tests make it small.
+  uint64_t redo_max_ring_bytes = uint64_t{64} << 20;
   // While degraded, how often the writer tries a probe write.
   std::chrono::milliseconds probe_interval{1000};
   // How long a map growth waits for read transactions already open to end

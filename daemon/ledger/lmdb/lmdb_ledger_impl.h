@@ -30,6 +30,9 @@ struct LmdbLedger::Impl final : detail::BatchWriter {
   std::unique_ptr<detail::LmdbEnv> env;
   OpenReport report;
 
+  // The commit's changes for the redo log (writer thread).
+  std::string redo_changes;
+
   std::chrono::steady_clock::time_point last_reader_check = std::chrono::steady_clock::now();
 
   // The budget snapshots that calls' plans read, each kept with what it

@@ -1,6 +1,7 @@
 #include "daemon/ledger/lmdb/lmdb_rows.h"
 
 #include "daemon/ledger/lmdb/ledger_tables.h"
+#include "daemon/ledger/lmdb/lmdb_redo.h"
 
 namespace tollgate::ledger::detail {
 namespace {
@@ -28,17 +29,6 @@ std::string stored_key(const IdempotencyKey& key) { return idempotency_key(key.a
 
 std::string stored_key(const BudgetKey& key) {
   return usage_key(key.period, key.scope, key.provider);
-}
-
-// Puts the encoded row, or deletes the key for nullopt.
-template <class Row, class Encode>
-void put_or_delete(MDB_txn* txn, MDB_dbi dbi, std::string_view key, const std::optional<Row>& row,
-                   Encode encode) {
-  if (row) {
-    kv_put(txn, dbi, key, encode(*row));
-  } else {
-    kv_del(txn, dbi, key);
-  }
 }
 
 }  // namespace
@@ -250,62 +240,72 @@ std::vector<ResetRecord> LmdbRows::resets() const {
 
 // ---- writes
 
+void LmdbRows::put(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  kv_put(txn_, dbi, key, value);
+  if (redo_ != nullptr) redo_put(*redo_, t_.index_of(dbi), key, value);
+}
+
+void LmdbRows::del(MDB_dbi dbi, std::string_view key) {
+  // A delete of a missing key changes nothing, and replays as nothing.
+  if (kv_del(txn_, dbi, key) && redo_ != nullptr) redo_del(*redo_, t_.index_of(dbi), key);
+}
+
 void LmdbRows::apply(const RowChanges& c) {
-  for (const auto& [key, row] : c.usage) store_usage(txn_, t_, stored_key(key), row);
+  for (const auto& [key, row] : c.usage) put(t_.usage, stored_key(key), encode_usage(row));
   for (const auto& [id, row] : c.reservations) {
-    put_or_delete(txn_, t_.reservations, u64_key(id), row, encode_reservation);
+    put_or_delete(t_.reservations, u64_key(id), row, encode_reservation);
   }
   for (const auto& [key, at_ms] : c.fired) {
     const BudgetKey& b = key.budget;
-    put_or_delete(txn_, t_.alerts_fired, fired_key(b.period, b.scope, b.provider, key.level), at_ms,
+    put_or_delete(t_.alerts_fired, fired_key(b.period, b.scope, b.provider, key.level), at_ms,
                   [](int64_t at) { return encode_u64(static_cast<uint64_t>(at)); });
   }
   for (const auto& a : c.alerts) {
-    kv_put(txn_, t_.alerts_log, time_seq_key(a.at_ms, a.log_seq), encode_alert(a));
+    put(t_.alerts_log, time_seq_key(a.at_ms, a.log_seq), encode_alert(a));
   }
   for (const auto& [seq, reset] : c.resets) {
-    kv_put(txn_, t_.resets, time_seq_key(reset.at_ms, seq), encode_reset(reset));
+    put(t_.resets, time_seq_key(reset.at_ms, seq), encode_reset(reset));
   }
   for (const auto& record : c.log) {
-    kv_put(txn_, t_.ledger_log, time_seq_key(record.at_ms, record.log_seq),
+    put(t_.ledger_log, time_seq_key(record.at_ms, record.log_seq),
            encode_ledger_record(record));
   }
   for (const auto& [key, record] : c.idempotency) {
-    put_or_delete(txn_, t_.idempotency, stored_key(key), record, encode_idempotency);
+    put_or_delete(t_.idempotency, stored_key(key), record, encode_idempotency);
   }
   for (const auto& [key, count] : c.days) {
-    kv_put(txn_, t_.rate_day, day_key(key.provider, key.day), encode_u64(count));
+    put(t_.rate_day, day_key(key.provider, key.day), encode_u64(count));
   }
   for (const auto& [provider, sent] : c.minute_sends) {
     if (sent.empty()) {
-      kv_del(txn_, t_.rate_minute, provider);
+      del(t_.rate_minute, provider);
     } else {
-      kv_put(txn_, t_.rate_minute, provider, encode_sends(sent));
+      put(t_.rate_minute, provider, encode_sends(sent));
     }
   }
   for (const auto& [key, limit] : c.limits) {
-    put_or_delete(txn_, t_.limits, limit_key(key), limit, encode_limit);
+    put_or_delete(t_.limits, limit_key(key), limit, encode_limit);
   }
   for (const auto& [key, row] : c.day_usage) {
-    kv_put(txn_, t_.usage_day, day_usage_key(key.scope, key.day, key.provider),
+    put(t_.usage_day, day_usage_key(key.scope, key.day, key.provider),
            encode_day_usage(row));
   }
   for (const auto& [key, alert] : c.outbox) {
-    put_or_delete(txn_, t_.outbox, outbox_key(key.destination, key.id), alert, encode_alert);
+    put_or_delete(t_.outbox, outbox_key(key.destination, key.id), alert, encode_alert);
   }
-  if (c.period) kv_put(txn_, t_.meta, kMetaPeriod, *c.period);
-  if (c.next_reservation) kv_put(txn_, t_.meta, kMetaNextReservation, encode_u64(*c.next_reservation));
-  if (c.log_seq) kv_put(txn_, t_.meta, kMetaLogSeq, encode_u64(*c.log_seq));
+  if (c.period) put(t_.meta, kMetaPeriod, *c.period);
+  if (c.next_reservation) put(t_.meta, kMetaNextReservation, encode_u64(*c.next_reservation));
+  if (c.log_seq) put(t_.meta, kMetaLogSeq, encode_u64(*c.log_seq));
   if (c.prune_cursor) {
     const std::optional<std::string> cursor =
         *c.prune_cursor ? std::optional<std::string>(stored_key(**c.prune_cursor)) : std::nullopt;
-    put_or_delete(txn_, t_.meta, kMetaPruneCursor, cursor, [](const std::string& s) { return s; });
+    put_or_delete(t_.meta, kMetaPruneCursor, cursor, [](const std::string& s) { return s; });
   }
 }
 
 void LmdbRows::probe() {
   const uint64_t n = meta_u64(txn_, t_, kMetaProbe).value_or(0) + 1;
-  kv_put(txn_, t_.meta, kMetaProbe, encode_u64(n));
+  put(t_.meta, kMetaProbe, encode_u64(n));
 }
 
 }  // namespace tollgate::ledger::detail

@@ -24,7 +24,10 @@ namespace tollgate::ledger::detail {
 
 class LmdbRows final : public RowStore {
  public:
-  LmdbRows(MDB_txn* txn, const Tables& tables) : txn_(txn), t_(tables) {}
+  // redo: when not null, every put and delete is also appended to it
+  // (the commit's record in the redo log, lmdb_redo.h).
+  LmdbRows(MDB_txn* txn, const Tables& tables, std::string* redo = nullptr)
+      : txn_(txn), t_(tables), redo_(redo) {}
 
   LedgerMeta meta() const override;
   UsageRow usage(const BudgetKey& key) const override;
@@ -63,8 +66,23 @@ class LmdbRows final : public RowStore {
   // The usage rows whose keys start with prefix, in key order.
   std::vector<std::pair<BudgetKey, UsageRow>> usage_from(const std::string& prefix) const;
 
+  // Writes, recorded for the redo log.
+  void put(MDB_dbi dbi, std::string_view key, std::string_view value);
+  void del(MDB_dbi dbi, std::string_view key);
+  // Puts the encoded row, or deletes the key for nullopt.
+  template <class Row, class Encode>
+  void put_or_delete(MDB_dbi dbi, std::string_view key, const std::optional<Row>& row,
+                     Encode encode) {
+    if (row) {
+      put(dbi, key, encode(*row));
+    } else {
+      del(dbi, key);
+    }
+  }
+
   MDB_txn* txn_;
   const Tables& t_;
+  std::string* redo_;
 };
 
 }  // namespace tollgate::ledger::detail
