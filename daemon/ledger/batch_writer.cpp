@@ -1,6 +1,8 @@
 // The shared writer thread of the durable backends (batch_writer.h).
 #include "daemon/ledger/batch_writer.h"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,7 +15,10 @@ BatchWriter::BatchWriter(BatchWriterOptions options) : options_(std::move(option
 BatchWriter::~BatchWriter() { stop(); }
 
 void BatchWriter::start() {
-  thread_ = std::jthread([this] { writer_loop(); });
+  thread_ = std::jthread([this] {
+    pthread_setname_np(pthread_self(), "tg-ledger");  // for top -H, perf, gdb
+    writer_loop();
+  });
 }
 
 void BatchWriter::stop() {

@@ -1,6 +1,7 @@
 #include "daemon/ledger/lmdb/lmdb_redo.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -261,7 +262,10 @@ bool LmdbRedo::start(MDB_env* env, uint64_t checkpoint_every, std::string& error
     MutexLock lock(mu_);
     stopping_ = false;
   }
-  checkpointer_ = std::thread([this] { checkpointer_loop(); });
+  checkpointer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "tg-checkpoint");
+    checkpointer_loop();
+  });
   return true;
 }
 
