@@ -28,16 +28,21 @@ const std::array<std::string, 4> kAgents = {"a0", "a1", "a2", "a3"};
 const std::array<std::string, 2> kProviders = {"anthropic", "openai"};
 
 // Returns a description of the first budget over its limit (divided by
-// scale), or "".
+// scale), or of a read that failed (a PostgreSQL server gone, say: the
+// test then fails with that instead of aborting on the writer thread), or
+// "".
 std::string over_limit(const Ledger& l, uint64_t scale) {
   const uint64_t agent_limit = kAgentLimit / scale;
   const uint64_t global_limit = kGlobalLimit / scale;
+  const auto global = l.global_usage("2024-11");
+  if (!global.ok()) return "reading global usage failed: " + global.error().message;
   for (const auto& provider : kProviders) {
-    const auto g = l.global_usage("2024-11").value().at(provider);
+    const auto g = global.value().at(provider);
     if (g.used + g.reserved > global_limit) return "global " + provider;
   }
   for (const auto& agent : kAgents) {
     const auto usage = l.usage(agent, "2024-11");
+    if (!usage.ok()) return "reading " + agent + "'s usage failed: " + usage.error().message;
     for (const auto& [provider, u] : usage.value()) {
       if (u.used + u.reserved > agent_limit) return agent + " " + provider;
     }
