@@ -41,10 +41,7 @@ void append(RedoLog& log, const std::string& payload) {
 
 // A checkpoint after everything appended so far.
 void checkpoint(RedoLog& log) {
-  RedoLog::Header h;
-  h.active = true;
-  h.next_seq = log.next_seq();
-  h.start = log.position();
+  RedoLog::Header h = log.header_here(true);
   h.meta = "meta";
   std::string error;
   REQUIRE(log.write_header(h, error));

@@ -78,6 +78,10 @@ bool apply_changes(MDB_txn* txn, const Tables& tables, std::string_view in) {
 
 std::string io_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
+protocol::Error recovery_error(const std::string& dir, const std::string& what) {
+  return protocol::Error::internal("cannot recover the ledger in " + dir + ": " + what);
+}
+
 bool read_exact(int fd, char* out, size_t size, uint64_t offset) {
   return ::pread(fd, out, size, static_cast<off_t>(offset)) == static_cast<ssize_t>(size);
 }
@@ -99,7 +103,6 @@ LmdbRedo::~LmdbRedo() {
 
 protocol::Result<std::unique_ptr<LmdbRedo>> LmdbRedo::restore(const std::string& dir,
                                                                uint64_t max_ring) {
-  using protocol::Error;
   std::unique_ptr<LmdbRedo> self(new LmdbRedo());
   self->dir_ = dir;
   auto log = RedoLog::open(dir + "/redo.log", max_ring);
@@ -114,9 +117,7 @@ protocol::Result<std::unique_ptr<LmdbRedo>> LmdbRedo::restore(const std::string&
   const RedoLog::Header header = self->log_->header();
   if (!header.active) return self;
 
-  auto fail = [&](const std::string& what) {
-    return Error::internal("cannot recover the ledger in " + dir + ": " + what);
-  };
+  auto fail = [&](const std::string& what) { return recovery_error(dir, what); };
   const std::string& meta = header.meta;
   if (meta.size() != kMetaBytes || field<uint32_t>(meta, kMetaMagic) != kLmdbMagic) {
     return fail("redo.log's checkpoint is not an LMDB meta page");
@@ -165,14 +166,11 @@ protocol::Result<std::unique_ptr<LmdbRedo>> LmdbRedo::restore(const std::string&
 }
 
 protocol::Result<size_t> LmdbRedo::replay(LmdbEnv& env) {
-  using protocol::Error;
   if (!log_) return size_t{0};
   const RedoLog::Header header = log_->header();
   auto records = log_->take_records();
   if (!header.active) return size_t{0};
-  auto fail = [&](const std::string& what) {
-    return Error::internal("cannot recover the ledger in " + dir_ + ": " + what);
-  };
+  auto fail = [&](const std::string& what) { return recovery_error(dir_, what); };
   MDB_envinfo info{};
   mdb_env_info(env.env(), &info);
   const uint64_t checkpoint = field<uint64_t>(header.meta, kMetaTxnid);
@@ -199,10 +197,7 @@ protocol::Result<size_t> LmdbRedo::replay(LmdbEnv& env) {
     }
   }
   std::string error;
-  RedoLog::Header off;
-  off.next_seq = log_->next_seq();
-  off.start = log_->position();
-  if (!log_->write_header(off, error)) return fail(error);
+  if (!log_->write_header(log_->header_here(false), error)) return fail(error);
   spdlog::info("ledger: replayed {} redo records onto the checkpoint at transaction {}",
                records.size(), checkpoint);
   return records.size();
@@ -243,10 +238,7 @@ bool LmdbRedo::start(MDB_env* env, uint64_t checkpoint_every, std::string& error
   page_size_ = stat.ms_psize;
   checkpoint_every_ = checkpoint_every == 0 ? kCheckpointEvery : checkpoint_every;
   env_ = env;
-  RedoLog::Header on;
-  on.active = true;
-  on.next_seq = log_->next_seq();
-  on.start = log_->position();
+  RedoLog::Header on = log_->header_here(true);
   // Pinned before the header names it: the tree must never be reused.
   const uint64_t txn_id = pin_latest(on.meta);
   if (mdb_env_sync(env, 1) != 0 || !log_->write_header(on, error)) {
@@ -284,10 +276,7 @@ void LmdbRedo::stop() {
     spdlog::error("ledger: syncing {} at stop failed; the next start recovers from redo.log", dir_);
   } else {
     mdb_env_set_flags(env_, MDB_NOSYNC, 0);
-    RedoLog::Header off;
-    off.next_seq = log_->next_seq();
-    off.start = log_->position();
-    if (!log_->write_header(off, error)) {
+    if (!log_->write_header(log_->header_here(false), error)) {
       spdlog::error("ledger: marking {}/redo.log inactive failed: {}", dir_, error);
     }
   }
@@ -330,9 +319,7 @@ void LmdbRedo::committed(std::string_view changes) {
     if (busy_ || pending_) return;  // the next commit asks again
   }
   Pending next;
-  next.header.active = true;
-  next.header.next_seq = log_->next_seq();
-  next.header.start = log_->position();
+  next.header = log_->header_here(true);
   next.txn_id = pin_latest(next.header.meta);
   since_checkpoint_ = 0;
   {
@@ -350,10 +337,7 @@ void LmdbRedo::checkpoint_now() {
     pending_.reset();
     while (busy_) cv_.wait();
   }
-  RedoLog::Header now;
-  now.active = true;
-  now.next_seq = log_->next_seq();
-  now.start = log_->position();
+  RedoLog::Header now = log_->header_here(true);
   const uint64_t txn_id = pin_latest(now.meta);
   if (mdb_env_sync(env_, 1) != 0) fail("syncing data.mdb");
   std::string error;

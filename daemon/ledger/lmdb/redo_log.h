@@ -91,6 +91,15 @@ class RedoLog {
   // The sequence number the next append gets, and where it goes.
   uint64_t next_seq() const { return next_seq_; }
   uint64_t position() const { return pos_; }
+  // A header whose checkpoint follows everything appended so far (meta
+  // still to be filled in for an active one).
+  Header header_here(bool active) const {
+    Header h;
+    h.active = active;
+    h.next_seq = next_seq_;
+    h.start = pos_;
+    return h;
+  }
 
   // Writes h (seq is assigned) to the older slot and flushes it. A header
   // whose checkpoint is older than the last one written is skipped (true).
