@@ -99,8 +99,9 @@ fuzz:
 
 # Every tollbench figure of docs/benchmarks.md, then the pinned scenario
 # (nginx as the provider stub, tollgated alone on one core; its packages:
-# install-deps.sh --bench). BENCH=pinned runs that scenario only,
-# BENCH=memory the RSS figures only (tools/bench/memory.sh).
+# install-deps.sh --bench), then the floors under its CPU targets. BENCH=pinned
+# runs that scenario only, BENCH=memory the RSS figures only
+# (tools/bench/memory.sh), BENCH=floors the floors only (tools/bench/floors.sh).
 BENCH ?= all
 bench: build
 	tools/install-deps.sh --bench

@@ -5,16 +5,19 @@
 # tollgated alone on one core). Prints the figures; nothing is written to
 # the repo.
 #
-#   tools/bench.sh BIN_DIR [all|pinned|memory]
+#   tools/bench.sh BIN_DIR [all|pinned|memory|floors]
 #       pinned: that scenario only (make bench BENCH=pinned); memory:
 #       tollgated's RSS idle and with 10,000 calls in flight only
-#       (tools/bench/memory.sh, make bench BENCH=memory)
+#       (tools/bench/memory.sh, make bench BENCH=memory); floors: what the
+#       machine charges for a call's parts with no tollgate code around
+#       them, the floors under the CPU targets (tools/bench/floors.sh,
+#       make bench BENCH=floors)
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 case ${2:-all} in
-  pinned|memory) exec "$here/bench/${2}.sh" "${1:-build/bin}" ;;
+  pinned|memory|floors) exec "$here/bench/${2}.sh" "${1:-build/bin}" ;;
   all) ;;
-  *) echo "usage: $0 BIN_DIR [all|pinned|memory]" >&2; exit 2 ;;
+  *) echo "usage: $0 BIN_DIR [all|pinned|memory|floors]" >&2; exit 2 ;;
 esac
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
@@ -66,3 +69,6 @@ echo "== memory (tools/bench/memory.sh)"
 
 echo "== pinned scenario (tools/bench/pinned.sh)"
 "$here/bench/pinned.sh" "$bin"
+
+echo "== floors (tools/bench/floors.sh)"
+"$here/bench/floors.sh" "$bin"

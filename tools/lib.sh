@@ -84,6 +84,9 @@ start_tollgated() {  # LOG FAKE_ADDR DATA_DIR [NAME=VALUE...]
     export TOLLGATE_HTTP=off TOLLGATE_DATA_DIR="$data"
     # shellcheck disable=SC2163  # "$@" holds NAME=VALUE words, not names
     (( $# == 0 )) || export "$@"
+    # tollgated_cpus (a taskset CPU list): started on those CPUs only, so
+    # its default worker count is theirs.
+    [[ -z ${tollgated_cpus:-} ]] || exec taskset -c "$tollgated_cpus" "$bin/tollgated"
     exec "$bin/tollgated"
   ) > "$log" 2>&1 &
   tollgated_pid=$!

@@ -170,7 +170,8 @@ void read_settings(SettingReader& r, Config& c, ProviderConfig& anthropic, Provi
   r.uint("TOLLGATE_EVENTS_SNDBUF", c.events_sndbuf, 0, 64u << 20, "must be a whole number of bytes from 0 (the OS default) to 67108864");
   r.uint("TOLLGATE_REPLIES_HWM", c.replies_hwm, 1, 10'000'000, "must be a whole number of messages from 1 to 10000000");
   r.str("TOLLGATE_LOG_LEVEL", c.log_level);
-  r.uint("TOLLGATE_WORKERS", c.workers, 0, 256, "must be a whole number from 0 (CPU count) to 256");
+  r.uint("TOLLGATE_WORKERS", c.workers, 0, 256, "must be a whole number from 0 (one per CPU the daemon may run on) to 256");
+  r.boolean("TOLLGATE_SCHED_BATCH", c.sched_batch);
   r.uint("TOLLGATE_CALL_TIMEOUT_MS", c.call_timeout_ms, 1, 3'600'000, "must be a whole number of milliseconds from 1 to 3600000");
   r.uint("TOLLGATE_MAX_INFLIGHT", c.max_inflight, 1, 10'000'000, "must be a whole number from 1");
   r.uint("TOLLGATE_ADMISSION_WAIT_MS", c.admission_wait_ms, 0, 3'600'000, "must be a whole number of milliseconds from 0 to 3600000");

@@ -186,7 +186,11 @@ struct Config {
   // ZMQ_SNDHWM); a streamed call whose part finds it full is cut.
   uint64_t replies_hwm = 100000;                // TOLLGATE_REPLIES_HWM
   std::string log_level = "info";               // TOLLGATE_LOG_LEVEL
-  uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = CPU count
+  uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = the CPUs it may run on
+  // Every thread of the daemon under SCHED_BATCH: a thread one of the
+  // others wakes does not preempt it, it runs once the other blocks
+  // (tools/tollgated/main.cpp, docs/benchmarks.md).
+  bool sched_batch = true;                      // TOLLGATE_SCHED_BATCH
   uint64_t call_timeout_ms = 120000;            // TOLLGATE_CALL_TIMEOUT_MS
   uint64_t max_inflight = 10000;                // TOLLGATE_MAX_INFLIGHT
   // How long a call may queue for other calls' reservations to settle

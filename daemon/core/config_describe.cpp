@@ -154,6 +154,7 @@ std::string describe_config(const Config& c) {
     << "TOLLGATE_REPLIES_HWM=" << c.replies_hwm << "\n"
     << "TOLLGATE_LOG_LEVEL=" << c.log_level << "\n"
     << "TOLLGATE_WORKERS=" << c.workers << "\n"
+    << "TOLLGATE_SCHED_BATCH=" << (c.sched_batch ? "true" : "false") << "\n"
     << "TOLLGATE_CALL_TIMEOUT_MS=" << c.call_timeout_ms << "\n"
     << "TOLLGATE_MAX_INFLIGHT=" << c.max_inflight << "\n"
     << "TOLLGATE_ADMISSION_WAIT_MS=" << c.admission_wait_ms << "\n"

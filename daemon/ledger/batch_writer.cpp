@@ -15,10 +15,10 @@ BatchWriter::BatchWriter(BatchWriterOptions options) : options_(std::move(option
 BatchWriter::~BatchWriter() { stop(); }
 
 void BatchWriter::start() {
-  thread_ = std::jthread([this] {
-    pthread_setname_np(pthread_self(), "tg-ledger");  // for top -H, perf, gdb
-    writer_loop();
-  });
+  thread_ = std::jthread([this] { writer_loop(); });
+  // Named from here, so it has its name once start() returns (for top -H,
+  // perf, gdb, and a test that looks before the thread first runs).
+  pthread_setname_np(thread_.native_handle(), "tg-ledger");
 }
 
 void BatchWriter::stop() {

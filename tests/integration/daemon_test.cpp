@@ -2,7 +2,13 @@
 // start-up errors.
 #include <catch2/catch.hpp>
 
+#include <sched.h>
+
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
 #include <random>
 #include <zmq.hpp>
 
@@ -187,6 +193,72 @@ TEST_CASE("SIGTERM stops an idle daemon with exit status 0") {
   auto status = d.process().wait_exit(5s);
   REQUIRE(status.has_value());
   CHECK(*status == 0);
+}
+
+namespace {
+
+// The scheduling policy of each of PID's threads, by thread name.
+std::multimap<std::string, int> thread_policies(pid_t pid) {
+  std::multimap<std::string, int> out;
+  const auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    out.emplace(name, sched_getscheduler(std::stoi(task.path().filename().string())));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every thread of the daemon runs under SCHED_BATCH unless TOLLGATE_SCHED_BATCH is false") {
+  for (const bool batch : {true, false}) {
+    Env env{{"TOLLGATE_WORKERS", "2"}, {"TOLLGATE_HTTP", "127.0.0.1:0"}};
+    if (!batch) env["TOLLGATE_SCHED_BATCH"] = "false";
+    TollgatedProcess d(env);
+    const auto policies = thread_policies(d.process().pid());
+    INFO("TOLLGATE_SCHED_BATCH " << batch);
+    // The loop, ZeroMQ's I/O thread, the workers, the ledger's writer (ours
+    // are named before the ready line; libzmq names its thread when it first
+    // runs, which is before the ledger's first flush lets the main thread
+    // wait).
+    CHECK(policies.count("tollgated") >= 1);  // the loop, and the HTTP listener's threads
+    CHECK(policies.count("ZMQbg/IO/0") == 1);
+    CHECK(policies.count("tg-worker-0") + policies.count("tg-worker-1") == 2);
+    CHECK(policies.count("tg-ledger") == 1);
+    for (const auto& [name, policy] : policies) {
+      INFO(name);
+      CHECK(policy == (batch ? SCHED_BATCH : SCHED_OTHER));
+    }
+  }
+}
+
+TEST_CASE("the default worker count is the number of CPUs the daemon may run on") {
+  cpu_set_t all;
+  REQUIRE(sched_getaffinity(0, sizeof all, &all) == 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &all)) cpus.push_back(c);
+  }
+  // This thread's affinity is what the daemon forked from it inherits.
+  auto workers_on = [&](size_t n) {
+    cpu_set_t some;
+    CPU_ZERO(&some);
+    for (size_t i = 0; i < n; ++i) CPU_SET(cpus[i], &some);
+    REQUIRE(sched_setaffinity(0, sizeof some, &some) == 0);
+    size_t workers = 0;
+    {
+      TollgatedProcess d(Env{{"TOLLGATE_WORKERS", "0"}});
+      for (const auto& [name, policy] : thread_policies(d.process().pid())) {
+        workers += name.rfind("tg-worker-", 0) == 0;
+      }
+    }
+    REQUIRE(sched_setaffinity(0, sizeof all, &all) == 0);
+    return workers;
+  };
+  CHECK(workers_on(1) == 1);
+  if (cpus.size() >= 2) CHECK(workers_on(2) == 2);
 }
 
 TEST_CASE("a bad setting stops start-up with one line naming the variable") {

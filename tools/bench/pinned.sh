@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # tools/bench/pinned.sh BIN_DIR: the pinned scenario of issue 17 (`make
-# bench BENCH=pinned`; also the last section of a whole `make bench`).
+# bench BENCH=pinned`; also a section of a whole `make bench`).
 #
-# tollgated alone on one core (DAEMON_CPU, default 0; every thread, with
-# `taskset -a`); the provider stub (Debian's nginx answering with canned
-# bodies, tools/bench/stub.conf.in), the load generators (tollbench, wrk)
-# on the other (LOAD_CPU, default 1). A second nginx, plain `proxy_pass`
+# tollgated alone on one core (DAEMON_CPU, default 0; started there, so
+# with one worker by default, and every thread kept there with `taskset
+# -a`); the provider stub (Debian's nginx answering with canned bodies,
+# tools/bench/stub.conf.in), the load generators (tollbench, wrk) on the
+# other (LOAD_CPU, default 1). A second nginx, plain `proxy_pass`
 # to the stub with no logic (tools/bench/proxy.conf.in), sits on the
 # daemon's core as the comparison: what any HTTP hop costs here. The
 # ledger is durable (the default).
@@ -65,6 +66,9 @@ stub=http://127.0.0.1:$stub_port
 proxy=http://127.0.0.1:$proxy_port
 
 read -r -a extra_env <<< "${TOLLGATED_ENV:-}"
+# Started on its core (so its default worker count is 1), and every thread
+# it starts later stays there (taskset -a below).
+tollgated_cpus=$daemon_cpu
 start_tollgated "$work/tg.log" "127.0.0.1:$stub_port" "$work/data" ANTHROPIC_API_KEY=bench \
   OPENAI_API_KEY=bench "${no_limits_env[@]}" TOLLGATE_LOG_LEVEL=info TOLLGATE_HTTP=127.0.0.1:0 \
   "${extra_env[@]}"

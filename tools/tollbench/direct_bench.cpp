@@ -50,6 +50,7 @@ protocol::Result<ZmqBenchResult> run_direct_bench(const DirectBenchOptions& o) {
   const auto request = workers::AnthropicAdapter().build_request(call);
 
   DirectProgress p;
+  const auto worker_cpu_start = worker.thread_cpu_time();
   uint64_t sent = 0;  // this thread only
   const auto start = Clock::now();
   auto next_send = start;
@@ -75,8 +76,11 @@ protocol::Result<ZmqBenchResult> run_direct_bench(const DirectBenchOptions& o) {
     };
     worker.post([&worker, &request, on_done] { worker.transport().submit(request, {}, {}, on_done); });
   }
+  const auto worker_cpu = worker.thread_cpu_time() - worker_cpu_start;
   MutexLock lock(p.mu);
   ZmqBenchResult r;
+  r.worker_cpu_us_per_request =
+      std::chrono::duration<double, std::micro>(worker_cpu).count() / static_cast<double>(o.requests);
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.per_second = static_cast<double>(o.requests) / r.seconds;
   r.ok = o.requests - p.errors;

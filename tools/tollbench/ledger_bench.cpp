@@ -12,6 +12,7 @@
 #include "daemon/ledger/ledger.h"
 #include "daemon/ledger/lmdb/lmdb_ledger.h"
 #include "daemon/ledger/postgres/pg_ledger.h"
+#include "tools/tollbench/floor_bench.h"
 
 namespace tollgate::tollbench {
 namespace {
@@ -137,9 +138,11 @@ protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& o
   state.start(chains);
   const uint64_t batches_before = batches->load();
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = process_cpu_us();
   for (size_t c = 0; c < chains; ++c) start_pair(state, c);
   const std::optional<protocol::Error> error = state.wait();
   const auto t1 = std::chrono::steady_clock::now();
+  const double cpu = process_cpu_us() - cpu0;
   opened.value().clear();  // join the writers before `state` goes out of scope
   if (error) return *error;
 
@@ -148,6 +151,7 @@ protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& o
   r.seconds = std::chrono::duration<double>(t1 - t0).count();
   r.pairs_per_second = r.seconds > 0 ? static_cast<double>(r.pairs) / r.seconds : 0;
   r.batches = batches->load() - batches_before;
+  r.cpu_us_per_pair = r.pairs > 0 ? cpu / static_cast<double>(r.pairs) : 0;
   r.ops_per_batch = r.batches > 0 ? 2.0 * static_cast<double>(r.pairs) / static_cast<double>(r.batches) : 0;
   return r;
 }

@@ -35,6 +35,9 @@ struct LedgerBenchResult {
   double pairs_per_second = 0;
   uint64_t batches = 0;         // write transactions committed
   double ops_per_batch = 0;
+  // This process's CPU time (its threads: the ledger's writer, the waiting
+  // main thread) per pair.
+  double cpu_us_per_pair = 0;
 };
 
 protocol::Result<LedgerBenchResult> run_ledger_bench(const LedgerBenchOptions& options);

@@ -13,6 +13,7 @@
 #include "tools/tollbench/ledger_bench.h"
 #include "tools/tollbench/daemon_probe.h"
 #include "tools/tollbench/direct_bench.h"
+#include "tools/tollbench/floor_bench.h"
 #include "tools/tollbench/zmq_bench.h"
 
 namespace {
@@ -25,11 +26,11 @@ int run_ledger(const tollgate::tollbench::LedgerBenchOptions& o) {
   }
   std::printf(
       "ledger %ssubmitters=%zu pairs=%llu group_commit=%s durable=%s: %.0f pairs/s "
-      "(%.3f s, %llu transactions, %.1f ops per transaction)\n",
+      "(%.3f s, %llu transactions, %.1f ops per transaction, %.1f us CPU per pair)\n",
       o.postgres.empty() ? "" : ("postgres daemons=" + std::to_string(o.daemons) + " ").c_str(),
       o.submitters, static_cast<unsigned long long>(r->pairs), o.group_commit ? "on" : "off",
       o.durable ? "on" : "off", r->pairs_per_second, r->seconds,
-      static_cast<unsigned long long>(r->batches), r->ops_per_batch);
+      static_cast<unsigned long long>(r->batches), r->ops_per_batch, r->cpu_us_per_pair);
   return 0;
 }
 
@@ -49,6 +50,9 @@ int report(const tollgate::tollbench::ZmqBenchOptions& o,
   if (r->parts > 0) {
     std::printf("streamed: %llu parts, first part ms p50=%.3f p99=%.3f\n",
                 static_cast<unsigned long long>(r->parts), r->first_part_p50_ms, r->first_part_p99_ms);
+  }
+  if (r->worker_cpu_us_per_request > 0) {
+    std::printf("worker_cpu_us_per_request=%.1f (the thread driving the transfers)\n", r->worker_cpu_us_per_request);
   }
   if (!r->first_error.empty()) std::printf("first error: %s\n", r->first_error.c_str());
   if (!r->errors_by_code.empty()) {
@@ -112,6 +116,30 @@ void add_zmq_options(CLI::App* cmd, tollgate::tollbench::ZmqBenchOptions& o,
   cmd->add_option("--rate", o.rate, "fixed rate in requests/s (0: max rate)")->capture_default_str();
 }
 
+CLI::App* add_floor(CLI::App& app, tollgate::tollbench::FloorBenchOptions& o) {
+  auto* floor = app.add_subcommand(
+      "floor", "what the machine charges for a call's parts with no tollgate code: flush, wake, zmq");
+  floor->add_option("what", o.what, "flush | wake | zmq")->required()->check(CLI::IsMember({"flush", "wake", "zmq"}));
+  floor->add_option("--dir", o.dir, "flush: a directory on the ledger's disk")->capture_default_str();
+  floor->add_option("--rounds", o.rounds, "measured records, wake-ups or round trips")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  floor->add_option("--inflight", o.inflight, "zmq: messages outstanding")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  floor->add_option("--cpu", o.cpu, "the CPU the measured side runs on")->capture_default_str();
+  floor->add_option("--other-cpu", o.other_cpu, "the CPU of the other side (wake, zmq)")->capture_default_str();
+  return floor;
+}
+
+int run_floor(const tollgate::tollbench::FloorBenchOptions& o) {
+  auto r = tollgate::tollbench::run_floor_bench(o);
+  if (!r.ok()) {
+    std::fprintf(stderr, "tollbench %s\n", r.error().message.c_str());
+    return 1;
+  }
+  std::printf("%s\n", r->c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,7 +190,11 @@ int main(int argc, char** argv) {
   direct->add_option("--inflight", direct_opts.inflight)->capture_default_str();
   direct->add_option("--rate", direct_opts.rate, "fixed rate in requests/s (0: max rate)")->capture_default_str();
 
+  tollgate::tollbench::FloorBenchOptions floor_opts;
+  auto* floor = add_floor(app, floor_opts);
+
   CLI11_PARSE(app, argc, argv);
+  if (floor->parsed()) return run_floor(floor_opts);
   if (direct->parsed()) return run_direct(direct_opts);
   if (ping->parsed()) return run_zmq(ping_opts, probe);
   if (call->parsed()) return run_zmq(call_opts, probe);

@@ -42,6 +42,9 @@ struct ZmqBenchResult {
   // --stream: parts received, and the latency of each call's first part.
   uint64_t parts = 0;
   double first_part_p50_ms = 0, first_part_p99_ms = 0;
+  // direct: the CPU time of the worker thread that drives the transfers,
+  // per request (the HTTP half of a call, as tollgated's workers do it).
+  double worker_cpu_us_per_request = 0;
   std::string first_error;
   std::map<std::string, uint64_t> errors_by_code;  // error.code -> replies
 };

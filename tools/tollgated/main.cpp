@@ -7,11 +7,14 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <thread>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include "daemon/cache/response_store.h"
@@ -169,13 +172,26 @@ tollgate::protocol::Result<std::unique_ptr<tollgate::cache::AnswerStore>> open_c
   return std::unique_ptr<tollgate::cache::AnswerStore>(std::move(both).value());
 }
 
+// TOLLGATE_WORKERS=0: one worker per CPU this process may run on (its
+// affinity: taskset, systemd's CPUAffinity=, a container's cpuset), not per
+// CPU of the machine. A daemon pinned to one core with a worker per CPU of
+// the machine only switches between its workers (docs/benchmarks.md).
+size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return static_cast<size_t>(CPU_COUNT(&set));
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 // The call pool, its provider attempts and cache hits counted in the
 // metrics (`cache` may be null: no response cache).
 std::unique_ptr<tollgate::workers::CallPool> make_call_pool(
     const tollgate::Config& config, tollgate::ledger::Ledger& ledger,
     tollgate::ProviderRuntime& runtime, tollgate::CallSink& sink, tollgate::metrics::DaemonMetrics& metrics,
     tollgate::metrics::Registry& registry, tollgate::cache::AnswerStore* cache) {
-  const size_t workers = config.workers ? config.workers : std::max(1u, std::thread::hardware_concurrency());
+  const size_t workers = config.workers ? config.workers : usable_cpus();
   auto calls = std::make_unique<tollgate::workers::CallPool>(ledger, runtime, sink,
                                                              tollgate::SystemClock::instance(), workers);
   calls->set_attempt_observer([&metrics](const std::string& provider, double seconds) {
@@ -334,9 +350,30 @@ void wire_notifications(const tollgate::Config& config, tollgate::notify::Ledger
 
 // Runs the daemon with a valid configuration until SIGTERM/SIGINT; the
 // process's exit code.
+// TOLLGATE_SCHED_BATCH: this thread, and every thread started after it
+// (they inherit the policy), under SCHED_BATCH. A call passes from thread
+// to thread (ZeroMQ's I/O thread, the server loop, a worker, the ledger's
+// writer and back). Under the default policy each thread woken on a busy
+// CPU preempts the one that woke it at once, so under load the loop sends
+// one reply per wake-up and ZeroMQ's I/O thread writes one message per
+// send. Under SCHED_BATCH the woken thread runs when the running one blocks
+// or its time slice ends, and then finds several messages waiting: fewer
+// switches and system calls per call (docs/benchmarks.md). A woken thread
+// still runs at once on an idle CPU. Not fatal when refused (a seccomp
+// profile): the daemon runs as before.
+void batch_scheduling() {
+  sched_param param{};
+  param.sched_priority = 0;
+  if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
+    spdlog::warn("TOLLGATE_SCHED_BATCH: cannot set SCHED_BATCH ({}); running under the default policy",
+                 std::strerror(errno));
+  }
+}
+
 int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const tollgate::ConfigSources& sources) {
   setup_logging(config->log_level);
   for (const auto& w : config->warnings) spdlog::warn("{}", w);
+  if (config->sched_batch) batch_scheduling();
   // Before any thread starts, so every thread inherits the blocked mask.
   tollgate::SignalSource signals;
 

@@ -9,6 +9,7 @@
 #include "workers/calls/worker.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -22,18 +23,21 @@ namespace {
 // post or socket ends it).
 constexpr int kMaxWaitMs = 1000;
 
-// "tg-worker-N", N counting the workers this process started: what `top -H`,
-// perf and gdb show for the thread (at most 15 characters).
-void name_this_thread() {
+// Names `thread` "tg-worker-N", N counting the workers this process
+// started: what `top -H`, perf and gdb show for it (at most 15 characters).
+// Named by the constructor, so the name is there once the Worker exists.
+void name_worker_thread(std::jthread& thread) {
   static std::atomic<unsigned> started{0};
   const std::string name = "tg-worker-" + std::to_string(started.fetch_add(1) % 100000);
-  pthread_setname_np(pthread_self(), name.c_str());
+  pthread_setname_np(thread.native_handle(), name.c_str());
 }
 
 }  // namespace
 
 Worker::Worker(CurlTransportOptions transport_options, const Clock& clock)
-    : clock_(clock), transport_(std::move(transport_options)), thread_([this] { run(); }) {}
+    : clock_(clock), transport_(std::move(transport_options)), thread_([this] { run(); }) {
+  name_worker_thread(thread_);
+}
 
 Worker::~Worker() {
   {
@@ -68,6 +72,15 @@ void Worker::stop_transport() {
   MutexLock lock(mu_);
   stop_transport_ = true;
   wake();
+}
+
+std::chrono::nanoseconds Worker::thread_cpu_time() {
+  clockid_t id{};
+  timespec t{};
+  if (pthread_getcpuclockid(thread_.native_handle(), &id) != 0 || clock_gettime(id, &t) != 0) {
+    return std::chrono::nanoseconds{0};
+  }
+  return std::chrono::seconds{t.tv_sec} + std::chrono::nanoseconds{t.tv_nsec};
 }
 
 void Worker::wake() {
@@ -113,7 +126,6 @@ std::optional<int> Worker::wait_ms() {
 }
 
 void Worker::run() {
-  name_this_thread();
   while (true) {
     Round round = take_round();
     if (round.stop_transport) transport_.stop();

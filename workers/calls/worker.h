@@ -46,6 +46,9 @@ class Worker final : public CallLoop {
 
   // Any thread: requests submitted to the transport and not answered yet.
   size_t transfers_pending() const { return transport_.pending(); }
+  // Any thread: the CPU time (user + system) the worker thread has used, for
+  // benchmarks; zero if the system cannot say.
+  std::chrono::nanoseconds thread_cpu_time();
 
   // Worker thread only.
   Transport& transport() override { return transport_; }

@@ -254,10 +254,8 @@ bool LmdbRedo::start(MDB_env* env, uint64_t checkpoint_every, std::string& error
     MutexLock lock(mu_);
     stopping_ = false;
   }
-  checkpointer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "tg-checkpoint");
-    checkpointer_loop();
-  });
+  checkpointer_ = std::thread([this] { checkpointer_loop(); });
+  pthread_setname_np(checkpointer_.native_handle(), "tg-checkpoint");
   return true;
 }
 
