@@ -3,7 +3,8 @@
 # (`make bench BENCH=floors`). What this machine charges for the parts
 # every call through tollgated is made of, each measured alone with no
 # tollgate code around it, pinned as pinned.sh pins the daemon (the
-# measured side on DAEMON_CPU, the other side on LOAD_CPU):
+# measured side on DAEMON_CPU, the other side on LOAD_CPU) and under
+# SCHED_BATCH as tollgated runs (TOLLGATE_SCHED_BATCH):
 #
 #   flush  `tollbench floor flush`: a 128-byte record + fdatasync into
 #          pre-zeroed blocks in this script's temp dir (put TMPDIR on the
@@ -34,7 +35,7 @@ session_start bench-floors "${1:-build/bin}"
 daemon_cpu=${DAEMON_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 rounds=${ROUNDS:-3}
-for tool in nginx taskset curl; do
+for tool in nginx taskset chrt curl; do
   command -v "$tool" > /dev/null || { echo "floors: $tool missing (tools/install-deps.sh --bench)" >&2; exit 1; }
 done
 if (( $(nproc) < 2 )); then
@@ -46,7 +47,7 @@ stub_port=$(free_port)
 start_nginx stub stub.conf.in "$load_cpu" "$stub_port"
 wait_http POST "http://127.0.0.1:$stub_port/v1/messages"
 stub=http://127.0.0.1:$stub_port
-pin=(taskset -c "$daemon_cpu")
+pin=(chrt -b 0 taskset -c "$daemon_cpu")
 floor=("${pin[@]}" "$bin/tollbench" floor --cpu "$daemon_cpu" --other-cpu "$load_cpu")
 
 # The first number after "floor NAME: " or after KEY= in a line.
