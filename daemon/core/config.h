@@ -189,7 +189,8 @@ struct Config {
   uint32_t workers = 0;                         // TOLLGATE_WORKERS, 0 = the CPUs it may run on
   // Every thread of the daemon under SCHED_BATCH: a thread one of the
   // others wakes does not preempt it, it runs once the other blocks
-  // (tools/tollgated/main.cpp, docs/benchmarks.md).
+  // (tools/tollgated/main.cpp, docs/benchmarks.md). false: the policy it
+  // was started with.
   bool sched_batch = true;                      // TOLLGATE_SCHED_BATCH
   uint64_t call_timeout_ms = 120000;            // TOLLGATE_CALL_TIMEOUT_MS
   uint64_t max_inflight = 10000;                // TOLLGATE_MAX_INFLIGHT

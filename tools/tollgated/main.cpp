@@ -359,13 +359,16 @@ void wire_notifications(const tollgate::Config& config, tollgate::notify::Ledger
 // send. Under SCHED_BATCH the woken thread runs when the running one blocks
 // or its time slice ends, and then finds several messages waiting: fewer
 // switches and system calls per call (docs/benchmarks.md). A woken thread
-// still runs at once on an idle CPU. Not fatal when refused (a seccomp
-// profile): the daemon runs as before.
+// still runs at once on an idle CPU. Nothing to do when the service
+// manager started it so (the shipped unit's CPUSchedulingPolicy=batch: its
+// system call filter refuses sched_setscheduler); not fatal when refused.
 void batch_scheduling() {
+  if (sched_getscheduler(0) == SCHED_BATCH) return;
   sched_param param{};
   param.sched_priority = 0;
   if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
-    spdlog::warn("TOLLGATE_SCHED_BATCH: cannot set SCHED_BATCH ({}); running under the default policy",
+    spdlog::warn("TOLLGATE_SCHED_BATCH: cannot set SCHED_BATCH ({}); running under the policy it was "
+                 "started with (under systemd: CPUSchedulingPolicy=batch in the unit)",
                  std::strerror(errno));
   }
 }
