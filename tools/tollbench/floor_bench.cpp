@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -102,10 +103,11 @@ Result<double> wake_rounds(const FloorBenchOptions& o, int peer_cpu) {
   Fd there(::eventfd(0, EFD_CLOEXEC));
   Fd back(::eventfd(0, EFD_CLOEXEC));
   if (there.fd < 0 || back.fd < 0) return os_error("floor wake: eventfd");
+  std::atomic<bool> give_up{false};
   std::jthread peer([&] {
     pin_to(peer_cpu);
     uint64_t v = 0;
-    for (uint64_t i = 0; i < o.rounds; ++i) {
+    for (uint64_t i = 0; i < o.rounds && !give_up.load(); ++i) {
       if (::read(there.fd, &v, sizeof v) != sizeof v || ::write(back.fd, &v, sizeof v) != sizeof v) return;
     }
   });
@@ -114,7 +116,11 @@ Result<double> wake_rounds(const FloorBenchOptions& o, int peer_cpu) {
   for (uint64_t i = 0; i < o.rounds; ++i) {
     v = 1;
     if (::write(there.fd, &v, sizeof v) != sizeof v || ::read(back.fd, &v, sizeof v) != sizeof v) {
-      return os_error("floor wake: eventfd read/write");
+      Error e = os_error("floor wake: eventfd read/write");
+      give_up.store(true);
+      v = 1;
+      [[maybe_unused]] const ssize_t unblocked = ::write(there.fd, &v, sizeof v);  // its read returns
+      return e;
     }
   }
   return (thread_cpu_us() - cpu0) / static_cast<double>(o.rounds);
@@ -158,22 +164,40 @@ Result<std::string> floor_wake(const FloorBenchOptions& o) {
   _exit(rc);
 }
 
+// The echo client's process: killed and reaped unless it was waited for.
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  // Its exit status is 0.
+  bool exited_ok() {
+    int status = 0;
+    const bool reaped = ::waitpid(pid, &status, 0) == pid;
+    pid = -1;
+    return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+};
+
 Result<std::string> floor_zmq(const FloorBenchOptions& o) {
   const uint64_t warmup = std::min<uint64_t>(o.rounds / 10, 1000);
   const uint64_t total = warmup + o.rounds;
   double cpu = 0;
   double wall = 0;
-  pid_t child = -1;
+  Child child;
   try {
     zmq::context_t ctx(1);  // its I/O thread inherits this thread's CPU
     zmq::socket_t router(ctx, zmq::socket_type::router);
     router.set(zmq::sockopt::linger, 0);
+    router.set(zmq::sockopt::rcvtimeo, 10000);  // a client that died ends the run
     router.bind("tcp://127.0.0.1:*");
     const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
     std::fflush(nullptr);
-    child = ::fork();
-    if (child < 0) return os_error("floor zmq: fork");
-    if (child == 0) zmq_echo_client(endpoint, o, total);
+    child.pid = ::fork();
+    if (child.pid < 0) return os_error("floor zmq: fork");
+    if (child.pid == 0) zmq_echo_client(endpoint, o, total);
     double cpu0 = 0;
     Steady::time_point t0;
     for (uint64_t done = 0; done < total; ++done) {
@@ -183,20 +207,18 @@ Result<std::string> floor_zmq(const FloorBenchOptions& o) {
       }
       zmq::message_t id;
       zmq::message_t body;
-      if (!router.recv(id) || !router.recv(body)) return Error::internal("floor zmq: receive failed");
+      if (!router.recv(id) || !router.recv(body)) {
+        return Error::internal("floor zmq: no message from the client in 10 s");
+      }
       router.send(id, zmq::send_flags::sndmore);
       router.send(body, zmq::send_flags::none);
     }
     cpu = process_cpu_us() - cpu0;
     wall = micros_since(t0);
   } catch (const zmq::error_t& e) {
-    if (child > 0) ::kill(child, SIGKILL);
-    if (child > 0) ::waitpid(child, nullptr, 0);
     return Error::internal(std::string("floor zmq: ") + e.what());
   }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Error::internal("floor zmq: the client failed");
+  if (!child.exited_ok()) return Error::internal("floor zmq: the client failed");
   const double n = static_cast<double>(o.rounds);
   std::string line = format(
       "floor zmq: %.1f us CPU (this process, ZeroMQ's I/O thread included), %.1f us wall per "
