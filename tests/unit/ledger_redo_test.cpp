@@ -78,6 +78,16 @@ void charge_100(Ledger& l, int i) {
   REQUIRE(l.commit(r->reservation_id, 100, 0, 0, kNov15).ok());
 }
 
+// The ledger in `dir`, opened again, holds `calls` charges of charge_100
+// and nothing reserved.
+void check_charged_in_full(const std::string& dir, int calls) {
+  auto l = open_ledger(dir, redo_policy());
+  const auto u = usage_of(*l, "a1", "anthropic");
+  CHECK(u.used == static_cast<uint64_t>(calls) * 100);
+  CHECK(u.reserved == 0);
+  CHECK(u.requests == static_cast<uint64_t>(calls));
+}
+
 // Runs body(options) in a child process that then dies without closing
 // anything (as SIGKILL or a power cut would end tollgated); the test
 // stops unless the child got to the end of body.
@@ -232,11 +242,7 @@ TEST_CASE("a ledger whose process died recovers every charge its redo log made d
     for (int i = 0; i < 40; ++i) charge_100(l, i);
   });
   CHECK(open_log(dir.path + "/redo.log")->header().active);
-  auto l = open_ledger(dir.path, redo_policy());
-  const auto u = usage_of(*l, "a1", "anthropic");
-  CHECK(u.used == 4000);
-  CHECK(u.reserved == 0);
-  CHECK(u.requests == 40);
+  check_charged_in_full(dir.path, 40);
 }
 
 TEST_CASE("a power cut that kept LMDB's newer meta pages but not their pages loses no charge") {
@@ -268,11 +274,7 @@ TEST_CASE("a power cut that kept LMDB's newer meta pages but not their pages los
   };
   CHECK(newest_txn(cut) >= newest_txn(read_file(data + ".at-checkpoint")) + 50);
 
-  auto l = open_ledger(dir.path, redo_policy());
-  const auto u = usage_of(*l, "a1", "anthropic");
-  CHECK(u.used == 2500);
-  CHECK(u.reserved == 0);
-  CHECK(u.requests == 25);
+  check_charged_in_full(dir.path, 25);
 }
 
 TEST_CASE("a full redo ring makes a commit durable through a checkpoint instead") {

@@ -348,8 +348,6 @@ void wire_notifications(const tollgate::Config& config, tollgate::notify::Ledger
   });
 }
 
-// Runs the daemon with a valid configuration until SIGTERM/SIGINT; the
-// process's exit code.
 // TOLLGATE_SCHED_BATCH: this thread, and every thread started after it
 // (they inherit the policy), under SCHED_BATCH. A call passes from thread
 // to thread (ZeroMQ's I/O thread, the server loop, a worker, the ledger's
@@ -373,6 +371,8 @@ void batch_scheduling() {
   }
 }
 
+// Runs the daemon with a valid configuration until SIGTERM/SIGINT; the
+// process's exit code.
 int run_daemon(const std::shared_ptr<const tollgate::Config>& config, const tollgate::ConfigSources& sources) {
   setup_logging(config->log_level);
   for (const auto& w : config->warnings) spdlog::warn("{}", w);
